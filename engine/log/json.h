@@ -1,0 +1,43 @@
+// Just enough JSON output for log records and the HTTP API: string escaping and a small
+// streaming object writer. (No DOM: records are written once, straight into a line buffer.)
+#ifndef VOLLEY_ENGINE_LOG_JSON_H_
+#define VOLLEY_ENGINE_LOG_JSON_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace volley {
+
+// Appends `text` as a JSON string literal (with quotes). Invalid UTF-8 bytes are replaced by
+// U+FFFD so that the output is always valid JSON.
+void AppendJsonString(std::string* out, absl::string_view text);
+
+// Writes {"k": v, ...} with correct commas. Nested objects via BeginObject/EndObject.
+class JsonObjectWriter {
+ public:
+  explicit JsonObjectWriter(std::string* out) : out_(out) { out_->push_back('{'); }
+
+  JsonObjectWriter& String(absl::string_view key, absl::string_view value);
+  JsonObjectWriter& Int(absl::string_view key, int64_t value);
+  JsonObjectWriter& Uint(absl::string_view key, uint64_t value);
+  JsonObjectWriter& Double(absl::string_view key, double value);
+  JsonObjectWriter& Bool(absl::string_view key, bool value);
+  JsonObjectWriter& Null(absl::string_view key);
+  // Appends `json` verbatim as the value (it must be valid JSON).
+  JsonObjectWriter& Raw(absl::string_view key, absl::string_view json);
+  JsonObjectWriter& BeginObject(absl::string_view key);
+  JsonObjectWriter& EndObject();
+  // Closes the outermost object.
+  void Finish() { out_->push_back('}'); }
+
+ private:
+  void Key(absl::string_view key);
+  std::string* out_;
+  bool first_ = true;
+};
+
+}  // namespace volley
+
+#endif  // VOLLEY_ENGINE_LOG_JSON_H_

@@ -1,0 +1,84 @@
+// Process metrics in Prometheus form. Each shard updates its own cache-line-aligned slot with
+// relaxed atomics (no sharing on the hot path); a scrape sums the slots.
+#ifndef VOLLEY_ENGINE_METRICS_METRICS_H_
+#define VOLLEY_ENGINE_METRICS_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace volley {
+
+enum class DeliveryOutcome { kDelivered = 0, kTransientFailure, kBounced, kExpired, kCount };
+enum class QueueState { kScheduled = 0, kReady, kInFlight, kCount };
+enum class Direction { kInbound = 0, kOutbound, kCount };
+
+// A fixed-bucket histogram of seconds, safe for concurrent observation.
+class Histogram {
+ public:
+  // Upper bounds in seconds, ascending.
+  explicit Histogram(std::vector<double> bounds);
+  void Observe(double seconds);
+  // Appends the _bucket/_sum/_count series for `name` (with its HELP/TYPE lines).
+  void Render(const std::string& name, const std::string& help, std::string* out) const;
+
+ private:
+  std::vector<double> bounds_;
+  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // bounds_.size() + 1 (the +Inf bucket)
+  std::atomic<uint64_t> sum_micros_{0};
+  std::atomic<uint64_t> count_{0};
+};
+
+struct alignas(64) ShardMetrics {
+  std::atomic<uint64_t> messages_received_smtp{0};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(DeliveryOutcome::kCount)> deliveries{};
+  std::array<std::atomic<int64_t>, static_cast<size_t>(QueueState::kCount)> queue_size{};
+  std::array<std::atomic<int64_t>, static_cast<size_t>(Direction::kCount)> connections_open{};
+  std::atomic<uint64_t> connections_opened_ok{0};
+  std::atomic<uint64_t> connections_opened_failed{0};
+  std::array<std::atomic<uint64_t>, 6> smtp_replies{};  // by first digit 0..5 (0: none)
+  std::atomic<uint64_t> dns_lookups_ok{0};
+  std::atomic<uint64_t> dns_lookups_failed{0};
+
+  void Add(DeliveryOutcome o) {
+    deliveries[static_cast<size_t>(o)].fetch_add(1, std::memory_order_relaxed);
+  }
+  void AddQueue(QueueState s, int64_t delta) {
+    queue_size[static_cast<size_t>(s)].fetch_add(delta, std::memory_order_relaxed);
+  }
+  void AddConnection(Direction d, int64_t delta) {
+    connections_open[static_cast<size_t>(d)].fetch_add(delta, std::memory_order_relaxed);
+  }
+};
+
+class Metrics {
+ public:
+  explicit Metrics(int shards);
+
+  ShardMetrics& shard(int index) { return slots_[static_cast<size_t>(index)]; }
+
+  // Histograms shared by every thread.
+  Histogram& delivery_latency() { return delivery_latency_; }
+  Histogram& spool_commit() { return spool_commit_; }
+
+  // Gauges read at scrape time.
+  std::atomic<uint64_t>& spool_bytes() { return spool_bytes_; }
+
+  std::string RenderPrometheus() const;
+
+ private:
+  std::unique_ptr<ShardMetrics[]> slots_;
+  int shards_;
+  Histogram delivery_latency_;
+  Histogram spool_commit_;
+  std::atomic<uint64_t> spool_bytes_{0};
+};
+
+}  // namespace volley
+
+#endif  // VOLLEY_ENGINE_METRICS_METRICS_H_

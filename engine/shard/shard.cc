@@ -1,0 +1,116 @@
+#include "engine/shard/shard.h"
+
+#include <future>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/logging.h"
+
+namespace volley {
+
+absl::Status Mailbox::Init(uv_loop_t* loop) {
+  int rc = uv_async_init(loop, &async_, &Mailbox::OnAsync);
+  if (rc != 0) return absl::InternalError(absl::StrCat("uv_async_init: ", uv_strerror(rc)));
+  async_.data = this;
+  initialised_ = true;
+  return absl::OkStatus();
+}
+
+bool Mailbox::Post(Task task) {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (closed_) return false;
+    // Only the post that finds the queue empty needs to wake the loop: the ones after it are
+    // picked up by the same drain.
+    wake = queue_.empty();
+    queue_.push_back(std::move(task));
+  }
+  if (wake) uv_async_send(&async_);
+  return true;
+}
+
+void Mailbox::Drain() {
+  std::vector<Task> batch;
+  while (true) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (queue_.empty()) return;
+      batch.swap(queue_);
+    }
+    for (Task& task : batch) std::move(task)();
+    batch.clear();
+  }
+}
+
+void Mailbox::OnAsync(uv_async_t* handle) { static_cast<Mailbox*>(handle->data)->Drain(); }
+
+void Mailbox::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+  }
+  Drain();
+  if (initialised_) uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr);
+  initialised_ = false;
+}
+
+size_t Mailbox::pending() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.size();
+}
+
+Shard::Shard(int index) : index_(index) {}
+
+Shard::~Shard() {
+  if (thread_.joinable()) {
+    LOG(ERROR) << "shard " << index_ << " destroyed while its thread runs";
+    std::abort();
+  }
+}
+
+absl::Status Shard::Start(absl::AnyInvocable<absl::Status()> init) {
+  std::promise<absl::Status> started;
+  std::future<absl::Status> started_future = started.get_future();
+  thread_ = std::thread([this, &started, init = std::move(init)]() mutable {
+    thread_id_.store(std::this_thread::get_id());
+    int rc = uv_loop_init(&loop_);
+    if (rc != 0) {
+      started.set_value(absl::InternalError(absl::StrCat("uv_loop_init: ", uv_strerror(rc))));
+      return;
+    }
+    absl::Status status = mailbox_.Init(&loop_);
+    if (status.ok() && init) status = init();
+    if (!status.ok()) {
+      mailbox_.Close();
+      uv_run(&loop_, UV_RUN_DEFAULT);
+      uv_loop_close(&loop_);
+      started.set_value(status);
+      return;
+    }
+    started.set_value(absl::OkStatus());
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&loop_);
+    if (rc != 0) {
+      LOG(ERROR) << "shard " << index_ << ": loop closed with handles still open: "
+                 << uv_strerror(rc);
+    }
+  });
+  absl::Status status = started_future.get();
+  if (!status.ok()) thread_.join();
+  return status;
+}
+
+bool Shard::Post(Task task) { return mailbox_.Post(std::move(task)); }
+
+void Shard::CloseMailbox() {
+  DCHECK(InLoopThread());
+  mailbox_.Close();
+}
+
+void Shard::Join() {
+  DCHECK(!InLoopThread());
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace volley

@@ -1,0 +1,400 @@
+#include "queue/spool.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "queue/encoding.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+
+namespace volley::queue {
+namespace {
+
+constexpr char kSchemaKey[] = "volley.schema";
+constexpr uint8_t kMetaFormat = 1;
+constexpr uint8_t kRecipientFormat = 1;
+
+std::string MessageKey(MessageId id) {
+  std::string key;
+  PutFixed64BE(&key, id);
+  return key;
+}
+
+std::string RecipientKey(MessageId id, uint32_t index) {
+  std::string key;
+  key.reserve(12);
+  PutFixed64BE(&key, id);
+  PutFixed32BE(&key, index);
+  return key;
+}
+
+int64_t TimeToMicros(absl::Time t) {
+  if (t == absl::InfinitePast()) return 0;
+  return absl::ToUnixMicros(t);
+}
+
+absl::Time MicrosToTime(int64_t us) {
+  if (us == 0) return absl::InfinitePast();
+  return absl::FromUnixMicros(us);
+}
+
+// Maps a RocksDB error to a Status whose message names the spool path.
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what, absl::string_view path) {
+  std::string message = absl::StrCat(what, " ", path, ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(message);
+  if (s.IsIOError()) {
+    const std::string text = s.ToString();
+    if (text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos) {
+      return absl::UnavailableError(
+          absl::StrCat("spool ", path, " is in use by another process (", s.ToString(), ")"));
+    }
+    if (text.find("Permission denied") != std::string::npos) {
+      return absl::PermissionDeniedError(message);
+    }
+    if (text.find("No space left") != std::string::npos) {
+      return absl::ResourceExhaustedError(message);
+    }
+    return absl::UnavailableError(message);
+  }
+  return absl::InternalError(message);
+}
+
+}  // namespace
+
+std::string FormatQueueId(MessageId id) { return absl::StrFormat("%016x", id); }
+
+std::optional<MessageId> ParseQueueId(absl::string_view text) {
+  if (text.size() != 16) return std::nullopt;
+  MessageId id = 0;
+  for (char c : text) {
+    int digit;
+    if (c >= '0' && c <= '9') {
+      digit = c - '0';
+    } else if (c >= 'a' && c <= 'f') {
+      digit = c - 'a' + 10;
+    } else {
+      return std::nullopt;
+    }
+    id = (id << 4) | static_cast<MessageId>(digit);
+  }
+  return id;
+}
+
+std::string EncodeMeta(const MessageMeta& meta) {
+  std::string out;
+  out.push_back(static_cast<char>(kMetaFormat));
+  PutVarint64(&out, static_cast<uint64_t>(TimeToMicros(meta.created)));
+  PutLengthPrefixed(&out, meta.sender);
+  PutVarint64(&out, meta.size);
+  PutVarint64(&out, meta.num_recipients);
+  return out;
+}
+
+bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta) {
+  if (value.empty() || static_cast<uint8_t>(value[0]) != kMetaFormat) return false;
+  value.remove_prefix(1);
+  uint64_t created, size, count;
+  if (!GetVarint64(&value, &created) || !GetLengthPrefixed(&value, &meta->sender) ||
+      !GetVarint64(&value, &size) || !GetVarint64(&value, &count)) {
+    return false;
+  }
+  meta->id = id;
+  meta->created = MicrosToTime(static_cast<int64_t>(created));
+  meta->size = size;
+  meta->num_recipients = static_cast<uint32_t>(count);
+  return true;
+}
+
+std::string EncodeRecipient(const RecipientRecord& record) {
+  std::string out;
+  out.reserve(record.address.size() + record.last_response.size() + 16);
+  out.push_back(static_cast<char>(kRecipientFormat));
+  PutLengthPrefixed(&out, record.address);
+  PutVarint64(&out, record.attempts);
+  PutVarint64(&out, static_cast<uint64_t>(TimeToMicros(record.next_due)));
+  PutLengthPrefixed(&out, record.last_response);
+  return out;
+}
+
+bool DecodeRecipient(uint32_t index, absl::string_view value, RecipientRecord* record) {
+  if (value.empty() || static_cast<uint8_t>(value[0]) != kRecipientFormat) return false;
+  value.remove_prefix(1);
+  uint64_t attempts, due;
+  if (!GetLengthPrefixed(&value, &record->address) || !GetVarint64(&value, &attempts) ||
+      !GetVarint64(&value, &due) || !GetLengthPrefixed(&value, &record->last_response)) {
+    return false;
+  }
+  record->index = index;
+  record->attempts = static_cast<uint32_t>(attempts);
+  record->next_due = MicrosToTime(static_cast<int64_t>(due));
+  return true;
+}
+
+absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
+                                                   const SpoolOptions& options) {
+  std::error_code ec;
+  std::filesystem::path fs_path(path);
+  if (fs_path.has_parent_path()) {
+    std::filesystem::create_directories(fs_path.parent_path(), ec);
+    if (ec) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create the spool's parent directory for ", path, ": ",
+                       ec.message()));
+    }
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  // Deleted messages keep their WAL files alive until the memtables holding them flush; cap
+  // the total so a long-running spool does not accumulate logs.
+  db_options.max_total_wal_size = 512ull << 20;
+  db_options.keep_log_file_num = 5;
+  db_options.max_log_file_size = 16ull << 20;
+
+  rocksdb::ColumnFamilyOptions small_cf;
+  small_cf.write_buffer_size = 32ull << 20;
+  small_cf.compression = rocksdb::kNoCompression;
+
+  rocksdb::ColumnFamilyOptions bodies_cf;
+  bodies_cf.write_buffer_size = options.body_write_buffer_size;
+  bodies_cf.max_write_buffer_number = 4;
+  // Mail is often already compressed or encoded; CPU is better spent delivering.
+  bodies_cf.compression = rocksdb::kNoCompression;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, small_cf},
+      {"messages", small_cf},
+      {"bodies", bodies_cf},
+      {"recipients", small_cf},
+  };
+
+  auto spool = std::unique_ptr<Spool>(new Spool());
+  spool->path_ = path;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(rocksdb::Options(db_options, small_cf), path,
+                                        descriptors, &spool->handles_, &db);
+  if (!s.ok()) return FromRocks(s, "cannot open spool", path);
+  spool->db_.reset(db);
+  spool->default_cf_ = spool->handles_[0];
+  spool->messages_cf_ = spool->handles_[1];
+  spool->bodies_cf_ = spool->handles_[2];
+  spool->recipients_cf_ = spool->handles_[3];
+  absl::Status schema = spool->CheckSchema();
+  if (!schema.ok()) return schema;
+  return spool;
+}
+
+absl::Status Spool::CheckSchema() {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), default_cf_, kSchemaKey, &value);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = true;
+    s = db_->Put(write_options, default_cf_, kSchemaKey, absl::StrCat(kSchemaVersion));
+    if (!s.ok()) return FromRocks(s, "cannot initialise spool", path_);
+    return absl::OkStatus();
+  }
+  if (!s.ok()) return FromRocks(s, "cannot read the schema version of spool", path_);
+  int version = 0;
+  if (!absl::SimpleAtoi(value, &version)) {
+    return absl::DataLossError(
+        absl::StrCat("spool ", path_, " has an unreadable schema version '", value, "'"));
+  }
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "spool ", path_, " has schema version ", version,
+        ", newer than this volleyd understands (", kSchemaVersion, "); run a newer volleyd"));
+  }
+  return absl::OkStatus();
+}
+
+Spool::~Spool() {
+  if (!db_) return;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  }
+  db_->Close().PermitUncheckedError();
+}
+
+void Spool::Batch::PutMessage(const MessageMeta& meta, absl::string_view body,
+                              const std::vector<RecipientRecord>& recipients) {
+  const std::string key = MessageKey(meta.id);
+  batch_.Put(spool_->messages_cf_, key, EncodeMeta(meta)).PermitUncheckedError();
+  batch_.Put(spool_->bodies_cf_, key, rocksdb::Slice(body.data(), body.size()))
+      .PermitUncheckedError();
+  for (const RecipientRecord& record : recipients) PutRecipient(meta.id, record);
+}
+
+void Spool::Batch::PutRecipient(MessageId id, const RecipientRecord& record) {
+  batch_.Put(spool_->recipients_cf_, RecipientKey(id, record.index), EncodeRecipient(record))
+      .PermitUncheckedError();
+}
+
+void Spool::Batch::DeleteRecipient(MessageId id, uint32_t index) {
+  batch_.Delete(spool_->recipients_cf_, RecipientKey(id, index)).PermitUncheckedError();
+}
+
+void Spool::Batch::DeleteMessage(MessageId id) {
+  const std::string key = MessageKey(id);
+  // Written once, removed once: SingleDelete lets flush and compaction drop both.
+  batch_.SingleDelete(spool_->messages_cf_, key).PermitUncheckedError();
+  batch_.SingleDelete(spool_->bodies_cf_, key).PermitUncheckedError();
+}
+
+absl::Status Spool::Write(Batch* batch, bool sync) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  rocksdb::Status s = db_->Write(write_options, &batch->batch_);
+  if (!s.ok()) return FromRocks(s, "spool write failed for", path_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Spool::ReadBody(MessageId id) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), bodies_cf_, MessageKey(id), &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no body for message ", FormatQueueId(id)));
+  }
+  if (!s.ok()) return FromRocks(s, "spool read failed for", path_);
+  return value;
+}
+
+absl::StatusOr<MessageMeta> Spool::ReadMeta(MessageId id) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), messages_cf_, MessageKey(id), &value);
+  if (s.IsNotFound()) {
+    return absl::NotFoundError(absl::StrCat("no message ", FormatQueueId(id)));
+  }
+  if (!s.ok()) return FromRocks(s, "spool read failed for", path_);
+  MessageMeta meta;
+  if (!DecodeMeta(id, value, &meta)) {
+    return absl::DataLossError(absl::StrCat("spool ", path_, ": corrupt record for message ",
+                                            FormatQueueId(id)));
+  }
+  return meta;
+}
+
+absl::StatusOr<std::vector<RecipientRecord>> Spool::ReadRecipients(MessageId id) const {
+  std::vector<RecipientRecord> out;
+  const std::string prefix = MessageKey(id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), recipients_cf_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    absl::string_view key(it->key().data(), it->key().size());
+    key.remove_prefix(8);
+    uint32_t index;
+    RecipientRecord record;
+    if (!GetFixed32BE(&key, &index) ||
+        !DecodeRecipient(index, absl::string_view(it->value().data(), it->value().size()),
+                         &record)) {
+      return absl::DataLossError(absl::StrCat("spool ", path_,
+                                              ": corrupt recipient record for message ",
+                                              FormatQueueId(id)));
+    }
+    out.push_back(std::move(record));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "spool read failed for", path_);
+  return out;
+}
+
+absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
+    absl::FunctionRef<void(const MessageMeta&, std::vector<RecipientRecord>)> fn) {
+  RecoveryStats stats;
+  rocksdb::ReadOptions read_options;
+  read_options.fill_cache = false;
+  std::unique_ptr<rocksdb::Iterator> metas(db_->NewIterator(read_options, messages_cf_));
+  std::unique_ptr<rocksdb::Iterator> rcpts(db_->NewIterator(read_options, recipients_cf_));
+  Batch cleanup = NewBatch();
+
+  auto corrupt = [&](absl::string_view what) {
+    return absl::DataLossError(absl::StrCat("spool ", path_, " is corrupt: ", what));
+  };
+
+  metas->SeekToFirst();
+  rcpts->SeekToFirst();
+  // Both column families are ordered by message id: walk them together.
+  while (metas->Valid() || rcpts->Valid()) {
+    MessageId meta_id = UINT64_MAX;
+    MessageId rcpt_id = UINT64_MAX;
+    if (metas->Valid()) {
+      absl::string_view key(metas->key().data(), metas->key().size());
+      if (!GetFixed64BE(&key, &meta_id)) return corrupt("bad message key");
+    }
+    if (rcpts->Valid()) {
+      absl::string_view key(rcpts->key().data(), rcpts->key().size());
+      if (!GetFixed64BE(&key, &rcpt_id)) return corrupt("bad recipient key");
+    }
+    if (rcpt_id < meta_id) {
+      // Recipients whose message is gone: the message was completed or never fully stored.
+      uint32_t index = 0;
+      absl::string_view key(rcpts->key().data(), rcpts->key().size());
+      key.remove_prefix(8);
+      GetFixed32BE(&key, &index);
+      cleanup.DeleteRecipient(rcpt_id, index);
+      ++stats.orphans_removed;
+      rcpts->Next();
+      continue;
+    }
+    MessageMeta meta;
+    if (!DecodeMeta(meta_id, absl::string_view(metas->value().data(), metas->value().size()),
+                    &meta)) {
+      return corrupt(absl::StrCat("bad record for message ", FormatQueueId(meta_id)));
+    }
+    std::vector<RecipientRecord> records;
+    while (rcpts->Valid()) {
+      absl::string_view key(rcpts->key().data(), rcpts->key().size());
+      MessageId id;
+      uint32_t index;
+      if (!GetFixed64BE(&key, &id) || !GetFixed32BE(&key, &index)) {
+        return corrupt("bad recipient key");
+      }
+      if (id != meta_id) break;
+      RecipientRecord record;
+      if (!DecodeRecipient(index, absl::string_view(rcpts->value().data(), rcpts->value().size()),
+                           &record)) {
+        return corrupt(absl::StrCat("bad recipient record for message ", FormatQueueId(id)));
+      }
+      records.push_back(std::move(record));
+      rcpts->Next();
+    }
+    stats.max_id = std::max(stats.max_id, meta_id);
+    if (records.empty()) {
+      // Every recipient was completed but the crash came before the message was removed.
+      cleanup.DeleteMessage(meta_id);
+      ++stats.orphans_removed;
+    } else {
+      ++stats.messages;
+      stats.recipients += records.size();
+      fn(meta, std::move(records));
+    }
+    metas->Next();
+  }
+  if (!metas->status().ok()) return FromRocks(metas->status(), "cannot scan spool", path_);
+  if (!rcpts->status().ok()) return FromRocks(rcpts->status(), "cannot scan spool", path_);
+  if (cleanup.count() > 0) {
+    absl::Status s = Write(&cleanup, /*sync=*/false);
+    if (!s.ok()) return s;
+  }
+  return stats;
+}
+
+uint64_t Spool::DiskBytes() const {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    uint64_t size = 0;
+    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kTotalSstFilesSize, &size)) {
+      total += size;
+    }
+  }
+  return total;
+}
+
+}  // namespace volley::queue

@@ -1,0 +1,207 @@
+#include "queue/spool.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "rocksdb/db.h"
+
+namespace volley::queue {
+namespace {
+
+std::string TempPath(absl::string_view name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string path = absl::StrCat(dir ? dir : "/tmp", "/", name);
+  std::filesystem::remove_all(path);
+  return path;
+}
+
+MessageMeta Meta(MessageId id, uint32_t recipients) {
+  MessageMeta meta;
+  meta.id = id;
+  meta.sender = "sender@example.com";
+  meta.created = absl::FromUnixMicros(1700000000123456);
+  meta.size = 11;
+  meta.num_recipients = recipients;
+  return meta;
+}
+
+std::vector<RecipientRecord> Recipients(uint32_t n) {
+  std::vector<RecipientRecord> out;
+  for (uint32_t i = 0; i < n; ++i) {
+    RecipientRecord r;
+    r.index = i;
+    r.address = absl::StrCat("user", i, "@example.net");
+    out.push_back(r);
+  }
+  return out;
+}
+
+TEST(QueueId, FormatsAndParses) {
+  EXPECT_EQ(FormatQueueId(0x1234abcd), "000000001234abcd");
+  EXPECT_EQ(ParseQueueId("000000001234abcd"), MessageId{0x1234abcd});
+  EXPECT_EQ(ParseQueueId("1234"), std::nullopt);
+  EXPECT_EQ(ParseQueueId("000000001234ABCD"), std::nullopt);
+}
+
+TEST(Records, RoundTrip) {
+  MessageMeta meta = Meta(7, 3);
+  MessageMeta decoded;
+  ASSERT_TRUE(DecodeMeta(7, EncodeMeta(meta), &decoded));
+  EXPECT_EQ(decoded, meta);
+
+  RecipientRecord r;
+  r.index = 4;
+  r.address = "a@b.c";
+  r.attempts = 3;
+  r.next_due = absl::FromUnixMicros(1800000000000000);
+  r.last_response = "451 4.3.0 try later";
+  RecipientRecord back;
+  ASSERT_TRUE(DecodeRecipient(4, EncodeRecipient(r), &back));
+  EXPECT_EQ(back, r);
+
+  RecipientRecord due_now;
+  due_now.address = "x@y";
+  ASSERT_TRUE(DecodeRecipient(0, EncodeRecipient(due_now), &back));
+  EXPECT_EQ(back.next_due, absl::InfinitePast());
+
+  EXPECT_FALSE(DecodeMeta(1, "", &decoded));
+  EXPECT_FALSE(DecodeMeta(1, std::string("\x01\x80", 2), &decoded));
+  EXPECT_FALSE(DecodeRecipient(1, "\x09", &back));
+}
+
+TEST(Spool, StoresReadsAndRecoversMessages) {
+  const std::string path = TempPath("spool_store");
+  {
+    auto spool = Spool::Open(path);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    Spool::Batch batch = (*spool)->NewBatch();
+    batch.PutMessage(Meta(1, 2), "hello world", Recipients(2));
+    batch.PutMessage(Meta(2, 1), "second body", Recipients(1));
+    ASSERT_TRUE((*spool)->Write(&batch, /*sync=*/true).ok());
+    EXPECT_EQ(*(*spool)->ReadBody(1), "hello world");
+    EXPECT_EQ((*spool)->ReadMeta(2)->sender, "sender@example.com");
+    EXPECT_EQ((*spool)->ReadRecipients(1)->size(), 2u);
+    EXPECT_EQ((*spool)->ReadBody(3).status().code(), absl::StatusCode::kNotFound);
+  }
+  // Reopen: everything is still there, in id order, with its recipients.
+  auto spool = Spool::Open(path);
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  std::vector<MessageId> ids;
+  std::vector<size_t> counts;
+  auto stats = (*spool)->Recover([&](const MessageMeta& meta, std::vector<RecipientRecord> r) {
+    ids.push_back(meta.id);
+    counts.push_back(r.size());
+    EXPECT_EQ(meta.created, absl::FromUnixMicros(1700000000123456));
+  });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(ids, (std::vector<MessageId>{1, 2}));
+  EXPECT_EQ(counts, (std::vector<size_t>{2, 1}));
+  EXPECT_EQ(stats->messages, 2u);
+  EXPECT_EQ(stats->recipients, 3u);
+  EXPECT_EQ(stats->max_id, 2u);
+}
+
+TEST(Spool, DeletionAndOrphanCleanup) {
+  const std::string path = TempPath("spool_delete");
+  auto spool = Spool::Open(path);
+  ASSERT_TRUE(spool.ok());
+  Spool::Batch batch = (*spool)->NewBatch();
+  batch.PutMessage(Meta(10, 2), "ten", Recipients(2));
+  batch.PutMessage(Meta(11, 1), "eleven", Recipients(1));
+  batch.PutMessage(Meta(12, 1), "twelve", Recipients(1));
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+
+  batch.Clear();
+  batch.DeleteRecipient(10, 0);            // one of two recipients done
+  batch.DeleteRecipient(11, 0);            // last recipient done, message left: orphan meta
+  batch.DeleteMessage(12);                 // message gone, recipient left: orphan recipient
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+
+  std::vector<MessageId> ids;
+  auto stats = (*spool)->Recover([&](const MessageMeta& meta, std::vector<RecipientRecord> r) {
+    ids.push_back(meta.id);
+    ASSERT_EQ(r.size(), 1u);
+    EXPECT_EQ(r[0].index, 1u);
+  });
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(ids, std::vector<MessageId>{10});
+  EXPECT_EQ(stats->orphans_removed, 2u);
+  // The orphans are really gone.
+  EXPECT_EQ((*spool)->ReadMeta(11).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE((*spool)->ReadRecipients(12)->empty());
+  stats = (*spool)->Recover([](const MessageMeta&, std::vector<RecipientRecord>) {});
+  EXPECT_EQ(stats->orphans_removed, 0u);
+}
+
+TEST(Spool, RecipientStateUpdates) {
+  const std::string path = TempPath("spool_update");
+  auto spool = Spool::Open(path);
+  ASSERT_TRUE(spool.ok());
+  Spool::Batch batch = (*spool)->NewBatch();
+  batch.PutMessage(Meta(5, 1), "body", Recipients(1));
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  RecipientRecord r = Recipients(1)[0];
+  r.attempts = 2;
+  r.next_due = absl::FromUnixSeconds(2000000000);
+  r.last_response = "421 busy";
+  batch.Clear();
+  batch.PutRecipient(5, r);
+  ASSERT_TRUE((*spool)->Write(&batch, false).ok());
+  auto records = (*spool)->ReadRecipients(5);
+  ASSERT_TRUE(records.ok());
+  ASSERT_EQ(records->size(), 1u);
+  EXPECT_EQ((*records)[0], r);
+}
+
+TEST(Spool, SecondOpenIsRefusedNamingThePath) {
+  const std::string path = TempPath("spool_locked");
+  auto first = Spool::Open(path);
+  ASSERT_TRUE(first.ok());
+  auto second = Spool::Open(path);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(second.status().message().find(path), absl::string_view::npos)
+      << second.status();
+}
+
+TEST(Spool, NewerSchemaIsRefused) {
+  const std::string path = TempPath("spool_schema");
+  ASSERT_TRUE(Spool::Open(path).ok());
+  {
+    // Write a future schema version with RocksDB directly.
+    rocksdb::Options options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {"default", "messages", "bodies", "recipients"}) {
+      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path, cfs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "volley.schema", "99").ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  auto spool = Spool::Open(path);
+  ASSERT_FALSE(spool.ok());
+  EXPECT_EQ(spool.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(spool.status().message().find(path), absl::string_view::npos);
+  EXPECT_NE(spool.status().message().find("99"), absl::string_view::npos);
+}
+
+TEST(Spool, UnopenablePathIsAnError) {
+  // Not even root can create directories under /proc.
+  auto spool = Spool::Open("/proc/volley-cannot-exist/spool");
+  ASSERT_FALSE(spool.ok());
+  EXPECT_NE(spool.status().message().find("/proc/volley-cannot-exist/spool"),
+            absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace volley::queue
