@@ -1,0 +1,1022 @@
+// Volley's configuration parser.
+//
+// toml++ is compiled here with TOML_EXCEPTIONS=0 (see BUILD.bazel), so a syntax error comes back
+// as a toml::parse_result instead of a thrown toml::parse_error: nothing can throw out of this
+// module. Only this file includes toml++, so no other target depends on that setting.
+//
+// The parser walks the parsed document once and records every problem it finds instead of
+// stopping at the first, so an operator fixes a file in one round instead of one per error.
+#include "engine/config/config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/base/logging.h"
+
+namespace volley::config {
+namespace {
+
+constexpr absl::string_view kNotSupported = "not supported yet by this version";
+
+absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+// Parses a non-empty run of ASCII digits no larger than `max`. absl::SimpleAtoi would also take
+// a sign and surrounding spaces, which no value in the file may contain.
+std::optional<uint64_t> ParseDecimal(absl::string_view s, uint64_t max) {
+  if (s.empty()) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return std::nullopt;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (max - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+bool ParseIpv4(absl::string_view text, uint8_t out[4]) {
+  const std::string s(text);
+  return inet_pton(AF_INET, s.c_str(), out) == 1;
+}
+
+bool ParseIpv6(absl::string_view text, uint8_t out[16]) {
+  const std::string s(text);
+  return inet_pton(AF_INET6, s.c_str(), out) == 1;
+}
+
+bool IsIpLiteral(absl::string_view host) {
+  uint8_t bytes[16];
+  return ParseIpv4(host, bytes) || ParseIpv6(host, bytes);
+}
+
+// A DNS name as used for EHLO, route domains and smarthosts: dot-separated labels of letters,
+// digits, '-' and '_' (underscores appear in container and internal host names), no label
+// starting or ending with '-'. Internationalised names must be written as A-labels (xn--).
+bool IsDomainName(absl::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  size_t label_start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      const absl::string_view label = name.substr(label_start, i - label_start);
+      if (label.empty() || label.size() > 63) return false;
+      if (label.front() == '-' || label.back() == '-') return false;
+      label_start = i + 1;
+      continue;
+    }
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    if (!absl::ascii_isalnum(c) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+bool HasNonAscii(absl::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// "host:port" split into its parts; the port is absent when not written.
+struct SplitAddress {
+  std::string host;
+  std::optional<uint16_t> port;
+  bool is_ip = false;
+  bool unbracketed_ipv6 = false;  // "::1": a port could not have been written without brackets
+};
+
+absl::StatusOr<SplitAddress> SplitHostPort(absl::string_view text, bool allow_port_zero = false) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("bad address \"", text, "\": ", why));
+  };
+  if (text.empty()) return bad("empty (expected host:port)");
+
+  SplitAddress out;
+  absl::string_view host;
+  std::optional<absl::string_view> port_text;
+  if (text.front() == '[') {
+    const size_t close = text.find(']');
+    if (close == absl::string_view::npos) return bad("missing ']'");
+    host = text.substr(1, close - 1);
+    uint8_t bytes[16];
+    if (!ParseIpv6(host, bytes)) return bad("only IPv6 addresses are written in brackets");
+    const absl::string_view rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') return bad("expected ':' and a port after ']'");
+      port_text = rest.substr(1);
+    }
+    out.is_ip = true;
+  } else {
+    const size_t colons = std::count(text.begin(), text.end(), ':');
+    if (colons > 1) {
+      uint8_t bytes[16];
+      if (!ParseIpv6(text, bytes)) {
+        return bad("too many ':' (write IPv6 addresses as [address]:port)");
+      }
+      host = text;
+      out.is_ip = true;
+      out.unbracketed_ipv6 = true;
+    } else if (colons == 1) {
+      const size_t colon = text.find(':');
+      host = text.substr(0, colon);
+      port_text = text.substr(colon + 1);
+    } else {
+      host = text;
+    }
+    if (!out.is_ip) {
+      if (host.empty()) return bad("missing host");
+      uint8_t bytes[4];
+      if (ParseIpv4(host, bytes)) {
+        out.is_ip = true;
+      } else if (host.find_first_not_of("0123456789.") == absl::string_view::npos) {
+        return bad(absl::StrCat("\"", host, "\" is not a valid IPv4 address"));
+      } else if (!IsDomainName(host)) {
+        return bad(absl::StrCat("\"", host, "\" is not a valid IP address or host name"));
+      }
+    }
+  }
+  if (port_text.has_value()) {
+    const std::optional<uint64_t> port = ParseDecimal(*port_text, 65535);
+    if (!port.has_value() || (*port == 0 && !allow_port_zero)) {
+      return bad(absl::StrCat("port \"", *port_text, "\" is not a number from ",
+                              allow_port_zero ? 0 : 1, " to 65535"));
+    }
+    out.port = static_cast<uint16_t>(*port);
+  }
+  out.host = std::string(host);
+  return out;
+}
+
+std::string QuoteKey(std::string_view key) {
+  const bool bare = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+  if (bare) return std::string(key);
+  std::string quoted = "\"";
+  for (char c : key) {
+    if (c == '"' || c == '\\') quoted.push_back('\\');
+    quoted.push_back(c);
+  }
+  quoted.push_back('"');
+  return quoted;
+}
+
+absl::string_view TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+// Walks a parsed document into a Config, collecting every problem with its line.
+class Parser {
+ public:
+  explicit Parser(absl::string_view origin) : origin_(origin) {}
+
+  absl::StatusOr<Config> Parse(absl::string_view text) {
+    const std::string origin(origin_);
+    toml::parse_result result =
+        toml::parse(std::string_view(text.data(), text.size()), std::string_view(origin));
+    if (!result) {
+      const toml::parse_error& error = result.error();
+      AddError(error.source().begin.line,
+               absl::StrCat("TOML syntax error at column ", error.source().begin.column, ": ",
+                            AsAbsl(error.description())));
+      return Finish();
+    }
+    ParseRoot(result.table());
+    ResolveRoutes();
+    CrossCheck();
+    return Finish();
+  }
+
+ private:
+  struct Field {
+    absl::string_view key;
+    std::function<void(const toml::node&)> parse;
+  };
+
+  struct Problem {
+    uint32_t line;
+    std::string message;
+  };
+
+  // A route as written; its port is filled in once [delivery] port is known.
+  struct PendingRoute {
+    std::string domain;
+    uint32_t line;
+    std::string host;
+    std::optional<uint16_t> port;
+  };
+
+  void AddError(uint32_t line, std::string message) {
+    problems_.push_back({line, std::move(message)});
+  }
+  void AddError(const toml::node& at, std::string message) {
+    AddError(at.source().begin.line, std::move(message));
+  }
+  void AddError(const toml::key& at, std::string message) {
+    AddError(at.source().begin.line, std::move(message));
+  }
+
+  absl::StatusOr<Config> Finish() {
+    if (problems_.empty()) return std::move(config_);
+    // Tables iterate in key order, not file order; report in file order.
+    std::stable_sort(problems_.begin(), problems_.end(),
+                     [](const Problem& a, const Problem& b) { return a.line < b.line; });
+    std::vector<std::string> lines;
+    lines.reserve(problems_.size());
+    for (const Problem& p : problems_) {
+      if (p.line == 0) {
+        lines.push_back(absl::StrCat(origin_, ": ", p.message));
+      } else {
+        lines.push_back(absl::StrCat(origin_, ":", p.line, ": ", p.message));
+      }
+    }
+    return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+  }
+
+  // Dispatches each key of `table` to its field, and reports keys that are documented but not
+  // implemented, and keys nobody knows.
+  void Walk(const toml::table& table, absl::string_view table_name,
+            std::initializer_list<Field> fields,
+            std::initializer_list<absl::string_view> unsupported) {
+    for (auto&& [key, value] : table) {
+      const absl::string_view name = AsAbsl(key.str());
+      const auto field =
+          std::find_if(fields.begin(), fields.end(), [&](const Field& f) { return f.key == name; });
+      if (field != fields.end()) {
+        field->parse(value);
+      } else if (std::find(unsupported.begin(), unsupported.end(), name) != unsupported.end()) {
+        AddError(key, absl::StrCat("[", table_name, "] ", name, ": ", kNotSupported));
+      } else {
+        AddError(key, absl::StrCat("unknown key '", name, "' in [", table_name, "]"));
+      }
+    }
+  }
+
+  const toml::table* ExpectTable(const toml::node& node, absl::string_view what) {
+    const toml::table* table = node.as_table();
+    if (table == nullptr) {
+      AddError(node, absl::StrCat(what, ": expected a table, got ", TypeName(node)));
+    }
+    return table;
+  }
+
+  std::optional<std::string> ReadString(const toml::node& node, absl::string_view what) {
+    if (const auto* s = node.as_string()) return s->get();
+    AddError(node, absl::StrCat(what, ": expected a string, got ", TypeName(node)));
+    return std::nullopt;
+  }
+
+  std::optional<int64_t> ReadInteger(const toml::node& node, absl::string_view what, int64_t min,
+                                     int64_t max) {
+    const auto* integer = node.as_integer();
+    if (integer == nullptr) {
+      AddError(node, absl::StrCat(what, ": expected an integer, got ", TypeName(node)));
+      return std::nullopt;
+    }
+    const int64_t value = integer->get();
+    if (value < min || value > max) {
+      if (max == std::numeric_limits<int>::max()) {
+        AddError(node,
+                 absl::StrCat(what, ": ", value, " is out of range (must be at least ", min, ")"));
+      } else {
+        AddError(node, absl::StrCat(what, ": ", value, " is out of range (must be from ", min,
+                                    " to ", max, ")"));
+      }
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  // A strictly positive duration string.
+  std::optional<absl::Duration> ReadDuration(const toml::node& node, absl::string_view what) {
+    const auto* s = node.as_string();
+    if (s == nullptr) {
+      AddError(node, absl::StrCat(what, ": expected a duration string like \"30s\", got ",
+                                  TypeName(node)));
+      return std::nullopt;
+    }
+    absl::StatusOr<absl::Duration> duration = ParseDurationValue(s->get());
+    if (!duration.ok()) {
+      AddError(node, absl::StrCat(what, ": ", duration.status().message()));
+      return std::nullopt;
+    }
+    if (*duration <= absl::ZeroDuration()) {
+      AddError(node, absl::StrCat(what, ": must be longer than zero"));
+      return std::nullopt;
+    }
+    return *duration;
+  }
+
+  // A listening or server address: a numeric IP, since nothing is resolved at startup.
+  // Listen addresses may use port 0: the kernel picks a free port, which volleyd reports in its
+  // ready line (tests and benchmarks run that way).
+  std::optional<HostPort> ReadIpAddress(const toml::node& node, absl::string_view what,
+                                        std::optional<uint16_t> default_port,
+                                        bool allow_port_zero = false) {
+    std::optional<std::string> text = ReadString(node, what);
+    if (!text.has_value()) return std::nullopt;
+    absl::StatusOr<HostPort> address = ParseHostPort(*text, default_port, allow_port_zero);
+    if (!address.ok()) {
+      AddError(node, absl::StrCat(what, ": ", address.status().message()));
+      return std::nullopt;
+    }
+    if (!IsIpLiteral(address->host)) {
+      AddError(node,
+               absl::StrCat(what, ": \"", *text, "\": the host must be a numeric IP address"));
+      return std::nullopt;
+    }
+    return *std::move(address);
+  }
+
+  void ParseRoot(const toml::table& root) {
+    for (auto&& [key, value] : root) {
+      const absl::string_view name = AsAbsl(key.str());
+      const std::string what = absl::StrCat("[", QuoteKey(key.str()), "]");
+      if (name == "egress" || name == "dkim") {
+        AddError(key, absl::StrCat(what, ": ", kNotSupported));
+        continue;
+      }
+      const bool known = name == "server" || name == "inject" || name == "http" || name == "dns" ||
+                         name == "delivery" || name == "shaping" || name == "routes";
+      if (!known) {
+        if (value.is_table()) {
+          AddError(key, absl::StrCat("unknown table ", what));
+        } else {
+          AddError(key, absl::StrCat("unknown key '", name,
+                                     "' at the top level (settings belong in a [table])"));
+        }
+        continue;
+      }
+      const toml::table* table = ExpectTable(value, what);
+      if (table == nullptr) continue;
+      if (name == "server") ParseServer(*table);
+      if (name == "inject") ParseInject(*table);
+      if (name == "http") ParseHttp(*table);
+      if (name == "dns") ParseDns(*table);
+      if (name == "delivery") ParseDelivery(*table);
+      if (name == "shaping") ParseShaping(*table);
+      if (name == "routes") ParseRoutes(*table);
+    }
+  }
+
+  void ParseServer(const toml::table& table) {
+    ServerConfig& server = config_.server;
+    Walk(table, "server",
+         {
+             {"hostname",
+              [&](const toml::node& v) {
+                std::optional<std::string> s = ReadString(v, "[server] hostname");
+                if (!s.has_value()) return;
+                if (!IsDomainName(*s)) {
+                  AddError(v, absl::StrCat("[server] hostname: \"", *s,
+                                           "\" is not a valid host name (letters, digits, '-', "
+                                           "'.'; internationalised names as xn-- A-labels)"));
+                  return;
+                }
+                server.hostname = *std::move(s);
+              }},
+             {"threads",
+              [&](const toml::node& v) {
+                // More threads than this is a typo, not a machine.
+                if (auto n = ReadInteger(v, "[server] threads", 0, 1024)) server.threads = *n;
+              }},
+             {"spool",
+              [&](const toml::node& v) {
+                std::optional<std::string> s = ReadString(v, "[server] spool");
+                if (!s.has_value()) return;
+                if (s->empty()) {
+                  AddError(v, "[server] spool: must not be empty");
+                  return;
+                }
+                server.spool = *std::move(s);
+              }},
+             {"log",
+              [&](const toml::node& v) {
+                if (auto s = ReadString(v, "[server] log")) server.log = *std::move(s);
+              }},
+         },
+         {});
+  }
+
+  void ParseInject(const toml::table& table) {
+    for (auto&& [key, value] : table) {
+      const std::string what = absl::StrCat("[inject.", QuoteKey(key.str()), "]");
+      if (key.str() == "smtp") {
+        if (const toml::table* smtp = ExpectTable(value, what)) ParseInjectSmtp(*smtp);
+      } else if (value.is_table()) {
+        AddError(key, absl::StrCat("unknown table ", what));
+      } else {
+        AddError(key, absl::StrCat("unknown key '", AsAbsl(key.str()), "' in [inject]"));
+      }
+    }
+  }
+
+  void ParseInjectSmtp(const toml::table& table) {
+    SmtpInjectConfig& smtp = config_.inject_smtp;
+    Walk(table, "inject.smtp",
+         {
+             {"listen", [&](const toml::node& v) { ParseSmtpListen(v); }},
+             {"relay_networks",
+              [&](const toml::node& v) {
+                const toml::array* array = v.as_array();
+                if (array == nullptr) {
+                  AddError(v, absl::StrCat("[inject.smtp] relay_networks: expected an array of "
+                                           "CIDR strings, got ",
+                                           TypeName(v)));
+                  return;
+                }
+                std::vector<Cidr> networks;
+                bool ok = true;
+                for (const toml::node& element : *array) {
+                  std::optional<std::string> s =
+                      ReadString(element, "[inject.smtp] relay_networks");
+                  if (!s.has_value()) {
+                    ok = false;
+                    continue;
+                  }
+                  absl::StatusOr<Cidr> cidr = ParseCidr(*s);
+                  if (!cidr.ok()) {
+                    AddError(element, absl::StrCat("[inject.smtp] relay_networks: ",
+                                                   cidr.status().message()));
+                    ok = false;
+                    continue;
+                  }
+                  networks.push_back(*cidr);
+                }
+                if (ok) smtp.relay_networks = std::move(networks);
+              }},
+             {"max_message_size",
+              [&](const toml::node& v) {
+                constexpr absl::string_view kWhat = "[inject.smtp] max_message_size";
+                std::optional<uint64_t> size;
+                if (const auto* integer = v.as_integer()) {
+                  if (integer->get() <= 0) {
+                    AddError(v, absl::StrCat(kWhat, ": must be larger than zero"));
+                    return;
+                  }
+                  size = static_cast<uint64_t>(integer->get());
+                } else if (const auto* s = v.as_string()) {
+                  absl::StatusOr<uint64_t> parsed = ParseSizeValue(s->get());
+                  if (!parsed.ok()) {
+                    AddError(v, absl::StrCat(kWhat, ": ", parsed.status().message()));
+                    return;
+                  }
+                  if (*parsed == 0) {
+                    AddError(v, absl::StrCat(kWhat, ": must be larger than zero"));
+                    return;
+                  }
+                  size = *parsed;
+                } else {
+                  AddError(v, absl::StrCat(kWhat,
+                                           ": expected a size (an integer number of bytes or a "
+                                           "string like \"25MiB\"), got ",
+                                           TypeName(v)));
+                  return;
+                }
+                smtp.max_message_size = *size;
+              }},
+             {"max_recipients",
+              [&](const toml::node& v) {
+                if (auto n = ReadInteger(v, "[inject.smtp] max_recipients", 1,
+                                         std::numeric_limits<int>::max())) {
+                  smtp.max_recipients = static_cast<int>(*n);
+                }
+              }},
+             {"max_connections",
+              [&](const toml::node& v) {
+                if (auto n = ReadInteger(v, "[inject.smtp] max_connections", 1,
+                                         std::numeric_limits<int>::max())) {
+                  smtp.max_connections = static_cast<int>(*n);
+                }
+              }},
+         },
+         {"auth_file", "tls_cert", "tls_key"});
+  }
+
+  void ParseSmtpListen(const toml::node& value) {
+    constexpr absl::string_view kWhat = "[inject.smtp] listen";
+    std::vector<const toml::node*> elements;
+    if (value.is_string()) {
+      elements.push_back(&value);
+    } else if (const toml::array* array = value.as_array()) {
+      for (const toml::node& element : *array) elements.push_back(&element);
+    } else {
+      AddError(value, absl::StrCat(kWhat,
+                                   ": expected a string or an array of strings (\"host:port\"), "
+                                   "got ",
+                                   TypeName(value)));
+      return;
+    }
+    std::vector<HostPort> listen;
+    smtp_listen_lines_.clear();
+    bool ok = true;
+    for (const toml::node* element : elements) {
+      std::optional<HostPort> address =
+          ReadIpAddress(*element, kWhat, std::nullopt, /*allow_port_zero=*/true);
+      if (!address.has_value()) {
+        ok = false;
+        continue;
+      }
+      if (std::find(listen.begin(), listen.end(), *address) != listen.end()) {
+        AddError(*element, absl::StrCat(kWhat, ": ", address->ToString(), " is listed twice"));
+        ok = false;
+        continue;
+      }
+      listen.push_back(*std::move(address));
+      smtp_listen_lines_.push_back(element->source().begin.line);
+    }
+    if (ok) config_.inject_smtp.listen = std::move(listen);
+  }
+
+  void ParseHttp(const toml::table& table) {
+    Walk(table, "http",
+         {
+             {"listen",
+              [&](const toml::node& v) {
+                if (auto address = ReadIpAddress(v, "[http] listen", std::nullopt,
+                                                 /*allow_port_zero=*/true)) {
+                  config_.http.listen = *std::move(address);
+                  http_listen_line_ = v.source().begin.line;
+                }
+              }},
+         },
+         {"admin_token", "site_metrics_limit"});
+  }
+
+  void ParseDns(const toml::table& table) {
+    Walk(table, "dns",
+         {
+             {"servers",
+              [&](const toml::node& v) {
+                constexpr absl::string_view kWhat = "[dns] servers";
+                const toml::array* array = v.as_array();
+                if (array == nullptr) {
+                  AddError(v,
+                           absl::StrCat(kWhat, ": expected an array of \"ip:port\" strings, got ",
+                                        TypeName(v)));
+                  return;
+                }
+                std::vector<HostPort> servers;
+                bool ok = true;
+                for (const toml::node& element : *array) {
+                  std::optional<HostPort> server = ReadIpAddress(element, kWhat, 53);
+                  if (!server.has_value()) {
+                    ok = false;
+                    continue;
+                  }
+                  servers.push_back(*std::move(server));
+                }
+                if (ok) config_.dns.servers = std::move(servers);
+              }},
+             {"timeout",
+              [&](const toml::node& v) {
+                if (auto d = ReadDuration(v, "[dns] timeout")) config_.dns.timeout = *d;
+              }},
+         },
+         {});
+  }
+
+  void ParseDelivery(const toml::table& table) {
+    DeliveryConfig& delivery = config_.delivery;
+    Walk(table, "delivery",
+         {
+             {"port",
+              [&](const toml::node& v) {
+                if (auto n = ReadInteger(v, "[delivery] port", 1, 65535)) {
+                  delivery.port = static_cast<uint16_t>(*n);
+                }
+              }},
+             {"retry_initial",
+              [&](const toml::node& v) {
+                if (auto d = ReadDuration(v, "[delivery] retry_initial")) {
+                  delivery.retry_initial = *d;
+                  retry_initial_line_ = v.source().begin.line;
+                }
+              }},
+             {"retry_max",
+              [&](const toml::node& v) {
+                if (auto d = ReadDuration(v, "[delivery] retry_max")) {
+                  delivery.retry_max = *d;
+                  retry_max_line_ = v.source().begin.line;
+                }
+              }},
+             {"max_age",
+              [&](const toml::node& v) {
+                if (auto d = ReadDuration(v, "[delivery] max_age")) delivery.max_age = *d;
+              }},
+         },
+         {"dsn"});
+  }
+
+  void ParseShaping(const toml::table& table) {
+    for (auto&& [key, value] : table) {
+      const std::string what = absl::StrCat("[shaping.", QuoteKey(key.str()), "]");
+      const absl::string_view name = AsAbsl(key.str());
+      if (name == "default") {
+        if (const toml::table* shaping = ExpectTable(value, what)) ParseShapingDefault(*shaping);
+      } else if (name == "site" && value.is_table()) {
+        AddError(key, absl::StrCat("[shaping.site.*] (per-site shaping): ", kNotSupported));
+      } else if (value.is_table() && absl::StrContains(name, '.')) {
+        // A domain (domains have dots; a bare word is far more likely a misspelt "default").
+        AddError(key, absl::StrCat(what, " (per-domain shaping): ", kNotSupported));
+      } else if (value.is_table()) {
+        AddError(key, absl::StrCat("unknown table ", what));
+      } else {
+        AddError(key, absl::StrCat("unknown key '", name,
+                                   "' in [shaping] (default limits go in [shaping.default])"));
+      }
+    }
+  }
+
+  void ParseShapingDefault(const toml::table& table) {
+    ShapingConfig& shaping = config_.shaping_default;
+    Walk(table, "shaping.default",
+         {
+             {"connection_limit",
+              [&](const toml::node& v) {
+                if (auto n = ReadInteger(v, "[shaping.default] connection_limit", 1,
+                                         std::numeric_limits<int>::max())) {
+                  shaping.connection_limit = static_cast<int>(*n);
+                }
+              }},
+             {"max_deliveries_per_connection",
+              [&](const toml::node& v) {
+                if (auto n = ReadInteger(v, "[shaping.default] max_deliveries_per_connection", 1,
+                                         std::numeric_limits<int>::max())) {
+                  shaping.max_deliveries_per_connection = static_cast<int>(*n);
+                }
+              }},
+         },
+         {"max_message_rate", "max_connection_rate", "idle_timeout", "tls"});
+  }
+
+  void ParseRoutes(const toml::table& table) {
+    for (auto&& [key, value] : table) {
+      const std::string domain = absl::AsciiStrToLower(AsAbsl(key.str()));
+      const std::string what = absl::StrCat("[routes.", QuoteKey(key.str()), "]");
+      if (!IsDomainName(domain)) {
+        AddError(
+            key,
+            absl::StrCat(
+                "[routes] \"", AsAbsl(key.str()), "\" is not a valid domain name",
+                HasNonAscii(domain) ? " (write internationalised domains as xn-- A-labels)" : ""));
+        continue;
+      }
+      const toml::table* route = value.as_table();
+      if (route == nullptr) {
+        AddError(value, absl::StrCat("[routes] ", QuoteKey(key.str()),
+                                     ": expected an inline table like { host = \"10.0.0.1:25\" }, "
+                                     "got ",
+                                     TypeName(value)));
+        continue;
+      }
+      PendingRoute pending{domain, key.source().begin.line, "", std::nullopt};
+      bool has_host = false;
+      bool ok = true;
+      for (auto&& [route_key, route_value] : *route) {
+        const absl::string_view name = AsAbsl(route_key.str());
+        if (name == "host") {
+          has_host = true;
+          const std::string host_what = absl::StrCat(what, " host");
+          std::optional<std::string> text = ReadString(route_value, host_what);
+          if (!text.has_value()) {
+            ok = false;
+            continue;
+          }
+          absl::StatusOr<SplitAddress> address = SplitHostPort(*text);
+          if (address.ok() && address->unbracketed_ipv6) {
+            address = absl::InvalidArgumentError(
+                absl::StrCat("bad address \"", *text,
+                             "\": write IPv6 addresses as [address] or [address]:port"));
+          }
+          if (!address.ok()) {
+            AddError(route_value, absl::StrCat(host_what, ": ", address.status().message()));
+            ok = false;
+            continue;
+          }
+          pending.host = std::move(address->host);
+          pending.port = address->port;
+        } else if (name == "auth_user" || name == "auth_password" || name == "tls") {
+          AddError(route_key, absl::StrCat(what, " ", name, ": ", kNotSupported));
+          ok = false;
+        } else {
+          AddError(route_key, absl::StrCat("unknown key '", name, "' in ", what));
+          ok = false;
+        }
+      }
+      if (!has_host) {
+        AddError(key, absl::StrCat(what, ": missing key 'host'"));
+        ok = false;
+      }
+      if (ok) pending_routes_.push_back(std::move(pending));
+    }
+  }
+
+  // Runs after the whole file is read, since [delivery] may come after [routes].
+  void ResolveRoutes() {
+    std::stable_sort(pending_routes_.begin(), pending_routes_.end(),
+                     [](const PendingRoute& a, const PendingRoute& b) { return a.line < b.line; });
+    absl::flat_hash_map<std::string, uint32_t> first_line;
+    for (PendingRoute& pending : pending_routes_) {
+      const auto [it, inserted] = first_line.emplace(pending.domain, pending.line);
+      if (!inserted) {
+        AddError(pending.line,
+                 absl::StrCat("[routes] duplicate route for domain '", pending.domain,
+                              "' (first at line ", it->second, "; domains are case-insensitive)"));
+        continue;
+      }
+      Route route;
+      route.host.host = std::move(pending.host);
+      route.host.port = pending.port.value_or(config_.delivery.port);
+      config_.routes.emplace(pending.domain, std::move(route));
+    }
+  }
+
+  void CrossCheck() {
+    const DeliveryConfig& delivery = config_.delivery;
+    if (delivery.retry_initial > delivery.retry_max) {
+      AddError(
+          retry_initial_line_ != 0 ? retry_initial_line_ : retry_max_line_,
+          absl::StrCat("[delivery] retry_initial (", absl::FormatDuration(delivery.retry_initial),
+                       ") must not be longer than retry_max (",
+                       absl::FormatDuration(delivery.retry_max), ")"));
+    }
+    const auto& smtp_listen = config_.inject_smtp.listen;
+    const auto clash = std::find(smtp_listen.begin(), smtp_listen.end(), config_.http.listen);
+    // Port 0 means "any free port": two of those never clash.
+    if (clash != smtp_listen.end() && config_.http.listen.port != 0) {
+      const size_t index = static_cast<size_t>(clash - smtp_listen.begin());
+      const uint32_t smtp_line = index < smtp_listen_lines_.size() ? smtp_listen_lines_[index] : 0;
+      AddError(http_listen_line_ != 0 ? http_listen_line_ : smtp_line,
+               absl::StrCat("[http] listen: ", config_.http.listen.ToString(),
+                            " is also an [inject.smtp] listen address"));
+    }
+  }
+
+  const absl::string_view origin_;
+  Config config_ = Config::Defaults();
+  std::vector<Problem> problems_;
+  std::vector<PendingRoute> pending_routes_;
+  // Lines of values that later cross-checks blame; 0 when the default was kept.
+  uint32_t retry_initial_line_ = 0;
+  uint32_t retry_max_line_ = 0;
+  uint32_t http_listen_line_ = 0;
+  std::vector<uint32_t> smtp_listen_lines_;
+};
+
+}  // namespace
+
+std::string HostPort::ToString() const {
+  if (absl::StrContains(host, ':')) return absl::StrCat("[", host, "]:", port);
+  return absl::StrCat(host, ":", port);
+}
+
+bool Cidr::Contains(absl::string_view address) const {
+  uint8_t addr[16] = {};
+  bool addr_v6;
+  if (ParseIpv4(address, addr)) {
+    addr_v6 = false;
+  } else if (ParseIpv6(address, addr)) {
+    addr_v6 = true;
+  } else {
+    return false;
+  }
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  const uint8_t* compared = addr;
+  uint8_t mapped[16];
+  if (!ipv6 && addr_v6) {
+    // A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
+    if (std::memcmp(addr, kMappedPrefix, sizeof(kMappedPrefix)) != 0) return false;
+    compared = addr + 12;
+  } else if (ipv6 && !addr_v6) {
+    // So that a prefix written as ::ffff:a.b.c.d/n also matches the plain IPv4 form.
+    std::memcpy(mapped, kMappedPrefix, sizeof(kMappedPrefix));
+    std::memcpy(mapped + 12, addr, 4);
+    compared = mapped;
+  }
+  const int full_bytes = prefix_len / 8;
+  if (std::memcmp(compared, bytes, full_bytes) != 0) return false;
+  const int rest_bits = prefix_len % 8;
+  if (rest_bits == 0) return true;
+  const uint8_t mask = static_cast<uint8_t>(0xff << (8 - rest_bits));
+  return (compared[full_bytes] & mask) == (bytes[full_bytes] & mask);
+}
+
+std::string Cidr::ToString() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (inet_ntop(ipv6 ? AF_INET6 : AF_INET, bytes, text, sizeof(text)) == nullptr) return "?";
+  return absl::StrCat(text, "/", prefix_len);
+}
+
+Config Config::Defaults() {
+  Config config;
+  for (absl::string_view network : {"127.0.0.0/8", "::1/128"}) {
+    absl::StatusOr<Cidr> cidr = ParseCidr(network);
+    CHECK(cidr.ok()) << cidr.status().ToString();
+    config.inject_smtp.relay_networks.push_back(*cidr);
+  }
+  return config;
+}
+
+absl::StatusOr<Config> ParseConfig(absl::string_view toml_text, absl::string_view origin) {
+  return Parser(origin).Parse(toml_text);
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    const int err = errno;
+    const std::string message =
+        absl::StrCat("cannot read config file \"", path, "\": ", std::strerror(err));
+    if (err == ENOENT) return absl::NotFoundError(message);
+    if (err == EACCES) return absl::PermissionDeniedError(message);
+    return absl::FailedPreconditionError(message);
+  }
+  std::string text;
+  char buffer[16384];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0) text.append(buffer, n);
+  const bool failed = std::ferror(file) != 0;
+  const int err = errno;
+  std::fclose(file);
+  if (failed) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read config file \"", path, "\": ", std::strerror(err)));
+  }
+  return ParseConfig(text, path);
+}
+
+absl::StatusOr<absl::Duration> ParseDurationValue(absl::string_view text) {
+  struct Unit {
+    absl::string_view name;
+    int64_t ms;
+  };
+  // Largest first: a combination must be written in this order, each unit once ("1h30m").
+  static constexpr Unit kUnits[] = {
+      {"d", 24 * 3600 * 1000}, {"h", 3600 * 1000}, {"m", 60 * 1000}, {"s", 1000}, {"ms", 1}};
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad duration \"", text, "\": ", why,
+                     " (write a number and a unit ms, s, m, h or d, such as \"30s\", \"5m\" or "
+                     "\"1h30m\")"));
+  };
+  if (text.empty()) return bad("empty");
+  constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max();
+  int64_t total_ms = 0;
+  int last_unit = -1;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
+    if (i == start) {
+      return bad(absl::StrCat("unexpected '", text.substr(i, 1), "' where a number belongs"));
+    }
+    const absl::string_view number = text.substr(start, i - start);
+    start = i;
+    while (i < text.size() && absl::ascii_isalpha(static_cast<unsigned char>(text[i]))) ++i;
+    const absl::string_view unit_name = text.substr(start, i - start);
+    if (unit_name.empty()) {
+      if (i < text.size()) return bad(absl::StrCat("unexpected '", text.substr(i, 1), "'"));
+      return bad("missing unit");
+    }
+    int unit = -1;
+    for (int u = 0; u < static_cast<int>(std::size(kUnits)); ++u) {
+      if (kUnits[u].name == unit_name) unit = u;
+    }
+    if (unit < 0) return bad(absl::StrCat("unknown unit \"", unit_name, "\""));
+    if (unit <= last_unit) return bad("units must go from largest to smallest, each once");
+    last_unit = unit;
+    const std::optional<uint64_t> value =
+        ParseDecimal(number, static_cast<uint64_t>(kMaxMs / kUnits[unit].ms));
+    if (!value.has_value()) return bad("too large");
+    const int64_t ms = static_cast<int64_t>(*value) * kUnits[unit].ms;
+    if (total_ms > kMaxMs - ms) return bad("too large");
+    total_ms += ms;
+  }
+  return absl::Milliseconds(total_ms);
+}
+
+absl::StatusOr<uint64_t> ParseSizeValue(absl::string_view text) {
+  struct Unit {
+    absl::string_view name;
+    uint64_t factor;
+  };
+  static constexpr Unit kUnits[] = {
+      {"", 1},
+      {"B", 1},
+      {"KB", 1000},
+      {"MB", 1000 * 1000},
+      {"GB", 1000 * 1000 * 1000},
+      {"KiB", uint64_t{1} << 10},
+      {"MiB", uint64_t{1} << 20},
+      {"GiB", uint64_t{1} << 30},
+  };
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad size \"", text, "\": ", why,
+                     " (write a number with an optional unit B, KB, MB, GB, KiB, MiB or GiB, such "
+                     "as \"25MiB\")"));
+  };
+  size_t digits = 0;
+  while (digits < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[digits]))) {
+    ++digits;
+  }
+  if (digits == 0) return bad("expected a number");
+  const absl::string_view unit_name = text.substr(digits);
+  // Units are matched without regard to case ("25mib"), as people write them both ways.
+  const auto unit = std::find_if(std::begin(kUnits), std::end(kUnits), [&](const Unit& u) {
+    return absl::EqualsIgnoreCase(u.name, unit_name);
+  });
+  if (unit == std::end(kUnits)) return bad(absl::StrCat("unknown unit \"", unit_name, "\""));
+  const std::optional<uint64_t> value =
+      ParseDecimal(text.substr(0, digits), std::numeric_limits<uint64_t>::max() / unit->factor);
+  if (!value.has_value()) return bad("too large");
+  return *value * unit->factor;
+}
+
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view text,
+                                       std::optional<uint16_t> default_port,
+                                       bool allow_port_zero) {
+  absl::StatusOr<SplitAddress> split = SplitHostPort(text, allow_port_zero);
+  if (!split.ok()) return split.status();
+  if (!split->port.has_value()) {
+    if (!default_port.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad address \"", text, "\": missing port (expected ",
+                       split->unbracketed_ipv6 ? "[address]:port for IPv6" : "host:port", ")"));
+    }
+    split->port = default_port;
+  }
+  return HostPort{std::move(split->host), *split->port};
+}
+
+absl::StatusOr<Cidr> ParseCidr(absl::string_view text) {
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("bad CIDR \"", text, "\": ", why));
+  };
+  const size_t slash = text.find('/');
+  const absl::string_view address = text.substr(0, slash);
+  Cidr cidr;
+  if (ParseIpv4(address, cidr.bytes)) {
+    cidr.ipv6 = false;
+  } else if (ParseIpv6(address, cidr.bytes)) {
+    cidr.ipv6 = true;
+  } else {
+    return bad(absl::StrCat("\"", address, "\" is not an IPv4 or IPv6 address"));
+  }
+  const int max_len = cidr.ipv6 ? 128 : 32;
+  cidr.prefix_len = max_len;  // A bare address is a prefix of one host.
+  if (slash != absl::string_view::npos) {
+    const std::optional<uint64_t> len =
+        ParseDecimal(text.substr(slash + 1), static_cast<uint64_t>(max_len));
+    if (!len.has_value()) {
+      return bad(absl::StrCat("prefix length must be a number from 0 to ", max_len));
+    }
+    cidr.prefix_len = static_cast<int>(*len);
+  }
+  // Host bits are allowed ("10.1.2.3/8", as people copy an interface address) and cleared, so
+  // that ToString() shows the network that is actually matched.
+  const int byte_count = cidr.ipv6 ? 16 : 4;
+  for (int i = 0; i < byte_count; ++i) {
+    const int bits = std::clamp(cidr.prefix_len - i * 8, 0, 8);
+    cidr.bytes[i] &= static_cast<uint8_t>(0xff << (8 - bits));
+  }
+  return cidr;
+}
+
+}  // namespace volley::config

@@ -1,0 +1,109 @@
+// Volley's configuration: the TOML file of ../../README.md ("Configuration"), parsed into plain
+// structs. Every key has a default (the embedded defaults are a Config{} as constructed here);
+// unknown keys and bad values are errors that name the file's line.
+#ifndef VOLLEY_ENGINE_CONFIG_CONFIG_H_
+#define VOLLEY_ENGINE_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace volley::config {
+
+// "host:port" as written, split. `host` is an IPv4 or IPv6 literal (no brackets) or a name.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+  std::string ToString() const;  // "127.0.0.1:25", "[::1]:25"
+  friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+// An address prefix such as 127.0.0.0/8 or ::1/128.
+struct Cidr {
+  bool ipv6 = false;
+  uint8_t bytes[16] = {};  // network byte order; only the first 4 used for IPv4
+  int prefix_len = 0;
+  // True when `address` (a numeric IPv4 or IPv6 address, as text) lies in the prefix.
+  // IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) match IPv4 prefixes.
+  bool Contains(absl::string_view address) const;
+  std::string ToString() const;
+};
+
+struct ServerConfig {
+  std::string hostname = "volley.localdomain";
+  int threads = 0;  // 0: one per core
+  std::string spool = "volley-spool";
+  std::string log = "volley-log/delivery.jsonl";  // "" turns the delivery log off
+};
+
+struct SmtpInjectConfig {
+  std::vector<HostPort> listen = {{"127.0.0.1", 2525}};
+  std::vector<Cidr> relay_networks;  // default: 127.0.0.0/8 and ::1/128 (set by the parser)
+  uint64_t max_message_size = 25ull * 1024 * 1024;
+  int max_recipients = 1000;
+  int max_connections = 1000;
+};
+
+struct HttpConfig {
+  HostPort listen = {"127.0.0.1", 8025};
+};
+
+struct DnsConfig {
+  std::vector<HostPort> servers;  // empty: /etc/resolv.conf
+  absl::Duration timeout = absl::Seconds(5);
+};
+
+struct DeliveryConfig {
+  uint16_t port = 25;
+  absl::Duration retry_initial = absl::Minutes(5);
+  absl::Duration retry_max = absl::Hours(1);
+  absl::Duration max_age = absl::Hours(24 * 5);
+};
+
+struct ShapingConfig {
+  int connection_limit = 10;
+  int max_deliveries_per_connection = 100;
+};
+
+struct Route {
+  HostPort host;  // the smarthost; port defaults to [delivery] port when not written
+};
+
+struct Config {
+  ServerConfig server;
+  SmtpInjectConfig inject_smtp;
+  HttpConfig http;
+  DnsConfig dns;
+  DeliveryConfig delivery;
+  ShapingConfig shaping_default;
+  // Recipient domain (lower-cased) -> smarthost.
+  absl::flat_hash_map<std::string, Route> routes;
+
+  // The config with every default filled in (what `volleyd` runs on without --config).
+  static Config Defaults();
+};
+
+// Parses TOML text. `origin` names the source in messages ("volley.toml"). On failure the
+// status message lists every problem found, one per line, each as "origin:LINE: message".
+absl::StatusOr<Config> ParseConfig(absl::string_view toml_text, absl::string_view origin);
+
+// Reads and parses a file.
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// Value syntax shared with the rest of the engine.
+absl::StatusOr<absl::Duration> ParseDurationValue(absl::string_view text);  // "30s","5m","2h","3d","500ms"
+absl::StatusOr<uint64_t> ParseSizeValue(absl::string_view text);  // "25MiB","1GiB","512KiB","1000","10MB"
+// Port 0 is an error unless `allow_port_zero` (listen addresses: "any free port").
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view text, std::optional<uint16_t> default_port,
+                                       bool allow_port_zero = false);
+absl::StatusOr<Cidr> ParseCidr(absl::string_view text);
+
+}  // namespace volley::config
+
+#endif  // VOLLEY_ENGINE_CONFIG_CONFIG_H_
