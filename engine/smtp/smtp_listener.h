@@ -1,0 +1,58 @@
+// A libuv TCP listener that runs a ServerSession per connection. Used by the injection server
+// (one listener per shard on the same address, SO_REUSEPORT spreading connections over the
+// shards) and by the test and benchmark sink.
+#ifndef VOLLEY_ENGINE_SMTP_SMTP_LISTENER_H_
+#define VOLLEY_ENGINE_SMTP_SMTP_LISTENER_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/smtp/server_session.h"
+
+namespace volley::smtp {
+
+struct ListenerOptions {
+  std::string address = "127.0.0.1";  // numeric IPv4 or IPv6
+  uint16_t port = 0;                  // 0: pick a free port (see port())
+  bool reuse_port = true;             // SO_REUSEPORT, so several loops can share the port
+  int max_connections = 1000;         // beyond: 421 4.3.2 and close
+  absl::Duration idle_timeout = absl::Minutes(5);  // RFC 5321 4.5.3.2.7; zero: none
+  // Holds every write (greeting and replies) this long before sending it, in order. For the
+  // test sink, to trigger the delivery client's timeouts; zero in production.
+  absl::Duration reply_delay = absl::ZeroDuration();
+  ServerSessionOptions session;
+};
+
+// All methods and callbacks run on the loop's thread. Connection objects are freed in their
+// uv_close callbacks.
+class SmtpListener {
+ public:
+  static absl::StatusOr<std::unique_ptr<SmtpListener>> Create(uv_loop_t* loop,
+                                                              const ListenerOptions& options,
+                                                              ServerSessionHandler* handler);
+  ~SmtpListener();
+
+  uint16_t port() const;
+  int open_connections() const;
+
+  // Stops accepting. Each session is shut down (421 4.3.2 at its next command; a transaction
+  // with the handler finishes first); connections still open after `grace` are closed hard.
+  // `done` runs once the listening socket and every connection are closed. The listener may be
+  // destroyed after `done`.
+  void Close(absl::Duration grace, absl::AnyInvocable<void()> done);
+
+ private:
+  class Impl;
+  explicit SmtpListener(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace volley::smtp
+
+#endif  // VOLLEY_ENGINE_SMTP_SMTP_LISTENER_H_
