@@ -1,0 +1,325 @@
+// volley-bench: Volley's load generator.
+//
+//   volley-bench e2e --messages=N --size=BYTES --domains=D [--connections=C] [--threads=T]
+//
+// e2e starts its own DNS-free world: a fast SMTP sink on loopback, a volleyd subprocess whose
+// [routes] send every benchmark domain to that sink, and an injector. It injects N messages
+// over C pipelined connections, waits until the sink has them all, and prints one JSON line
+// last: {"messages", "injected_per_s", "delivered_per_s", "latency_p50_ms", "latency_p99_ms",
+// "engine_cpu_s_per_1000", "engine_peak_rss_mb", "lost", "duplicated"}.
+// Every loop is bounded: by N, and by a deadline that ends the run when progress stops.
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "bench/smtp_injector.h"
+#include "bench/smtp_sink.h"
+#include "tests/support/volleyd_process.h"
+
+namespace volley::bench {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: volley-bench e2e --messages=N --size=BYTES --domains=D [--connections=C]\n"
+    "                        [--threads=T] [--keep]\n"
+    "  --messages     messages to inject (default 10000)\n"
+    "  --size         approximate message size in bytes (default 4096)\n"
+    "  --domains      recipient domains, each routed to the sink (default 100)\n"
+    "  --connections  injection connections (default 16)\n"
+    "  --threads      volleyd [server] threads (default 0: one per core)\n"
+    "  --keep         keep the run's directory (spool, delivery log, config)\n";
+
+struct E2eFlags {
+  size_t messages = 10000;
+  size_t size = 4096;
+  int domains = 100;
+  int connections = 16;
+  int threads = 0;
+  bool keep = false;
+};
+
+bool ParseE2eFlags(int argc, char** argv, E2eFlags* flags) {
+  for (int i = 2; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    auto number = [&](absl::string_view prefix, auto* out) {
+      if (!absl::ConsumePrefix(&arg, prefix)) return false;
+      if (!absl::SimpleAtoi(arg, out)) {
+        std::fprintf(stderr, "volley-bench: bad value in %s\n", argv[i]);
+        std::exit(1);
+      }
+      return true;
+    };
+    if (number("--messages=", &flags->messages) || number("--size=", &flags->size) ||
+        number("--domains=", &flags->domains) || number("--connections=", &flags->connections) ||
+        number("--threads=", &flags->threads)) {
+      continue;
+    }
+    if (arg == "--keep") {
+      flags->keep = true;
+      continue;
+    }
+    std::fprintf(stderr, "volley-bench: unknown flag %s\n%s", argv[i], kUsage);
+    return false;
+  }
+  if (flags->messages == 0 || flags->domains <= 0 || flags->connections <= 0) {
+    std::fprintf(stderr, "volley-bench: --messages, --domains and --connections must be > 0\n");
+    return false;
+  }
+  return true;
+}
+
+// CPU seconds (user + system) used so far by `pid`.
+double ProcessCpuSeconds(pid_t pid) {
+  const std::string stat = test_support::ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<absl::string_view> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  // Fields after the command: state is [0], utime [11], stime [12].
+  if (fields.size() < 13) return 0;
+  double utime = 0, stime = 0;
+  absl::SimpleAtod(fields[11], &utime);
+  absl::SimpleAtod(fields[12], &stime);
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Peak resident set of `pid` in MiB (VmHWM).
+double ProcessPeakRssMb(pid_t pid) {
+  const std::string status = test_support::ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/status"));
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, "VmHWM:")) {
+      double kb = 0;
+      absl::SimpleAtod(absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kb);
+      return kb / 1024.0;
+    }
+  }
+  return 0;
+}
+
+// Milliseconds from Reception to Delivery per message, from the delivery log.
+std::vector<double> LatenciesFromLog(const std::string& path) {
+  absl::flat_hash_map<std::string, absl::Time> received;
+  std::vector<double> latencies;
+  std::ifstream in(path);
+  std::string line;
+  auto field = [](absl::string_view line, absl::string_view name) -> absl::string_view {
+    const std::string key = absl::StrCat("\"", name, "\":\"");
+    const size_t at = line.find(key);
+    if (at == absl::string_view::npos) return "";
+    const size_t start = at + key.size();
+    return line.substr(start, line.find('"', start) - start);
+  };
+  while (std::getline(in, line)) {
+    const absl::string_view type = field(line, "type");
+    if (type != "Reception" && type != "Delivery") continue;
+    absl::Time t;
+    std::string error;
+    if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", std::string(field(line, "event_time")), &t,
+                         &error)) {
+      continue;
+    }
+    const std::string id(field(line, "id"));
+    if (type == "Reception") {
+      received[id] = t;
+    } else if (auto it = received.find(id); it != received.end()) {
+      latencies.push_back(absl::ToDoubleMilliseconds(t - it->second));
+    }
+  }
+  std::sort(latencies.begin(), latencies.end());
+  return latencies;
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t index = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(index, sorted.size() - 1)];
+}
+
+std::string MessageContent(size_t index, const std::string& recipient, size_t size) {
+  std::string content = absl::StrCat("From: Volley Bench <bench@volley.test>\r\nTo: <", recipient,
+                                     ">\r\nSubject: bench ", index, "\r\nMessage-ID: <", index,
+                                     "@bench.volley.test>\r\nMIME-Version: 1.0\r\n"
+                                     "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+  static constexpr absl::string_view kLine =
+      "The quick brown fox jumps over the lazy dog, again and again, for the benchmark.\r\n";
+  while (content.size() + kLine.size() <= size) content.append(kLine.data(), kLine.size());
+  content.append("end\r\n");
+  return content;
+}
+
+int RunE2e(const E2eFlags& flags) {
+  char dir_template[] = "/tmp/volley-bench-XXXXXX";
+  const char* made = mkdtemp(dir_template);
+  if (made == nullptr) {
+    std::perror("mkdtemp");
+    return 1;
+  }
+  const std::string dir = made;
+
+  // The sink knows each message by the index in its recipient's local part.
+  std::unique_ptr<std::atomic<uint8_t>[]> arrivals(new std::atomic<uint8_t>[flags.messages]);
+  for (size_t i = 0; i < flags.messages; ++i) arrivals[i].store(0);
+  std::atomic<uint64_t> unique{0};
+  std::atomic<uint64_t> total{0};
+  std::atomic<int64_t> last_arrival_ns{0};
+  SinkOptions sink_options;
+  sink_options.threads = 1;
+  sink_options.on_message = [&](const ReceivedMessage& m) {
+    for (const std::string& rcpt : m.recipients) {
+      size_t index = 0;
+      const size_t at = rcpt.find('@');
+      if (rcpt.size() < 2 || at == std::string::npos ||
+          !absl::SimpleAtoi(absl::string_view(rcpt).substr(1, at - 1), &index) ||
+          index >= flags.messages) {
+        continue;
+      }
+      total.fetch_add(1, std::memory_order_relaxed);
+      if (arrivals[index].fetch_add(1, std::memory_order_relaxed) == 0) {
+        unique.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    last_arrival_ns.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+  };
+  absl::StatusOr<std::unique_ptr<SmtpSink>> sink = SmtpSink::Start(sink_options);
+  if (!sink.ok()) {
+    std::fprintf(stderr, "volley-bench: sink: %s\n", std::string(sink.status().message()).c_str());
+    return 1;
+  }
+
+  const std::string config_path = absl::StrCat(dir, "/volley.toml");
+  const std::string log_path = absl::StrCat(dir, "/delivery.jsonl");
+  {
+    std::ofstream config(config_path);
+    config << "[server]\nthreads = " << flags.threads << "\nspool = \"" << dir
+           << "/spool\"\nlog = \"" << log_path << "\"\n"
+           << "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\nmax_connections = 10000\n"
+           << "[http]\nlisten = \"127.0.0.1:0\"\n"
+           // Nothing here may reach a real resolver; a wrong route fails on a dead port.
+           << "[dns]\nservers = [\"127.0.0.1:9\"]\n"
+           << "[delivery]\nretry_initial = \"5s\"\nretry_max = \"10s\"\n"
+           << "[shaping.default]\nconnection_limit = 10\nmax_deliveries_per_connection = 1000\n"
+           << "[routes]\n";
+    for (int d = 0; d < flags.domains; ++d) {
+      config << "\"d" << d << ".bench.test\" = { host = \"127.0.0.1:" << (*sink)->port()
+             << "\" }\n";
+    }
+  }
+  absl::StatusOr<std::unique_ptr<test_support::VolleydProcess>> volleyd =
+      test_support::VolleydProcess::Start(config_path, absl::StrCat(dir, "/volleyd.log"));
+  if (!volleyd.ok()) {
+    std::fprintf(stderr, "volley-bench: %s\n", std::string(volleyd.status().message()).c_str());
+    return 1;
+  }
+  const pid_t pid = (*volleyd)->pid();
+  const double cpu_before = ProcessCpuSeconds(pid);
+
+  InjectorOptions injector;
+  injector.host = "127.0.0.1";
+  injector.port = (*volleyd)->smtp_port();
+  injector.connections = flags.connections;
+  std::fprintf(stderr,
+               "volley-bench: injecting %zu messages of ~%zu bytes to %d domains over %d "
+               "connections\n",
+               flags.messages, flags.size, flags.domains, flags.connections);
+  absl::StatusOr<InjectResult> result = InjectAll(
+      injector,
+      [&](size_t i) {
+        InjectMessage m;
+        m.mail_from = "bounces@bench.volley.test";
+        m.recipients = {
+            absl::StrCat("u", i, "@d", i % static_cast<size_t>(flags.domains), ".bench.test")};
+        m.content = MessageContent(i, m.recipients[0], flags.size);
+        return m;
+      },
+      flags.messages);
+  if (!result.ok()) {
+    std::fprintf(stderr, "volley-bench: injection: %s\n",
+                 std::string(result.status().message()).c_str());
+    return 1;
+  }
+  const uint64_t acked = result->accepted;
+
+  // Wait for the sink, as long as deliveries keep coming.
+  absl::Time last_progress = absl::Now();
+  uint64_t last_unique = 0;
+  while (unique.load() < acked) {
+    absl::SleepFor(absl::Milliseconds(5));
+    const uint64_t now_unique = unique.load();
+    if (now_unique != last_unique) {
+      last_unique = now_unique;
+      last_progress = absl::Now();
+    } else if (absl::Now() - last_progress > absl::Seconds(30)) {
+      std::fprintf(stderr, "volley-bench: no delivery for 30 s; stopping\n");
+      break;
+    }
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // late duplicates, if any, show up now
+  const double cpu_after = ProcessCpuSeconds(pid);
+  const double peak_rss_mb = ProcessPeakRssMb(pid);
+  const absl::Time last_arrival = absl::FromUnixNanos(last_arrival_ns.load());
+  absl::StatusOr<test_support::ExitResult> exit = (*volleyd)->Terminate();
+  (*sink)->Stop();
+
+  const std::vector<double> latencies = LatenciesFromLog(log_path);
+  const double inject_seconds = absl::ToDoubleSeconds(result->finished - result->started);
+  const double deliver_seconds = absl::ToDoubleSeconds(last_arrival - result->started);
+  const uint64_t delivered = unique.load();
+  std::fprintf(stderr,
+               "volley-bench: acked %llu (refused %llu, failed %llu) in %.2f s; delivered %llu "
+               "in %.2f s; volleyd exit %d\n",
+               static_cast<unsigned long long>(acked),
+               static_cast<unsigned long long>(result->rejected),
+               static_cast<unsigned long long>(result->failed), inject_seconds,
+               static_cast<unsigned long long>(delivered), deliver_seconds,
+               exit.ok() ? exit->exit_code : -1);
+  if (!flags.keep) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  } else {
+    std::fprintf(stderr, "volley-bench: kept %s\n", dir.c_str());
+  }
+  std::printf(
+      "{\"messages\": %zu, \"injected_per_s\": %.0f, \"delivered_per_s\": %.0f, "
+      "\"latency_p50_ms\": %.1f, \"latency_p99_ms\": %.1f, \"engine_cpu_s_per_1000\": %.3f, "
+      "\"engine_peak_rss_mb\": %.1f, \"lost\": %llu, \"duplicated\": %llu}\n",
+      flags.messages, inject_seconds > 0 ? static_cast<double>(acked) / inject_seconds : 0,
+      deliver_seconds > 0 ? static_cast<double>(delivered) / deliver_seconds : 0,
+      Percentile(latencies, 0.50), Percentile(latencies, 0.99),
+      (cpu_after - cpu_before) * 1000.0 / static_cast<double>(std::max<uint64_t>(1, acked)),
+      peak_rss_mb, static_cast<unsigned long long>(acked - std::min(acked, delivered)),
+      static_cast<unsigned long long>(total.load() - delivered));
+  return delivered == acked && acked == flags.messages ? 0 : 3;
+}
+
+}  // namespace
+}  // namespace volley::bench
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(volley::bench::kUsage, stderr);
+    return 1;
+  }
+  const std::string mode = argv[1];
+  if (mode == "e2e") {
+    volley::bench::E2eFlags flags;
+    if (!volley::bench::ParseE2eFlags(argc, argv, &flags)) return 1;
+    return volley::bench::RunE2e(flags);
+  }
+  std::fprintf(stderr, "volley-bench: unknown mode '%s'\n%s", mode.c_str(), volley::bench::kUsage);
+  return 1;
+}
