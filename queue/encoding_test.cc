@@ -21,8 +21,8 @@ TEST(Encoding, FixedBigEndianSortsNumerically) {
 }
 
 TEST(Encoding, VarintRoundTrip) {
-  for (uint64_t value : {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128},
-                         uint64_t{300}, uint64_t{1} << 35, UINT64_MAX}) {
+  for (uint64_t value : {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128}, uint64_t{300},
+                         uint64_t{1} << 35, UINT64_MAX}) {
     std::string out;
     PutVarint64(&out, value);
     absl::string_view in = out;

@@ -94,17 +94,21 @@ std::string EncodeMeta(const MessageMeta& meta) {
   PutLengthPrefixed(&out, meta.sender);
   PutVarint64(&out, meta.size);
   PutVarint64(&out, meta.num_recipients);
+  PutLengthPrefixed(&out, meta.message_id);
+  PutVarint64(&out, meta.eight_bit ? 1 : 0);
   return out;
 }
 
 bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta) {
   if (value.empty() || static_cast<uint8_t>(value[0]) != kMetaFormat) return false;
   value.remove_prefix(1);
-  uint64_t created, size, count;
+  uint64_t created, size, count, flags;
   if (!GetVarint64(&value, &created) || !GetLengthPrefixed(&value, &meta->sender) ||
-      !GetVarint64(&value, &size) || !GetVarint64(&value, &count)) {
+      !GetVarint64(&value, &size) || !GetVarint64(&value, &count) ||
+      !GetLengthPrefixed(&value, &meta->message_id) || !GetVarint64(&value, &flags)) {
     return false;
   }
+  meta->eight_bit = (flags & 1) != 0;
   meta->id = id;
   meta->created = MicrosToTime(static_cast<int64_t>(created));
   meta->size = size;
@@ -144,9 +148,8 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
   if (fs_path.has_parent_path()) {
     std::filesystem::create_directories(fs_path.parent_path(), ec);
     if (ec) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("cannot create the spool's parent directory for ", path, ": ",
-                       ec.message()));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "cannot create the spool's parent directory for ", path, ": ", ec.message()));
     }
   }
 
@@ -180,8 +183,8 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
   auto spool = std::unique_ptr<Spool>(new Spool());
   spool->path_ = path;
   rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(rocksdb::Options(db_options, small_cf), path,
-                                        descriptors, &spool->handles_, &db);
+  rocksdb::Status s = rocksdb::DB::Open(rocksdb::Options(db_options, small_cf), path, descriptors,
+                                        &spool->handles_, &db);
   if (!s.ok()) return FromRocks(s, "cannot open spool", path);
   spool->db_.reset(db);
   spool->default_cf_ = spool->handles_[0];
@@ -211,8 +214,8 @@ absl::Status Spool::CheckSchema() {
   }
   if (version > kSchemaVersion) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "spool ", path_, " has schema version ", version,
-        ", newer than this volleyd understands (", kSchemaVersion, "); run a newer volleyd"));
+        "spool ", path_, " has schema version ", version, ", newer than this volleyd understands (",
+        kSchemaVersion, "); run a newer volleyd"));
   }
   return absl::OkStatus();
 }
@@ -277,8 +280,8 @@ absl::StatusOr<MessageMeta> Spool::ReadMeta(MessageId id) const {
   if (!s.ok()) return FromRocks(s, "spool read failed for", path_);
   MessageMeta meta;
   if (!DecodeMeta(id, value, &meta)) {
-    return absl::DataLossError(absl::StrCat("spool ", path_, ": corrupt record for message ",
-                                            FormatQueueId(id)));
+    return absl::DataLossError(
+        absl::StrCat("spool ", path_, ": corrupt record for message ", FormatQueueId(id)));
   }
   return meta;
 }
@@ -295,9 +298,8 @@ absl::StatusOr<std::vector<RecipientRecord>> Spool::ReadRecipients(MessageId id)
     if (!GetFixed32BE(&key, &index) ||
         !DecodeRecipient(index, absl::string_view(it->value().data(), it->value().size()),
                          &record)) {
-      return absl::DataLossError(absl::StrCat("spool ", path_,
-                                              ": corrupt recipient record for message ",
-                                              FormatQueueId(id)));
+      return absl::DataLossError(absl::StrCat(
+          "spool ", path_, ": corrupt recipient record for message ", FormatQueueId(id)));
     }
     out.push_back(std::move(record));
   }

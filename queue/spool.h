@@ -49,6 +49,8 @@ struct MessageMeta {
   absl::Time created = absl::UnixEpoch();
   uint64_t size = 0;  // octets of content
   uint32_t num_recipients = 0;
+  std::string message_id;  // the Message-ID header, for log records
+  bool eight_bit = false;  // the content has octets above 127
 
   friend bool operator==(const MessageMeta&, const MessageMeta&) = default;
 };

@@ -29,6 +29,8 @@ MessageMeta Meta(MessageId id, uint32_t recipients) {
   meta.created = absl::FromUnixMicros(1700000000123456);
   meta.size = 11;
   meta.num_recipients = recipients;
+  meta.message_id = "<m@example.com>";
+  meta.eight_bit = id % 2 == 0;
   return meta;
 }
 
@@ -119,9 +121,9 @@ TEST(Spool, DeletionAndOrphanCleanup) {
   ASSERT_TRUE((*spool)->Write(&batch, true).ok());
 
   batch.Clear();
-  batch.DeleteRecipient(10, 0);            // one of two recipients done
-  batch.DeleteRecipient(11, 0);            // last recipient done, message left: orphan meta
-  batch.DeleteMessage(12);                 // message gone, recipient left: orphan recipient
+  batch.DeleteRecipient(10, 0);  // one of two recipients done
+  batch.DeleteRecipient(11, 0);  // last recipient done, message left: orphan meta
+  batch.DeleteMessage(12);       // message gone, recipient left: orphan recipient
   ASSERT_TRUE((*spool)->Write(&batch, true).ok());
 
   std::vector<MessageId> ids;
@@ -167,8 +169,7 @@ TEST(Spool, SecondOpenIsRefusedNamingThePath) {
   auto second = Spool::Open(path);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_NE(second.status().message().find(path), absl::string_view::npos)
-      << second.status();
+  EXPECT_NE(second.status().message().find(path), absl::string_view::npos) << second.status();
 }
 
 TEST(Spool, NewerSchemaIsRefused) {

@@ -37,7 +37,7 @@ struct SpoolWriterStats {
   uint64_t messages = 0;        // new messages stored
   uint64_t operations = 0;      // every change, including removals and reschedules
   uint64_t failed_commits = 0;
-  absl::Duration commit_time;   // total time spent in Write()
+  absl::Duration commit_time;  // total time spent in Write()
   absl::Duration max_commit_time;
 };
 

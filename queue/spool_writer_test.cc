@@ -120,9 +120,9 @@ TEST(SpoolWriter, ConcurrentInsertsAreGroupCommitted) {
   // Eight writers each waiting for their own commit must share commits.
   EXPECT_LT(stats.synced_commits, stats.messages);
   uint64_t recovered = 0;
-  ASSERT_TRUE((*spool)->Recover([&](const MessageMeta&, std::vector<RecipientRecord>) {
-                         ++recovered;
-                       }).ok());
+  ASSERT_TRUE((*spool)
+                  ->Recover([&](const MessageMeta&, std::vector<RecipientRecord>) { ++recovered; })
+                  .ok());
   EXPECT_EQ(recovered, uint64_t{kThreads * kPerThread});
 }
 
@@ -138,9 +138,11 @@ TEST(SpoolWriter, TrackedRecoveredMessagesAreDeletedToo) {
   ASSERT_TRUE(spool.ok());
   SpoolWriter writer(spool->get());
   std::vector<std::pair<MessageId, uint32_t>> found;
-  ASSERT_TRUE((*spool)->Recover([&](const MessageMeta& m, std::vector<RecipientRecord> r) {
-                         found.emplace_back(m.id, r.size());
-                       }).ok());
+  ASSERT_TRUE((*spool)
+                  ->Recover([&](const MessageMeta& m, std::vector<RecipientRecord> r) {
+                    found.emplace_back(m.id, r.size());
+                  })
+                  .ok());
   ASSERT_EQ(found.size(), 1u);
   writer.Track(found[0].first, found[0].second);
   writer.RecipientDone(3, 0);

@@ -22,8 +22,8 @@ absl::StatusOr<std::unique_ptr<DeliveryLog>> DeliveryLog::Open(const std::string
     std::error_code ec;
     std::filesystem::create_directories(fs_path.parent_path(), ec);
     if (ec) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "cannot create the directory of delivery log ", path, ": ", ec.message()));
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create the directory of delivery log ", path, ": ", ec.message()));
     }
   }
   absl::Status status = log->OpenFile();

@@ -18,8 +18,7 @@ void Header(std::string* out, absl::string_view name, absl::string_view type,
 }  // namespace
 
 Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)),
-      counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+    : bounds_(std::move(bounds)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
   for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
 }
 
@@ -32,28 +31,25 @@ void Histogram::Observe(double seconds) {
   count_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Histogram::Render(const std::string& name, const std::string& help,
-                       std::string* out) const {
+void Histogram::Render(const std::string& name, const std::string& help, std::string* out) const {
   Header(out, name, "histogram", help);
   uint64_t cumulative = 0;
   for (size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += counts_[i].load(std::memory_order_relaxed);
-    absl::StrAppend(out, name, "_bucket{le=\"", FormatBound(bounds_[i]), "\"} ", cumulative,
-                    "\n");
+    absl::StrAppend(out, name, "_bucket{le=\"", FormatBound(bounds_[i]), "\"} ", cumulative, "\n");
   }
   cumulative += counts_[bounds_.size()].load(std::memory_order_relaxed);
   absl::StrAppend(out, name, "_bucket{le=\"+Inf\"} ", cumulative, "\n");
   absl::StrAppend(out, name, "_sum ",
-                  absl::StrFormat("%.6f", sum_micros_.load(std::memory_order_relaxed) / 1e6),
-                  "\n");
+                  absl::StrFormat("%.6f", sum_micros_.load(std::memory_order_relaxed) / 1e6), "\n");
   absl::StrAppend(out, name, "_count ", cumulative, "\n");
 }
 
 Metrics::Metrics(int shards)
     : slots_(new ShardMetrics[static_cast<size_t>(shards)]),
       shards_(shards),
-      delivery_latency_({0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600,
-                         14400, 86400}),
+      delivery_latency_(
+          {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400}),
       spool_commit_({0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1}) {}
 
 std::string Metrics::RenderPrometheus() const {
@@ -77,21 +73,19 @@ std::string Metrics::RenderPrometheus() const {
   static constexpr const char* kOutcomes[] = {"delivered", "transient_failure", "bounced",
                                               "expired"};
   for (size_t o = 0; o < static_cast<size_t>(DeliveryOutcome::kCount); ++o) {
-    absl::StrAppend(&out, "volley_deliveries_total{outcome=\"", kOutcomes[o], "\"} ",
-                    sum([o](const ShardMetrics& m) {
-                      return m.deliveries[o].load(std::memory_order_relaxed);
-                    }),
-                    "\n");
+    absl::StrAppend(
+        &out, "volley_deliveries_total{outcome=\"", kOutcomes[o], "\"} ",
+        sum([o](const ShardMetrics& m) { return m.deliveries[o].load(std::memory_order_relaxed); }),
+        "\n");
   }
 
   Header(&out, "volley_queue_size", "gauge", "Queued recipients, by state.");
   static constexpr const char* kStates[] = {"scheduled", "ready", "in_flight"};
   for (size_t s = 0; s < static_cast<size_t>(QueueState::kCount); ++s) {
-    absl::StrAppend(&out, "volley_queue_size{state=\"", kStates[s], "\"} ",
-                    sum([s](const ShardMetrics& m) {
-                      return m.queue_size[s].load(std::memory_order_relaxed);
-                    }),
-                    "\n");
+    absl::StrAppend(
+        &out, "volley_queue_size{state=\"", kStates[s], "\"} ",
+        sum([s](const ShardMetrics& m) { return m.queue_size[s].load(std::memory_order_relaxed); }),
+        "\n");
   }
 
   Header(&out, "volley_connections_open", "gauge", "Open SMTP connections, by direction.");
@@ -128,11 +122,10 @@ std::string Metrics::RenderPrometheus() const {
   }
 
   Header(&out, "volley_dns_lookups_total", "counter", "MX resolutions, by result.");
-  absl::StrAppend(&out, "volley_dns_lookups_total{type=\"mx\",result=\"ok\"} ",
-                  sum([](const ShardMetrics& m) {
-                    return m.dns_lookups_ok.load(std::memory_order_relaxed);
-                  }),
-                  "\n");
+  absl::StrAppend(
+      &out, "volley_dns_lookups_total{type=\"mx\",result=\"ok\"} ",
+      sum([](const ShardMetrics& m) { return m.dns_lookups_ok.load(std::memory_order_relaxed); }),
+      "\n");
   absl::StrAppend(&out, "volley_dns_lookups_total{type=\"mx\",result=\"failed\"} ",
                   sum([](const ShardMetrics& m) {
                     return m.dns_lookups_failed.load(std::memory_order_relaxed);
@@ -144,8 +137,7 @@ std::string Metrics::RenderPrometheus() const {
   spool_commit_.Render("volley_spool_commit_seconds", "Duration of spool commits.", &out);
 
   Header(&out, "volley_spool_bytes", "gauge", "Bytes of the spool's data files.");
-  absl::StrAppend(&out, "volley_spool_bytes ", spool_bytes_.load(std::memory_order_relaxed),
-                  "\n");
+  absl::StrAppend(&out, "volley_spool_bytes ", spool_bytes_.load(std::memory_order_relaxed), "\n");
   return out;
 }
 

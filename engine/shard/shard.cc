@@ -92,8 +92,8 @@ absl::Status Shard::Start(absl::AnyInvocable<absl::Status()> init) {
     uv_run(&loop_, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop_);
     if (rc != 0) {
-      LOG(ERROR) << "shard " << index_ << ": loop closed with handles still open: "
-                 << uv_strerror(rc);
+      LOG(ERROR) << "shard " << index_
+                 << ": loop closed with handles still open: " << uv_strerror(rc);
     }
   });
   absl::Status status = started_future.get();

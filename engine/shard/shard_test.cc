@@ -72,10 +72,12 @@ TEST(Shard, InitErrorIsReturnedAndThreadEnds) {
 TEST(Shard, InitRunsOnTheShardThread) {
   Shard shard(4);
   bool in_loop = false;
-  ASSERT_TRUE(shard.Start([&] {
-    in_loop = shard.InLoopThread();
-    return absl::OkStatus();
-  }).ok());
+  ASSERT_TRUE(shard
+                  .Start([&] {
+                    in_loop = shard.InLoopThread();
+                    return absl::OkStatus();
+                  })
+                  .ok());
   shard.Post([&] { shard.CloseMailbox(); });
   shard.Join();
   EXPECT_TRUE(in_loop);

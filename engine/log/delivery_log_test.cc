@@ -1,0 +1,153 @@
+#include "engine/log/delivery_log.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+
+namespace volley {
+namespace {
+
+std::string TempPath(absl::string_view name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string path = absl::StrCat(dir ? dir : "/tmp", "/", name);
+  std::filesystem::remove_all(path);
+  return path;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+LogRecord Sample() {
+  LogRecord r;
+  r.type = RecordType::kDelivery;
+  r.id = "00000000000000ff";
+  r.sender = "from@example.com";
+  r.recipient = "to@example.net";
+  r.queue = "example.net";
+  r.site = "mx.example.net";
+  r.size = 1234;
+  r.num_attempts = 1;
+  r.code = 250;
+  r.enhanced = smtp::EnhancedCode{2, 0, 0};
+  r.content = "Ok: queued as \"X\"";
+  r.command = "DATA";
+  r.peer_name = "mx.example.net";
+  r.peer_addr = "127.0.0.3";
+  r.egress_pool = "default";
+  r.egress_source = "default";
+  r.message_id = "<abc@example.com>";
+  r.timestamp = absl::FromUnixMicros(1700000000123456);
+  r.created = absl::FromUnixSeconds(1699999999);
+  return r;
+}
+
+TEST(LogRecord, MatchesTheDocumentedShape) {
+  std::string line;
+  AppendLogRecord(Sample(), &line);
+  EXPECT_EQ(line,
+            "{\"type\":\"Delivery\",\"id\":\"00000000000000ff\",\"sender\":\"from@example.com\","
+            "\"recipient\":\"to@example.net\",\"queue\":\"example.net\",\"site\":\"mx.example."
+            "net\",\"size\":1234,\"num_attempts\":1,\"response\":{\"code\":250,\"enhanced_"
+            "code\":{\"class\":2,\"subject\":0,\"detail\":0},\"content\":\"Ok: queued as "
+            "\\\"X\\\"\",\"command\":\"DATA\"},\"peer_address\":{\"name\":\"mx.example.net\","
+            "\"addr\":\"127.0.0.3\"},\"egress_pool\":\"default\",\"egress_source\":\"default\","
+            "\"tls_protocol_version\":null,\"tls_cipher\":null,\"bounce_classification\":null,"
+            "\"message_id\":\"<abc@example.com>\",\"timestamp\":1700000000,\"event_time\":"
+            "\"2023-11-14T22:13:20.123456Z\",\"created\":1699999999}\n");
+}
+
+TEST(LogRecord, NullsWhenAbsent) {
+  LogRecord r = Sample();
+  r.type = RecordType::kBounce;
+  r.enhanced.reset();
+  r.command.reset();
+  r.peer_addr.reset();
+  r.bounce_classification = "InvalidRecipient";
+  std::string line;
+  AppendLogRecord(r, &line);
+  EXPECT_NE(line.find("\"enhanced_code\":null"), std::string::npos);
+  EXPECT_NE(line.find("\"command\":null"), std::string::npos);
+  EXPECT_NE(line.find("\"peer_address\":null"), std::string::npos);
+  EXPECT_NE(line.find("\"bounce_classification\":\"InvalidRecipient\""), std::string::npos);
+  EXPECT_NE(line.find("\"type\":\"Bounce\""), std::string::npos);
+}
+
+TEST(DeliveryLog, WritesEveryRecordFromManyThreadsAsWholeLines) {
+  const std::string path = TempPath("log/sub/delivery.jsonl");
+  auto log = DeliveryLog::Open(path);
+  ASSERT_TRUE(log.ok()) << log.status();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        LogRecord r = Sample();
+        r.recipient = absl::StrCat("t", t, "-", i, "@example.net");
+        (*log)->Write(r);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  (*log)->Flush();
+  std::vector<std::string> lines = absl::StrSplit(ReadFile(path), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2000u);
+  for (const std::string& line : lines) {
+    ASSERT_EQ(line.front(), '{');
+    ASSERT_EQ(line.back(), '}');
+  }
+  // Records from one thread keep their order.
+  int last = -1;
+  for (const std::string& line : lines) {
+    if (line.find("\"t2-") == std::string::npos) continue;
+    const size_t at = line.find("\"t2-") + 4;
+    const int i = std::atoi(line.c_str() + at);
+    EXPECT_EQ(i, last + 1);
+    last = i;
+  }
+  EXPECT_EQ(last, 499);
+}
+
+TEST(DeliveryLog, ReopenAfterRotation) {
+  const std::string path = TempPath("rotate.jsonl");
+  auto log = DeliveryLog::Open(path);
+  ASSERT_TRUE(log.ok());
+  (*log)->Write(Sample());
+  (*log)->Flush();
+  ASSERT_EQ(std::rename(path.c_str(), (path + ".1").c_str()), 0);
+  (*log)->Reopen();
+  (*log)->Write(Sample());
+  (*log)->Flush();
+  const std::string rotated = ReadFile(path + ".1");
+  EXPECT_EQ(std::count(rotated.begin(), rotated.end(), '\n'), 1);
+  const std::string fresh = ReadFile(path);
+  EXPECT_EQ(std::count(fresh.begin(), fresh.end(), '\n'), 1);
+}
+
+TEST(DeliveryLog, EmptyPathDisablesTheLog) {
+  auto log = DeliveryLog::Open("");
+  ASSERT_TRUE(log.ok());
+  (*log)->Write(Sample());
+  (*log)->Flush();
+  EXPECT_EQ((*log)->records_written(), 0u);
+}
+
+TEST(DeliveryLog, UnwritablePathIsAnErrorNamingIt) {
+  auto log = DeliveryLog::Open("/proc/volley/delivery.jsonl");
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("/proc/volley/delivery.jsonl"), absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace volley

@@ -1,0 +1,49 @@
+#include "engine/log/json.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace volley {
+namespace {
+
+std::string Quote(absl::string_view s) {
+  std::string out;
+  AppendJsonString(&out, s);
+  return out;
+}
+
+TEST(Json, EscapesControlQuotesAndBackslashes) {
+  EXPECT_EQ(Quote("plain"), "\"plain\"");
+  EXPECT_EQ(Quote("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(Quote("l1\r\nl2\t"), "\"l1\\r\\nl2\\t\"");
+  EXPECT_EQ(Quote(std::string("\x01\x1f", 2)), "\"\\u0001\\u001f\"");
+}
+
+TEST(Json, KeepsValidUtf8AndReplacesInvalidBytes) {
+  EXPECT_EQ(Quote("caf\xc3\xa9 \xf0\x9f\x93\xa7"), "\"caf\xc3\xa9 \xf0\x9f\x93\xa7\"");
+  EXPECT_EQ(Quote("bad\xff!"), "\"bad\xEF\xBF\xBD!\"");
+  EXPECT_EQ(Quote("\xc3"), "\"\xEF\xBF\xBD\"");                  // truncated sequence
+  EXPECT_EQ(Quote("\xc0\xaf"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");  // overlong encoding
+  EXPECT_EQ(Quote("\xed\xa0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // surrogate
+}
+
+TEST(Json, ObjectWriterPlacesCommas) {
+  std::string out;
+  JsonObjectWriter w(&out);
+  w.String("a", "x").Int("b", -2).BeginObject("c").Bool("d", true).Null("e").EndObject().Uint("f",
+                                                                                              7);
+  w.Finish();
+  EXPECT_EQ(out, "{\"a\":\"x\",\"b\":-2,\"c\":{\"d\":true,\"e\":null},\"f\":7}");
+}
+
+TEST(Json, EmptyNestedObject) {
+  std::string out;
+  JsonObjectWriter w(&out);
+  w.BeginObject("o").EndObject().Double("d", 0.5);
+  w.Finish();
+  EXPECT_EQ(out, "{\"o\":{},\"d\":0.5}");
+}
+
+}  // namespace
+}  // namespace volley
