@@ -49,11 +49,9 @@ LogSeverity MinLogSeverity() {
 
 namespace logging_internal {
 
-LogMessage::LogMessage(const char* file, int line, LogSeverity severity)
-    : severity_(severity) {
+LogMessage::LogMessage(const char* file, int line, LogSeverity severity) : severity_(severity) {
   stream_ << SeverityLetter(severity)
-          << absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ ", absl::Now(),
-                              absl::UTCTimeZone())
+          << absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ ", absl::Now(), absl::UTCTimeZone())
           << Basename(file) << ":" << line << "] ";
 }
 

@@ -55,26 +55,26 @@ class LogVoidify {
 #define VOLLEY_LOG_ENABLED(severity) \
   (::volley::logging_internal::severity >= ::volley::MinLogSeverity())
 
-#define LOG(severity)                                                    \
-  !VOLLEY_LOG_ENABLED(severity)                                          \
-      ? (void)0                                                          \
-      : ::volley::logging_internal::LogVoidify() &                       \
-            ::volley::logging_internal::LogMessage(                      \
-                __FILE__, __LINE__, ::volley::logging_internal::severity) \
+#define LOG(severity)                                                                    \
+  !VOLLEY_LOG_ENABLED(severity)                                                          \
+      ? (void)0                                                                          \
+      : ::volley::logging_internal::LogVoidify() &                                       \
+            ::volley::logging_internal::LogMessage(__FILE__, __LINE__,                   \
+                                                   ::volley::logging_internal::severity) \
                 .stream()
 
-#define CHECK(condition)                                                       \
-  (condition) ? (void)0                                                        \
-              : ::volley::logging_internal::LogVoidify() &                     \
-                    ::volley::logging_internal::LogMessage(                    \
-                        __FILE__, __LINE__, ::volley::LogSeverity::kFatal)     \
-                            .stream()                                          \
+#define CHECK(condition)                                                                  \
+  (condition) ? (void)0                                                                   \
+              : ::volley::logging_internal::LogVoidify() &                                \
+                    ::volley::logging_internal::LogMessage(__FILE__, __LINE__,            \
+                                                           ::volley::LogSeverity::kFatal) \
+                            .stream()                                                     \
                         << "Check failed: " #condition " "
 
-#define CHECK_OK(expr)                                                        \
-  do {                                                                        \
-    const ::absl::Status volley_check_ok_status = (expr);                     \
-    CHECK(volley_check_ok_status.ok()) << volley_check_ok_status.ToString();  \
+#define CHECK_OK(expr)                                                       \
+  do {                                                                       \
+    const ::absl::Status volley_check_ok_status = (expr);                    \
+    CHECK(volley_check_ok_status.ok()) << volley_check_ok_status.ToString(); \
   } while (0)
 
 #ifdef NDEBUG

@@ -34,8 +34,7 @@ absl::StatusOr<sockaddr_storage> MakeSocketAddress(absl::string_view ip, uint16_
 std::string IpOf(const sockaddr* address) {
   char buf[INET6_ADDRSTRLEN] = {0};
   if (address->sa_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, buf,
-              sizeof(buf));
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(address)->sin_addr, buf, sizeof(buf));
   } else if (address->sa_family == AF_INET6) {
     inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr, buf,
               sizeof(buf));
@@ -70,14 +69,13 @@ absl::StatusOr<int> BindListeningSocket(absl::string_view ip, uint16_t port, boo
     return absl::InternalError(absl::StrCat("setsockopt(SO_REUSEPORT): ", std::strerror(err)));
   }
   if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-  const socklen_t length =
-      family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+  const socklen_t length = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&*address), length) != 0) {
     const int err = errno;
     ::close(fd);
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", family == AF_INET6 ? "[" : "", ip,
-                     family == AF_INET6 ? "]" : "", ":", port, ": ", std::strerror(err)));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", family == AF_INET6 ? "[" : "",
+                                               ip, family == AF_INET6 ? "]" : "", ":", port, ": ",
+                                               std::strerror(err)));
   }
   if (::listen(fd, backlog) != 0) {
     const int err = errno;

@@ -11,9 +11,9 @@
 #define VOLLEY_STATUS_CONCAT(a, b) VOLLEY_STATUS_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function if `expr` is not OK.
-#define RETURN_IF_ERROR(expr)                                 \
-  do {                                                        \
-    ::absl::Status volley_status_internal = (expr);           \
+#define RETURN_IF_ERROR(expr)                                        \
+  do {                                                               \
+    ::absl::Status volley_status_internal = (expr);                  \
     if (!volley_status_internal.ok()) return volley_status_internal; \
   } while (0)
 
@@ -21,8 +21,8 @@
 #define ASSIGN_OR_RETURN(lhs, expr) \
   VOLLEY_ASSIGN_OR_RETURN_IMPL(VOLLEY_STATUS_CONCAT(volley_statusor_, __LINE__), lhs, expr)
 
-#define VOLLEY_ASSIGN_OR_RETURN_IMPL(statusor, lhs, expr) \
-  auto statusor = (expr);                                 \
+#define VOLLEY_ASSIGN_OR_RETURN_IMPL(statusor, lhs, expr)  \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
 

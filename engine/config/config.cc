@@ -969,8 +969,7 @@ absl::StatusOr<uint64_t> ParseSizeValue(absl::string_view text) {
   return *value * unit->factor;
 }
 
-absl::StatusOr<HostPort> ParseHostPort(absl::string_view text,
-                                       std::optional<uint16_t> default_port,
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view text, std::optional<uint16_t> default_port,
                                        bool allow_port_zero) {
   absl::StatusOr<SplitAddress> split = SplitHostPort(text, allow_port_zero);
   if (!split.ok()) return split.status();

@@ -97,8 +97,10 @@ absl::StatusOr<Config> ParseConfig(absl::string_view toml_text, absl::string_vie
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
 
 // Value syntax shared with the rest of the engine.
-absl::StatusOr<absl::Duration> ParseDurationValue(absl::string_view text);  // "30s","5m","2h","3d","500ms"
-absl::StatusOr<uint64_t> ParseSizeValue(absl::string_view text);  // "25MiB","1GiB","512KiB","1000","10MB"
+absl::StatusOr<absl::Duration> ParseDurationValue(
+    absl::string_view text);  // "30s","5m","2h","3d","500ms"
+absl::StatusOr<uint64_t> ParseSizeValue(
+    absl::string_view text);  // "25MiB","1GiB","512KiB","1000","10MB"
 // Port 0 is an error unless `allow_port_zero` (listen addresses: "any free port").
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text, std::optional<uint16_t> default_port,
                                        bool allow_port_zero = false);

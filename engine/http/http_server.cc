@@ -326,8 +326,8 @@ class HttpServer::Impl {
   absl::AnyInvocable<void()> close_done_;
 };
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(
-    uv_loop_t* loop, const HttpServerOptions& options) {
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(uv_loop_t* loop,
+                                                               const HttpServerOptions& options) {
   auto impl = std::make_unique<Impl>(loop, options);
   absl::Status status = impl->Listen();
   if (!status.ok()) return status;

@@ -33,7 +33,8 @@ class ServerFixture : public ::testing::Test {
     // Keeps the loop alive until the test stops it.
     uv_async_init(&loop_, &stop_, [](uv_async_t* a) {
       auto* self = static_cast<ServerFixture*>(a->data);
-      self->server_->Close([self] { uv_close(reinterpret_cast<uv_handle_t*>(&self->stop_), nullptr); });
+      self->server_->Close(
+          [self] { uv_close(reinterpret_cast<uv_handle_t*>(&self->stop_), nullptr); });
     });
     stop_.data = this;
     thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
@@ -101,8 +102,7 @@ TEST_F(ServerFixture, ErrorsHaveTheRightStatus) {
   EXPECT_TRUE(absl::StartsWith(
       RoundTrip("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"), "HTTP/1.1 411"));
   EXPECT_TRUE(absl::StartsWith(
-      RoundTrip("POST /echo HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n"),
-      "HTTP/1.1 413"));
+      RoundTrip("POST /echo HTTP/1.1\r\nContent-Length: 999999999999\r\n\r\n"), "HTTP/1.1 413"));
 }
 
 }  // namespace

@@ -34,14 +34,11 @@ namespace {
 // The harness's own zone: a TXT record carrying the config generation tells
 // Start and Reload when unbound serves the configuration they wrote.
 constexpr absl::string_view kHarnessZone = "volley-harness.invalid.";
-constexpr absl::string_view kGenerationName =
-    "generation.volley-harness.invalid.";
+constexpr absl::string_view kGenerationName = "generation.volley-harness.invalid.";
 
 constexpr int kMaxStartAttempts = 5;
 
-std::string Errno(absl::string_view call) {
-  return absl::StrCat(call, ": ", std::strerror(errno));
-}
+std::string Errno(absl::string_view call) { return absl::StrCat(call, ": ", std::strerror(errno)); }
 
 // Closes a file descriptor when it goes out of scope.
 class Fd {
@@ -69,8 +66,7 @@ absl::StatusOr<uint16_t> PickFreePort() {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = 0;
-    if (bind(tcp.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
-        0) {
+    if (bind(tcp.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
       return absl::InternalError(Errno("bind"));
     }
     socklen_t len = sizeof(addr);
@@ -79,13 +75,11 @@ absl::StatusOr<uint16_t> PickFreePort() {
     }
     Fd udp(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (udp.get() < 0) return absl::InternalError(Errno("socket"));
-    if (bind(udp.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) ==
-        0) {
+    if (bind(udp.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
       return ntohs(addr.sin_port);
     }
   }
-  return absl::UnavailableError(
-      "no port free for both UDP and TCP on 127.0.0.1");
+  return absl::UnavailableError("no port free for both UDP and TCP on 127.0.0.1");
 }
 
 std::string AbsoluteName(absl::string_view name) {
@@ -101,22 +95,17 @@ bool HasBadChar(absl::string_view s, absl::string_view bad) {
 // Quotes one unbound.conf value. TXT data contains double quotes, so it goes in
 // single quotes.
 absl::StatusOr<std::string> QuoteValue(absl::string_view value) {
-  if (HasBadChar(value, "\n\r"))
-    return absl::InvalidArgumentError("newline in a record");
+  if (HasBadChar(value, "\n\r")) return absl::InvalidArgumentError("newline in a record");
   const bool has_double = HasBadChar(value, "\"");
   const bool has_single = HasBadChar(value, "'");
   if (has_double && has_single) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("record has both quote characters: ", value));
+    return absl::InvalidArgumentError(absl::StrCat("record has both quote characters: ", value));
   }
   const char quote = has_double ? '\'' : '"';
-  return absl::StrCat(absl::string_view(&quote, 1), value,
-                      absl::string_view(&quote, 1));
+  return absl::StrCat(absl::string_view(&quote, 1), value, absl::string_view(&quote, 1));
 }
 
-std::string GenerationToken(int generation) {
-  return absl::StrCat("gen-", generation, "-ready");
-}
+std::string GenerationToken(int generation) { return absl::StrCat("gen-", generation, "-ready"); }
 
 std::string ReadTail(const std::string& path, size_t max_bytes) {
   std::ifstream in(path, std::ios::binary);
@@ -124,8 +113,7 @@ std::string ReadTail(const std::string& path, size_t max_bytes) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string text = ss.str();
-  if (text.size() > max_bytes)
-    text = "..." + text.substr(text.size() - max_bytes);
+  if (text.size() > max_bytes) text = "..." + text.substr(text.size() - max_bytes);
   return text;
 }
 
@@ -147,23 +135,20 @@ std::string BuildTxtQuery(uint16_t id, absl::string_view name) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<UnboundServer>> UnboundServer::Start(
-    absl::string_view dir, std::vector<DnsRecord> records,
-    UnboundOptions options) {
+absl::StatusOr<std::unique_ptr<UnboundServer>> UnboundServer::Start(absl::string_view dir,
+                                                                    std::vector<DnsRecord> records,
+                                                                    UnboundOptions options) {
   if (access(options.unbound_path.c_str(), X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        options.unbound_path,
-        " is missing or not executable: install the Debian package `unbound` "
-        "(tools/setup.sh)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(options.unbound_path,
+                     " is missing or not executable: install the Debian package `unbound` "
+                     "(tools/setup.sh)"));
   }
   std::error_code ec;
   std::filesystem::create_directories(std::string(dir), ec);
-  if (ec)
-    return absl::InternalError(
-        absl::StrCat("create_directories ", dir, ": ", ec.message()));
+  if (ec) return absl::InternalError(absl::StrCat("create_directories ", dir, ": ", ec.message()));
 
-  std::unique_ptr<UnboundServer> server(
-      new UnboundServer(std::string(dir), std::move(options)));
+  std::unique_ptr<UnboundServer> server(new UnboundServer(std::string(dir), std::move(options)));
   absl::Status last;
   for (int attempt = 0; attempt < kMaxStartAttempts; ++attempt) {
     absl::StatusOr<uint16_t> port = PickFreePort();
@@ -181,17 +166,14 @@ absl::StatusOr<std::unique_ptr<UnboundServer>> UnboundServer::Start(
     server->Stop();
     // Someone took the port between PickFreePort and unbound's bind: try
     // another one.
-    if (!exited || !absl::StrContains(last.message(), "ddress already in use"))
-      break;
+    if (!exited || !absl::StrContains(last.message(), "ddress already in use")) break;
   }
   return last;
 }
 
 UnboundServer::~UnboundServer() { Stop(); }
 
-std::string UnboundServer::address() const {
-  return absl::StrCat("127.0.0.1:", port_);
-}
+std::string UnboundServer::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
 std::string UnboundServer::log_path() const { return dir_ + "/unbound.log"; }
 
@@ -202,30 +184,27 @@ absl::Status UnboundServer::Reload(std::vector<DnsRecord> records) {
   }
   ++generation_;
   if (absl::Status s = WriteConfig(records); !s.ok()) return s;
-  if (kill(pid_, SIGHUP) != 0)
-    return absl::InternalError(Errno("kill(SIGHUP)"));
+  if (kill(pid_, SIGHUP) != 0) return absl::InternalError(Errno("kill(SIGHUP)"));
   return WaitReady();
 }
 
 absl::Status UnboundServer::WriteConfig(const std::vector<DnsRecord>& records) {
   std::set<std::string> zones;
-  for (const std::string& zone : options_.zones)
-    zones.insert(AbsoluteName(zone));
+  for (const std::string& zone : options_.zones) zones.insert(AbsoluteName(zone));
   std::string data;
   for (const DnsRecord& r : records) {
     const std::string name = AbsoluteName(r.name);
     if (name == "." || HasBadChar(r.name, " \t\n\r\"'") || r.type.empty() ||
         HasBadChar(r.type, " \t\n\r\"'") || r.ttl < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad record: ", r.name, " ", r.ttl, " ", r.type, " ", r.data));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad record: ", r.name, " ", r.ttl, " ", r.type, " ", r.data));
     }
     if (options_.zones.empty()) {
       // The last label: "mx.example.test." lives in the zone "test.".
       absl::string_view trimmed = absl::StripSuffix(name, ".");
       const size_t dot = trimmed.rfind('.');
-      zones.insert(absl::StrCat(
-          dot == absl::string_view::npos ? trimmed : trimmed.substr(dot + 1),
-          "."));
+      zones.insert(
+          absl::StrCat(dot == absl::string_view::npos ? trimmed : trimmed.substr(dot + 1), "."));
     }
     absl::StatusOr<std::string> quoted =
         QuoteValue(absl::StrCat(name, " ", r.ttl, " IN ", r.type, " ", r.data));
@@ -234,14 +213,12 @@ absl::Status UnboundServer::WriteConfig(const std::vector<DnsRecord>& records) {
   }
 
   std::string conf = absl::StrCat(
-      "# Written by tests/support/unbound_server.cc; generation ", generation_,
-      ".\n", "server:\n", "  interface: 127.0.0.1\n", "  port: ", port_, "\n",
-      "  do-ip4: yes\n", "  do-ip6: no\n", "  do-udp: yes\n", "  do-tcp: yes\n",
-      "  do-daemonize: no\n", "  chroot: \"\"\n", "  username: \"\"\n",
-      "  directory: \"", dir_, "\"\n", "  pidfile: \"", dir_,
-      "/unbound.pid\"\n", "  logfile: \"", log_path(), "\"\n",
-      "  use-syslog: no\n", "  verbosity: 1\n", "  log-queries: yes\n",
-      "  access-control: 127.0.0.0/8 allow\n",
+      "# Written by tests/support/unbound_server.cc; generation ", generation_, ".\n", "server:\n",
+      "  interface: 127.0.0.1\n", "  port: ", port_, "\n", "  do-ip4: yes\n", "  do-ip6: no\n",
+      "  do-udp: yes\n", "  do-tcp: yes\n", "  do-daemonize: no\n", "  chroot: \"\"\n",
+      "  username: \"\"\n", "  directory: \"", dir_, "\"\n", "  pidfile: \"", dir_,
+      "/unbound.pid\"\n", "  logfile: \"", log_path(), "\"\n", "  use-syslog: no\n",
+      "  verbosity: 1\n", "  log-queries: yes\n", "  access-control: 127.0.0.0/8 allow\n",
       // No validator and no trust anchor: nothing to fetch from the root.
       "  module-config: \"iterator\"\n",
       // Without SO_REUSEPORT a port clash fails the bind instead of sharing the
@@ -254,9 +231,8 @@ absl::Status UnboundServer::WriteConfig(const std::vector<DnsRecord>& records) {
   for (const std::string& zone : zones) {
     absl::StrAppend(&conf, "  local-zone: \"", zone, "\" static\n");
   }
-  absl::StrAppend(&conf, "  local-zone: \"", kHarnessZone, "\" static\n",
-                  "  local-data: '", kGenerationName, " 0 IN TXT \"",
-                  GenerationToken(generation_), "\"'\n", data,
+  absl::StrAppend(&conf, "  local-zone: \"", kHarnessZone, "\" static\n", "  local-data: '",
+                  kGenerationName, " 0 IN TXT \"", GenerationToken(generation_), "\"'\n", data,
                   "remote-control:\n  control-enable: no\n");
 
   const std::string path = dir_ + "/unbound.conf";
@@ -265,11 +241,9 @@ absl::Status UnboundServer::WriteConfig(const std::vector<DnsRecord>& records) {
     std::ofstream out(tmp, std::ios::trunc);
     out << conf;
     out.close();
-    if (!out)
-      return absl::InternalError(absl::StrCat("writing ", tmp, " failed"));
+    if (!out) return absl::InternalError(absl::StrCat("writing ", tmp, " failed"));
   }
-  if (rename(tmp.c_str(), path.c_str()) != 0)
-    return absl::InternalError(Errno("rename"));
+  if (rename(tmp.c_str(), path.c_str()) != 0) return absl::InternalError(Errno("rename"));
   return absl::OkStatus();
 }
 
@@ -278,10 +252,8 @@ absl::Status UnboundServer::Spawn() {
   const std::string out_path = dir_ + "/unbound.out";
   // Everything the child needs is prepared before fork: after it, only
   // async-signal-safe calls.
-  Fd out(
-      open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (out.get() < 0)
-    return absl::InternalError(Errno(absl::StrCat("open ", out_path)));
+  Fd out(open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (out.get() < 0) return absl::InternalError(Errno(absl::StrCat("open ", out_path)));
   Fd null_in(open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (null_in.get() < 0) return absl::InternalError(Errno("open /dev/null"));
   std::string arg0 = "unbound", arg1 = "-c", arg2 = conf;
@@ -315,22 +287,20 @@ absl::Status UnboundServer::WaitReady() {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(port_);
-  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
-      0) {
+  if (connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     return absl::InternalError(Errno("connect"));
   }
   absl::BitGen gen;
   while (absl::Now() < deadline) {
     if (ChildExited()) {
-      return absl::UnavailableError(absl::StrCat(
-          "unbound exited before answering; log tail:\n", LogTail()));
+      return absl::UnavailableError(
+          absl::StrCat("unbound exited before answering; log tail:\n", LogTail()));
     }
     const uint16_t id = absl::Uniform<uint16_t>(gen);
     const std::string query = BuildTxtQuery(id, kGenerationName);
     // Errors (ECONNREFUSED while unbound is not bound yet) just mean "not
     // ready".
-    if (send(sock.get(), query.data(), query.size(), 0) < 0 &&
-        errno != ECONNREFUSED) {
+    if (send(sock.get(), query.data(), query.size(), 0) < 0 && errno != ECONNREFUSED) {
       return absl::InternalError(Errno("send"));
     }
     pollfd pfd{sock.get(), POLLIN, 0};
@@ -339,19 +309,17 @@ absl::Status UnboundServer::WaitReady() {
     const ssize_t n = recv(sock.get(), buf, sizeof(buf), 0);
     if (n < 12) continue;
     const absl::string_view answer(buf, static_cast<size_t>(n));
-    const uint16_t got_id = static_cast<uint16_t>(
-        (static_cast<uint8_t>(buf[0]) << 8) | static_cast<uint8_t>(buf[1]));
+    const uint16_t got_id =
+        static_cast<uint16_t>((static_cast<uint8_t>(buf[0]) << 8) | static_cast<uint8_t>(buf[1]));
     const bool is_response = (static_cast<uint8_t>(buf[2]) & 0x80) != 0;
     const int rcode = static_cast<uint8_t>(buf[3]) & 0x0F;
-    if (got_id == id && is_response && rcode == 0 &&
-        absl::StrContains(answer, token)) {
+    if (got_id == id && is_response && rcode == 0 && absl::StrContains(answer, token)) {
       return absl::OkStatus();
     }
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "unbound on ", address(), " did not serve generation ", generation_,
-      " within ", absl::FormatDuration(options_.ready_timeout), "; log tail:\n",
-      LogTail()));
+  return absl::DeadlineExceededError(
+      absl::StrCat("unbound on ", address(), " did not serve generation ", generation_, " within ",
+                   absl::FormatDuration(options_.ready_timeout), "; log tail:\n", LogTail()));
 }
 
 bool UnboundServer::ChildExited() {
@@ -366,9 +334,8 @@ bool UnboundServer::ChildExited() {
 }
 
 std::string UnboundServer::LogTail() const {
-  return absl::StrCat("--- ", dir_, "/unbound.out:\n",
-                      ReadTail(dir_ + "/unbound.out", 2000), "--- ", log_path(),
-                      ":\n", ReadTail(log_path(), 4000));
+  return absl::StrCat("--- ", dir_, "/unbound.out:\n", ReadTail(dir_ + "/unbound.out", 2000),
+                      "--- ", log_path(), ":\n", ReadTail(log_path(), 4000));
 }
 
 void UnboundServer::Stop() {

@@ -60,9 +60,9 @@ class UnboundServer {
   // once it answers. The log is `dir`/unbound.log (log-queries is on). Unbound
   // gets SIGKILL if the thread that started it exits (PR_SET_PDEATHSIG), so a
   // crashed test leaves no unbound behind.
-  static absl::StatusOr<std::unique_ptr<UnboundServer>> Start(
-      absl::string_view dir, std::vector<DnsRecord> records,
-      UnboundOptions options = {});
+  static absl::StatusOr<std::unique_ptr<UnboundServer>> Start(absl::string_view dir,
+                                                              std::vector<DnsRecord> records,
+                                                              UnboundOptions options = {});
 
   UnboundServer(const UnboundServer&) = delete;
   UnboundServer& operator=(const UnboundServer&) = delete;

@@ -21,12 +21,10 @@ std::string TmpDir(absl::string_view name) {
 
 TEST(UnboundServer, StartsServesAndLogsQueries) {
   auto server = UnboundServer::Start(
-      TmpDir("serves"),
-      {{"a.test", "A", "192.0.2.1"}, {"txt.test", "TXT", "\"two words\""}});
+      TmpDir("serves"), {{"a.test", "A", "192.0.2.1"}, {"txt.test", "TXT", "\"two words\""}});
   ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_NE((*server)->port(), 0);
-  EXPECT_EQ((*server)->address(),
-            absl::StrCat("127.0.0.1:", (*server)->port()));
+  EXPECT_EQ((*server)->address(), absl::StrCat("127.0.0.1:", (*server)->port()));
   ASSERT_TRUE((*server)->Reload({{"b.test", "A", "192.0.2.2"}}).ok());
   std::ifstream log((*server)->log_path());
   std::stringstream text;
@@ -45,19 +43,17 @@ TEST(UnboundServer, MissingBinaryIsReportedClearly) {
 }
 
 TEST(UnboundServer, RecordUnboundRejectsFailsWithLogTail) {
-  auto server = UnboundServer::Start(
-      TmpDir("rejected"), {{"bad.test", "MX", "notanumber mx.test."}});
+  auto server =
+      UnboundServer::Start(TmpDir("rejected"), {{"bad.test", "MX", "notanumber mx.test."}});
   ASSERT_FALSE(server.ok());
   EXPECT_THAT(server.status().message(), HasSubstr("unbound exited"));
   EXPECT_THAT(server.status().message(), HasSubstr("bad.test"));
 }
 
 TEST(UnboundServer, RecordsThatWouldBreakTheConfigAreRefused) {
-  auto server = UnboundServer::Start(TmpDir("badchars"),
-                                     {{"a b.test", "A", "192.0.2.1"}});
+  auto server = UnboundServer::Start(TmpDir("badchars"), {{"a b.test", "A", "192.0.2.1"}});
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
-  server =
-      UnboundServer::Start(TmpDir("badchars"), {{"a.test", "TXT", "\"it's\""}});
+  server = UnboundServer::Start(TmpDir("badchars"), {{"a.test", "TXT", "\"it's\""}});
   EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

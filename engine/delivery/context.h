@@ -1,0 +1,28 @@
+// The process-wide services a shard's delivery and injection code use. Everything here is
+// thread-safe or immutable after start-up.
+#ifndef VOLLEY_ENGINE_DELIVERY_CONTEXT_H_
+#define VOLLEY_ENGINE_DELIVERY_CONTEXT_H_
+
+#include "engine/base/clock.h"
+#include "engine/config/config.h"
+#include "engine/log/delivery_log.h"
+#include "engine/metrics/metrics.h"
+#include "engine/shard/worker_pool.h"
+#include "queue/spool.h"
+#include "queue/spool_writer.h"
+
+namespace volley::delivery {
+
+struct EngineContext {
+  const config::Config* config = nullptr;
+  queue::Spool* spool = nullptr;
+  queue::SpoolWriter* writer = nullptr;
+  DeliveryLog* log = nullptr;
+  Metrics* metrics = nullptr;
+  Clock* clock = nullptr;
+  WorkerPool* io_pool = nullptr;  // blocking spool reads
+};
+
+}  // namespace volley::delivery
+
+#endif  // VOLLEY_ENGINE_DELIVERY_CONTEXT_H_

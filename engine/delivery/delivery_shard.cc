@@ -1,0 +1,326 @@
+#include "engine/delivery/delivery_shard.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/logging.h"
+#include "engine/delivery/bounce_classifier.h"
+
+namespace volley::delivery {
+namespace {
+
+// Bodies read from the spool at once per shard; more recipients wait their turn.
+constexpr int kMaxBodyLoads = 64;
+
+std::vector<std::string> DnsServers(const config::Config& config) {
+  std::vector<std::string> servers;
+  for (const config::HostPort& server : config.dns.servers) servers.push_back(server.ToString());
+  return servers;
+}
+
+}  // namespace
+
+DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context)
+    : shard_(shard), context_(context) {
+  connection_options_.ehlo_name = context_.config->server.hostname;
+}
+
+DeliveryShard::~DeliveryShard() { *alive_ = false; }
+
+absl::Status DeliveryShard::Init() {
+  dns::ResolverOptions options;
+  options.servers = DnsServers(*context_.config);
+  options.timeout = context_.config->dns.timeout;
+  absl::StatusOr<std::unique_ptr<dns::MxResolver>> resolver =
+      dns::MxResolver::Create(loop(), options, *context_.clock);
+  if (!resolver.ok()) return resolver.status();
+  resolver_ = std::move(*resolver);
+  schedule_timer_ = new uv_timer_t;
+  uv_timer_init(loop(), schedule_timer_);
+  schedule_timer_->data = this;
+  return absl::OkStatus();
+}
+
+void DeliveryShard::Enqueue(std::vector<RecipientPtr> recipients) {
+  if (shutting_down_) return;  // still in the spool; the next start delivers them
+  const absl::Time now = context_.clock->Now();
+  for (RecipientPtr& r : recipients) {
+    if (r->due <= now) {
+      MakeReady(std::move(r));
+    } else {
+      Schedule(std::move(r));
+    }
+  }
+}
+
+void DeliveryShard::Schedule(RecipientPtr recipient) {
+  // A recipient waiting for a retry does not need its body in memory meanwhile.
+  recipient->body.reset();
+  const absl::Time due = recipient->due;
+  schedule_.push_back(Scheduled{due, sequence_++, std::move(recipient)});
+  std::push_heap(schedule_.begin(), schedule_.end(), LaterFirst());
+  metrics().AddQueue(QueueState::kScheduled, 1);
+  if (due < timer_due_) ArmScheduleTimer();
+}
+
+void DeliveryShard::ArmScheduleTimer() {
+  // After Shutdown the timer is stopped (and later closed): leave it alone.
+  if (shutting_down_) return;
+  if (schedule_.empty()) {
+    uv_timer_stop(schedule_timer_);
+    timer_due_ = absl::InfiniteFuture();
+    return;
+  }
+  timer_due_ = schedule_.front().due;
+  const absl::Duration wait = timer_due_ - context_.clock->Now();
+  const int64_t ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(wait) + 1);
+  uv_timer_start(
+      schedule_timer_,
+      [](uv_timer_t* t) { static_cast<DeliveryShard*>(t->data)->OnScheduleTimer(); },
+      static_cast<uint64_t>(ms), 0);
+}
+
+void DeliveryShard::OnScheduleTimer() {
+  timer_due_ = absl::InfiniteFuture();
+  const absl::Time now = context_.clock->Now();
+  while (!schedule_.empty() && schedule_.front().due <= now && !shutting_down_) {
+    std::pop_heap(schedule_.begin(), schedule_.end(), LaterFirst());
+    RecipientPtr r = std::move(schedule_.back().recipient);
+    schedule_.pop_back();
+    metrics().AddQueue(QueueState::kScheduled, -1);
+    MakeReady(std::move(r));
+  }
+  ArmScheduleTimer();
+}
+
+void DeliveryShard::MakeReady(RecipientPtr recipient) {
+  metrics().AddQueue(QueueState::kReady, 1);
+  if (recipient->body) {
+    const std::string domain = recipient->domain;
+    Destination(domain).Add(std::move(recipient));
+    return;
+  }
+  const queue::MessageId id = recipient->message->id;
+  auto [it, first] = waiting_for_body_.try_emplace(id);
+  it->second.push_back(std::move(recipient));
+  if (first) {
+    body_load_queue_.push_back(id);
+    StartBodyLoads();
+  }
+}
+
+void DeliveryShard::StartBodyLoads() {
+  while (body_loads_in_flight_ < kMaxBodyLoads && !body_load_queue_.empty()) {
+    const queue::MessageId id = body_load_queue_.front();
+    body_load_queue_.pop_front();
+    ++body_loads_in_flight_;
+    std::weak_ptr<bool> alive = alive_;
+    queue::Spool* spool = context_.spool;
+    Shard* shard = shard_;
+    context_.io_pool->Run([this, alive, spool, shard, id]() {
+      absl::StatusOr<std::string> body = spool->ReadBody(id);
+      shard->Post([this, alive, id, body = std::move(body)]() mutable {
+        if (alive.expired()) return;
+        OnBodyLoaded(id, std::move(body));
+      });
+    });
+  }
+}
+
+void DeliveryShard::OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string> body) {
+  --body_loads_in_flight_;
+  auto it = waiting_for_body_.find(id);
+  if (it != waiting_for_body_.end()) {
+    std::vector<RecipientPtr> recipients = std::move(it->second);
+    waiting_for_body_.erase(it);
+    if (!body.ok()) {
+      // The spool could not give the body now: try again later; nothing is lost.
+      LOG(ERROR) << "cannot load message " << queue::FormatQueueId(id) << ": " << body.status();
+      metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(recipients.size()));
+      for (RecipientPtr& r : recipients) {
+        TransientFailure(
+            std::move(r),
+            smtp::MakeReply(451, "4.3.0",
+                            absl::StrCat("spool read failed: ", body.status().message())),
+            std::nullopt, std::nullopt, "", "BadConfiguration");
+      }
+    } else if (!shutting_down_) {
+      auto shared = std::make_shared<const std::string>(*std::move(body));
+      for (RecipientPtr& r : recipients) {
+        r->body = shared;
+        const std::string domain = r->domain;
+        Destination(domain).Add(std::move(r));
+      }
+    } else {
+      metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(recipients.size()));
+    }
+  }
+  StartBodyLoads();
+  MaybeFinishShutdown();
+}
+
+DestinationQueue& DeliveryShard::Destination(const std::string& domain) {
+  auto it = destinations_.find(domain);
+  if (it == destinations_.end()) {
+    it = destinations_.emplace(domain, std::make_unique<DestinationQueue>(this, domain)).first;
+  }
+  return *it->second;
+}
+
+void DeliveryShard::WriteLog(RecordType type, const QueuedRecipient& r, const smtp::Reply& reply,
+                             const std::optional<std::string>& command,
+                             const std::optional<Peer>& peer, absl::string_view site,
+                             absl::string_view classification) {
+  LogRecord record;
+  record.type = type;
+  record.id = r.message->queue_id;
+  record.sender = r.message->sender;
+  record.recipient = r.address;
+  record.queue = r.domain;
+  record.site = std::string(site);
+  record.size = r.message->size;
+  record.num_attempts = r.attempts;
+  record.code = reply.code;
+  record.enhanced = reply.enhanced;
+  record.content = reply.Text();
+  record.command = command;
+  if (peer) {
+    record.peer_name = peer->name;
+    record.peer_addr = peer->address;
+  }
+  record.egress_pool = "default";
+  record.egress_source = "default";
+  record.bounce_classification = std::string(classification);
+  record.message_id = r.message->message_id;
+  record.timestamp = context_.clock->Now();
+  record.created = r.message->created;
+  context_.log->Write(record);
+}
+
+void DeliveryShard::RecordOutcome(RecipientPtr recipient, const RecipientOutcome& outcome,
+                                  const std::optional<Peer>& peer, absl::string_view site) {
+  const smtp::Reply& reply = outcome.reply;
+  if (!outcome.synthetic && reply.code >= 200 && reply.code < 600) {
+    metrics().smtp_replies[static_cast<size_t>(reply.code / 100)].fetch_add(
+        1, std::memory_order_relaxed);
+  }
+  std::optional<std::string> command;
+  if (!outcome.command.empty()) command = outcome.command;
+  ++recipient->attempts;
+  if (reply.code / 100 == 2) {
+    WriteLog(RecordType::kDelivery, *recipient, reply, command, peer, site, "");
+    metrics().Add(DeliveryOutcome::kDelivered);
+    context_.metrics->delivery_latency().Observe(
+        absl::ToDoubleSeconds(context_.clock->Now() - recipient->message->created));
+    context_.writer->RecipientDone(recipient->message->id, recipient->index);
+    return;
+  }
+  const absl::string_view classification = ClassifyBounce(reply);
+  if (reply.IsPermanent()) {
+    WriteLog(RecordType::kBounce, *recipient, reply, command, peer, site, classification);
+    metrics().Add(DeliveryOutcome::kBounced);
+    context_.writer->RecipientDone(recipient->message->id, recipient->index);
+    return;
+  }
+  --recipient->attempts;  // TransientFailure counts it
+  TransientFailure(std::move(recipient), reply, command, peer, site, classification);
+}
+
+void DeliveryShard::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
+                           absl::string_view classification, absl::string_view site) {
+  ++recipient->attempts;
+  WriteLog(RecordType::kBounce, *recipient, reply, std::nullopt, std::nullopt, site,
+           classification);
+  metrics().Add(DeliveryOutcome::kBounced);
+  context_.writer->RecipientDone(recipient->message->id, recipient->index);
+}
+
+void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
+                                     std::optional<std::string> command,
+                                     const std::optional<Peer>& peer, absl::string_view site,
+                                     absl::string_view classification) {
+  const config::DeliveryConfig& delivery = context_.config->delivery;
+  const absl::Time now = context_.clock->Now();
+  ++recipient->attempts;
+  // Exponential backoff from retry_initial, doubling up to retry_max, with +-10% jitter so
+  // that a burst of failures does not come back as a burst.
+  absl::Duration delay = delivery.retry_initial;
+  for (uint32_t i = 1; i < recipient->attempts && delay < delivery.retry_max; ++i) delay *= 2;
+  delay = std::min(delay, delivery.retry_max);
+  delay *= absl::Uniform(rng_, 0.9, 1.1);
+  const absl::Time expires = recipient->message->created + delivery.max_age;
+  if (now + delay >= expires) {
+    WriteLog(RecordType::kExpiration, *recipient, reply, command, peer, site, "MessageExpired");
+    smtp::Reply expired =
+        smtp::MakeReply(551, "5.4.7",
+                        absl::StrCat("message expired after ", recipient->attempts,
+                                     " attempts; last error: ", reply.code, " ", reply.Text()));
+    WriteLog(RecordType::kBounce, *recipient, expired, command, peer, site, "MessageExpired");
+    metrics().Add(DeliveryOutcome::kExpired);
+    context_.writer->RecipientDone(recipient->message->id, recipient->index);
+    return;
+  }
+  WriteLog(RecordType::kTransientFailure, *recipient, reply, command, peer, site, classification);
+  metrics().Add(DeliveryOutcome::kTransientFailure);
+  recipient->due = now + delay;
+  recipient->last_response = absl::StrCat(reply.code, " ", reply.Text());
+  queue::RecipientRecord record;
+  record.index = recipient->index;
+  record.address = recipient->address;
+  record.attempts = recipient->attempts;
+  record.next_due = recipient->due;
+  record.last_response = recipient->last_response;
+  context_.writer->Reschedule(recipient->message->id, std::move(record));
+  Schedule(std::move(recipient));
+}
+
+void DeliveryShard::OnDestinationIdle(DestinationQueue*) { MaybeFinishShutdown(); }
+
+void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> done) {
+  shutting_down_ = true;
+  shutdown_done_ = std::move(done);
+  // Scheduled and waiting recipients are in the spool already; drop the in-memory copies.
+  metrics().AddQueue(QueueState::kScheduled, -static_cast<int64_t>(schedule_.size()));
+  schedule_.clear();
+  size_t waiting = 0;
+  for (auto& [id, recipients] : waiting_for_body_) waiting += recipients.size();
+  metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(waiting));
+  waiting_for_body_.clear();
+  body_load_queue_.clear();
+  uv_timer_stop(schedule_timer_);
+  for (auto& [domain, destination] : destinations_) destination->BeginShutdown();
+
+  grace_timer_ = new uv_timer_t;
+  uv_timer_init(loop(), grace_timer_);
+  grace_timer_->data = this;
+  uv_timer_start(
+      grace_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<DeliveryShard*>(t->data);
+        for (auto& [domain, destination] : self->destinations_) destination->AbortConnections();
+      },
+      static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(grace))), 0);
+  MaybeFinishShutdown();
+}
+
+void DeliveryShard::MaybeFinishShutdown() {
+  if (!shutting_down_ || !shutdown_done_ || body_loads_in_flight_ > 0) return;
+  for (const auto& [domain, destination] : destinations_) {
+    if (destination->connection_count() > 0) return;
+  }
+  if (resolver_closed_) return;  // already closing
+  resolver_closed_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(grace_timer_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(schedule_timer_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  resolver_->Shutdown([this] {
+    auto done = std::move(shutdown_done_);
+    shutdown_done_ = nullptr;
+    done();
+  });
+}
+
+}  // namespace volley::delivery

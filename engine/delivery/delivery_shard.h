@@ -1,0 +1,120 @@
+// The delivery half of a shard: the destinations it owns, their retry schedule, its DNS
+// resolver, and where every recipient's outcome is applied (log, spool, metrics).
+#ifndef VOLLEY_ENGINE_DELIVERY_DELIVERY_SHARD_H_
+#define VOLLEY_ENGINE_DELIVERY_DELIVERY_SHARD_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/random/random.h"
+#include "absl/status/status.h"
+#include "dns/mx_resolver.h"
+#include "engine/delivery/client_protocol.h"
+#include "engine/delivery/context.h"
+#include "engine/delivery/destination_queue.h"
+#include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/smtp_connection.h"
+#include "engine/log/log_record.h"
+#include "engine/shard/shard.h"
+
+namespace volley::delivery {
+
+// Everything but Post-ed entry points runs on the shard's loop thread.
+class DeliveryShard {
+ public:
+  DeliveryShard(Shard* shard, const EngineContext& context);
+  ~DeliveryShard();
+
+  // On the loop thread, before any Enqueue.
+  absl::Status Init();
+
+  // Takes recipients handed over by an injection or by recovery (any due time).
+  void Enqueue(std::vector<RecipientPtr> recipients);
+
+  // Stops delivering: idle connections quit, transactions in flight get `grace` to finish,
+  // then everything is closed. `done` runs on the loop thread when every handle is closed.
+  void Shutdown(absl::Duration grace, absl::AnyInvocable<void()> done);
+
+  // For DestinationQueue.
+  struct Peer {
+    std::string name;
+    std::string address;
+  };
+  void RecordOutcome(RecipientPtr recipient, const RecipientOutcome& outcome,
+                     const std::optional<Peer>& peer, absl::string_view site);
+  // A permanent failure decided locally (DNS), with its classification.
+  void Bounce(RecipientPtr recipient, const smtp::Reply& reply, absl::string_view classification,
+              absl::string_view site);
+  void TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
+                        std::optional<std::string> command, const std::optional<Peer>& peer,
+                        absl::string_view site, absl::string_view classification);
+
+  uv_loop_t* loop() { return shard_->loop(); }
+  Shard* shard() { return shard_; }
+  dns::MxResolver& resolver() { return *resolver_; }
+  const EngineContext& context() const { return context_; }
+  ShardMetrics& metrics() { return context_.metrics->shard(shard_->index()); }
+  const ConnectionOptions& connection_options() const { return connection_options_; }
+  bool shutting_down() const { return shutting_down_; }
+  void OnDestinationIdle(DestinationQueue* queue);
+
+ private:
+  struct Scheduled {
+    absl::Time due;
+    uint64_t sequence;
+    RecipientPtr recipient;
+  };
+  struct LaterFirst {
+    bool operator()(const Scheduled& a, const Scheduled& b) const {
+      return a.due != b.due ? a.due > b.due : a.sequence > b.sequence;
+    }
+  };
+
+  void Schedule(RecipientPtr recipient);
+  void ArmScheduleTimer();
+  void OnScheduleTimer();
+  // The recipient is due: load its body if needed, then hand it to its destination.
+  void MakeReady(RecipientPtr recipient);
+  void StartBodyLoads();
+  void OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string> body);
+  DestinationQueue& Destination(const std::string& domain);
+  void WriteLog(RecordType type, const QueuedRecipient& r, const smtp::Reply& reply,
+                const std::optional<std::string>& command, const std::optional<Peer>& peer,
+                absl::string_view site, absl::string_view classification);
+  void MaybeFinishShutdown();
+
+  Shard* const shard_;
+  EngineContext context_;
+  ConnectionOptions connection_options_;
+  std::unique_ptr<dns::MxResolver> resolver_;
+  absl::flat_hash_map<std::string, std::unique_ptr<DestinationQueue>> destinations_;
+
+  std::vector<Scheduled> schedule_;  // a min-heap by due time
+  uint64_t sequence_ = 0;
+  uv_timer_t* schedule_timer_ = nullptr;
+  absl::Time timer_due_ = absl::InfiniteFuture();
+
+  // Recipients waiting for their message body, by message.
+  absl::flat_hash_map<queue::MessageId, std::vector<RecipientPtr>> waiting_for_body_;
+  std::deque<queue::MessageId> body_load_queue_;
+  int body_loads_in_flight_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  absl::BitGen rng_;
+  bool shutting_down_ = false;
+  bool resolver_closed_ = false;
+  bool timer_closed_ = false;
+  uv_timer_t* grace_timer_ = nullptr;
+  absl::AnyInvocable<void()> shutdown_done_;
+};
+
+}  // namespace volley::delivery
+
+#endif  // VOLLEY_ENGINE_DELIVERY_DELIVERY_SHARD_H_

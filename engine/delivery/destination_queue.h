@@ -1,0 +1,75 @@
+// The ready queue and connection pool of one recipient domain, on the shard that owns it.
+// Resolves the domain (or takes its [routes] smarthost), opens up to connection_limit
+// connections, hands each ready connection the next transaction (the recipients of one message
+// at the queue's front), and reports every outcome to the shard.
+#ifndef VOLLEY_ENGINE_DELIVERY_DESTINATION_QUEUE_H_
+#define VOLLEY_ENGINE_DELIVERY_DESTINATION_QUEUE_H_
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/time/time.h"
+#include "dns/mx_resolver.h"
+#include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/smtp_connection.h"
+
+namespace volley::delivery {
+
+class DeliveryShard;
+
+// All calls on the owning shard's loop thread.
+class DestinationQueue : public ConnectionOwner {
+ public:
+  DestinationQueue(DeliveryShard* shard, std::string domain);
+  ~DestinationQueue() override;
+
+  // A recipient whose body is loaded and that is due now.
+  void Add(RecipientPtr recipient);
+
+  // Quits idle connections, lets transactions in flight finish, and aborts what is still open
+  // when `Abort` is called.
+  void BeginShutdown();
+  void AbortConnections();
+  bool Idle() const { return ready_.empty() && connections_.empty() && !resolving_; }
+
+  const std::string& domain() const { return domain_; }
+  size_t ready_count() const { return ready_.size(); }
+  size_t connection_count() const { return connections_.size(); }
+
+  // ConnectionOwner:
+  void OnConnectionReady(SmtpConnection* connection) override;
+  void OnTransactionDone(SmtpConnection* connection,
+                         std::vector<RecipientOutcome> outcomes) override;
+  void OnConnectionClosed(SmtpConnection* connection, CloseInfo info) override;
+
+ private:
+  void Pump();
+  void Resolve();
+  void OnResolved(const dns::MxResult& result);
+  void StartTransaction(SmtpConnection* connection);
+  // Ends every ready recipient with the same synthetic reply.
+  void FailAllReady(const smtp::Reply& reply, absl::string_view classification);
+
+  DeliveryShard* const shard_;
+  const std::string domain_;
+  std::string site_;  // the MX host set (or the route), for log records
+  std::deque<RecipientPtr> ready_;
+  std::vector<ConnectTarget> targets_;
+  absl::Time targets_expire_ = absl::InfinitePast();
+  bool resolving_ = false;
+  bool shutting_down_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  absl::flat_hash_set<SmtpConnection*> connections_;
+  absl::flat_hash_set<SmtpConnection*> connecting_;  // not yet ready
+  std::vector<SmtpConnection*> idle_;
+  absl::flat_hash_map<SmtpConnection*, std::vector<RecipientPtr>> in_flight_;
+};
+
+}  // namespace volley::delivery
+
+#endif  // VOLLEY_ENGINE_DELIVERY_DESTINATION_QUEUE_H_

@@ -1,0 +1,42 @@
+// What a shard holds in memory for one queued recipient. The spool has the durable copy; this
+// is a cache of it plus, while the recipient is about to be delivered, a reference to the body.
+#ifndef VOLLEY_ENGINE_DELIVERY_QUEUED_RECIPIENT_H_
+#define VOLLEY_ENGINE_DELIVERY_QUEUED_RECIPIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "queue/spool.h"
+
+namespace volley::delivery {
+
+// Immutable once created; shared by the recipients of one message across shards.
+struct MessageInfo {
+  queue::MessageId id = 0;
+  std::string queue_id;  // FormatQueueId(id)
+  std::string sender;
+  absl::Time created;
+  uint64_t size = 0;
+  std::string message_id;
+  bool eight_bit = false;
+};
+
+struct QueuedRecipient {
+  std::shared_ptr<const MessageInfo> message;
+  // The content; null until loaded from the spool (after recovery, or for a retry).
+  std::shared_ptr<const std::string> body;
+  uint32_t index = 0;
+  std::string address;
+  std::string domain;  // lower-case
+  uint32_t attempts = 0;
+  absl::Time due = absl::InfinitePast();
+  std::string last_response;
+};
+
+using RecipientPtr = std::unique_ptr<QueuedRecipient>;
+
+}  // namespace volley::delivery
+
+#endif  // VOLLEY_ENGINE_DELIVERY_QUEUED_RECIPIENT_H_

@@ -1,0 +1,299 @@
+#include "engine/engine.h"
+
+#include <atomic>
+#include <future>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "engine/base/logging.h"
+#include "engine/delivery/context.h"
+#include "engine/delivery/delivery_shard.h"
+#include "engine/delivery/dispatcher.h"
+#include "engine/http/http_server.h"
+#include "engine/inject/injection_handler.h"
+#include "engine/log/delivery_log.h"
+#include "engine/metrics/metrics.h"
+#include "engine/shard/shard.h"
+#include "engine/shard/worker_pool.h"
+#include "engine/smtp/command_parser.h"
+#include "engine/smtp/smtp_listener.h"
+#include "queue/message_id.h"
+#include "queue/spool_writer.h"
+
+namespace volley {
+namespace {
+
+// Recovered recipients are handed to the shards in batches of this size.
+constexpr size_t kRecoveryBatch = 1024;
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  // Everything one shard owns, created and destroyed on its loop thread.
+  struct ShardParts {
+    std::unique_ptr<Shard> shard;
+    std::unique_ptr<delivery::DeliveryShard> delivery;
+    std::unique_ptr<inject::InjectionHandler> injection;
+    std::vector<std::unique_ptr<smtp::SmtpListener>> listeners;
+    std::unique_ptr<http::HttpServer> http;  // shard 0 only
+    bool running = false;                    // the thread and loop are up
+  };
+
+  config::Config config;
+  std::unique_ptr<queue::Spool> spool;
+  std::unique_ptr<DeliveryLog> log;
+  std::unique_ptr<Metrics> metrics;
+  std::unique_ptr<queue::SpoolWriter> writer;
+  std::unique_ptr<WorkerPool> io_pool;
+  std::unique_ptr<queue::MessageIdGenerator> ids;
+  std::unique_ptr<delivery::Dispatcher> dispatcher;
+  delivery::EngineContext context;
+  std::vector<ShardParts> shards;
+  std::vector<uint16_t> smtp_ports;  // per listen address, fixed by the first shard
+  uint16_t http_port = 0;
+  RecoveryReport recovery;
+  bool stopped = false;
+
+  absl::Status StartShard(ShardParts& parts, int index);
+  void StopShards(absl::Duration grace);
+  absl::Status Recover();
+};
+
+absl::Status Engine::Impl::StartShard(ShardParts& parts, int index) {
+  absl::Status started = parts.shard->Start([this, &parts, index]() -> absl::Status {
+    absl::Status status = parts.delivery->Init();
+    if (!status.ok()) return status;
+    // On a later failure, close what was opened so that the loop can end.
+    auto fail = [&parts](absl::Status error) {
+      for (auto& listener : parts.listeners) listener->Close(absl::ZeroDuration(), [] {});
+      if (parts.http) parts.http->Close([] {});
+      parts.delivery->Shutdown(absl::ZeroDuration(), [] {});
+      return error;
+    };
+    parts.injection = std::make_unique<inject::InjectionHandler>(parts.shard.get(), context,
+                                                                 dispatcher.get(), ids.get());
+    const config::SmtpInjectConfig& inject = config.inject_smtp;
+    for (size_t i = 0; i < inject.listen.size(); ++i) {
+      smtp::ListenerOptions options;
+      options.address = inject.listen[i].host;
+      options.port = index == 0 ? inject.listen[i].port : smtp_ports[i];
+      options.reuse_port = true;
+      options.max_connections =
+          std::max(1, inject.max_connections / static_cast<int>(shards.size()));
+      options.session.hostname = config.server.hostname;
+      options.session.max_message_size = inject.max_message_size;
+      options.session.max_recipients = inject.max_recipients;
+      absl::StatusOr<std::unique_ptr<smtp::SmtpListener>> listener =
+          smtp::SmtpListener::Create(parts.shard->loop(), options, parts.injection.get());
+      if (!listener.ok()) {
+        return fail(absl::Status(listener.status().code(),
+                                 absl::StrCat("[inject.smtp] listen ", inject.listen[i].ToString(),
+                                              ": ", listener.status().message())));
+      }
+      if (index == 0) smtp_ports.push_back((*listener)->port());
+      parts.listeners.push_back(std::move(*listener));
+    }
+    if (index == 0) {
+      http::HttpServerOptions options;
+      options.address = config.http.listen.host;
+      options.port = config.http.listen.port;
+      absl::StatusOr<std::unique_ptr<http::HttpServer>> server =
+          http::HttpServer::Create(parts.shard->loop(), options);
+      if (!server.ok()) {
+        return fail(absl::Status(server.status().code(),
+                                 absl::StrCat("[http] listen ", config.http.listen.ToString(), ": ",
+                                              server.status().message())));
+      }
+      parts.http = std::move(*server);
+      http_port = parts.http->port();
+      parts.http->Route("GET", "/metrics", [this](const http::HttpRequest&, http::Respond respond) {
+        metrics->spool_bytes().store(spool->DiskBytes(), std::memory_order_relaxed);
+        http::HttpResponse response = http::HttpResponse::Text(200, metrics->RenderPrometheus());
+        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        std::move(respond)(std::move(response));
+      });
+      parts.http->Route("GET", "/api/check-liveness/v1",
+                        [](const http::HttpRequest&, http::Respond respond) {
+                          std::move(respond)(http::HttpResponse::Text(200, "OK\n"));
+                        });
+    }
+    return absl::OkStatus();
+  });
+  parts.running = started.ok();
+  return started;
+}
+
+absl::Status Engine::Impl::Recover() {
+  const absl::Time start = absl::Now();
+  std::vector<delivery::RecipientPtr> batch;
+  batch.reserve(kRecoveryBatch);
+  queue::MessageId max_id = 0;
+  absl::StatusOr<queue::Spool::RecoveryStats> stats = spool->Recover(
+      [&](const queue::MessageMeta& meta, std::vector<queue::RecipientRecord> records) {
+        auto info = std::make_shared<delivery::MessageInfo>();
+        info->id = meta.id;
+        info->queue_id = queue::FormatQueueId(meta.id);
+        info->sender = meta.sender;
+        info->created = meta.created;
+        info->size = meta.size;
+        info->message_id = meta.message_id;
+        info->eight_bit = meta.eight_bit;
+        std::shared_ptr<const delivery::MessageInfo> shared = std::move(info);
+        writer->Track(meta.id, static_cast<uint32_t>(records.size()));
+        for (queue::RecipientRecord& record : records) {
+          auto r = std::make_unique<delivery::QueuedRecipient>();
+          r->message = shared;
+          r->index = record.index;
+          r->address = std::move(record.address);
+          r->domain = smtp::DomainOf(r->address);
+          r->attempts = record.attempts;
+          r->due = record.next_due;
+          r->last_response = std::move(record.last_response);
+          batch.push_back(std::move(r));
+          if (batch.size() >= kRecoveryBatch) {
+            dispatcher->Dispatch(std::move(batch));
+            batch.clear();
+            batch.reserve(kRecoveryBatch);
+          }
+        }
+        max_id = std::max(max_id, meta.id);
+      });
+  if (!stats.ok()) return stats.status();
+  if (!batch.empty()) dispatcher->Dispatch(std::move(batch));
+  ids->RaiseFloor(stats->max_id);
+  recovery.messages = stats->messages;
+  recovery.recipients = stats->recipients;
+  recovery.duration = absl::Now() - start;
+  return absl::OkStatus();
+}
+
+void Engine::Impl::StopShards(absl::Duration grace) {
+  std::vector<std::future<void>> stopped_futures;
+  for (ShardParts& parts : shards) {
+    if (!parts.running) continue;
+    auto promise = std::make_shared<std::promise<void>>();
+    stopped_futures.push_back(promise->get_future());
+    ShardParts* p = &parts;
+    const bool posted = parts.shard->Post([p, grace, promise]() {
+      // Count what must close before the loop can end.
+      auto remaining =
+          std::make_shared<int>(1 + static_cast<int>(p->listeners.size()) + (p->http ? 1 : 0));
+      auto one_done = [p, remaining, promise]() {
+        if (--*remaining > 0) return;
+        p->listeners.clear();
+        p->http.reset();
+        p->shard->CloseMailbox();
+        promise->set_value();
+      };
+      for (auto& listener : p->listeners) listener->Close(grace, one_done);
+      if (p->http) p->http->Close(one_done);
+      p->delivery->Shutdown(grace, one_done);
+    });
+    if (!posted) promise->set_value();
+  }
+  for (auto& f : stopped_futures) f.wait();
+  for (ShardParts& parts : shards) {
+    if (parts.running) parts.shard->Join();
+    parts.running = false;
+  }
+  // The loops are gone; what they owned can go too.
+  for (ShardParts& parts : shards) {
+    parts.injection.reset();
+    parts.delivery.reset();
+    parts.shard.reset();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& config,
+                                                      std::unique_ptr<queue::Spool> spool) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = config;
+  impl->spool = std::move(spool);
+  absl::StatusOr<std::unique_ptr<DeliveryLog>> log = DeliveryLog::Open(config.server.log);
+  if (!log.ok()) return log.status();
+  impl->log = std::move(*log);
+
+  int threads = config.server.threads;
+  if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  impl->metrics = std::make_unique<Metrics>(threads);
+  Metrics* metrics = impl->metrics.get();
+  impl->writer = std::make_unique<queue::SpoolWriter>(
+      impl->spool.get(), [metrics](absl::Duration elapsed, int, bool) {
+        metrics->spool_commit().Observe(absl::ToDoubleSeconds(elapsed));
+      });
+  impl->io_pool = std::make_unique<WorkerPool>(2);
+  impl->ids = std::make_unique<queue::MessageIdGenerator>(Clock::Real());
+
+  impl->context.config = &impl->config;
+  impl->context.spool = impl->spool.get();
+  impl->context.writer = impl->writer.get();
+  impl->context.log = impl->log.get();
+  impl->context.metrics = impl->metrics.get();
+  impl->context.clock = &Clock::Real();
+  impl->context.io_pool = impl->io_pool.get();
+
+  impl->shards.resize(static_cast<size_t>(threads));
+  std::vector<delivery::DeliveryShard*> delivery_shards;
+  // Delivery shards exist before any loop runs, so the dispatcher can name them all.
+  for (int i = 0; i < threads; ++i) {
+    impl->shards[i].shard = std::make_unique<Shard>(i);
+    impl->shards[i].delivery =
+        std::make_unique<delivery::DeliveryShard>(impl->shards[i].shard.get(), impl->context);
+    delivery_shards.push_back(impl->shards[i].delivery.get());
+  }
+  impl->dispatcher = std::make_unique<delivery::Dispatcher>(std::move(delivery_shards));
+
+  auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
+  Impl& e = *engine->impl_;
+  for (int i = 0; i < threads; ++i) {
+    absl::Status status = e.StartShard(e.shards[i], i);
+    if (!status.ok()) {
+      engine->Stop(absl::ZeroDuration());
+      return status;
+    }
+  }
+  absl::Status recovered = e.Recover();
+  if (!recovered.ok()) {
+    engine->Stop(absl::ZeroDuration());
+    return recovered;
+  }
+  return engine;
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() { Stop(); }
+
+void Engine::Stop(absl::Duration grace) {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->StopShards(grace);
+  impl_->io_pool.reset();
+  impl_->writer->Stop();
+  impl_->log->Flush();
+}
+
+void Engine::ReopenLog() { impl_->log->Reopen(); }
+
+std::vector<std::string> Engine::smtp_addresses() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < impl_->smtp_ports.size(); ++i) {
+    config::HostPort hp = impl_->config.inject_smtp.listen[i];
+    hp.port = impl_->smtp_ports[i];
+    out.push_back(hp.ToString());
+  }
+  return out;
+}
+
+std::string Engine::http_address() const {
+  config::HostPort hp = impl_->config.http.listen;
+  hp.port = impl_->http_port;
+  return hp.ToString();
+}
+
+const Engine::RecoveryReport& Engine::recovery() const { return impl_->recovery; }
+
+}  // namespace volley

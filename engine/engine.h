@@ -1,0 +1,54 @@
+// The running daemon: shards with their listeners and delivery queues, the spool writer, the
+// delivery log and the HTTP API, wired together. main.cc owns process concerns (flags,
+// signals, exit codes); this owns the life of the engine.
+#ifndef VOLLEY_ENGINE_ENGINE_H_
+#define VOLLEY_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/config/config.h"
+#include "queue/spool.h"
+
+namespace volley {
+
+class Engine {
+ public:
+  // Starts everything on an opened spool: recovers what it holds, then listens. On error,
+  // whatever was started is stopped again.
+  static absl::StatusOr<std::unique_ptr<Engine>> Start(const config::Config& config,
+                                                       std::unique_ptr<queue::Spool> spool);
+  ~Engine();
+
+  // Graceful stop: listeners close (sessions finish their current transaction, at most
+  // `grace`), delivery stops (transactions in flight get `grace`, then are abandoned and stay
+  // queued), the spool is flushed and closed. Blocks until done. Idempotent.
+  void Stop(absl::Duration grace = absl::Seconds(10));
+
+  // Reopens the delivery log file (after logrotate moved it).
+  void ReopenLog();
+
+  // Bound addresses, e.g. "127.0.0.1:2525", in the order of the config.
+  std::vector<std::string> smtp_addresses() const;
+  std::string http_address() const;
+
+  struct RecoveryReport {
+    uint64_t messages = 0;
+    uint64_t recipients = 0;
+    absl::Duration duration;
+  };
+  const RecoveryReport& recovery() const;
+
+ private:
+  class Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace volley
+
+#endif  // VOLLEY_ENGINE_ENGINE_H_

@@ -1,0 +1,152 @@
+#include "engine/inject/injection_handler.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "engine/base/logging.h"
+#include "engine/inject/message_builder.h"
+#include "engine/log/log_record.h"
+#include "engine/smtp/command_parser.h"
+
+namespace volley::inject {
+
+InjectionHandler::InjectionHandler(Shard* shard, const delivery::EngineContext& context,
+                                   const delivery::Dispatcher* dispatcher,
+                                   queue::MessageIdGenerator* ids)
+    : shard_(shard), context_(context), dispatcher_(dispatcher), ids_(ids) {}
+
+InjectionHandler::~InjectionHandler() { *alive_ = false; }
+
+std::optional<smtp::Reply> InjectionHandler::CheckRecipient(const smtp::Envelope& envelope,
+                                                            absl::string_view recipient) {
+  bool relay = false;
+  for (const config::Cidr& network : context_.config->inject_smtp.relay_networks) {
+    if (network.Contains(envelope.peer_address)) {
+      relay = true;
+      break;
+    }
+  }
+  if (!relay) {
+    return smtp::MakeReply(550, "5.7.1",
+                           absl::StrCat("relaying denied for ", envelope.peer_address));
+  }
+  if (smtp::DomainOf(recipient).empty()) {
+    // We relay; there is no local mailbox to deliver a bare "postmaster" to.
+    return smtp::MakeReply(550, "5.1.3", "recipient address must include a domain");
+  }
+  return std::nullopt;
+}
+
+void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
+                                 absl::AnyInvocable<void(smtp::Reply)> done) {
+  const absl::Time now = context_.clock->Now();
+  queue::MessageMeta meta;
+  meta.id = ids_->Next();
+  const std::string queue_id = queue::FormatQueueId(meta.id);
+
+  TraceInfo trace;
+  trace.helo = envelope.helo;
+  trace.peer_ip = envelope.peer_address;
+  trace.hostname = context_.config->server.hostname;
+  trace.queue_id = queue_id;
+  trace.esmtp = envelope.esmtp;
+  if (envelope.recipients.size() == 1) trace.recipient = envelope.recipients[0];
+  trace.time = now;
+  PreparedMessage prepared = PrepareMessage(content, trace);
+  content.clear();
+  content.shrink_to_fit();
+
+  meta.sender = envelope.mail_from;
+  meta.created = now;
+  meta.size = prepared.content.size();
+  meta.num_recipients = static_cast<uint32_t>(envelope.recipients.size());
+  meta.message_id = std::move(prepared.message_id);
+  meta.eight_bit = HasEightBitOctets(prepared.content);
+
+  std::vector<queue::RecipientRecord> records;
+  records.reserve(envelope.recipients.size());
+  for (size_t i = 0; i < envelope.recipients.size(); ++i) {
+    queue::RecipientRecord record;
+    record.index = static_cast<uint32_t>(i);
+    record.address = envelope.recipients[i];
+    records.push_back(std::move(record));
+  }
+  auto body = std::make_shared<const std::string>(std::move(prepared.content));
+  ++pending_;
+  std::weak_ptr<bool> alive = alive_;
+  Shard* shard = shard_;
+  // The completion runs on the spool writer's thread: hop back to this shard.
+  context_.writer->Insert(
+      meta, body, std::move(records),
+      [this, alive, shard, meta, body, envelope = std::move(envelope),
+       done = std::move(done)](absl::Status status) mutable {
+        shard->Post([this, alive, meta = std::move(meta), body = std::move(body),
+                     envelope = std::move(envelope), status = std::move(status),
+                     done = std::move(done)]() mutable {
+          if (alive.expired()) return;
+          OnStored(envelope, meta, std::move(body), std::move(status), std::move(done));
+        });
+      });
+}
+
+void InjectionHandler::OnStored(const smtp::Envelope& envelope, const queue::MessageMeta& meta,
+                                std::shared_ptr<const std::string> body, absl::Status status,
+                                absl::AnyInvocable<void(smtp::Reply)> done) {
+  --pending_;
+  if (!status.ok()) {
+    // Nothing was kept: the client keeps the message and retries later.
+    LOG(ERROR) << "spool write failed; answering 452: " << status;
+    done(smtp::MakeReply(452, "4.3.1", "insufficient system storage; try again later"));
+    return;
+  }
+  const std::string queue_id = queue::FormatQueueId(meta.id);
+  auto info = std::make_shared<delivery::MessageInfo>();
+  info->id = meta.id;
+  info->queue_id = queue_id;
+  info->sender = meta.sender;
+  info->created = meta.created;
+  info->size = meta.size;
+  info->message_id = meta.message_id;
+  info->eight_bit = meta.eight_bit;
+  std::shared_ptr<const delivery::MessageInfo> shared_info = std::move(info);
+
+  smtp::Reply ok = smtp::MakeReply(250, "2.0.0", absl::StrCat("OK <", queue_id, ">"));
+  std::vector<delivery::RecipientPtr> recipients;
+  recipients.reserve(envelope.recipients.size());
+  for (size_t i = 0; i < envelope.recipients.size(); ++i) {
+    auto r = std::make_unique<delivery::QueuedRecipient>();
+    r->message = shared_info;
+    r->body = body;
+    r->index = static_cast<uint32_t>(i);
+    r->address = envelope.recipients[i];
+    r->domain = smtp::DomainOf(r->address);
+    r->due = absl::InfinitePast();
+
+    LogRecord record;
+    record.type = RecordType::kReception;
+    record.id = queue_id;
+    record.sender = meta.sender;
+    record.recipient = r->address;
+    record.queue = r->domain;
+    record.size = meta.size;
+    record.code = ok.code;
+    record.enhanced = ok.enhanced;
+    record.content = ok.Text();
+    record.peer_addr = envelope.peer_address;
+    record.peer_name = envelope.helo;
+    record.message_id = meta.message_id;
+    record.timestamp = meta.created;
+    record.created = meta.created;
+    context_.log->Write(record);
+    recipients.push_back(std::move(r));
+  }
+  context_.metrics->shard(shard_->index())
+      .messages_received_smtp.fetch_add(1, std::memory_order_relaxed);
+  // The Reception records are queued before any delivery can be logged for these recipients.
+  dispatcher_->Dispatch(std::move(recipients));
+  done(std::move(ok));
+}
+
+}  // namespace volley::inject

@@ -1,0 +1,214 @@
+// The injection listener over real sockets: the replies a platform sees for good and bad
+// input, and that bad input loses nothing and keeps the session usable.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/support/volleyd_process.h"
+
+namespace volley {
+namespace {
+
+using test_support::ReadFileOrEmpty;
+using test_support::TestTempDir;
+using test_support::VolleydProcess;
+
+// A blocking SMTP client for exact conversations.
+class RawClient {
+ public:
+  RawClient(uint16_t port, const std::string& source_ip = "127.0.0.1") {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    inet_pton(AF_INET, source_ip.c_str(), &local.sin_addr);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    timeval tv{.tv_sec = 10, .tv_usec = 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  }
+  ~RawClient() { close(fd_); }
+
+  void Send(const std::string& bytes) {
+    ASSERT_EQ(write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+
+  // One complete (possibly multi-line) reply, without the final CRLF.
+  std::string Reply() {
+    std::string reply;
+    while (true) {
+      std::string line = Line();
+      if (line.empty()) return reply + "<closed>";
+      if (!reply.empty()) reply += "\n";
+      reply += line;
+      if (line.size() < 4 || line[3] != '-') return reply;
+    }
+  }
+
+  std::string Command(const std::string& line) {
+    Send(line + "\r\n");
+    return Reply();
+  }
+
+ private:
+  std::string Line() {
+    while (true) {
+      const size_t eol = buffer_.find("\r\n");
+      if (eol != std::string::npos) {
+        std::string line = buffer_.substr(0, eol);
+        buffer_.erase(0, eol + 2);
+        return line;
+      }
+      char buf[4096];
+      ssize_t n = read(fd_, buf, sizeof(buf));
+      if (n <= 0) return "";
+      buffer_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+  int fd_;
+  std::string buffer_;
+};
+
+class InjectionTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new std::string(absl::StrCat(TestTempDir(), "/injection"));
+    std::filesystem::remove_all(*dir_);
+    std::filesystem::create_directories(*dir_);
+    const std::string config_path = absl::StrCat(*dir_, "/volley.toml");
+    std::ofstream config(config_path);
+    // Only 127.0.0.1 may relay; 127.0.0.2 is "the internet". Mail goes to a port where
+    // nothing listens (and is retried much later), so nothing leaves loopback.
+    config << "[server]\nthreads = 2\nspool = \"" << *dir_ << "/spool\"\nlog = \"" << *dir_
+           << "/delivery.jsonl\"\n"
+           << "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\nrelay_networks = [\"127.0.0.1/32\"]\n"
+           << "max_message_size = \"10KiB\"\nmax_recipients = 3\n"
+           << "[http]\nlisten = \"127.0.0.1:0\"\n"
+           << "[dns]\nservers = [\"127.0.0.1:9\"]\n"
+           << "[delivery]\nretry_initial = \"1h\"\n"
+           << "[routes]\n\"example.test\" = { host = \"127.0.0.1:9\" }\n";
+    config.close();
+    auto process = VolleydProcess::Start(config_path, absl::StrCat(*dir_, "/volleyd.log"));
+    ASSERT_TRUE(process.ok()) << process.status();
+    volleyd_ = process->release();
+  }
+
+  static void TearDownTestSuite() {
+    delete volleyd_;
+    delete dir_;
+  }
+
+  static RawClient Connect(const std::string& source_ip = "127.0.0.1") {
+    return RawClient(volleyd_->smtp_port(), source_ip);
+  }
+
+  static std::string* dir_;
+  static VolleydProcess* volleyd_;
+};
+
+std::string* InjectionTest::dir_ = nullptr;
+VolleydProcess* InjectionTest::volleyd_ = nullptr;
+
+TEST_F(InjectionTest, GreetingEhloAndAcceptedMessage) {
+  RawClient c = Connect();
+  EXPECT_TRUE(absl::StartsWith(c.Reply(), "220 ")) << "greeting";
+  const std::string ehlo = c.Command("EHLO client.test");
+  for (const char* keyword : {"PIPELINING", "SIZE 10240", "8BITMIME", "ENHANCEDSTATUSCODES"}) {
+    EXPECT_TRUE(absl::StrContains(ehlo, keyword)) << ehlo;
+  }
+  EXPECT_TRUE(absl::StartsWith(c.Command("MAIL FROM:<a@client.test> SIZE=100"), "250 2.1.0"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("RCPT TO:<r@example.test>"), "250 2.1.5"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("DATA"), "354"));
+  const std::string ok = c.Command("Subject: hi\r\n\r\nbody\r\n.");
+  EXPECT_TRUE(absl::StartsWith(ok, "250 2.0.0 OK <")) << ok;
+  EXPECT_EQ(ok.size(), std::string("250 2.0.0 OK <0123456789abcdef>").size()) << ok;
+  EXPECT_TRUE(absl::StartsWith(c.Command("QUIT"), "221"));
+}
+
+TEST_F(InjectionTest, PipelinedMessagesGetRepliesInOrder) {
+  RawClient c = Connect();
+  c.Reply();
+  c.Command("EHLO client.test");
+  c.Send(
+      "MAIL FROM:<a@client.test>\r\nRCPT TO:<x@example.test>\r\nRCPT TO:<y@example.test>\r\n"
+      "DATA\r\nSubject: one\r\n\r\n..dot\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<z@example.test>\r\n"
+      "DATA\r\nSubject: two\r\n\r\nbody\r\n.\r\nNOOP\r\n");
+  EXPECT_TRUE(absl::StartsWith(c.Reply(), "250 2.1.0"));
+  EXPECT_TRUE(absl::StartsWith(c.Reply(), "250 2.1.5"));
+  EXPECT_TRUE(absl::StartsWith(c.Reply(), "250 2.1.5"));
+  EXPECT_TRUE(absl::StartsWith(c.Reply(), "354"));
+  const std::string first = c.Reply();
+  EXPECT_TRUE(absl::StartsWith(first, "250 2.0.0 OK <")) << first;
+  EXPECT_TRUE(absl::StartsWith(c.Reply(), "250 2.1.0"));
+  EXPECT_TRUE(absl::StartsWith(c.Reply(), "250 2.1.5"));
+  EXPECT_TRUE(absl::StartsWith(c.Reply(), "354"));
+  const std::string second = c.Reply();
+  EXPECT_TRUE(absl::StartsWith(second, "250 2.0.0 OK <")) << second;
+  EXPECT_NE(first, second);
+  EXPECT_TRUE(absl::StartsWith(c.Reply(), "250"));  // NOOP
+}
+
+TEST_F(InjectionTest, SyntaxAndSequenceErrorsKeepTheSessionUsable) {
+  RawClient c = Connect();
+  c.Reply();
+  EXPECT_TRUE(absl::StartsWith(c.Command("MAIL FROM:<a@client.test>"), "503 5.5.1"));
+  c.Command("EHLO client.test");
+  EXPECT_TRUE(absl::StartsWith(c.Command("FROB"), "500 5.5.2"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("MAIL FROM:bad-address"), "501"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("RCPT TO:<r@example.test>"), "503 5.5.1"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("DATA"), "503 5.5.1"));
+  EXPECT_TRUE(absl::StartsWith(c.Command(std::string(1200, 'A')), "500 5.5.6"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("MAIL FROM:<a@client.test>"), "250"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("MAIL FROM:<a@client.test>"), "503 5.5.1"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("RCPT TO:<1@example.test>"), "250"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("RCPT TO:<2@example.test>"), "250"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("RCPT TO:<3@example.test>"), "250"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("RCPT TO:<4@example.test>"), "452 4.5.3"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("RSET"), "250"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("NOOP"), "250"));
+}
+
+TEST_F(InjectionTest, OversizedMessagesAreRefusedAndNotQueued) {
+  RawClient c = Connect();
+  c.Reply();
+  c.Command("EHLO client.test");
+  EXPECT_TRUE(absl::StartsWith(c.Command("MAIL FROM:<a@client.test> SIZE=999999"), "552 5.3.4"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("MAIL FROM:<big@client.test>"), "250"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("RCPT TO:<big@example.test>"), "250"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("DATA"), "354"));
+  std::string big = "Subject: big\r\n\r\n";
+  for (int i = 0; i < 200; ++i) big += std::string(100, 'b') + "\r\n";
+  EXPECT_TRUE(absl::StartsWith(c.Command(big + "."), "552 5.3.4"));
+  // The session goes on.
+  EXPECT_TRUE(absl::StartsWith(c.Command("MAIL FROM:<a@client.test>"), "250"));
+  // Nothing of the refused message was logged as received.
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_FALSE(absl::StrContains(ReadFileOrEmpty(absl::StrCat(*dir_, "/delivery.jsonl")),
+                                 "big@example.test"));
+}
+
+TEST_F(InjectionTest, RelayingIsDeniedOutsideRelayNetworks) {
+  RawClient c = Connect("127.0.0.2");
+  c.Reply();
+  c.Command("EHLO outsider.test");
+  EXPECT_TRUE(absl::StartsWith(c.Command("MAIL FROM:<a@outsider.test>"), "250"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("RCPT TO:<r@example.test>"), "550 5.7.1"));
+  EXPECT_TRUE(absl::StartsWith(c.Command("DATA"), "554 5.5.1"));
+}
+
+}  // namespace
+}  // namespace volley

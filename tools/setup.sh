@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs every Debian package Volley's build, tests and benchmarks need. Idempotent: packages
+# already present are left alone, and nothing is downloaded when all are installed.
+set -euo pipefail
+
+PACKAGES=(
+  # Build: Bazel 4 and the libraries of the design card, all from Debian.
+  bazel-bootstrap bazel-platforms g++
+  libuv1-dev android-libboringssl-dev libc-ares-dev libabsl-dev librocksdb-dev
+  libbenchmark-dev libgtest-dev libgmock-dev libtomlplusplus-dev libidn2-dev
+  # Tests: a real DNS server, SMTP tools, certificates.
+  unbound swaks openssl python3 python3-aiosmtpd dnsutils
+  # Tooling.
+  clang-format
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "tools/setup.sh: installing ${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+# The package lists may be stale or absent on a fresh machine: refresh once if the first
+# attempt cannot find a package.
+if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+# The Debian unbound package starts a system resolver; the tests run their own instances and
+# do not need it.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet unbound 2>/dev/null; then
+  $SUDO systemctl stop unbound || true
+fi
