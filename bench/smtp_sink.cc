@@ -2,6 +2,7 @@
 
 #include <uv.h>
 
+#include <algorithm>
 #include <thread>
 #include <utility>
 
@@ -18,7 +19,15 @@ namespace volley::bench {
 namespace {
 
 // The local part's fault keyword, if any.
-enum class Fault { kNone, kTempFail, kReject, kDataFail, kPermDataFail, kDisconnect };
+enum class Fault {
+  kNone,
+  kTempFailOnce,
+  kTempFail,
+  kReject,
+  kDataFail,
+  kPermDataFail,
+  kDisconnect
+};
 
 Fault FaultOf(absl::string_view recipient) {
   const size_t at = recipient.rfind('@');
@@ -26,6 +35,7 @@ Fault FaultOf(absl::string_view recipient) {
   auto starts = [local](absl::string_view prefix) {
     return absl::StartsWithIgnoreCase(local, prefix);
   };
+  if (starts("tempfailonce")) return Fault::kTempFailOnce;
   if (starts("tempfail")) return Fault::kTempFail;
   if (starts("reject") || starts("bounce")) return Fault::kReject;
   if (starts("datafail")) return Fault::kDataFail;
@@ -44,6 +54,9 @@ class SmtpSink::Handler : public smtp::ServerSessionHandler {
   std::optional<smtp::Reply> CheckRecipient(const smtp::Envelope&,
                                             absl::string_view recipient) override {
     switch (FaultOf(recipient)) {
+      case Fault::kTempFailOnce:
+        if (!sink_->FirstSight(std::string(recipient))) return std::nullopt;
+        return smtp::MakeReply(451, "4.3.0", "Temporary failure requested (once)");
       case Fault::kTempFail:
         return smtp::MakeReply(451, "4.3.0", "Temporary failure requested");
       case Fault::kReject:
@@ -191,6 +204,10 @@ absl::StatusOr<std::unique_ptr<SmtpSink>> SmtpSink::Start(const SinkOptions& opt
     sink->workers_.push_back(std::make_unique<Worker>(sink.get()));
     for (const std::string& address : options.addresses) {
       listener.address = address;
+      SmtpSink* raw = sink.get();
+      listener.on_connections_changed = [raw, address](int delta) {
+        raw->OnConnections(address, delta);
+      };
       absl::StatusOr<uint16_t> port = sink->workers_.back()->Listen(listener);
       if (!port.ok()) return port.status();  // the workers' destructors close what opened
       // Every other listener binds the port the first one got.
@@ -226,6 +243,25 @@ void SmtpSink::Count(ReceivedMessage message, size_t content_size) {
     std::lock_guard<std::mutex> lock(mutex_);
     cv_.notify_all();
   }
+}
+
+void SmtpSink::OnConnections(const std::string& address, int delta) {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ConnectionStats& stats = connection_stats_[address];
+  stats.open += delta;
+  if (delta > 0) stats.accepted += static_cast<uint64_t>(delta);
+  stats.max_open = std::max(stats.max_open, stats.open);
+}
+
+SmtpSink::ConnectionStats SmtpSink::connection_stats(const std::string& address) const {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  auto it = connection_stats_.find(address);
+  return it == connection_stats_.end() ? ConnectionStats{} : it->second;
+}
+
+bool SmtpSink::FirstSight(const std::string& recipient) {
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return seen_.insert(absl::AsciiStrToLower(recipient)).second;
 }
 
 std::vector<ReceivedMessage> SmtpSink::TakeMessages() {

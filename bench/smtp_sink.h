@@ -3,6 +3,7 @@
 // does. Used by integration tests and by the load benchmark.
 //
 // Faults, by the local part's prefix (case-insensitive) of a recipient:
+//   tempfailonce*  451 4.3.0 to its first RCPT (per exact address), accepted afterwards
 //   tempfail*      451 4.3.0 to its RCPT
 //   reject*, bounce*  550 5.1.1 to its RCPT
 //   datafail*      451 4.3.0 after the data (the whole message)
@@ -21,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
@@ -64,6 +67,14 @@ class SmtpSink {
   // Content octets of received messages.
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
+  struct ConnectionStats {
+    uint64_t accepted = 0;  // connections accepted on the address so far
+    int open = 0;           // open now
+    int max_open = 0;       // the most open at once
+  };
+  // Connection counts for one of the sink's addresses.
+  ConnectionStats connection_stats(const std::string& address) const;
+
   // The messages received since the last call, in arrival order per thread (record mode).
   std::vector<ReceivedMessage> TakeMessages();
 
@@ -79,6 +90,9 @@ class SmtpSink {
 
   SmtpSink() = default;
   void Count(ReceivedMessage message, size_t content_size);
+  void OnConnections(const std::string& address, int delta);
+  // True the first time `recipient` is seen (for tempfailonce*).
+  bool FirstSight(const std::string& recipient);
 
   SinkOptions options_;
   uint16_t port_ = 0;
@@ -91,6 +105,9 @@ class SmtpSink {
   std::mutex mutex_;  // guards recorded_ and pairs with cv_
   std::condition_variable cv_;
   std::vector<ReceivedMessage> recorded_;
+  mutable std::mutex stats_mutex_;  // guards connection_stats_ and seen_
+  absl::flat_hash_map<std::string, ConnectionStats> connection_stats_;
+  absl::flat_hash_set<std::string> seen_;
   bool stopped_ = false;  // touched by the owner's thread only
 };
 

@@ -301,3 +301,41 @@ TEST(SmtpSinkTest, StartFailsOnBadAddress) {
 
 }  // namespace
 }  // namespace volley::bench
+
+namespace volley::bench {
+namespace {
+
+TEST(SmtpSinkExtras, TempFailOnceAndConnectionStats) {
+  SinkOptions options;
+  options.addresses = {"127.0.0.1"};
+  options.record = true;
+  auto sink = SmtpSink::Start(options);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  InjectorOptions injector;
+  injector.port = (*sink)->port();
+  injector.connections = 3;
+  auto first = InjectAll(
+      injector,
+      [](size_t i) {
+        InjectMessage m;
+        m.mail_from = "a@b.test";
+        m.recipients = {absl::StrCat("tempfailonce", i % 2, "@x.test")};
+        m.content = "Subject: x\r\n\r\nx\r\n";
+        return m;
+      },
+      4);
+  ASSERT_TRUE(first.ok()) << first.status();
+  // The first sight of each of the two addresses is refused, every later one accepted.
+  int refused = 0;
+  for (const smtp::Reply& r : first->replies) refused += r.code == 451;
+  EXPECT_EQ(refused, 2);
+  EXPECT_EQ((*sink)->messages(), 2u);
+  const SmtpSink::ConnectionStats stats = (*sink)->connection_stats("127.0.0.1");
+  EXPECT_GE(stats.accepted, 1u);
+  EXPECT_LE(stats.max_open, 3);
+  EXPECT_GE(stats.max_open, 1);
+  EXPECT_EQ((*sink)->connection_stats("127.0.0.9").accepted, 0u);
+}
+
+}  // namespace
+}  // namespace volley::bench

@@ -14,13 +14,10 @@ constexpr size_t kHeaderSize = 12;
 constexpr uint16_t kClassIn = 1;
 constexpr uint16_t kTypeCname = 5;
 
-uint16_t Read16(const unsigned char* p) {
-  return static_cast<uint16_t>((p[0] << 8) | p[1]);
-}
+uint16_t Read16(const unsigned char* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
 
 uint32_t Read32(const unsigned char* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
-         (uint32_t{p[2]} << 8) | p[3];
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
 // Advances `pos` past the (possibly compressed) name starting there. Names are
@@ -64,22 +61,19 @@ std::optional<std::string> ParseIpLiteral(absl::string_view host) {
   if (!bracketed) {
     in_addr v4;
     if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
-      if (inet_ntop(AF_INET, &v4, out, sizeof(out)) == nullptr)
-        return std::nullopt;
+      if (inet_ntop(AF_INET, &v4, out, sizeof(out)) == nullptr) return std::nullopt;
       return std::string(out);
     }
   }
   in6_addr v6;
   if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
-    if (inet_ntop(AF_INET6, &v6, out, sizeof(out)) == nullptr)
-      return std::nullopt;
+    if (inet_ntop(AF_INET6, &v6, out, sizeof(out)) == nullptr) return std::nullopt;
     return std::string(out);
   }
   return std::nullopt;
 }
 
-std::optional<uint32_t> MinAnswerTtl(const unsigned char* msg, size_t len,
-                                     uint16_t rr_type) {
+std::optional<uint32_t> MinAnswerTtl(const unsigned char* msg, size_t len, uint16_t rr_type) {
   if (msg == nullptr || len < kHeaderSize) return std::nullopt;
   const uint16_t qdcount = Read16(msg + 4);
   const uint16_t ancount = Read16(msg + 6);
@@ -100,8 +94,7 @@ std::optional<uint32_t> MinAnswerTtl(const unsigned char* msg, size_t len,
     pos += 10;
     if (pos + rdlength > len) return std::nullopt;
     pos += rdlength;
-    if (rr_class != kClassIn || (type != rr_type && type != kTypeCname))
-      continue;
+    if (rr_class != kClassIn || (type != rr_type && type != kTypeCname)) continue;
     if (ttl & 0x80000000u) ttl = 0;
     min_ttl = min_ttl ? std::min(*min_ttl, ttl) : ttl;
   }

@@ -28,8 +28,7 @@ std::optional<std::string> ParseIpLiteral(absl::string_view host);
 // count as 0 (RFC 2181 section 8).
 //
 // c-ares 1.18's ares_parse_mx_reply drops TTLs, hence this walker.
-std::optional<uint32_t> MinAnswerTtl(const unsigned char* msg, size_t len,
-                                     uint16_t rr_type);
+std::optional<uint32_t> MinAnswerTtl(const unsigned char* msg, size_t len, uint16_t rr_type);
 
 }  // namespace volley::dns
 

@@ -52,8 +52,7 @@ class Message {
     Put16(15);
     Put16(1);
   }
-  void Rr(uint16_t type, uint16_t rr_class, uint32_t ttl,
-          const std::vector<unsigned char>& rd) {
+  void Rr(uint16_t type, uint16_t rr_class, uint32_t ttl, const std::vector<unsigned char>& rd) {
     Put16(type);
     Put16(rr_class);
     Put16(static_cast<uint16_t>(ttl >> 16));

@@ -43,8 +43,7 @@ int AresLibraryInit() {
 }
 
 bool IsTemporary(int status) {
-  return status != ARES_SUCCESS && status != ARES_ENODATA &&
-         status != ARES_ENOTFOUND;
+  return status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND;
 }
 
 std::string AresStatusText(int status) {
@@ -120,12 +119,10 @@ class MxResolver::Impl {
     LookupKind kind = LookupKind::kMx;
     bool implicit_mx = false;
     std::vector<Callback> waiters;
-    int pending =
-        0;  // outstanding queries, plus one while queries are being sent
+    int pending = 0;  // outstanding queries, plus one while queries are being sent
     std::optional<uint32_t> mx_ttl;
     std::vector<HostState> hosts;
-    std::optional<MxResult>
-        result;  // set when the outcome is known without addresses
+    std::optional<MxResult> result;  // set when the outcome is known without addresses
   };
 
   struct QueryContext {
@@ -146,17 +143,15 @@ class MxResolver::Impl {
   };
 
   absl::Status InitChannel();
-  void Start(LookupKind kind, std::string key, std::string name,
-             Callback callback);
+  void Start(LookupKind kind, std::string key, std::string name, Callback callback);
   bool ServeFromCache(const std::string& key, Callback& callback);
   void SendQuery(Lookup& lookup, QueryType type, size_t host_index);
   void SendAddressQueries(Lookup& lookup, size_t host_index);
   void Release(Lookup& lookup);
-  void OnAnswer(const QueryContext& ctx, int status, unsigned char* abuf,
-                int alen);
+  void OnAnswer(const QueryContext& ctx, int status, unsigned char* abuf, int alen);
   void HandleMx(Lookup& lookup, int status, unsigned char* abuf, int alen);
-  void HandleAddresses(Lookup& lookup, QueryType type, size_t host_index,
-                       int status, unsigned char* abuf, int alen);
+  void HandleAddresses(Lookup& lookup, QueryType type, size_t host_index, int status,
+                       unsigned char* abuf, int alen);
   void Finish(Lookup& lookup);
   MxResult BuildResult(Lookup& lookup);
   absl::Time ExpiryFor(std::optional<uint32_t> ttl) const;
@@ -171,10 +166,8 @@ class MxResolver::Impl {
   void CloseHandle(HandleBox* box);
   void OnHandleClosed(HandleBox* box);
 
-  static void AresCallback(void* arg, int status, int timeouts,
-                           unsigned char* abuf, int alen);
-  static void SockStateThunk(void* data, ares_socket_t fd, int readable,
-                             int writable);
+  static void AresCallback(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+  static void SockStateThunk(void* data, ares_socket_t fd, int readable, int writable);
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnTimer(uv_timer_t* handle);
   static void OnIdle(uv_idle_t* handle);
@@ -191,8 +184,7 @@ class MxResolver::Impl {
   bool channel_dirty_ = false;
   int active_queries_ = 0;
 
-  absl::flat_hash_set<HandleBox*>
-      handles_;  // every handle whose close callback has not run
+  absl::flat_hash_set<HandleBox*> handles_;  // every handle whose close callback has not run
   absl::flat_hash_map<ares_socket_t, HandleBox*> polls_;
   HandleBox* timer_ = nullptr;
   HandleBox* idle_ = nullptr;
@@ -222,8 +214,7 @@ MxResolver::Impl::~Impl() {
   for (HandleBox* box : handles_) {
     box->owner = nullptr;
     if (!uv_is_closing(&box->handle)) {
-      uv_close(&box->handle,
-               [](uv_handle_t* h) { delete static_cast<HandleBox*>(h->data); });
+      uv_close(&box->handle, [](uv_handle_t* h) { delete static_cast<HandleBox*>(h->data); });
     }
   }
 }
@@ -231,8 +222,7 @@ MxResolver::Impl::~Impl() {
 absl::Status MxResolver::Impl::Init() {
   const int rc = AresLibraryInit();
   if (rc != ARES_SUCCESS) {
-    return absl::InternalError(
-        absl::StrCat("ares_library_init: ", ares_strerror(rc)));
+    return absl::InternalError(absl::StrCat("ares_library_init: ", ares_strerror(rc)));
   }
   timer_ = NewHandle();
   CHECK(uv_timer_init(loop_, &timer_->timer) == 0);
@@ -247,8 +237,8 @@ absl::Status MxResolver::Impl::InitChannel() {
   ares_options opts{};
   opts.sock_state_cb = &SockStateThunk;
   opts.sock_state_cb_data = this;
-  opts.timeout = static_cast<int>(std::clamp<int64_t>(
-      absl::ToInt64Milliseconds(options_.timeout), 1, 3600 * 1000));
+  opts.timeout = static_cast<int>(
+      std::clamp<int64_t>(absl::ToInt64Milliseconds(options_.timeout), 1, 3600 * 1000));
   opts.tries = std::max(1, options_.tries);
   // Names are absolute: never append the host's search domains. EDNS lets large
   // MX sets come back over UDP instead of falling back to TCP.
@@ -258,18 +248,16 @@ absl::Status MxResolver::Impl::InitChannel() {
   // flag, ares_query maps the rcode to ARES_ESERVFAIL/ARES_EREFUSED; the price
   // is no failover to the next server on those rcodes (timeouts still fail
   // over).
-  opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS |
-               ARES_FLAG_NOCHECKRESP;
+  opts.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_EDNS | ARES_FLAG_NOCHECKRESP;
   // DNS only, never /etc/hosts ("b" = bind).
   char lookups[] = "b";
   opts.lookups = lookups;
-  const int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS |
-                   ARES_OPT_TRIES | ARES_OPT_FLAGS | ARES_OPT_LOOKUPS;
+  const int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_FLAGS |
+                   ARES_OPT_LOOKUPS;
   int rc = ares_init_options(&channel_, &opts, mask);
   if (rc != ARES_SUCCESS) {
     channel_ = nullptr;
-    return absl::UnavailableError(
-        absl::StrCat("ares_init_options: ", ares_strerror(rc)));
+    return absl::UnavailableError(absl::StrCat("ares_init_options: ", ares_strerror(rc)));
   }
   if (!options_.servers.empty()) {
     const std::string csv = absl::StrJoin(options_.servers, ",");
@@ -277,8 +265,8 @@ absl::Status MxResolver::Impl::InitChannel() {
     if (rc != ARES_SUCCESS) {
       ares_destroy(channel_);
       channel_ = nullptr;
-      return absl::InvalidArgumentError(absl::StrCat(
-          "ares_set_servers_ports_csv(\"", csv, "\"): ", ares_strerror(rc)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("ares_set_servers_ports_csv(\"", csv, "\"): ", ares_strerror(rc)));
     }
   }
   channel_dirty_ = false;
@@ -302,19 +290,16 @@ void MxResolver::Impl::ResolveHost(absl::string_view host, Callback callback) {
     // A literal never changes; the expiry only matters to callers that cache it
     // themselves.
     result.expires = clock_.Now() + options_.max_ttl;
-    Post(std::move(callback),
-         std::make_shared<const MxResult>(std::move(result)));
+    Post(std::move(callback), std::make_shared<const MxResult>(std::move(result)));
     return;
   }
   std::string name = NormalizeName(host);
   std::string key = absl::StrCat("host:", name);
   if (ServeFromCache(key, callback)) return;
-  Start(LookupKind::kHost, std::move(key), std::move(name),
-        std::move(callback));
+  Start(LookupKind::kHost, std::move(key), std::move(name), std::move(callback));
 }
 
-bool MxResolver::Impl::ServeFromCache(const std::string& key,
-                                      Callback& callback) {
+bool MxResolver::Impl::ServeFromCache(const std::string& key, Callback& callback) {
   if (shutting_down_) return false;  // Start answers "shutting down"
   auto it = cache_.find(key);
   if (it == cache_.end()) return false;
@@ -344,8 +329,7 @@ void MxResolver::Impl::Start(LookupKind kind, std::string key, std::string name,
     result.outcome = MxOutcome::kNxDomain;
     result.error = "empty domain name";
     result.expires = clock_.Now();
-    Post(std::move(callback),
-         std::make_shared<const MxResult>(std::move(result)));
+    Post(std::move(callback), std::make_shared<const MxResult>(std::move(result)));
     return;
   }
   if (channel_ != nullptr && channel_dirty_ && active_queries_ == 0) {
@@ -383,16 +367,12 @@ void MxResolver::Impl::Start(LookupKind kind, std::string key, std::string name,
   UpdateTimer();
 }
 
-void MxResolver::Impl::SendQuery(Lookup& lookup, QueryType type,
-                                 size_t host_index) {
+void MxResolver::Impl::SendQuery(Lookup& lookup, QueryType type, size_t host_index) {
   ++lookup.pending;
   ++active_queries_;
   ++queries_sent_;
-  const std::string& name =
-      type == QueryType::kMx ? lookup.name : lookup.hosts[host_index].name;
-  const int rr_type = type == QueryType::kMx  ? ns_t_mx
-                      : type == QueryType::kA ? ns_t_a
-                                              : ns_t_aaaa;
+  const std::string& name = type == QueryType::kMx ? lookup.name : lookup.hosts[host_index].name;
+  const int rr_type = type == QueryType::kMx ? ns_t_mx : type == QueryType::kA ? ns_t_a : ns_t_aaaa;
   auto* ctx = new QueryContext{this, &lookup, type, host_index};
   ares_query(channel_, name.c_str(), ns_c_in, rr_type, &AresCallback, ctx);
 }
@@ -407,14 +387,14 @@ void MxResolver::Impl::Release(Lookup& lookup) {
   if (--lookup.pending == 0) Finish(lookup);
 }
 
-void MxResolver::Impl::AresCallback(void* arg, int status, int /*timeouts*/,
-                                    unsigned char* abuf, int alen) {
+void MxResolver::Impl::AresCallback(void* arg, int status, int /*timeouts*/, unsigned char* abuf,
+                                    int alen) {
   std::unique_ptr<QueryContext> ctx(static_cast<QueryContext*>(arg));
   ctx->impl->OnAnswer(*ctx, status, abuf, alen);
 }
 
-void MxResolver::Impl::OnAnswer(const QueryContext& ctx, int status,
-                                unsigned char* abuf, int alen) {
+void MxResolver::Impl::OnAnswer(const QueryContext& ctx, int status, unsigned char* abuf,
+                                int alen) {
   --active_queries_;
   Lookup& lookup = *ctx.lookup;
   if (destroying_) {
@@ -431,8 +411,7 @@ void MxResolver::Impl::OnAnswer(const QueryContext& ctx, int status,
   Release(lookup);  // nothing may touch `lookup` after this
 }
 
-void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
-                                int alen) {
+void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf, int alen) {
   auto set_result = [&](MxOutcome outcome, std::string error) {
     MxResult result;
     result.outcome = outcome;
@@ -448,8 +427,7 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
     status = ares_parse_mx_reply(abuf, alen, &replies);
     if (status != ARES_SUCCESS && status != ARES_ENODATA) {
       set_result(MxOutcome::kTemporaryFailure,
-                 absl::StrCat("MX answer for ", lookup.name, ": ",
-                              ares_strerror(status)));
+                 absl::StrCat("MX answer for ", lookup.name, ": ", ares_strerror(status)));
       return;
     }
   }
@@ -468,13 +446,11 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
       return;
     case ARES_EBADNAME:
       // A name that cannot be put in a query cannot exist either.
-      set_result(MxOutcome::kNxDomain,
-                 absl::StrCat(lookup.name, ": invalid domain name"));
+      set_result(MxOutcome::kNxDomain, absl::StrCat(lookup.name, ": invalid domain name"));
       return;
     default:
       set_result(MxOutcome::kTemporaryFailure,
-                 absl::StrCat("MX lookup for ", lookup.name, ": ",
-                              AresStatusText(status)));
+                 absl::StrCat("MX lookup for ", lookup.name, ": ", AresStatusText(status)));
       return;
   }
 
@@ -488,9 +464,8 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
       has_root |= r->priority == 0;
       continue;
     }
-    auto same =
-        std::find_if(hosts.begin(), hosts.end(),
-                     [&](const HostState& h) { return h.name == host; });
+    auto same = std::find_if(hosts.begin(), hosts.end(),
+                             [&](const HostState& h) { return h.name == host; });
     if (same != hosts.end()) {
       same->preference = std::min<int>(same->preference, r->priority);
       continue;
@@ -503,12 +478,10 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
 
   if (hosts.empty()) {
     if (has_root) {
-      set_result(MxOutcome::kNullMx,
-                 absl::StrCat(lookup.name, ": null MX (RFC 7505)"));
+      set_result(MxOutcome::kNullMx, absl::StrCat(lookup.name, ": null MX (RFC 7505)"));
     } else {
-      set_result(
-          MxOutcome::kTemporaryFailure,
-          absl::StrCat("MX answer for ", lookup.name, " lists no usable host"));
+      set_result(MxOutcome::kTemporaryFailure,
+                 absl::StrCat("MX answer for ", lookup.name, " lists no usable host"));
     }
     return;
   }
@@ -518,10 +491,9 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
   // Equal preferences are tried in random order (RFC 5321 section 5.1):
   // shuffle, then sort stably.
   std::shuffle(hosts.begin(), hosts.end(), bitgen_);
-  std::stable_sort(hosts.begin(), hosts.end(),
-                   [](const HostState& a, const HostState& b) {
-                     return a.preference < b.preference;
-                   });
+  std::stable_sort(hosts.begin(), hosts.end(), [](const HostState& a, const HostState& b) {
+    return a.preference < b.preference;
+  });
   if (hosts.size() > kMaxMxHosts) hosts.resize(kMaxMxHosts);
   lookup.hosts = std::move(hosts);
   for (size_t i = 0; i < lookup.hosts.size(); ++i) {
@@ -536,9 +508,8 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
   }
 }
 
-void MxResolver::Impl::HandleAddresses(Lookup& lookup, QueryType type,
-                                       size_t host_index, int status,
-                                       unsigned char* abuf, int alen) {
+void MxResolver::Impl::HandleAddresses(Lookup& lookup, QueryType type, size_t host_index,
+                                       int status, unsigned char* abuf, int alen) {
   HostState& host = lookup.hosts[host_index];
   std::vector<std::string>& out = type == QueryType::kA ? host.v4 : host.v6;
   if (status == ARES_SUCCESS) {
@@ -548,8 +519,7 @@ void MxResolver::Impl::HandleAddresses(Lookup& lookup, QueryType type,
       ares_addrttl ttls[kMaxAddresses];
       status = ares_parse_a_reply(abuf, alen, nullptr, ttls, &count);
       for (int i = 0; status == ARES_SUCCESS && i < count; ++i) {
-        if (inet_ntop(AF_INET, &ttls[i].ipaddr, text, sizeof(text)) == nullptr)
-          continue;
+        if (inet_ntop(AF_INET, &ttls[i].ipaddr, text, sizeof(text)) == nullptr) continue;
         out.emplace_back(text);
         const uint32_t ttl = static_cast<uint32_t>(std::max(0, ttls[i].ttl));
         host.ttl = host.ttl ? std::min(*host.ttl, ttl) : ttl;
@@ -558,9 +528,7 @@ void MxResolver::Impl::HandleAddresses(Lookup& lookup, QueryType type,
       ares_addr6ttl ttls[kMaxAddresses];
       status = ares_parse_aaaa_reply(abuf, alen, nullptr, ttls, &count);
       for (int i = 0; status == ARES_SUCCESS && i < count; ++i) {
-        if (inet_ntop(AF_INET6, &ttls[i].ip6addr, text, sizeof(text)) ==
-            nullptr)
-          continue;
+        if (inet_ntop(AF_INET6, &ttls[i].ip6addr, text, sizeof(text)) == nullptr) continue;
         out.emplace_back(text);
         const uint32_t ttl = static_cast<uint32_t>(std::max(0, ttls[i].ttl));
         host.ttl = host.ttl ? std::min(*host.ttl, ttl) : ttl;
@@ -574,8 +542,7 @@ void MxResolver::Impl::HandleAddresses(Lookup& lookup, QueryType type,
 
 void MxResolver::Impl::Finish(Lookup& lookup) {
   MxResult result = BuildResult(lookup);
-  const bool cacheable =
-      !shutting_down_ && result.outcome != MxOutcome::kTemporaryFailure;
+  const bool cacheable = !shutting_down_ && result.outcome != MxOutcome::kTemporaryFailure;
   auto shared = std::make_shared<const MxResult>(std::move(result));
   if (cacheable) Insert(lookup.key, shared);
   for (Callback& waiter : lookup.waiters) Post(std::move(waiter), shared);
@@ -595,9 +562,7 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
     // Negative answers live for min_ttl; temporary failures are not cached at
     // all.
     // TODO(dns): RFC 2308 negative TTL from the SOA minimum.
-    result.expires = result.outcome == MxOutcome::kTemporaryFailure
-                         ? now
-                         : now + options_.min_ttl;
+    result.expires = result.outcome == MxOutcome::kTemporaryFailure ? now : now + options_.min_ttl;
     return result;
   }
 
@@ -606,12 +571,10 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
   bool any_temporary = false;
   std::vector<std::string> failures;
   for (HostState& host : lookup.hosts) {
-    const bool temporary =
-        IsTemporary(host.a_status) || IsTemporary(host.aaaa_status);
+    const bool temporary = IsTemporary(host.a_status) || IsTemporary(host.aaaa_status);
     any_temporary |= temporary;
     if (host.v4.empty() && host.v6.empty()) {
-      const int status =
-          IsTemporary(host.a_status) ? host.a_status : host.aaaa_status;
+      const int status = IsTemporary(host.a_status) ? host.a_status : host.aaaa_status;
       failures.push_back(absl::StrCat(host.name, ": ", AresStatusText(status)));
       continue;
     }
@@ -619,8 +582,7 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
     out.name = std::move(host.name);
     out.preference = host.preference;
     out.addresses = std::move(host.v4);
-    out.addresses.insert(out.addresses.end(),
-                         std::make_move_iterator(host.v6.begin()),
+    out.addresses.insert(out.addresses.end(), std::make_move_iterator(host.v6.begin()),
                          std::make_move_iterator(host.v6.end()));
     if (host.ttl) ttl = ttl ? std::min(*ttl, *host.ttl) : host.ttl;
   }
@@ -634,10 +596,10 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
   }
   if (any_temporary) {
     result.outcome = MxOutcome::kTemporaryFailure;
-    result.error = lookup.kind == LookupKind::kMx && !lookup.implicit_mx
-                       ? absl::StrCat("no MX host has an address (",
-                                      absl::StrJoin(failures, "; "), ")")
-                       : absl::StrCat("address lookup for ", failures.front());
+    result.error =
+        lookup.kind == LookupKind::kMx && !lookup.implicit_mx
+            ? absl::StrCat("no MX host has an address (", absl::StrJoin(failures, "; "), ")")
+            : absl::StrCat("address lookup for ", failures.front());
     result.expires = now;
     return result;
   }
@@ -645,8 +607,7 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
     // Every MX host is dangling: a problem on the receiving side that may get
     // fixed.
     result.outcome = MxOutcome::kTemporaryFailure;
-    result.error = absl::StrCat("no MX host has an address (",
-                                absl::StrJoin(failures, "; "), ")");
+    result.error = absl::StrCat("no MX host has an address (", absl::StrJoin(failures, "; "), ")");
     result.expires = now;
     return result;
   }
@@ -657,10 +618,8 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
     result.error = absl::StrCat(lookup.name, ": NXDOMAIN");
   } else {
     result.outcome = MxOutcome::kNoAddresses;
-    result.error =
-        lookup.implicit_mx
-            ? absl::StrCat(lookup.name, " has no MX, A or AAAA records")
-            : absl::StrCat(lookup.name, " has no A or AAAA records");
+    result.error = lookup.implicit_mx ? absl::StrCat(lookup.name, " has no MX, A or AAAA records")
+                                      : absl::StrCat(lookup.name, " has no A or AAAA records");
   }
   result.expires = now + options_.min_ttl;
   return result;
@@ -672,8 +631,7 @@ absl::Time MxResolver::Impl::ExpiryFor(std::optional<uint32_t> ttl) const {
   return clock_.Now() + lifetime;
 }
 
-void MxResolver::Impl::Insert(const std::string& key,
-                              std::shared_ptr<const MxResult> result) {
+void MxResolver::Impl::Insert(const std::string& key, std::shared_ptr<const MxResult> result) {
   if (options_.cache_size == 0) return;
   if (auto it = cache_.find(key); it != cache_.end()) {
     lru_.erase(it->second.lru);
@@ -687,8 +645,7 @@ void MxResolver::Impl::Insert(const std::string& key,
   }
 }
 
-void MxResolver::Impl::Post(Callback callback,
-                            std::shared_ptr<const MxResult> result) {
+void MxResolver::Impl::Post(Callback callback, std::shared_ptr<const MxResult> result) {
   if (idle_ == nullptr || uv_is_closing(&idle_->handle)) {
     // Only reachable by calling Resolve after Shutdown's callbacks have all
     // run.
@@ -703,8 +660,7 @@ void MxResolver::Impl::PostFailure(Callback callback, std::string error) {
   MxResult result;
   result.error = std::move(error);
   result.expires = clock_.Now();
-  Post(std::move(callback),
-       std::make_shared<const MxResult>(std::move(result)));
+  Post(std::move(callback), std::make_shared<const MxResult>(std::move(result)));
 }
 
 void MxResolver::Impl::Drain() {
@@ -747,13 +703,11 @@ void MxResolver::Impl::Shutdown(absl::AnyInvocable<void()> done) {
   if (deliveries_.empty() && !draining_) CloseHandle(idle_);
 }
 
-void MxResolver::Impl::SockStateThunk(void* data, ares_socket_t fd,
-                                      int readable, int writable) {
+void MxResolver::Impl::SockStateThunk(void* data, ares_socket_t fd, int readable, int writable) {
   static_cast<Impl*>(data)->OnSockState(fd, readable, writable);
 }
 
-void MxResolver::Impl::OnSockState(ares_socket_t fd, int readable,
-                                   int writable) {
+void MxResolver::Impl::OnSockState(ares_socket_t fd, int readable, int writable) {
   auto it = polls_.find(fd);
   if (!readable && !writable) {
     if (it != polls_.end()) {
@@ -777,8 +731,7 @@ void MxResolver::Impl::OnSockState(ares_socket_t fd, int readable,
     handles_.insert(box);
     polls_.emplace(fd, box);
   }
-  const int events =
-      (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
+  const int events = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
   if (int rc = uv_poll_start(&box->poll, events, &OnPoll); rc != 0) {
     LOG(ERROR) << "uv_poll_start: " << uv_strerror(rc);
   }
@@ -793,8 +746,7 @@ void MxResolver::Impl::OnPoll(uv_poll_t* handle, int status, int events) {
     // Let c-ares find the error on the socket itself.
     ares_process_fd(impl->channel_, fd, fd);
   } else {
-    ares_process_fd(impl->channel_,
-                    (events & UV_READABLE) ? fd : ARES_SOCKET_BAD,
+    ares_process_fd(impl->channel_, (events & UV_READABLE) ? fd : ARES_SOCKET_BAD,
                     (events & UV_WRITABLE) ? fd : ARES_SOCKET_BAD);
   }
   // `box` may be closing now, but it is freed only in its close callback.
@@ -814,9 +766,7 @@ void MxResolver::Impl::OnIdle(uv_idle_t* handle) {
 }
 
 void MxResolver::Impl::UpdateTimer() {
-  if (channel_ == nullptr || timer_ == nullptr ||
-      uv_is_closing(&timer_->handle))
-    return;
+  if (channel_ == nullptr || timer_ == nullptr || uv_is_closing(&timer_->handle)) return;
   timeval tv;
   timeval* next = ares_timeout(channel_, nullptr, &tv);
   if (next == nullptr) {
@@ -859,18 +809,16 @@ void MxResolver::Impl::OnHandleClosed(HandleBox* box) {
   done();
 }
 
-absl::StatusOr<std::unique_ptr<MxResolver>> MxResolver::Create(
-    uv_loop_t* loop, const ResolverOptions& options, Clock& clock) {
+absl::StatusOr<std::unique_ptr<MxResolver>> MxResolver::Create(uv_loop_t* loop,
+                                                               const ResolverOptions& options,
+                                                               Clock& clock) {
   if (loop == nullptr) return absl::InvalidArgumentError("MxResolver: no loop");
   if (options.timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("MxResolver: timeout must be positive");
   }
-  if (options.tries < 1)
-    return absl::InvalidArgumentError("MxResolver: tries must be >= 1");
-  if (options.min_ttl < absl::ZeroDuration() ||
-      options.min_ttl > options.max_ttl) {
-    return absl::InvalidArgumentError(
-        "MxResolver: need 0 <= min_ttl <= max_ttl");
+  if (options.tries < 1) return absl::InvalidArgumentError("MxResolver: tries must be >= 1");
+  if (options.min_ttl < absl::ZeroDuration() || options.min_ttl > options.max_ttl) {
+    return absl::InvalidArgumentError("MxResolver: need 0 <= min_ttl <= max_ttl");
   }
   auto impl = std::make_unique<Impl>(loop, options, clock);
   if (absl::Status status = impl->Init(); !status.ok()) return status;
@@ -888,9 +836,7 @@ void MxResolver::ResolveHost(absl::string_view host, Callback callback) {
   impl_->ResolveHost(host, std::move(callback));
 }
 
-void MxResolver::Shutdown(absl::AnyInvocable<void()> done) {
-  impl_->Shutdown(std::move(done));
-}
+void MxResolver::Shutdown(absl::AnyInvocable<void()> done) { impl_->Shutdown(std::move(done)); }
 
 uint64_t MxResolver::queries_sent() const { return impl_->queries_sent(); }
 uint64_t MxResolver::cache_hits() const { return impl_->cache_hits(); }

@@ -18,18 +18,17 @@
 namespace volley::dns {
 
 struct MxHost {
-  std::string
-      name;  // lower-case, no trailing dot; the domain itself for implicit MX
+  std::string name;  // lower-case, no trailing dot; the domain itself for implicit MX
   int preference = 0;
   std::vector<std::string> addresses;  // numeric IPv4/IPv6, A before AAAA
 };
 
 enum class MxOutcome {
-  kOk,           // hosts: in preference order, each with at least one address
-  kNxDomain,     // the domain does not exist: bounce (5.1.2)
-  kNullMx,       // "MX 0 ." (RFC 7505): bounce (556 5.1.10)
-  kNoAddresses,  // the domain exists but has neither MX nor A/AAAA: bounce
-                 // (5.1.2)
+  kOk,                // hosts: in preference order, each with at least one address
+  kNxDomain,          // the domain does not exist: bounce (5.1.2)
+  kNullMx,            // "MX 0 ." (RFC 7505): bounce (556 5.1.10)
+  kNoAddresses,       // the domain exists but has neither MX nor A/AAAA: bounce
+                      // (5.1.2)
   kTemporaryFailure,  // SERVFAIL, timeout, refused, or every MX host without an
                       // address: retry
 };
@@ -42,8 +41,7 @@ struct MxResult {
 };
 
 struct ResolverOptions {
-  std::vector<std::string>
-      servers;  // "ip:port" ("[v6]:port"); empty: /etc/resolv.conf
+  std::vector<std::string> servers;  // "ip:port" ("[v6]:port"); empty: /etc/resolv.conf
   absl::Duration timeout = absl::Seconds(5);
   int tries = 2;
   // Cache lifetime bounds for positive and negative answers.
@@ -56,9 +54,9 @@ struct ResolverOptions {
 // thread-safe: every call and callback happens on the loop's thread.
 class MxResolver {
  public:
-  static absl::StatusOr<std::unique_ptr<MxResolver>> Create(
-      uv_loop_t* loop, const ResolverOptions& options,
-      Clock& clock = Clock::Real());
+  static absl::StatusOr<std::unique_ptr<MxResolver>> Create(uv_loop_t* loop,
+                                                            const ResolverOptions& options,
+                                                            Clock& clock = Clock::Real());
   ~MxResolver();
 
   using Callback = absl::AnyInvocable<void(const MxResult& result)>;

@@ -91,8 +91,7 @@ std::vector<DnsRecord> SharedRecords() {
 class MxResolverTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto server =
-        UnboundServer::Start(TmpDir("unbound-shared"), SharedRecords());
+    auto server = UnboundServer::Start(TmpDir("unbound-shared"), SharedRecords());
     if (server.ok()) {
       server_ = std::move(*server).release();
     } else {
@@ -140,14 +139,10 @@ class MxResolverTest : public ::testing::Test {
   void MakeResolver() { MakeResolver(Options(server_->address())); }
 
   // Runs the loop until `done` holds or `timeout` passes; returns `done()`.
-  bool RunUntil(const std::function<bool()>& done,
-                absl::Duration timeout = absl::Seconds(10)) {
+  bool RunUntil(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
     expired_ = false;
     uv_timer_start(
-        &deadline_,
-        [](uv_timer_t* t) {
-          static_cast<MxResolverTest*>(t->data)->expired_ = true;
-        },
+        &deadline_, [](uv_timer_t* t) { static_cast<MxResolverTest*>(t->data)->expired_ = true; },
         absl::ToInt64Milliseconds(timeout), 0);
     while (!done() && !expired_) uv_run(&loop_, UV_RUN_ONCE);
     uv_timer_stop(&deadline_);
@@ -165,8 +160,7 @@ class MxResolverTest : public ::testing::Test {
   }
 
   MxResult Wait(const Slot& slot) {
-    EXPECT_TRUE(RunUntil([&] { return slot->has_value(); }))
-        << "no answer in time";
+    EXPECT_TRUE(RunUntil([&] { return slot->has_value(); })) << "no answer in time";
     if (!slot->has_value()) {
       MxResult failed;
       failed.error = "test: no answer in time";
@@ -175,9 +169,7 @@ class MxResolverTest : public ::testing::Test {
     return **slot;
   }
 
-  MxResult Resolve(absl::string_view domain) {
-    return Wait(StartResolve(domain));
-  }
+  MxResult Resolve(absl::string_view domain) { return Wait(StartResolve(domain)); }
 
   MxResult ResolveHost(absl::string_view host) {
     auto slot = std::make_shared<std::optional<MxResult>>();
@@ -211,9 +203,7 @@ class SilentServer {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd_ < 0 ||
-        bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
-      return;
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) return;
     socklen_t len = sizeof(addr);
     if (getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
       port_ = ntohs(addr.sin_port);
@@ -488,13 +478,12 @@ TEST_F(MxResolverTest, LeastRecentlyUsedEntryIsEvicted) {
 }
 
 TEST_F(MxResolverTest, ExpiredEntryIsLookedUpAgainAndSeesReloadedZone) {
-  auto own =
-      UnboundServer::Start(TmpDir("unbound-reload"),
-                           {
-                               {"reload.test", "MX", "10 old.reload.test.", 60},
-                               {"old.reload.test", "A", "192.0.2.80", 300},
-                               {"new.reload.test", "A", "192.0.2.81", 300},
-                           });
+  auto own = UnboundServer::Start(TmpDir("unbound-reload"),
+                                  {
+                                      {"reload.test", "MX", "10 old.reload.test.", 60},
+                                      {"old.reload.test", "A", "192.0.2.80", 300},
+                                      {"new.reload.test", "A", "192.0.2.81", 300},
+                                  });
   ASSERT_TRUE(own.ok()) << own.status();
   MakeResolver(Options((*own)->address()));
 
@@ -568,8 +557,7 @@ TEST_F(MxResolverTest, ShutdownFailsLookupsInFlightAndClosesEverything) {
   std::vector<Slot> slots = {StartResolve("a.test"), StartResolve("a.test"),
                              StartResolve("b.test")};
   auto host_slot = std::make_shared<std::optional<MxResult>>();
-  resolver_->ResolveHost("c.test",
-                         [host_slot](const MxResult& r) { *host_slot = r; });
+  resolver_->ResolveHost("c.test", [host_slot](const MxResult& r) { *host_slot = r; });
   slots.push_back(host_slot);
   // Let the queries go out.
   uv_run(&loop_, UV_RUN_NOWAIT);
@@ -582,8 +570,7 @@ TEST_F(MxResolverTest, ShutdownFailsLookupsInFlightAndClosesEverything) {
     callbacks_before_done = true;
     for (const Slot& slot : slots) callbacks_before_done &= slot->has_value();
   });
-  for (const Slot& slot : slots)
-    EXPECT_FALSE(slot->has_value()) << "ran inside Shutdown";
+  for (const Slot& slot : slots) EXPECT_FALSE(slot->has_value()) << "ran inside Shutdown";
   ASSERT_TRUE(RunUntil([&] { return done; }, absl::Seconds(3)));
   EXPECT_TRUE(callbacks_before_done);
   for (const Slot& slot : slots) {

@@ -86,6 +86,10 @@ absl::Status Engine::Impl::StartShard(ShardParts& parts, int index) {
       options.session.hostname = config.server.hostname;
       options.session.max_message_size = inject.max_message_size;
       options.session.max_recipients = inject.max_recipients;
+      ShardMetrics* shard_metrics = &metrics->shard(index);
+      options.on_connections_changed = [shard_metrics](int delta) {
+        shard_metrics->AddConnection(Direction::kInbound, delta);
+      };
       absl::StatusOr<std::unique_ptr<smtp::SmtpListener>> listener =
           smtp::SmtpListener::Create(parts.shard->loop(), options, parts.injection.get());
       if (!listener.ok()) {

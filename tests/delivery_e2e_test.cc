@@ -150,6 +150,7 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
   EXPECT_EQ(queue_ids.size(), 2000u) << "queue ids must be unique";
 
   constexpr int kDeliverable = 900 + 500 + 560;
+  // [shaping.default] connection_limit = 4 holds for each destination.
   ASSERT_TRUE((*sink)->WaitForMessages(kDeliverable, absl::Seconds(90)))
       << "sink has " << (*sink)->messages() << "\n"
       << (*volleyd)->output();
@@ -178,7 +179,9 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
     }
     const std::string domain = rcpt.substr(rcpt.find('@') + 1);
     for (const Plan& plan : Plans()) {
-      if (plan.domain == domain) EXPECT_EQ(m.local_address, plan.expected_address) << rcpt;
+      if (plan.domain == domain) {
+        EXPECT_EQ(m.local_address, plan.expected_address) << rcpt;
+      }
     }
   }
   for (const Plan& plan : Plans()) {
@@ -187,6 +190,15 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
           << recipient_of[index];
     }
   }
+
+  for (const char* address : {"127.0.0.3", "127.0.0.5", "127.0.0.6"}) {
+    const bench::SmtpSink::ConnectionStats stats = (*sink)->connection_stats(address);
+    EXPECT_LE(stats.max_open, 4) << address;
+    EXPECT_GE(stats.max_open, 1) << address;
+  }
+  // 900 messages at 50 per connection need at least 18 connections.
+  EXPECT_GE((*sink)->connection_stats("127.0.0.3").accepted, 18u);
+  EXPECT_EQ((*sink)->connection_stats("127.0.0.4").accepted, 0u) << "the preference-20 MX";
 
   // The bounces are in the delivery log with the right codes.
   std::vector<std::string> lines;

@@ -53,6 +53,13 @@ void DeliveryShard::Enqueue(std::vector<RecipientPtr> recipients) {
       Schedule(std::move(r));
     }
   }
+  FlushPumps();
+}
+
+void DeliveryShard::FlushPumps() {
+  std::vector<DestinationQueue*> pumps;
+  pumps.swap(to_pump_);
+  for (DestinationQueue* destination : pumps) destination->Pump();
 }
 
 void DeliveryShard::Schedule(RecipientPtr recipient) {
@@ -92,6 +99,7 @@ void DeliveryShard::OnScheduleTimer() {
     metrics().AddQueue(QueueState::kScheduled, -1);
     MakeReady(std::move(r));
   }
+  FlushPumps();
   ArmScheduleTimer();
 }
 
@@ -99,7 +107,11 @@ void DeliveryShard::MakeReady(RecipientPtr recipient) {
   metrics().AddQueue(QueueState::kReady, 1);
   if (recipient->body) {
     const std::string domain = recipient->domain;
-    Destination(domain).Add(std::move(recipient));
+    DestinationQueue& destination = Destination(domain);
+    destination.Add(std::move(recipient));
+    if (std::find(to_pump_.begin(), to_pump_.end(), &destination) == to_pump_.end()) {
+      to_pump_.push_back(&destination);
+    }
     return;
   }
   const queue::MessageId id = recipient->message->id;
@@ -148,11 +160,13 @@ void DeliveryShard::OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string
       }
     } else if (!shutting_down_) {
       auto shared = std::make_shared<const std::string>(*std::move(body));
+      // MakeReady counted them as ready already; undo that before it counts them again.
+      metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(recipients.size()));
       for (RecipientPtr& r : recipients) {
         r->body = shared;
-        const std::string domain = r->domain;
-        Destination(domain).Add(std::move(r));
+        MakeReady(std::move(r));
       }
+      FlushPumps();
     } else {
       metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(recipients.size()));
     }

@@ -82,6 +82,8 @@ class DeliveryShard {
   void OnScheduleTimer();
   // The recipient is due: load its body if needed, then hand it to its destination.
   void MakeReady(RecipientPtr recipient);
+  // Pumps the destinations that got recipients since the last call.
+  void FlushPumps();
   void StartBodyLoads();
   void OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string> body);
   DestinationQueue& Destination(const std::string& domain);
@@ -95,6 +97,7 @@ class DeliveryShard {
   ConnectionOptions connection_options_;
   std::unique_ptr<dns::MxResolver> resolver_;
   absl::flat_hash_map<std::string, std::unique_ptr<DestinationQueue>> destinations_;
+  std::vector<DestinationQueue*> to_pump_;  // destinations are never deleted while running
 
   std::vector<Scheduled> schedule_;  // a min-heap by due time
   uint64_t sequence_ = 0;

@@ -22,10 +22,7 @@ DestinationQueue::DestinationQueue(DeliveryShard* shard, std::string domain)
 
 DestinationQueue::~DestinationQueue() { *alive_ = false; }
 
-void DestinationQueue::Add(RecipientPtr recipient) {
-  ready_.push_back(std::move(recipient));
-  Pump();
-}
+void DestinationQueue::Add(RecipientPtr recipient) { ready_.push_back(std::move(recipient)); }
 
 void DestinationQueue::Pump() {
   if (ready_.empty() || shutting_down_) return;

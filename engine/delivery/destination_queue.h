@@ -27,8 +27,13 @@ class DestinationQueue : public ConnectionOwner {
   DestinationQueue(DeliveryShard* shard, std::string domain);
   ~DestinationQueue() override;
 
-  // A recipient whose body is loaded and that is due now.
+  // A recipient whose body is loaded and that is due now. The caller calls Pump() once it has
+  // added everything that arrived together, so that the recipients of one message go out in
+  // one transaction.
   void Add(RecipientPtr recipient);
+  // Starts work on what is ready: resolution, transactions on idle connections, new
+  // connections within the limits.
+  void Pump();
 
   // Quits idle connections, lets transactions in flight finish, and aborts what is still open
   // when `Abort` is called.
@@ -47,7 +52,6 @@ class DestinationQueue : public ConnectionOwner {
   void OnConnectionClosed(SmtpConnection* connection, CloseInfo info) override;
 
  private:
-  void Pump();
   void Resolve();
   void OnResolved(const dns::MxResult& result);
   void StartTransaction(SmtpConnection* connection);

@@ -132,6 +132,7 @@ class SmtpListener::Impl {
     int handles_open = 0;
     Phase phase = Phase::kOpen;
     bool reading = false;
+    bool counted = false;        // reported to on_connections_changed and not yet taken back
     uint64_t last_activity = 0;  // uv_now() of the last input the session could take
     std::unique_ptr<ServerSession> session;
     std::list<Connection*>::iterator position;
@@ -162,6 +163,10 @@ class SmtpListener::Impl {
     c->delay_timer.data = c;
     c->handles_open = 3;
     c->position = self->connections_.insert(self->connections_.end(), c);
+    if (self->options_.on_connections_changed) {
+      c->counted = true;
+      self->options_.on_connections_changed(1);
+    }
     if (uv_accept(server, Stream(c)) != 0 || self->closing_) {
       self->HardClose(c);
       return;
@@ -301,9 +306,18 @@ class SmtpListener::Impl {
 
   // The session is done (or never started): send FIN once the queued writes are out, then
   // discard input until the peer closes or the linger time is up.
+  // The session is over once the connection starts to linger: a client that got its 221 may
+  // open the next connection before this one is closed, and must not be counted twice.
+  void Uncount(Connection* c) {
+    if (!c->counted) return;
+    c->counted = false;
+    options_.on_connections_changed(-1);
+  }
+
   void BeginLinger(Connection* c) {
     if (c->phase != Phase::kOpen) return;
     c->phase = Phase::kLingering;
+    Uncount(c);
     if (!c->delayed.empty()) {
       c->shutdown_after_delayed = true;  // OnDelayTimer goes on once the last write is out
       StartReading(c);
@@ -372,6 +386,7 @@ class SmtpListener::Impl {
     auto* c = static_cast<Connection*>(handle->data);
     if (--c->handles_open > 0) return;
     Impl* self = c->owner;
+    self->Uncount(c);
     self->connections_.erase(c->position);
     delete c;  // destroys the session; a late `done` from the handler finds it gone
     self->MaybeFinishClose();

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,10 @@ struct ListenerOptions {
   // Holds every write (greeting and replies) this long before sending it, in order. For the
   // test sink, to trigger the delivery client's timeouts; zero in production.
   absl::Duration reply_delay = absl::ZeroDuration();
+  // Called with +1 when a connection is accepted and -1 when its session ends (the session
+  // closes it, e.g. after QUIT, or the connection drops), for metrics and the test sink's
+  // connection counts. Optional; runs on the loop thread.
+  std::function<void(int delta)> on_connections_changed;
   ServerSessionOptions session;
 };
 

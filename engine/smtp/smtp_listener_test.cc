@@ -496,3 +496,40 @@ TEST(SmtpListenerTest, CreateFailsWhenPortTakenWithoutReusePort) {
 
 }  // namespace
 }  // namespace volley::smtp
+
+namespace volley::smtp {
+namespace {
+
+TEST(SmtpListenerTest, ReportsConnectionsOpenedAndClosed) {
+  LoopThread loop;
+  RecordingHandler handler;
+  std::atomic<int> open{0};
+  std::atomic<int> accepted{0};
+  ListenerOptions options;
+  options.on_connections_changed = [&](int delta) {
+    open += delta;
+    if (delta > 0) ++accepted;
+  };
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto first = Client::Connect("127.0.0.1", listener->port());
+  auto second = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  first->ReadFinal();
+  second->ReadFinal();
+  EXPECT_EQ(open.load(), 2);
+  ASSERT_TRUE(first->Send("QUIT\r\n"));
+  EXPECT_EQ(first->ReadFinal(), "221 2.0.0 Bye");
+  first.reset();
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (open.load() != 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(open.load(), 1);
+  second.reset();
+  CloseListener(loop, listener);
+  EXPECT_EQ(open.load(), 0);
+  EXPECT_EQ(accepted.load(), 2);
+}
+
+}  // namespace
+}  // namespace volley::smtp
