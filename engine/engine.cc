@@ -57,24 +57,30 @@ class Engine::Impl {
   RecoveryReport recovery;
   bool stopped = false;
 
-  absl::Status StartShard(ShardParts& parts, int index);
+  absl::Status StartShard(ShardParts& parts);
+  absl::Status OpenListeners(ShardParts& parts, int index);
   void StopShards(absl::Duration grace);
   absl::Status Recover();
 };
 
-absl::Status Engine::Impl::StartShard(ShardParts& parts, int index) {
-  absl::Status started = parts.shard->Start([this, &parts, index]() -> absl::Status {
+absl::Status Engine::Impl::StartShard(ShardParts& parts) {
+  absl::Status started = parts.shard->Start([this, &parts]() -> absl::Status {
     absl::Status status = parts.delivery->Init();
     if (!status.ok()) return status;
-    // On a later failure, close what was opened so that the loop can end.
-    auto fail = [&parts](absl::Status error) {
-      for (auto& listener : parts.listeners) listener->Close(absl::ZeroDuration(), [] {});
-      if (parts.http) parts.http->Close([] {});
-      parts.delivery->Shutdown(absl::ZeroDuration(), [] {});
-      return error;
-    };
     parts.injection = std::make_unique<inject::InjectionHandler>(parts.shard.get(), context,
                                                                  dispatcher.get(), ids.get());
+    return absl::OkStatus();
+  });
+  parts.running = started.ok();
+  return started;
+}
+
+absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
+  // Runs on the shard's thread; the caller waits. Listeners open only once every shard runs,
+  // since a message accepted here may be handed to any of them.
+  std::promise<absl::Status> opened;
+  std::future<absl::Status> result = opened.get_future();
+  parts.shard->Post([this, &parts, index, &opened]() {
     const config::SmtpInjectConfig& inject = config.inject_smtp;
     for (size_t i = 0; i < inject.listen.size(); ++i) {
       smtp::ListenerOptions options;
@@ -93,9 +99,11 @@ absl::Status Engine::Impl::StartShard(ShardParts& parts, int index) {
       absl::StatusOr<std::unique_ptr<smtp::SmtpListener>> listener =
           smtp::SmtpListener::Create(parts.shard->loop(), options, parts.injection.get());
       if (!listener.ok()) {
-        return fail(absl::Status(listener.status().code(),
-                                 absl::StrCat("[inject.smtp] listen ", inject.listen[i].ToString(),
-                                              ": ", listener.status().message())));
+        opened.set_value(absl::Status(
+            listener.status().code(), absl::StrCat("[inject.smtp] listen ",
+                                                   inject.listen[i].ToString(), ": ",
+                                                   listener.status().message())));
+        return;
       }
       if (index == 0) smtp_ports.push_back((*listener)->port());
       parts.listeners.push_back(std::move(*listener));
@@ -107,9 +115,10 @@ absl::Status Engine::Impl::StartShard(ShardParts& parts, int index) {
       absl::StatusOr<std::unique_ptr<http::HttpServer>> server =
           http::HttpServer::Create(parts.shard->loop(), options);
       if (!server.ok()) {
-        return fail(absl::Status(server.status().code(),
-                                 absl::StrCat("[http] listen ", config.http.listen.ToString(), ": ",
-                                              server.status().message())));
+        opened.set_value(absl::Status(
+            server.status().code(), absl::StrCat("[http] listen ", config.http.listen.ToString(),
+                                                 ": ", server.status().message())));
+        return;
       }
       parts.http = std::move(*server);
       http_port = parts.http->port();
@@ -124,10 +133,9 @@ absl::Status Engine::Impl::StartShard(ShardParts& parts, int index) {
                           std::move(respond)(http::HttpResponse::Text(200, "OK\n"));
                         });
     }
-    return absl::OkStatus();
+    opened.set_value(absl::OkStatus());
   });
-  parts.running = started.ok();
-  return started;
+  return result.get();
 }
 
 absl::Status Engine::Impl::Recover() {
@@ -253,7 +261,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
   Impl& e = *engine->impl_;
   for (int i = 0; i < threads; ++i) {
-    absl::Status status = e.StartShard(e.shards[i], i);
+    absl::Status status = e.StartShard(e.shards[i]);
     if (!status.ok()) {
       engine->Stop(absl::ZeroDuration());
       return status;
@@ -263,6 +271,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
   if (!recovered.ok()) {
     engine->Stop(absl::ZeroDuration());
     return recovered;
+  }
+  for (int i = 0; i < threads; ++i) {
+    absl::Status status = e.OpenListeners(e.shards[i], i);
+    if (!status.ok()) {
+      engine->Stop(absl::ZeroDuration());
+      return status;
+    }
   }
   return engine;
 }
