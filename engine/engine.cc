@@ -99,10 +99,10 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
       absl::StatusOr<std::unique_ptr<smtp::SmtpListener>> listener =
           smtp::SmtpListener::Create(parts.shard->loop(), options, parts.injection.get());
       if (!listener.ok()) {
-        opened.set_value(absl::Status(
-            listener.status().code(), absl::StrCat("[inject.smtp] listen ",
-                                                   inject.listen[i].ToString(), ": ",
-                                                   listener.status().message())));
+        opened.set_value(
+            absl::Status(listener.status().code(),
+                         absl::StrCat("[inject.smtp] listen ", inject.listen[i].ToString(), ": ",
+                                      listener.status().message())));
         return;
       }
       if (index == 0) smtp_ports.push_back((*listener)->port());
@@ -115,9 +115,9 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
       absl::StatusOr<std::unique_ptr<http::HttpServer>> server =
           http::HttpServer::Create(parts.shard->loop(), options);
       if (!server.ok()) {
-        opened.set_value(absl::Status(
-            server.status().code(), absl::StrCat("[http] listen ", config.http.listen.ToString(),
-                                                 ": ", server.status().message())));
+        opened.set_value(absl::Status(server.status().code(),
+                                      absl::StrCat("[http] listen ", config.http.listen.ToString(),
+                                                   ": ", server.status().message())));
         return;
       }
       parts.http = std::move(*server);
@@ -142,36 +142,18 @@ absl::Status Engine::Impl::Recover() {
   const absl::Time start = absl::Now();
   std::vector<delivery::RecipientPtr> batch;
   batch.reserve(kRecoveryBatch);
-  queue::MessageId max_id = 0;
   absl::StatusOr<queue::Spool::RecoveryStats> stats = spool->Recover(
       [&](const queue::MessageMeta& meta, std::vector<queue::RecipientRecord> records) {
-        auto info = std::make_shared<delivery::MessageInfo>();
-        info->id = meta.id;
-        info->queue_id = queue::FormatQueueId(meta.id);
-        info->sender = meta.sender;
-        info->created = meta.created;
-        info->size = meta.size;
-        info->message_id = meta.message_id;
-        info->eight_bit = meta.eight_bit;
-        std::shared_ptr<const delivery::MessageInfo> shared = std::move(info);
+        std::shared_ptr<const delivery::MessageInfo> shared = delivery::MakeMessageInfo(meta);
         writer->Track(meta.id, static_cast<uint32_t>(records.size()));
         for (queue::RecipientRecord& record : records) {
-          auto r = std::make_unique<delivery::QueuedRecipient>();
-          r->message = shared;
-          r->index = record.index;
-          r->address = std::move(record.address);
-          r->domain = smtp::DomainOf(r->address);
-          r->attempts = record.attempts;
-          r->due = record.next_due;
-          r->last_response = std::move(record.last_response);
-          batch.push_back(std::move(r));
+          batch.push_back(delivery::MakeRecipient(shared, nullptr, std::move(record)));
           if (batch.size() >= kRecoveryBatch) {
             dispatcher->Dispatch(std::move(batch));
             batch.clear();
             batch.reserve(kRecoveryBatch);
           }
         }
-        max_id = std::max(max_id, meta.id);
       });
   if (!stats.ok()) return stats.status();
   if (!batch.empty()) dispatcher->Dispatch(std::move(batch));

@@ -13,6 +13,7 @@ namespace {
 
 // Bodies read from the spool at once per shard; more recipients wait their turn.
 constexpr int kMaxBodyLoads = 64;
+constexpr uint64_t kSweepIntervalMs = 60 * 1000;
 
 std::vector<std::string> DnsServers(const config::Config& config) {
   std::vector<std::string> servers;
@@ -40,7 +41,21 @@ absl::Status DeliveryShard::Init() {
   schedule_timer_ = new uv_timer_t;
   uv_timer_init(loop(), schedule_timer_);
   schedule_timer_->data = this;
+  sweep_timer_ = new uv_timer_t;
+  uv_timer_init(loop(), sweep_timer_);
+  sweep_timer_->data = this;
+  uv_timer_start(
+      sweep_timer_,
+      [](uv_timer_t* t) { static_cast<DeliveryShard*>(t->data)->SweepIdleDestinations(); },
+      kSweepIntervalMs, kSweepIntervalMs);
+  // The sweep alone must not keep the loop alive.
+  uv_unref(reinterpret_cast<uv_handle_t*>(sweep_timer_));
   return absl::OkStatus();
+}
+
+void DeliveryShard::SweepIdleDestinations() {
+  // Runs from its own timer, never while a destination is on the stack or in to_pump_.
+  absl::erase_if(destinations_, [](const auto& entry) { return entry.second->Idle(); });
 }
 
 void DeliveryShard::Enqueue(std::vector<RecipientPtr> recipients) {
@@ -304,6 +319,7 @@ void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> do
   waiting_for_body_.clear();
   body_load_queue_.clear();
   uv_timer_stop(schedule_timer_);
+  uv_timer_stop(sweep_timer_);
   for (auto& [domain, destination] : destinations_) destination->BeginShutdown();
 
   grace_timer_ = new uv_timer_t;
@@ -329,6 +345,8 @@ void DeliveryShard::MaybeFinishShutdown() {
   uv_close(reinterpret_cast<uv_handle_t*>(grace_timer_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   uv_close(reinterpret_cast<uv_handle_t*>(schedule_timer_),
+           [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(sweep_timer_),
            [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   resolver_->Shutdown([this] {
     auto done = std::move(shutdown_done_);

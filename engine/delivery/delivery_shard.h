@@ -102,6 +102,10 @@ class DeliveryShard {
   std::vector<Scheduled> schedule_;  // a min-heap by due time
   uint64_t sequence_ = 0;
   uv_timer_t* schedule_timer_ = nullptr;
+  // Drops destinations that have had nothing to do, so that a shard that has sent to a
+  // million domains does not keep a million queues.
+  uv_timer_t* sweep_timer_ = nullptr;
+  void SweepIdleDestinations();
   absl::Time timer_due_ = absl::InfiniteFuture();
 
   // Recipients waiting for their message body, by message.

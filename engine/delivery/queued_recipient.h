@@ -37,6 +37,14 @@ struct QueuedRecipient {
 
 using RecipientPtr = std::unique_ptr<QueuedRecipient>;
 
+// The in-memory view of a spooled message, shared by its recipients.
+std::shared_ptr<const MessageInfo> MakeMessageInfo(const queue::MessageMeta& meta);
+
+// A queued recipient from its spool record (its domain taken from the address). `body` may be
+// null: the shard loads it from the spool when the recipient is due.
+RecipientPtr MakeRecipient(std::shared_ptr<const MessageInfo> message,
+                           std::shared_ptr<const std::string> body, queue::RecipientRecord record);
+
 }  // namespace volley::delivery
 
 #endif  // VOLLEY_ENGINE_DELIVERY_QUEUED_RECIPIENT_H_

@@ -102,27 +102,16 @@ void InjectionHandler::OnStored(const smtp::Envelope& envelope, const queue::Mes
     return;
   }
   const std::string queue_id = queue::FormatQueueId(meta.id);
-  auto info = std::make_shared<delivery::MessageInfo>();
-  info->id = meta.id;
-  info->queue_id = queue_id;
-  info->sender = meta.sender;
-  info->created = meta.created;
-  info->size = meta.size;
-  info->message_id = meta.message_id;
-  info->eight_bit = meta.eight_bit;
-  std::shared_ptr<const delivery::MessageInfo> shared_info = std::move(info);
+  std::shared_ptr<const delivery::MessageInfo> shared_info = delivery::MakeMessageInfo(meta);
 
   smtp::Reply ok = smtp::MakeReply(250, "2.0.0", absl::StrCat("OK <", queue_id, ">"));
   std::vector<delivery::RecipientPtr> recipients;
   recipients.reserve(envelope.recipients.size());
   for (size_t i = 0; i < envelope.recipients.size(); ++i) {
-    auto r = std::make_unique<delivery::QueuedRecipient>();
-    r->message = shared_info;
-    r->body = body;
-    r->index = static_cast<uint32_t>(i);
-    r->address = envelope.recipients[i];
-    r->domain = smtp::DomainOf(r->address);
-    r->due = absl::InfinitePast();
+    queue::RecipientRecord spooled;
+    spooled.index = static_cast<uint32_t>(i);
+    spooled.address = envelope.recipients[i];
+    delivery::RecipientPtr r = delivery::MakeRecipient(shared_info, body, std::move(spooled));
 
     LogRecord record;
     record.type = RecordType::kReception;
