@@ -105,7 +105,9 @@ std::string EncodeMeta(const MessageMeta& meta) {
   PutVarint64(&out, meta.size);
   PutVarint64(&out, meta.num_recipients);
   PutLengthPrefixed(&out, meta.message_id);
-  PutVarint64(&out, meta.eight_bit ? 1 : 0);
+  PutVarint64(&out, (meta.eight_bit ? 1 : 0) | (meta.smtputf8 ? 2 : 0));
+  PutLengthPrefixed(&out, meta.dsn_ret);
+  PutLengthPrefixed(&out, meta.dsn_envid);
   return out;
 }
 
@@ -115,10 +117,12 @@ bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta) {
   uint64_t created, size, count, flags;
   if (!GetVarint64(&value, &created) || !GetLengthPrefixed(&value, &meta->sender) ||
       !GetVarint64(&value, &size) || !GetVarint64(&value, &count) ||
-      !GetLengthPrefixed(&value, &meta->message_id) || !GetVarint64(&value, &flags)) {
+      !GetLengthPrefixed(&value, &meta->message_id) || !GetVarint64(&value, &flags) ||
+      !GetLengthPrefixed(&value, &meta->dsn_ret) || !GetLengthPrefixed(&value, &meta->dsn_envid)) {
     return false;
   }
   meta->eight_bit = (flags & 1) != 0;
+  meta->smtputf8 = (flags & 2) != 0;
   meta->id = id;
   meta->created = MicrosToTime(static_cast<int64_t>(created));
   meta->size = size;
@@ -134,6 +138,8 @@ std::string EncodeRecipient(const RecipientRecord& record) {
   PutVarint64(&out, record.attempts);
   PutVarint64(&out, static_cast<uint64_t>(TimeToMicros(record.next_due)));
   PutLengthPrefixed(&out, record.last_response);
+  PutLengthPrefixed(&out, record.dsn_notify);
+  PutLengthPrefixed(&out, record.dsn_orcpt);
   return out;
 }
 
@@ -142,7 +148,9 @@ bool DecodeRecipient(uint32_t index, absl::string_view value, RecipientRecord* r
   value.remove_prefix(1);
   uint64_t attempts, due;
   if (!GetLengthPrefixed(&value, &record->address) || !GetVarint64(&value, &attempts) ||
-      !GetVarint64(&value, &due) || !GetLengthPrefixed(&value, &record->last_response)) {
+      !GetVarint64(&value, &due) || !GetLengthPrefixed(&value, &record->last_response) ||
+      !GetLengthPrefixed(&value, &record->dsn_notify) ||
+      !GetLengthPrefixed(&value, &record->dsn_orcpt)) {
     return false;
   }
   record->index = index;

@@ -51,6 +51,9 @@ struct MessageMeta {
   uint32_t num_recipients = 0;
   std::string message_id;  // the Message-ID header, for log records
   bool eight_bit = false;  // the content has octets above 127
+  bool smtputf8 = false;   // injected with SMTPUTF8 (RFC 6531): must be relayed with it
+  std::string dsn_ret;     // RFC 3461 RET (FULL or HDRS), "" when not given
+  std::string dsn_envid;   // RFC 3461 ENVID (xtext as received), "" when not given
 
   friend bool operator==(const MessageMeta&, const MessageMeta&) = default;
 };
@@ -61,6 +64,8 @@ struct RecipientRecord {
   uint32_t attempts = 0;
   absl::Time next_due = absl::InfinitePast();  // InfinitePast: due at once
   std::string last_response;                   // the last transient failure, for operators
+  std::string dsn_notify;                      // RFC 3461 NOTIFY as received, "" when not given
+  std::string dsn_orcpt;                       // RFC 3461 ORCPT as received, "" when not given
 
   friend bool operator==(const RecipientRecord&, const RecipientRecord&) = default;
 };

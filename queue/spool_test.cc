@@ -31,6 +31,9 @@ MessageMeta Meta(MessageId id, uint32_t recipients) {
   meta.num_recipients = recipients;
   meta.message_id = "<m@example.com>";
   meta.eight_bit = id % 2 == 0;
+  meta.smtputf8 = id % 3 == 0;
+  meta.dsn_ret = "HDRS";
+  meta.dsn_envid = "QQ+2B314";
   return meta;
 }
 
@@ -64,6 +67,8 @@ TEST(Records, RoundTrip) {
   r.attempts = 3;
   r.next_due = absl::FromUnixMicros(1800000000000000);
   r.last_response = "451 4.3.0 try later";
+  r.dsn_notify = "SUCCESS,FAILURE";
+  r.dsn_orcpt = "rfc822;a@b.c";
   RecipientRecord back;
   ASSERT_TRUE(DecodeRecipient(4, EncodeRecipient(r), &back));
   EXPECT_EQ(back, r);

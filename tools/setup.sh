@@ -8,8 +8,11 @@ PACKAGES=(
   bazel-bootstrap bazel-platforms g++
   libuv1-dev android-libboringssl-dev libc-ares-dev libabsl-dev librocksdb-dev
   libbenchmark-dev libgtest-dev libgmock-dev libtomlplusplus-dev libidn2-dev
+  nlohmann-json3-dev
   # Tests: a real DNS server, SMTP tools, certificates.
   unbound swaks openssl python3 python3-aiosmtpd dnsutils
+  # Tests: a real receiving MTA (tests/support/postfix_server runs private instances).
+  postfix
   # Tooling.
   clang-format
 )
@@ -29,6 +32,10 @@ echo "tools/setup.sh: installing ${missing[*]}" >&2
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
+# Postfix's package asks for a mail server type: "No configuration" writes no /etc/postfix/main.cf
+# and starts nothing. The tests run their own instances on their own directories and ports (a
+# system Postfix that is already running is left alone).
+echo "postfix postfix/main_mailer_type select No configuration" | $SUDO debconf-set-selections
 # The package lists may be stale or absent on a fresh machine: refresh once if the first
 # attempt cannot find a package.
 if ! $SUDO apt-get install -y --no-install-recommends "${missing[@]}"; then

@@ -239,6 +239,10 @@ class Parser {
     uint32_t line;
     std::string host;
     std::optional<uint16_t> port;
+    std::optional<TlsPolicy> tls;
+    std::string auth_user;
+    std::string auth_password;
+    bool allow_auth_without_tls = false;
   };
 
   void AddError(uint32_t line, std::string message) {
@@ -367,12 +371,13 @@ class Parser {
     for (auto&& [key, value] : root) {
       const absl::string_view name = AsAbsl(key.str());
       const std::string what = absl::StrCat("[", QuoteKey(key.str()), "]");
-      if (name == "egress" || name == "dkim") {
+      if (name == "dkim") {
         AddError(key, absl::StrCat(what, ": ", kNotSupported));
         continue;
       }
       const bool known = name == "server" || name == "inject" || name == "http" || name == "dns" ||
-                         name == "delivery" || name == "shaping" || name == "routes";
+                         name == "delivery" || name == "shaping" || name == "routes" ||
+                         name == "egress";
       if (!known) {
         if (value.is_table()) {
           AddError(key, absl::StrCat("unknown table ", what));
@@ -391,6 +396,7 @@ class Parser {
       if (name == "delivery") ParseDelivery(*table);
       if (name == "shaping") ParseShaping(*table);
       if (name == "routes") ParseRoutes(*table);
+      if (name == "egress") ParseEgress(*table);
     }
   }
 
@@ -644,16 +650,36 @@ class Parser {
   }
 
   void ParseShaping(const toml::table& table) {
+    // [shaping.default] first, wherever it is: every domain table starts from it.
+    if (const toml::node* node = table.get("default")) {
+      if (const toml::table* shaping = ExpectTable(*node, "[shaping.default]")) {
+        ParseShapingTable(*shaping, "shaping.default", &config_.shaping_default,
+                          &shaping_default_pool_line_);
+      }
+    }
     for (auto&& [key, value] : table) {
       const std::string what = absl::StrCat("[shaping.", QuoteKey(key.str()), "]");
       const absl::string_view name = AsAbsl(key.str());
-      if (name == "default") {
-        if (const toml::table* shaping = ExpectTable(value, what)) ParseShapingDefault(*shaping);
-      } else if (name == "site" && value.is_table()) {
+      if (name == "default") continue;
+      if (name == "site" && value.is_table()) {
         AddError(key, absl::StrCat("[shaping.site.*] (per-site shaping): ", kNotSupported));
       } else if (value.is_table() && absl::StrContains(name, '.')) {
         // A domain (domains have dots; a bare word is far more likely a misspelt "default").
-        AddError(key, absl::StrCat(what, " (per-domain shaping): ", kNotSupported));
+        const std::string domain = absl::AsciiStrToLower(name);
+        if (!IsDomainName(domain)) {
+          AddError(key, absl::StrCat(what, ": \"", name, "\" is not a valid domain name"));
+          continue;
+        }
+        if (config_.shaping_domains.contains(domain)) {
+          AddError(key, absl::StrCat(what, ": duplicate (domains are case-insensitive)"));
+          continue;
+        }
+        ShapingConfig shaping = config_.shaping_default;
+        uint32_t pool_line = 0;
+        ParseShapingTable(*value.as_table(), absl::StrCat("shaping.", QuoteKey(key.str())),
+                          &shaping, &pool_line);
+        if (pool_line != 0) pool_lines_.emplace_back(shaping.egress_pool, pool_line);
+        config_.shaping_domains.emplace(domain, std::move(shaping));
       } else if (value.is_table()) {
         AddError(key, absl::StrCat("unknown table ", what));
       } else {
@@ -661,28 +687,155 @@ class Parser {
                                    "' in [shaping] (default limits go in [shaping.default])"));
       }
     }
+    if (shaping_default_pool_line_ != 0) {
+      pool_lines_.emplace_back(config_.shaping_default.egress_pool, shaping_default_pool_line_);
+    }
   }
 
-  void ParseShapingDefault(const toml::table& table) {
-    ShapingConfig& shaping = config_.shaping_default;
-    Walk(table, "shaping.default",
+  std::optional<TlsPolicy> ReadTlsPolicy(const toml::node& node, absl::string_view what,
+                                         bool allow_implicit) {
+    std::optional<std::string> text = ReadString(node, what);
+    if (!text.has_value()) return std::nullopt;
+    for (TlsPolicy policy : {TlsPolicy::kDisabled, TlsPolicy::kOpportunistic, TlsPolicy::kRequired,
+                             TlsPolicy::kRequiredVerify, TlsPolicy::kImplicit}) {
+      if (policy == TlsPolicy::kImplicit && !allow_implicit) continue;
+      if (*text == TlsPolicyName(policy)) return policy;
+    }
+    AddError(node, absl::StrCat(what, ": \"", *text, "\" is not one of disabled, opportunistic, ",
+                                "required, required_verify", allow_implicit ? ", implicit" : ""));
+    return std::nullopt;
+  }
+
+  // One [shaping.*] table, applied over *shaping key by key.
+  void ParseShapingTable(const toml::table& table, const std::string& table_name,
+                         ShapingConfig* shaping, uint32_t* pool_line) {
+    const std::string prefix = absl::StrCat("[", table_name, "] ");
+    auto positive = [&](int* field, absl::string_view key) {
+      return [this, field, key, &prefix](const toml::node& v) {
+        if (auto n =
+                ReadInteger(v, absl::StrCat(prefix, key), 1, std::numeric_limits<int>::max())) {
+          *field = static_cast<int>(*n);
+        }
+      };
+    };
+    auto duration = [&](absl::Duration* field, absl::string_view key) {
+      return [this, field, key, &prefix](const toml::node& v) {
+        if (auto d = ReadDuration(v, absl::StrCat(prefix, key))) *field = *d;
+      };
+    };
+    Walk(table, table_name,
          {
-             {"connection_limit",
+             {"connection_limit", positive(&shaping->connection_limit, "connection_limit")},
+             {"max_deliveries_per_connection",
+              positive(&shaping->max_deliveries_per_connection, "max_deliveries_per_connection")},
+             {"max_recipients_per_batch",
+              positive(&shaping->max_recipients_per_batch, "max_recipients_per_batch")},
+             {"connect_timeout", duration(&shaping->connect_timeout, "connect_timeout")},
+             {"banner_timeout", duration(&shaping->banner_timeout, "banner_timeout")},
+             {"ehlo_timeout", duration(&shaping->ehlo_timeout, "ehlo_timeout")},
+             {"mail_from_timeout", duration(&shaping->mail_from_timeout, "mail_from_timeout")},
+             {"rcpt_to_timeout", duration(&shaping->rcpt_to_timeout, "rcpt_to_timeout")},
+             {"data_timeout", duration(&shaping->data_timeout, "data_timeout")},
+             {"data_dot_timeout", duration(&shaping->data_dot_timeout, "data_dot_timeout")},
+             {"idle_timeout", duration(&shaping->idle_timeout, "idle_timeout")},
+             {"tls",
               [&](const toml::node& v) {
-                if (auto n = ReadInteger(v, "[shaping.default] connection_limit", 1,
-                                         std::numeric_limits<int>::max())) {
-                  shaping.connection_limit = static_cast<int>(*n);
+                if (auto policy = ReadTlsPolicy(v, absl::StrCat(prefix, "tls"), false)) {
+                  shaping->tls = *policy;
                 }
               }},
-             {"max_deliveries_per_connection",
+             {"tls_ca_file",
               [&](const toml::node& v) {
-                if (auto n = ReadInteger(v, "[shaping.default] max_deliveries_per_connection", 1,
-                                         std::numeric_limits<int>::max())) {
-                  shaping.max_deliveries_per_connection = static_cast<int>(*n);
+                if (auto s = ReadString(v, absl::StrCat(prefix, "tls_ca_file"))) {
+                  shaping->tls_ca_file = *std::move(s);
+                }
+              }},
+             {"egress_pool",
+              [&](const toml::node& v) {
+                if (auto s = ReadString(v, absl::StrCat(prefix, "egress_pool"))) {
+                  shaping->egress_pool = *std::move(s);
+                  *pool_line = v.source().begin.line;
                 }
               }},
          },
-         {"max_message_rate", "max_connection_rate", "idle_timeout", "tls"});
+         {"max_message_rate", "max_connection_rate"});
+  }
+
+  void ParseEgress(const toml::table& table) {
+    for (auto&& [key, value] : table) {
+      const std::string name(AsAbsl(key.str()));
+      const std::string what = absl::StrCat("[egress.", QuoteKey(key.str()), "]");
+      const toml::table* pool_table = ExpectTable(value, what);
+      if (pool_table == nullptr) continue;
+      EgressPool pool;
+      pool.name = name;
+      bool has_sources = false;
+      for (auto&& [pool_key, pool_value] : *pool_table) {
+        if (pool_key.str() != "sources") {
+          AddError(pool_key, absl::StrCat("unknown key '", AsAbsl(pool_key.str()), "' in ", what));
+          continue;
+        }
+        has_sources = true;
+        const toml::array* array = pool_value.as_array();
+        if (array == nullptr || array->empty()) {
+          AddError(pool_value, absl::StrCat(what,
+                                            " sources: expected a non-empty array of "
+                                            "{ address = \"ip\", ehlo = \"name\" }"));
+          continue;
+        }
+        for (const toml::node& element : *array) {
+          const toml::table* source_table = element.as_table();
+          if (source_table == nullptr) {
+            AddError(element, absl::StrCat(what, " sources: expected an inline table, got ",
+                                           TypeName(element)));
+            continue;
+          }
+          EgressSource source;
+          bool ok = true;
+          for (auto&& [source_key, source_value] : *source_table) {
+            const absl::string_view field = AsAbsl(source_key.str());
+            std::optional<std::string> text =
+                ReadString(source_value, absl::StrCat(what, " sources ", field));
+            if (!text.has_value()) {
+              ok = false;
+              continue;
+            }
+            if (field == "address") {
+              if (!IsIpLiteral(*text)) {
+                AddError(source_value, absl::StrCat(what, " sources address: \"", *text,
+                                                    "\" is not a numeric IP address"));
+                ok = false;
+              }
+              source.address = *std::move(text);
+            } else if (field == "ehlo") {
+              if (!text->empty() && !IsDomainName(*text)) {
+                AddError(source_value, absl::StrCat(what, " sources ehlo: \"", *text,
+                                                    "\" is not a valid host name"));
+                ok = false;
+              }
+              source.ehlo = *std::move(text);
+            } else if (field == "name") {
+              source.name = *std::move(text);
+            } else {
+              AddError(source_key, absl::StrCat("unknown key '", field, "' in ", what, " sources"));
+              ok = false;
+            }
+          }
+          if (source.address.empty()) {
+            AddError(element, absl::StrCat(what, " sources: missing key 'address'"));
+            ok = false;
+          }
+          if (!ok) continue;
+          if (source.name.empty()) source.name = source.address;
+          pool.sources.push_back(std::move(source));
+        }
+      }
+      if (!has_sources) {
+        AddError(key, absl::StrCat(what, ": missing key 'sources'"));
+        continue;
+      }
+      if (!pool.sources.empty()) config_.egress_pools[name] = std::move(pool);
+    }
   }
 
   void ParseRoutes(const toml::table& table) {
@@ -705,7 +858,9 @@ class Parser {
                                      TypeName(value)));
         continue;
       }
-      PendingRoute pending{domain, key.source().begin.line, "", std::nullopt};
+      PendingRoute pending;
+      pending.domain = domain;
+      pending.line = key.source().begin.line;
       bool has_host = false;
       bool ok = true;
       for (auto&& [route_key, route_value] : *route) {
@@ -731,9 +886,28 @@ class Parser {
           }
           pending.host = std::move(address->host);
           pending.port = address->port;
-        } else if (name == "auth_user" || name == "auth_password" || name == "tls") {
-          AddError(route_key, absl::StrCat(what, " ", name, ": ", kNotSupported));
-          ok = false;
+        } else if (name == "tls") {
+          pending.tls = ReadTlsPolicy(route_value, absl::StrCat(what, " tls"), true);
+          if (!pending.tls.has_value()) ok = false;
+        } else if (name == "auth_user" || name == "auth_password") {
+          std::optional<std::string> text = ReadString(route_value, absl::StrCat(what, " ", name));
+          if (!text.has_value() || text->empty()) {
+            if (text.has_value()) AddError(route_value, absl::StrCat(what, " ", name, ": empty"));
+            ok = false;
+            continue;
+          }
+          (name == "auth_user" ? pending.auth_user : pending.auth_password) = *std::move(text);
+        } else if (name == "allow_auth_without_tls") {
+          const auto* flag = route_value.as_boolean();
+          if (flag == nullptr) {
+            AddError(route_value, absl::StrCat(what,
+                                               " allow_auth_without_tls: expected true or "
+                                               "false, got ",
+                                               TypeName(route_value)));
+            ok = false;
+            continue;
+          }
+          pending.allow_auth_without_tls = flag->get();
         } else {
           AddError(route_key, absl::StrCat("unknown key '", name, "' in ", what));
           ok = false;
@@ -741,6 +915,10 @@ class Parser {
       }
       if (!has_host) {
         AddError(key, absl::StrCat(what, ": missing key 'host'"));
+        ok = false;
+      }
+      if (ok && pending.auth_user.empty() != pending.auth_password.empty()) {
+        AddError(key, absl::StrCat(what, ": auth_user and auth_password go together"));
         ok = false;
       }
       if (ok) pending_routes_.push_back(std::move(pending));
@@ -762,12 +940,24 @@ class Parser {
       }
       Route route;
       route.host.host = std::move(pending.host);
-      route.host.port = pending.port.value_or(config_.delivery.port);
+      // Implicit TLS has its own well-known port (RFC 8314).
+      route.host.port = pending.port.value_or(
+          pending.tls == TlsPolicy::kImplicit ? uint16_t{465} : config_.delivery.port);
+      route.tls = pending.tls;
+      route.auth_user = std::move(pending.auth_user);
+      route.auth_password = std::move(pending.auth_password);
+      route.allow_auth_without_tls = pending.allow_auth_without_tls;
       config_.routes.emplace(pending.domain, std::move(route));
     }
   }
 
   void CrossCheck() {
+    for (const auto& [pool, line] : pool_lines_) {
+      if (!config_.egress_pools.contains(pool)) {
+        AddError(line, absl::StrCat("egress_pool \"", pool, "\" is not defined (no [egress.", pool,
+                                    "] table)"));
+      }
+    }
     const DeliveryConfig& delivery = config_.delivery;
     if (delivery.retry_initial > delivery.retry_max) {
       AddError(
@@ -796,6 +986,8 @@ class Parser {
   uint32_t retry_initial_line_ = 0;
   uint32_t retry_max_line_ = 0;
   uint32_t http_listen_line_ = 0;
+  uint32_t shaping_default_pool_line_ = 0;
+  std::vector<std::pair<std::string, uint32_t>> pool_lines_;  // egress_pool values and lines
   std::vector<uint32_t> smtp_listen_lines_;
 };
 
@@ -850,7 +1042,29 @@ Config Config::Defaults() {
     CHECK(cidr.ok()) << cidr.status().ToString();
     config.inject_smtp.relay_networks.push_back(*cidr);
   }
+  config.egress_pools["default"] = EgressPool{"default", {EgressSource{"default", "0.0.0.0", ""}}};
   return config;
+}
+
+const ShapingConfig& Config::ShapingFor(absl::string_view domain) const {
+  auto it = shaping_domains.find(domain);
+  return it == shaping_domains.end() ? shaping_default : it->second;
+}
+
+absl::string_view TlsPolicyName(TlsPolicy policy) {
+  switch (policy) {
+    case TlsPolicy::kDisabled:
+      return "disabled";
+    case TlsPolicy::kOpportunistic:
+      return "opportunistic";
+    case TlsPolicy::kRequired:
+      return "required";
+    case TlsPolicy::kRequiredVerify:
+      return "required_verify";
+    case TlsPolicy::kImplicit:
+      return "implicit";
+  }
+  return "?";
 }
 
 absl::StatusOr<Config> ParseConfig(absl::string_view toml_text, absl::string_view origin) {

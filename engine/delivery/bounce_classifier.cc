@@ -38,7 +38,7 @@ absl::string_view FromEnhanced(const smtp::EnhancedCode& e) {
           return "InactiveMailbox";
       }
     case 3:  // mail system
-      if (e.detail == 4) return "ContentRelated";
+      if (e.detail == 4) return "MessageTooLarge";
       return "BadConfiguration";
     case 4:  // network and routing (RFC 3463 3.5)
       switch (e.detail) {

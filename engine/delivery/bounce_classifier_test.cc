@@ -11,7 +11,8 @@ TEST(BounceClassifier, EnhancedCodeFirstThenText) {
   EXPECT_EQ(ClassifyBounce(smtp::MakeReply(556, "5.1.10", "null MX")), "BadDomain");
   EXPECT_EQ(ClassifyBounce(smtp::MakeReply(552, "5.2.2", "over quota")), "QuotaIssues");
   EXPECT_EQ(ClassifyBounce(smtp::MakeReply(550, "5.7.1", "rejected by policy")), "PolicyRelated");
-  EXPECT_EQ(ClassifyBounce(smtp::MakeReply(552, "5.3.4", "too big")), "ContentRelated");
+  EXPECT_EQ(ClassifyBounce(smtp::MakeReply(552, "5.3.4", "too big")), "MessageTooLarge");
+  EXPECT_EQ(ClassifyBounce(smtp::MakeReply(554, "5.6.3", "conversion needed")), "ContentRelated");
   EXPECT_EQ(ClassifyBounce(smtp::MakeReply(451, "4.4.3", "dns")), "DNSFailure");
   EXPECT_EQ(ClassifyBounce(smtp::MakeReply(452, "4.5.3", "too many recipients")),
             "TooManyRecipients");

@@ -1,9 +1,14 @@
 #include "engine/delivery/client_protocol.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
+#include "engine/delivery/mime_downgrade.h"
 #include "engine/smtp/dot_stuffing.h"
 
 namespace volley::delivery {
@@ -17,10 +22,33 @@ smtp::Reply Synthetic(int code, absl::string_view enhanced, absl::string_view te
   return smtp::MakeReply(code, enhanced, text);
 }
 
+bool HasMechanism(const smtp::Capabilities& caps, absl::string_view mechanism) {
+  return std::find(caps.auth_mechanisms.begin(), caps.auth_mechanisms.end(), mechanism) !=
+         caps.auth_mechanisms.end();
+}
+
+// RFC 5321 4.5.3.1.10: a server that takes no more recipients in this transaction says 452
+// (RFC 3463: 4.5.3); some say it only in words.
+bool IsTooManyRecipients(const smtp::Reply& reply) {
+  if (reply.code != 452) return false;
+  if (reply.enhanced) {
+    return reply.enhanced->subject == 5 && reply.enhanced->detail == 3;
+  }
+  return absl::StrContains(absl::AsciiStrToLower(reply.Text()), "too many recipients");
+}
+
+// AUTH steps, in Pending::index.
+enum AuthStep : size_t { kAuthPlain, kAuthLoginStart, kAuthLoginUser, kAuthLoginPassword };
+
 }  // namespace
 
-ClientProtocol::ClientProtocol(std::string ehlo_name, Callbacks callbacks)
-    : ehlo_name_(std::move(ehlo_name)), callbacks_(std::move(callbacks)), lines_(kMaxReplyLine) {
+bool IsNonAscii(absl::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+ClientProtocol::ClientProtocol(ProtocolOptions options, Callbacks callbacks)
+    : options_(std::move(options)), callbacks_(std::move(callbacks)), lines_(kMaxReplyLine) {
   expected_.push_back({Expect::kBanner});
 }
 
@@ -50,6 +78,9 @@ void ClientProtocol::OnData(absl::string_view bytes) {
       break;
     }
     if (result == smtp::ReplyParser::Result::kComplete) HandleReply(parser_.Take());
+    // RFC 3207 5: nothing the server sent after its 220 to STARTTLS may be used; the TLS
+    // layer starts on a clean slate.
+    if (phase_ == Phase::kTlsHandshake) break;
   }
   --depth_;
   FlushOutput();
@@ -74,7 +105,7 @@ void ClientProtocol::HandleReply(smtp::Reply reply) {
         Fail({SessionError::Kind::kGreeting, reply, "greeting refused"});
         return;
       }
-      Send(absl::StrCat("EHLO ", ehlo_name_, "\r\n"));
+      SendLine(absl::StrCat("EHLO ", options_.ehlo_name));
       expected_.push_back({Expect::kEhlo});
       phase_ = Phase::kEhlo;
       return;
@@ -82,12 +113,11 @@ void ClientProtocol::HandleReply(smtp::Reply reply) {
       if (reply.IsPositive()) {
         capabilities_ = smtp::ParseEhloReply(reply);
         esmtp_ = true;
-        phase_ = Phase::kIdle;
-        if (callbacks_.on_ready) callbacks_.on_ready();
+        AfterGreetingExchange();
       } else if (reply.code == 421) {
         Fail({SessionError::Kind::kServerClosing, reply, "server closed the session at EHLO"});
-      } else if (reply.IsPermanent()) {
-        Send(absl::StrCat("HELO ", ehlo_name_, "\r\n"));
+      } else if (reply.IsPermanent() && !options_.tls_active) {
+        SendLine(absl::StrCat("HELO ", options_.ehlo_name));
         expected_.push_back({Expect::kHelo});
         phase_ = Phase::kHelo;
       } else {
@@ -96,12 +126,30 @@ void ClientProtocol::HandleReply(smtp::Reply reply) {
       return;
     case Expect::kHelo:
       if (reply.IsPositive()) {
-        phase_ = Phase::kIdle;
-        if (callbacks_.on_ready) callbacks_.on_ready();
+        capabilities_ = smtp::Capabilities();
+        AfterGreetingExchange();
       } else {
         Fail({reply.code == 421 ? SessionError::Kind::kServerClosing : SessionError::Kind::kHelo,
               reply, "HELO refused"});
       }
+      return;
+    case Expect::kStartTls:
+      if (reply.code == 220) {
+        phase_ = Phase::kTlsHandshake;
+        callbacks_.on_starttls();
+        return;
+      }
+      if (options_.tls_required || reply.code == 421) {
+        Fail({reply.code == 421 ? SessionError::Kind::kServerClosing : SessionError::Kind::kTls,
+              reply, "STARTTLS refused"});
+        return;
+      }
+      // Opportunistic: carry on in plaintext, and don't ask again on this connection.
+      options_.starttls = false;
+      AfterGreetingExchange();
+      return;
+    case Expect::kAuth:
+      HandleAuthReply(pending, std::move(reply));
       return;
     case Expect::kQuit:
       phase_ = Phase::kDone;
@@ -132,6 +180,90 @@ void ClientProtocol::HandleReply(smtp::Reply reply) {
   }
 }
 
+void ClientProtocol::AfterGreetingExchange() {
+  if (!options_.tls_active && options_.starttls && capabilities_.starttls) {
+    SendLine("STARTTLS");
+    expected_.push_back({Expect::kStartTls});
+    phase_ = Phase::kStartTls;
+    return;
+  }
+  if (!options_.tls_active && options_.tls_required) {
+    Fail({SessionError::Kind::kTls, std::nullopt, "TLS is required and STARTTLS is not offered"});
+    return;
+  }
+  if (!options_.auth_user.empty() && !authenticated_) {
+    StartAuth();
+    return;
+  }
+  phase_ = Phase::kIdle;
+  if (callbacks_.on_ready) callbacks_.on_ready();
+}
+
+void ClientProtocol::OnTlsEstablished() {
+  CHECK(phase_ == Phase::kTlsHandshake);
+  ++depth_;
+  options_.tls_active = true;
+  // RFC 3207 4.2: forget everything learnt before TLS.
+  capabilities_ = smtp::Capabilities();
+  esmtp_ = false;
+  lines_.Clear();
+  parser_.Reset();
+  SendLine(absl::StrCat("EHLO ", options_.ehlo_name));
+  expected_.push_back({Expect::kEhlo});
+  phase_ = Phase::kEhlo;
+  --depth_;
+  FlushOutput();
+}
+
+void ClientProtocol::StartAuth() {
+  if (!options_.tls_active && !options_.allow_auth_without_tls) {
+    Fail({SessionError::Kind::kAuth, std::nullopt,
+          "refusing to send credentials over a connection without TLS"});
+    return;
+  }
+  phase_ = Phase::kAuth;
+  if (HasMechanism(capabilities_, "PLAIN")) {
+    // RFC 4616: authzid NUL authcid NUL password.
+    const std::string credentials =
+        absl::StrCat(absl::string_view("\0", 1), options_.auth_user, absl::string_view("\0", 1),
+                     options_.auth_password);
+    SendLine(absl::StrCat("AUTH PLAIN ", absl::Base64Escape(credentials)));
+    expected_.push_back({Expect::kAuth, kAuthPlain});
+    return;
+  }
+  if (HasMechanism(capabilities_, "LOGIN")) {
+    SendLine("AUTH LOGIN");
+    expected_.push_back({Expect::kAuth, kAuthLoginStart});
+    return;
+  }
+  Fail({SessionError::Kind::kAuth, std::nullopt,
+        capabilities_.auth_mechanisms.empty()
+            ? "the server offers no AUTH"
+            : "the server offers neither AUTH PLAIN nor AUTH LOGIN"});
+}
+
+void ClientProtocol::HandleAuthReply(const Pending& pending, smtp::Reply reply) {
+  const bool last_step = pending.index == kAuthPlain || pending.index == kAuthLoginPassword;
+  if (last_step && reply.code == 235) {
+    authenticated_ = true;
+    phase_ = Phase::kIdle;
+    if (callbacks_.on_ready) callbacks_.on_ready();
+    return;
+  }
+  if (!last_step && reply.code == 334) {
+    if (pending.index == kAuthLoginStart) {
+      SendLine(absl::Base64Escape(options_.auth_user));
+      expected_.push_back({Expect::kAuth, kAuthLoginUser});
+    } else {
+      SendLine(absl::Base64Escape(options_.auth_password));
+      expected_.push_back({Expect::kAuth, kAuthLoginPassword});
+    }
+    return;
+  }
+  Fail({reply.code == 421 ? SessionError::Kind::kServerClosing : SessionError::Kind::kAuth, reply,
+        "authentication failed"});
+}
+
 void ClientProtocol::HandleTransactionReply(const Pending& pending, smtp::Reply reply) {
   DCHECK(active_.has_value());
   Active& a = *active_;
@@ -144,7 +276,11 @@ void ClientProtocol::HandleTransactionReply(const Pending& pending, smtp::Reply 
         if (lockstep) FinishTransaction(nullptr, "");
         return;
       }
-      if (lockstep) SendNextRcptOrData();
+      if (lockstep) {
+        SendNextRcptOrData();
+      } else {
+        phase_ = Phase::kRcpt;  // for the timeout: the RCPT replies are next
+      }
       return;
     case Expect::kRcpt: {
       ++a.rcpt_replies;
@@ -156,7 +292,13 @@ void ClientProtocol::HandleTransactionReply(const Pending& pending, smtp::Reply 
               RecipientOutcome{std::move(reply), RcptCommand(pending.index), false};
         }
       }
-      if (lockstep) SendNextRcptOrData();
+      // With BDAT the data waits for the last RCPT reply; without pipelining every command
+      // waits for the previous reply.
+      if (lockstep || (a.chunking && a.rcpt_replies == a.transaction.recipients.size())) {
+        SendNextRcptOrData();
+      } else if (a.rcpt_replies == a.transaction.recipients.size()) {
+        phase_ = Phase::kData;  // DATA went with the RCPTs; its reply is next
+      }
       return;
     }
     case Expect::kData:
@@ -167,10 +309,7 @@ void ClientProtocol::HandleTransactionReply(const Pending& pending, smtp::Reply 
           a.discard_data = true;
           Send(".\r\n");
         } else {
-          std::string body;
-          body.reserve(a.transaction.content->size() + a.transaction.content->size() / 64 + 8);
-          smtp::DotStuff(*a.transaction.content, &body);
-          out_.append(body);
+          SendBody();
         }
         expected_.push_back({Expect::kDot});
         phase_ = Phase::kDataDot;
@@ -188,7 +327,8 @@ void ClientProtocol::HandleTransactionReply(const Pending& pending, smtp::Reply 
         needs_rset_ = true;
         FinishTransaction(nullptr, "");
       } else {
-        FinishTransaction(&reply, ".");
+        if (!reply.IsPositive() && a.chunking) needs_rset_ = true;
+        FinishTransaction(&reply, a.chunking ? "BDAT" : ".");
       }
       return;
     default:
@@ -198,6 +338,10 @@ void ClientProtocol::HandleTransactionReply(const Pending& pending, smtp::Reply 
 
 void ClientProtocol::SendNextRcptOrData() {
   Active& a = *active_;
+  if (a.mail_failure) {
+    FinishTransaction(nullptr, "");
+    return;
+  }
   if (a.rcpt_replies < a.transaction.recipients.size()) {
     SendLine(RcptCommand(a.rcpt_replies));
     expected_.push_back({Expect::kRcpt, a.rcpt_replies});
@@ -209,21 +353,55 @@ void ClientProtocol::SendNextRcptOrData() {
     FinishTransaction(nullptr, "");
     return;
   }
-  Send("DATA\r\n");
+  if (a.chunking) {
+    SendBody();
+    expected_.push_back({Expect::kDot});
+    phase_ = Phase::kDataDot;
+    return;
+  }
+  SendLine("DATA");
   expected_.push_back({Expect::kData});
   phase_ = Phase::kData;
 }
 
+void ClientProtocol::SendBody() {
+  const std::string& content = *active_->content;
+  if (active_->chunking) {
+    // RFC 3030: the octets as they are, no dot-stuffing, in one chunk.
+    SendLine(absl::StrCat("BDAT ", content.size(), " LAST"));
+    Send(content);
+    return;
+  }
+  std::string body;
+  body.reserve(content.size() + content.size() / 64 + 8);
+  smtp::DotStuff(content, &body);
+  out_.append(body);
+}
+
 std::string ClientProtocol::MailCommand() const {
-  const Transaction& t = active_->transaction;
+  const Active& a = *active_;
+  const Transaction& t = a.transaction;
   std::string command = absl::StrCat("MAIL FROM:<", t.mail_from, ">");
-  if (capabilities_.size) absl::StrAppend(&command, " SIZE=", t.content->size());
-  if (t.eight_bit && capabilities_.eightbitmime) command.append(" BODY=8BITMIME");
+  if (capabilities_.size) absl::StrAppend(&command, " SIZE=", a.content->size());
+  if (t.eight_bit && capabilities_.eightbitmime && a.content == t.content) {
+    command.append(" BODY=8BITMIME");
+  }
+  if (a.smtputf8) command.append(" SMTPUTF8");
+  if (capabilities_.dsn) {
+    if (!t.dsn_ret.empty()) absl::StrAppend(&command, " RET=", t.dsn_ret);
+    if (!t.dsn_envid.empty()) absl::StrAppend(&command, " ENVID=", t.dsn_envid);
+  }
   return command;
 }
 
 std::string ClientProtocol::RcptCommand(size_t index) const {
-  return absl::StrCat("RCPT TO:<", active_->transaction.recipients[index], ">");
+  const TransactionRecipient& r = active_->transaction.recipients[index];
+  std::string command = absl::StrCat("RCPT TO:<", r.address, ">");
+  if (capabilities_.dsn) {
+    if (!r.dsn_notify.empty()) absl::StrAppend(&command, " NOTIFY=", r.dsn_notify);
+    if (!r.dsn_orcpt.empty()) absl::StrAppend(&command, " ORCPT=", r.dsn_orcpt);
+  }
+  return command;
 }
 
 void ClientProtocol::StartTransaction(Transaction transaction) {
@@ -231,28 +409,61 @@ void ClientProtocol::StartTransaction(Transaction transaction) {
   CHECK(!transaction.recipients.empty());
   ++depth_;
   active_.emplace();
-  active_->transaction = std::move(transaction);
-  active_->outcomes.resize(active_->transaction.recipients.size());
-  const Transaction& t = active_->transaction;
+  Active& a = *active_;
+  a.transaction = std::move(transaction);
+  a.outcomes.resize(a.transaction.recipients.size());
+  a.content = a.transaction.content;
+  const Transaction& t = a.transaction;
 
-  if (capabilities_.size && capabilities_.max_size > 0 &&
-      t.content->size() > capabilities_.max_size) {
-    // RFC 1870: no point sending what the server said it will refuse.
-    smtp::Reply refused =
-        Synthetic(552, "5.3.4",
-                  absl::StrCat("message size ", t.content->size(),
-                               " exceeds the server's limit of ", capabilities_.max_size));
-    for (auto& outcome : active_->outcomes) outcome = RecipientOutcome{refused, "MAIL", true};
-    FinishTransaction(nullptr, "");
+  // RFC 6531: non-ASCII addresses, or a message that came in with SMTPUTF8, need SMTPUTF8 all
+  // the way; there is no downgrade.
+  bool needs_smtputf8 = t.smtputf8 || IsNonAscii(t.mail_from);
+  for (const TransactionRecipient& r : t.recipients) needs_smtputf8 |= IsNonAscii(r.address);
+  if (needs_smtputf8 && !capabilities_.smtputf8) {
+    RefuseTransaction(
+        Synthetic(553, "5.6.7", "the message needs SMTPUTF8 and the server does not offer it"),
+        "MAIL");
     --depth_;
     FlushOutput();
     return;
   }
+  a.smtputf8 = needs_smtputf8;
+
+  // RFC 6152: without 8BITMIME an 8-bit message must be made 7-bit first (as Postfix does).
+  if (t.eight_bit && !capabilities_.eightbitmime) {
+    absl::StatusOr<std::string> converted = DowngradeTo7Bit(*t.content);
+    if (!converted.ok()) {
+      RefuseTransaction(
+          Synthetic(554, "5.6.3",
+                    absl::StrCat("the server does not offer 8BITMIME and the message cannot be "
+                                 "converted to 7 bit: ",
+                                 converted.status().message())),
+          "MAIL");
+      --depth_;
+      FlushOutput();
+      return;
+    }
+    a.content = std::make_shared<const std::string>(*std::move(converted));
+  }
+
+  if (capabilities_.size && capabilities_.max_size > 0 &&
+      a.content->size() > capabilities_.max_size) {
+    // RFC 1870: no point sending what the server said it will refuse.
+    RefuseTransaction(
+        Synthetic(552, "5.3.4",
+                  absl::StrCat("message size ", a.content->size(),
+                               " exceeds the server's limit of ", capabilities_.max_size)),
+        "MAIL");
+    --depth_;
+    FlushOutput();
+    return;
+  }
+  a.chunking = capabilities_.chunking;
 
   phase_ = Phase::kMail;
   const bool rset = needs_rset_;
   if (rset) {
-    Send("RSET\r\n");
+    SendLine("RSET");
     expected_.push_back({Expect::kRset});
     needs_rset_ = false;
   }
@@ -263,8 +474,11 @@ void ClientProtocol::StartTransaction(Transaction transaction) {
       SendLine(RcptCommand(i));
       expected_.push_back({Expect::kRcpt, i});
     }
-    Send("DATA\r\n");
-    expected_.push_back({Expect::kData});
+    // DATA can go in the same flight; BDAT carries the message, so it waits for the RCPTs.
+    if (!a.chunking) {
+      SendLine("DATA");
+      expected_.push_back({Expect::kData});
+    }
   } else if (!rset) {
     SendLine(MailCommand());
     expected_.push_back({Expect::kMail});
@@ -273,19 +487,28 @@ void ClientProtocol::StartTransaction(Transaction transaction) {
   FlushOutput();
 }
 
+void ClientProtocol::RefuseTransaction(const smtp::Reply& reply, absl::string_view command) {
+  for (auto& outcome : active_->outcomes) {
+    outcome = RecipientOutcome{reply, std::string(command), true};
+  }
+  FinishTransaction(nullptr, "");
+}
+
 void ClientProtocol::FinishTransaction(const smtp::Reply* deciding, absl::string_view command) {
   Active& a = *active_;
   std::vector<RecipientOutcome> outcomes;
   outcomes.reserve(a.outcomes.size());
   for (auto& outcome : a.outcomes) {
     if (outcome) {
+      // Refused only because this transaction had enough: the next one takes it.
+      if (a.accepted > 0 && IsTooManyRecipients(outcome->reply)) outcome->deferred = true;
       outcomes.push_back(std::move(*outcome));
     } else if (a.mail_failure) {
       outcomes.push_back(*a.mail_failure);
     } else if (deciding != nullptr) {
       outcomes.push_back(RecipientOutcome{*deciding, std::string(command), false});
     } else {
-      // Cannot happen: an accepted recipient always meets DATA or the dot.
+      // Cannot happen: an accepted recipient always meets DATA, BDAT or the dot.
       outcomes.push_back(RecipientOutcome{
           Synthetic(451, "4.3.0", "transaction ended without a reply for this recipient"), "",
           true});
@@ -301,7 +524,7 @@ void ClientProtocol::FinishTransaction(const smtp::Reply* deciding, absl::string
 void ClientProtocol::Quit() {
   if (phase_ != Phase::kIdle) return;
   ++depth_;
-  Send("QUIT\r\n");
+  SendLine("QUIT");
   expected_.push_back({Expect::kQuit});
   phase_ = Phase::kQuit;
   --depth_;

@@ -12,8 +12,9 @@ namespace {
 // Drives a ClientProtocol and records everything it does.
 class Harness {
  public:
-  Harness() {
+  explicit Harness(ProtocolOptions options = Options()) {
     ClientProtocol::Callbacks cb;
+    cb.on_starttls = [this] { ++starttls; };
     cb.write = [this](std::string bytes) { writes.push_back(std::move(bytes)); };
     cb.on_ready = [this] { ++ready; };
     cb.on_transaction_done = [this](std::vector<RecipientOutcome> o) {
@@ -24,7 +25,13 @@ class Harness {
       failed_in_flight = std::move(o);
     };
     cb.on_quit = [this] { quit = true; };
-    protocol = std::make_unique<ClientProtocol>("volley.test", std::move(cb));
+    protocol = std::make_unique<ClientProtocol>(options, std::move(cb));
+  }
+
+  static ProtocolOptions Options() {
+    ProtocolOptions options;
+    options.ehlo_name = "volley.test";
+    return options;
   }
 
   // Banner plus EHLO with the given keywords.
@@ -41,7 +48,7 @@ class Harness {
                          std::string content = "Subject: x\r\n\r\nhi\r\n") {
     Transaction t;
     t.mail_from = "bounce@sender.test";
-    t.recipients = std::move(rcpts);
+    for (std::string& r : rcpts) t.recipients.push_back(TransactionRecipient{std::move(r)});
     t.content = std::make_shared<const std::string>(std::move(content));
     return t;
   }
@@ -49,6 +56,7 @@ class Harness {
   std::unique_ptr<ClientProtocol> protocol;
   std::vector<std::string> writes;
   int ready = 0;
+  int starttls = 0;
   std::vector<std::vector<RecipientOutcome>> done;
   std::vector<SessionError> failures;
   std::vector<RecipientOutcome> failed_in_flight;
@@ -268,7 +276,9 @@ TEST(ClientProtocol, NextTransactionFromInsideTheCallbackAndQuit) {
     }
   };
   cb.on_quit = [&] { writes.push_back("<quit answered>"); };
-  ClientProtocol protocol("volley.test", std::move(cb));
+  ProtocolOptions options;
+  options.ehlo_name = "volley.test";
+  ClientProtocol protocol(options, std::move(cb));
   p = &protocol;
   protocol.OnData("220 hi\r\n250-mx\r\n250 PIPELINING\r\n");
   protocol.StartTransaction(Harness::Txn({"a@x.test"}));
@@ -292,6 +302,255 @@ TEST(ClientProtocol, UnsolicitedIdle421EndsTheSession) {
   ASSERT_EQ(h.failures.size(), 1u);
   EXPECT_EQ(h.failures[0].kind, SessionError::Kind::kServerClosing);
   EXPECT_TRUE(h.failed_in_flight.empty());
+}
+
+}  // namespace
+}  // namespace volley::delivery
+
+namespace volley::delivery {
+namespace {
+
+TEST(ClientProtocolTls, StartTlsThenEhloAgain) {
+  ProtocolOptions options = Harness::Options();
+  options.starttls = true;
+  Harness h(options);
+  h.protocol->OnData("220 mx.test ESMTP\r\n");
+  // The 220 to STARTTLS and anything after it in the same read: only the 220 counts.
+  h.protocol->OnData("250-mx.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+  EXPECT_EQ(h.LastWrite(), "STARTTLS\r\n");
+  EXPECT_EQ(h.ready, 0);
+  h.protocol->OnData("220 2.0.0 Ready to start TLS\r\n250 injected\r\n");
+  EXPECT_EQ(h.starttls, 1);
+  EXPECT_EQ(h.protocol->phase(), ClientProtocol::Phase::kTlsHandshake);
+  EXPECT_TRUE(h.failures.empty());
+  h.protocol->OnTlsEstablished();
+  EXPECT_EQ(h.LastWrite(), "EHLO volley.test\r\n");
+  EXPECT_FALSE(h.protocol->capabilities().pipelining) << "capabilities are forgotten";
+  h.protocol->OnData("250-mx.test\r\n250 PIPELINING\r\n");
+  EXPECT_EQ(h.ready, 1);
+  EXPECT_TRUE(h.protocol->tls_active());
+  EXPECT_TRUE(h.protocol->capabilities().pipelining);
+}
+
+TEST(ClientProtocolTls, RequiredButNotOffered) {
+  ProtocolOptions options = Harness::Options();
+  options.starttls = true;
+  options.tls_required = true;
+  Harness h(options);
+  h.protocol->OnData("220 mx.test ESMTP\r\n250-mx.test\r\n250 PIPELINING\r\n");
+  ASSERT_EQ(h.failures.size(), 1u);
+  EXPECT_EQ(h.failures[0].kind, SessionError::Kind::kTls);
+  EXPECT_EQ(h.ready, 0);
+}
+
+TEST(ClientProtocolTls, RefusedStartTls) {
+  for (bool required : {false, true}) {
+    ProtocolOptions options = Harness::Options();
+    options.starttls = true;
+    options.tls_required = required;
+    Harness h(options);
+    h.protocol->OnData("220 mx.test ESMTP\r\n250-mx.test\r\n250 STARTTLS\r\n");
+    h.protocol->OnData("454 4.7.0 TLS not available\r\n");
+    if (required) {
+      ASSERT_EQ(h.failures.size(), 1u);
+      EXPECT_EQ(h.failures[0].kind, SessionError::Kind::kTls);
+      EXPECT_EQ(h.failures[0].reply->code, 454);
+    } else {
+      // Opportunistic: go on without TLS.
+      EXPECT_TRUE(h.failures.empty());
+      EXPECT_EQ(h.ready, 1);
+      EXPECT_FALSE(h.protocol->tls_active());
+    }
+  }
+}
+
+TEST(ClientProtocolAuth, PlainOverImplicitTls) {
+  ProtocolOptions options = Harness::Options();
+  options.tls_active = true;
+  options.auth_user = "u";
+  options.auth_password = "p";
+  Harness h(options);
+  h.protocol->OnData("220 smart.test ESMTP\r\n");
+  h.protocol->OnData("250-smart.test\r\n250 AUTH LOGIN PLAIN\r\n");
+  EXPECT_EQ(h.LastWrite(), "AUTH PLAIN AHUAcA==\r\n");
+  EXPECT_EQ(h.ready, 0);
+  h.protocol->OnData("235 2.7.0 Authentication successful\r\n");
+  EXPECT_EQ(h.ready, 1);
+  EXPECT_TRUE(h.protocol->authenticated());
+}
+
+TEST(ClientProtocolAuth, LoginWhenPlainIsNotOffered) {
+  ProtocolOptions options = Harness::Options();
+  options.tls_active = true;
+  options.auth_user = "user";
+  options.auth_password = "secret";
+  Harness h(options);
+  h.protocol->OnData("220 smart.test\r\n");
+  h.protocol->OnData("250-smart.test\r\n250 AUTH LOGIN\r\n");
+  EXPECT_EQ(h.LastWrite(), "AUTH LOGIN\r\n");
+  h.protocol->OnData("334 VXNlcm5hbWU6\r\n");
+  EXPECT_EQ(h.LastWrite(), "dXNlcg==\r\n");
+  h.protocol->OnData("334 UGFzc3dvcmQ6\r\n");
+  EXPECT_EQ(h.LastWrite(), "c2VjcmV0\r\n");
+  h.protocol->OnData("235 2.7.0 ok\r\n");
+  EXPECT_EQ(h.ready, 1);
+}
+
+TEST(ClientProtocolAuth, BadCredentialsAndNoMechanism) {
+  ProtocolOptions options = Harness::Options();
+  options.tls_active = true;
+  options.auth_user = "u";
+  options.auth_password = "wrong";
+  Harness refused(options);
+  refused.protocol->OnData("220 s\r\n250-s\r\n250 AUTH PLAIN\r\n");
+  refused.protocol->OnData("535 5.7.8 Authentication credentials invalid\r\n");
+  ASSERT_EQ(refused.failures.size(), 1u);
+  EXPECT_EQ(refused.failures[0].kind, SessionError::Kind::kAuth);
+  EXPECT_EQ(refused.failures[0].reply->code, 535);
+
+  Harness none(options);
+  none.protocol->OnData("220 s\r\n250-s\r\n250 AUTH CRAM-MD5\r\n");
+  ASSERT_EQ(none.failures.size(), 1u);
+  EXPECT_EQ(none.failures[0].kind, SessionError::Kind::kAuth);
+}
+
+TEST(ClientProtocolAuth, NoCredentialsOverPlaintextUnlessAllowed) {
+  ProtocolOptions options = Harness::Options();
+  options.auth_user = "u";
+  options.auth_password = "p";
+  Harness h(options);
+  h.protocol->OnData("220 s\r\n250-s\r\n250 AUTH PLAIN\r\n");
+  ASSERT_EQ(h.failures.size(), 1u);
+  EXPECT_EQ(h.failures[0].kind, SessionError::Kind::kAuth);
+  for (const std::string& w : h.writes) EXPECT_EQ(w.find("AUTH"), std::string::npos) << w;
+
+  options.allow_auth_without_tls = true;
+  Harness allowed(options);
+  allowed.protocol->OnData("220 s\r\n");
+  allowed.protocol->OnData("250-s\r\n250 AUTH PLAIN\r\n");
+  EXPECT_EQ(allowed.LastWrite(), "AUTH PLAIN AHUAcA==\r\n");
+}
+
+TEST(ClientProtocolExtensions, BdatAfterTheRcptReplies) {
+  Harness h;
+  h.Establish("250-PIPELINING\r\n250-CHUNKING\r\n");
+  h.protocol->StartTransaction(Harness::Txn({"a@x.test", "b@x.test"}, ".dot\r\n"));
+  EXPECT_EQ(h.LastWrite(),
+            "MAIL FROM:<bounce@sender.test>\r\nRCPT TO:<a@x.test>\r\n"
+            "RCPT TO:<b@x.test>\r\n");
+  h.protocol->OnData("250 Ok\r\n250 Ok\r\n");
+  EXPECT_EQ(h.protocol->phase(), ClientProtocol::Phase::kRcpt);
+  h.protocol->OnData("550 5.1.1 no\r\n");
+  // No dot-stuffing with BDAT.
+  EXPECT_EQ(h.LastWrite(), "BDAT 6 LAST\r\n.dot\r\n");
+  h.protocol->OnData("250 2.0.0 Ok\r\n");
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(h.done[0][0].reply.code, 250);
+  EXPECT_EQ(h.done[0][0].command, "BDAT");
+  EXPECT_EQ(h.done[0][1].reply.code, 550);
+}
+
+TEST(ClientProtocolExtensions, BdatLockStepAndNothingAccepted) {
+  Harness h;
+  h.Establish("250-CHUNKING\r\n");
+  h.protocol->StartTransaction(Harness::Txn({"a@x.test"}));
+  h.protocol->OnData("250 Ok\r\n");
+  h.protocol->OnData("550 no\r\n");
+  ASSERT_EQ(h.done.size(), 1u);
+  for (const std::string& w : h.writes) EXPECT_EQ(w.find("BDAT"), std::string::npos) << w;
+}
+
+TEST(ClientProtocolExtensions, DsnParametersOnlyWhenOffered) {
+  Transaction t = Harness::Txn({"a@x.test"});
+  t.dsn_ret = "HDRS";
+  t.dsn_envid = "QQ314159";
+  t.recipients[0].dsn_notify = "SUCCESS,FAILURE";
+  t.recipients[0].dsn_orcpt = "rfc822;a@x.test";
+  Harness with;
+  with.Establish("250-PIPELINING\r\n250-DSN\r\n");
+  with.protocol->StartTransaction(t);
+  EXPECT_EQ(with.LastWrite(),
+            "MAIL FROM:<bounce@sender.test> RET=HDRS ENVID=QQ314159\r\n"
+            "RCPT TO:<a@x.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@x.test\r\nDATA\r\n");
+  Harness without;
+  without.Establish("250-PIPELINING\r\n");
+  without.protocol->StartTransaction(t);
+  EXPECT_EQ(without.LastWrite(),
+            "MAIL FROM:<bounce@sender.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
+}
+
+TEST(ClientProtocolExtensions, SmtpUtf8) {
+  Harness with;
+  with.Establish("250-PIPELINING\r\n250-SMTPUTF8\r\n");
+  with.protocol->StartTransaction(Harness::Txn({"j\xc3\xb8rn@x.test"}));
+  EXPECT_EQ(with.LastWrite().substr(0, 46), "MAIL FROM:<bounce@sender.test> SMTPUTF8\r\nRCPT ");
+
+  Harness without;
+  without.Establish("250-PIPELINING\r\n");
+  const size_t writes = without.writes.size();
+  without.protocol->StartTransaction(Harness::Txn({"j\xc3\xb8rn@x.test"}));
+  EXPECT_EQ(without.writes.size(), writes) << "nothing is sent";
+  ASSERT_EQ(without.done.size(), 1u);
+  EXPECT_EQ(without.done[0][0].reply.code, 553);
+  EXPECT_EQ(without.done[0][0].reply.enhanced->ToString(), "5.6.7");
+
+  // A message injected with SMTPUTF8 needs it even with ASCII addresses.
+  Harness flagged;
+  flagged.Establish("250-PIPELINING\r\n");
+  Transaction t = Harness::Txn({"a@x.test"});
+  t.smtputf8 = true;
+  flagged.protocol->StartTransaction(t);
+  ASSERT_EQ(flagged.done.size(), 1u);
+  EXPECT_EQ(flagged.done[0][0].reply.code, 553);
+}
+
+TEST(ClientProtocolExtensions, EightBitIsConvertedForServersWithout8BitMime) {
+  Harness h;
+  h.Establish("250-PIPELINING\r\n");
+  Transaction t = Harness::Txn({"a@x.test"}, "Subject: x\r\n\r\ncaf\xc3\xa9\r\n");
+  t.eight_bit = true;
+  h.protocol->StartTransaction(t);
+  EXPECT_EQ(h.LastWrite().find("BODY=8BITMIME"), std::string::npos);
+  h.protocol->OnData("250 Ok\r\n250 Ok\r\n354 go\r\n");
+  const std::string body = h.LastWrite();
+  EXPECT_NE(body.find("Content-Transfer-Encoding: quoted-printable\r\n"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("caf=C3=A9"), std::string::npos) << body;
+  for (char c : body) ASSERT_LT(static_cast<unsigned char>(c), 0x80) << body;
+}
+
+TEST(ClientProtocolExtensions, UnconvertibleEightBitBounces) {
+  Harness h;
+  h.Establish("250-PIPELINING\r\n");
+  Transaction t = Harness::Txn({"a@x.test"}, "Subject: caf\xc3\xa9\r\n\r\nbody\r\n");
+  t.eight_bit = true;
+  h.protocol->StartTransaction(t);
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(h.done[0][0].reply.code, 554);
+  EXPECT_EQ(h.done[0][0].reply.enhanced->ToString(), "5.6.3");
+}
+
+TEST(ClientProtocolExtensions, TooManyRecipientsDefersTheRest) {
+  Harness h;
+  h.Establish("250-PIPELINING\r\n");
+  h.protocol->StartTransaction(Harness::Txn({"a@x.test", "b@x.test", "c@x.test"}));
+  h.protocol->OnData(
+      "250 Ok\r\n250 Ok\r\n452 4.5.3 Too many recipients\r\n452 4.5.3 Too many recipients\r\n"
+      "354 go\r\n250 Ok\r\n");
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(h.done[0][0].reply.code, 250);
+  EXPECT_FALSE(h.done[0][0].deferred);
+  EXPECT_TRUE(h.done[0][1].deferred);
+  EXPECT_TRUE(h.done[0][2].deferred);
+
+  // With nobody accepted, 452 is an ordinary temporary failure.
+  Harness none;
+  none.Establish("250-PIPELINING\r\n");
+  none.protocol->StartTransaction(Harness::Txn({"a@x.test"}));
+  none.protocol->OnData("250 Ok\r\n452 4.5.3 Too many recipients\r\n554 no valid rcpt\r\n");
+  ASSERT_EQ(none.done.size(), 1u);
+  EXPECT_FALSE(none.done[0][0].deferred);
+  EXPECT_EQ(none.done[0][0].reply.code, 452);
 }
 
 }  // namespace

@@ -24,8 +24,53 @@ std::vector<std::string> DnsServers(const config::Config& config) {
 }  // namespace
 
 DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context)
-    : shard_(shard), context_(context) {
-  connection_options_.ehlo_name = context_.config->server.hostname;
+    : shard_(shard), context_(context) {}
+
+namespace {
+
+std::string HostKey(const ConnectTarget& target) {
+  return absl::StrCat(target.address, ":", target.port);
+}
+
+// True while `until` (if any) is in the future; forgets entries that have passed.
+bool Active(absl::flat_hash_map<std::string, absl::Time>& map, const std::string& key,
+            absl::Time now) {
+  auto it = map.find(key);
+  if (it == map.end()) return false;
+  if (it->second > now) return true;
+  map.erase(it);
+  return false;
+}
+
+}  // namespace
+
+bool DeliveryShard::HostRecentlyFailed(const ConnectTarget& target) {
+  return Active(failed_hosts_, HostKey(target), context_.clock->Now());
+}
+
+void DeliveryShard::MarkHostFailed(const ConnectTarget& target) {
+  failed_hosts_[HostKey(target)] = context_.clock->Now() + kHostRetryDelay;
+}
+
+bool DeliveryShard::TlsRecentlyFailed(const ConnectTarget& target) {
+  return Active(no_tls_hosts_, HostKey(target), context_.clock->Now());
+}
+
+void DeliveryShard::MarkTlsFailed(const ConnectTarget& target) {
+  no_tls_hosts_[HostKey(target)] = context_.clock->Now() + kNoTlsDelay;
+}
+
+absl::StatusOr<std::shared_ptr<tls::TlsContext>> DeliveryShard::TlsContextFor(
+    const std::string& ca_file) {
+  auto it = tls_contexts_.find(ca_file);
+  if (it != tls_contexts_.end()) return it->second;
+  tls::TlsContextOptions options;
+  options.role = tls::TlsContextOptions::Role::kClient;
+  options.ca_file = ca_file;
+  absl::StatusOr<std::shared_ptr<tls::TlsContext>> context = tls::TlsContext::Create(options);
+  if (!context.ok()) return context.status();
+  tls_contexts_.emplace(ca_file, *context);
+  return *context;
 }
 
 DeliveryShard::~DeliveryShard() { *alive_ = false; }
@@ -171,7 +216,7 @@ void DeliveryShard::OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string
             std::move(r),
             smtp::MakeReply(451, "4.3.0",
                             absl::StrCat("spool read failed: ", body.status().message())),
-            std::nullopt, std::nullopt, "", "BadConfiguration");
+            std::nullopt, Attempt{}, "BadConfiguration");
       }
     } else if (!shutting_down_) {
       auto shared = std::make_shared<const std::string>(*std::move(body));
@@ -199,8 +244,7 @@ DestinationQueue& DeliveryShard::Destination(const std::string& domain) {
 }
 
 void DeliveryShard::WriteLog(RecordType type, const QueuedRecipient& r, const smtp::Reply& reply,
-                             const std::optional<std::string>& command,
-                             const std::optional<Peer>& peer, absl::string_view site,
+                             const std::optional<std::string>& command, const Attempt& attempt,
                              absl::string_view classification) {
   LogRecord record;
   record.type = type;
@@ -208,19 +252,21 @@ void DeliveryShard::WriteLog(RecordType type, const QueuedRecipient& r, const sm
   record.sender = r.message->sender;
   record.recipient = r.address;
   record.queue = r.domain;
-  record.site = std::string(site);
+  record.site = attempt.site;
   record.size = r.message->size;
   record.num_attempts = r.attempts;
   record.code = reply.code;
   record.enhanced = reply.enhanced;
   record.content = reply.Text();
   record.command = command;
-  if (peer) {
-    record.peer_name = peer->name;
-    record.peer_addr = peer->address;
+  record.peer_name = attempt.peer_name;
+  record.peer_addr = attempt.peer_address;
+  record.egress_pool = attempt.egress_pool;
+  record.egress_source = attempt.egress_source;
+  if (!attempt.tls_version.empty()) {
+    record.tls_protocol_version = attempt.tls_version;
+    record.tls_cipher = attempt.tls_cipher;
   }
-  record.egress_pool = "default";
-  record.egress_source = "default";
   record.bounce_classification = std::string(classification);
   record.message_id = r.message->message_id;
   record.timestamp = context_.clock->Now();
@@ -229,7 +275,7 @@ void DeliveryShard::WriteLog(RecordType type, const QueuedRecipient& r, const sm
 }
 
 void DeliveryShard::RecordOutcome(RecipientPtr recipient, const RecipientOutcome& outcome,
-                                  const std::optional<Peer>& peer, absl::string_view site) {
+                                  const Attempt& attempt) {
   const smtp::Reply& reply = outcome.reply;
   if (!outcome.synthetic && reply.code >= 200 && reply.code < 600) {
     metrics().smtp_replies[static_cast<size_t>(reply.code / 100)].fetch_add(
@@ -239,7 +285,7 @@ void DeliveryShard::RecordOutcome(RecipientPtr recipient, const RecipientOutcome
   if (!outcome.command.empty()) command = outcome.command;
   ++recipient->attempts;
   if (reply.code / 100 == 2) {
-    WriteLog(RecordType::kDelivery, *recipient, reply, command, peer, site, "");
+    WriteLog(RecordType::kDelivery, *recipient, reply, command, attempt, "");
     metrics().Add(DeliveryOutcome::kDelivered);
     context_.metrics->delivery_latency().Observe(
         absl::ToDoubleSeconds(context_.clock->Now() - recipient->message->created));
@@ -248,27 +294,25 @@ void DeliveryShard::RecordOutcome(RecipientPtr recipient, const RecipientOutcome
   }
   const absl::string_view classification = ClassifyBounce(reply);
   if (reply.IsPermanent()) {
-    WriteLog(RecordType::kBounce, *recipient, reply, command, peer, site, classification);
+    WriteLog(RecordType::kBounce, *recipient, reply, command, attempt, classification);
     metrics().Add(DeliveryOutcome::kBounced);
     context_.writer->RecipientDone(recipient->message->id, recipient->index);
     return;
   }
   --recipient->attempts;  // TransientFailure counts it
-  TransientFailure(std::move(recipient), reply, command, peer, site, classification);
+  TransientFailure(std::move(recipient), reply, command, attempt, classification);
 }
 
 void DeliveryShard::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
-                           absl::string_view classification, absl::string_view site) {
+                           absl::string_view classification, const Attempt& attempt) {
   ++recipient->attempts;
-  WriteLog(RecordType::kBounce, *recipient, reply, std::nullopt, std::nullopt, site,
-           classification);
+  WriteLog(RecordType::kBounce, *recipient, reply, std::nullopt, attempt, classification);
   metrics().Add(DeliveryOutcome::kBounced);
   context_.writer->RecipientDone(recipient->message->id, recipient->index);
 }
 
 void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
-                                     std::optional<std::string> command,
-                                     const std::optional<Peer>& peer, absl::string_view site,
+                                     std::optional<std::string> command, const Attempt& attempt,
                                      absl::string_view classification) {
   const config::DeliveryConfig& delivery = context_.config->delivery;
   const absl::Time now = context_.clock->Now();
@@ -281,17 +325,17 @@ void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& 
   delay *= absl::Uniform(rng_, 0.9, 1.1);
   const absl::Time expires = recipient->message->created + delivery.max_age;
   if (now + delay >= expires) {
-    WriteLog(RecordType::kExpiration, *recipient, reply, command, peer, site, "MessageExpired");
+    WriteLog(RecordType::kExpiration, *recipient, reply, command, attempt, "MessageExpired");
     smtp::Reply expired =
         smtp::MakeReply(551, "5.4.7",
                         absl::StrCat("message expired after ", recipient->attempts,
                                      " attempts; last error: ", reply.code, " ", reply.Text()));
-    WriteLog(RecordType::kBounce, *recipient, expired, command, peer, site, "MessageExpired");
+    WriteLog(RecordType::kBounce, *recipient, expired, command, attempt, "MessageExpired");
     metrics().Add(DeliveryOutcome::kExpired);
     context_.writer->RecipientDone(recipient->message->id, recipient->index);
     return;
   }
-  WriteLog(RecordType::kTransientFailure, *recipient, reply, command, peer, site, classification);
+  WriteLog(RecordType::kTransientFailure, *recipient, reply, command, attempt, classification);
   metrics().Add(DeliveryOutcome::kTransientFailure);
   recipient->due = now + delay;
   recipient->last_response = absl::StrCat(reply.code, " ", reply.Text());
@@ -301,6 +345,8 @@ void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& 
   record.attempts = recipient->attempts;
   record.next_due = recipient->due;
   record.last_response = recipient->last_response;
+  record.dsn_notify = recipient->dsn_notify;
+  record.dsn_orcpt = recipient->dsn_orcpt;
   context_.writer->Reschedule(recipient->message->id, std::move(record));
   Schedule(std::move(recipient));
 }

@@ -23,6 +23,7 @@
 #include "engine/delivery/smtp_connection.h"
 #include "engine/log/log_record.h"
 #include "engine/shard/shard.h"
+#include "tls/tls_context.h"
 
 namespace volley::delivery {
 
@@ -42,26 +43,32 @@ class DeliveryShard {
   // then everything is closed. `done` runs on the loop thread when every handle is closed.
   void Shutdown(absl::Duration grace, absl::AnyInvocable<void()> done);
 
-  // For DestinationQueue.
-  struct Peer {
-    std::string name;
-    std::string address;
-  };
+  using Attempt = AttemptInfo;
   void RecordOutcome(RecipientPtr recipient, const RecipientOutcome& outcome,
-                     const std::optional<Peer>& peer, absl::string_view site);
-  // A permanent failure decided locally (DNS), with its classification.
+                     const Attempt& attempt);
+  // A permanent failure decided locally (DNS, a greeting refused by every host), classified.
   void Bounce(RecipientPtr recipient, const smtp::Reply& reply, absl::string_view classification,
-              absl::string_view site);
+              const Attempt& attempt);
   void TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
-                        std::optional<std::string> command, const std::optional<Peer>& peer,
-                        absl::string_view site, absl::string_view classification);
+                        std::optional<std::string> command, const Attempt& attempt,
+                        absl::string_view classification);
+
+  // Hosts that failed (connection refused or timed out, greeting or TLS refused) are skipped
+  // for kHostRetryDelay; hosts whose opportunistic TLS failed get plaintext for kNoTlsDelay.
+  static constexpr absl::Duration kHostRetryDelay = absl::Seconds(30);
+  static constexpr absl::Duration kNoTlsDelay = absl::Minutes(30);
+  bool HostRecentlyFailed(const ConnectTarget& target);
+  void MarkHostFailed(const ConnectTarget& target);
+  bool TlsRecentlyFailed(const ConnectTarget& target);
+  void MarkTlsFailed(const ConnectTarget& target);
+  // A client TLS context per trust-anchor file ("" = the system bundle), made on first use.
+  absl::StatusOr<std::shared_ptr<tls::TlsContext>> TlsContextFor(const std::string& ca_file);
 
   uv_loop_t* loop() { return shard_->loop(); }
   Shard* shard() { return shard_; }
   dns::MxResolver& resolver() { return *resolver_; }
   const EngineContext& context() const { return context_; }
   ShardMetrics& metrics() { return context_.metrics->shard(shard_->index()); }
-  const ConnectionOptions& connection_options() const { return connection_options_; }
   bool shutting_down() const { return shutting_down_; }
   void OnDestinationIdle(DestinationQueue* queue);
 
@@ -88,13 +95,12 @@ class DeliveryShard {
   void OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string> body);
   DestinationQueue& Destination(const std::string& domain);
   void WriteLog(RecordType type, const QueuedRecipient& r, const smtp::Reply& reply,
-                const std::optional<std::string>& command, const std::optional<Peer>& peer,
-                absl::string_view site, absl::string_view classification);
+                const std::optional<std::string>& command, const Attempt& attempt,
+                absl::string_view classification);
   void MaybeFinishShutdown();
 
   Shard* const shard_;
   EngineContext context_;
-  ConnectionOptions connection_options_;
   std::unique_ptr<dns::MxResolver> resolver_;
   absl::flat_hash_map<std::string, std::unique_ptr<DestinationQueue>> destinations_;
   std::vector<DestinationQueue*> to_pump_;  // destinations are never deleted while running
@@ -115,6 +121,9 @@ class DeliveryShard {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   absl::BitGen rng_;
+  absl::flat_hash_map<std::string, absl::Time> failed_hosts_;  // "address:port" -> skip until
+  absl::flat_hash_map<std::string, absl::Time> no_tls_hosts_;  // "address:port" -> until
+  absl::flat_hash_map<std::string, std::shared_ptr<tls::TlsContext>> tls_contexts_;
   bool shutting_down_ = false;
   bool resolver_closed_ = false;
   bool timer_closed_ = false;

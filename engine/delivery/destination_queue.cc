@@ -12,13 +12,19 @@
 namespace volley::delivery {
 namespace {
 
-// Recipients of one message for one destination go in one transaction, up to this many.
-constexpr size_t kMaxRecipientsPerTransaction = 100;
+const config::Route* RouteFor(const config::Config& config, const std::string& domain) {
+  auto it = config.routes.find(domain);
+  return it == config.routes.end() ? nullptr : &it->second;
+}
 
 }  // namespace
 
 DestinationQueue::DestinationQueue(DeliveryShard* shard, std::string domain)
-    : shard_(shard), domain_(std::move(domain)), site_(domain_) {}
+    : shard_(shard),
+      domain_(std::move(domain)),
+      shaping_(shard->context().config->ShapingFor(domain_)),
+      route_(RouteFor(*shard->context().config, domain_)),
+      site_(domain_) {}
 
 DestinationQueue::~DestinationQueue() { *alive_ = false; }
 
@@ -39,20 +45,74 @@ void DestinationQueue::Pump() {
     StartTransaction(connection);
   }
   // Then more connections, while the limit allows and each pending one would have work.
-  const auto& shaping = shard_->context().config->shaping_default;
-  while (!ready_.empty() && static_cast<int>(connections_.size()) < shaping.connection_limit &&
+  if (ready_.empty() || static_cast<int>(connections_.size()) >= shaping_.connection_limit ||
+      connecting_.size() >= ready_.size()) {
+    return;
+  }
+  // Hosts that just failed are left out for a while.
+  std::vector<ConnectTarget> usable;
+  for (const ConnectTarget& target : targets_) {
+    if (!shard_->HostRecentlyFailed(target)) usable.push_back(target);
+  }
+  if (usable.empty()) {
+    if (connections_.empty()) {
+      FailAllReady(
+          smtp::MakeReply(451, "4.4.1",
+                          absl::StrCat("every host of ", site_, " failed within the last ",
+                                       absl::FormatDuration(DeliveryShard::kHostRetryDelay))),
+          "NoAnswerFromHost");
+    }
+    return;
+  }
+  while (!ready_.empty() && static_cast<int>(connections_.size()) < shaping_.connection_limit &&
          connecting_.size() < ready_.size()) {
-    SmtpConnection* connection =
-        SmtpConnection::Start(shard_->loop(), this, targets_, shard_->connection_options());
-    connections_.insert(connection);
-    connecting_.insert(connection);
-    shard_->metrics().AddConnection(Direction::kOutbound, 1);
+    StartConnection(usable);
   }
 }
 
-void DestinationQueue::Resolve() {
+void DestinationQueue::StartConnection(std::vector<ConnectTarget> targets) {
   const config::Config& config = *shard_->context().config;
-  auto route = config.routes.find(domain_);
+  ConnectionOptions options;
+  options.protocol.ehlo_name = config.server.hostname;
+  options.tls = route_ != nullptr && route_->tls ? *route_->tls : shaping_.tls;
+  if (route_ != nullptr) {
+    options.protocol.auth_user = route_->auth_user;
+    options.protocol.auth_password = route_->auth_password;
+    options.protocol.allow_auth_without_tls = route_->allow_auth_without_tls;
+  }
+  if (options.tls != config::TlsPolicy::kDisabled) {
+    absl::StatusOr<std::shared_ptr<tls::TlsContext>> context =
+        shard_->TlsContextFor(shaping_.tls_ca_file);
+    if (context.ok()) {
+      options.tls_context = *std::move(context);
+    } else {
+      // Without a context TLS fails at the handshake, as a bad certificate would.
+      LOG(ERROR) << "TLS client context for " << domain_ << ": " << context.status();
+    }
+  }
+  const config::EgressPool& pool = config.egress_pools.at(shaping_.egress_pool);
+  const config::EgressSource& source = pool.sources[next_source_++ % pool.sources.size()];
+  options.source_address = source.address;
+  options.egress_pool = pool.name;
+  options.egress_source = source.name;
+  if (!source.ehlo.empty()) options.protocol.ehlo_name = source.ehlo;
+  options.connect_timeout = shaping_.connect_timeout;
+  options.banner_timeout = shaping_.banner_timeout;
+  options.ehlo_timeout = shaping_.ehlo_timeout;
+  options.mail_from_timeout = shaping_.mail_from_timeout;
+  options.rcpt_to_timeout = shaping_.rcpt_to_timeout;
+  options.data_timeout = shaping_.data_timeout;
+  options.data_dot_timeout = shaping_.data_dot_timeout;
+  options.idle_timeout = shaping_.idle_timeout;
+
+  SmtpConnection* connection =
+      SmtpConnection::Start(shard_->loop(), this, std::move(targets), options);
+  connections_.insert(connection);
+  connecting_.insert(connection);
+  shard_->metrics().AddConnection(Direction::kOutbound, 1);
+}
+
+void DestinationQueue::Resolve() {
   std::weak_ptr<bool> alive = alive_;
   auto on_result = [this, alive](const dns::MxResult& result) {
     if (alive.expired()) return;
@@ -60,8 +120,8 @@ void DestinationQueue::Resolve() {
     OnResolved(result);
   };
   resolving_ = true;
-  if (route != config.routes.end()) {
-    const config::HostPort& host = route->second.host;
+  if (route_ != nullptr) {
+    const config::HostPort& host = route_->host;
     site_ = absl::StrCat("route:", host.ToString());
     if (IsIpLiteral(host.host)) {
       targets_ = {ConnectTarget{host.host, host.host, host.port}};
@@ -82,9 +142,7 @@ void DestinationQueue::OnResolved(const dns::MxResult& result) {
     case dns::MxOutcome::kOk: {
       metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
       const config::Config& config = *shard_->context().config;
-      auto route = config.routes.find(domain_);
-      const uint16_t port =
-          route != config.routes.end() ? route->second.host.port : config.delivery.port;
+      const uint16_t port = route_ != nullptr ? route_->host.port : config.delivery.port;
       targets_.clear();
       std::vector<std::string> names;
       for (const dns::MxHost& host : result.hosts) {
@@ -93,7 +151,7 @@ void DestinationQueue::OnResolved(const dns::MxResult& result) {
           targets_.push_back(ConnectTarget{host.name, address, port});
         }
       }
-      if (route == config.routes.end()) {
+      if (route_ == nullptr) {
         std::sort(names.begin(), names.end());
         site_ = absl::StrJoin(names, ",");
       }
@@ -136,16 +194,32 @@ void DestinationQueue::OnResolved(const dns::MxResult& result) {
   }
 }
 
+AttemptInfo DestinationQueue::AttemptOf(const SmtpConnection* connection) const {
+  AttemptInfo attempt;
+  attempt.site = site_;
+  if (connection == nullptr) {
+    attempt.egress_pool = shaping_.egress_pool;
+    return attempt;
+  }
+  attempt.peer_name = connection->target().host_name;
+  attempt.peer_address = connection->target().address;
+  attempt.tls_version = connection->tls_version();
+  attempt.tls_cipher = connection->tls_cipher();
+  attempt.egress_pool = connection->options().egress_pool;
+  attempt.egress_source = connection->options().egress_source;
+  return attempt;
+}
+
 void DestinationQueue::FailAllReady(const smtp::Reply& reply, absl::string_view classification) {
   std::deque<RecipientPtr> failed;
   failed.swap(ready_);
   shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(failed.size()));
+  const AttemptInfo attempt = AttemptOf(nullptr);
   for (RecipientPtr& r : failed) {
     if (reply.IsPermanent()) {
-      shard_->Bounce(std::move(r), reply, classification, site_);
+      shard_->Bounce(std::move(r), reply, classification, attempt);
     } else {
-      shard_->TransientFailure(std::move(r), reply, std::nullopt, std::nullopt, site_,
-                               classification);
+      shard_->TransientFailure(std::move(r), reply, std::nullopt, attempt, classification);
     }
   }
   shard_->OnDestinationIdle(this);
@@ -156,7 +230,7 @@ void DestinationQueue::StartTransaction(SmtpConnection* connection) {
   const queue::MessageId id = ready_.front()->message->id;
   // The recipients of one message arrive together, so they sit next to each other.
   while (!ready_.empty() && ready_.front()->message->id == id &&
-         batch.size() < kMaxRecipientsPerTransaction) {
+         static_cast<int>(batch.size()) < shaping_.max_recipients_per_batch) {
     batch.push_back(std::move(ready_.front()));
     ready_.pop_front();
   }
@@ -164,11 +238,17 @@ void DestinationQueue::StartTransaction(SmtpConnection* connection) {
   metrics.AddQueue(QueueState::kReady, -static_cast<int64_t>(batch.size()));
   metrics.AddQueue(QueueState::kInFlight, static_cast<int64_t>(batch.size()));
 
+  const MessageInfo& message = *batch.front()->message;
   Transaction transaction;
-  transaction.mail_from = batch.front()->message->sender;
+  transaction.mail_from = message.sender;
   transaction.content = batch.front()->body;
-  transaction.eight_bit = batch.front()->message->eight_bit;
-  for (const RecipientPtr& r : batch) transaction.recipients.push_back(r->address);
+  transaction.eight_bit = message.eight_bit;
+  transaction.smtputf8 = message.smtputf8;
+  transaction.dsn_ret = message.dsn_ret;
+  transaction.dsn_envid = message.dsn_envid;
+  for (const RecipientPtr& r : batch) {
+    transaction.recipients.push_back(TransactionRecipient{r->address, r->dsn_notify, r->dsn_orcpt});
+  }
   in_flight_[connection] = std::move(batch);
   connection->StartTransaction(std::move(transaction));
 }
@@ -177,9 +257,7 @@ void DestinationQueue::OnConnectionReady(SmtpConnection* connection) {
   if (connecting_.erase(connection) > 0) {
     shard_->metrics().connections_opened_ok.fetch_add(1, std::memory_order_relaxed);
   }
-  const int max_deliveries =
-      shard_->context().config->shaping_default.max_deliveries_per_connection;
-  if (shutting_down_ || connection->transactions() >= max_deliveries) {
+  if (shutting_down_ || connection->transactions() >= shaping_.max_deliveries_per_connection) {
     connection->Quit();
     return;
   }
@@ -200,11 +278,20 @@ void DestinationQueue::OnTransactionDone(SmtpConnection* connection,
   std::vector<RecipientPtr> batch = std::move(it->second);
   in_flight_.erase(it);
   CHECK(batch.size() == outcomes.size());
-  shard_->metrics().AddQueue(QueueState::kInFlight, -static_cast<int64_t>(batch.size()));
-  const DeliveryShard::Peer peer{connection->target().host_name, connection->target().address};
+  ShardMetrics& metrics = shard_->metrics();
+  metrics.AddQueue(QueueState::kInFlight, -static_cast<int64_t>(batch.size()));
+  const AttemptInfo attempt = AttemptOf(connection);
+  std::vector<RecipientPtr> deferred;
   for (size_t i = 0; i < batch.size(); ++i) {
-    shard_->RecordOutcome(std::move(batch[i]), outcomes[i], peer, site_);
+    if (outcomes[i].deferred && !shutting_down_) {
+      deferred.push_back(std::move(batch[i]));
+      continue;
+    }
+    shard_->RecordOutcome(std::move(batch[i]), outcomes[i], attempt);
   }
+  // "Too many recipients": they lead the next transaction, on this connection if it goes on.
+  metrics.AddQueue(QueueState::kReady, static_cast<int64_t>(deferred.size()));
+  for (auto r = deferred.rbegin(); r != deferred.rend(); ++r) ready_.push_front(std::move(*r));
 }
 
 void DestinationQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo info) {
@@ -220,7 +307,7 @@ void DestinationQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo 
     std::vector<RecipientPtr> batch = std::move(it->second);
     in_flight_.erase(it);
     metrics.AddQueue(QueueState::kInFlight, -static_cast<int64_t>(batch.size()));
-    const DeliveryShard::Peer peer{connection->target().host_name, connection->target().address};
+    const AttemptInfo attempt = AttemptOf(connection);
     for (size_t i = 0; i < batch.size(); ++i) {
       RecipientOutcome outcome =
           i < info.in_flight.size()
@@ -231,27 +318,57 @@ void DestinationQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo 
         // the next start, without counting an attempt.
         continue;
       }
-      shard_->RecordOutcome(std::move(batch[i]), outcome, peer, site_);
+      shard_->RecordOutcome(std::move(batch[i]), outcome, attempt);
     }
   }
 
   if (never_ready && connections_.empty() && !ready_.empty() && !shutting_down_) {
-    // No host of the destination would take a session: the ready recipients wait for their
-    // next retry rather than hammering the hosts.
-    smtp::Reply reply = info.reply && !info.reply->IsPositive()
-                            ? *info.reply
-                            : smtp::MakeReply(451, "4.4.1", info.error);
-    if (reply.IsPermanent()) {
-      // A 5xx greeting from the last host tried is no verdict on the recipients: retry.
-      reply = smtp::MakeReply(451, "4.4.1", info.error);
+    if (info.all_greetings_permanent && info.reply) {
+      // Every host refused us outright at the greeting (RFC 5321 3.1: 554): a verdict on the
+      // destination, so the recipients bounce.
+      FailAllReady(*info.reply, "RoutingErrors");
+    } else {
+      // No host would take a session: the ready recipients wait for their next retry rather
+      // than hammering the hosts.
+      smtp::Reply reply = info.reply && info.reply->IsTransient()
+                              ? *info.reply
+                              : smtp::MakeReply(451, "4.4.1", info.error);
+      FailAllReady(reply, "NoAnswerFromHost");
     }
-    FailAllReady(reply, "NoAnswerFromHost");
   }
   if (shutting_down_ || ready_.empty()) {
     shard_->OnDestinationIdle(this);
     return;
   }
   Pump();
+}
+
+void DestinationQueue::OnTargetFailed(const ConnectTarget& target) {
+  shard_->MarkHostFailed(target);
+}
+
+void DestinationQueue::OnOpportunisticTlsFailed(const ConnectTarget& target) {
+  shard_->MarkTlsFailed(target);
+}
+
+bool DestinationQueue::SkipTlsWith(const ConnectTarget& target) {
+  return shard_->TlsRecentlyFailed(target);
+}
+
+SSL_SESSION* DestinationQueue::TlsSessionFor(const ConnectTarget& target) {
+  auto it = tls_sessions_.find(target.address);
+  return it == tls_sessions_.end() ? nullptr : it->second.get();
+}
+
+void DestinationQueue::OnTlsSession(const ConnectTarget& target,
+                                    bssl::UniquePtr<SSL_SESSION> session) {
+  tls_sessions_[target.address] = std::move(session);
+}
+
+void DestinationQueue::OnTlsHandshake(bool ok) {
+  ShardMetrics& metrics = shard_->metrics();
+  (ok ? metrics.tls_handshakes_ok : metrics.tls_handshakes_failed)
+      .fetch_add(1, std::memory_order_relaxed);
 }
 
 void DestinationQueue::BeginShutdown() {

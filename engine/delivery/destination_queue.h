@@ -1,7 +1,8 @@
 // The ready queue and connection pool of one recipient domain, on the shard that owns it.
 // Resolves the domain (or takes its [routes] smarthost), opens up to connection_limit
-// connections, hands each ready connection the next transaction (the recipients of one message
-// at the queue's front), and reports every outcome to the shard.
+// connections from the egress pool's sources in turn, hands each ready connection the next
+// transaction (up to max_recipients_per_batch recipients of the message at the queue's front),
+// and reports every outcome to the shard.
 #ifndef VOLLEY_ENGINE_DELIVERY_DESTINATION_QUEUE_H_
 #define VOLLEY_ENGINE_DELIVERY_DESTINATION_QUEUE_H_
 
@@ -14,6 +15,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "dns/mx_resolver.h"
+#include "engine/config/config.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/smtp_connection.h"
 
@@ -36,7 +38,7 @@ class DestinationQueue : public ConnectionOwner {
   void Pump();
 
   // Quits idle connections, lets transactions in flight finish, and aborts what is still open
-  // when `Abort` is called.
+  // when `AbortConnections` is called.
   void BeginShutdown();
   void AbortConnections();
   bool Idle() const { return ready_.empty() && connections_.empty() && !resolving_; }
@@ -50,28 +52,42 @@ class DestinationQueue : public ConnectionOwner {
   void OnTransactionDone(SmtpConnection* connection,
                          std::vector<RecipientOutcome> outcomes) override;
   void OnConnectionClosed(SmtpConnection* connection, CloseInfo info) override;
+  void OnTargetFailed(const ConnectTarget& target) override;
+  void OnOpportunisticTlsFailed(const ConnectTarget& target) override;
+  bool SkipTlsWith(const ConnectTarget& target) override;
+  SSL_SESSION* TlsSessionFor(const ConnectTarget& target) override;
+  void OnTlsSession(const ConnectTarget& target, bssl::UniquePtr<SSL_SESSION> session) override;
+  void OnTlsHandshake(bool ok) override;
 
  private:
   void Resolve();
   void OnResolved(const dns::MxResult& result);
+  void StartConnection(std::vector<ConnectTarget> targets);
   void StartTransaction(SmtpConnection* connection);
-  // Ends every ready recipient with the same synthetic reply.
+  // Ends every ready recipient with the same reply (bounce when permanent).
   void FailAllReady(const smtp::Reply& reply, absl::string_view classification);
+  // The attempt description for log records about `connection` (null: no connection).
+  AttemptInfo AttemptOf(const SmtpConnection* connection) const;
 
   DeliveryShard* const shard_;
   const std::string domain_;
-  std::string site_;  // the MX host set (or the route), for log records
+  const config::ShapingConfig& shaping_;
+  const config::Route* route_;  // null unless [routes] has the domain
+  std::string site_;            // the MX host set (or the route), for log records
   std::deque<RecipientPtr> ready_;
   std::vector<ConnectTarget> targets_;
   absl::Time targets_expire_ = absl::InfinitePast();
   bool resolving_ = false;
   bool shutting_down_ = false;
+  size_t next_source_ = 0;  // round-robin over the egress pool
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   absl::flat_hash_set<SmtpConnection*> connections_;
   absl::flat_hash_set<SmtpConnection*> connecting_;  // not yet ready
   std::vector<SmtpConnection*> idle_;
   absl::flat_hash_map<SmtpConnection*, std::vector<RecipientPtr>> in_flight_;
+  // TLS sessions to resume, by host address (RFC 5077 / 8446 tickets).
+  absl::flat_hash_map<std::string, bssl::UniquePtr<SSL_SESSION>> tls_sessions_;
 };
 
 }  // namespace volley::delivery

@@ -15,6 +15,9 @@ std::shared_ptr<const MessageInfo> MakeMessageInfo(const queue::MessageMeta& met
   info->size = meta.size;
   info->message_id = meta.message_id;
   info->eight_bit = meta.eight_bit;
+  info->smtputf8 = meta.smtputf8;
+  info->dsn_ret = meta.dsn_ret;
+  info->dsn_envid = meta.dsn_envid;
   return info;
 }
 
@@ -29,6 +32,8 @@ RecipientPtr MakeRecipient(std::shared_ptr<const MessageInfo> message,
   r->attempts = record.attempts;
   r->due = record.next_due;
   r->last_response = std::move(record.last_response);
+  r->dsn_notify = std::move(record.dsn_notify);
+  r->dsn_orcpt = std::move(record.dsn_orcpt);
   return r;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -21,6 +22,9 @@ struct MessageInfo {
   uint64_t size = 0;
   std::string message_id;
   bool eight_bit = false;
+  bool smtputf8 = false;
+  std::string dsn_ret;
+  std::string dsn_envid;
 };
 
 struct QueuedRecipient {
@@ -33,9 +37,22 @@ struct QueuedRecipient {
   uint32_t attempts = 0;
   absl::Time due = absl::InfinitePast();
   std::string last_response;
+  std::string dsn_notify;
+  std::string dsn_orcpt;
 };
 
 using RecipientPtr = std::unique_ptr<QueuedRecipient>;
+
+// Where and how a delivery attempt went, for log records.
+struct AttemptInfo {
+  std::optional<std::string> peer_name;
+  std::optional<std::string> peer_address;
+  std::string site;
+  std::string tls_version;  // "" without TLS
+  std::string tls_cipher;
+  std::string egress_pool;
+  std::string egress_source;
+};
 
 // The in-memory view of a spooled message, shared by its recipients.
 std::shared_ptr<const MessageInfo> MakeMessageInfo(const queue::MessageMeta& meta);

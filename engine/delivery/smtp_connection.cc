@@ -22,6 +22,10 @@ struct WriteRequest {
   std::string data;
 };
 
+bool IsAnyAddress(absl::string_view address) {
+  return address.empty() || address == "0.0.0.0" || address == "::";
+}
+
 }  // namespace
 
 struct SmtpConnection::Socket {
@@ -51,6 +55,11 @@ SmtpConnection::SmtpConnection(uv_loop_t* loop, ConnectionOwner* owner,
 
 SmtpConnection::~SmtpConnection() = default;
 
+std::string SmtpConnection::Where() const {
+  const ConnectTarget& t = target();
+  return absl::StrCat(t.host_name, "[", t.address, "]:", t.port);
+}
+
 void SmtpConnection::ConnectNext() {
   while (target_index_ < targets_.size() &&
          target_index_ < static_cast<size_t>(options_.max_targets)) {
@@ -61,12 +70,28 @@ void SmtpConnection::ConnectNext() {
       ++target_index_;
       continue;
     }
+    ++targets_tried_;
     socket_ = new Socket;
     socket_->connection = this;
     uv_tcp_init(loop_, &socket_->tcp);
     socket_->tcp.data = socket_;
     socket_->connect.data = socket_;
     uv_tcp_nodelay(&socket_->tcp, 1);
+    if (!IsAnyAddress(options_.source_address)) {
+      // Egress: leave from the source address, when it can reach this host's family.
+      absl::StatusOr<sockaddr_storage> source = MakeSocketAddress(options_.source_address, 0);
+      if (source.ok() && source->ss_family == address->ss_family) {
+        const int rc = uv_tcp_bind(&socket_->tcp, reinterpret_cast<const sockaddr*>(&*source), 0);
+        if (rc != 0) {
+          // A local problem, not the host's: no point trying the other hosts.
+          CloseSocket(false,
+                      absl::StrCat("cannot bind egress source ", options_.source_address, ": ",
+                                   uv_strerror(rc)),
+                      std::nullopt, {});
+          return;
+        }
+      }
+    }
     const int rc = uv_tcp_connect(&socket_->connect, &socket_->tcp,
                                   reinterpret_cast<const sockaddr*>(&*address),
                                   [](uv_connect_t* req, int status) {
@@ -75,31 +100,39 @@ void SmtpConnection::ConnectNext() {
                                     socket->connection->OnConnected(status);
                                   });
     if (rc != 0) {
-      CloseSocket(true,
-                  absl::StrCat("connect to ", target.host_name, "[", target.address,
-                               "]:", target.port, ": ", uv_strerror(rc)),
-                  std::nullopt, {});
+      owner_->OnTargetFailed(target);
+      CloseSocket(true, absl::StrCat("connect to ", Where(), ": ", uv_strerror(rc)), std::nullopt,
+                  {});
       return;
     }
-    uv_timer_start(
-        timer_, [](uv_timer_t* t) { static_cast<SmtpConnection*>(t->data)->OnTimeout(); },
-        Millis(options_.connect_timeout), 0);
+    ArmTimer();
     return;
   }
   Finish();
 }
 
 void SmtpConnection::OnConnected(int status) {
-  const ConnectTarget& target = targets_[target_index_];
   if (status < 0) {
-    CloseSocket(true,
-                absl::StrCat("connect to ", target.host_name, "[", target.address,
-                             "]:", target.port, ": ", uv_strerror(status)),
-                std::nullopt, {});
+    owner_->OnTargetFailed(target());
+    CloseSocket(true, absl::StrCat("connect to ", Where(), ": ", uv_strerror(status)), std::nullopt,
+                {});
     return;
   }
+  ProtocolOptions protocol_options = options_.protocol;
+  const config::TlsPolicy policy = options_.tls;
+  if (policy == config::TlsPolicy::kOpportunistic && owner_->SkipTlsWith(target())) {
+    plaintext_only_ = true;
+  }
+  protocol_options.tls_active = policy == config::TlsPolicy::kImplicit;
+  protocol_options.starttls = !plaintext_only_ && (policy == config::TlsPolicy::kOpportunistic ||
+                                                   policy == config::TlsPolicy::kRequired ||
+                                                   policy == config::TlsPolicy::kRequiredVerify);
+  protocol_options.tls_required =
+      policy == config::TlsPolicy::kRequired || policy == config::TlsPolicy::kRequiredVerify;
+
   ClientProtocol::Callbacks callbacks;
   callbacks.write = [this](std::string bytes) { Write(std::move(bytes)); };
+  callbacks.on_starttls = [this] { StartTls(); };
   callbacks.on_ready = [this] {
     ready_ = true;
     close_info_.was_ready = true;
@@ -122,14 +155,20 @@ void SmtpConnection::OnConnected(int status) {
     }
   };
   callbacks.on_failed = [this](const SessionError& error, std::vector<RecipientOutcome> in_flight) {
-    const ConnectTarget& t = targets_[target_index_];
-    std::string text = absl::StrCat(t.host_name, "[", t.address, "]: ", error.detail);
+    std::string text = absl::StrCat(Where(), ": ", error.detail);
     if (error.reply) absl::StrAppend(&text, ": ", error.reply->code, " ", error.reply->Text());
-    // Before a session exists, a refused greeting or EHLO means: try the next host.
+    if (!ready_) {
+      // Before a session exists, a refused greeting, EHLO, TLS or AUTH means: next host.
+      if (error.kind == SessionError::Kind::kGreeting && error.reply &&
+          error.reply->IsPermanent()) {
+        ++permanent_greetings_;
+      }
+      owner_->OnTargetFailed(target());
+    }
     CloseSocket(!ready_, std::move(text), error.reply, std::move(in_flight));
   };
   callbacks.on_quit = [this] { CloseSocket(false, "", std::nullopt, {}); };
-  protocol_ = std::make_unique<ClientProtocol>(options_.ehlo_name, std::move(callbacks));
+  protocol_ = std::make_unique<ClientProtocol>(std::move(protocol_options), std::move(callbacks));
 
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&socket_->tcp),
@@ -143,31 +182,124 @@ void SmtpConnection::OnConnected(int status) {
         if (socket->closing) return;
         socket->connection->OnRead(nread, buf);
       });
+  // Implicit TLS (RFC 8314): the handshake comes before the banner.
+  if (policy == config::TlsPolicy::kImplicit) StartTls();
   ArmTimer();
+}
+
+void SmtpConnection::StartTls() {
+  if (!options_.tls_context) {
+    OnTlsFailed("no TLS client context");
+    return;
+  }
+  tls::ClientSessionOptions session_options;
+  session_options.server_name = target().host_name;
+  session_options.verify_peer = options_.tls == config::TlsPolicy::kRequiredVerify;
+  session_options.resume = owner_->TlsSessionFor(target());
+  absl::StatusOr<std::unique_ptr<tls::TlsSession>> session =
+      tls::TlsSession::CreateClient(options_.tls_context, session_options);
+  if (!session.ok()) {
+    OnTlsFailed(std::string(session.status().message()));
+    return;
+  }
+  tls_ = *std::move(session);
+  tls_handshaking_ = true;
+  absl::Status started = tls_->StartHandshake();
+  if (tls_->HasEncryptedOutput()) WriteRaw(tls_->TakeEncryptedOutput());
+  if (!started.ok()) OnTlsFailed(std::string(started.message()));
+}
+
+void SmtpConnection::OnTlsFailed(const std::string& why) {
+  owner_->OnTlsHandshake(false);
+  const std::string error = absl::StrCat(Where(), ": TLS handshake failed: ", why);
+  if (options_.tls == config::TlsPolicy::kOpportunistic && !plaintext_only_) {
+    // RFC 7435: a failed opportunistic handshake is not worth losing the delivery over; try
+    // the same host once more without STARTTLS.
+    owner_->OnOpportunisticTlsFailed(target());
+    retry_plaintext_ = true;
+    CloseSocket(true, error, std::nullopt, {});
+    return;
+  }
+  owner_->OnTargetFailed(target());
+  std::vector<RecipientOutcome> in_flight;
+  if (protocol_) in_flight = protocol_->Abort(error);
+  CloseSocket(!ready_, error, std::nullopt, std::move(in_flight));
 }
 
 void SmtpConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0) return;
   if (nread < 0) {
-    const ConnectTarget& t = targets_[target_index_];
     const ClientProtocol::Phase phase = protocol_->phase();
     if (phase == ClientProtocol::Phase::kQuit || phase == ClientProtocol::Phase::kDone) {
       CloseSocket(false, "", std::nullopt, {});
       return;
     }
+    if (tls_handshaking_) {
+      OnTlsFailed(nread == UV_EOF ? "connection closed during the handshake"
+                                  : uv_strerror(static_cast<int>(nread)));
+      return;
+    }
     std::string error = absl::StrCat(
-        t.host_name, "[", t.address, "]: connection ",
+        Where(), ": connection ",
         nread == UV_EOF ? "closed by the server" : uv_strerror(static_cast<int>(nread)));
+    if (!ready_) owner_->OnTargetFailed(target());
     std::vector<RecipientOutcome> in_flight = protocol_->Abort(error);
     CloseSocket(!ready_, std::move(error), std::nullopt, std::move(in_flight));
     return;
   }
-  protocol_->OnData(absl::string_view(buf->base, static_cast<size_t>(nread)));
+  const absl::string_view bytes(buf->base, static_cast<size_t>(nread));
+  if (!tls_) {
+    OnPlaintext(bytes);
+    return;
+  }
+  std::string plaintext;
+  absl::Status status = tls_->OnEncryptedInput(bytes, &plaintext);
+  if (tls_->HasEncryptedOutput()) WriteRaw(tls_->TakeEncryptedOutput());
+  if (!status.ok()) {
+    if (tls_handshaking_) {
+      OnTlsFailed(std::string(status.message()));
+    } else {
+      std::string error = absl::StrCat(Where(), ": TLS error: ", status.message());
+      std::vector<RecipientOutcome> in_flight = protocol_->Abort(error);
+      CloseSocket(false, std::move(error), std::nullopt, std::move(in_flight));
+    }
+    return;
+  }
+  if (tls_handshaking_ && tls_->established()) {
+    tls_handshaking_ = false;
+    tls_version_ = tls_->protocol_version();
+    tls_cipher_ = tls_->cipher();
+    owner_->OnTlsHandshake(true);
+    // After STARTTLS the session starts over; with implicit TLS the banner is still to come.
+    if (protocol_->phase() == ClientProtocol::Phase::kTlsHandshake) protocol_->OnTlsEstablished();
+  }
+  // TLS 1.3 tickets arrive after the handshake, with the first records the server sends.
+  if (!tls_session_stored_ && tls_->established()) {
+    if (bssl::UniquePtr<SSL_SESSION> session = tls_->GetSessionForResumption()) {
+      owner_->OnTlsSession(target(), std::move(session));
+      tls_session_stored_ = true;
+    }
+  }
+  if (!plaintext.empty() && socket_ != nullptr && !socket_->closing) OnPlaintext(plaintext);
+}
+
+void SmtpConnection::OnPlaintext(absl::string_view bytes) {
+  protocol_->OnData(bytes);
   if (socket_ != nullptr && !socket_->closing) ArmTimer();
 }
 
 void SmtpConnection::Write(std::string bytes) {
   if (socket_ == nullptr || socket_->closing) return;
+  if (!tls_) {
+    WriteRaw(std::move(bytes));
+    return;
+  }
+  if (!tls_->WritePlaintext(bytes).ok()) return;  // the read side reports the failure
+  WriteRaw(tls_->TakeEncryptedOutput());
+}
+
+void SmtpConnection::WriteRaw(std::string bytes) {
+  if (socket_ == nullptr || socket_->closing || bytes.empty()) return;
   auto* request = new WriteRequest;
   request->data = std::move(bytes);
   request->req.data = request;
@@ -184,6 +316,8 @@ void SmtpConnection::ArmTimer() {
   absl::Duration timeout;
   if (!protocol_) {
     timeout = options_.connect_timeout;
+  } else if (tls_handshaking_) {
+    timeout = options_.ehlo_timeout;
   } else {
     switch (protocol_->phase()) {
       case ClientProtocol::Phase::kBanner:
@@ -191,6 +325,9 @@ void SmtpConnection::ArmTimer() {
         break;
       case ClientProtocol::Phase::kEhlo:
       case ClientProtocol::Phase::kHelo:
+      case ClientProtocol::Phase::kStartTls:
+      case ClientProtocol::Phase::kTlsHandshake:
+      case ClientProtocol::Phase::kAuth:
         timeout = options_.ehlo_timeout;
         break;
       case ClientProtocol::Phase::kIdle:
@@ -221,11 +358,13 @@ void SmtpConnection::ArmTimer() {
 
 void SmtpConnection::OnTimeout() {
   if (socket_ == nullptr || socket_->closing) return;
-  const ConnectTarget& t = targets_[target_index_];
   if (!protocol_) {
-    CloseSocket(
-        true, absl::StrCat("connect to ", t.host_name, "[", t.address, "]:", t.port, ": timed out"),
-        std::nullopt, {});
+    owner_->OnTargetFailed(target());
+    CloseSocket(true, absl::StrCat("connect to ", Where(), ": timed out"), std::nullopt, {});
+    return;
+  }
+  if (tls_handshaking_) {
+    OnTlsFailed("timed out");
     return;
   }
   const ClientProtocol::Phase phase = protocol_->phase();
@@ -238,11 +377,39 @@ void SmtpConnection::OnTimeout() {
     CloseSocket(false, "", std::nullopt, {});
     return;
   }
-  static constexpr const char* kWaitingFor[] = {
-      "the greeting",        "the EHLO reply",    "the HELO reply", "",
-      "the MAIL FROM reply", "the RCPT TO reply", "the DATA reply", "the reply to the final dot"};
-  std::string error = absl::StrCat(t.host_name, "[", t.address, "]: timed out waiting for ",
-                                   kWaitingFor[static_cast<int>(phase)]);
+  absl::string_view waiting_for;
+  switch (phase) {
+    case ClientProtocol::Phase::kBanner:
+      waiting_for = "the greeting";
+      break;
+    case ClientProtocol::Phase::kEhlo:
+    case ClientProtocol::Phase::kHelo:
+      waiting_for = "the EHLO reply";
+      break;
+    case ClientProtocol::Phase::kStartTls:
+      waiting_for = "the STARTTLS reply";
+      break;
+    case ClientProtocol::Phase::kAuth:
+      waiting_for = "the AUTH reply";
+      break;
+    case ClientProtocol::Phase::kMail:
+      waiting_for = "the MAIL FROM reply";
+      break;
+    case ClientProtocol::Phase::kRcpt:
+      waiting_for = "the RCPT TO reply";
+      break;
+    case ClientProtocol::Phase::kData:
+      waiting_for = "the DATA reply";
+      break;
+    case ClientProtocol::Phase::kDataDot:
+      waiting_for = "the reply to the end of the data";
+      break;
+    default:
+      waiting_for = "a reply";
+      break;
+  }
+  std::string error = absl::StrCat(Where(), ": timed out waiting for ", waiting_for);
+  if (!ready_) owner_->OnTargetFailed(target());
   std::vector<RecipientOutcome> in_flight = protocol_->Abort(error);
   CloseSocket(!ready_, std::move(error), std::nullopt, std::move(in_flight));
 }
@@ -266,6 +433,7 @@ void SmtpConnection::Abort(absl::string_view reason) {
   std::vector<RecipientOutcome> in_flight;
   if (protocol_) in_flight = protocol_->Abort(reason);
   if (socket_ != nullptr) {
+    retry_plaintext_ = false;
     CloseSocket(false, std::string(reason), std::nullopt, std::move(in_flight));
   } else {
     close_info_.error = std::string(reason);
@@ -297,8 +465,18 @@ void SmtpConnection::OnSocketClosed() {
   // The protocol's callbacks may have been on the stack when the close began; now they are
   // not, so it is safe to drop it.
   protocol_.reset();
+  tls_.reset();
+  tls_handshaking_ = false;
+  tls_session_stored_ = false;
+  if (retry_plaintext_ && !closing_ && !ready_) {
+    retry_plaintext_ = false;
+    plaintext_only_ = true;
+    ConnectNext();
+    return;
+  }
   if (try_next_after_close_ && !closing_ && !ready_) {
     ++target_index_;
+    plaintext_only_ = false;
     ConnectNext();
     return;
   }
@@ -308,6 +486,8 @@ void SmtpConnection::OnSocketClosed() {
 void SmtpConnection::Finish() {
   if (closing_) return;
   closing_ = true;
+  close_info_.all_greetings_permanent =
+      !close_info_.was_ready && targets_tried_ > 0 && permanent_greetings_ == targets_tried_;
   uv_timer_stop(timer_);
   uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* handle) {
     auto* connection = static_cast<SmtpConnection*>(handle->data);

@@ -1,9 +1,12 @@
 // One outbound SMTP connection on a shard's loop: connects to the destination's hosts in order
-// (next host on refusal, timeout or a refused greeting), runs ClientProtocol over it, applies
-// RFC 5321 4.5.3.2 timeouts per phase, and reports to its owner, the destination queue.
+// (next host on refusal, timeout, a refused greeting or, under required TLS, a failed TLS
+// handshake), binds its egress source address, runs ClientProtocol over the socket (through a
+// TLS session after STARTTLS, or from the first byte for implicit TLS), applies RFC 5321
+// 4.5.3.2 timeouts per phase, and reports to its owner, the destination queue.
 #ifndef VOLLEY_ENGINE_DELIVERY_SMTP_CONNECTION_H_
 #define VOLLEY_ENGINE_DELIVERY_SMTP_CONNECTION_H_
 
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -14,18 +17,26 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "engine/config/config.h"
 #include "engine/delivery/client_protocol.h"
+#include "tls/tls_context.h"
+#include "tls/tls_session.h"
 
 namespace volley::delivery {
 
 struct ConnectTarget {
-  std::string host_name;  // MX host name (or the route host) for logs
+  std::string host_name;  // MX host name (or the route host) for logs, SNI and verification
   std::string address;    // numeric IP
   uint16_t port = 25;
 };
 
 struct ConnectionOptions {
-  std::string ehlo_name = "volley.localdomain";
+  ProtocolOptions protocol;  // EHLO name, AUTH; STARTTLS flags are set from `tls`
+  config::TlsPolicy tls = config::TlsPolicy::kOpportunistic;
+  std::shared_ptr<tls::TlsContext> tls_context;  // a client context; needed unless disabled
+  std::string source_address;  // egress: local address to bind; "" / 0.0.0.0 / :: = any
+  std::string egress_pool;     // names, for log records
+  std::string egress_source;
   absl::Duration connect_timeout = absl::Seconds(60);
   absl::Duration banner_timeout = absl::Minutes(5);
   absl::Duration ehlo_timeout = absl::Minutes(5);
@@ -58,9 +69,34 @@ class ConnectionOwner {
     std::string error;                 // why the last attempt or the session ended ("" after QUIT)
     std::optional<smtp::Reply> reply;  // the server reply behind `error`, when there was one
     std::vector<RecipientOutcome> in_flight;  // outcomes of a transaction cut short
+    // Every host tried refused with a 5xx greeting: the destination does not take mail.
+    bool all_greetings_permanent = false;
   };
   // The connection is closed; it is deleted right after this returns.
   virtual void OnConnectionClosed(SmtpConnection* connection, CloseInfo info) = 0;
+
+  // A host could not be used (connection refused or timed out, greeting refused, TLS failed),
+  // so the owner can skip it for a while.
+  virtual void OnTargetFailed(const ConnectTarget& target) { (void)target; }
+  // STARTTLS failed under the opportunistic policy: the connection retries this host once in
+  // plaintext; the owner may remember to skip TLS with it for a while.
+  virtual void OnOpportunisticTlsFailed(const ConnectTarget& target) { (void)target; }
+  // Whether to skip STARTTLS with this host (after such a failure), under the opportunistic
+  // policy.
+  virtual bool SkipTlsWith(const ConnectTarget& target) {
+    (void)target;
+    return false;
+  }
+  // TLS session resumption: the session to offer to a host, and a new one to keep.
+  virtual SSL_SESSION* TlsSessionFor(const ConnectTarget& target) {
+    (void)target;
+    return nullptr;
+  }
+  virtual void OnTlsSession(const ConnectTarget& target, bssl::UniquePtr<SSL_SESSION> session) {
+    (void)target;
+    (void)session;
+  }
+  virtual void OnTlsHandshake(bool ok) { (void)ok; }
 };
 
 class SmtpConnection {
@@ -86,6 +122,10 @@ class SmtpConnection {
   const ConnectTarget& target() const {
     return targets_[std::min(target_index_, targets_.size() - 1)];
   }
+  // The TLS in use ("" without TLS), for log records.
+  const std::string& tls_version() const { return tls_version_; }
+  const std::string& tls_cipher() const { return tls_cipher_; }
+  const ConnectionOptions& options() const { return options_; }
 
  private:
   SmtpConnection(uv_loop_t* loop, ConnectionOwner* owner, std::vector<ConnectTarget> targets,
@@ -96,7 +136,12 @@ class SmtpConnection {
   void ConnectNext();
   void OnConnected(int status);
   void OnRead(ssize_t nread, const uv_buf_t* buf);
+  // Bytes from the server, after TLS if any.
+  void OnPlaintext(absl::string_view bytes);
   void Write(std::string bytes);
+  void WriteRaw(std::string bytes);
+  void StartTls();
+  void OnTlsFailed(const std::string& why);
   void ArmTimer();
   void OnTimeout();
   // Ends the current attempt; with `try_next`, moves on to the next target.
@@ -104,6 +149,7 @@ class SmtpConnection {
                    std::vector<RecipientOutcome> in_flight);
   void OnSocketClosed();
   void Finish();
+  std::string Where() const;
 
   uv_loop_t* loop_;
   ConnectionOwner* owner_;
@@ -113,10 +159,20 @@ class SmtpConnection {
   Socket* socket_ = nullptr;  // the current attempt's TCP handle (freed in its close callback)
   uv_timer_t* timer_ = nullptr;
   std::unique_ptr<ClientProtocol> protocol_;
+  std::unique_ptr<tls::TlsSession> tls_;
+  bool tls_handshaking_ = false;
+  bool tls_session_stored_ = false;
+  // The next attempt goes to the same host without STARTTLS (opportunistic fallback).
+  bool retry_plaintext_ = false;
+  bool plaintext_only_ = false;
+  std::string tls_version_;
+  std::string tls_cipher_;
   bool ready_ = false;
   bool quit_requested_ = false;
   bool closing_ = false;
   bool try_next_after_close_ = false;
+  int targets_tried_ = 0;
+  int permanent_greetings_ = 0;
   ConnectionOwner::CloseInfo close_info_;
 };
 

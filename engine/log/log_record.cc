@@ -56,10 +56,17 @@ void AppendLogRecord(const LogRecord& r, std::string* out) {
   } else {
     w.Null("peer_address");
   }
-  w.String("egress_pool", r.egress_pool)
-      .String("egress_source", r.egress_source)
-      .Null("tls_protocol_version")
-      .Null("tls_cipher");
+  w.String("egress_pool", r.egress_pool).String("egress_source", r.egress_source);
+  if (r.tls_protocol_version) {
+    w.String("tls_protocol_version", *r.tls_protocol_version);
+  } else {
+    w.Null("tls_protocol_version");
+  }
+  if (r.tls_cipher) {
+    w.String("tls_cipher", *r.tls_cipher);
+  } else {
+    w.Null("tls_cipher");
+  }
   if (r.bounce_classification.empty()) {
     w.Null("bounce_classification");
   } else {

@@ -40,6 +40,8 @@ struct LogRecord {
   std::optional<std::string> peer_addr;
   std::string egress_pool;
   std::string egress_source;
+  std::optional<std::string> tls_protocol_version;  // null without TLS
+  std::optional<std::string> tls_cipher;
   std::string bounce_classification;  // "" for Reception and Delivery: written as null
   std::string message_id;             // the Message-ID header
   absl::Time timestamp = absl::UnixEpoch();

@@ -121,6 +121,19 @@ std::string Metrics::RenderPrometheus() const {
                     "\n");
   }
 
+  Header(&out, "volley_tls_handshakes_total", "counter",
+         "Outbound TLS handshakes (STARTTLS or implicit), by result.");
+  absl::StrAppend(&out, "volley_tls_handshakes_total{result=\"ok\"} ",
+                  sum([](const ShardMetrics& m) {
+                    return m.tls_handshakes_ok.load(std::memory_order_relaxed);
+                  }),
+                  "\n");
+  absl::StrAppend(&out, "volley_tls_handshakes_total{result=\"failed\"} ",
+                  sum([](const ShardMetrics& m) {
+                    return m.tls_handshakes_failed.load(std::memory_order_relaxed);
+                  }),
+                  "\n");
+
   Header(&out, "volley_dns_lookups_total", "counter", "MX resolutions, by result.");
   absl::StrAppend(
       &out, "volley_dns_lookups_total{type=\"mx\",result=\"ok\"} ",

@@ -42,6 +42,8 @@ struct alignas(64) ShardMetrics {
   std::atomic<uint64_t> connections_opened_ok{0};
   std::atomic<uint64_t> connections_opened_failed{0};
   std::array<std::atomic<uint64_t>, 6> smtp_replies{};  // by first digit 0..5 (0: none)
+  std::atomic<uint64_t> tls_handshakes_ok{0};
+  std::atomic<uint64_t> tls_handshakes_failed{0};
   std::atomic<uint64_t> dns_lookups_ok{0};
   std::atomic<uint64_t> dns_lookups_failed{0};
 
