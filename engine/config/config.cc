@@ -613,6 +613,47 @@ class Parser {
               [&](const toml::node& v) {
                 if (auto d = ReadDuration(v, "[dns] timeout")) config_.dns.timeout = *d;
               }},
+             {"ip_lookup_strategy",
+              [&](const toml::node& v) {
+                std::optional<std::string> s = ReadString(v, "[dns] ip_lookup_strategy");
+                if (!s.has_value()) return;
+                static constexpr std::pair<absl::string_view, IpLookupStrategy> kNames[] = {
+                    {"ipv4_then_ipv6", IpLookupStrategy::kIpv4ThenIpv6},
+                    {"ipv6_then_ipv4", IpLookupStrategy::kIpv6ThenIpv4},
+                    {"ipv4_only", IpLookupStrategy::kIpv4Only},
+                    {"ipv6_only", IpLookupStrategy::kIpv6Only},
+                };
+                for (const auto& [name, strategy] : kNames) {
+                  if (*s == name) {
+                    config_.dns.ip_lookup_strategy = strategy;
+                    return;
+                  }
+                }
+                AddError(v, absl::StrCat("[dns] ip_lookup_strategy: \"", *s,
+                                         "\" is not one of ipv4_then_ipv6, ipv6_then_ipv4, "
+                                         "ipv4_only, ipv6_only"));
+              }},
+             {"min_ttl",
+              [&](const toml::node& v) {
+                if (auto d = ReadDuration(v, "[dns] min_ttl")) config_.dns.min_ttl = *d;
+              }},
+             {"max_ttl",
+              [&](const toml::node& v) {
+                if (auto d = ReadDuration(v, "[dns] max_ttl")) {
+                  config_.dns.max_ttl = *d;
+                  max_ttl_line_ = v.source().begin.line;
+                }
+              }},
+             {"serve_stale",
+              [&](const toml::node& v) {
+                if (auto d = ReadDuration(v, "[dns] serve_stale")) config_.dns.serve_stale = *d;
+              }},
+             {"cache_size",
+              [&](const toml::node& v) {
+                if (auto n = ReadInteger(v, "[dns] cache_size", 1, 100000000)) {
+                  config_.dns.cache_size = static_cast<int>(*n);
+                }
+              }},
          },
          {});
   }
@@ -952,6 +993,9 @@ class Parser {
   }
 
   void CrossCheck() {
+    if (config_.dns.min_ttl > config_.dns.max_ttl) {
+      AddError(max_ttl_line_, "[dns] min_ttl must not be longer than max_ttl");
+    }
     for (const auto& [pool, line] : pool_lines_) {
       if (!config_.egress_pools.contains(pool)) {
         AddError(line, absl::StrCat("egress_pool \"", pool, "\" is not defined (no [egress.", pool,
@@ -987,6 +1031,7 @@ class Parser {
   uint32_t retry_max_line_ = 0;
   uint32_t http_listen_line_ = 0;
   uint32_t shaping_default_pool_line_ = 0;
+  uint32_t max_ttl_line_ = 0;
   std::vector<std::pair<std::string, uint32_t>> pool_lines_;  // egress_pool values and lines
   std::vector<uint32_t> smtp_listen_lines_;
 };

@@ -54,9 +54,18 @@ struct HttpConfig {
   HostPort listen = {"127.0.0.1", 8025};
 };
 
+enum class IpLookupStrategy { kIpv4ThenIpv6, kIpv6ThenIpv4, kIpv4Only, kIpv6Only };
+
 struct DnsConfig {
   std::vector<HostPort> servers;  // empty: /etc/resolv.conf
   absl::Duration timeout = absl::Seconds(5);
+  IpLookupStrategy ip_lookup_strategy = IpLookupStrategy::kIpv4ThenIpv6;
+  // Cached answers live for their TTL, clamped to [min_ttl, max_ttl].
+  absl::Duration min_ttl = absl::Seconds(30);
+  absl::Duration max_ttl = absl::Hours(24);
+  // When the resolver fails, an expired answer is used for up to this long past its expiry.
+  absl::Duration serve_stale = absl::Hours(1);
+  int cache_size = 100000;  // entries per shard
 };
 
 struct DeliveryConfig {

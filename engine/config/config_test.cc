@@ -723,3 +723,33 @@ TEST(ConfigRoutes, TlsAndAuth) {
 
 }  // namespace
 }  // namespace volley::config
+
+namespace volley::config {
+namespace {
+
+TEST(ConfigDns, ResolverKeys) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "[dns]\nip_lookup_strategy = \"ipv6_only\"\nmin_ttl = \"10s\"\nmax_ttl = \"2h\"\n"
+      "serve_stale = \"30m\"\ncache_size = 500\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->dns.ip_lookup_strategy, IpLookupStrategy::kIpv6Only);
+  EXPECT_EQ(config->dns.min_ttl, absl::Seconds(10));
+  EXPECT_EQ(config->dns.max_ttl, absl::Hours(2));
+  EXPECT_EQ(config->dns.serve_stale, absl::Minutes(30));
+  EXPECT_EQ(config->dns.cache_size, 500);
+  EXPECT_EQ(Config::Defaults().dns.ip_lookup_strategy, IpLookupStrategy::kIpv4ThenIpv6);
+  EXPECT_EQ(Config::Defaults().dns.serve_stale, absl::Hours(1));
+
+  absl::StatusOr<Config> bad = ParseConfig(
+      "[dns]\nip_lookup_strategy = \"both\"\nmin_ttl = \"2h\"\nmax_ttl = \"1h\"\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  const std::string message(bad.status().message());
+  EXPECT_NE(message.find("t.toml:2: [dns] ip_lookup_strategy"), std::string::npos) << message;
+  EXPECT_NE(message.find("t.toml:4: [dns] min_ttl must not be longer than max_ttl"),
+            std::string::npos)
+      << message;
+}
+
+}  // namespace
+}  // namespace volley::config

@@ -8,42 +8,12 @@
 namespace volley {
 namespace {
 
-std::string FormatBound(double bound) { return absl::StrFormat("%g", bound); }
-
 void Header(std::string* out, absl::string_view name, absl::string_view type,
             absl::string_view help) {
   absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
 }
 
 }  // namespace
-
-Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)), counts_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
-  for (size_t i = 0; i <= bounds_.size(); ++i) counts_[i].store(0);
-}
-
-void Histogram::Observe(double seconds) {
-  size_t i = 0;
-  while (i < bounds_.size() && seconds > bounds_[i]) ++i;
-  counts_[i].fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<uint64_t>(std::llround(std::max(0.0, seconds) * 1e6)),
-                        std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Histogram::Render(const std::string& name, const std::string& help, std::string* out) const {
-  Header(out, name, "histogram", help);
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < bounds_.size(); ++i) {
-    cumulative += counts_[i].load(std::memory_order_relaxed);
-    absl::StrAppend(out, name, "_bucket{le=\"", FormatBound(bounds_[i]), "\"} ", cumulative, "\n");
-  }
-  cumulative += counts_[bounds_.size()].load(std::memory_order_relaxed);
-  absl::StrAppend(out, name, "_bucket{le=\"+Inf\"} ", cumulative, "\n");
-  absl::StrAppend(out, name, "_sum ",
-                  absl::StrFormat("%.6f", sum_micros_.load(std::memory_order_relaxed) / 1e6), "\n");
-  absl::StrAppend(out, name, "_count ", cumulative, "\n");
-}
 
 Metrics::Metrics(int shards)
     : slots_(new ShardMetrics[static_cast<size_t>(shards)]),

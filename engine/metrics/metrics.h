@@ -11,28 +11,13 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "engine/base/histogram.h"
 
 namespace volley {
 
 enum class DeliveryOutcome { kDelivered = 0, kTransientFailure, kBounced, kExpired, kCount };
 enum class QueueState { kScheduled = 0, kReady, kInFlight, kCount };
 enum class Direction { kInbound = 0, kOutbound, kCount };
-
-// A fixed-bucket histogram of seconds, safe for concurrent observation.
-class Histogram {
- public:
-  // Upper bounds in seconds, ascending.
-  explicit Histogram(std::vector<double> bounds);
-  void Observe(double seconds);
-  // Appends the _bucket/_sum/_count series for `name` (with its HELP/TYPE lines).
-  void Render(const std::string& name, const std::string& help, std::string* out) const;
-
- private:
-  std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<uint64_t>[]> counts_;  // bounds_.size() + 1 (the +Inf bucket)
-  std::atomic<uint64_t> sum_micros_{0};
-  std::atomic<uint64_t> count_{0};
-};
 
 struct alignas(64) ShardMetrics {
   std::atomic<uint64_t> messages_received_smtp{0};
