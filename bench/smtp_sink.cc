@@ -14,6 +14,7 @@
 #include "engine/smtp/reply.h"
 #include "engine/smtp/server_session.h"
 #include "engine/smtp/smtp_listener.h"
+#include "tls/tls_context.h"
 
 namespace volley::bench {
 namespace {
@@ -26,7 +27,8 @@ enum class Fault {
   kReject,
   kDataFail,
   kPermDataFail,
-  kDisconnect
+  kDisconnect,
+  kDropData,
 };
 
 Fault FaultOf(absl::string_view recipient) {
@@ -41,7 +43,15 @@ Fault FaultOf(absl::string_view recipient) {
   if (starts("datafail")) return Fault::kDataFail;
   if (starts("permdatafail")) return Fault::kPermDataFail;
   if (starts("disconnect")) return Fault::kDisconnect;
+  if (starts("dropdata")) return Fault::kDropData;
   return Fault::kNone;
+}
+
+bool HasDropData(const smtp::Envelope& envelope) {
+  for (const std::string& recipient : envelope.recipients) {
+    if (FaultOf(recipient) == Fault::kDropData) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -50,6 +60,14 @@ Fault FaultOf(absl::string_view recipient) {
 class SmtpSink::Handler : public smtp::ServerSessionHandler {
  public:
   explicit Handler(SmtpSink* sink) : sink_(sink) {}
+
+  void OnCommandLine(const smtp::Envelope& envelope, absl::string_view line) override {
+    if (sink_->options_.record) sink_->RecordCommand(envelope, line);
+  }
+
+  bool ContinueData(const smtp::Envelope& envelope, size_t) override {
+    return !HasDropData(envelope);
+  }
 
   std::optional<smtp::Reply> CheckRecipient(const smtp::Envelope&,
                                             absl::string_view recipient) override {
@@ -72,8 +90,9 @@ class SmtpSink::Handler : public smtp::ServerSessionHandler {
     for (const std::string& recipient : envelope.recipients) {
       const Fault f = FaultOf(recipient);
       // The strongest fault wins: dropping the connection, then a permanent failure.
-      if (f == Fault::kDisconnect) {
-        fault = f;
+      // (dropdata* lands here only for a message without content: "BDAT 0 LAST".)
+      if (f == Fault::kDisconnect || f == Fault::kDropData) {
+        fault = Fault::kDisconnect;
       } else if (f == Fault::kPermDataFail && fault != Fault::kDisconnect) {
         fault = f;
       } else if (f == Fault::kDataFail && fault == Fault::kNone) {
@@ -96,10 +115,18 @@ class SmtpSink::Handler : public smtp::ServerSessionHandler {
     const size_t size = content.size();
     ReceivedMessage message;
     if (sink_->options_.record || sink_->options_.on_message) {
+      message.session_id = envelope.session_id;
       message.mail_from = std::move(envelope.mail_from);
       message.recipients = std::move(envelope.recipients);
       message.local_address = std::move(envelope.local_address);
       message.peer_address = std::move(envelope.peer_address);
+      message.tls = envelope.tls;
+      message.tls_version = std::move(envelope.tls_version);
+      message.auth_user = std::move(envelope.auth_user);
+      message.bdat = envelope.bdat;
+      message.smtputf8_requested = envelope.smtputf8_requested;
+      message.mail_params = std::move(envelope.mail_params);
+      message.recipient_params = std::move(envelope.recipient_params);
       if (sink_->options_.record) message.content = std::move(content);
     } else {
       // Only the count is needed.
@@ -198,8 +225,40 @@ absl::StatusOr<std::unique_ptr<SmtpSink>> SmtpSink::Start(const SinkOptions& opt
   listener.reply_delay = options.reply_delay;
   listener.session.hostname = "sink.localdomain";
   listener.session.pipelining = options.pipelining;
-  listener.session.max_message_size = 256ull * 1024 * 1024;
-  listener.session.max_recipients = 100000;
+  listener.session.eightbitmime = options.eightbitmime;
+  listener.session.smtputf8 = options.smtputf8;
+  listener.session.chunking = options.chunking;
+  listener.session.dsn = options.dsn;
+  listener.session.max_message_size = options.max_message_size;
+  listener.session.max_recipients = options.max_recipients;
+  listener.session.greeting = options.greeting;
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("smtp sink: tls_cert_file and tls_key_file go together");
+  }
+  if (!options.tls_cert_file.empty()) {
+    tls::TlsContextOptions tls_options;
+    tls_options.role = tls::TlsContextOptions::Role::kServer;
+    tls_options.cert_file = options.tls_cert_file;
+    tls_options.key_file = options.tls_key_file;
+    absl::StatusOr<std::shared_ptr<tls::TlsContext>> context = tls::TlsContext::Create(tls_options);
+    if (!context.ok()) return context.status();
+    listener.session.tls = *std::move(context);
+  }
+  if (options.implicit_tls && listener.session.tls == nullptr) {
+    return absl::InvalidArgumentError("smtp sink: implicit_tls needs tls_cert_file");
+  }
+  listener.implicit_tls = options.implicit_tls;
+  listener.break_starttls = options.starttls_breaks;
+  if (!options.auth_users.empty()) {
+    // A copy of its own, read-only, shared by every worker thread.
+    auto users = std::make_shared<const std::map<std::string, std::string>>(options.auth_users);
+    listener.session.authenticate = [users](absl::string_view user, absl::string_view password) {
+      auto it = users->find(std::string(user));
+      return it != users->end() && it->second == password;
+    };
+  }
+  listener.session.auth_requires_tls = options.auth_requires_tls;
+  listener.session.auth_required = options.auth_required;
   for (int t = 0; t < options.threads; ++t) {
     sink->workers_.push_back(std::make_unique<Worker>(sink.get()));
     for (const std::string& address : options.addresses) {
@@ -262,6 +321,27 @@ SmtpSink::ConnectionStats SmtpSink::connection_stats(const std::string& address)
 bool SmtpSink::FirstSight(const std::string& recipient) {
   std::lock_guard<std::mutex> lock(stats_mutex_);
   return seen_.insert(absl::AsciiStrToLower(recipient)).second;
+}
+
+void SmtpSink::RecordCommand(const smtp::Envelope& envelope, absl::string_view line) {
+  std::lock_guard<std::mutex> lock(transcripts_mutex_);
+  auto [it, inserted] = transcript_index_.try_emplace(envelope.session_id, transcripts_.size());
+  if (inserted) {
+    SessionTranscript& fresh = transcripts_.emplace_back();
+    fresh.session_id = envelope.session_id;
+    fresh.local_address = envelope.local_address;
+    fresh.peer_address = envelope.peer_address;
+  }
+  SessionTranscript& transcript = transcripts_[it->second];
+  transcript.commands.emplace_back(line);
+  transcript.tls = envelope.tls;
+  transcript.tls_version = envelope.tls_version;
+  transcript.auth_user = envelope.auth_user;
+}
+
+std::vector<SessionTranscript> SmtpSink::Transcripts() const {
+  std::lock_guard<std::mutex> lock(transcripts_mutex_);
+  return transcripts_;
 }
 
 std::vector<ReceivedMessage> SmtpSink::TakeMessages() {

@@ -18,12 +18,16 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: smtp-sink [--listen=IP:PORT[,IP:PORT...]]... [--threads=N] [--verbose]\n"
-    "                 [--no-pipelining] [--reply-delay-ms=N]\n"
+    "                 [--no-pipelining] [--no-8bitmime] [--no-chunking] [--reply-delay-ms=N]\n"
+    "                 [--tls-cert=PEM --tls-key=PEM]\n"
     "  --listen          addresses to listen on, all with the same port; IPv6 as [::1]:2525\n"
     "                    (default 127.0.0.1:2525)\n"
     "  --threads         loops sharing the port through SO_REUSEPORT (default 1)\n"
     "  --verbose         print each received message's envelope\n"
     "  --no-pipelining   do not offer PIPELINING\n"
+    "  --no-8bitmime     do not offer 8BITMIME (BODY=8BITMIME then gets 555)\n"
+    "  --no-chunking     do not offer CHUNKING (BDAT)\n"
+    "  --tls-cert, --tls-key  offer STARTTLS with this certificate and key\n"
     "  --reply-delay-ms  delay every reply\n";
 
 bool SplitHostPort(absl::string_view text, std::string* host, uint16_t* port) {
@@ -74,6 +78,14 @@ int main(int argc, char** argv) {
       verbose = true;
     } else if (arg == "--no-pipelining") {
       options.pipelining = false;
+    } else if (arg == "--no-8bitmime") {
+      options.eightbitmime = false;
+    } else if (arg == "--no-chunking") {
+      options.chunking = false;
+    } else if (absl::ConsumePrefix(&arg, "--tls-cert=")) {
+      options.tls_cert_file = std::string(arg);
+    } else if (absl::ConsumePrefix(&arg, "--tls-key=")) {
+      options.tls_key_file = std::string(arg);
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -87,8 +99,10 @@ int main(int argc, char** argv) {
   }
   if (verbose) {
     options.on_message = [](const volley::bench::ReceivedMessage& m) {
-      std::printf("%s -> %s: from <%s> to <%s>\n", m.peer_address.c_str(), m.local_address.c_str(),
-                  m.mail_from.c_str(), absl::StrJoin(m.recipients, ">, <").c_str());
+      std::printf("%s -> %s: from <%s> to <%s>%s%s\n", m.peer_address.c_str(),
+                  m.local_address.c_str(), m.mail_from.c_str(),
+                  absl::StrJoin(m.recipients, ">, <").c_str(), m.tls ? " tls" : "",
+                  m.bdat ? " bdat" : "");
       std::fflush(stdout);
     };
   }

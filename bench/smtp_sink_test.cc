@@ -8,16 +8,23 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/smtp_injector.h"
 #include "engine/base/net_address.h"
+#include "engine/smtp/reply.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tls/testdata/testdata_paths.h"
+#include "tls/tls_context.h"
+#include "tls/tls_session.h"
 
 namespace volley::bench {
 namespace {
@@ -335,6 +342,580 @@ TEST(SmtpSinkExtras, TempFailOnceAndConnectionStats) {
   EXPECT_LE(stats.max_open, 3);
   EXPECT_GE(stats.max_open, 1);
   EXPECT_EQ((*sink)->connection_stats("127.0.0.9").accepted, 0u);
+}
+
+}  // namespace
+}  // namespace volley::bench
+
+// --- ESMTP extensions, faults, transcripts, TLS and AUTH, with a raw blocking client. ---
+
+namespace volley::bench {
+namespace {
+
+using ::testing::Contains;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+// A blocking SMTP client on a raw socket, with STARTTLS through tls::TlsSession; every read
+// has a deadline so that a broken server fails the test instead of hanging it.
+class RawClient {
+ public:
+  static std::unique_ptr<RawClient> Connect(uint16_t port, const std::string& ip = "127.0.0.1") {
+    absl::StatusOr<sockaddr_storage> address = MakeSocketAddress(ip, port);
+    if (!address.ok()) return nullptr;
+    const int fd = ::socket(address->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return nullptr;
+    const socklen_t length =
+        address->ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*address), length) != 0) {
+      ::close(fd);
+      return nullptr;
+    }
+    timeval tv{.tv_sec = 10, .tv_usec = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return std::unique_ptr<RawClient>(new RawClient(fd));
+  }
+
+  ~RawClient() { ::close(fd_); }
+
+  bool Send(absl::string_view bytes) {
+    if (tls_ != nullptr) {
+      if (!tls_->WritePlaintext(bytes).ok()) return false;
+      return SendRaw(tls_->TakeEncryptedOutput());
+    }
+    return SendRaw(bytes);
+  }
+
+  bool SendRaw(absl::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // The lines of the next reply (what arrived before EOF or the timeout).
+  std::vector<std::string> ReadReply() {
+    std::vector<std::string> lines;
+    while (true) {
+      const size_t end = buffer_.find("\r\n");
+      if (end == std::string::npos) {
+        if (!Fill()) return lines;
+        continue;
+      }
+      std::string line = buffer_.substr(0, end);
+      buffer_.erase(0, end + 2);
+      const bool last = line.size() < 4 || line[3] != '-';
+      lines.push_back(std::move(line));
+      if (last) return lines;
+    }
+  }
+
+  std::string ReadFinal() {
+    std::vector<std::string> lines = ReadReply();
+    return lines.empty() ? "" : lines.back();
+  }
+
+  // Sends `command` and returns the last line of its reply.
+  std::string Command(absl::string_view command) {
+    if (!Send(absl::StrCat(command, "\r\n"))) return "";
+    return ReadFinal();
+  }
+
+  std::vector<std::string> Ehlo() {
+    if (!Send("EHLO client.test\r\n")) return {};
+    return ReadReply();
+  }
+
+  // True when the server closed the connection without sending anything more.
+  bool ReadsEof() {
+    while (true) {
+      char chunk[4096];
+      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n == 0 || (n < 0 && errno == ECONNRESET)) return buffer_.empty();
+      if (n < 0) return false;
+      if (tls_ == nullptr) return false;
+      std::string plaintext;
+      if (!tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &plaintext)
+               .ok() ||
+          !plaintext.empty()) {
+        return false;
+      }
+    }
+  }
+
+  // The handshake, verifying the sink's certificate (//tls/testdata mx.pem) for `server_name`.
+  absl::Status StartTls(absl::string_view server_name = "mx.tls.test") {
+    tls::TlsContextOptions options;
+    options.ca_file = tls::TlsTestDataPath("ca.pem");
+    absl::StatusOr<std::shared_ptr<tls::TlsContext>> context = tls::TlsContext::Create(options);
+    if (!context.ok()) return context.status();
+    tls::ClientSessionOptions session_options;
+    session_options.server_name = std::string(server_name);
+    session_options.verify_peer = true;
+    absl::StatusOr<std::unique_ptr<tls::TlsSession>> session =
+        tls::TlsSession::CreateClient(*context, session_options);
+    if (!session.ok()) return session.status();
+    tls_ = std::move(*session);
+    if (absl::Status status = tls_->StartHandshake(); !status.ok()) return status;
+    if (!buffer_.empty()) return absl::InternalError("plaintext after the 220: " + buffer_);
+    while (!tls_->established()) {
+      if (!SendRaw(tls_->TakeEncryptedOutput())) return absl::UnavailableError("send failed");
+      char chunk[4096];
+      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n <= 0) return absl::UnavailableError("connection closed during the handshake");
+      absl::Status status =
+          tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
+      SendRaw(tls_->TakeEncryptedOutput());
+      if (!status.ok()) return status;
+    }
+    return SendRaw(tls_->TakeEncryptedOutput()) ? absl::OkStatus()
+                                                : absl::UnavailableError("send failed");
+  }
+
+ private:
+  explicit RawClient(int fd) : fd_(fd) {}
+
+  bool Fill() {
+    char chunk[4096];
+    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (n <= 0) return false;
+    if (tls_ == nullptr) {
+      buffer_.append(chunk, static_cast<size_t>(n));
+      return true;
+    }
+    const size_t before = buffer_.size();
+    const absl::Status status =
+        tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
+    SendRaw(tls_->TakeEncryptedOutput());
+    return status.ok() &&
+           (buffer_.size() > before || tls_->state() == tls::TlsSession::State::kEstablished);
+  }
+
+  int fd_;
+  std::string buffer_;  // plaintext received and not yet read
+  std::unique_ptr<tls::TlsSession> tls_;
+};
+
+SinkOptions Recording() {
+  SinkOptions options;
+  options.record = true;
+  return options;
+}
+
+SinkOptions WithTls(SinkOptions options) {
+  options.tls_cert_file = tls::TlsTestDataPath("mx.pem");
+  options.tls_key_file = tls::TlsTestDataPath("mx.key");
+  return options;
+}
+
+// Waits (bounded) until the transcript of some session has `n` commands and returns it.
+std::optional<SessionTranscript> WaitForTranscript(const SmtpSink& sink, size_t n,
+                                                   size_t index = 0) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline) {
+    std::vector<SessionTranscript> all = sink.Transcripts();
+    if (all.size() > index && all[index].commands.size() >= n) return all[index];
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return std::nullopt;
+}
+
+TEST(SmtpSinkExtensionsTest, EhloFollowsTheOptions) {
+  SinkOptions options;
+  std::unique_ptr<SmtpSink> sink = StartSink(options);
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->ReadFinal(), "220 sink.localdomain ESMTP Volley");
+  EXPECT_THAT(client->Ehlo(), ElementsAre("250-sink.localdomain", "250-PIPELINING",
+                                          "250-SIZE 268435456", "250-8BITMIME", "250-SMTPUTF8",
+                                          "250-DSN", "250-CHUNKING", "250 ENHANCEDSTATUSCODES"));
+
+  options.pipelining = false;
+  options.eightbitmime = false;
+  options.smtputf8 = false;
+  options.chunking = false;
+  options.dsn = false;
+  options.max_message_size = 5000;
+  std::unique_ptr<SmtpSink> plain = StartSink(options);
+  ASSERT_NE(plain, nullptr);
+  auto plain_client = RawClient::Connect(plain->port());
+  ASSERT_NE(plain_client, nullptr);
+  EXPECT_THAT(plain_client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(plain_client->Ehlo(),
+              ElementsAre("250-sink.localdomain", "250-SIZE 5000", "250 ENHANCEDSTATUSCODES"));
+  EXPECT_THAT(plain_client->Command("MAIL FROM:<a@x.test> BODY=8BITMIME"), StartsWith("555 5.5.4"));
+  EXPECT_THAT(plain_client->Command("MAIL FROM:<a@x.test> SIZE=5001"), StartsWith("552 5.3.4"));
+  EXPECT_THAT(plain_client->Command("BDAT 0 LAST"), StartsWith("502 5.5.1"));
+  EXPECT_EQ(plain_client->Command("MAIL FROM:<a@x.test> SIZE=5000 BODY=7BIT"), "250 2.1.0 Ok");
+  EXPECT_THAT(plain_client->Command("RCPT TO:<b@y.test> NOTIFY=NEVER"), StartsWith("555 5.5.4"));
+}
+
+TEST(SmtpSinkExtensionsTest, BdatDsnAndSmtputf8AreRecorded) {
+  std::unique_ptr<SmtpSink> sink = StartSink(Recording());
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  client->Ehlo();
+  const std::string chunk1 = "Subject: x\r\n\r\n.leading dot stays\r\n";
+  const std::string chunk2 = "\xC3\xA9t\xC3\xA9\r\n";
+  ASSERT_TRUE(client->Send(absl::StrCat(
+      "MAIL FROM:<s@x.test> SMTPUTF8 RET=HDRS ENVID=id+2B1 SIZE=", chunk1.size() + chunk2.size(),
+      "\r\nRCPT TO:<a@y.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;a@y.test\r\n"
+      "RCPT TO:<reject@y.test> NOTIFY=NEVER\r\n"
+      "RCPT TO:<b@y.test>\r\n"
+      "BDAT ",
+      chunk1.size(), "\r\n", chunk1, "BDAT ", chunk2.size(), " LAST\r\n", chunk2)));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_THAT(client->ReadFinal(), StartsWith("550 5.1.1 "));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_THAT(client->ReadFinal(), StartsWith("250 2.0.0 Ok: "));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("250 2.0.0 Ok: queued as S"));
+  // Bad DSN values.
+  EXPECT_THAT(client->Command("MAIL FROM:<s@x.test> RET=ALL"), StartsWith("501 5.5.4 "));
+
+  ASSERT_TRUE(sink->WaitForMessages(1, absl::Seconds(10)));
+  std::vector<ReceivedMessage> messages = sink->TakeMessages();
+  ASSERT_EQ(messages.size(), 1u);
+  const ReceivedMessage& m = messages[0];
+  EXPECT_EQ(m.content, chunk1 + chunk2);
+  EXPECT_TRUE(m.bdat);
+  EXPECT_TRUE(m.smtputf8_requested);
+  EXPECT_FALSE(m.tls);
+  EXPECT_NE(m.session_id, 0u);
+  using Params = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(m.mail_params, (Params{{"SMTPUTF8", ""},
+                                   {"RET", "HDRS"},
+                                   {"ENVID", "id+2B1"},
+                                   {"SIZE", absl::StrCat(chunk1.size() + chunk2.size())}}));
+  EXPECT_THAT(m.recipients, ElementsAre("a@y.test", "b@y.test"));
+  ASSERT_EQ(m.recipient_params.size(), 2u);
+  EXPECT_EQ(m.recipient_params[0],
+            (Params{{"NOTIFY", "SUCCESS,FAILURE"}, {"ORCPT", "rfc822;a@y.test"}}));
+  EXPECT_TRUE(m.recipient_params[1].empty());
+}
+
+TEST(SmtpSinkExtensionsTest, MaxRecipients) {
+  SinkOptions sink_options = Recording();
+  sink_options.max_recipients = 2;
+  std::unique_ptr<SmtpSink> sink = StartSink(sink_options);
+  ASSERT_NE(sink, nullptr);
+  InjectorOptions options;
+  options.port = sink->port();
+  options.connections = 1;
+  absl::StatusOr<InjectResult> result = InjectAll(
+      options,
+      [](size_t) {
+        InjectMessage m;
+        m.mail_from = "s@x.test";
+        m.recipients = {"a@y.test", "b@y.test", "c@y.test"};
+        m.content = "Subject: x\r\n\r\nx\r\n";
+        return m;
+      },
+      1);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->replies[0].code, 250);
+  EXPECT_EQ(result->recipient_replies[0][2].code, 452);
+  EXPECT_EQ(result->recipient_replies[0][2].enhanced->ToString(), "4.5.3");
+  ASSERT_TRUE(sink->WaitForMessages(1, absl::Seconds(10)));
+  EXPECT_THAT(sink->TakeMessages()[0].recipients, ElementsAre("a@y.test", "b@y.test"));
+}
+
+TEST(SmtpSinkExtensionsTest, TransientGreeting) {
+  SinkOptions options;
+  options.greeting = smtp::MakeReply(421, "4.3.2", "sink.localdomain Service not available");
+  std::unique_ptr<SmtpSink> sink = StartSink(options);
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->ReadFinal(), "421 4.3.2 sink.localdomain Service not available");
+  EXPECT_TRUE(client->ReadsEof());
+}
+
+TEST(SmtpSinkExtensionsTest, PermanentGreeting) {
+  SinkOptions options = Recording();
+  options.greeting = smtp::MakeReply(554, "5.3.2", "sink.localdomain No service");
+  std::unique_ptr<SmtpSink> sink = StartSink(options);
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->ReadFinal(), "554 5.3.2 sink.localdomain No service");
+  EXPECT_THAT(client->Command("EHLO client.test"), StartsWith("503 5.5.1 "));
+  EXPECT_THAT(client->Command("MAIL FROM:<a@x.test>"), StartsWith("503 5.5.1 "));
+  EXPECT_EQ(client->Command("QUIT"), "221 2.0.0 Bye");
+  EXPECT_TRUE(client->ReadsEof());
+  std::optional<SessionTranscript> t = WaitForTranscript(*sink, 3);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_THAT(t->commands, ElementsAre("EHLO client.test", "MAIL FROM:<a@x.test>", "QUIT"));
+}
+
+TEST(SmtpSinkExtensionsTest, DropDataFaultCutsTheConnectionInTheData) {
+  std::unique_ptr<SmtpSink> sink = StartSink(Recording());
+  ASSERT_NE(sink, nullptr);
+  InjectorOptions options;
+  options.port = sink->port();
+  options.connections = 1;
+  const std::vector<std::vector<std::string>> recipients = {{"ok@y.test", "dropdata@y.test"},
+                                                            {"ok@y.test"}};
+  absl::StatusOr<InjectResult> result = InjectAll(
+      options,
+      [&recipients](size_t i) {
+        InjectMessage m;
+        m.mail_from = "s@x.test";
+        m.recipients = recipients[i];
+        m.content = "Subject: x\r\n\r\n" + std::string(100000, 'x') + "\r\n";
+        return m;
+      },
+      recipients.size());
+  ASSERT_TRUE(result.ok()) << result.status();
+  // Both RCPTs were accepted, then the connection went away without a reply to the data.
+  EXPECT_EQ(result->recipient_replies[0][1].code, 250);
+  EXPECT_EQ(result->replies[0].code, 0);
+  EXPECT_EQ(result->replies[1].code, 250);
+  ASSERT_TRUE(sink->WaitForMessages(1, absl::Seconds(10)));
+  EXPECT_EQ(sink->messages(), 1u);
+
+  // With BDAT: the MAIL and RCPT replies arrive, then nothing but the end of the connection.
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  client->Ehlo();
+  ASSERT_TRUE(client->Send("MAIL FROM:<s@x.test>\r\nRCPT TO:<DropData-1@y.test>\r\nBDAT 10\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  ASSERT_TRUE(client->Send("12345"));
+  EXPECT_TRUE(client->ReadsEof());
+  // A message without content ("BDAT 0 LAST") is dropped at its end instead.
+  client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  client->Ehlo();
+  ASSERT_TRUE(client->Send("MAIL FROM:<s@x.test>\r\nRCPT TO:<dropdata@y.test>\r\nBDAT 0 LAST\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_TRUE(client->ReadsEof());
+  EXPECT_EQ(sink->messages(), 1u);
+}
+
+TEST(SmtpSinkExtensionsTest, TranscriptsRecordEachSession) {
+  std::unique_ptr<SmtpSink> sink = StartSink(Recording());
+  ASSERT_NE(sink, nullptr);
+  InjectorOptions options;
+  options.port = sink->port();
+  options.connections = 2;
+  options.messages_per_connection = 2;
+  absl::StatusOr<InjectResult> result = InjectAll(options, &Simple, 6);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->accepted, 6u);
+  ASSERT_TRUE(sink->WaitForMessages(6, absl::Seconds(10)));
+  std::vector<ReceivedMessage> messages = sink->TakeMessages();
+  // Every session ends with QUIT (once the injector's last one has been read). The injector
+  // may open a session that finds no message left: EHLO and QUIT only.
+  std::vector<SessionTranscript> transcripts;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  auto all_quit = [&transcripts] {
+    return std::all_of(transcripts.begin(), transcripts.end(),
+                       [](const SessionTranscript& t) { return t.commands.back() == "QUIT"; });
+  };
+  while (true) {
+    transcripts = sink->Transcripts();
+    if ((transcripts.size() >= 3 && all_quit()) || absl::Now() > deadline) break;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  ASSERT_GE(transcripts.size(), 3u);
+  std::map<uint64_t, const SessionTranscript*> by_id;
+  size_t transactions = 0;
+  for (const SessionTranscript& t : transcripts) {
+    by_id[t.session_id] = &t;
+    EXPECT_EQ(t.local_address, "127.0.0.1");
+    EXPECT_EQ(t.peer_address, "127.0.0.1");
+    EXPECT_FALSE(t.tls);
+    EXPECT_EQ(t.auth_user, "");
+    ASSERT_GE(t.commands.size(), 2u);
+    EXPECT_THAT(t.commands.front(), StartsWith("EHLO "));
+    EXPECT_EQ(t.commands.back(), "QUIT");
+    // EHLO, then MAIL, RCPT, DATA per message (no body lines), then QUIT.
+    EXPECT_EQ((t.commands.size() - 2) % 3, 0u);
+    EXPECT_LE(t.commands.size(), 2 + 3 * 2u);
+    transactions += (t.commands.size() - 2) / 3;
+    for (size_t i = 1; i + 1 < t.commands.size(); i += 3) {
+      EXPECT_THAT(t.commands[i], StartsWith("MAIL FROM:<"));
+      EXPECT_THAT(t.commands[i + 1], StartsWith("RCPT TO:<"));
+      EXPECT_EQ(t.commands[i + 2], "DATA");
+    }
+  }
+  EXPECT_EQ(transactions, 6u);
+  EXPECT_EQ(by_id.size(), transcripts.size());
+  for (const ReceivedMessage& m : messages) {
+    ASSERT_TRUE(by_id.count(m.session_id)) << m.session_id;
+    EXPECT_THAT(by_id[m.session_id]->commands,
+                Contains(absl::StrCat("MAIL FROM:<", m.mail_from, ">")));
+  }
+}
+
+TEST(SmtpSinkExtensionsTest, NoTranscriptsWithoutRecord) {
+  std::unique_ptr<SmtpSink> sink = StartSink(SinkOptions());
+  ASSERT_NE(sink, nullptr);
+  InjectorOptions options;
+  options.port = sink->port();
+  options.connections = 1;
+  ASSERT_TRUE(InjectAll(options, &Simple, 2).ok());
+  EXPECT_TRUE(sink->Transcripts().empty());
+}
+
+TEST(SmtpSinkTlsTest, StartTlsSession) {
+  std::unique_ptr<SmtpSink> sink = StartSink(WithTls(Recording()));
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(client->Ehlo(), Contains("250-STARTTLS"));
+  EXPECT_EQ(client->Command("STARTTLS"), "220 2.0.0 Ready to start TLS");
+  ASSERT_TRUE(client->StartTls().ok());
+  EXPECT_THAT(client->Ehlo(), Not(Contains("250-STARTTLS")));
+  ASSERT_TRUE(client->Send("MAIL FROM:<s@x.test>\r\nRCPT TO:<a@y.test>\r\nDATA\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_THAT(client->ReadFinal(), StartsWith("354 "));
+  EXPECT_THAT(client->Command("Subject: tls\r\n\r\nover TLS\r\n."), StartsWith("250 2.0.0 "));
+  EXPECT_EQ(client->Command("QUIT"), "221 2.0.0 Bye");
+  EXPECT_TRUE(client->ReadsEof());
+
+  ASSERT_TRUE(sink->WaitForMessages(1, absl::Seconds(10)));
+  std::vector<ReceivedMessage> messages = sink->TakeMessages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_TRUE(messages[0].tls);
+  EXPECT_THAT(messages[0].tls_version, StartsWith("TLSv1."));
+  EXPECT_EQ(messages[0].content, "Subject: tls\r\n\r\nover TLS\r\n");
+  std::optional<SessionTranscript> t = WaitForTranscript(*sink, 7);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_THAT(t->commands,
+              ElementsAre("EHLO client.test", "STARTTLS", "EHLO client.test",
+                          "MAIL FROM:<s@x.test>", "RCPT TO:<a@y.test>", "DATA", "QUIT"));
+  EXPECT_TRUE(t->tls);
+  EXPECT_EQ(t->tls_version, messages[0].tls_version);
+}
+
+// CVE-2011-0411: a MAIL pipelined behind STARTTLS in the clear is never executed.
+TEST(SmtpSinkTlsTest, CommandsInjectedBeforeTheHandshakeAreDiscarded) {
+  std::unique_ptr<SmtpSink> sink = StartSink(WithTls(Recording()));
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  client->Ehlo();
+  ASSERT_TRUE(client->SendRaw("STARTTLS\r\nMAIL FROM:<evil@x.test>\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
+  ASSERT_TRUE(client->StartTls().ok());
+  client->Ehlo();
+  // Had MAIL been taken, this RCPT would be accepted.
+  EXPECT_THAT(client->Command("RCPT TO:<a@y.test>"), StartsWith("503 5.5.1 "));
+  EXPECT_EQ(client->Command("MAIL FROM:<good@x.test>"), "250 2.1.0 Ok");
+  std::optional<SessionTranscript> t = WaitForTranscript(*sink, 5);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_THAT(t->commands, ElementsAre("EHLO client.test", "STARTTLS", "EHLO client.test",
+                                       "RCPT TO:<a@y.test>", "MAIL FROM:<good@x.test>"));
+}
+
+TEST(SmtpSinkTlsTest, AuthAfterTls) {
+  SinkOptions options = WithTls(Recording());
+  options.auth_users = {{"alice", "secret"}};
+  options.auth_required = true;
+  std::unique_ptr<SmtpSink> sink = StartSink(options);
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  std::vector<std::string> ehlo = client->Ehlo();
+  EXPECT_THAT(ehlo, Not(Contains(HasSubstr("AUTH"))));
+  const std::string plain = absl::Base64Escape(std::string("\0alice\0secret", 13));
+  EXPECT_THAT(client->Command("AUTH PLAIN " + plain), StartsWith("538 5.7.11 "));
+  EXPECT_THAT(client->Command("MAIL FROM:<s@x.test>"), StartsWith("530 5.7.0 "));
+  EXPECT_THAT(client->Command("STARTTLS"), StartsWith("220 "));
+  ASSERT_TRUE(client->StartTls().ok());
+  EXPECT_THAT(client->Ehlo(), Contains("250-AUTH PLAIN LOGIN"));
+  EXPECT_THAT(
+      client->Command("AUTH PLAIN " + absl::Base64Escape(std::string("\0alice\0wrong", 12))),
+      StartsWith("535 5.7.8 "));
+  EXPECT_EQ(client->Command("AUTH LOGIN"), "334 VXNlcm5hbWU6");
+  EXPECT_EQ(client->Command(absl::Base64Escape("alice")), "334 UGFzc3dvcmQ6");
+  EXPECT_EQ(client->Command(absl::Base64Escape("secret")), "235 2.7.0 Authentication successful");
+  ASSERT_TRUE(client->Send("MAIL FROM:<s@x.test>\r\nRCPT TO:<a@y.test>\r\nBDAT 3 LAST\r\nabc"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_THAT(client->ReadFinal(), StartsWith("250 2.0.0 Ok: queued as S"));
+  ASSERT_TRUE(sink->WaitForMessages(1, absl::Seconds(10)));
+  std::vector<ReceivedMessage> messages = sink->TakeMessages();
+  ASSERT_EQ(messages.size(), 1u);
+  EXPECT_EQ(messages[0].auth_user, "alice");
+  EXPECT_TRUE(messages[0].tls);
+  EXPECT_TRUE(messages[0].bdat);
+  std::optional<SessionTranscript> t = WaitForTranscript(*sink, 12);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->auth_user, "alice");
+  EXPECT_TRUE(t->tls);
+}
+
+TEST(SmtpSinkTlsTest, AuthWithoutTlsWhenAllowed) {
+  SinkOptions options = Recording();
+  options.auth_users = {{"bob", "pw"}};
+  options.auth_requires_tls = false;
+  std::unique_ptr<SmtpSink> sink = StartSink(options);
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(client->Ehlo(), Contains("250-AUTH PLAIN LOGIN"));
+  EXPECT_EQ(client->Command("AUTH PLAIN"), "334 ");
+  EXPECT_EQ(client->Command(absl::Base64Escape(std::string("\0bob\0pw", 7))),
+            "235 2.7.0 Authentication successful");
+  EXPECT_THAT(client->Command("AUTH PLAIN"), StartsWith("503 5.5.1 "));
+}
+
+TEST(SmtpSinkTlsTest, ImplicitTls) {
+  SinkOptions options = WithTls(Recording());
+  options.implicit_tls = true;
+  std::unique_ptr<SmtpSink> sink = StartSink(options);
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->StartTls("127.0.0.1").ok());
+  EXPECT_EQ(client->ReadFinal(), "220 sink.localdomain ESMTP Volley");
+  EXPECT_THAT(client->Ehlo(), Not(Contains("250-STARTTLS")));
+  EXPECT_EQ(client->Command("MAIL FROM:<s@x.test>"), "250 2.1.0 Ok");
+  std::optional<SessionTranscript> t = WaitForTranscript(*sink, 2);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_TRUE(t->tls);
+}
+
+TEST(SmtpSinkTlsTest, StartTlsBreaksFault) {
+  SinkOptions options = Recording();
+  options.starttls_breaks = true;
+  std::unique_ptr<SmtpSink> sink = StartSink(options);
+  ASSERT_NE(sink, nullptr);
+  auto client = RawClient::Connect(sink->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(client->Ehlo(), Contains("250-STARTTLS"));
+  EXPECT_EQ(client->Command("STARTTLS"), "220 2.0.0 Ready to start TLS");
+  EXPECT_FALSE(client->StartTls().ok());
+}
+
+TEST(SmtpSinkTlsTest, StartFailsOnBadTlsOptions) {
+  SinkOptions options;
+  options.tls_cert_file = "/nonexistent/cert.pem";
+  options.tls_key_file = "/nonexistent/key.pem";
+  EXPECT_FALSE(SmtpSink::Start(options).ok());
+  options = SinkOptions();
+  options.tls_cert_file = tls::TlsTestDataPath("mx.pem");
+  EXPECT_FALSE(SmtpSink::Start(options).ok());  // no key
+  options = SinkOptions();
+  options.implicit_tls = true;
+  EXPECT_FALSE(SmtpSink::Start(options).ok());  // no certificate
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/raw_smtp_client.h"
 #include "tests/support/volleyd_process.h"
 
 namespace volley {
@@ -23,65 +24,7 @@ using test_support::ReadFileOrEmpty;
 using test_support::TestTempDir;
 using test_support::VolleydProcess;
 
-// A blocking SMTP client for exact conversations.
-class RawClient {
- public:
-  RawClient(uint16_t port, const std::string& source_ip = "127.0.0.1") {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    inet_pton(AF_INET, source_ip.c_str(), &local.sin_addr);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    timeval tv{.tv_sec = 10, .tv_usec = 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  }
-  ~RawClient() { close(fd_); }
-
-  void Send(const std::string& bytes) {
-    ASSERT_EQ(write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
-  }
-
-  // One complete (possibly multi-line) reply, without the final CRLF.
-  std::string Reply() {
-    std::string reply;
-    while (true) {
-      std::string line = Line();
-      if (line.empty()) return reply + "<closed>";
-      if (!reply.empty()) reply += "\n";
-      reply += line;
-      if (line.size() < 4 || line[3] != '-') return reply;
-    }
-  }
-
-  std::string Command(const std::string& line) {
-    Send(line + "\r\n");
-    return Reply();
-  }
-
- private:
-  std::string Line() {
-    while (true) {
-      const size_t eol = buffer_.find("\r\n");
-      if (eol != std::string::npos) {
-        std::string line = buffer_.substr(0, eol);
-        buffer_.erase(0, eol + 2);
-        return line;
-      }
-      char buf[4096];
-      ssize_t n = read(fd_, buf, sizeof(buf));
-      if (n <= 0) return "";
-      buffer_.append(buf, static_cast<size_t>(n));
-    }
-  }
-
-  int fd_;
-  std::string buffer_;
-};
+using RawClient = test_support::RawSmtpClient;
 
 class InjectionTest : public ::testing::Test {
  protected:

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/base/logging.h"
 #include "engine/base/net_address.h"
+#include "engine/delivery/bounce_classifier.h"
 #include "engine/delivery/delivery_shard.h"
 
 namespace volley::delivery {
@@ -44,9 +45,11 @@ void DestinationQueue::Pump() {
     idle_.pop_back();
     StartTransaction(connection);
   }
-  // Then more connections, while the limit allows and each pending one would have work.
+  // Then more connections, while the limit allows and each pending one would have a
+  // transaction of its own.
+  const size_t transactions = PendingTransactions(static_cast<size_t>(shaping_.connection_limit));
   if (ready_.empty() || static_cast<int>(connections_.size()) >= shaping_.connection_limit ||
-      connecting_.size() >= ready_.size()) {
+      connecting_.size() >= transactions) {
     return;
   }
   // Hosts that just failed are left out for a while.
@@ -60,14 +63,32 @@ void DestinationQueue::Pump() {
           smtp::MakeReply(451, "4.4.1",
                           absl::StrCat("every host of ", site_, " failed within the last ",
                                        absl::FormatDuration(DeliveryShard::kHostRetryDelay))),
-          "NoAnswerFromHost");
+          "NoAnswerFromHost", /*permanent=*/false);
     }
     return;
   }
   while (!ready_.empty() && static_cast<int>(connections_.size()) < shaping_.connection_limit &&
-         connecting_.size() < ready_.size()) {
+         connecting_.size() < transactions) {
     StartConnection(usable);
   }
+}
+
+size_t DestinationQueue::PendingTransactions(size_t cap) const {
+  // Recipients of one message sit together and go in one transaction (up to the batch size).
+  size_t transactions = 0;
+  size_t in_batch = 0;
+  queue::MessageId current = 0;
+  for (const RecipientPtr& r : ready_) {
+    if (transactions == 0 || r->message->id != current ||
+        static_cast<int>(in_batch) >= shaping_.max_recipients_per_batch) {
+      if (transactions == cap) break;
+      ++transactions;
+      current = r->message->id;
+      in_batch = 0;
+    }
+    ++in_batch;
+  }
+  return transactions;
 }
 
 void DestinationQueue::StartConnection(std::vector<ConnectTarget> targets) {
@@ -158,7 +179,7 @@ void DestinationQueue::OnResolved(const dns::MxResult& result) {
       targets_expire_ = result.expires;
       if (targets_.empty()) {
         FailAllReady(smtp::MakeReply(451, "4.4.4", absl::StrCat("no address for ", domain_)),
-                     "DNSFailure");
+                     "DNSFailure", /*permanent=*/false);
         return;
       }
       Pump();
@@ -168,28 +189,28 @@ void DestinationQueue::OnResolved(const dns::MxResult& result) {
       metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
       FailAllReady(
           smtp::MakeReply(550, "5.1.2", absl::StrCat("domain ", domain_, " does not exist")),
-          "BadDomain");
+          "BadDomain", /*permanent=*/true);
       return;
     case dns::MxOutcome::kNullMx:
       metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
       FailAllReady(
           smtp::MakeReply(556, "5.1.10",
                           absl::StrCat("domain ", domain_, " does not accept mail (null MX)")),
-          "BadDomain");
+          "BadDomain", /*permanent=*/true);
       return;
     case dns::MxOutcome::kNoAddresses:
       metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
       FailAllReady(
           smtp::MakeReply(550, "5.1.2",
                           absl::StrCat("domain ", domain_, " has no MX or address records")),
-          "BadDomain");
+          "BadDomain", /*permanent=*/true);
       return;
     case dns::MxOutcome::kTemporaryFailure:
       metrics.dns_lookups_failed.fetch_add(1, std::memory_order_relaxed);
       FailAllReady(
           smtp::MakeReply(451, "4.4.3",
                           absl::StrCat("DNS lookup for ", domain_, " failed: ", result.error)),
-          "DNSFailure");
+          "DNSFailure", /*permanent=*/false);
       return;
   }
 }
@@ -210,13 +231,14 @@ AttemptInfo DestinationQueue::AttemptOf(const SmtpConnection* connection) const 
   return attempt;
 }
 
-void DestinationQueue::FailAllReady(const smtp::Reply& reply, absl::string_view classification) {
+void DestinationQueue::FailAllReady(const smtp::Reply& reply, absl::string_view classification,
+                                    bool permanent) {
   std::deque<RecipientPtr> failed;
   failed.swap(ready_);
   shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(failed.size()));
   const AttemptInfo attempt = AttemptOf(nullptr);
   for (RecipientPtr& r : failed) {
-    if (reply.IsPermanent()) {
+    if (permanent) {
       shard_->Bounce(std::move(r), reply, classification, attempt);
     } else {
       shard_->TransientFailure(std::move(r), reply, std::nullopt, attempt, classification);
@@ -326,14 +348,16 @@ void DestinationQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo 
     if (info.all_greetings_permanent && info.reply) {
       // Every host refused us outright at the greeting (RFC 5321 3.1: 554): a verdict on the
       // destination, so the recipients bounce.
-      FailAllReady(*info.reply, "RoutingErrors");
+      FailAllReady(*info.reply, "RoutingErrors", /*permanent=*/true);
+    } else if (info.reply) {
+      // A host answered but would not take a session (a 4xx greeting, a refused STARTTLS or
+      // AUTH): its reply tells why, even a 5xx one such as 535 bad credentials, which is our
+      // configuration to fix rather than the recipients' fault. They wait for their next retry.
+      FailAllReady(*info.reply, ClassifyBounce(*info.reply), /*permanent=*/false);
     } else {
-      // No host would take a session: the ready recipients wait for their next retry rather
-      // than hammering the hosts.
-      smtp::Reply reply = info.reply && info.reply->IsTransient()
-                              ? *info.reply
-                              : smtp::MakeReply(451, "4.4.1", info.error);
-      FailAllReady(reply, "NoAnswerFromHost");
+      // No host answered at all.
+      FailAllReady(smtp::MakeReply(451, "4.4.1", info.error), "NoAnswerFromHost",
+                   /*permanent=*/false);
     }
   }
   if (shutting_down_ || ready_.empty()) {

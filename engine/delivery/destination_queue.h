@@ -64,8 +64,11 @@ class DestinationQueue : public ConnectionOwner {
   void OnResolved(const dns::MxResult& result);
   void StartConnection(std::vector<ConnectTarget> targets);
   void StartTransaction(SmtpConnection* connection);
-  // Ends every ready recipient with the same reply (bounce when permanent).
-  void FailAllReady(const smtp::Reply& reply, absl::string_view classification);
+  // Ends every ready recipient's attempt with the same reply: a bounce when `permanent`,
+  // otherwise a transient failure (retried).
+  void FailAllReady(const smtp::Reply& reply, absl::string_view classification, bool permanent);
+  // Transactions the ready recipients make, counted up to `cap`.
+  size_t PendingTransactions(size_t cap) const;
   // The attempt description for log records about `connection` (null: no connection).
   AttemptInfo AttemptOf(const SmtpConnection* connection) const;
 

@@ -9,6 +9,7 @@
 #include "engine/inject/message_builder.h"
 #include "engine/log/log_record.h"
 #include "engine/smtp/command_parser.h"
+#include "engine/smtp/dot_stuffing.h"
 
 namespace volley::inject {
 
@@ -42,6 +43,13 @@ std::optional<smtp::Reply> InjectionHandler::CheckRecipient(const smtp::Envelope
 void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
                                  absl::AnyInvocable<void(smtp::Reply)> done) {
   const absl::Time now = context_.clock->Now();
+  if (envelope.bdat) {
+    // BDAT carries octets as sent; keep the spool canonical (CRLF line endings), as DATA's
+    // unstuffing already does.
+    std::string canonical;
+    smtp::NormalizeCrlf(content, &canonical);
+    content.swap(canonical);
+  }
   queue::MessageMeta meta;
   meta.id = ids_->Next();
   const std::string queue_id = queue::FormatQueueId(meta.id);
@@ -64,6 +72,11 @@ void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
   meta.num_recipients = static_cast<uint32_t>(envelope.recipients.size());
   meta.message_id = std::move(prepared.message_id);
   meta.eight_bit = HasEightBitOctets(prepared.content);
+  meta.smtputf8 = envelope.smtputf8_requested;
+  for (const auto& [keyword, value] : envelope.mail_params) {
+    if (keyword == "RET") meta.dsn_ret = value;
+    if (keyword == "ENVID") meta.dsn_envid = value;
+  }
 
   std::vector<queue::RecipientRecord> records;
   records.reserve(envelope.recipients.size());
@@ -71,27 +84,37 @@ void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
     queue::RecipientRecord record;
     record.index = static_cast<uint32_t>(i);
     record.address = envelope.recipients[i];
+    if (i < envelope.recipient_params.size()) {
+      for (const auto& [keyword, value] : envelope.recipient_params[i]) {
+        if (keyword == "NOTIFY") record.dsn_notify = value;
+        if (keyword == "ORCPT") record.dsn_orcpt = value;
+      }
+    }
     records.push_back(std::move(record));
   }
   auto body = std::make_shared<const std::string>(std::move(prepared.content));
   ++pending_;
   std::weak_ptr<bool> alive = alive_;
   Shard* shard = shard_;
+  // The in-memory recipients are made from the very records that go to the spool.
+  std::vector<queue::RecipientRecord> stored = records;
   // The completion runs on the spool writer's thread: hop back to this shard.
   context_.writer->Insert(
       meta, body, std::move(records),
-      [this, alive, shard, meta, body, envelope = std::move(envelope),
+      [this, alive, shard, meta, body, envelope = std::move(envelope), stored = std::move(stored),
        done = std::move(done)](absl::Status status) mutable {
         shard->Post([this, alive, meta = std::move(meta), body = std::move(body),
-                     envelope = std::move(envelope), status = std::move(status),
-                     done = std::move(done)]() mutable {
+                     envelope = std::move(envelope), stored = std::move(stored),
+                     status = std::move(status), done = std::move(done)]() mutable {
           if (alive.expired()) return;
-          OnStored(envelope, meta, std::move(body), std::move(status), std::move(done));
+          OnStored(envelope, meta, std::move(stored), std::move(body), std::move(status),
+                   std::move(done));
         });
       });
 }
 
 void InjectionHandler::OnStored(const smtp::Envelope& envelope, const queue::MessageMeta& meta,
+                                std::vector<queue::RecipientRecord> records,
                                 std::shared_ptr<const std::string> body, absl::Status status,
                                 absl::AnyInvocable<void(smtp::Reply)> done) {
   --pending_;
@@ -106,11 +129,8 @@ void InjectionHandler::OnStored(const smtp::Envelope& envelope, const queue::Mes
 
   smtp::Reply ok = smtp::MakeReply(250, "2.0.0", absl::StrCat("OK <", queue_id, ">"));
   std::vector<delivery::RecipientPtr> recipients;
-  recipients.reserve(envelope.recipients.size());
-  for (size_t i = 0; i < envelope.recipients.size(); ++i) {
-    queue::RecipientRecord spooled;
-    spooled.index = static_cast<uint32_t>(i);
-    spooled.address = envelope.recipients[i];
+  recipients.reserve(records.size());
+  for (queue::RecipientRecord& spooled : records) {
     delivery::RecipientPtr r = delivery::MakeRecipient(shared_info, body, std::move(spooled));
 
     LogRecord record;

@@ -33,6 +33,7 @@ class InjectionHandler : public smtp::ServerSessionHandler {
 
  private:
   void OnStored(const smtp::Envelope& envelope, const queue::MessageMeta& meta,
+                std::vector<queue::RecipientRecord> records,
                 std::shared_ptr<const std::string> body, absl::Status status,
                 absl::AnyInvocable<void(smtp::Reply)> done);
 

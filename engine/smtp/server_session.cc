@@ -1,13 +1,17 @@
 #include "engine/smtp/server_session.h"
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
 #include <utility>
 #include <variant>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "engine/base/logging.h"
 
 namespace volley::smtp {
@@ -33,6 +37,102 @@ Reply CodedReply(int code, int klass, int subject, int detail, std::string text)
 // cannot make us allocate max_message_size per connection just by asking.
 constexpr uint64_t kMaxReserve = 1024 * 1024;
 
+// RFC 3461 4.4 and 4.2: the limits on ENVID and ORCPT values.
+constexpr size_t kMaxEnvidLength = 100;
+constexpr size_t kMaxOrcptLength = 500;
+
+// Shared by every session of the process, so that ids are unique across listeners and loops.
+std::atomic<uint64_t> next_session_id{0};
+
+bool IsUpperHex(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
+
+// xtext = *( xchar / hexchar ): xchar is "!" to "~" except "+" and "="; hexchar is "+" and
+// two upper-case hex digits (RFC 3461 4). With `utf8` (RFC 6533 utf-8-addr-xtext and
+// unitext, for ORCPT=utf-8;...), UTF-8 (already checked well-formed by the parser) and
+// "\x{HEX}" are allowed too.
+bool IsXtext(absl::string_view s, bool utf8) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = s[i];
+    if (c == '+') {
+      if (i + 2 >= s.size() || !IsUpperHex(s[i + 1]) || !IsUpperHex(s[i + 2])) return false;
+      i += 2;
+    } else if (utf8 && c == '\\') {
+      // "\x{" 1*6HEXDIG "}"
+      if (s.substr(i, 3) != "\\x{") return false;
+      size_t j = i + 3;
+      size_t digits = 0;
+      while (j < s.size() && absl::ascii_isxdigit(static_cast<unsigned char>(s[j]))) {
+        ++j;
+        ++digits;
+      }
+      if (digits == 0 || digits > 6 || j >= s.size() || s[j] != '}') return false;
+      i = j;
+    } else if (c >= 0x80) {
+      if (!utf8) return false;
+    } else if (c < '!' || c > '~' || c == '=') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// NOTIFY="NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ), case-insensitive, no repeats.
+bool IsValidNotify(absl::string_view value) {
+  if (absl::EqualsIgnoreCase(value, "NEVER")) return true;
+  bool seen[3] = {false, false, false};
+  for (absl::string_view item : absl::StrSplit(value, ',')) {
+    int index;
+    if (absl::EqualsIgnoreCase(item, "SUCCESS")) {
+      index = 0;
+    } else if (absl::EqualsIgnoreCase(item, "FAILURE")) {
+      index = 1;
+    } else if (absl::EqualsIgnoreCase(item, "DELAY")) {
+      index = 2;
+    } else {
+      return false;
+    }
+    if (seen[index]) return false;
+    seen[index] = true;
+  }
+  return true;
+}
+
+// ORCPT=addr-type ";" xtext, addr-type an atom ("rfc822", "utf-8", ...).
+bool IsValidOrcpt(absl::string_view value) {
+  if (value.size() > kMaxOrcptLength) return false;
+  const size_t semicolon = value.find(';');
+  if (semicolon == absl::string_view::npos || semicolon == 0) return false;
+  const absl::string_view type = value.substr(0, semicolon);
+  for (char c : type) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  const absl::string_view address = value.substr(semicolon + 1);
+  return !address.empty() && IsXtext(address, absl::EqualsIgnoreCase(type, "utf-8"));
+}
+
+// RFC 4648 base64 with padding, as RFC 4954 requires of SASL exchanges (absl's decoder alone
+// would also take unpadded and whitespace-separated input).
+bool DecodeBase64(absl::string_view text, std::string* out) {
+  if (text.size() % 4 != 0) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '=') {
+      if (i + 2 < text.size()) return false;  // only in the last two positions
+      if (i + 1 < text.size() && text[i + 1] != '=') return false;
+      continue;
+    }
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') {
+      return false;
+    }
+  }
+  return absl::Base64Unescape(text, out);
+}
+
+// "334 <challenge>": a SASL challenge, base64, with no enhanced code (RFC 4954 4).
+std::string Challenge(absl::string_view base64) { return absl::StrCat("334 ", base64, "\r\n"); }
+
 }  // namespace
 
 class ServerSession::Impl {
@@ -44,18 +144,51 @@ class ServerSession::Impl {
         transport_(std::move(transport)),
         reader_(options.max_line_length),
         unstuffer_(options.max_message_size) {
+    envelope_.session_id = next_session_id.fetch_add(1, std::memory_order_relaxed) + 1;
     envelope_.peer_address = std::move(peer_address);
     envelope_.local_address = std::move(local_address);
   }
 
   void Start() {
     if (closed_) return;
-    Append(PlainReply(220, absl::StrCat(options_.hostname, " ESMTP Volley")));
+    if (options_.greeting.has_value()) {
+      const Reply& greeting = *options_.greeting;
+      if (greeting.IsTransient()) {
+        // RFC 5321 3.1: 421 and close, e.g. when overloaded.
+        CloseWith(greeting);
+        return;
+      }
+      // A 5xx greeting: the server takes no mail but waits for QUIT (RFC 5321 3.1).
+      refusing_ = greeting.IsPermanent();
+      Append(greeting);
+    } else {
+      Append(PlainReply(220, absl::StrCat(options_.hostname, " ESMTP Volley")));
+    }
+    Flush();
+  }
+
+  void OnTlsEstablished(std::string version, std::string cipher) {
+    if (closed_) return;
+    envelope_.tls = true;
+    envelope_.tls_version = std::move(version);
+    envelope_.tls_cipher = std::move(cipher);
+    if (state_ != State::kTlsHandshake) return;  // implicit TLS, before Start()
+    // RFC 3207 4.2: the server discards any knowledge obtained from the client (the EHLO
+    // argument, an AUTH) and the client starts over with EHLO.
+    state_ = State::kCommand;
+    helo_seen_ = false;
+    envelope_.helo.clear();
+    envelope_.esmtp = false;
+    envelope_.auth_user.clear();
+    authenticated_ = false;
+    ResetTransaction();
+    reader_.Clear();
+    MaybeShutdownIdle();
     Flush();
   }
 
   void Feed(absl::string_view bytes) {
-    if (closed_) return;
+    if (closed_ || state_ == State::kTlsHandshake) return;
     if (state_ == State::kWaitingHandler) {
       // The driver may have read more before it saw wants_input() turn false.
       pending_.append(bytes.data(), bytes.size());
@@ -84,13 +217,19 @@ class ServerSession::Impl {
   bool wants_input() const { return !closed_ && state_ != State::kWaitingHandler; }
   void set_resume_reading(absl::AnyInvocable<void()> resume) { resume_ = std::move(resume); }
   bool closed() const { return closed_; }
+  uint64_t session_id() const { return envelope_.session_id; }
 
  private:
   enum class State {
     kCommand,         // reading command lines
+    kAuth,            // reading the response to a SASL challenge (334)
     kData,            // reading the DATA body
+    kBdat,            // reading the octets of a BDAT chunk
+    kTlsHandshake,    // after the 220 to STARTTLS, until OnTlsEstablished: input is discarded
     kWaitingHandler,  // the handler holds a message; input is buffered in pending_
   };
+
+  enum class AuthStep { kPlain, kLoginUser, kLoginPassword };
 
   // Runs the protocol over `input` until it is used up, the handler holds a message (the rest
   // goes to pending_), or the session closes. Replies are collected and written once at the end.
@@ -101,11 +240,23 @@ class ServerSession::Impl {
         pending_.append(input.data(), input.size());
         break;
       }
+      // Whatever follows STARTTLS in the clear must never be taken for commands sent under
+      // TLS (CVE-2011-0411): it is dropped here, with the rest of this input.
+      if (state_ == State::kTlsHandshake) break;
       if (input.empty()) break;
       if (state_ == State::kData) {
         const size_t used = unstuffer_.Feed(input, &content_);
         input.remove_prefix(used);
+        content_wire_bytes_ += used;
+        if (used > 0 && !handler_->ContinueData(envelope_, content_wire_bytes_)) {
+          Drop();
+          break;
+        }
         if (unstuffer_.done()) FinishData();
+        continue;
+      }
+      if (state_ == State::kBdat) {
+        ConsumeChunk(&input);
         continue;
       }
       absl::string_view line;
@@ -114,10 +265,16 @@ class ServerSession::Impl {
           input = absl::string_view();
           break;
         case LineReader::Status::kTooLong:
+          if (state_ == State::kAuth) state_ = State::kCommand;  // the exchange is over
           BadCommand(CodedReply(500, 5, 5, 6, "Error: line too long"));
           break;
         case LineReader::Status::kLine:
-          HandleLine(line);
+          handler_->OnCommandLine(envelope_, line);
+          if (state_ == State::kAuth) {
+            OnAuthResponse(line);
+          } else {
+            HandleLine(line);
+          }
           break;
       }
     }
@@ -135,6 +292,16 @@ class ServerSession::Impl {
       return;
     }
     ParsedCommand parsed = ParseCommand(line);
+    if (refusing_) {
+      // After a 5xx greeting only QUIT is answered in earnest (RFC 5321 3.1).
+      const Command* command = std::get_if<Command>(&parsed);
+      if (command != nullptr && command->verb == Verb::kQuit) {
+        CloseWith(CodedReply(221, 2, 0, 0, "Bye"));
+      } else {
+        BadCommand(CodedReply(503, 5, 5, 1, "Error: no SMTP service here"));
+      }
+      return;
+    }
     if (Reply* rejection = std::get_if<Reply>(&parsed)) {
       BadCommand(std::move(*rejection));
       return;
@@ -156,6 +323,9 @@ class ServerSession::Impl {
       case Verb::kData:
         OnData();
         return;
+      case Verb::kBdat:
+        OnBdat(command.argument);
+        return;
       case Verb::kRset:
         ResetTransaction();
         Append(CodedReply(250, 2, 0, 0, "Ok"));
@@ -173,12 +343,19 @@ class ServerSession::Impl {
       case Verb::kHelp:
         Append(CodedReply(214, 2, 0, 0, "See RFC 5321"));
         return;
-      case Verb::kBdat:
       case Verb::kStartTls:
+        OnStartTls();
+        return;
       case Verb::kAuth:
-        BadCommand(CodedReply(502, 5, 5, 1, "Error: command not implemented"));
+        OnAuth(command.argument);
         return;
     }
+  }
+
+  bool StartTlsOffered() const { return transport_.start_tls != nullptr && !envelope_.tls; }
+
+  bool AuthOffered() const {
+    return options_.authenticate != nullptr && (envelope_.tls || !options_.auth_requires_tls);
   }
 
   void OnHelo(Command command, bool esmtp) {
@@ -195,10 +372,80 @@ class ServerSession::Impl {
     reply.lines.push_back(options_.hostname);
     if (options_.pipelining) reply.lines.push_back("PIPELINING");
     reply.lines.push_back(absl::StrCat("SIZE ", options_.max_message_size));
-    reply.lines.push_back("8BITMIME");
+    if (options_.eightbitmime) reply.lines.push_back("8BITMIME");
     if (options_.smtputf8) reply.lines.push_back("SMTPUTF8");
+    if (options_.dsn) reply.lines.push_back("DSN");
+    if (options_.chunking) reply.lines.push_back("CHUNKING");
+    if (StartTlsOffered()) reply.lines.push_back("STARTTLS");
+    if (AuthOffered() && !authenticated_) reply.lines.push_back("AUTH PLAIN LOGIN");
     reply.lines.push_back("ENHANCEDSTATUSCODES");
     Append(reply);
+  }
+
+  // Checks one MAIL parameter; returns the reply that refuses it, if any.
+  std::optional<Reply> CheckMailParam(const std::string& keyword, const std::string& value) {
+    auto unsupported = [&keyword] {
+      return CodedReply(555, 5, 5, 4, absl::StrCat("Error: unsupported parameter ", keyword));
+    };
+    if (keyword == "SIZE") {
+      uint64_t size = 0;
+      if (!absl::SimpleAtoi(value, &size)) {
+        return CodedReply(501, 5, 5, 4, "Error: bad SIZE parameter");
+      }
+      size_hint_ = size;
+      return std::nullopt;
+    }
+    if (keyword == "BODY") {
+      if (absl::EqualsIgnoreCase(value, "7BIT")) return std::nullopt;
+      if (absl::EqualsIgnoreCase(value, "8BITMIME")) {
+        if (!options_.eightbitmime) return unsupported();
+        return std::nullopt;
+      }
+      // BINARYMIME is not offered: Volley keeps messages as text and may relay them with DATA.
+      if (absl::EqualsIgnoreCase(value, "BINARYMIME")) return unsupported();
+      return CodedReply(501, 5, 5, 4, "Error: unsupported BODY parameter");
+    }
+    if (keyword == "SMTPUTF8") {
+      if (!options_.smtputf8) return unsupported();
+      if (!value.empty()) return CodedReply(501, 5, 5, 4, "Error: SMTPUTF8 takes no value");
+      envelope_.smtputf8_requested = true;
+      return std::nullopt;
+    }
+    if (keyword == "RET" && options_.dsn) {
+      if (absl::EqualsIgnoreCase(value, "FULL") || absl::EqualsIgnoreCase(value, "HDRS")) {
+        return std::nullopt;
+      }
+      return CodedReply(501, 5, 5, 4, "Error: bad RET parameter");
+    }
+    if (keyword == "ENVID" && options_.dsn) {
+      if (!value.empty() && value.size() <= kMaxEnvidLength && IsXtext(value, false)) {
+        return std::nullopt;
+      }
+      return CodedReply(501, 5, 5, 4, "Error: bad ENVID parameter");
+    }
+    return unsupported();
+  }
+
+  std::optional<Reply> CheckRcptParam(const std::string& keyword, const std::string& value) {
+    if (keyword == "NOTIFY" && options_.dsn) {
+      if (IsValidNotify(value)) return std::nullopt;
+      return CodedReply(501, 5, 5, 4, "Error: bad NOTIFY parameter");
+    }
+    if (keyword == "ORCPT" && options_.dsn) {
+      if (IsValidOrcpt(value)) return std::nullopt;
+      return CodedReply(501, 5, 5, 4, "Error: bad ORCPT parameter");
+    }
+    return CodedReply(555, 5, 5, 4, absl::StrCat("Error: unsupported parameter ", keyword));
+  }
+
+  // RFC 5321 4.1.1.11 allows each parameter once.
+  static bool HasRepeatedKeyword(const std::vector<std::pair<std::string, std::string>>& params) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (params[i].first == params[j].first) return true;
+      }
+    }
+    return false;
   }
 
   void OnMail(Command command) {
@@ -210,41 +457,35 @@ class ServerSession::Impl {
       BadCommand(CodedReply(503, 5, 5, 1, "Error: nested MAIL command"));
       return;
     }
-    size_hint_ = 0;
+    if (options_.auth_required && !authenticated_) {
+      Append(CodedReply(530, 5, 7, 0, "Error: authentication required"));
+      return;
+    }
+    if (!command.params.empty() && !envelope_.esmtp) {
+      BadCommand(CodedReply(555, 5, 5, 4, "Error: parameters need EHLO"));
+      return;
+    }
+    if (HasRepeatedKeyword(command.params)) {
+      BadCommand(CodedReply(501, 5, 5, 4, "Error: repeated parameter"));
+      return;
+    }
+    ResetTransaction();  // CheckMailParam sets what the parameters ask for
     for (const auto& [keyword, value] : command.params) {
-      if (!envelope_.esmtp) {
-        BadCommand(CodedReply(555, 5, 5, 4, "Error: parameters need EHLO"));
+      if (std::optional<Reply> refusal = CheckMailParam(keyword, value)) {
+        ResetTransaction();
+        BadCommand(std::move(*refusal));
         return;
       }
-      if (keyword == "SIZE") {
-        uint64_t size = 0;
-        if (!absl::SimpleAtoi(value, &size)) {
-          BadCommand(CodedReply(501, 5, 5, 4, "Error: bad SIZE parameter"));
-          return;
-        }
-        if (size > options_.max_message_size) {
-          Append(CodedReply(552, 5, 3, 4, "Error: message size exceeds fixed limit"));
-          return;
-        }
-        size_hint_ = size;
-      } else if (keyword == "BODY") {
-        if (!absl::EqualsIgnoreCase(value, "7BIT") && !absl::EqualsIgnoreCase(value, "8BITMIME")) {
-          BadCommand(CodedReply(501, 5, 5, 4, "Error: unsupported BODY parameter"));
-          return;
-        }
-      } else if (keyword == "SMTPUTF8" && options_.smtputf8 && value.empty()) {
-        // Accepted: the message and its addresses may carry UTF-8 (RFC 6531).
-      } else {
-        BadCommand(
-            CodedReply(555, 5, 5, 4, absl::StrCat("Error: unsupported parameter ", keyword)));
-        return;
-      }
+    }
+    if (size_hint_ > options_.max_message_size) {
+      ResetTransaction();
+      Append(CodedReply(552, 5, 3, 4, "Error: message size exceeds fixed limit"));
+      return;
     }
     envelope_.mail_from = std::move(command.address);
     envelope_.mail_params = std::move(command.params);
     if (std::optional<Reply> rejection = handler_->CheckMailFrom(envelope_)) {
-      envelope_.mail_from.clear();
-      envelope_.mail_params.clear();
+      ResetTransaction();
       Append(*rejection);
       return;
     }
@@ -258,11 +499,19 @@ class ServerSession::Impl {
       BadCommand(CodedReply(503, 5, 5, 1, "Error: need MAIL command"));
       return;
     }
-    if (!command.params.empty()) {
-      BadCommand(
-          CodedReply(555, 5, 5, 4,
-                     absl::StrCat("Error: unsupported parameter ", command.params.front().first)));
+    if (!command.params.empty() && !envelope_.esmtp) {
+      BadCommand(CodedReply(555, 5, 5, 4, "Error: parameters need EHLO"));
       return;
+    }
+    if (HasRepeatedKeyword(command.params)) {
+      BadCommand(CodedReply(501, 5, 5, 4, "Error: repeated parameter"));
+      return;
+    }
+    for (const auto& [keyword, value] : command.params) {
+      if (std::optional<Reply> refusal = CheckRcptParam(keyword, value)) {
+        BadCommand(std::move(*refusal));
+        return;
+      }
     }
     ++rcpt_attempts_;
     if (static_cast<int>(envelope_.recipients.size()) >= options_.max_recipients) {
@@ -274,12 +523,18 @@ class ServerSession::Impl {
       return;
     }
     envelope_.recipients.push_back(std::move(command.address));
+    envelope_.recipient_params.push_back(std::move(command.params));
     Append(CodedReply(250, 2, 1, 5, "Ok"));
   }
 
   void OnData() {
     if (!mail_given_) {
       BadCommand(CodedReply(503, 5, 5, 1, "Error: need MAIL command"));
+      return;
+    }
+    if (envelope_.bdat) {
+      // RFC 3030 2: a transaction uses BDAT or DATA, not both.
+      BadCommand(CodedReply(503, 5, 5, 1, "Error: DATA after BDAT in the same transaction"));
       return;
     }
     if (envelope_.recipients.empty()) {
@@ -295,18 +550,104 @@ class ServerSession::Impl {
     unstuffer_.Reset();
     content_.clear();
     content_.reserve(std::min<uint64_t>(size_hint_, kMaxReserve));
+    content_wire_bytes_ = 0;
     state_ = State::kData;
     Append(PlainReply(354, "End data with <CR><LF>.<CR><LF>"));
   }
 
   void FinishData() {
+    state_ = State::kCommand;
     if (unstuffer_.overflowed()) {
       content_.clear();
       ResetTransaction();
-      state_ = State::kCommand;
       Append(CodedReply(552, 5, 3, 4, "Error: message size exceeds fixed limit"));
       return;
     }
+    HandOver();
+  }
+
+  // "BDAT <size> [LAST]" (RFC 3030 2).
+  void OnBdat(absl::string_view argument) {
+    if (!options_.chunking) {
+      BadCommand(CodedReply(502, 5, 5, 1, "Error: command not implemented"));
+      return;
+    }
+    std::vector<absl::string_view> words =
+        absl::StrSplit(argument, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    uint64_t size = 0;
+    const bool size_ok =
+        !words.empty() && words[0].size() <= 20 &&
+        std::all_of(words[0].begin(), words[0].end(),
+                    [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) &&
+        absl::SimpleAtoi(words[0], &size);
+    const bool last = words.size() == 2 && absl::EqualsIgnoreCase(words[1], "LAST");
+    if (!size_ok || words.size() > 2 || (words.size() == 2 && !last)) {
+      // Without a size the chunk cannot be skipped: what follows is read as commands.
+      BadCommand(CodedReply(501, 5, 5, 4, "Syntax: BDAT size [LAST]"));
+      return;
+    }
+    chunk_remaining_ = size;
+    chunk_size_ = size;
+    chunk_last_ = last;
+    chunk_error_.reset();
+    if (!mail_given_) {
+      chunk_error_ = CodedReply(503, 5, 5, 1, "Error: need MAIL command");
+    } else if (envelope_.recipients.empty()) {
+      chunk_error_ = CodedReply(503, 5, 5, 1, "Error: need RCPT command");
+    } else if (size > options_.max_message_size ||
+               content_.size() + size > options_.max_message_size) {
+      chunk_error_ = CodedReply(552, 5, 3, 4, "Error: message size exceeds fixed limit");
+    } else if (!envelope_.bdat) {
+      envelope_.bdat = true;
+      content_.clear();
+      content_.reserve(std::min<uint64_t>(std::max(size_hint_, size), kMaxReserve));
+      content_wire_bytes_ = 0;
+    }
+    state_ = State::kBdat;
+    if (chunk_remaining_ == 0) FinishChunk();
+  }
+
+  // Takes the octets of the current chunk from *input: into the message, or to nowhere when
+  // the chunk was refused.
+  void ConsumeChunk(absl::string_view* input) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(input->size(), chunk_remaining_));
+    if (!chunk_error_.has_value()) content_.append(input->data(), n);
+    input->remove_prefix(n);
+    chunk_remaining_ -= n;
+    if (!chunk_error_.has_value() && n > 0) {
+      content_wire_bytes_ += n;
+      if (!handler_->ContinueData(envelope_, content_wire_bytes_)) {
+        Drop();
+        return;
+      }
+    }
+    if (chunk_remaining_ == 0) FinishChunk();
+  }
+
+  void FinishChunk() {
+    state_ = State::kCommand;
+    if (chunk_error_.has_value()) {
+      Reply error = std::move(*chunk_error_);
+      chunk_error_.reset();
+      if (error.code == 552) {
+        // The message cannot be taken whole: the transaction is over (RFC 3030 2).
+        content_.clear();
+        ResetTransaction();
+        Append(error);
+      } else {
+        BadCommand(std::move(error));
+      }
+      return;
+    }
+    if (chunk_last_) {
+      HandOver();
+      return;
+    }
+    Append(CodedReply(250, 2, 0, 0, absl::StrCat("Ok: ", chunk_size_, " octets received")));
+  }
+
+  // The message is complete: hand it to the handler and wait for its reply.
+  void HandOver() {
     Envelope envelope = envelope_;
     ResetTransaction();
     std::string content = std::move(content_);
@@ -326,10 +667,7 @@ class ServerSession::Impl {
     state_ = State::kCommand;
     if (reply.code == 0) {
       // The handler wants the connection dropped without a reply.
-      Flush();
-      closed_ = true;
-      pending_.clear();
-      if (transport_.close) transport_.close();
+      Drop();
       return;
     }
     if (reply.IsPositive()) errors_since_ok_ = 0;
@@ -340,6 +678,125 @@ class ServerSession::Impl {
     pending_.clear();
     Process(input);
     if (wants_input() && resume_) resume_();
+  }
+
+  void OnStartTls() {
+    if (envelope_.tls) {
+      BadCommand(CodedReply(503, 5, 5, 1, "Error: TLS already active"));
+      return;
+    }
+    if (!StartTlsOffered()) {
+      BadCommand(CodedReply(502, 5, 5, 1, "Error: command not implemented"));
+      return;
+    }
+    if (mail_given_) {
+      BadCommand(CodedReply(503, 5, 5, 1, "Error: STARTTLS not allowed in a mail transaction"));
+      return;
+    }
+    Append(CodedReply(220, 2, 0, 0, "Ready to start TLS"));
+    Flush();
+    state_ = State::kTlsHandshake;
+    reader_.Clear();
+    transport_.start_tls();
+  }
+
+  // "AUTH <mechanism> [initial-response]" (RFC 4954 4).
+  void OnAuth(absl::string_view argument) {
+    if (options_.authenticate == nullptr) {
+      BadCommand(CodedReply(502, 5, 5, 1, "Error: command not implemented"));
+      return;
+    }
+    if (!helo_seen_ || !envelope_.esmtp) {
+      BadCommand(CodedReply(503, 5, 5, 1, "Error: send EHLO first"));
+      return;
+    }
+    if (!AuthOffered()) {
+      BadCommand(CodedReply(538, 5, 7, 11,
+                            "Error: encryption required for requested authentication mechanism"));
+      return;
+    }
+    if (authenticated_) {
+      BadCommand(CodedReply(503, 5, 5, 1, "Error: already authenticated"));
+      return;
+    }
+    if (mail_given_) {
+      BadCommand(CodedReply(503, 5, 5, 1, "Error: AUTH not allowed in a mail transaction"));
+      return;
+    }
+    std::vector<absl::string_view> words =
+        absl::StrSplit(argument, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (words.empty() || words.size() > 2) {
+      BadCommand(CodedReply(501, 5, 5, 4, "Syntax: AUTH mechanism [initial-response]"));
+      return;
+    }
+    const bool plain = absl::EqualsIgnoreCase(words[0], "PLAIN");
+    if (!plain && !absl::EqualsIgnoreCase(words[0], "LOGIN")) {
+      BadCommand(CodedReply(504, 5, 5, 4, "Error: unsupported authentication mechanism"));
+      return;
+    }
+    auth_step_ = plain ? AuthStep::kPlain : AuthStep::kLoginUser;
+    if (words.size() == 2) {
+      // "=" is an empty initial response (RFC 4954 4).
+      OnAuthResponse(words[1] == "=" ? absl::string_view() : words[1]);
+      return;
+    }
+    state_ = State::kAuth;
+    // PLAIN's challenge is empty; LOGIN asks "Username:".
+    output_.append(Challenge(plain ? "" : "VXNlcm5hbWU6"));
+  }
+
+  // One response to a challenge (or an initial response).
+  void OnAuthResponse(absl::string_view line) {
+    state_ = State::kCommand;
+    if (line == "*") {
+      BadCommand(CodedReply(501, 5, 7, 0, "Error: authentication aborted"));
+      return;
+    }
+    std::string decoded;
+    if (!DecodeBase64(line, &decoded)) {
+      BadCommand(CodedReply(501, 5, 5, 2, "Error: malformed base64 in AUTH response"));
+      return;
+    }
+    switch (auth_step_) {
+      case AuthStep::kPlain: {
+        // RFC 4616: [authzid] NUL authcid NUL passwd.
+        std::vector<absl::string_view> parts = absl::StrSplit(decoded, '\0');
+        if (parts.size() != 3 || parts[1].empty()) {
+          BadCommand(CodedReply(501, 5, 5, 2, "Error: malformed AUTH PLAIN response"));
+          return;
+        }
+        // Acting for someone else (an authzid other than the user) is not supported.
+        if (!parts[0].empty() && parts[0] != parts[1]) {
+          BadCommand(CodedReply(535, 5, 7, 8, "Error: authentication credentials invalid"));
+          return;
+        }
+        CheckCredentials(std::string(parts[1]), parts[2]);
+        return;
+      }
+      case AuthStep::kLoginUser:
+        auth_login_user_ = std::move(decoded);
+        auth_step_ = AuthStep::kLoginPassword;
+        state_ = State::kAuth;
+        output_.append(Challenge("UGFzc3dvcmQ6"));  // "Password:"
+        return;
+      case AuthStep::kLoginPassword: {
+        std::string user = std::move(auth_login_user_);
+        auth_login_user_.clear();
+        CheckCredentials(std::move(user), decoded);
+        return;
+      }
+    }
+  }
+
+  void CheckCredentials(std::string user, absl::string_view password) {
+    if (user.empty() || !options_.authenticate(user, password)) {
+      BadCommand(CodedReply(535, 5, 7, 8, "Error: authentication credentials invalid"));
+      return;
+    }
+    authenticated_ = true;
+    envelope_.auth_user = std::move(user);
+    errors_since_ok_ = 0;
+    Append(CodedReply(235, 2, 7, 0, "Authentication successful"));
   }
 
   // A syntax or sequence error, an unknown verb or an over-long line. After too many without a
@@ -367,7 +824,10 @@ class ServerSession::Impl {
     size_hint_ = 0;
     envelope_.mail_from.clear();
     envelope_.mail_params.clear();
+    envelope_.smtputf8_requested = false;
     envelope_.recipients.clear();
+    envelope_.recipient_params.clear();
+    envelope_.bdat = false;
   }
 
   void Append(const Reply& reply) { output_.append(reply.ToWire()); }
@@ -382,6 +842,18 @@ class ServerSession::Impl {
   void CloseWith(const Reply& reply) {
     Append(reply);
     Flush();
+    Close();
+  }
+
+  // Closes without a reply (replies already due still go out first).
+  void Drop() {
+    Flush();
+    content_.clear();
+    ResetTransaction();
+    Close();
+  }
+
+  void Close() {
     closed_ = true;
     pending_.clear();
     if (transport_.close) transport_.close();
@@ -396,16 +868,26 @@ class ServerSession::Impl {
   State state_ = State::kCommand;
   bool closed_ = false;
   bool shutdown_ = false;
+  bool refusing_ = false;    // after a 5xx greeting
   bool processing_ = false;  // inside Process(): replies are written when it returns
   bool helo_seen_ = false;
   bool mail_given_ = false;
-  int rcpt_attempts_ = 0;  // RCPT commands in this transaction, accepted or not
+  bool authenticated_ = false;
+  AuthStep auth_step_ = AuthStep::kPlain;
+  std::string auth_login_user_;  // AUTH LOGIN: the user, while asking for the password
+  int rcpt_attempts_ = 0;        // RCPT commands in this transaction, accepted or not
   int errors_since_ok_ = 0;
   uint64_t size_hint_ = 0;
   uint64_t message_sequence_ = 0;  // matches `done` to the message it answers
+  // The current BDAT chunk.
+  uint64_t chunk_remaining_ = 0;
+  uint64_t chunk_size_ = 0;
+  bool chunk_last_ = false;
+  std::optional<Reply> chunk_error_;  // the chunk is refused: read it, drop it, send this
+  size_t content_wire_bytes_ = 0;     // DATA/BDAT octets received for this message
 
   Envelope envelope_;
-  std::string content_;  // the DATA body received so far
+  std::string content_;  // the DATA body or BDAT chunks received so far
   std::string pending_;  // input received while the handler holds a message
   std::string output_;   // replies not yet written
   absl::AnyInvocable<void()> resume_;
@@ -423,6 +905,9 @@ ServerSession::ServerSession(const ServerSessionOptions& options, ServerSessionH
 ServerSession::~ServerSession() = default;
 
 void ServerSession::Start() { impl_->Start(); }
+void ServerSession::OnTlsEstablished(std::string version, std::string cipher) {
+  impl_->OnTlsEstablished(std::move(version), std::move(cipher));
+}
 void ServerSession::Feed(absl::string_view bytes) { impl_->Feed(bytes); }
 void ServerSession::OnDisconnect() { impl_->OnDisconnect(); }
 void ServerSession::Shutdown() { impl_->Shutdown(); }
@@ -431,5 +916,6 @@ void ServerSession::set_resume_reading(absl::AnyInvocable<void()> resume) {
   impl_->set_resume_reading(std::move(resume));
 }
 bool ServerSession::closed() const { return impl_->closed(); }
+uint64_t ServerSession::session_id() const { return impl_->session_id(); }
 
 }  // namespace volley::smtp

@@ -1,10 +1,12 @@
-// The ESMTP server side (RFC 5321, 1870, 2920, 6152, 6531, 2034) as a pure state machine: bytes
-// in, bytes out, no sockets. The injection listener and the test/bench sink both drive it
-// through SmtpListener; what they do with a message is the ServerSessionHandler's business.
+// The ESMTP server side (RFC 5321, 1870, 2920, 6152, 6531, 2034, 3461, 3030, 4954, 3207) as a
+// pure state machine: bytes in, bytes out, no sockets and no TLS. The injection listener and
+// the test/bench sink both drive it through SmtpListener; what they do with a message is the
+// ServerSessionHandler's business, and the TLS itself is the transport's (Transport::start_tls).
 #ifndef VOLLEY_ENGINE_SMTP_SERVER_SESSION_H_
 #define VOLLEY_ENGINE_SMTP_SERVER_SESSION_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,22 +20,51 @@
 #include "engine/smtp/line_reader.h"
 #include "engine/smtp/reply.h"
 
+namespace volley::tls {
+class TlsContext;
+}  // namespace volley::tls
+
 namespace volley::smtp {
 
+// What the client has said about itself and the transaction so far.
 struct Envelope {
+  // Unique per process (a counter shared by every session), for transcripts and logs.
+  uint64_t session_id = 0;
   std::string peer_address;   // numeric IP of the client
   std::string local_address;  // numeric IP the client connected to
   std::string helo;           // EHLO/HELO argument
   bool esmtp = false;         // EHLO (not HELO) was used
-  std::string mail_from;      // "" for the null reverse-path
-  std::vector<std::pair<std::string, std::string>> mail_params;  // as parsed (SIZE, BODY, ...)
+  // TLS (STARTTLS or implicit) is active; then the protocol version ("TLSv1.3") and the IANA
+  // cipher suite name.
+  bool tls = false;
+  std::string tls_version;
+  std::string tls_cipher;
+  std::string auth_user;  // the authenticated user (AUTH), "" when none
+  // --- The transaction (reset by RSET, EHLO/HELO, and after each message). ---
+  std::string mail_from;  // "" for the null reverse-path
+  // MAIL parameters as parsed: keywords upper-cased, values as sent ("" for none), in order
+  // (SIZE, BODY, SMTPUTF8, RET, ENVID).
+  std::vector<std::pair<std::string, std::string>> mail_params;
+  bool smtputf8_requested = false;      // MAIL ... SMTPUTF8 (RFC 6531)
   std::vector<std::string> recipients;  // accepted RCPT TO addresses, in order
+  // The parameters of each accepted RCPT (NOTIFY, ORCPT), parallel to `recipients`.
+  std::vector<std::vector<std::pair<std::string, std::string>>> recipient_params;
+  bool bdat = false;  // the content came by BDAT (RFC 3030) rather than DATA
 };
 
 // What the session asks of its owner. All calls happen on the thread that drives the session.
 class ServerSessionHandler {
  public:
   virtual ~ServerSessionHandler() = default;
+
+  // Every command line the client sent, in order, before the session acts on it: commands, and
+  // the responses to AUTH challenges (which carry credentials: do not log them), but not
+  // DATA/BDAT content nor over-long lines. `envelope` is the state before the line. For the
+  // test sink's transcripts.
+  virtual void OnCommandLine(const Envelope& envelope, absl::string_view line) {
+    (void)envelope;
+    (void)line;
+  }
 
   // MAIL FROM was parsed and is in sequence. Return a reply to reject it, nullopt to accept.
   virtual std::optional<Reply> CheckMailFrom(const Envelope& envelope) {
@@ -46,9 +77,20 @@ class ServerSessionHandler {
   virtual std::optional<Reply> CheckRecipient(const Envelope& envelope,
                                               absl::string_view recipient) = 0;
 
-  // A complete message arrived (`content` unstuffed, CRLF line endings, without the final
-  // "."). The handler calls `done` exactly once with the reply for the client (250 with the
-  // queue id once the message is durable, or an error), now or later on the same thread.
+  // DATA or BDAT content is arriving: called each time some is consumed (once per Feed that
+  // carries content, so cheap), with the octets of this message received so far as sent on
+  // the wire. Returning false closes the connection at once, without a reply and without the
+  // message (the test sink's dropdata* fault: a server that crashes mid-DATA).
+  virtual bool ContinueData(const Envelope& envelope, size_t bytes_so_far) {
+    (void)envelope;
+    (void)bytes_so_far;
+    return true;
+  }
+
+  // A complete message arrived: `content` is the DATA unstuffed, with CRLF line endings and
+  // without the final ".", or the BDAT chunks joined, octets as sent (envelope.bdat). The
+  // handler calls `done` exactly once with the reply for the client (250 with the queue id once
+  // the message is durable, or an error), now or later on the same thread.
   // Calling `done` after the session is gone is safe and does nothing. A reply with code 0
   // drops the connection without an answer, as a crashed server would (for the test sink).
   virtual void OnMessage(Envelope envelope, std::string content,
@@ -61,10 +103,29 @@ struct ServerSessionOptions {
   int max_recipients = 1000;                        // more RCPTs get 452 4.5.3
   size_t max_line_length = 1000;                    // command lines, with CRLF; 500 5.5.6
   bool pipelining = true;
-  bool smtputf8 = true;
-  // After this many bad commands (syntax and sequence errors, unknown verbs, over-long lines)
-  // without a message accepted in between, the session answers 421 4.7.0 and closes (as
-  // Postfix's smtpd_hard_error_limit). Refusals by the handler do not count.
+  bool smtputf8 = true;      // SMTPUTF8 offered and accepted on MAIL (else 555)
+  bool eightbitmime = true;  // 8BITMIME offered and BODY=8BITMIME accepted (else 555)
+  // CHUNKING (RFC 3030): BDAT, and BODY=BINARYMIME (accepted, not advertised). Else 502.
+  bool chunking = true;
+  // DSN (RFC 3461): MAIL RET= and ENVID=, RCPT NOTIFY= and ORCPT= (else 555).
+  bool dsn = true;
+  // Replaces the "220 <hostname> ESMTP Volley" greeting. A 4xx (421 4.3.2) is sent and the
+  // connection closed; a 5xx (554) is sent and then every command but QUIT gets 503 5.5.1
+  // (RFC 5321 3.1); a 2xx is a greeting with other text.
+  std::optional<Reply> greeting;
+  // AUTH PLAIN and LOGIN (RFC 4954, 4616): offered when set (after TLS only when
+  // auth_requires_tls; before it AUTH gets 538 5.7.11). Returns whether the credentials are
+  // good. Called on the session's thread.
+  std::function<bool(absl::string_view user, absl::string_view password)> authenticate;
+  bool auth_requires_tls = true;
+  bool auth_required = false;  // MAIL before a successful AUTH gets 530 5.7.0
+  // A server context: SmtpListener offers STARTTLS (RFC 3207) with it, by giving the session a
+  // Transport::start_tls, or with ListenerOptions::implicit_tls speaks TLS from the first byte.
+  // The session itself only needs the transport hook.
+  std::shared_ptr<tls::TlsContext> tls;
+  // After this many bad commands (syntax and sequence errors, unknown verbs, over-long lines,
+  // failed AUTH) without a message accepted in between, the session answers 421 4.7.0 and
+  // closes (as Postfix's smtpd_hard_error_limit). Refusals by the handler do not count.
   int max_errors = 20;
 };
 
@@ -76,6 +137,20 @@ struct ServerSessionOptions {
 //   QUIT: 221 2.0.0 then close; VRFY: 252 2.5.0; HELP: 214 2.0.0; STARTTLS/AUTH/BDAT when not
 //   offered: 502 5.5.1. Unknown verbs 500 5.5.2, syntax errors 501, over-long lines 500 5.5.6;
 //   the session continues after each of these.
+// Parameters: MAIL and RCPT parameters need EHLO; unknown ones (or ones of an extension not
+//   offered) get 555 5.5.4 (RFC 5321 4.1.1.11), bad values and repeated keywords 501 5.5.4.
+// BDAT: "BDAT <size> [LAST]" is followed by exactly <size> octets, taken as they are. A chunk
+//   whose command is refused (503 5.5.1 without MAIL or an accepted RCPT; 552 5.3.4 when the
+//   message would exceed max_message_size, which also ends the transaction) is still read and
+//   thrown away, so that the session stays in step. 250 2.0.0 per chunk; the LAST one's reply
+//   is the handler's. DATA after BDAT (or after BODY=BINARYMIME) in a transaction: 503 5.5.1.
+// AUTH: needs EHLO, outside a transaction, once per session (else 503 5.5.1); 235 2.7.0 on
+//   success, 535 5.7.8 on bad credentials, 501 5.5.2 on malformed base64, 501 5.7.0 when the
+//   client cancels with "*", 504 5.5.4 for other mechanisms.
+// STARTTLS: 220 2.0.0, then Transport::start_tls; whatever the client sent after the STARTTLS
+//   line before the handshake is discarded (CVE-2011-0411), and once OnTlsEstablished is called
+//   the session forgets the EHLO and any AUTH (RFC 3207 4.2). In a transaction 503 5.5.1; when
+//   TLS is already active 503 5.5.1.
 // Pipelining: replies to the commands in one Feed() are written in one Write(). After DATA's
 // 354 the session reads the body; pipelined input after the end of data waits until the
 // handler's `done` reply has been sent, so replies stay in order.
@@ -87,6 +162,12 @@ class ServerSession {
     // Called once, after the last write, when the session wants the connection closed.
     // Neither callback may destroy the session (the listener frees it in uv_close's callback).
     absl::AnyInvocable<void()> close;
+    // When set, the session offers STARTTLS (until TLS is active). Called right after the 220
+    // to STARTTLS has been written: from then on the transport runs the TLS handshake over the
+    // connection and feeds the session only decrypted bytes, calling OnTlsEstablished once the
+    // handshake is done (or closing the connection when it fails). Must not destroy the
+    // session either.
+    absl::AnyInvocable<void()> start_tls;
   };
 
   ServerSession(const ServerSessionOptions& options, ServerSessionHandler* handler,
@@ -95,8 +176,12 @@ class ServerSession {
   ServerSession(const ServerSession&) = delete;
   ServerSession& operator=(const ServerSession&) = delete;
 
-  // Sends the 220 greeting.
+  // Sends the 220 greeting (or ServerSessionOptions::greeting).
   void Start();
+
+  // The TLS handshake finished: after STARTTLS (the session then starts over, as after the
+  // greeting), or before Start() with implicit TLS.
+  void OnTlsEstablished(std::string version, std::string cipher);
 
   // Bytes received from the client.
   void Feed(absl::string_view bytes);
@@ -116,6 +201,7 @@ class ServerSession {
   void set_resume_reading(absl::AnyInvocable<void()> resume);
 
   bool closed() const;
+  uint64_t session_id() const;
 
  private:
   class Impl;

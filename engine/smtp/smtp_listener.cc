@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
 #include "engine/base/net_address.h"
+#include "tls/tls_context.h"
+#include "tls/tls_session.h"
 
 namespace volley::smtp {
 namespace {
@@ -22,6 +24,10 @@ constexpr size_t kReadBufferSize = 64 * 1024;
 // closing a socket with unread input makes the kernel send RST, which can destroy the reply
 // (a 421 or 221) before the client has read it.
 constexpr uint64_t kLingerMs = 2000;
+
+// What the break_starttls fault sends instead of a ServerHello: not a TLS record (no record
+// type starts with 'T'), so the client's handshake fails at once.
+constexpr absl::string_view kNotTls = "This is not TLS, as the test asked.\r\n";
 
 uint64_t ToMillis(absl::Duration d) {
   if (d <= absl::ZeroDuration()) return 0;
@@ -44,6 +50,13 @@ class SmtpListener::Impl {
   ~Impl() = default;
 
   absl::Status Listen() {
+    if (options_.implicit_tls && options_.session.tls == nullptr) {
+      return absl::InvalidArgumentError("SMTP listener: implicit_tls needs session.tls");
+    }
+    if (options_.session.tls != nullptr &&
+        options_.session.tls->role() != tls::TlsContextOptions::Role::kServer) {
+      return absl::InvalidArgumentError("SMTP listener: session.tls is not a server context");
+    }
     absl::StatusOr<int> fd =
         BindListeningSocket(options_.address, options_.port, options_.reuse_port);
     if (!fd.ok()) return fd.status();
@@ -135,6 +148,9 @@ class SmtpListener::Impl {
     bool counted = false;        // reported to on_connections_changed and not yet taken back
     uint64_t last_activity = 0;  // uv_now() of the last input the session could take
     std::unique_ptr<ServerSession> session;
+    // Set from the STARTTLS switch (or the accept, with implicit TLS) on: every byte in and out
+    // goes through it.
+    std::unique_ptr<tls::TlsSession> tls;
     std::list<Connection*>::iterator position;
   };
 
@@ -173,10 +189,13 @@ class SmtpListener::Impl {
     }
     uv_tcp_nodelay(&c->tcp, 1);
     if (static_cast<int>(self->connections_.size()) > self->options_.max_connections) {
-      self->Write(c, MakeReply(421, "4.3.2",
-                               absl::StrCat(self->options_.session.hostname,
-                                            " Error: too many connections"))
-                         .ToWire());
+      // (A client expecting TLS could not read the 421: it just sees the connection close.)
+      if (!self->options_.implicit_tls) {
+        self->Write(c, MakeReply(421, "4.3.2",
+                                 absl::StrCat(self->options_.session.hostname,
+                                              " Error: too many connections"))
+                           .ToWire());
+      }
       self->BeginLinger(c);
       return;
     }
@@ -193,6 +212,11 @@ class SmtpListener::Impl {
     ServerSession::Transport transport;
     transport.write = [c](std::string bytes) { c->owner->Write(c, std::move(bytes)); };
     transport.close = [c]() { c->owner->BeginLinger(c); };
+    if (self->options_.break_starttls) {
+      transport.start_tls = [c]() { c->owner->BreakStartTls(c); };
+    } else if (self->options_.session.tls != nullptr && !self->options_.implicit_tls) {
+      transport.start_tls = [c]() { c->owner->StartTls(c); };
+    }
     c->session =
         std::make_unique<ServerSession>(self->options_.session, self->handler_,
                                         std::move(transport), std::move(peer), std::move(local));
@@ -202,7 +226,71 @@ class SmtpListener::Impl {
     if (self->idle_ms_ != UINT64_MAX && self->idle_ms_ > 0) {
       uv_timer_start(&c->timer, &OnIdleTimer, self->idle_ms_, 0);
     }
+    if (self->options_.implicit_tls) {
+      // The greeting waits for the handshake (OnTlsInput).
+      self->StartTls(c);
+      return;
+    }
     c->session->Start();
+  }
+
+  // From now on the connection speaks TLS. Called by the session right after its 220 to
+  // STARTTLS was written (so that reply goes out in the clear, before any TLS record), or at
+  // accept time with implicit TLS.
+  void StartTls(Connection* c) {
+    if (c->phase != Phase::kOpen) return;
+    absl::StatusOr<std::unique_ptr<tls::TlsSession>> tls =
+        tls::TlsSession::CreateServer(options_.session.tls);
+    absl::Status status = tls.ok() ? (*tls)->StartHandshake() : tls.status();
+    if (!status.ok()) {
+      LOG(ERROR) << "SMTP listener " << options_.address << ":" << port_
+                 << ": cannot start TLS: " << status;
+      c->session->OnDisconnect();
+      BeginLinger(c);
+      return;
+    }
+    c->tls = std::move(*tls);
+    SendTlsOutput(c);
+  }
+
+  // The break_starttls fault: garbage instead of a handshake, then close.
+  void BreakStartTls(Connection* c) {
+    if (c->phase != Phase::kOpen) return;
+    RawWrite(c, std::string(kNotTls));
+    c->session->OnDisconnect();
+    BeginLinger(c);
+  }
+
+  // Encrypted bytes from the client.
+  void OnTlsInput(Connection* c, absl::string_view bytes) {
+    const bool was_established = c->tls->established();
+    std::string plaintext;
+    const absl::Status status = c->tls->OnEncryptedInput(bytes, &plaintext);
+    SendTlsOutput(c);  // handshake messages, or the alert telling why it failed
+    if (!status.ok()) {
+      // A failed handshake or a broken record: the connection cannot go on.
+      c->session->OnDisconnect();
+      BeginLinger(c);
+      return;
+    }
+    if (!was_established && c->tls->established()) {
+      c->session->OnTlsEstablished(c->tls->protocol_version(), c->tls->cipher());
+      if (options_.implicit_tls) c->session->Start();
+      if (c->phase != Phase::kOpen) return;
+    }
+    // With TLS 1.3 the client's first command may come with its Finished message.
+    if (!plaintext.empty()) c->session->Feed(plaintext);
+    if (c->phase == Phase::kOpen && c->tls->state() == tls::TlsSession::State::kClosed) {
+      // close_notify from the client: it is gone.
+      c->session->OnDisconnect();
+      BeginLinger(c);
+    }
+  }
+
+  void SendTlsOutput(Connection* c) {
+    if (c->tls != nullptr && c->tls->HasEncryptedOutput()) {
+      RawWrite(c, c->tls->TakeEncryptedOutput());
+    }
   }
 
   void StartReading(Connection* c) {
@@ -246,11 +334,34 @@ class SmtpListener::Impl {
     }
     if (c->phase != Phase::kOpen) return;  // lingering: discard
     c->last_activity = uv_now(self->loop_);
-    c->session->Feed(absl::string_view(buf->base, static_cast<size_t>(nread)));
+    const absl::string_view bytes(buf->base, static_cast<size_t>(nread));
+    if (c->tls != nullptr) {
+      self->OnTlsInput(c, bytes);
+    } else {
+      // If these bytes hold a STARTTLS, the session switches the connection to TLS while it
+      // takes them (StartTls) and drops whatever follows the command.
+      c->session->Feed(bytes);
+    }
     if (c->phase == Phase::kOpen && !c->session->wants_input()) self->StopReading(c);
   }
 
+  // Plaintext for the client: the session's replies, encrypted once TLS is on.
   void Write(Connection* c, std::string bytes) {
+    if (c->phase == Phase::kClosed || bytes.empty()) return;
+    if (c->tls != nullptr) {
+      // Held by the TLS session until the handshake is done.
+      if (!c->tls->WritePlaintext(bytes).ok()) {
+        HardClose(c);
+        return;
+      }
+      SendTlsOutput(c);
+      return;
+    }
+    RawWrite(c, std::move(bytes));
+  }
+
+  // Bytes for the socket, in order, after reply_delay.
+  void RawWrite(Connection* c, std::string bytes) {
     if (c->phase == Phase::kClosed || bytes.empty()) return;
     if (delay_ms_ > 0) {
       // uv_now() is cached per loop turn and counts whole milliseconds: refresh it and add one
@@ -281,9 +392,9 @@ class SmtpListener::Impl {
     }
   }
 
-  void WriteNow(Connection* c, std::string bytes) {  // The session already joins the replies to one
-                                                     // Feed into one write, so each write here is
-    // handed to libuv at once (which tries to send it synchronously).
+  // The session already joins the replies to one Feed into one write, so each write here is
+  // handed to libuv at once (which tries to send it synchronously).
+  void WriteNow(Connection* c, std::string bytes) {
     auto* w = new WriteRequest;
     w->data = std::move(bytes);
     w->connection = c;
@@ -316,6 +427,10 @@ class SmtpListener::Impl {
 
   void BeginLinger(Connection* c) {
     if (c->phase != Phase::kOpen) return;
+    if (c->tls != nullptr && c->tls->established()) {
+      c->tls->Shutdown();  // close_notify, so the client knows nothing was cut off
+      SendTlsOutput(c);
+    }
     c->phase = Phase::kLingering;
     Uncount(c);
     if (!c->delayed.empty()) {

@@ -31,11 +31,23 @@ struct ListenerOptions {
   // closes it, e.g. after QUIT, or the connection drops), for metrics and the test sink's
   // connection counts. Optional; runs on the loop thread.
   std::function<void(int delta)> on_connections_changed;
+  // TLS from the first byte (port 465 style, RFC 8314) with session.tls, which must then be
+  // set. Otherwise a set session.tls offers STARTTLS.
+  bool implicit_tls = false;
+  // Test fault (for the sink): offer STARTTLS (session.tls not needed), answer its 220, then
+  // write bytes that are not TLS and close, so that the client's handshake fails.
+  bool break_starttls = false;
   ServerSessionOptions session;
 };
 
 // All methods and callbacks run on the loop's thread. Connection objects are freed in their
 // uv_close callbacks.
+//
+// TLS: after the session's 220 to STARTTLS (and from the start with implicit_tls) the
+// connection runs a tls::TlsSession (server) over memory BIOs: socket bytes go through it, and
+// only decrypted bytes reach the session, so that nothing the client sent in the clear after
+// STARTTLS is ever taken for a command. A failed handshake (or a bad record) closes the
+// connection.
 class SmtpListener {
  public:
   static absl::StatusOr<std::unique_ptr<SmtpListener>> Create(uv_loop_t* loop,

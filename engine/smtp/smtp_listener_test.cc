@@ -21,14 +21,21 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "engine/base/logging.h"
 #include "engine/base/net_address.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tls/testdata/testdata_paths.h"
+#include "tls/tls_context.h"
+#include "tls/tls_session.h"
 
 namespace volley::smtp {
 namespace {
 
+using ::testing::Contains;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // A uv loop on its own thread, with a way to run code on it.
@@ -91,6 +98,11 @@ class LoopThread {
 
 class RecordingHandler : public ServerSessionHandler {
  public:
+  void OnCommandLine(const Envelope&, absl::string_view line) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    lines.emplace_back(line);
+  }
+
   std::optional<Reply> CheckRecipient(const Envelope&, absl::string_view) override {
     return std::nullopt;
   }
@@ -108,6 +120,7 @@ class RecordingHandler : public ServerSessionHandler {
   }
 
   std::mutex mutex;
+  std::vector<std::string> lines;  // every command line, in order
   std::vector<Envelope> envelopes;
   std::vector<std::string> contents;
   bool hold = false;  // keep `done` (set before traffic starts)
@@ -137,6 +150,14 @@ class Client {
   ~Client() { ::close(fd_); }
 
   bool Send(absl::string_view bytes) {
+    if (tls_ != nullptr) {
+      if (!tls_->WritePlaintext(bytes).ok()) return false;
+      return SendRaw(tls_->TakeEncryptedOutput());
+    }
+    return SendRaw(bytes);
+  }
+
+  bool SendRaw(absl::string_view bytes) {
     while (!bytes.empty()) {
       const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
       if (n <= 0) return false;
@@ -168,12 +189,63 @@ class Client {
     return lines.empty() ? "" : lines.back();
   }
 
-  // True when the server closed the connection (after any unread replies).
+  // True when the server closed the connection (after any unread replies; with TLS, after
+  // its close_notify).
   bool ReadsEof() {
     buffer_.clear();
-    char c;
-    const ssize_t n = ::recv(fd_, &c, 1, 0);
-    return n == 0 || (n < 0 && errno == ECONNRESET);
+    while (true) {
+      char chunk[4096];
+      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+      if (n < 0 || tls_ == nullptr) return false;
+      std::string plaintext;
+      if (!tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &plaintext)
+               .ok() ||
+          !plaintext.empty()) {
+        return false;
+      }
+    }
+  }
+
+  // The TLS handshake (after the 220 to STARTTLS, or at once for implicit TLS), verifying the
+  // server's certificate for `server_name` against the test CA.
+  absl::Status StartTls(absl::string_view server_name = "mx.tls.test") {
+    tls::TlsContextOptions options;
+    options.ca_file = tls::TlsTestDataPath("ca.pem");
+    absl::StatusOr<std::shared_ptr<tls::TlsContext>> context = tls::TlsContext::Create(options);
+    if (!context.ok()) return context.status();
+    tls::ClientSessionOptions session_options;
+    session_options.server_name = std::string(server_name);
+    session_options.verify_peer = true;
+    absl::StatusOr<std::unique_ptr<tls::TlsSession>> session =
+        tls::TlsSession::CreateClient(*context, session_options);
+    if (!session.ok()) return session.status();
+    tls_ = std::move(*session);
+    if (absl::Status status = tls_->StartHandshake(); !status.ok()) return status;
+    // Whatever the server sent in the clear after its 220 must not be taken as TLS.
+    if (!buffer_.empty()) return absl::InternalError("plaintext after the 220: " + buffer_);
+    while (!tls_->established()) {
+      if (!SendRaw(tls_->TakeEncryptedOutput())) return absl::UnavailableError("send failed");
+      char chunk[4096];
+      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n <= 0) return absl::UnavailableError("connection closed during the handshake");
+      absl::Status status =
+          tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
+      SendRaw(tls_->TakeEncryptedOutput());
+      if (!status.ok()) return status;
+    }
+    return SendRaw(tls_->TakeEncryptedOutput()) ? absl::OkStatus()
+                                                : absl::UnavailableError("send failed");
+  }
+
+  // Raw bytes as they arrive until EOF or the read timeout (for the break_starttls fault).
+  std::string ReadRawUntilEof() {
+    std::string all = std::move(buffer_);
+    buffer_.clear();
+    char chunk[4096];
+    ssize_t n;
+    while ((n = ::recv(fd_, chunk, sizeof(chunk), 0)) > 0) all.append(chunk, n);
+    return all;
   }
 
   std::string LocalIp() {
@@ -190,12 +262,22 @@ class Client {
     char chunk[4096];
     const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
     if (n <= 0) return false;
-    buffer_.append(chunk, static_cast<size_t>(n));
-    return true;
+    if (tls_ == nullptr) {
+      buffer_.append(chunk, static_cast<size_t>(n));
+      return true;
+    }
+    const size_t before = buffer_.size();
+    const absl::Status status =
+        tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
+    SendRaw(tls_->TakeEncryptedOutput());
+    // The last replies may come in the same read as the server's close_notify.
+    return status.ok() &&
+           (buffer_.size() > before || tls_->state() == tls::TlsSession::State::kEstablished);
   }
 
   int fd_;
-  std::string buffer_;
+  std::string buffer_;  // plaintext received and not yet read
+  std::unique_ptr<tls::TlsSession> tls_;
 };
 
 // Closes the listener on its loop and waits for `done`.
@@ -233,9 +315,10 @@ TEST(SmtpListenerTest, FullSession) {
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(client->ReadFinal(), "220 sink.test ESMTP Volley");
   ASSERT_TRUE(client->Send("EHLO me\r\n"));
-  EXPECT_THAT(client->ReadReply(),
-              ElementsAre("250-sink.test", "250-PIPELINING", StartsWith("250-SIZE "),
-                          "250-8BITMIME", "250-SMTPUTF8", "250 ENHANCEDSTATUSCODES"));
+  EXPECT_THAT(
+      client->ReadReply(),
+      ElementsAre("250-sink.test", "250-PIPELINING", StartsWith("250-SIZE "), "250-8BITMIME",
+                  "250-SMTPUTF8", "250-DSN", "250-CHUNKING", "250 ENHANCEDSTATUSCODES"));
   ASSERT_TRUE(client->Send("MAIL FROM:<s@example.com>\r\nRCPT TO:<r@example.org>\r\nDATA\r\n"));
   EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
   EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
@@ -441,9 +524,14 @@ TEST(SmtpListenerTest, HeldMessageBackpressureAndPipelinedCommands) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   loop.Call([&] {
-    std::lock_guard<std::mutex> lock(handler.mutex);
-    EXPECT_EQ(handler.held.size(), 1u);
-    if (!handler.held.empty()) handler.held[0](MakeReply(250, "2.0.0", "Ok: later"));
+    absl::AnyInvocable<void(Reply)> done;
+    {
+      std::lock_guard<std::mutex> lock(handler.mutex);
+      EXPECT_EQ(handler.held.size(), 1u);
+      if (!handler.held.empty()) done = std::move(handler.held[0]);
+    }
+    // Unlocked: the reply releases the pipelined commands, which reach OnCommandLine.
+    if (done) done(MakeReply(250, "2.0.0", "Ok: later"));
     return 0;
   });
   EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: later");
@@ -529,6 +617,241 @@ TEST(SmtpListenerTest, ReportsConnectionsOpenedAndClosed) {
   CloseListener(loop, listener);
   EXPECT_EQ(open.load(), 0);
   EXPECT_EQ(accepted.load(), 2);
+}
+
+}  // namespace
+}  // namespace volley::smtp
+
+namespace volley::smtp {
+namespace {
+
+std::shared_ptr<tls::TlsContext> ServerTlsContext() {
+  tls::TlsContextOptions options;
+  options.role = tls::TlsContextOptions::Role::kServer;
+  options.cert_file = tls::TlsTestDataPath("mx.pem");
+  options.key_file = tls::TlsTestDataPath("mx.key");
+  absl::StatusOr<std::shared_ptr<tls::TlsContext>> context = tls::TlsContext::Create(options);
+  CHECK_OK(context.status());
+  return *std::move(context);
+}
+
+// Reads the reply to EHLO (its lines).
+std::vector<std::string> Ehlo(Client& client) {
+  if (!client.Send("EHLO me\r\n")) return {};
+  return client.ReadReply();
+}
+
+TEST(SmtpListenerTlsTest, StartTlsThenASessionUnderTls) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.tls = ServerTlsContext();
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
+  ASSERT_TRUE(client->Send("STARTTLS\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
+  ASSERT_TRUE(client->StartTls().ok());
+  // The session starts over: EHLO again, and no STARTTLS any more.
+  ASSERT_TRUE(client->Send("MAIL FROM:<s@x.org>\r\n"));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("503 5.5.1 "));
+  EXPECT_THAT(Ehlo(*client), Not(Contains(HasSubstr("STARTTLS"))));
+  const std::string body = std::string(100000, 'x') + "\r\n";
+  ASSERT_TRUE(client->Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nDATA\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_THAT(client->ReadFinal(), StartsWith("354 "));
+  ASSERT_TRUE(client->Send(body + ".\r\nQUIT\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: queued as M1");
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  EXPECT_TRUE(client->ReadsEof());
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    ASSERT_EQ(handler.envelopes.size(), 1u);
+    EXPECT_TRUE(handler.envelopes[0].tls);
+    EXPECT_THAT(handler.envelopes[0].tls_version, StartsWith("TLSv1."));
+    EXPECT_FALSE(handler.envelopes[0].tls_cipher.empty());
+    EXPECT_EQ(handler.envelopes[0].helo, "me");
+    EXPECT_EQ(handler.contents[0], body);
+  }
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+// CVE-2011-0411: commands sent in the clear right behind STARTTLS must never be executed, not
+// even after the handshake.
+TEST(SmtpListenerTlsTest, PlaintextAfterStartTlsIsNeverExecuted) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.tls = ServerTlsContext();
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
+  // One write: STARTTLS and an injected transaction.
+  ASSERT_TRUE(client->SendRaw("STARTTLS\r\nMAIL FROM:<evil@x.org>\r\nRCPT TO:<victim@x.org>\r\n"));
+  // Exactly one reply in the clear, then the handshake works.
+  EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
+  ASSERT_TRUE(client->StartTls().ok());
+  EXPECT_THAT(Ehlo(*client), Contains("250 ENHANCEDSTATUSCODES"));
+  // Had the injected MAIL been taken, this RCPT would be accepted, and DATA too.
+  ASSERT_TRUE(client->Send("RCPT TO:<a@x.org>\r\nDATA\r\nQUIT\r\n"));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("503 5.5.1 "));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("503 5.5.1 "));
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    EXPECT_THAT(handler.lines,
+                ElementsAre("EHLO me", "STARTTLS", "EHLO me", "RCPT TO:<a@x.org>", "DATA", "QUIT"));
+    EXPECT_TRUE(handler.envelopes.empty());
+  }
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTlsTest, FailedHandshakeClosesTheConnection) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.tls = ServerTlsContext();
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  ASSERT_TRUE(client->Send("EHLO me\r\nSTARTTLS\r\n"));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("250 "));
+  EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
+  // A client that goes on in the clear: the server closes (well before the read timeout).
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(client->SendRaw("MAIL FROM:<s@x.org>\r\n"));
+  const std::string rest = client->ReadRawUntilEof();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_THAT(rest, Not(HasSubstr("250")));  // at most a TLS alert
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    EXPECT_THAT(handler.lines, ElementsAre("EHLO me", "STARTTLS"));
+  }
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTlsTest, ImplicitTls) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.tls = ServerTlsContext();
+  options.session.hostname = "tls.test";
+  options.implicit_tls = true;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->StartTls("localhost").ok());
+  EXPECT_EQ(client->ReadFinal(), "220 tls.test ESMTP Volley");
+  EXPECT_THAT(Ehlo(*client), Not(Contains(HasSubstr("STARTTLS"))));
+  ASSERT_TRUE(
+      client->Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nBDAT 5 LAST\r\nhelloQUIT\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: queued as M1");
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    ASSERT_EQ(handler.envelopes.size(), 1u);
+    EXPECT_TRUE(handler.envelopes[0].tls);
+    EXPECT_TRUE(handler.envelopes[0].bdat);
+    EXPECT_EQ(handler.contents[0], "hello");
+  }
+  // A client speaking plain SMTP gets nowhere.
+  auto plain = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(plain, nullptr);
+  ASSERT_TRUE(plain->SendRaw("EHLO me\r\n"));
+  EXPECT_THAT(plain->ReadRawUntilEof(), Not(HasSubstr("250")));
+  client.reset();
+  plain.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTlsTest, ImplicitTlsNeedsAServerContext) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.implicit_tls = true;
+  EXPECT_FALSE(
+      loop.Call([&] { return SmtpListener::Create(loop.loop(), options, &handler).status(); })
+          .ok());
+  tls::TlsContextOptions client_options;
+  client_options.ca_file = tls::TlsTestDataPath("ca.pem");
+  options.session.tls = *tls::TlsContext::Create(client_options);
+  EXPECT_FALSE(
+      loop.Call([&] { return SmtpListener::Create(loop.loop(), options, &handler).status(); })
+          .ok());
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTlsTest, BreakStartTlsFault) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.break_starttls = true;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
+  ASSERT_TRUE(client->Send("STARTTLS\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
+  const absl::Status handshake = client->StartTls();
+  EXPECT_FALSE(handshake.ok());
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, BdatChunksSplitAcrossReads) {
+  LoopThread loop;
+  RecordingHandler handler;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, ListenerOptions(), &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(Ehlo(*client), Contains("250-CHUNKING"));
+  std::string chunk1(300000, 'a');
+  chunk1[1000] = '\0';
+  const std::string chunk2 = "\r\n.\r\nend\r\n";
+  ASSERT_TRUE(client->Send(
+      absl::StrCat("MAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nBDAT ", chunk1.size(), "\r\n")));
+  // The chunk in pieces of odd sizes, the next command right behind it.
+  for (size_t i = 0; i < chunk1.size(); i += 7919) {
+    ASSERT_TRUE(client->Send(chunk1.substr(i, 7919)));
+  }
+  ASSERT_TRUE(client->Send(absl::StrCat("BDAT ", chunk2.size(), " LAST\r\n", chunk2, "QUIT\r\n")));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: 300000 octets received");
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: queued as M1");
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    ASSERT_EQ(handler.contents.size(), 1u);
+    EXPECT_EQ(handler.contents[0], chunk1 + chunk2);
+  }
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
 }
 
 }  // namespace
