@@ -31,18 +31,20 @@
 #include "bench/smtp_injector.h"
 #include "bench/smtp_sink.h"
 #include "tests/support/volleyd_process.h"
+#include "tls/testdata/testdata_paths.h"
 
 namespace volley::bench {
 namespace {
 
 constexpr char kUsage[] =
     "usage: volley-bench e2e --messages=N --size=BYTES --domains=D [--connections=C]\n"
-    "                        [--threads=T] [--keep]\n"
+    "                        [--threads=T] [--tls] [--keep]\n"
     "  --messages     messages to inject (default 10000)\n"
     "  --size         approximate message size in bytes (default 4096)\n"
     "  --domains      recipient domains, each routed to the sink (default 100)\n"
     "  --connections  injection connections (default 16)\n"
     "  --threads      volleyd [server] threads (default 0: one per core)\n"
+    "  --tls          the sink offers STARTTLS and volleyd uses it (tls = opportunistic)\n"
     "  --keep         keep the run's directory (spool, delivery log, config)\n";
 
 struct E2eFlags {
@@ -51,6 +53,7 @@ struct E2eFlags {
   int domains = 100;
   int connections = 16;
   int threads = 0;
+  bool tls = false;
   bool keep = false;
 };
 
@@ -72,6 +75,10 @@ bool ParseE2eFlags(int argc, char** argv, E2eFlags* flags) {
     }
     if (arg == "--keep") {
       flags->keep = true;
+      continue;
+    }
+    if (arg == "--tls") {
+      flags->tls = true;
       continue;
     }
     std::fprintf(stderr, "volley-bench: unknown flag %s\n%s", argv[i], kUsage);
@@ -179,6 +186,10 @@ int RunE2e(const E2eFlags& flags) {
   std::atomic<int64_t> last_arrival_ns{0};
   SinkOptions sink_options;
   sink_options.threads = 1;
+  if (flags.tls) {
+    sink_options.tls_cert_file = tls::TlsTestDataPath("selfsigned.pem");
+    sink_options.tls_key_file = tls::TlsTestDataPath("selfsigned.key");
+  }
   sink_options.on_message = [&](const ReceivedMessage& m) {
     for (const std::string& rcpt : m.recipients) {
       size_t index = 0;
@@ -213,6 +224,7 @@ int RunE2e(const E2eFlags& flags) {
            << "[dns]\nservers = [\"127.0.0.1:9\"]\n"
            << "[delivery]\nretry_initial = \"5s\"\nretry_max = \"10s\"\n"
            << "[shaping.default]\nconnection_limit = 10\nmax_deliveries_per_connection = 1000\n"
+           << "tls = \"" << (flags.tls ? "opportunistic" : "disabled") << "\"\n"
            << "[routes]\n";
     for (int d = 0; d < flags.domains; ++d) {
       config << "\"d" << d << ".bench.test\" = { host = \"127.0.0.1:" << (*sink)->port()
