@@ -277,6 +277,10 @@ TEST_F(ClientTest, OpportunisticStartTls) {
   EXPECT_TRUE(absl::StartsWith(transcripts[0].commands[0], "EHLO "));
   EXPECT_EQ(transcripts[0].commands[1], "STARTTLS");
   EXPECT_TRUE(absl::StartsWith(transcripts[0].commands[2], "EHLO "));
+  auto metrics = test_support::HttpGet("127.0.0.1", volleyd_->http_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(test_support::MetricValue(metrics->body, "volley_tls_handshakes_total{result=\"ok\"}"),
+            1);
 }
 
 TEST_F(ClientTest, FailedOpportunisticHandshakeFallsBackToPlaintext) {
@@ -289,6 +293,11 @@ TEST_F(ClientTest, FailedOpportunisticHandshakeFallsBackToPlaintext) {
   const LogEntry& delivery = EntriesFor(entries, "fallback@client.test").back();
   EXPECT_EQ(delivery.type, "Delivery");
   EXPECT_TRUE(delivery.tls_version.empty());
+  auto metrics = test_support::HttpGet("127.0.0.1", volleyd_->http_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(
+      test_support::MetricValue(metrics->body, "volley_tls_handshakes_total{result=\"failed\"}"),
+      1);
   // The first session tried STARTTLS; the second, to the same host, did not.
   std::vector<bench::SessionTranscript> transcripts = sink_->Transcripts();
   ASSERT_EQ(transcripts.size(), 2u);
