@@ -232,7 +232,7 @@ TEST_F(ClientTest, EightBitMessageIsConvertedForAServerWithout8BitMime) {
   // A message that cannot be made 7-bit (8-bit in a header) bounces with 5.6.3 unsent.
   Inject({{"header8@client.test"}}, "Subject: caf\xc3\xa9\r\n\r\nbody\r\n");
   std::vector<LogEntry> entries = WaitFinal({"header8@client.test"});
-  const LogEntry& bounce = EntriesFor(entries, "header8@client.test").back();
+  const LogEntry bounce = EntriesFor(entries, "header8@client.test").back();
   EXPECT_EQ(bounce.type, "Bounce");
   EXPECT_EQ(bounce.enhanced, "5.6.3");
   EXPECT_TRUE(sink_->TakeMessages().empty());
@@ -246,7 +246,7 @@ TEST_F(ClientTest, MessageOverTheAdvertisedSizeBouncesUnsent) {
   Inject({{"big@client.test"}},
          absl::StrCat("Subject: big\r\n\r\n", std::string(5000, 'b'), "\r\n"));
   std::vector<LogEntry> entries = WaitFinal({"big@client.test"});
-  const LogEntry& bounce = EntriesFor(entries, "big@client.test").back();
+  const LogEntry bounce = EntriesFor(entries, "big@client.test").back();
   EXPECT_EQ(bounce.type, "Bounce");
   EXPECT_EQ(bounce.code, 552);
   EXPECT_EQ(bounce.enhanced, "5.3.4");
@@ -262,7 +262,7 @@ TEST_F(ClientTest, OpportunisticStartTls) {
   Start(sink);
   Inject({{"tls@client.test"}});
   std::vector<LogEntry> entries = WaitFinal({"tls@client.test"});
-  const LogEntry& delivery = EntriesFor(entries, "tls@client.test").back();
+  const LogEntry delivery = EntriesFor(entries, "tls@client.test").back();
   EXPECT_EQ(delivery.type, "Delivery");
   EXPECT_TRUE(delivery.tls_version == "TLSv1.3" || delivery.tls_version == "TLSv1.2")
       << delivery.raw.dump();
@@ -290,7 +290,7 @@ TEST_F(ClientTest, FailedOpportunisticHandshakeFallsBackToPlaintext) {
   Start(sink);
   Inject({{"fallback@client.test"}});
   std::vector<LogEntry> entries = WaitFinal({"fallback@client.test"});
-  const LogEntry& delivery = EntriesFor(entries, "fallback@client.test").back();
+  const LogEntry delivery = EntriesFor(entries, "fallback@client.test").back();
   EXPECT_EQ(delivery.type, "Delivery");
   EXPECT_TRUE(delivery.tls_version.empty());
   auto metrics = test_support::HttpGet("127.0.0.1", volleyd_->http_port(), "/metrics");
@@ -343,7 +343,7 @@ TEST_F(ClientTest, RequiredVerifyChecksTheChainAndTheName) {
                            tls::TlsTestDataPath("ca.pem"), "\"\n"));
   Inject({{"verified@client.test"}});
   std::vector<LogEntry> entries = WaitFinal({"verified@client.test"});
-  const LogEntry& delivery = EntriesFor(entries, "verified@client.test").back();
+  const LogEntry delivery = EntriesFor(entries, "verified@client.test").back();
   EXPECT_EQ(delivery.type, "Delivery");
   EXPECT_FALSE(delivery.tls_version.empty());
 }
@@ -419,7 +419,7 @@ TEST_F(ClientTest, ImplicitTlsSmarthost) {
   Start(sink, "", ", tls = \"implicit\"");
   Inject({{"implicit@client.test"}});
   std::vector<LogEntry> entries = WaitFinal({"implicit@client.test"});
-  const LogEntry& delivery = EntriesFor(entries, "implicit@client.test").back();
+  const LogEntry delivery = EntriesFor(entries, "implicit@client.test").back();
   EXPECT_EQ(delivery.type, "Delivery");
   EXPECT_FALSE(delivery.tls_version.empty());
   EXPECT_FALSE(HasCommandStarting(sink_->Transcripts(), "STARTTLS"));
@@ -499,7 +499,7 @@ TEST_F(ClientTest, SmtpUtf8MessageToAServerWithoutItBounces) {
   Start(sink);
   Inject({{"\xc3\xbc@client.test"}});
   std::vector<LogEntry> entries = WaitFinal({"\xc3\xbc@client.test"});
-  const LogEntry& bounce = EntriesFor(entries, "\xc3\xbc@client.test").back();
+  const LogEntry bounce = EntriesFor(entries, "\xc3\xbc@client.test").back();
   EXPECT_EQ(bounce.type, "Bounce");
   EXPECT_EQ(bounce.enhanced, "5.6.7");
   EXPECT_FALSE(HasCommandStarting(sink_->Transcripts(), "MAIL"));
