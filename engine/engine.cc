@@ -239,6 +239,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
     delivery_shards.push_back(impl->shards[i].delivery.get());
   }
   impl->dispatcher = std::make_unique<delivery::Dispatcher>(std::move(delivery_shards));
+  for (int i = 0; i < threads; ++i) {
+    impl->shards[i].delivery->set_dispatcher(impl->dispatcher.get());
+  }
 
   auto engine = std::unique_ptr<Engine>(new Engine(std::move(impl)));
   Impl& e = *engine->impl_;

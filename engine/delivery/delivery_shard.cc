@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
 #include "engine/delivery/bounce_classifier.h"
+#include "engine/delivery/dispatcher.h"
 
 namespace volley::delivery {
 namespace {
@@ -90,17 +91,17 @@ absl::Status DeliveryShard::Init() {
   uv_timer_init(loop(), sweep_timer_);
   sweep_timer_->data = this;
   uv_timer_start(
-      sweep_timer_,
-      [](uv_timer_t* t) { static_cast<DeliveryShard*>(t->data)->SweepIdleDestinations(); },
+      sweep_timer_, [](uv_timer_t* t) { static_cast<DeliveryShard*>(t->data)->SweepIdleQueues(); },
       kSweepIntervalMs, kSweepIntervalMs);
   // The sweep alone must not keep the loop alive.
   uv_unref(reinterpret_cast<uv_handle_t*>(sweep_timer_));
   return absl::OkStatus();
 }
 
-void DeliveryShard::SweepIdleDestinations() {
-  // Runs from its own timer, never while a destination is on the stack or in to_pump_.
-  absl::erase_if(destinations_, [](const auto& entry) { return entry.second->Idle(); });
+void DeliveryShard::SweepIdleQueues() {
+  // Runs from its own timer, never while a queue is on the stack or in to_flush_.
+  absl::erase_if(domains_, [](const auto& entry) { return entry.second->Idle(); });
+  absl::erase_if(sites_, [](const auto& entry) { return entry.second->Idle(); });
 }
 
 void DeliveryShard::Enqueue(std::vector<RecipientPtr> recipients) {
@@ -117,9 +118,47 @@ void DeliveryShard::Enqueue(std::vector<RecipientPtr> recipients) {
 }
 
 void DeliveryShard::FlushPumps() {
-  std::vector<DestinationQueue*> pumps;
-  pumps.swap(to_pump_);
-  for (DestinationQueue* destination : pumps) destination->Pump();
+  std::vector<DomainQueue*> domains;
+  domains.swap(to_flush_);
+  for (DomainQueue* domain : domains) domain->Flush();
+  if (!outbox_.empty()) {
+    std::vector<RecipientPtr> outbox;
+    outbox.swap(outbox_);
+    dispatcher_->Dispatch(std::move(outbox));
+  }
+}
+
+bool DeliveryShard::OwnsDomain(absl::string_view domain) const {
+  return dispatcher_->OwnerOf(domain) == static_cast<size_t>(shard_->index());
+}
+
+void DeliveryShard::SendToSite(std::shared_ptr<const SiteRoute> site,
+                               std::vector<RecipientPtr> recipients) {
+  DeliveryShard* owner = dispatcher_->shard(dispatcher_->OwnerOf(site->key));
+  if (owner == this) {
+    AddToSite(std::move(site), std::move(recipients));
+    return;
+  }
+  const size_t count = recipients.size();
+  // The ready count moves with them (the metric is summed over the shards anyway).
+  if (owner->shard()->Post(
+          [owner, site = std::move(site), recipients = std::move(recipients)]() mutable {
+            owner->AddToSite(std::move(site), std::move(recipients));
+          })) {
+    return;
+  }
+  // The owner is shutting down: they stay in the spool for the next start.
+  metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(count));
+}
+
+void DeliveryShard::AddToSite(std::shared_ptr<const SiteRoute> site,
+                              std::vector<RecipientPtr> recipients) {
+  if (shutting_down_) {
+    metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(recipients.size()));
+    return;
+  }
+  const std::string& key = site->key;
+  Site(key).Add(std::move(site), std::move(recipients));
 }
 
 void DeliveryShard::Schedule(RecipientPtr recipient) {
@@ -164,13 +203,18 @@ void DeliveryShard::OnScheduleTimer() {
 }
 
 void DeliveryShard::MakeReady(RecipientPtr recipient) {
+  if (!OwnsDomain(recipient->domain)) {
+    // A retry that came due here for a domain another shard resolves.
+    outbox_.push_back(std::move(recipient));
+    return;
+  }
   metrics().AddQueue(QueueState::kReady, 1);
   if (recipient->body) {
     const std::string domain = recipient->domain;
-    DestinationQueue& destination = Destination(domain);
-    destination.Add(std::move(recipient));
-    if (std::find(to_pump_.begin(), to_pump_.end(), &destination) == to_pump_.end()) {
-      to_pump_.push_back(&destination);
+    DomainQueue& queue = Domain(domain);
+    queue.Add(std::move(recipient));
+    if (std::find(to_flush_.begin(), to_flush_.end(), &queue) == to_flush_.end()) {
+      to_flush_.push_back(&queue);
     }
     return;
   }
@@ -235,11 +279,17 @@ void DeliveryShard::OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string
   MaybeFinishShutdown();
 }
 
-DestinationQueue& DeliveryShard::Destination(const std::string& domain) {
-  auto it = destinations_.find(domain);
-  if (it == destinations_.end()) {
-    it = destinations_.emplace(domain, std::make_unique<DestinationQueue>(this, domain)).first;
+DomainQueue& DeliveryShard::Domain(const std::string& domain) {
+  auto it = domains_.find(domain);
+  if (it == domains_.end()) {
+    it = domains_.emplace(domain, std::make_unique<DomainQueue>(this, domain)).first;
   }
+  return *it->second;
+}
+
+SiteQueue& DeliveryShard::Site(const std::string& key) {
+  auto it = sites_.find(key);
+  if (it == sites_.end()) it = sites_.emplace(key, std::make_unique<SiteQueue>(this, key)).first;
   return *it->second;
 }
 
@@ -351,7 +401,7 @@ void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& 
   Schedule(std::move(recipient));
 }
 
-void DeliveryShard::OnDestinationIdle(DestinationQueue*) { MaybeFinishShutdown(); }
+void DeliveryShard::OnSiteIdle(SiteQueue*) { MaybeFinishShutdown(); }
 
 void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> done) {
   shutting_down_ = true;
@@ -366,7 +416,9 @@ void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> do
   body_load_queue_.clear();
   uv_timer_stop(schedule_timer_);
   uv_timer_stop(sweep_timer_);
-  for (auto& [domain, destination] : destinations_) destination->BeginShutdown();
+  for (auto& [domain, queue] : domains_) queue->BeginShutdown();
+  for (auto& [key, site] : sites_) site->BeginShutdown();
+  outbox_.clear();
 
   grace_timer_ = new uv_timer_t;
   uv_timer_init(loop(), grace_timer_);
@@ -375,7 +427,7 @@ void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> do
       grace_timer_,
       [](uv_timer_t* t) {
         auto* self = static_cast<DeliveryShard*>(t->data);
-        for (auto& [domain, destination] : self->destinations_) destination->AbortConnections();
+        for (auto& [key, site] : self->sites_) site->AbortConnections();
       },
       static_cast<uint64_t>(std::max<int64_t>(1, absl::ToInt64Milliseconds(grace))), 0);
   MaybeFinishShutdown();
@@ -383,8 +435,8 @@ void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> do
 
 void DeliveryShard::MaybeFinishShutdown() {
   if (!shutting_down_ || !shutdown_done_ || body_loads_in_flight_ > 0) return;
-  for (const auto& [domain, destination] : destinations_) {
-    if (destination->connection_count() > 0) return;
+  for (const auto& [key, site] : sites_) {
+    if (site->connection_count() > 0) return;
   }
   if (resolver_closed_) return;  // already closing
   resolver_closed_ = true;

@@ -1,5 +1,8 @@
-// The delivery half of a shard: the destinations it owns, their retry schedule, its DNS
-// resolver, and where every recipient's outcome is applied (log, spool, metrics).
+// The delivery half of a shard: the recipient domains and the sites it owns (a domain is owned
+// by the shard its name hashes to, a site by the shard its key hashes to, so a domain's
+// recipients may be delivered from another shard than the one that resolved it), the retry
+// schedule of what it delivered, its DNS resolver, and where every outcome is applied (log,
+// spool, metrics).
 #ifndef VOLLEY_ENGINE_DELIVERY_DELIVERY_SHARD_H_
 #define VOLLEY_ENGINE_DELIVERY_DELIVERY_SHARD_H_
 
@@ -18,8 +21,10 @@
 #include "dns/mx_resolver.h"
 #include "engine/delivery/client_protocol.h"
 #include "engine/delivery/context.h"
-#include "engine/delivery/destination_queue.h"
+#include "engine/delivery/domain_queue.h"
 #include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/site_queue.h"
+#include "engine/delivery/site_route.h"
 #include "engine/delivery/smtp_connection.h"
 #include "engine/log/log_record.h"
 #include "engine/shard/shard.h"
@@ -36,8 +41,17 @@ class DeliveryShard {
   // On the loop thread, before any Enqueue.
   absl::Status Init();
 
-  // Takes recipients handed over by an injection or by recovery (any due time).
+  // The shards' router; set before any Enqueue.
+  void set_dispatcher(const class Dispatcher* dispatcher) { dispatcher_ = dispatcher; }
+
+  // Takes recipients of domains this shard owns, handed over by an injection, by recovery, or
+  // by a shard whose retry for them came due (any due time).
   void Enqueue(std::vector<RecipientPtr> recipients);
+
+  // For DomainQueue: hands resolved recipients to the site's owner (maybe this shard).
+  void SendToSite(std::shared_ptr<const SiteRoute> site, std::vector<RecipientPtr> recipients);
+  // On the site's owner: the recipients join the site's queue.
+  void AddToSite(std::shared_ptr<const SiteRoute> site, std::vector<RecipientPtr> recipients);
 
   // Stops delivering: idle connections quit, transactions in flight get `grace` to finish,
   // then everything is closed. `done` runs on the loop thread when every handle is closed.
@@ -70,7 +84,7 @@ class DeliveryShard {
   const EngineContext& context() const { return context_; }
   ShardMetrics& metrics() { return context_.metrics->shard(shard_->index()); }
   bool shutting_down() const { return shutting_down_; }
-  void OnDestinationIdle(DestinationQueue* queue);
+  void OnSiteIdle(SiteQueue* site);
 
  private:
   struct Scheduled {
@@ -89,11 +103,14 @@ class DeliveryShard {
   void OnScheduleTimer();
   // The recipient is due: load its body if needed, then hand it to its destination.
   void MakeReady(RecipientPtr recipient);
-  // Pumps the destinations that got recipients since the last call.
+  // Flushes the domains that got recipients since the last call, and sends recipients of
+  // domains owned elsewhere to their shards.
   void FlushPumps();
+  bool OwnsDomain(absl::string_view domain) const;
   void StartBodyLoads();
   void OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string> body);
-  DestinationQueue& Destination(const std::string& domain);
+  DomainQueue& Domain(const std::string& domain);
+  SiteQueue& Site(const std::string& key);
   void WriteLog(RecordType type, const QueuedRecipient& r, const smtp::Reply& reply,
                 const std::optional<std::string>& command, const Attempt& attempt,
                 absl::string_view classification);
@@ -102,16 +119,20 @@ class DeliveryShard {
   Shard* const shard_;
   EngineContext context_;
   std::unique_ptr<dns::MxResolver> resolver_;
-  absl::flat_hash_map<std::string, std::unique_ptr<DestinationQueue>> destinations_;
-  std::vector<DestinationQueue*> to_pump_;  // destinations are never deleted while running
+  const class Dispatcher* dispatcher_ = nullptr;
+  absl::flat_hash_map<std::string, std::unique_ptr<DomainQueue>> domains_;
+  absl::flat_hash_map<std::string, std::unique_ptr<SiteQueue>> sites_;
+  // Queues are deleted only by the sweep timer, never while these hold them.
+  std::vector<DomainQueue*> to_flush_;
+  std::vector<RecipientPtr> outbox_;  // due here, owned by other shards
 
   std::vector<Scheduled> schedule_;  // a min-heap by due time
   uint64_t sequence_ = 0;
   uv_timer_t* schedule_timer_ = nullptr;
-  // Drops destinations that have had nothing to do, so that a shard that has sent to a
+  // Drops domain and site queues that have nothing to do, so that a shard that has sent to a
   // million domains does not keep a million queues.
   uv_timer_t* sweep_timer_ = nullptr;
-  void SweepIdleDestinations();
+  void SweepIdleQueues();
   absl::Time timer_due_ = absl::InfiniteFuture();
 
   // Recipients waiting for their message body, by message.

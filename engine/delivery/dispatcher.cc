@@ -6,8 +6,8 @@
 
 namespace volley::delivery {
 
-size_t Dispatcher::OwnerOf(absl::string_view domain) const {
-  return absl::Hash<absl::string_view>()(domain) % shards_.size();
+size_t Dispatcher::OwnerOf(absl::string_view name) const {
+  return absl::Hash<absl::string_view>()(name) % shards_.size();
 }
 
 void Dispatcher::Dispatch(std::vector<RecipientPtr> recipients) const {

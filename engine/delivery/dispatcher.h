@@ -17,7 +17,9 @@ class Dispatcher {
   // `shards[i]` runs on its own Shard; both outlive the dispatcher's use.
   explicit Dispatcher(std::vector<DeliveryShard*> shards) : shards_(std::move(shards)) {}
 
-  size_t OwnerOf(absl::string_view domain) const;
+  // The shard owning a domain, or a site by its key.
+  size_t OwnerOf(absl::string_view name) const;
+  DeliveryShard* shard(size_t index) const { return shards_[index]; }
 
   // Thread-safe. Groups the recipients by owner and posts one batch to each.
   void Dispatch(std::vector<RecipientPtr> recipients) const;

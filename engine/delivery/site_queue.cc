@@ -1,4 +1,4 @@
-#include "engine/delivery/destination_queue.h"
+#include "engine/delivery/site_queue.h"
 
 #include <algorithm>
 #include <utility>
@@ -11,34 +11,19 @@
 #include "engine/delivery/delivery_shard.h"
 
 namespace volley::delivery {
-namespace {
+SiteQueue::SiteQueue(DeliveryShard* shard, std::string key) : shard_(shard), key_(std::move(key)) {}
 
-const config::Route* RouteFor(const config::Config& config, const std::string& domain) {
-  auto it = config.routes.find(domain);
-  return it == config.routes.end() ? nullptr : &it->second;
+SiteQueue::~SiteQueue() { *alive_ = false; }
+
+void SiteQueue::Add(std::shared_ptr<const SiteRoute> route, std::vector<RecipientPtr> recipients) {
+  route_ = std::move(route);
+  for (RecipientPtr& r : recipients) ready_.push_back(std::move(r));
+  Pump();
 }
 
-}  // namespace
-
-DestinationQueue::DestinationQueue(DeliveryShard* shard, std::string domain)
-    : shard_(shard),
-      domain_(std::move(domain)),
-      shaping_(shard->context().config->ShapingFor(domain_)),
-      route_(RouteFor(*shard->context().config, domain_)),
-      site_(domain_) {}
-
-DestinationQueue::~DestinationQueue() { *alive_ = false; }
-
-void DestinationQueue::Add(RecipientPtr recipient) { ready_.push_back(std::move(recipient)); }
-
-void DestinationQueue::Pump() {
-  if (ready_.empty() || shutting_down_) return;
-  const absl::Time now = shard_->context().clock->Now();
-  if (targets_.empty() || now >= targets_expire_) {
-    targets_.clear();
-    if (!resolving_) Resolve();
-    return;
-  }
+void SiteQueue::Pump() {
+  if (ready_.empty() || shutting_down_ || route_ == nullptr) return;
+  const config::ShapingConfig& limits = shaping();
   // Work goes to idle connections first.
   while (!idle_.empty() && !ready_.empty()) {
     SmtpConnection* connection = idle_.back();
@@ -47,40 +32,41 @@ void DestinationQueue::Pump() {
   }
   // Then more connections, while the limit allows and each pending one would have a
   // transaction of its own.
-  const size_t transactions = PendingTransactions(static_cast<size_t>(shaping_.connection_limit));
-  if (ready_.empty() || static_cast<int>(connections_.size()) >= shaping_.connection_limit ||
+  const size_t transactions = PendingTransactions(static_cast<size_t>(limits.connection_limit));
+  if (ready_.empty() || static_cast<int>(connections_.size()) >= limits.connection_limit ||
       connecting_.size() >= transactions) {
     return;
   }
   // Hosts that just failed are left out for a while.
   std::vector<ConnectTarget> usable;
-  for (const ConnectTarget& target : targets_) {
+  for (const ConnectTarget& target : route_->targets) {
     if (!shard_->HostRecentlyFailed(target)) usable.push_back(target);
   }
   if (usable.empty()) {
     if (connections_.empty()) {
       FailAllReady(
           smtp::MakeReply(451, "4.4.1",
-                          absl::StrCat("every host of ", site_, " failed within the last ",
+                          absl::StrCat("every host of ", route_->name, " failed within the last ",
                                        absl::FormatDuration(DeliveryShard::kHostRetryDelay))),
           "NoAnswerFromHost", /*permanent=*/false);
     }
     return;
   }
-  while (!ready_.empty() && static_cast<int>(connections_.size()) < shaping_.connection_limit &&
+  while (!ready_.empty() && static_cast<int>(connections_.size()) < limits.connection_limit &&
          connecting_.size() < transactions) {
     StartConnection(usable);
   }
 }
 
-size_t DestinationQueue::PendingTransactions(size_t cap) const {
+size_t SiteQueue::PendingTransactions(size_t cap) const {
+  const config::ShapingConfig& limits = shaping();
   // Recipients of one message sit together and go in one transaction (up to the batch size).
   size_t transactions = 0;
   size_t in_batch = 0;
   queue::MessageId current = 0;
   for (const RecipientPtr& r : ready_) {
     if (transactions == 0 || r->message->id != current ||
-        static_cast<int>(in_batch) >= shaping_.max_recipients_per_batch) {
+        static_cast<int>(in_batch) >= limits.max_recipients_per_batch) {
       if (transactions == cap) break;
       ++transactions;
       current = r->message->id;
@@ -91,40 +77,42 @@ size_t DestinationQueue::PendingTransactions(size_t cap) const {
   return transactions;
 }
 
-void DestinationQueue::StartConnection(std::vector<ConnectTarget> targets) {
+void SiteQueue::StartConnection(std::vector<ConnectTarget> targets) {
   const config::Config& config = *shard_->context().config;
+  const config::ShapingConfig& limits = shaping();
+  const config::Route* route = route_->route;
   ConnectionOptions options;
   options.protocol.ehlo_name = config.server.hostname;
-  options.tls = route_ != nullptr && route_->tls ? *route_->tls : shaping_.tls;
-  if (route_ != nullptr) {
-    options.protocol.auth_user = route_->auth_user;
-    options.protocol.auth_password = route_->auth_password;
-    options.protocol.allow_auth_without_tls = route_->allow_auth_without_tls;
+  options.tls = route != nullptr && route->tls ? *route->tls : limits.tls;
+  if (route != nullptr) {
+    options.protocol.auth_user = route->auth_user;
+    options.protocol.auth_password = route->auth_password;
+    options.protocol.allow_auth_without_tls = route->allow_auth_without_tls;
   }
   if (options.tls != config::TlsPolicy::kDisabled) {
     absl::StatusOr<std::shared_ptr<tls::TlsContext>> context =
-        shard_->TlsContextFor(shaping_.tls_ca_file);
+        shard_->TlsContextFor(limits.tls_ca_file);
     if (context.ok()) {
       options.tls_context = *std::move(context);
     } else {
       // Without a context TLS fails at the handshake, as a bad certificate would.
-      LOG(ERROR) << "TLS client context for " << domain_ << ": " << context.status();
+      LOG(ERROR) << "TLS client context for " << key_ << ": " << context.status();
     }
   }
-  const config::EgressPool& pool = config.egress_pools.at(shaping_.egress_pool);
+  const config::EgressPool& pool = config.egress_pools.at(limits.egress_pool);
   const config::EgressSource& source = pool.sources[next_source_++ % pool.sources.size()];
   options.source_address = source.address;
   options.egress_pool = pool.name;
   options.egress_source = source.name;
   if (!source.ehlo.empty()) options.protocol.ehlo_name = source.ehlo;
-  options.connect_timeout = shaping_.connect_timeout;
-  options.banner_timeout = shaping_.banner_timeout;
-  options.ehlo_timeout = shaping_.ehlo_timeout;
-  options.mail_from_timeout = shaping_.mail_from_timeout;
-  options.rcpt_to_timeout = shaping_.rcpt_to_timeout;
-  options.data_timeout = shaping_.data_timeout;
-  options.data_dot_timeout = shaping_.data_dot_timeout;
-  options.idle_timeout = shaping_.idle_timeout;
+  options.connect_timeout = limits.connect_timeout;
+  options.banner_timeout = limits.banner_timeout;
+  options.ehlo_timeout = limits.ehlo_timeout;
+  options.mail_from_timeout = limits.mail_from_timeout;
+  options.rcpt_to_timeout = limits.rcpt_to_timeout;
+  options.data_timeout = limits.data_timeout;
+  options.data_dot_timeout = limits.data_dot_timeout;
+  options.idle_timeout = limits.idle_timeout;
 
   SmtpConnection* connection =
       SmtpConnection::Start(shard_->loop(), this, std::move(targets), options);
@@ -133,93 +121,11 @@ void DestinationQueue::StartConnection(std::vector<ConnectTarget> targets) {
   shard_->metrics().AddConnection(Direction::kOutbound, 1);
 }
 
-void DestinationQueue::Resolve() {
-  std::weak_ptr<bool> alive = alive_;
-  auto on_result = [this, alive](const dns::MxResult& result) {
-    if (alive.expired()) return;
-    resolving_ = false;
-    OnResolved(result);
-  };
-  resolving_ = true;
-  if (route_ != nullptr) {
-    const config::HostPort& host = route_->host;
-    site_ = absl::StrCat("route:", host.ToString());
-    if (IsIpLiteral(host.host)) {
-      targets_ = {ConnectTarget{host.host, host.host, host.port}};
-      targets_expire_ = absl::InfiniteFuture();
-      resolving_ = false;
-      Pump();
-      return;
-    }
-    shard_->resolver().ResolveHost(host.host, std::move(on_result));
-    return;
-  }
-  shard_->resolver().Resolve(domain_, std::move(on_result));
-}
-
-void DestinationQueue::OnResolved(const dns::MxResult& result) {
-  ShardMetrics& metrics = shard_->metrics();
-  switch (result.outcome) {
-    case dns::MxOutcome::kOk: {
-      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
-      const config::Config& config = *shard_->context().config;
-      const uint16_t port = route_ != nullptr ? route_->host.port : config.delivery.port;
-      targets_.clear();
-      std::vector<std::string> names;
-      for (const dns::MxHost& host : result.hosts) {
-        names.push_back(host.name);
-        for (const std::string& address : host.addresses) {
-          targets_.push_back(ConnectTarget{host.name, address, port});
-        }
-      }
-      if (route_ == nullptr) {
-        std::sort(names.begin(), names.end());
-        site_ = absl::StrJoin(names, ",");
-      }
-      targets_expire_ = result.expires;
-      if (targets_.empty()) {
-        FailAllReady(smtp::MakeReply(451, "4.4.4", absl::StrCat("no address for ", domain_)),
-                     "DNSFailure", /*permanent=*/false);
-        return;
-      }
-      Pump();
-      return;
-    }
-    case dns::MxOutcome::kNxDomain:
-      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
-      FailAllReady(
-          smtp::MakeReply(550, "5.1.2", absl::StrCat("domain ", domain_, " does not exist")),
-          "BadDomain", /*permanent=*/true);
-      return;
-    case dns::MxOutcome::kNullMx:
-      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
-      FailAllReady(
-          smtp::MakeReply(556, "5.1.10",
-                          absl::StrCat("domain ", domain_, " does not accept mail (null MX)")),
-          "BadDomain", /*permanent=*/true);
-      return;
-    case dns::MxOutcome::kNoAddresses:
-      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
-      FailAllReady(
-          smtp::MakeReply(550, "5.1.2",
-                          absl::StrCat("domain ", domain_, " has no MX or address records")),
-          "BadDomain", /*permanent=*/true);
-      return;
-    case dns::MxOutcome::kTemporaryFailure:
-      metrics.dns_lookups_failed.fetch_add(1, std::memory_order_relaxed);
-      FailAllReady(
-          smtp::MakeReply(451, "4.4.3",
-                          absl::StrCat("DNS lookup for ", domain_, " failed: ", result.error)),
-          "DNSFailure", /*permanent=*/false);
-      return;
-  }
-}
-
-AttemptInfo DestinationQueue::AttemptOf(const SmtpConnection* connection) const {
+AttemptInfo SiteQueue::AttemptOf(const SmtpConnection* connection) const {
   AttemptInfo attempt;
-  attempt.site = site_;
+  attempt.site = route_->name;
   if (connection == nullptr) {
-    attempt.egress_pool = shaping_.egress_pool;
+    attempt.egress_pool = shaping().egress_pool;
     return attempt;
   }
   attempt.peer_name = connection->target().host_name;
@@ -231,8 +137,8 @@ AttemptInfo DestinationQueue::AttemptOf(const SmtpConnection* connection) const 
   return attempt;
 }
 
-void DestinationQueue::FailAllReady(const smtp::Reply& reply, absl::string_view classification,
-                                    bool permanent) {
+void SiteQueue::FailAllReady(const smtp::Reply& reply, absl::string_view classification,
+                             bool permanent) {
   std::deque<RecipientPtr> failed;
   failed.swap(ready_);
   shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(failed.size()));
@@ -244,15 +150,16 @@ void DestinationQueue::FailAllReady(const smtp::Reply& reply, absl::string_view 
       shard_->TransientFailure(std::move(r), reply, std::nullopt, attempt, classification);
     }
   }
-  shard_->OnDestinationIdle(this);
+  shard_->OnSiteIdle(this);
 }
 
-void DestinationQueue::StartTransaction(SmtpConnection* connection) {
+void SiteQueue::StartTransaction(SmtpConnection* connection) {
+  const config::ShapingConfig& limits = shaping();
   std::vector<RecipientPtr> batch;
   const queue::MessageId id = ready_.front()->message->id;
   // The recipients of one message arrive together, so they sit next to each other.
   while (!ready_.empty() && ready_.front()->message->id == id &&
-         static_cast<int>(batch.size()) < shaping_.max_recipients_per_batch) {
+         static_cast<int>(batch.size()) < limits.max_recipients_per_batch) {
     batch.push_back(std::move(ready_.front()));
     ready_.pop_front();
   }
@@ -275,11 +182,12 @@ void DestinationQueue::StartTransaction(SmtpConnection* connection) {
   connection->StartTransaction(std::move(transaction));
 }
 
-void DestinationQueue::OnConnectionReady(SmtpConnection* connection) {
+void SiteQueue::OnConnectionReady(SmtpConnection* connection) {
+  const config::ShapingConfig& limits = shaping();
   if (connecting_.erase(connection) > 0) {
     shard_->metrics().connections_opened_ok.fetch_add(1, std::memory_order_relaxed);
   }
-  if (shutting_down_ || connection->transactions() >= shaping_.max_deliveries_per_connection) {
+  if (shutting_down_ || connection->transactions() >= limits.max_deliveries_per_connection) {
     connection->Quit();
     return;
   }
@@ -293,8 +201,8 @@ void DestinationQueue::OnConnectionReady(SmtpConnection* connection) {
   }
 }
 
-void DestinationQueue::OnTransactionDone(SmtpConnection* connection,
-                                         std::vector<RecipientOutcome> outcomes) {
+void SiteQueue::OnTransactionDone(SmtpConnection* connection,
+                                  std::vector<RecipientOutcome> outcomes) {
   auto it = in_flight_.find(connection);
   CHECK(it != in_flight_.end());
   std::vector<RecipientPtr> batch = std::move(it->second);
@@ -316,7 +224,7 @@ void DestinationQueue::OnTransactionDone(SmtpConnection* connection,
   for (auto r = deferred.rbegin(); r != deferred.rend(); ++r) ready_.push_front(std::move(*r));
 }
 
-void DestinationQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo info) {
+void SiteQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo info) {
   connections_.erase(connection);
   const bool never_ready = connecting_.erase(connection) > 0;
   idle_.erase(std::remove(idle_.begin(), idle_.end(), connection), idle_.end());
@@ -361,41 +269,38 @@ void DestinationQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo 
     }
   }
   if (shutting_down_ || ready_.empty()) {
-    shard_->OnDestinationIdle(this);
+    shard_->OnSiteIdle(this);
     return;
   }
   Pump();
 }
 
-void DestinationQueue::OnTargetFailed(const ConnectTarget& target) {
-  shard_->MarkHostFailed(target);
-}
+void SiteQueue::OnTargetFailed(const ConnectTarget& target) { shard_->MarkHostFailed(target); }
 
-void DestinationQueue::OnOpportunisticTlsFailed(const ConnectTarget& target) {
+void SiteQueue::OnOpportunisticTlsFailed(const ConnectTarget& target) {
   shard_->MarkTlsFailed(target);
 }
 
-bool DestinationQueue::SkipTlsWith(const ConnectTarget& target) {
+bool SiteQueue::SkipTlsWith(const ConnectTarget& target) {
   return shard_->TlsRecentlyFailed(target);
 }
 
-SSL_SESSION* DestinationQueue::TlsSessionFor(const ConnectTarget& target) {
+SSL_SESSION* SiteQueue::TlsSessionFor(const ConnectTarget& target) {
   auto it = tls_sessions_.find(target.address);
   return it == tls_sessions_.end() ? nullptr : it->second.get();
 }
 
-void DestinationQueue::OnTlsSession(const ConnectTarget& target,
-                                    bssl::UniquePtr<SSL_SESSION> session) {
+void SiteQueue::OnTlsSession(const ConnectTarget& target, bssl::UniquePtr<SSL_SESSION> session) {
   tls_sessions_[target.address] = std::move(session);
 }
 
-void DestinationQueue::OnTlsHandshake(bool ok) {
+void SiteQueue::OnTlsHandshake(bool ok) {
   ShardMetrics& metrics = shard_->metrics();
   (ok ? metrics.tls_handshakes_ok : metrics.tls_handshakes_failed)
       .fetch_add(1, std::memory_order_relaxed);
 }
 
-void DestinationQueue::BeginShutdown() {
+void SiteQueue::BeginShutdown() {
   shutting_down_ = true;
   std::vector<SmtpConnection*> idle;
   idle.swap(idle_);
@@ -408,7 +313,7 @@ void DestinationQueue::BeginShutdown() {
   ready_.clear();
 }
 
-void DestinationQueue::AbortConnections() {
+void SiteQueue::AbortConnections() {
   std::vector<SmtpConnection*> open(connections_.begin(), connections_.end());
   for (SmtpConnection* connection : open) connection->Abort("shutting down");
 }

@@ -1,10 +1,12 @@
-// The ready queue and connection pool of one recipient domain, on the shard that owns it.
-// Resolves the domain (or takes its [routes] smarthost), opens up to connection_limit
-// connections from the egress pool's sources in turn, hands each ready connection the next
-// transaction (up to max_recipients_per_batch recipients of the message at the queue's front),
-// and reports every outcome to the shard.
-#ifndef VOLLEY_ENGINE_DELIVERY_DESTINATION_QUEUE_H_
-#define VOLLEY_ENGINE_DELIVERY_DESTINATION_QUEUE_H_
+// The ready queue and connection pool of one site (a set of MX hosts, or a smarthost route) on
+// the shard that owns it. Every domain that resolves to the site shares this queue, its
+// connections and its limits (RFC 5321 does not care which recipient domain a transaction is
+// for, and a receiving site judges us by the connections we open to it). Opens up to
+// connection_limit connections from the egress pool's sources in turn, hands each ready
+// connection the next transaction (up to max_recipients_per_batch recipients of the message at
+// the queue's front), and reports every outcome to the shard.
+#ifndef VOLLEY_ENGINE_DELIVERY_SITE_QUEUE_H_
+#define VOLLEY_ENGINE_DELIVERY_SITE_QUEUE_H_
 
 #include <deque>
 #include <memory>
@@ -14,9 +16,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
-#include "dns/mx_resolver.h"
 #include "engine/config/config.h"
 #include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/site_route.h"
 #include "engine/delivery/smtp_connection.h"
 
 namespace volley::delivery {
@@ -24,26 +26,23 @@ namespace volley::delivery {
 class DeliveryShard;
 
 // All calls on the owning shard's loop thread.
-class DestinationQueue : public ConnectionOwner {
+class SiteQueue : public ConnectionOwner {
  public:
-  DestinationQueue(DeliveryShard* shard, std::string domain);
-  ~DestinationQueue() override;
+  SiteQueue(DeliveryShard* shard, std::string key);
+  ~SiteQueue() override;
 
-  // A recipient whose body is loaded and that is due now. The caller calls Pump() once it has
-  // added everything that arrived together, so that the recipients of one message go out in
-  // one transaction.
-  void Add(RecipientPtr recipient);
-  // Starts work on what is ready: resolution, transactions on idle connections, new
-  // connections within the limits.
-  void Pump();
+  // Recipients due now, bodies loaded, from a domain that resolved to this site; `route` is
+  // that resolution (its hosts replace the ones known so far). Starts work at once: the
+  // recipients of one message arrive together, so they go out in one transaction.
+  void Add(std::shared_ptr<const SiteRoute> route, std::vector<RecipientPtr> recipients);
 
   // Quits idle connections, lets transactions in flight finish, and aborts what is still open
   // when `AbortConnections` is called.
   void BeginShutdown();
   void AbortConnections();
-  bool Idle() const { return ready_.empty() && connections_.empty() && !resolving_; }
+  bool Idle() const { return ready_.empty() && connections_.empty(); }
 
-  const std::string& domain() const { return domain_; }
+  const std::string& key() const { return key_; }
   size_t ready_count() const { return ready_.size(); }
   size_t connection_count() const { return connections_.size(); }
 
@@ -60,8 +59,9 @@ class DestinationQueue : public ConnectionOwner {
   void OnTlsHandshake(bool ok) override;
 
  private:
-  void Resolve();
-  void OnResolved(const dns::MxResult& result);
+  // Starts work on what is ready: transactions on idle connections, new connections within the
+  // limits.
+  void Pump();
   void StartConnection(std::vector<ConnectTarget> targets);
   void StartTransaction(SmtpConnection* connection);
   // Ends every ready recipient's attempt with the same reply: a bounce when `permanent`,
@@ -72,15 +72,12 @@ class DestinationQueue : public ConnectionOwner {
   // The attempt description for log records about `connection` (null: no connection).
   AttemptInfo AttemptOf(const SmtpConnection* connection) const;
 
+  const config::ShapingConfig& shaping() const { return *route_->shaping; }
+
   DeliveryShard* const shard_;
-  const std::string domain_;
-  const config::ShapingConfig& shaping_;
-  const config::Route* route_;  // null unless [routes] has the domain
-  std::string site_;            // the MX host set (or the route), for log records
+  const std::string key_;
+  std::shared_ptr<const SiteRoute> route_;  // the latest resolution that sent recipients here
   std::deque<RecipientPtr> ready_;
-  std::vector<ConnectTarget> targets_;
-  absl::Time targets_expire_ = absl::InfinitePast();
-  bool resolving_ = false;
   bool shutting_down_ = false;
   size_t next_source_ = 0;  // round-robin over the egress pool
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -95,4 +92,4 @@ class DestinationQueue : public ConnectionOwner {
 
 }  // namespace volley::delivery
 
-#endif  // VOLLEY_ENGINE_DELIVERY_DESTINATION_QUEUE_H_
+#endif  // VOLLEY_ENGINE_DELIVERY_SITE_QUEUE_H_

@@ -1,0 +1,164 @@
+#include "engine/delivery/domain_queue.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/base/net_address.h"
+#include "engine/delivery/delivery_shard.h"
+
+namespace volley::delivery {
+namespace {
+
+const config::Route* RouteFor(const config::Config& config, const std::string& domain) {
+  auto it = config.routes.find(domain);
+  return it == config.routes.end() ? nullptr : &it->second;
+}
+
+// Routed domains share a queue when they go to the same host the same way.
+std::string RouteKey(const config::Route& route) {
+  std::string key = absl::StrCat("route:", route.host.ToString());
+  if (route.tls) absl::StrAppend(&key, "#tls=", config::TlsPolicyName(*route.tls));
+  if (!route.auth_user.empty()) absl::StrAppend(&key, "#auth=", route.auth_user);
+  return key;
+}
+
+}  // namespace
+
+DomainQueue::DomainQueue(DeliveryShard* shard, std::string domain)
+    : shard_(shard),
+      domain_(std::move(domain)),
+      shaping_(shard->context().config->ShapingFor(domain_)),
+      route_(RouteFor(*shard->context().config, domain_)),
+      own_site_(shard->context().config->shaping_domains.contains(domain_)) {}
+
+DomainQueue::~DomainQueue() { *alive_ = false; }
+
+void DomainQueue::Add(RecipientPtr recipient) { pending_.push_back(std::move(recipient)); }
+
+void DomainQueue::Flush() {
+  if (pending_.empty()) return;
+  if (site_ == nullptr || shard_->context().clock->Now() >= site_->expires) {
+    if (!resolving_) Resolve();
+    return;
+  }
+  std::vector<RecipientPtr> recipients;
+  recipients.swap(pending_);
+  shard_->SendToSite(site_, std::move(recipients));
+}
+
+void DomainQueue::Resolve() {
+  std::weak_ptr<bool> alive = alive_;
+  auto on_result = [this, alive](const dns::MxResult& result) {
+    if (alive.expired()) return;
+    resolving_ = false;
+    OnResolved(result);
+  };
+  resolving_ = true;
+  if (route_ != nullptr && IsIpLiteral(route_->host.host)) {
+    dns::MxResult result;
+    result.outcome = dns::MxOutcome::kOk;
+    result.hosts.push_back(dns::MxHost{route_->host.host, 0, {route_->host.host}});
+    result.expires = absl::InfiniteFuture();
+    resolving_ = false;
+    OnResolved(result);
+    return;
+  }
+  if (route_ != nullptr) {
+    shard_->resolver().ResolveHost(route_->host.host, std::move(on_result));
+    return;
+  }
+  shard_->resolver().Resolve(domain_, std::move(on_result));
+}
+
+void DomainQueue::OnResolved(const dns::MxResult& result) {
+  ShardMetrics& metrics = shard_->metrics();
+  switch (result.outcome) {
+    case dns::MxOutcome::kOk: {
+      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
+      const config::Config& config = *shard_->context().config;
+      auto site = std::make_shared<SiteRoute>();
+      const uint16_t port = route_ != nullptr ? route_->host.port : config.delivery.port;
+      std::vector<std::string> names;
+      for (const dns::MxHost& host : result.hosts) {
+        names.push_back(host.name);
+        for (const std::string& address : host.addresses) {
+          site->targets.push_back(ConnectTarget{host.name, address, port});
+        }
+      }
+      std::sort(names.begin(), names.end());
+      names.erase(std::unique(names.begin(), names.end()), names.end());
+      if (route_ != nullptr) {
+        site->name = absl::StrCat("route:", route_->host.ToString());
+        site->key = RouteKey(*route_);
+      } else {
+        site->name = absl::StrJoin(names, ",");
+        site->key = site->name;
+      }
+      if (own_site_) site->key = absl::StrCat("domain:", domain_);
+      site->expires = result.expires;
+      site->shaping = &shaping_;
+      site->route = route_;
+      if (site->targets.empty()) {
+        FailPending(smtp::MakeReply(451, "4.4.4", absl::StrCat("no address for ", domain_)),
+                    "DNSFailure", /*permanent=*/false);
+        return;
+      }
+      site_ = std::move(site);
+      Flush();
+      return;
+    }
+    case dns::MxOutcome::kNxDomain:
+      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
+      FailPending(
+          smtp::MakeReply(550, "5.1.2", absl::StrCat("domain ", domain_, " does not exist")),
+          "BadDomain", /*permanent=*/true);
+      return;
+    case dns::MxOutcome::kNullMx:
+      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
+      FailPending(
+          smtp::MakeReply(556, "5.1.10",
+                          absl::StrCat("domain ", domain_, " does not accept mail (null MX)")),
+          "BadDomain", /*permanent=*/true);
+      return;
+    case dns::MxOutcome::kNoAddresses:
+      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
+      FailPending(
+          smtp::MakeReply(550, "5.1.2",
+                          absl::StrCat("domain ", domain_, " has no MX or address records")),
+          "BadDomain", /*permanent=*/true);
+      return;
+    case dns::MxOutcome::kTemporaryFailure:
+      metrics.dns_lookups_failed.fetch_add(1, std::memory_order_relaxed);
+      FailPending(
+          smtp::MakeReply(451, "4.4.3",
+                          absl::StrCat("DNS lookup for ", domain_, " failed: ", result.error)),
+          "DNSFailure", /*permanent=*/false);
+      return;
+  }
+}
+
+void DomainQueue::FailPending(const smtp::Reply& reply, absl::string_view classification,
+                              bool permanent) {
+  std::vector<RecipientPtr> failed;
+  failed.swap(pending_);
+  shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(failed.size()));
+  AttemptInfo attempt;
+  attempt.site = site_ != nullptr ? site_->name : domain_;
+  attempt.egress_pool = shaping_.egress_pool;
+  for (RecipientPtr& r : failed) {
+    if (permanent) {
+      shard_->Bounce(std::move(r), reply, classification, attempt);
+    } else {
+      shard_->TransientFailure(std::move(r), reply, std::nullopt, attempt, classification);
+    }
+  }
+}
+
+void DomainQueue::BeginShutdown() {
+  shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(pending_.size()));
+  pending_.clear();
+}
+
+}  // namespace volley::delivery

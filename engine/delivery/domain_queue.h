@@ -1,0 +1,55 @@
+// One recipient domain on the shard that owns it: resolves the domain (MX, or its [routes]
+// smarthost), bounces or defers its recipients when resolution says so, and otherwise hands
+// them to the site they resolved to, which may live on another shard.
+#ifndef VOLLEY_ENGINE_DELIVERY_DOMAIN_QUEUE_H_
+#define VOLLEY_ENGINE_DELIVERY_DOMAIN_QUEUE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dns/mx_resolver.h"
+#include "engine/config/config.h"
+#include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/site_route.h"
+
+namespace volley::delivery {
+
+class DeliveryShard;
+
+// All calls on the owning shard's loop thread.
+class DomainQueue {
+ public:
+  DomainQueue(DeliveryShard* shard, std::string domain);
+  ~DomainQueue();
+
+  // A recipient that is due now, its body loaded. Flush() after adding what arrived together.
+  void Add(RecipientPtr recipient);
+  // Resolves when needed, then passes the pending recipients on.
+  void Flush();
+  // Drops what waits here (it stays in the spool).
+  void BeginShutdown();
+
+  bool Idle() const { return pending_.empty() && !resolving_; }
+  const std::string& domain() const { return domain_; }
+
+ private:
+  void Resolve();
+  void OnResolved(const dns::MxResult& result);
+  // Ends every pending recipient with `reply` (bounce when permanent).
+  void FailPending(const smtp::Reply& reply, absl::string_view classification, bool permanent);
+
+  DeliveryShard* const shard_;
+  const std::string domain_;
+  const config::ShapingConfig& shaping_;
+  const config::Route* route_;
+  const bool own_site_;  // the domain has its own shaping table: it never shares a site
+  std::vector<RecipientPtr> pending_;
+  std::shared_ptr<const SiteRoute> site_;  // from the last successful resolution
+  bool resolving_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace volley::delivery
+
+#endif  // VOLLEY_ENGINE_DELIVERY_DOMAIN_QUEUE_H_
