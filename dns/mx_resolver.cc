@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <deque>
+#include <iterator>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -46,6 +48,8 @@ bool IsTemporary(int status) {
   return status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND;
 }
 
+bool IsCancelled(int status) { return status == ARES_ECANCELLED || status == ARES_EDESTRUCTION; }
+
 std::string AresStatusText(int status) {
   switch (status) {
     case ARES_ENODATA:
@@ -65,7 +69,73 @@ std::string AresStatusText(int status) {
   }
 }
 
+QueryResult Classify(int status) {
+  switch (status) {
+    case ARES_SUCCESS:
+      return QueryResult::kOk;
+    case ARES_ENOTFOUND:
+      return QueryResult::kNxDomain;
+    case ARES_ENODATA:
+      return QueryResult::kNoData;
+    case ARES_ESERVFAIL:
+      return QueryResult::kServFail;
+    case ARES_EREFUSED:
+      return QueryResult::kRefused;
+    case ARES_ETIMEOUT:
+      return QueryResult::kTimeout;
+    default:
+      return QueryResult::kError;
+  }
+}
+
+// Only the loop thread writes the counters, so a load and a store are enough
+// (no locked read-modify-write on the cache-hit path); readers on other
+// threads still see whole values.
+void Bump(std::atomic<uint64_t>& counter, uint64_t n = 1) {
+  counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+// Lowers `into` to `ttl` (an absent `into` takes `ttl`).
+void LowerTtl(std::optional<uint32_t>& into, std::optional<uint32_t> ttl) {
+  if (ttl) into = into ? std::min(*into, *ttl) : *ttl;
+}
+
 }  // namespace
+
+absl::string_view QueryTypeLabel(QueryType type) {
+  switch (type) {
+    case QueryType::kMx:
+      return "mx";
+    case QueryType::kA:
+      return "a";
+    case QueryType::kAaaa:
+      return "aaaa";
+  }
+  return "unknown";
+}
+
+absl::string_view QueryResultLabel(QueryResult result) {
+  switch (result) {
+    case QueryResult::kOk:
+      return "ok";
+    case QueryResult::kNxDomain:
+      return "nxdomain";
+    case QueryResult::kNoData:
+      return "nodata";
+    case QueryResult::kServFail:
+      return "servfail";
+    case QueryResult::kRefused:
+      return "refused";
+    case QueryResult::kTimeout:
+      return "timeout";
+    case QueryResult::kError:
+      return "error";
+  }
+  return "unknown";
+}
+
+ResolverStats::ResolverStats()
+    : lookup_seconds({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}) {}
 
 // All calls and callbacks happen on the loop's thread.
 //
@@ -74,6 +144,12 @@ std::string AresStatusText(int status) {
 // closes are still pending. A Lookup lives in in_flight_ until its last c-ares
 // query has called back, so the Lookup* a query carries is valid whenever
 // c-ares calls us.
+//
+// The cache-hit path (Resolve of a fresh cached name) allocates nothing: a
+// name already in lookup form is used as it is (others are normalised into a
+// reused buffer), the index is keyed by string_view into the LRU nodes, a hit
+// moves its node to the front with splice, and the callback gets the cached
+// result through a shared_ptr, without a copy.
 class MxResolver::Impl {
  public:
   Impl(uv_loop_t* loop, const ResolverOptions& options, Clock& clock)
@@ -85,12 +161,13 @@ class MxResolver::Impl {
   void ResolveHost(absl::string_view host, Callback callback);
   void Shutdown(absl::AnyInvocable<void()> done);
 
-  uint64_t queries_sent() const { return queries_sent_; }
-  uint64_t cache_hits() const { return cache_hits_; }
+  const ResolverStats& stats() const { return stats_; }
 
  private:
-  enum class LookupKind { kMx, kHost };
-  enum class QueryType { kMx, kA, kAaaa };
+  enum class LookupKind { kMx = 0, kHost = 1 };
+  static constexpr size_t kKinds = 2;
+  static constexpr int kV4 = 0;
+  static constexpr int kV6 = 1;
 
   struct HandleBox {
     union {
@@ -106,22 +183,28 @@ class MxResolver::Impl {
   struct HostState {
     std::string name;
     int preference = 0;
-    std::vector<std::string> v4;
-    std::vector<std::string> v6;
-    int a_status = ARES_SUCCESS;
-    int aaaa_status = ARES_SUCCESS;
-    std::optional<uint32_t> ttl;  // smallest TTL of the address records
+    std::vector<std::string> addresses[2];  // by family: kV4, kV6
+    bool queried[2] = {false, false};
+    int status[2] = {ARES_SUCCESS, ARES_SUCCESS};
+    std::optional<uint32_t> ttl;  // smallest TTL of the address records and CNAMEs used
+    // Smallest negative TTL of NODATA/NXDOMAIN address answers; 0 for such an
+    // answer without a SOA.
+    std::optional<uint32_t> negative_ttl;
   };
 
   struct Lookup {
-    std::string key;
-    std::string name;
     LookupKind kind = LookupKind::kMx;
+    std::string name;      // lookup form; also the key in in_flight_ and the cache
+    bool running = false;  // launched, rather than in waiting_
     bool implicit_mx = false;
     std::vector<Callback> waiters;
-    int pending = 0;  // outstanding queries, plus one while queries are being sent
-    std::optional<uint32_t> mx_ttl;
+    int pending = 0;                 // outstanding queries, plus one while queries are being sent
+    std::optional<uint32_t> mx_ttl;  // MX records and CNAMEs of the MX answer
+    // From the SOA of a negative MX answer (NXDOMAIN, or NODATA for implicit
+    // MX); absent without a SOA.
+    std::optional<uint32_t> mx_negative_ttl;
     std::vector<HostState> hosts;
+    std::string site_name;
     std::optional<MxResult> result;  // set when the outcome is known without addresses
   };
 
@@ -130,6 +213,7 @@ class MxResolver::Impl {
     Lookup* lookup;
     QueryType type;
     size_t host_index;
+    uint64_t start_ns;  // uv_hrtime() when sent
   };
 
   struct Delivery {
@@ -137,27 +221,38 @@ class MxResolver::Impl {
     std::shared_ptr<const MxResult> result;
   };
 
-  struct CacheEntry {
+  struct CacheNode {
+    LookupKind kind;
+    std::string key;
+    absl::Time expires;  // result->expires, kept here to save a pointer chase on hits
     std::shared_ptr<const MxResult> result;
-    std::list<std::string>::iterator lru;
   };
+  using CacheList = std::list<CacheNode>;
+  // Keys point into the nodes' `key`, which list nodes keep in place.
+  using CacheIndex = absl::flat_hash_map<absl::string_view, CacheList::iterator>;
 
   absl::Status InitChannel();
-  void Start(LookupKind kind, std::string key, std::string name, Callback callback);
-  bool ServeFromCache(const std::string& key, Callback& callback);
+  void Start(LookupKind kind, absl::string_view name, Callback callback);
+  void Launch(Lookup& lookup);
+  void LaunchWaiting();
+  bool ServeFromCache(LookupKind kind, absl::string_view key, Callback& callback);
+  std::shared_ptr<const MxResult> StaleAnswer(LookupKind kind, absl::string_view key,
+                                              size_t requests);
   void SendQuery(Lookup& lookup, QueryType type, size_t host_index);
   void SendAddressQueries(Lookup& lookup, size_t host_index);
   void Release(Lookup& lookup);
   void OnAnswer(const QueryContext& ctx, int status, unsigned char* abuf, int alen);
-  void HandleMx(Lookup& lookup, int status, unsigned char* abuf, int alen);
-  void HandleAddresses(Lookup& lookup, QueryType type, size_t host_index, int status,
-                       unsigned char* abuf, int alen);
+  int HandleMx(Lookup& lookup, int status, unsigned char* abuf, int alen);
+  int HandleAddresses(Lookup& lookup, QueryType type, size_t host_index, int status,
+                      unsigned char* abuf, int alen);
   void Finish(Lookup& lookup);
   MxResult BuildResult(Lookup& lookup);
+  absl::string_view FamiliesText() const;
   absl::Time ExpiryFor(std::optional<uint32_t> ttl) const;
-  void Insert(const std::string& key, std::shared_ptr<const MxResult> result);
-  void Post(Callback callback, std::shared_ptr<const MxResult> result);
-  void PostFailure(Callback callback, std::string error);
+  void Insert(LookupKind kind, const std::string& key, std::shared_ptr<const MxResult> result);
+  void Erase(CacheList::iterator node);
+  void Post(Callback&& callback, const std::shared_ptr<const MxResult>& result);
+  void PostResult(Callback&& callback, MxOutcome outcome, std::string error);
   void Drain();
 
   void OnSockState(ares_socket_t fd, int readable, int writable);
@@ -176,6 +271,7 @@ class MxResolver::Impl {
   const ResolverOptions options_;
   Clock& clock_;
   absl::BitGen bitgen_;
+  ResolverStats stats_;
 
   ares_channel channel_ = nullptr;
   // Set on ARES_ECONNREFUSED: the next lookup that finds the channel idle
@@ -189,18 +285,23 @@ class MxResolver::Impl {
   HandleBox* timer_ = nullptr;
   HandleBox* idle_ = nullptr;
 
-  absl::flat_hash_map<std::string, std::unique_ptr<Lookup>> in_flight_;
-  absl::flat_hash_map<std::string, CacheEntry> cache_;
-  std::list<std::string> lru_;  // front: most recently used
+  // Every lookup not finished yet, running or waiting, by kind and name.
+  absl::flat_hash_map<std::string, std::unique_ptr<Lookup>> in_flight_[kKinds];
+  // Lookups beyond max_lookups_in_flight, in arrival order (owned by
+  // in_flight_).
+  std::deque<Lookup*> waiting_;
+  size_t running_lookups_ = 0;
+  bool launching_ = false;
+  CacheList lru_;  // front: most recently used
+  CacheIndex index_[kKinds];
+  std::string scratch_;  // Resolve's normalisation buffer, reused
   std::vector<Delivery> deliveries_;
+  std::vector<Delivery> batch_;  // the deliveries being run; kept for its capacity
 
   bool shutting_down_ = false;
   bool destroying_ = false;
   bool draining_ = false;
   absl::AnyInvocable<void()> shutdown_done_;
-
-  uint64_t queries_sent_ = 0;
-  uint64_t cache_hits_ = 0;
 };
 
 MxResolver::Impl::~Impl() {
@@ -241,7 +342,9 @@ absl::Status MxResolver::Impl::InitChannel() {
       std::clamp<int64_t>(absl::ToInt64Milliseconds(options_.timeout), 1, 3600 * 1000));
   opts.tries = std::max(1, options_.tries);
   // Names are absolute: never append the host's search domains. EDNS lets large
-  // MX sets come back over UDP instead of falling back to TCP.
+  // MX sets come back over UDP instead of falling back to TCP; an answer too
+  // big even for EDNS comes back truncated (TC), and c-ares repeats the query
+  // over TCP (we do not set ARES_FLAG_IGNTC; mx_resolver_test checks it).
   //
   // NOCHECKRESP: c-ares 1.18.1 answers a SERVFAIL or REFUSED from the last
   // server with ARES_ECONNREFUSED, losing the rcode our errors report. With the
@@ -274,10 +377,16 @@ absl::Status MxResolver::Impl::InitChannel() {
 }
 
 void MxResolver::Impl::Resolve(absl::string_view domain, Callback callback) {
-  std::string name = NormalizeName(domain);
-  std::string key = absl::StrCat("mx:", name);
-  if (ServeFromCache(key, callback)) return;
-  Start(LookupKind::kMx, std::move(key), std::move(name), std::move(callback));
+  if (!IsLookupName(domain)) {
+    if (absl::Status status = ToLookupName(domain, scratch_); !status.ok()) {
+      // No such name can exist: bounce, as for NXDOMAIN.
+      PostResult(std::move(callback), MxOutcome::kNxDomain, std::string(status.message()));
+      return;
+    }
+    domain = scratch_;
+  }
+  if (ServeFromCache(LookupKind::kMx, domain, callback)) return;
+  Start(LookupKind::kMx, domain, std::move(callback));
 }
 
 void MxResolver::Impl::ResolveHost(absl::string_view host, Callback callback) {
@@ -287,51 +396,105 @@ void MxResolver::Impl::ResolveHost(absl::string_view host, Callback callback) {
     MxHost& h = result.hosts.emplace_back();
     h.name = *ip;
     h.addresses.push_back(*ip);
+    result.site_name = *ip;
     // A literal never changes; the expiry only matters to callers that cache it
     // themselves.
     result.expires = clock_.Now() + options_.max_ttl;
     Post(std::move(callback), std::make_shared<const MxResult>(std::move(result)));
     return;
   }
-  std::string name = NormalizeName(host);
-  std::string key = absl::StrCat("host:", name);
-  if (ServeFromCache(key, callback)) return;
-  Start(LookupKind::kHost, std::move(key), std::move(name), std::move(callback));
+  if (!IsLookupName(host)) {
+    if (absl::Status status = ToLookupName(host, scratch_); !status.ok()) {
+      PostResult(std::move(callback), MxOutcome::kNxDomain, std::string(status.message()));
+      return;
+    }
+    host = scratch_;
+  }
+  if (ServeFromCache(LookupKind::kHost, host, callback)) return;
+  Start(LookupKind::kHost, host, std::move(callback));
 }
 
-bool MxResolver::Impl::ServeFromCache(const std::string& key, Callback& callback) {
+bool MxResolver::Impl::ServeFromCache(LookupKind kind, absl::string_view key, Callback& callback) {
   if (shutting_down_) return false;  // Start answers "shutting down"
-  auto it = cache_.find(key);
-  if (it == cache_.end()) return false;
-  if (clock_.Now() >= it->second.result->expires) {
-    lru_.erase(it->second.lru);
-    cache_.erase(it);
+  CacheIndex& index = index_[static_cast<size_t>(kind)];
+  auto it = index.find(key);
+  if (it == index.end()) return false;
+  const CacheList::iterator node = it->second;
+  const absl::Time now = clock_.Now();
+  if (now >= node->expires) {
+    // Keep an expired answer that serve-stale may still need if the refresh
+    // fails; drop the others.
+    if (node->result->outcome != MxOutcome::kOk || now >= node->expires + options_.serve_stale) {
+      Erase(node);
+    }
     return false;
   }
-  lru_.splice(lru_.begin(), lru_, it->second.lru);
-  ++cache_hits_;
-  Post(std::move(callback), it->second.result);
+  if (node != lru_.begin()) lru_.splice(lru_.begin(), lru_, node);
+  Bump(stats_.cache_hits);
+  Post(std::move(callback), node->result);
   return true;
 }
 
-void MxResolver::Impl::Start(LookupKind kind, std::string key, std::string name,
-                             Callback callback) {
+std::shared_ptr<const MxResult> MxResolver::Impl::StaleAnswer(LookupKind kind,
+                                                              absl::string_view key,
+                                                              size_t requests) {
+  CacheIndex& index = index_[static_cast<size_t>(kind)];
+  auto it = index.find(key);
+  if (it == index.end()) return nullptr;
+  const CacheList::iterator node = it->second;
+  const absl::Time now = clock_.Now();
+  // Only kOk answers are served stale: an expired NXDOMAIN or null MX would
+  // bounce mail on data nobody can confirm, where a deferral costs little.
+  const absl::Time stale_until = node->expires + options_.serve_stale;
+  if (node->result->outcome != MxOutcome::kOk || now >= stale_until) {
+    Erase(node);
+    return nullptr;
+  }
+  // The cached entry stays expired, so the next request tries to refresh it.
+  auto stale = std::make_shared<MxResult>(*node->result);
+  stale->stale = true;
+  stale->expires = std::min(now + options_.min_ttl, stale_until);
+  Bump(stats_.stale_served, requests);
+  return stale;
+}
+
+void MxResolver::Impl::Start(LookupKind kind, absl::string_view name, Callback callback) {
   if (shutting_down_) {
-    PostFailure(std::move(callback), std::string(kShuttingDown));
+    PostResult(std::move(callback), MxOutcome::kTemporaryFailure, std::string(kShuttingDown));
     return;
   }
-  if (auto it = in_flight_.find(key); it != in_flight_.end()) {
+  auto& flights = in_flight_[static_cast<size_t>(kind)];
+  if (auto it = flights.find(name); it != flights.end()) {
+    Bump(stats_.coalesced);
     it->second->waiters.push_back(std::move(callback));
     return;
   }
   if (name.empty()) {
-    MxResult result;
-    result.outcome = MxOutcome::kNxDomain;
-    result.error = "empty domain name";
-    result.expires = clock_.Now();
-    Post(std::move(callback), std::make_shared<const MxResult>(std::move(result)));
+    PostResult(std::move(callback), MxOutcome::kNxDomain, "empty domain name");
     return;
   }
+
+  auto owned = std::make_unique<Lookup>();
+  Lookup& lookup = *owned;
+  lookup.name = std::string(name);
+  lookup.kind = kind;
+  lookup.waiters.push_back(std::move(callback));
+  flights.emplace(lookup.name, std::move(owned));
+  if (options_.max_lookups_in_flight > 0 && running_lookups_ >= options_.max_lookups_in_flight) {
+    // Requests for this name still join it while it waits.
+    waiting_.push_back(&lookup);
+    return;
+  }
+  Launch(lookup);  // may finish and free the lookup
+}
+
+void MxResolver::Impl::Launch(Lookup& lookup) {
+  ++running_lookups_;
+  lookup.running = true;
+  // Hold the lookup open while sending: c-ares may call back synchronously
+  // (e.g. on a bad name), and Finish must not run before every query has been
+  // sent.
+  ++lookup.pending;
   if (channel_ != nullptr && channel_dirty_ && active_queries_ == 0) {
     // No query holds the channel, so destroying it runs no callbacks.
     ares_destroy(channel_);
@@ -339,47 +502,58 @@ void MxResolver::Impl::Start(LookupKind kind, std::string key, std::string name,
   }
   if (channel_ == nullptr) {
     if (absl::Status status = InitChannel(); !status.ok()) {
-      PostFailure(std::move(callback), status.ToString());
+      MxResult& result = lookup.result.emplace();
+      result.error = status.ToString();
+      Release(lookup);
       return;
     }
   }
-
-  auto owned = std::make_unique<Lookup>();
-  Lookup& lookup = *owned;
-  lookup.key = key;
-  lookup.name = std::move(name);
-  lookup.kind = kind;
-  lookup.waiters.push_back(std::move(callback));
-  in_flight_.emplace(std::move(key), std::move(owned));
-
-  // Hold the lookup open while sending: c-ares may call back synchronously
-  // (e.g. on a bad name), and Finish must not run before every query has been
-  // sent.
-  ++lookup.pending;
-  if (kind == LookupKind::kMx) {
+  if (lookup.kind == LookupKind::kMx) {
     SendQuery(lookup, QueryType::kMx, 0);
   } else {
-    HostState& host = lookup.hosts.emplace_back();
-    host.name = lookup.name;
+    lookup.hosts.emplace_back().name = lookup.name;
+    lookup.site_name = lookup.name;
     SendAddressQueries(lookup, 0);
   }
   Release(lookup);  // may finish and free the lookup
   UpdateTimer();
 }
 
+void MxResolver::Impl::LaunchWaiting() {
+  // Launch may finish a lookup at once (and Finish calls this again): the
+  // outer call does the work, so the stack stays flat.
+  if (launching_) return;
+  launching_ = true;
+  while (!waiting_.empty() && !shutting_down_ &&
+         running_lookups_ < options_.max_lookups_in_flight) {
+    Lookup* next = waiting_.front();
+    waiting_.pop_front();
+    Launch(*next);
+  }
+  launching_ = false;
+}
+
 void MxResolver::Impl::SendQuery(Lookup& lookup, QueryType type, size_t host_index) {
   ++lookup.pending;
   ++active_queries_;
-  ++queries_sent_;
+  Bump(stats_.queries_sent);
   const std::string& name = type == QueryType::kMx ? lookup.name : lookup.hosts[host_index].name;
   const int rr_type = type == QueryType::kMx ? ns_t_mx : type == QueryType::kA ? ns_t_a : ns_t_aaaa;
-  auto* ctx = new QueryContext{this, &lookup, type, host_index};
+  auto* ctx = new QueryContext{this, &lookup, type, host_index, uv_hrtime()};
   ares_query(channel_, name.c_str(), ns_c_in, rr_type, &AresCallback, ctx);
 }
 
 void MxResolver::Impl::SendAddressQueries(Lookup& lookup, size_t host_index) {
-  SendQuery(lookup, QueryType::kA, host_index);
-  SendQuery(lookup, QueryType::kAaaa, host_index);
+  const IpLookupStrategy strategy = options_.ip_lookup_strategy;
+  // Mark both first: a query may call back synchronously, and the host must
+  // not look finished before its second query is sent.
+  HostState& host = lookup.hosts[host_index];
+  host.queried[kV4] = strategy != IpLookupStrategy::kIpv6Only;
+  host.queried[kV6] = strategy != IpLookupStrategy::kIpv4Only;
+  const bool v4 = host.queried[kV4];
+  const bool v6 = host.queried[kV6];
+  if (v4) SendQuery(lookup, QueryType::kA, host_index);
+  if (v6) SendQuery(lookup, QueryType::kAaaa, host_index);
 }
 
 void MxResolver::Impl::Release(Lookup& lookup) {
@@ -403,15 +577,22 @@ void MxResolver::Impl::OnAnswer(const QueryContext& ctx, int status, unsigned ch
     return;
   }
   if (status == ARES_ECONNREFUSED) channel_dirty_ = true;
-  if (ctx.type == QueryType::kMx) {
-    HandleMx(lookup, status, abuf, alen);
-  } else {
-    HandleAddresses(lookup, ctx.type, ctx.host_index, status, abuf, alen);
+  const bool cancelled = IsCancelled(status);
+  if (!cancelled) {
+    stats_.lookup_seconds.Observe(static_cast<double>(uv_hrtime() - ctx.start_ns) / 1e9);
+  }
+  if (abuf == nullptr) alen = 0;
+  const int effective = ctx.type == QueryType::kMx
+                            ? HandleMx(lookup, status, abuf, alen)
+                            : HandleAddresses(lookup, ctx.type, ctx.host_index, status, abuf, alen);
+  if (!cancelled) {
+    Bump(stats_.lookups[static_cast<size_t>(ctx.type)][static_cast<size_t>(Classify(effective))]);
   }
   Release(lookup);  // nothing may touch `lookup` after this
 }
 
-void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf, int alen) {
+int MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf, int alen) {
+  const size_t len = static_cast<size_t>(alen);
   auto set_result = [&](MxOutcome outcome, std::string error) {
     MxResult result;
     result.outcome = outcome;
@@ -420,7 +601,7 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
   };
   if (shutting_down_) {
     set_result(MxOutcome::kTemporaryFailure, std::string(kShuttingDown));
-    return;
+    return status;
   }
   ares_mx_reply* replies = nullptr;
   if (status == ARES_SUCCESS) {
@@ -428,34 +609,43 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
     if (status != ARES_SUCCESS && status != ARES_ENODATA) {
       set_result(MxOutcome::kTemporaryFailure,
                  absl::StrCat("MX answer for ", lookup.name, ": ", ares_strerror(status)));
-      return;
+      return status;
     }
+    // An answer holding only a CNAME (to a name without MX) parses as success
+    // without records: the same as NODATA.
+    if (status == ARES_SUCCESS && replies == nullptr) status = ARES_ENODATA;
   }
   switch (status) {
     case ARES_SUCCESS:
       break;
     case ARES_ENODATA:
       // RFC 5321 section 5.1: no MX records, so the domain itself is the
-      // implicit MX.
+      // implicit MX. "No MX" holds for the negative TTL (RFC 2308), and for
+      // as long as the CNAMEs that led to it.
       lookup.implicit_mx = true;
+      lookup.mx_ttl = MinAnswerTtl(abuf, len, ns_t_mx);
+      lookup.mx_negative_ttl = NegativeTtl(abuf, len);
+      lookup.site_name = lookup.name;
       lookup.hosts.emplace_back().name = lookup.name;
       SendAddressQueries(lookup, 0);
-      return;
+      return status;
     case ARES_ENOTFOUND:
+      lookup.mx_negative_ttl = NegativeTtl(abuf, len);
       set_result(MxOutcome::kNxDomain, absl::StrCat(lookup.name, ": NXDOMAIN"));
-      return;
+      return status;
     case ARES_EBADNAME:
       // A name that cannot be put in a query cannot exist either.
       set_result(MxOutcome::kNxDomain, absl::StrCat(lookup.name, ": invalid domain name"));
-      return;
+      return status;
     default:
       set_result(MxOutcome::kTemporaryFailure,
                  absl::StrCat("MX lookup for ", lookup.name, ": ", AresStatusText(status)));
-      return;
+      return status;
   }
 
-  lookup.mx_ttl = MinAnswerTtl(abuf, static_cast<size_t>(alen), ns_t_mx);
+  lookup.mx_ttl = MinAnswerTtl(abuf, len, ns_t_mx);
   std::vector<HostState> hosts;
+  std::vector<std::string> site;
   bool has_root = false;
   for (ares_mx_reply* r = replies; r != nullptr; r = r->next) {
     std::string host = NormalizeName(r->host == nullptr ? "" : r->host);
@@ -470,6 +660,7 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
       same->preference = std::min<int>(same->preference, r->priority);
       continue;
     }
+    site.push_back(host);
     HostState& added = hosts.emplace_back();
     added.name = std::move(host);
     added.preference = r->priority;
@@ -483,10 +674,16 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
       set_result(MxOutcome::kTemporaryFailure,
                  absl::StrCat("MX answer for ", lookup.name, " lists no usable host"));
     }
-    return;
+    return status;
   }
   // A null MX next to real hosts is a misconfiguration (RFC 7505 section 3);
   // the real hosts are used.
+
+  // The site is the whole MX set, so that a host without addresses for a
+  // while, or the cut to kMaxMxHosts, does not move the domain to another
+  // site.
+  std::sort(site.begin(), site.end());
+  lookup.site_name = absl::StrJoin(site, ",");
 
   // Equal preferences are tried in random order (RFC 5321 section 5.1):
   // shuffle, then sort stably.
@@ -500,53 +697,88 @@ void MxResolver::Impl::HandleMx(Lookup& lookup, int status, unsigned char* abuf,
     HostState& host = lookup.hosts[i];
     if (std::optional<std::string> ip = ParseIpLiteral(host.name)) {
       // Not allowed by RFC 5321, but seen in the wild: use the address as
-      // given.
-      (ip->find(':') == std::string::npos ? host.v4 : host.v6).push_back(*ip);
+      // given, if the strategy allows its family.
+      const int family = ip->find(':') == std::string::npos ? kV4 : kV6;
+      const IpLookupStrategy strategy = options_.ip_lookup_strategy;
+      const bool allowed = family == kV4 ? strategy != IpLookupStrategy::kIpv6Only
+                                         : strategy != IpLookupStrategy::kIpv4Only;
+      if (allowed) host.addresses[family].push_back(*ip);
       continue;
     }
     SendAddressQueries(lookup, i);
   }
+  return status;
 }
 
-void MxResolver::Impl::HandleAddresses(Lookup& lookup, QueryType type, size_t host_index,
-                                       int status, unsigned char* abuf, int alen) {
+int MxResolver::Impl::HandleAddresses(Lookup& lookup, QueryType type, size_t host_index, int status,
+                                      unsigned char* abuf, int alen) {
+  const size_t len = static_cast<size_t>(alen);
   HostState& host = lookup.hosts[host_index];
-  std::vector<std::string>& out = type == QueryType::kA ? host.v4 : host.v6;
+  const int family = type == QueryType::kA ? kV4 : kV6;
+  std::vector<std::string>& out = host.addresses[family];
   if (status == ARES_SUCCESS) {
+    // c-ares follows a CNAME chain in the answer to the addresses of its last
+    // name.
     char text[INET6_ADDRSTRLEN];
     int count = kMaxAddresses;
     if (type == QueryType::kA) {
-      ares_addrttl ttls[kMaxAddresses];
-      status = ares_parse_a_reply(abuf, alen, nullptr, ttls, &count);
+      ares_addrttl addrs[kMaxAddresses];
+      status = ares_parse_a_reply(abuf, alen, nullptr, addrs, &count);
       for (int i = 0; status == ARES_SUCCESS && i < count; ++i) {
-        if (inet_ntop(AF_INET, &ttls[i].ipaddr, text, sizeof(text)) == nullptr) continue;
+        if (inet_ntop(AF_INET, &addrs[i].ipaddr, text, sizeof(text)) == nullptr) continue;
         out.emplace_back(text);
-        const uint32_t ttl = static_cast<uint32_t>(std::max(0, ttls[i].ttl));
-        host.ttl = host.ttl ? std::min(*host.ttl, ttl) : ttl;
       }
     } else {
-      ares_addr6ttl ttls[kMaxAddresses];
-      status = ares_parse_aaaa_reply(abuf, alen, nullptr, ttls, &count);
+      ares_addr6ttl addrs[kMaxAddresses];
+      status = ares_parse_aaaa_reply(abuf, alen, nullptr, addrs, &count);
       for (int i = 0; status == ARES_SUCCESS && i < count; ++i) {
-        if (inet_ntop(AF_INET6, &ttls[i].ip6addr, text, sizeof(text)) == nullptr) continue;
+        if (inet_ntop(AF_INET6, &addrs[i].ip6addr, text, sizeof(text)) == nullptr) continue;
         out.emplace_back(text);
-        const uint32_t ttl = static_cast<uint32_t>(std::max(0, ttls[i].ttl));
-        host.ttl = host.ttl ? std::min(*host.ttl, ttl) : ttl;
       }
     }
     // An answer with only a CNAME and no address is the same as no data.
-    if (status == ARES_SUCCESS && count == 0) status = ARES_ENODATA;
+    if (status == ARES_SUCCESS && out.empty()) status = ARES_ENODATA;
+    // The smallest TTL along the chain: every CNAME and address record.
+    if (status == ARES_SUCCESS) {
+      LowerTtl(host.ttl, MinAnswerTtl(abuf, len, type == QueryType::kA ? ns_t_a : ns_t_aaaa));
+    }
   }
-  (type == QueryType::kA ? host.a_status : host.aaaa_status) = status;
+  if (status == ARES_ENODATA || status == ARES_ENOTFOUND) {
+    // Without a SOA, RFC 2308 allows no negative caching: 0, which the clamp
+    // raises to min_ttl.
+    LowerTtl(host.negative_ttl, NegativeTtl(abuf, len).value_or(0));
+  }
+  host.status[family] = status;
+  return status;
 }
 
 void MxResolver::Impl::Finish(Lookup& lookup) {
   MxResult result = BuildResult(lookup);
-  const bool cacheable = !shutting_down_ && result.outcome != MxOutcome::kTemporaryFailure;
-  auto shared = std::make_shared<const MxResult>(std::move(result));
-  if (cacheable) Insert(lookup.key, shared);
+  std::shared_ptr<const MxResult> shared;
+  if (result.outcome == MxOutcome::kTemporaryFailure && !shutting_down_) {
+    shared = StaleAnswer(lookup.kind, lookup.name, lookup.waiters.size());
+  }
+  if (shared == nullptr) {
+    const bool cacheable = !shutting_down_ && result.outcome != MxOutcome::kTemporaryFailure;
+    shared = std::make_shared<const MxResult>(std::move(result));
+    if (cacheable) Insert(lookup.kind, lookup.name, shared);
+  }
   for (Callback& waiter : lookup.waiters) Post(std::move(waiter), shared);
-  in_flight_.erase(in_flight_.find(lookup.key));  // frees `lookup`
+  if (lookup.running) --running_lookups_;
+  auto& flights = in_flight_[static_cast<size_t>(lookup.kind)];
+  flights.erase(flights.find(lookup.name));  // frees `lookup`
+  LaunchWaiting();
+}
+
+absl::string_view MxResolver::Impl::FamiliesText() const {
+  switch (options_.ip_lookup_strategy) {
+    case IpLookupStrategy::kIpv4Only:
+      return "A";
+    case IpLookupStrategy::kIpv6Only:
+      return "AAAA";
+    default:
+      return "A or AAAA";
+  }
 }
 
 MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
@@ -559,36 +791,59 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
   }
   if (lookup.result) {
     MxResult result = std::move(*lookup.result);
-    // Negative answers live for min_ttl; temporary failures are not cached at
-    // all.
-    // TODO(dns): RFC 2308 negative TTL from the SOA minimum.
-    result.expires = result.outcome == MxOutcome::kTemporaryFailure ? now : now + options_.min_ttl;
+    switch (result.outcome) {
+      case MxOutcome::kTemporaryFailure:
+        result.expires = now;  // never cached
+        break;
+      case MxOutcome::kNullMx:
+        result.expires = ExpiryFor(lookup.mx_ttl);
+        break;
+      default:  // kNxDomain: RFC 2308, min_ttl without a SOA
+        result.expires = ExpiryFor(lookup.mx_negative_ttl);
+        break;
+    }
     return result;
   }
 
+  const bool v6_first = options_.ip_lookup_strategy == IpLookupStrategy::kIpv6ThenIpv4;
   MxResult result;
   std::optional<uint32_t> ttl = lookup.mx_ttl;
+  if (lookup.implicit_mx) LowerTtl(ttl, lookup.mx_negative_ttl);
   bool any_temporary = false;
   std::vector<std::string> failures;
   for (HostState& host : lookup.hosts) {
-    const bool temporary = IsTemporary(host.a_status) || IsTemporary(host.aaaa_status);
-    any_temporary |= temporary;
-    if (host.v4.empty() && host.v6.empty()) {
-      const int status = IsTemporary(host.a_status) ? host.a_status : host.aaaa_status;
-      failures.push_back(absl::StrCat(host.name, ": ", AresStatusText(status)));
+    int reported = ARES_ENODATA;  // the status a failure message names
+    bool have_reported = false;
+    for (int family : {kV4, kV6}) {
+      if (!host.queried[family]) continue;
+      const int status = host.status[family];
+      if (IsTemporary(status)) {
+        any_temporary = true;
+        if (!IsTemporary(reported)) reported = status;
+        have_reported = true;
+      } else if (!have_reported) {
+        reported = status;
+        have_reported = true;
+      }
+    }
+    std::vector<std::string>& first = host.addresses[v6_first ? kV6 : kV4];
+    std::vector<std::string>& second = host.addresses[v6_first ? kV4 : kV6];
+    if (first.empty() && second.empty()) {
+      failures.push_back(absl::StrCat(host.name, ": ", AresStatusText(reported)));
       continue;
     }
     MxHost& out = result.hosts.emplace_back();
     out.name = std::move(host.name);
     out.preference = host.preference;
-    out.addresses = std::move(host.v4);
-    out.addresses.insert(out.addresses.end(), std::make_move_iterator(host.v6.begin()),
-                         std::make_move_iterator(host.v6.end()));
-    if (host.ttl) ttl = ttl ? std::min(*ttl, *host.ttl) : host.ttl;
+    out.addresses = std::move(first);
+    out.addresses.insert(out.addresses.end(), std::make_move_iterator(second.begin()),
+                         std::make_move_iterator(second.end()));
+    LowerTtl(ttl, host.ttl);
   }
 
   if (!result.hosts.empty()) {
     result.outcome = MxOutcome::kOk;
+    result.site_name = std::move(lookup.site_name);
     // A host that failed only for now may come back; do not pin the smaller
     // answer for long.
     result.expires = any_temporary ? now + options_.min_ttl : ExpiryFor(ttl);
@@ -604,24 +859,32 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
     return result;
   }
   if (lookup.kind == LookupKind::kMx && !lookup.implicit_mx) {
-    // Every MX host is dangling: a problem on the receiving side that may get
-    // fixed.
+    // Every MX host is dangling (or has only addresses of a family the
+    // strategy excludes): a problem on the receiving side that may get fixed.
     result.outcome = MxOutcome::kTemporaryFailure;
     result.error = absl::StrCat("no MX host has an address (", absl::StrJoin(failures, "; "), ")");
     result.expires = now;
     return result;
   }
+  // A negative answer: cached for the smallest negative TTL of its parts.
   const HostState& host = lookup.hosts.front();
-  if (lookup.kind == LookupKind::kHost && host.a_status == ARES_ENOTFOUND &&
-      host.aaaa_status == ARES_ENOTFOUND) {
+  std::optional<uint32_t> negative_ttl = host.negative_ttl;
+  if (lookup.implicit_mx) LowerTtl(negative_ttl, lookup.mx_negative_ttl.value_or(0));
+  bool all_nxdomain = true;
+  for (int family : {kV4, kV6}) {
+    if (host.queried[family]) all_nxdomain &= host.status[family] == ARES_ENOTFOUND;
+  }
+  if (lookup.kind == LookupKind::kHost && all_nxdomain) {
     result.outcome = MxOutcome::kNxDomain;
     result.error = absl::StrCat(lookup.name, ": NXDOMAIN");
   } else {
     result.outcome = MxOutcome::kNoAddresses;
-    result.error = lookup.implicit_mx ? absl::StrCat(lookup.name, " has no MX, A or AAAA records")
-                                      : absl::StrCat(lookup.name, " has no A or AAAA records");
+    result.error =
+        lookup.implicit_mx
+            ? absl::StrCat(lookup.name, " has no MX records and no ", FamiliesText(), " records")
+            : absl::StrCat(lookup.name, " has no ", FamiliesText(), " records");
   }
-  result.expires = now + options_.min_ttl;
+  result.expires = ExpiryFor(negative_ttl);
   return result;
 }
 
@@ -631,46 +894,57 @@ absl::Time MxResolver::Impl::ExpiryFor(std::optional<uint32_t> ttl) const {
   return clock_.Now() + lifetime;
 }
 
-void MxResolver::Impl::Insert(const std::string& key, std::shared_ptr<const MxResult> result) {
+void MxResolver::Impl::Insert(LookupKind kind, const std::string& key,
+                              std::shared_ptr<const MxResult> result) {
   if (options_.cache_size == 0) return;
-  if (auto it = cache_.find(key); it != cache_.end()) {
-    lru_.erase(it->second.lru);
-    cache_.erase(it);
+  CacheIndex& index = index_[static_cast<size_t>(kind)];
+  if (auto it = index.find(key); it != index.end()) {
+    CacheNode& node = *it->second;
+    node.expires = result->expires;
+    node.result = std::move(result);
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return;
   }
-  lru_.push_front(key);
-  cache_.emplace(key, CacheEntry{std::move(result), lru_.begin()});
-  while (cache_.size() > options_.cache_size) {
-    cache_.erase(lru_.back());
-    lru_.pop_back();
-  }
+  const absl::Time expires = result->expires;
+  lru_.push_front(CacheNode{kind, key, expires, std::move(result)});
+  index.emplace(lru_.front().key, lru_.begin());
+  while (lru_.size() > options_.cache_size) Erase(std::prev(lru_.end()));
 }
 
-void MxResolver::Impl::Post(Callback callback, std::shared_ptr<const MxResult> result) {
+void MxResolver::Impl::Erase(CacheList::iterator node) {
+  index_[static_cast<size_t>(node->kind)].erase(node->key);
+  lru_.erase(node);
+}
+
+void MxResolver::Impl::Post(Callback&& callback, const std::shared_ptr<const MxResult>& result) {
   if (idle_ == nullptr || uv_is_closing(&idle_->handle)) {
     // Only reachable by calling Resolve after Shutdown's callbacks have all
     // run.
     LOG(ERROR) << "MxResolver used after shutdown; dropping a callback";
     return;
   }
-  deliveries_.push_back(Delivery{std::move(callback), std::move(result)});
+  deliveries_.push_back(Delivery{std::move(callback), result});
   if (!uv_is_active(&idle_->handle)) uv_idle_start(&idle_->idle, &OnIdle);
 }
 
-void MxResolver::Impl::PostFailure(Callback callback, std::string error) {
+void MxResolver::Impl::PostResult(Callback&& callback, MxOutcome outcome, std::string error) {
   MxResult result;
+  result.outcome = outcome;
   result.error = std::move(error);
   result.expires = clock_.Now();
   Post(std::move(callback), std::make_shared<const MxResult>(std::move(result)));
 }
 
 void MxResolver::Impl::Drain() {
-  // Callbacks may post more (a callback calling Resolve for a cached domain);
-  // those run on the next loop iteration.
-  std::vector<Delivery> batch;
-  batch.swap(deliveries_);
+  // All posted callbacks run in this one pass. Callbacks may post more (a
+  // callback calling Resolve for a cached domain); those run on the next loop
+  // iteration. batch_ keeps its capacity, so steady traffic allocates nothing
+  // here.
+  batch_.swap(deliveries_);
   draining_ = true;
-  for (Delivery& d : batch) d.callback(*d.result);
+  for (Delivery& d : batch_) d.callback(*d.result);
   draining_ = false;
+  batch_.clear();
   if (!deliveries_.empty()) return;
   uv_idle_stop(&idle_->idle);
   if (shutting_down_ && !uv_is_closing(&idle_->handle)) CloseHandle(idle_);
@@ -691,7 +965,13 @@ void MxResolver::Impl::Shutdown(absl::AnyInvocable<void()> done) {
     ares_destroy(channel_);
     channel_ = nullptr;
   }
-  DCHECK(in_flight_.empty());
+  // Lookups that never started end the same way.
+  while (!waiting_.empty()) {
+    Lookup* waiting = waiting_.front();
+    waiting_.pop_front();
+    Finish(*waiting);
+  }
+  DCHECK(in_flight_[0].empty() && in_flight_[1].empty());
   while (!polls_.empty()) {
     auto it = polls_.begin();
     CloseHandle(it->second);
@@ -820,6 +1100,9 @@ absl::StatusOr<std::unique_ptr<MxResolver>> MxResolver::Create(uv_loop_t* loop,
   if (options.min_ttl < absl::ZeroDuration() || options.min_ttl > options.max_ttl) {
     return absl::InvalidArgumentError("MxResolver: need 0 <= min_ttl <= max_ttl");
   }
+  if (options.serve_stale < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("MxResolver: serve_stale must not be negative");
+  }
   auto impl = std::make_unique<Impl>(loop, options, clock);
   if (absl::Status status = impl->Init(); !status.ok()) return status;
   return std::unique_ptr<MxResolver>(new MxResolver(std::move(impl)));
@@ -838,7 +1121,14 @@ void MxResolver::ResolveHost(absl::string_view host, Callback callback) {
 
 void MxResolver::Shutdown(absl::AnyInvocable<void()> done) { impl_->Shutdown(std::move(done)); }
 
-uint64_t MxResolver::queries_sent() const { return impl_->queries_sent(); }
-uint64_t MxResolver::cache_hits() const { return impl_->cache_hits(); }
+const ResolverStats& MxResolver::stats() const { return impl_->stats(); }
+
+uint64_t MxResolver::queries_sent() const {
+  return impl_->stats().queries_sent.load(std::memory_order_relaxed);
+}
+
+uint64_t MxResolver::cache_hits() const {
+  return impl_->stats().cache_hits.load(std::memory_order_relaxed);
+}
 
 }  // namespace volley::dns

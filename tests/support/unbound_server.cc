@@ -177,6 +177,30 @@ std::string UnboundServer::address() const { return absl::StrCat("127.0.0.1:", p
 
 std::string UnboundServer::log_path() const { return dir_ + "/unbound.log"; }
 
+std::string UnboundServer::ReadLog() const {
+  std::ifstream in(log_path(), std::ios::binary);
+  if (!in) return "";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+int UnboundServer::CountQueries(absl::string_view name, absl::string_view type) const {
+  // log-queries lines end with "<name>. <TYPE> IN"; log-replies lines go on
+  // with the rcode.
+  const std::string suffix = absl::StrCat(" ", AbsoluteName(name), " ", type, " IN");
+  int count = 0;
+  for (absl::string_view line : absl::StrSplit(ReadLog(), '\n')) {
+    if (absl::EndsWithIgnoreCase(line, suffix)) ++count;
+  }
+  return count;
+}
+
+absl::Status UnboundServer::Reload(std::vector<DnsRecord> records, UnboundOptions options) {
+  options_ = std::move(options);
+  return Reload(std::move(records));
+}
+
 absl::Status UnboundServer::Reload(std::vector<DnsRecord> records) {
   if (pid_ < 0 || ChildExited()) {
     return absl::FailedPreconditionError(
@@ -188,7 +212,81 @@ absl::Status UnboundServer::Reload(std::vector<DnsRecord> records) {
   return WaitReady();
 }
 
+absl::StatusOr<std::string> UnboundServer::WriteZoneFile(const AuthZone& zone) {
+  const std::string origin = AbsoluteName(zone.name);
+  if (origin == "." || HasBadChar(origin, " \t\n\r\"'/")) {
+    return absl::InvalidArgumentError(absl::StrCat("bad auth zone name: ", zone.name));
+  }
+  bool has_soa = false;
+  bool has_ns = false;
+  std::string text =
+      absl::StrCat("; Written by tests/support/unbound_server.cc; generation ", generation_, ".\n");
+  for (const DnsRecord& r : zone.records) {
+    const std::string name = AbsoluteName(r.name);
+    if (HasBadChar(r.name, " \t\n\r\"'") || r.type.empty() || HasBadChar(r.type, " \t\n\r\"'") ||
+        HasBadChar(r.data, "\n\r") || r.ttl < 0 ||
+        (name != origin && !absl::EndsWith(name, absl::StrCat(".", origin)))) {
+      return absl::InvalidArgumentError(absl::StrCat("bad record for auth zone ", origin, ": ",
+                                                     r.name, " ", r.ttl, " ", r.type, " ", r.data));
+    }
+    const std::string type = absl::AsciiStrToUpper(r.type);
+    has_soa |= type == "SOA" && name == origin;
+    has_ns |= type == "NS" && name == origin;
+    absl::StrAppend(&text, name, " ", r.ttl, " IN ", r.type, " ", r.data, "\n");
+  }
+  if (!has_soa) {
+    absl::StrAppend(&text, origin, " ", zone.soa_ttl, " IN SOA ns.", origin, " hostmaster.", origin,
+                    " 1 3600 600 86400 ", zone.negative_ttl, "\n");
+  }
+  if (!has_ns) absl::StrAppend(&text, origin, " ", zone.soa_ttl, " IN NS ns.", origin, "\n");
+
+  const std::string path = absl::StrCat(dir_, "/", origin, "zone");
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("writing ", tmp, " failed"));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) return absl::InternalError(Errno("rename"));
+  return path;
+}
+
 absl::Status UnboundServer::WriteConfig(const std::vector<DnsRecord>& records) {
+  // Zones of the other kinds, each taking precedence over local zones above it
+  // (unbound picks the closest enclosing local-zone).
+  std::set<std::string> special;
+  std::string special_zones;  // local-zone lines in server:
+  std::string clauses;        // stub-zone: and auth-zone: clauses
+  for (const AuthZone& zone : options_.auth_zones) {
+    absl::StatusOr<std::string> path = WriteZoneFile(zone);
+    if (!path.ok()) return path.status();
+    const std::string name = AbsoluteName(zone.name);
+    special.insert(name);
+    // Transparent: the query passes the local zones ("." refuses) on to the
+    // iterator, which answers from the auth zone.
+    absl::StrAppend(&special_zones, "  local-zone: \"", name, "\" transparent\n");
+    absl::StrAppend(&clauses, "auth-zone:\n  name: \"", name, "\"\n  zonefile: \"", *path,
+                    "\"\n  for-downstream: no\n  for-upstream: yes\n  fallback-enabled: no\n");
+  }
+  for (const std::string& zone : options_.servfail_zones) {
+    const std::string name = AbsoluteName(zone);
+    if (name == "." || HasBadChar(name, " \t\n\r\"'")) {
+      return absl::InvalidArgumentError(absl::StrCat("bad SERVFAIL zone: ", zone));
+    }
+    special.insert(name);
+    absl::StrAppend(&special_zones, "  local-zone: \"", name, "\" transparent\n");
+    absl::StrAppend(&clauses, "stub-zone:\n  name: \"", name, "\"\n  stub-addr: 127.0.0.1\n");
+  }
+  for (const std::string& zone : options_.drop_zones) {
+    const std::string name = AbsoluteName(zone);
+    if (name == "." || HasBadChar(name, " \t\n\r\"'")) {
+      return absl::InvalidArgumentError(absl::StrCat("bad drop zone: ", zone));
+    }
+    special.insert(name);
+    absl::StrAppend(&special_zones, "  local-zone: \"", name, "\" deny\n");
+  }
+
   std::set<std::string> zones;
   for (const std::string& zone : options_.zones) zones.insert(AbsoluteName(zone));
   std::string data;
@@ -228,12 +326,18 @@ absl::Status UnboundServer::WriteConfig(const std::vector<DnsRecord>& records) {
       // Everything outside the test zones is refused locally: unbound never
       // recurses.
       "  local-zone: \".\" refuse\n");
+  if (options_.log_replies) absl::StrAppend(&conf, "  log-replies: yes\n");
+  // SERVFAIL zones rely on it (it is unbound's default).
+  absl::StrAppend(&conf, "  do-not-query-localhost: yes\n");
   for (const std::string& zone : zones) {
+    // A zone of another kind with the same name replaces the static one.
+    if (special.count(zone) != 0) continue;
     absl::StrAppend(&conf, "  local-zone: \"", zone, "\" static\n");
   }
+  absl::StrAppend(&conf, special_zones);
   absl::StrAppend(&conf, "  local-zone: \"", kHarnessZone, "\" static\n", "  local-data: '",
                   kGenerationName, " 0 IN TXT \"", GenerationToken(generation_), "\"'\n", data,
-                  "remote-control:\n  control-enable: no\n");
+                  clauses, "remote-control:\n  control-enable: no\n");
 
   const std::string path = dir_ + "/unbound.conf";
   const std::string tmp = path + ".tmp";
