@@ -14,6 +14,7 @@
 #include "engine/http/http_server.h"
 #include "engine/inject/injection_handler.h"
 #include "engine/log/delivery_log.h"
+#include "engine/metrics/dns_metrics.h"
 #include "engine/metrics/metrics.h"
 #include "engine/shard/shard.h"
 #include "engine/shard/worker_pool.h"
@@ -124,7 +125,11 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
       http_port = parts.http->port();
       parts.http->Route("GET", "/metrics", [this](const http::HttpRequest&, http::Respond respond) {
         metrics->spool_bytes().store(spool->DiskBytes(), std::memory_order_relaxed);
-        http::HttpResponse response = http::HttpResponse::Text(200, metrics->RenderPrometheus());
+        std::string text = metrics->RenderPrometheus();
+        std::vector<const dns::ResolverStats*> resolvers;
+        for (ShardParts& shard : shards) resolvers.push_back(&shard.delivery->resolver().stats());
+        AppendDnsMetrics(resolvers, &text);
+        http::HttpResponse response = http::HttpResponse::Text(200, std::move(text));
         response.content_type = "text/plain; version=0.0.4; charset=utf-8";
         std::move(respond)(std::move(response));
       });

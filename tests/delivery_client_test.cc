@@ -571,3 +571,58 @@ TEST(ClientFailover, GreetingRefusedMovesOnAndTheHostIsSkippedAfterwards) {
 
 }  // namespace
 }  // namespace volley
+
+namespace volley {
+namespace {
+
+// An MX host with only an AAAA record: delivered over IPv6.
+TEST(ClientIpv6, DeliversToAnIpv6OnlyMxHost) {
+  const std::string dir = absl::StrCat(TestTempDir(), "/ipv6");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  bench::SinkOptions sink_options;
+  sink_options.addresses = {"::1"};
+  sink_options.record = true;
+  auto sink = bench::SmtpSink::Start(sink_options);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  auto unbound = test_support::UnboundServer::Start(
+      absl::StrCat(dir, "/unbound"),
+      {{"v6.test", "MX", "10 mx.v6.test."}, {"mx.v6.test", "AAAA", "::1"}});
+  ASSERT_TRUE(unbound.ok()) << unbound.status();
+  const std::string log_path = absl::StrCat(dir, "/delivery.jsonl");
+  const std::string config_path = absl::StrCat(dir, "/volley.toml");
+  {
+    std::ofstream config(config_path);
+    config << "[server]\nthreads = 1\nspool = \"" << dir << "/spool\"\nlog = \"" << log_path
+           << "\"\n[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\n[http]\nlisten = \"127.0.0.1:0\"\n"
+           << "[dns]\nservers = [\"" << (*unbound)->address() << "\"]\n"
+           << "[delivery]\nport = " << (*sink)->port() << "\n";
+  }
+  auto volleyd = VolleydProcess::Start(config_path, absl::StrCat(dir, "/volleyd.log"));
+  ASSERT_TRUE(volleyd.ok()) << volleyd.status();
+  bench::InjectorOptions injector;
+  injector.port = (*volleyd)->smtp_port();
+  auto injected = bench::InjectAll(
+      injector,
+      [](size_t) {
+        bench::InjectMessage m;
+        m.mail_from = "s@volley.test";
+        m.recipients = {"six@v6.test"};
+        m.content = "Subject: v6\r\n\r\nover IPv6\r\n";
+        return m;
+      },
+      1);
+  ASSERT_TRUE(injected.ok());
+  auto entries = WaitForFinalRecords(log_path, {"six@v6.test"}, absl::Seconds(20));
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  const LogEntry delivery = EntriesFor(*entries, "six@v6.test").back();
+  EXPECT_EQ(delivery.type, "Delivery");
+  EXPECT_EQ(delivery.peer_address, "::1");
+  EXPECT_EQ(delivery.site, "mx.v6.test");
+  std::vector<bench::ReceivedMessage> got = (*sink)->TakeMessages();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].local_address, "::1");
+}
+
+}  // namespace
+}  // namespace volley

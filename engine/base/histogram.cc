@@ -37,4 +37,17 @@ void Histogram::Render(const std::string& name, const std::string& help, std::st
   absl::StrAppend(out, name, "_count ", cumulative, "\n");
 }
 
+void Histogram::MergeFrom(const Histogram& other) {
+  const size_t n = std::min(bounds_.size(), other.bounds_.size());
+  for (size_t i = 0; i <= n; ++i) {
+    const size_t from = i == n ? other.bounds_.size() : i;
+    const size_t to = i == n ? bounds_.size() : i;
+    counts_[to].fetch_add(other.counts_[from].load(std::memory_order_relaxed),
+                          std::memory_order_relaxed);
+  }
+  sum_micros_.fetch_add(other.sum_micros_.load(std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+  count_.fetch_add(other.count_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
+
 }  // namespace volley

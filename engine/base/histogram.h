@@ -19,6 +19,10 @@ class Histogram {
   void Observe(double seconds);
   // Appends the _bucket/_sum/_count series for `name` (with its HELP/TYPE lines).
   void Render(const std::string& name, const std::string& help, std::string* out) const;
+  // Adds `other`'s observations (same bounds) to this one, e.g. to render per-shard
+  // histograms as one.
+  void MergeFrom(const Histogram& other);
+  const std::vector<double>& bounds() const { return bounds_; }
 
  private:
   std::vector<double> bounds_;

@@ -77,9 +77,28 @@ absl::StatusOr<std::shared_ptr<tls::TlsContext>> DeliveryShard::TlsContextFor(
 DeliveryShard::~DeliveryShard() { *alive_ = false; }
 
 absl::Status DeliveryShard::Init() {
+  const config::DnsConfig& dns = context_.config->dns;
   dns::ResolverOptions options;
   options.servers = DnsServers(*context_.config);
-  options.timeout = context_.config->dns.timeout;
+  options.timeout = dns.timeout;
+  switch (dns.ip_lookup_strategy) {
+    case config::IpLookupStrategy::kIpv4ThenIpv6:
+      options.ip_lookup_strategy = dns::IpLookupStrategy::kIpv4ThenIpv6;
+      break;
+    case config::IpLookupStrategy::kIpv6ThenIpv4:
+      options.ip_lookup_strategy = dns::IpLookupStrategy::kIpv6ThenIpv4;
+      break;
+    case config::IpLookupStrategy::kIpv4Only:
+      options.ip_lookup_strategy = dns::IpLookupStrategy::kIpv4Only;
+      break;
+    case config::IpLookupStrategy::kIpv6Only:
+      options.ip_lookup_strategy = dns::IpLookupStrategy::kIpv6Only;
+      break;
+  }
+  options.min_ttl = dns.min_ttl;
+  options.max_ttl = dns.max_ttl;
+  options.serve_stale = dns.serve_stale;
+  options.cache_size = static_cast<size_t>(dns.cache_size);
   absl::StatusOr<std::unique_ptr<dns::MxResolver>> resolver =
       dns::MxResolver::Create(loop(), options, *context_.clock);
   if (!resolver.ok()) return resolver.status();

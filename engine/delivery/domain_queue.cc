@@ -73,27 +73,23 @@ void DomainQueue::Resolve() {
 }
 
 void DomainQueue::OnResolved(const dns::MxResult& result) {
-  ShardMetrics& metrics = shard_->metrics();
   switch (result.outcome) {
     case dns::MxOutcome::kOk: {
-      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
       const config::Config& config = *shard_->context().config;
       auto site = std::make_shared<SiteRoute>();
       const uint16_t port = route_ != nullptr ? route_->host.port : config.delivery.port;
-      std::vector<std::string> names;
       for (const dns::MxHost& host : result.hosts) {
-        names.push_back(host.name);
         for (const std::string& address : host.addresses) {
           site->targets.push_back(ConnectTarget{host.name, address, port});
         }
       }
-      std::sort(names.begin(), names.end());
-      names.erase(std::unique(names.begin(), names.end()), names.end());
       if (route_ != nullptr) {
         site->name = absl::StrCat("route:", route_->host.ToString());
         site->key = RouteKey(*route_);
       } else {
-        site->name = absl::StrJoin(names, ",");
+        // Every MX host name, sorted (the resolver's site name): stable while a host briefly
+        // lacks an address.
+        site->name = result.site_name;
         site->key = site->name;
       }
       if (own_site_) site->key = absl::StrCat("domain:", domain_);
@@ -110,27 +106,23 @@ void DomainQueue::OnResolved(const dns::MxResult& result) {
       return;
     }
     case dns::MxOutcome::kNxDomain:
-      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
       FailPending(
           smtp::MakeReply(550, "5.1.2", absl::StrCat("domain ", domain_, " does not exist")),
           "BadDomain", /*permanent=*/true);
       return;
     case dns::MxOutcome::kNullMx:
-      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
       FailPending(
           smtp::MakeReply(556, "5.1.10",
                           absl::StrCat("domain ", domain_, " does not accept mail (null MX)")),
           "BadDomain", /*permanent=*/true);
       return;
     case dns::MxOutcome::kNoAddresses:
-      metrics.dns_lookups_ok.fetch_add(1, std::memory_order_relaxed);
       FailPending(
           smtp::MakeReply(550, "5.1.2",
                           absl::StrCat("domain ", domain_, " has no MX or address records")),
           "BadDomain", /*permanent=*/true);
       return;
     case dns::MxOutcome::kTemporaryFailure:
-      metrics.dns_lookups_failed.fetch_add(1, std::memory_order_relaxed);
       FailPending(
           smtp::MakeReply(451, "4.4.3",
                           absl::StrCat("DNS lookup for ", domain_, " failed: ", result.error)),

@@ -104,17 +104,6 @@ std::string Metrics::RenderPrometheus() const {
                   }),
                   "\n");
 
-  Header(&out, "volley_dns_lookups_total", "counter", "MX resolutions, by result.");
-  absl::StrAppend(
-      &out, "volley_dns_lookups_total{type=\"mx\",result=\"ok\"} ",
-      sum([](const ShardMetrics& m) { return m.dns_lookups_ok.load(std::memory_order_relaxed); }),
-      "\n");
-  absl::StrAppend(&out, "volley_dns_lookups_total{type=\"mx\",result=\"failed\"} ",
-                  sum([](const ShardMetrics& m) {
-                    return m.dns_lookups_failed.load(std::memory_order_relaxed);
-                  }),
-                  "\n");
-
   delivery_latency_.Render("volley_delivery_latency_seconds",
                            "Time from reception to the remote server's acceptance.", &out);
   spool_commit_.Render("volley_spool_commit_seconds", "Duration of spool commits.", &out);

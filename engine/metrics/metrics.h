@@ -29,8 +29,6 @@ struct alignas(64) ShardMetrics {
   std::array<std::atomic<uint64_t>, 6> smtp_replies{};  // by first digit 0..5 (0: none)
   std::atomic<uint64_t> tls_handshakes_ok{0};
   std::atomic<uint64_t> tls_handshakes_failed{0};
-  std::atomic<uint64_t> dns_lookups_ok{0};
-  std::atomic<uint64_t> dns_lookups_failed{0};
 
   void Add(DeliveryOutcome o) {
     deliveries[static_cast<size_t>(o)].fetch_add(1, std::memory_order_relaxed);
