@@ -26,8 +26,11 @@
 namespace volley {
 namespace {
 
-// Recovered recipients are handed to the shards in batches of this size.
-constexpr size_t kRecoveryBatch = 1024;
+// What the engine holds in memory: recipients due within the horizon, at most the budget
+// (queue/spool_writer.h). The rest of the queue lives only in the spool.
+constexpr size_t kMemoryBudget = 100000;
+constexpr absl::Duration kMemoryHorizon = absl::Minutes(1);
+constexpr absl::Duration kLoaderInterval = absl::Seconds(1);
 
 }  // namespace
 
@@ -62,6 +65,7 @@ class Engine::Impl {
   absl::Status OpenListeners(ShardParts& parts, int index);
   void StopShards(absl::Duration grace);
   absl::Status Recover();
+  void StartLoader();
 };
 
 absl::Status Engine::Impl::StartShard(ShardParts& parts) {
@@ -125,6 +129,8 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
       http_port = parts.http->port();
       parts.http->Route("GET", "/metrics", [this](const http::HttpRequest&, http::Respond respond) {
         metrics->spool_bytes().store(spool->DiskBytes(), std::memory_order_relaxed);
+        metrics->queued_recipients().store(static_cast<int64_t>(writer->queued_recipients()),
+                                           std::memory_order_relaxed);
         std::string text = metrics->RenderPrometheus();
         std::vector<const dns::ResolverStats*> resolvers;
         for (ShardParts& shard : shards) resolvers.push_back(&shard.delivery->resolver().stats());
@@ -144,29 +150,33 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
 }
 
 absl::Status Engine::Impl::Recover() {
+  // A restart reads only the spool's counts here; the writer's loader then feeds the shards
+  // from the due-time index, what is due first, as memory allows.
   const absl::Time start = absl::Now();
-  std::vector<delivery::RecipientPtr> batch;
-  batch.reserve(kRecoveryBatch);
-  absl::StatusOr<queue::Spool::RecoveryStats> stats = spool->Recover(
-      [&](const queue::MessageMeta& meta, std::vector<queue::RecipientRecord> records) {
-        std::shared_ptr<const delivery::MessageInfo> shared = delivery::MakeMessageInfo(meta);
-        writer->Track(meta.id, static_cast<uint32_t>(records.size()));
-        for (queue::RecipientRecord& record : records) {
-          batch.push_back(delivery::MakeRecipient(shared, nullptr, std::move(record)));
-          if (batch.size() >= kRecoveryBatch) {
-            dispatcher->Dispatch(std::move(batch));
-            batch.clear();
-            batch.reserve(kRecoveryBatch);
-          }
-        }
-      });
-  if (!stats.ok()) return stats.status();
-  if (!batch.empty()) dispatcher->Dispatch(std::move(batch));
-  ids->RaiseFloor(stats->max_id);
-  recovery.messages = stats->messages;
-  recovery.recipients = stats->recipients;
+  absl::StatusOr<queue::MessageId> max_id = spool->MaxMessageId();
+  if (!max_id.ok()) return max_id.status();
+  ids->RaiseFloor(*max_id);
+  recovery.recipients = writer->queued_recipients();
   recovery.duration = absl::Now() - start;
   return absl::OkStatus();
+}
+
+void Engine::Impl::StartLoader() {
+  queue::LoaderOptions options;
+  options.budget = kMemoryBudget;
+  options.horizon = kMemoryHorizon;
+  options.interval = kLoaderInterval;
+  writer->StartLoader(options, [this](std::vector<queue::DueRecipient> due) {
+    // On the writer thread: recipients of one message share their MessageInfo.
+    std::vector<delivery::RecipientPtr> batch;
+    batch.reserve(due.size());
+    std::shared_ptr<const delivery::MessageInfo> info;
+    for (queue::DueRecipient& d : due) {
+      if (info == nullptr || info->id != d.meta.id) info = delivery::MakeMessageInfo(d.meta);
+      batch.push_back(delivery::MakeRecipient(info, nullptr, std::move(d.record)));
+    }
+    dispatcher->Dispatch(std::move(batch));
+  });
 }
 
 void Engine::Impl::StopShards(absl::Duration grace) {
@@ -233,6 +243,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
   impl->context.metrics = impl->metrics.get();
   impl->context.clock = &Clock::Real();
   impl->context.io_pool = impl->io_pool.get();
+  impl->context.memory_horizon = kMemoryHorizon;
 
   impl->shards.resize(static_cast<size_t>(threads));
   std::vector<delivery::DeliveryShard*> delivery_shards;
@@ -269,6 +280,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
       return status;
     }
   }
+  e.StartLoader();
   return engine;
 }
 

@@ -37,9 +37,8 @@ class Engine {
   std::string http_address() const;
 
   struct RecoveryReport {
-    uint64_t messages = 0;
-    uint64_t recipients = 0;
-    absl::Duration duration;
+    uint64_t recipients = 0;  // queued in the spool at start
+    absl::Duration duration;  // to read what starting needs from the spool
   };
   const RecoveryReport& recovery() const;
 

@@ -94,9 +94,8 @@ int main(int argc, char** argv) {
   const volley::Engine::RecoveryReport& recovery = (*engine)->recovery();
   LOG(INFO) << "volleyd ready: smtp=" << absl::StrJoin((*engine)->smtp_addresses(), ",")
             << " http=" << (*engine)->http_address() << " spool=" << config->server.spool
-            << " recovered_messages=" << recovery.messages
-            << " recovered_recipients=" << recovery.recipients
-            << " recovery_ms=" << absl::ToInt64Milliseconds(recovery.duration);
+            << " queued_recipients=" << recovery.recipients
+            << " startup_spool_ms=" << absl::ToInt64Milliseconds(recovery.duration);
 
   while (true) {
     int signal_number = 0;

@@ -6,6 +6,8 @@
 #include <system_error>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -28,6 +30,7 @@ namespace volley::queue {
 namespace {
 
 constexpr char kSchemaKey[] = "volley.schema";
+constexpr char kRecipientCountKey[] = "volley.recipients";
 constexpr uint8_t kMetaFormat = 1;
 constexpr uint8_t kRecipientFormat = 1;
 
@@ -43,6 +46,12 @@ std::string RecipientKey(MessageId id, uint32_t index) {
   PutFixed64BE(&key, id);
   PutFixed32BE(&key, index);
   return key;
+}
+
+std::string CountValue(uint64_t count) {
+  std::string value;
+  PutFixed64BE(&value, count);
+  return value;
 }
 
 int64_t TimeToMicros(absl::Time t) {
@@ -79,6 +88,33 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what, absl::s
 }  // namespace
 
 std::string FormatQueueId(MessageId id) { return absl::StrFormat("%016x", id); }
+
+ScheduleKey ScheduleKey::For(MessageId id, uint32_t index, absl::Time due) {
+  ScheduleKey key;
+  key.due_us = due == absl::InfinitePast() ? 0 : std::max<int64_t>(1, absl::ToUnixMicros(due));
+  key.id = id;
+  key.index = index;
+  return key;
+}
+
+std::string ScheduleKey::Encode() const {
+  std::string out;
+  out.reserve(20);
+  PutFixed64BE(&out, static_cast<uint64_t>(due_us));
+  PutFixed64BE(&out, id);
+  PutFixed32BE(&out, index);
+  return out;
+}
+
+bool ScheduleKey::Decode(absl::string_view key, ScheduleKey* out) {
+  uint64_t due;
+  if (key.size() != 20 || !GetFixed64BE(&key, &due) || !GetFixed64BE(&key, &out->id) ||
+      !GetFixed32BE(&key, &out->index)) {
+    return false;
+  }
+  out->due_us = static_cast<int64_t>(due);
+  return true;
+}
 
 std::optional<MessageId> ParseQueueId(absl::string_view text) {
   if (text.size() != 16) return std::nullopt;
@@ -196,6 +232,7 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
       {"messages", small_cf},
       {"bodies", bodies_cf},
       {"recipients", small_cf},
+      {"schedule", small_cf},
   };
 
   auto spool = std::unique_ptr<Spool>(new Spool());
@@ -209,6 +246,7 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
   spool->messages_cf_ = spool->handles_[1];
   spool->bodies_cf_ = spool->handles_[2];
   spool->recipients_cf_ = spool->handles_[3];
+  spool->schedule_cf_ = spool->handles_[4];
   absl::Status schema = spool->CheckSchema();
   if (!schema.ok()) return schema;
   return spool;
@@ -252,16 +290,36 @@ void Spool::Batch::PutMessage(const MessageMeta& meta, absl::string_view body,
   batch_.Put(spool_->messages_cf_, key, EncodeMeta(meta)).PermitUncheckedError();
   batch_.Put(spool_->bodies_cf_, key, rocksdb::Slice(body.data(), body.size()))
       .PermitUncheckedError();
-  for (const RecipientRecord& record : recipients) PutRecipient(meta.id, record);
+  for (const RecipientRecord& record : recipients) {
+    batch_.Put(spool_->recipients_cf_, RecipientKey(meta.id, record.index), EncodeRecipient(record))
+        .PermitUncheckedError();
+    batch_
+        .Put(spool_->schedule_cf_,
+             ScheduleKey::For(meta.id, record.index, record.next_due).Encode(), "")
+        .PermitUncheckedError();
+  }
 }
 
-void Spool::Batch::PutRecipient(MessageId id, const RecipientRecord& record) {
+void Spool::Batch::UpdateRecipient(MessageId id, const RecipientRecord& record,
+                                   absl::Time old_due) {
   batch_.Put(spool_->recipients_cf_, RecipientKey(id, record.index), EncodeRecipient(record))
+      .PermitUncheckedError();
+  const std::string old_key = ScheduleKey::For(id, record.index, old_due).Encode();
+  const std::string new_key = ScheduleKey::For(id, record.index, record.next_due).Encode();
+  if (old_key != new_key) {
+    batch_.Delete(spool_->schedule_cf_, old_key).PermitUncheckedError();
+    batch_.Put(spool_->schedule_cf_, new_key, "").PermitUncheckedError();
+  }
+}
+
+void Spool::Batch::DeleteRecipient(MessageId id, uint32_t index, absl::Time due) {
+  batch_.Delete(spool_->recipients_cf_, RecipientKey(id, index)).PermitUncheckedError();
+  batch_.Delete(spool_->schedule_cf_, ScheduleKey::For(id, index, due).Encode())
       .PermitUncheckedError();
 }
 
-void Spool::Batch::DeleteRecipient(MessageId id, uint32_t index) {
-  batch_.Delete(spool_->recipients_cf_, RecipientKey(id, index)).PermitUncheckedError();
+void Spool::Batch::SetRecipientCount(uint64_t count) {
+  batch_.Put(spool_->default_cf_, kRecipientCountKey, CountValue(count)).PermitUncheckedError();
 }
 
 void Spool::Batch::DeleteMessage(MessageId id) {
@@ -276,6 +334,119 @@ absl::Status Spool::Write(Batch* batch, bool sync) {
   write_options.sync = sync;
   rocksdb::Status s = db_->Write(write_options, &batch->batch_);
   if (!s.ok()) return FromRocks(s, "spool write failed for", path_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<DueRecipient>> Spool::ReadDue(
+    const ScheduleKey& from, absl::Time max_due, size_t limit,
+    absl::FunctionRef<bool(MessageId, uint32_t)> skip, ScheduleKey* next) {
+  std::vector<DueRecipient> out;
+  *next = from;
+  if (limit == 0) return out;
+  const int64_t max_due_us = max_due == absl::InfinitePast() ? 0 : absl::ToUnixMicros(max_due);
+  rocksdb::ReadOptions read_options;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, schedule_cf_));
+  absl::flat_hash_map<MessageId, std::optional<MessageMeta>> metas;
+  Batch repairs = NewBatch();
+  for (it->Seek(from.Encode()); it->Valid() && out.size() < limit; it->Next()) {
+    ScheduleKey key;
+    if (!ScheduleKey::Decode(absl::string_view(it->key().data(), it->key().size()), &key)) {
+      return absl::DataLossError(absl::StrCat("spool ", path_, " is corrupt: bad index key"));
+    }
+    if (key.due_us > max_due_us) break;
+    // The next call starts just after this entry.
+    *next = key;
+    ++next->index;
+    if (next->index == 0) ++next->id;  // index wrapped: unreachable in practice
+    if (skip(key.id, key.index)) continue;
+    std::string value;
+    rocksdb::Status s =
+        db_->Get(rocksdb::ReadOptions(), recipients_cf_, RecipientKey(key.id, key.index), &value);
+    if (s.IsNotFound()) {
+      // The recipient finished but the crash came before its index entry went.
+      repairs.batch_.Delete(schedule_cf_, it->key()).PermitUncheckedError();
+      continue;
+    }
+    if (!s.ok()) return FromRocks(s, "spool read failed for", path_);
+    DueRecipient due;
+    due.key = key;
+    if (!DecodeRecipient(key.index, value, &due.record)) {
+      return absl::DataLossError(
+          absl::StrCat("spool ", path_, ": corrupt recipient record for ", FormatQueueId(key.id)));
+    }
+    auto [meta_it, inserted] = metas.try_emplace(key.id);
+    if (inserted) {
+      absl::StatusOr<MessageMeta> meta = ReadMeta(key.id);
+      if (meta.ok()) {
+        meta_it->second = *std::move(meta);
+      } else if (meta.status().code() != absl::StatusCode::kNotFound) {
+        return meta.status();
+      }
+    }
+    if (!meta_it->second.has_value()) {
+      // A recipient whose message is gone (an interrupted removal): nothing to deliver.
+      repairs.batch_.Delete(schedule_cf_, it->key()).PermitUncheckedError();
+      repairs.batch_.Delete(recipients_cf_, RecipientKey(key.id, key.index)).PermitUncheckedError();
+      continue;
+    }
+    due.meta = *meta_it->second;
+    out.push_back(std::move(due));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cannot read the spool index", path_);
+  if (repairs.count() > 0) {
+    absl::Status repaired = Write(&repairs, /*sync=*/false);
+    if (!repaired.ok()) return repaired;
+  }
+  return out;
+}
+
+absl::StatusOr<uint32_t> Spool::CountRecipients(MessageId id) const {
+  const std::string prefix = MessageKey(id);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), recipients_cf_));
+  uint32_t count = 0;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++count;
+  if (!it->status().ok()) return FromRocks(it->status(), "spool read failed for", path_);
+  return count;
+}
+
+absl::StatusOr<uint64_t> Spool::RecipientCount() {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), default_cf_, kRecipientCountKey, &value);
+  if (s.ok()) {
+    absl::string_view in = value;
+    uint64_t count = 0;
+    if (GetFixed64BE(&in, &count)) return count;
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "spool read failed for", path_);
+  }
+  // Not kept yet (or unreadable): count the records, and keep the result.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), recipients_cf_));
+  uint64_t count = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+  if (!it->status().ok()) return FromRocks(it->status(), "spool read failed for", path_);
+  Batch batch = NewBatch();
+  batch.SetRecipientCount(count);
+  absl::Status written = Write(&batch, /*sync=*/false);
+  if (!written.ok()) return written;
+  return count;
+}
+
+absl::StatusOr<MessageId> Spool::MaxMessageId() const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), messages_cf_));
+  it->SeekToLast();
+  if (!it->status().ok()) return FromRocks(it->status(), "spool read failed for", path_);
+  if (!it->Valid()) return MessageId{0};
+  absl::string_view key(it->key().data(), it->key().size());
+  MessageId id = 0;
+  if (!GetFixed64BE(&key, &id)) {
+    return absl::DataLossError(absl::StrCat("spool ", path_, " is corrupt: bad message key"));
+  }
+  return id;
+}
+
+absl::Status Spool::Resume() {
+  rocksdb::Status s = db_->Resume();
+  if (!s.ok()) return FromRocks(s, "cannot resume spool", path_);
   return absl::OkStatus();
 }
 
@@ -333,6 +504,8 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
   std::unique_ptr<rocksdb::Iterator> metas(db_->NewIterator(read_options, messages_cf_));
   std::unique_ptr<rocksdb::Iterator> rcpts(db_->NewIterator(read_options, recipients_cf_));
   Batch cleanup = NewBatch();
+  // The index entries the live recipients need, to check the index against afterwards.
+  absl::flat_hash_set<std::string> expected_index;
 
   auto corrupt = [&](absl::string_view what) {
     return absl::DataLossError(absl::StrCat("spool ", path_, " is corrupt: ", what));
@@ -358,7 +531,10 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
       absl::string_view key(rcpts->key().data(), rcpts->key().size());
       key.remove_prefix(8);
       GetFixed32BE(&key, &index);
-      cleanup.DeleteRecipient(rcpt_id, index);
+      RecipientRecord record;
+      DecodeRecipient(index, absl::string_view(rcpts->value().data(), rcpts->value().size()),
+                      &record);
+      cleanup.DeleteRecipient(rcpt_id, index, record.next_due);
       ++stats.orphans_removed;
       rcpts->Next();
       continue;
@@ -382,6 +558,7 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
                            &record)) {
         return corrupt(absl::StrCat("bad recipient record for message ", FormatQueueId(id)));
       }
+      expected_index.insert(ScheduleKey::For(id, index, record.next_due).Encode());
       records.push_back(std::move(record));
       rcpts->Next();
     }
@@ -399,10 +576,24 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
   }
   if (!metas->status().ok()) return FromRocks(metas->status(), "cannot scan spool", path_);
   if (!rcpts->status().ok()) return FromRocks(rcpts->status(), "cannot scan spool", path_);
-  if (cleanup.count() > 0) {
-    absl::Status s = Write(&cleanup, /*sync=*/false);
-    if (!s.ok()) return s;
+
+  // The due-time index must hold exactly one entry per live recipient.
+  std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(read_options, schedule_cf_));
+  for (index->SeekToFirst(); index->Valid(); index->Next()) {
+    const std::string key(index->key().data(), index->key().size());
+    if (expected_index.erase(key) == 0) {
+      cleanup.batch_.Delete(schedule_cf_, key).PermitUncheckedError();
+      ++stats.index_repaired;
+    }
   }
+  if (!index->status().ok()) return FromRocks(index->status(), "cannot scan spool", path_);
+  for (const std::string& missing : expected_index) {
+    cleanup.batch_.Put(schedule_cf_, missing, "").PermitUncheckedError();
+    ++stats.index_repaired;
+  }
+  cleanup.SetRecipientCount(stats.recipients);
+  absl::Status s = Write(&cleanup, /*sync=*/true);
+  if (!s.ok()) return s;
   return stats;
 }
 

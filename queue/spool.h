@@ -2,9 +2,13 @@
 //
 // Column families:
 //   default     "volley.schema" -> schema version (decimal text)
+//               "volley.recipients" -> BE64 count of queued recipients
 //   messages    BE64(id) -> MessageMeta (sender, created, size, recipient count)
 //   bodies      BE64(id) -> the message content, stored once for all its recipients
 //   recipients  BE64(id) BE32(index) -> RecipientRecord (address, attempts, next due, last reply)
+//   schedule    BE64(due µs; 0 = at once) BE64(id) BE32(index) -> "" : the due-time index, one
+//               entry per queued recipient, so that the engine can read what comes due next
+//               without holding the whole queue in memory
 //
 // Message and body keys are written once and removed with SingleDelete, so a message that is
 // delivered before its memtable is flushed leaves nothing behind on disk. Recipient records
@@ -15,6 +19,7 @@
 #ifndef VOLLEY_QUEUE_SPOOL_H_
 #define VOLLEY_QUEUE_SPOOL_H_
 
+#include <compare>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -70,6 +75,25 @@ struct RecipientRecord {
   friend bool operator==(const RecipientRecord&, const RecipientRecord&) = default;
 };
 
+// A due-time index entry; ordered as the index is.
+struct ScheduleKey {
+  int64_t due_us = 0;  // 0: due at once
+  MessageId id = 0;
+  uint32_t index = 0;
+
+  static ScheduleKey For(MessageId id, uint32_t index, absl::Time due);
+  std::string Encode() const;
+  static bool Decode(absl::string_view key, ScheduleKey* out);
+  friend auto operator<=>(const ScheduleKey&, const ScheduleKey&) = default;
+};
+
+// A queued recipient read back from the index, with what delivering it needs (not the body).
+struct DueRecipient {
+  ScheduleKey key;
+  MessageMeta meta;
+  RecipientRecord record;
+};
+
 std::string EncodeMeta(const MessageMeta& meta);
 bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta);
 std::string EncodeRecipient(const RecipientRecord& record);
@@ -97,12 +121,16 @@ class Spool {
   // A set of changes committed atomically by Write().
   class Batch {
    public:
+    // The message, its body, its recipients and their index entries.
     void PutMessage(const MessageMeta& meta, absl::string_view body,
                     const std::vector<RecipientRecord>& recipients);
-    void PutRecipient(MessageId id, const RecipientRecord& record);
-    void DeleteRecipient(MessageId id, uint32_t index);
+    // A recipient's new state; its index entry moves from `old_due` to record.next_due.
+    void UpdateRecipient(MessageId id, const RecipientRecord& record, absl::Time old_due);
+    // A recipient is done (delivered, bounced, expired): the record and its index entry go.
+    void DeleteRecipient(MessageId id, uint32_t index, absl::Time due);
     // Removes the message's meta and body (not its recipients).
     void DeleteMessage(MessageId id);
+    void SetRecipientCount(uint64_t count);
 
     int count() const { return batch_.Count(); }
     size_t bytes() const { return batch_.GetDataSize(); }
@@ -119,6 +147,25 @@ class Spool {
 
   // Commits the batch. With `sync`, returns only once the write-ahead log is on stable storage.
   absl::Status Write(Batch* batch, bool sync);
+  // After a write error (disk full, I/O error) RocksDB refuses writes until it recovers; this
+  // asks it to try now.
+  absl::Status Resume();
+
+  // Recipients from the due-time index in index order, starting at `from` (inclusive), due no
+  // later than `max_due`, at most `limit` of them, leaving out those `skip` says (they are in
+  // memory already). `*next` is where the following call should start. Index entries without a
+  // recipient record (left by a crash) are removed on the way.
+  absl::StatusOr<std::vector<DueRecipient>> ReadDue(
+      const ScheduleKey& from, absl::Time max_due, size_t limit,
+      absl::FunctionRef<bool(MessageId, uint32_t)> skip, ScheduleKey* next);
+
+  // Recipients still queued for a message (its recipient records).
+  absl::StatusOr<uint32_t> CountRecipients(MessageId id) const;
+  // The persisted count of queued recipients; counted from the records (and written back) when
+  // a spool does not have it.
+  absl::StatusOr<uint64_t> RecipientCount();
+  // The largest message id in the spool (0 when empty).
+  absl::StatusOr<MessageId> MaxMessageId() const;
 
   absl::StatusOr<std::string> ReadBody(MessageId id) const;
   absl::StatusOr<MessageMeta> ReadMeta(MessageId id) const;
@@ -129,10 +176,13 @@ class Spool {
     uint64_t messages = 0;
     uint64_t recipients = 0;
     uint64_t orphans_removed = 0;  // metas without recipients, recipients without a meta
+    uint64_t index_repaired = 0;   // missing or stray due-time index entries fixed
     MessageId max_id = 0;
   };
-  // Calls `fn` for each message that has queued recipients, in id order, with those
-  // recipients. Removes orphaned records left by a crash between related writes.
+  // Walks the whole spool (volleyd --spool-check): calls `fn` for each message that has queued
+  // recipients, in id order, with those recipients; removes orphaned records left by a crash
+  // between related writes, makes the due-time index match the recipients, and rewrites the
+  // recipient count.
   absl::StatusOr<RecoveryStats> Recover(
       absl::FunctionRef<void(const MessageMeta&, std::vector<RecipientRecord>)> fn);
 
@@ -149,6 +199,7 @@ class Spool {
   rocksdb::ColumnFamilyHandle* messages_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* bodies_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* recipients_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* schedule_cf_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
 

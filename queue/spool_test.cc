@@ -126,9 +126,9 @@ TEST(Spool, DeletionAndOrphanCleanup) {
   ASSERT_TRUE((*spool)->Write(&batch, true).ok());
 
   batch.Clear();
-  batch.DeleteRecipient(10, 0);  // one of two recipients done
-  batch.DeleteRecipient(11, 0);  // last recipient done, message left: orphan meta
-  batch.DeleteMessage(12);       // message gone, recipient left: orphan recipient
+  batch.DeleteRecipient(10, 0, absl::InfinitePast());  // one of two recipients done
+  batch.DeleteRecipient(11, 0, absl::InfinitePast());  // last one done, message left: orphan
+  batch.DeleteMessage(12);  // message gone, recipient left: orphan recipient
   ASSERT_TRUE((*spool)->Write(&batch, true).ok());
 
   std::vector<MessageId> ids;
@@ -159,7 +159,7 @@ TEST(Spool, RecipientStateUpdates) {
   r.next_due = absl::FromUnixSeconds(2000000000);
   r.last_response = "421 busy";
   batch.Clear();
-  batch.PutRecipient(5, r);
+  batch.UpdateRecipient(5, r, absl::InfinitePast());
   ASSERT_TRUE((*spool)->Write(&batch, false).ok());
   auto records = (*spool)->ReadRecipients(5);
   ASSERT_TRUE(records.ok());
@@ -184,7 +184,7 @@ TEST(Spool, NewerSchemaIsRefused) {
     // Write a future schema version with RocksDB directly.
     rocksdb::Options options;
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "messages", "bodies", "recipients"}) {
+    for (const char* name : {"default", "messages", "bodies", "recipients", "schedule"}) {
       cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -207,6 +207,151 @@ TEST(Spool, UnopenablePathIsAnError) {
   ASSERT_FALSE(spool.ok());
   EXPECT_NE(spool.status().message().find("/proc/volley-cannot-exist/spool"),
             absl::string_view::npos);
+}
+
+}  // namespace
+}  // namespace volley::queue
+
+namespace volley::queue {
+namespace {
+
+ScheduleKey Start() { return ScheduleKey{}; }
+
+std::vector<std::pair<MessageId, uint32_t>> Ids(const std::vector<DueRecipient>& due) {
+  std::vector<std::pair<MessageId, uint32_t>> out;
+  for (const DueRecipient& d : due) out.emplace_back(d.key.id, d.key.index);
+  return out;
+}
+
+TEST(SpoolIndex, ReadsWhatIsDueInOrderWithoutTheSkippedOnes) {
+  auto spool = Spool::Open(TempPath("index_order"));
+  ASSERT_TRUE(spool.ok());
+  const absl::Time t0 = absl::FromUnixSeconds(1800000000);
+  Spool::Batch batch = (*spool)->NewBatch();
+  std::vector<RecipientRecord> later = Recipients(2);
+  later[0].next_due = t0 + absl::Minutes(10);
+  later[1].next_due = t0 + absl::Minutes(1);
+  batch.PutMessage(Meta(2, 2), "later", later);
+  batch.PutMessage(Meta(1, 2), "now", Recipients(2));  // due at once
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+
+  ScheduleKey next;
+  auto due = (*spool)->ReadDue(
+      Start(), t0 + absl::Minutes(5), 100, [](MessageId, uint32_t) { return false; }, &next);
+  ASSERT_TRUE(due.ok()) << due.status();
+  // Due at once first (in id order), then by due time; the 10-minute one is past max_due.
+  EXPECT_EQ(Ids(*due), (std::vector<std::pair<MessageId, uint32_t>>{{1, 0}, {1, 1}, {2, 1}}));
+  EXPECT_EQ((*due)[0].meta.sender, "sender@example.com");
+  EXPECT_EQ((*due)[2].record.next_due, t0 + absl::Minutes(1));
+
+  // From the cursor on, only what came due since.
+  auto more = (*spool)->ReadDue(
+      next, t0 + absl::Hours(1), 100, [](MessageId, uint32_t) { return false; }, &next);
+  ASSERT_TRUE(more.ok());
+  EXPECT_EQ(Ids(*more), (std::vector<std::pair<MessageId, uint32_t>>{{2, 0}}));
+
+  // Skipping (recipients held in memory) and the limit.
+  auto skipped = (*spool)->ReadDue(
+      Start(), t0 + absl::Hours(1), 2, [](MessageId id, uint32_t) { return id == 1; }, &next);
+  ASSERT_TRUE(skipped.ok());
+  EXPECT_EQ(Ids(*skipped), (std::vector<std::pair<MessageId, uint32_t>>{{2, 1}, {2, 0}}));
+}
+
+TEST(SpoolIndex, UpdatesAndDeletionsMoveTheEntries) {
+  auto spool = Spool::Open(TempPath("index_update"));
+  ASSERT_TRUE(spool.ok());
+  const absl::Time t0 = absl::FromUnixSeconds(1800000000);
+  Spool::Batch batch = (*spool)->NewBatch();
+  batch.PutMessage(Meta(7, 2), "body", Recipients(2));
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  RecipientRecord retry = Recipients(2)[0];
+  retry.attempts = 1;
+  retry.next_due = t0 + absl::Hours(1);
+  batch.Clear();
+  batch.UpdateRecipient(7, retry, absl::InfinitePast());
+  batch.DeleteRecipient(7, 1, absl::InfinitePast());
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  ScheduleKey next;
+  auto now = (*spool)->ReadDue(
+      Start(), t0, 100, [](MessageId, uint32_t) { return false; }, &next);
+  ASSERT_TRUE(now.ok());
+  EXPECT_TRUE(now->empty()) << "nothing is due now";
+  auto later = (*spool)->ReadDue(
+      Start(), t0 + absl::Hours(2), 100, [](MessageId, uint32_t) { return false; }, &next);
+  ASSERT_TRUE(later.ok());
+  ASSERT_EQ(later->size(), 1u);
+  EXPECT_EQ((*later)[0].record.attempts, 1u);
+  EXPECT_EQ(*(*spool)->CountRecipients(7), 1u);
+}
+
+TEST(SpoolIndex, StaleEntriesAreRemovedOnTheWay) {
+  auto spool = Spool::Open(TempPath("index_stale"));
+  ASSERT_TRUE(spool.ok());
+  Spool::Batch batch = (*spool)->NewBatch();
+  batch.PutMessage(Meta(3, 1), "body", Recipients(1));
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  // A crash between the recipient's removal and its index entry's: simulate with a delete of
+  // the record only (moving the index entry to a due time it does not have).
+  batch.Clear();
+  batch.DeleteRecipient(3, 0, absl::FromUnixSeconds(1));
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  ScheduleKey next;
+  auto due = (*spool)->ReadDue(
+      Start(), absl::InfiniteFuture(), 100, [](MessageId, uint32_t) { return false; }, &next);
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->empty());
+  // And it stays gone.
+  due = (*spool)->ReadDue(
+      Start(), absl::InfiniteFuture(), 100, [](MessageId, uint32_t) { return false; }, &next);
+  EXPECT_TRUE(due->empty());
+}
+
+TEST(SpoolIndex, CountsAndMaxId) {
+  const std::string path = TempPath("index_counts");
+  {
+    auto spool = Spool::Open(path);
+    ASSERT_TRUE(spool.ok());
+    EXPECT_EQ(*(*spool)->MaxMessageId(), 0u);
+    Spool::Batch batch = (*spool)->NewBatch();
+    batch.PutMessage(Meta(5, 3), "a", Recipients(3));
+    batch.PutMessage(Meta(9, 1), "b", Recipients(1));
+    ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+    EXPECT_EQ(*(*spool)->MaxMessageId(), 9u);
+    // Never written: counted from the records, then kept.
+    EXPECT_EQ(*(*spool)->RecipientCount(), 4u);
+    batch.Clear();
+    batch.SetRecipientCount(3);
+    ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  }
+  auto spool = Spool::Open(path);
+  ASSERT_TRUE(spool.ok());
+  EXPECT_EQ(*(*spool)->RecipientCount(), 3u) << "the kept count is used as it is";
+}
+
+TEST(SpoolIndex, RecoverRepairsTheIndexAndTheCount) {
+  auto spool = Spool::Open(TempPath("index_repair"));
+  ASSERT_TRUE(spool.ok());
+  Spool::Batch batch = (*spool)->NewBatch();
+  batch.PutMessage(Meta(4, 2), "body", Recipients(2));
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  // Recipient 1 is removed with the wrong due time: its real index entry stays behind, stray;
+  // and the kept count is wrong.
+  batch.Clear();
+  batch.DeleteRecipient(4, 1, absl::FromUnixSeconds(5));
+  batch.SetRecipientCount(42);
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  auto stats = (*spool)->Recover([](const MessageMeta&, std::vector<RecipientRecord>) {});
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->recipients, 1u);
+  EXPECT_EQ(stats->index_repaired, 1u);
+  EXPECT_EQ(*(*spool)->RecipientCount(), 1u);
+  ScheduleKey next;
+  auto due = (*spool)->ReadDue(
+      Start(), absl::InfiniteFuture(), 100, [](MessageId, uint32_t) { return false; }, &next);
+  ASSERT_TRUE(due.ok());
+  EXPECT_EQ(Ids(*due), (std::vector<std::pair<MessageId, uint32_t>>{{4, 0}}));
+  stats = (*spool)->Recover([](const MessageMeta&, std::vector<RecipientRecord>) {});
+  EXPECT_EQ(stats->index_repaired, 0u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "queue/spool_writer.h"
 
+#include <algorithm>
 #include <future>
 #include <utility>
 
@@ -16,8 +17,15 @@ constexpr size_t kMaxBytesPerCommit = 32ull << 20;
 
 }  // namespace
 
-SpoolWriter::SpoolWriter(Spool* spool, CommitObserver observer)
-    : spool_(spool), observer_(std::move(observer)) {
+SpoolWriter::SpoolWriter(Spool* spool, CommitObserver observer, Clock& clock)
+    : spool_(spool), observer_(std::move(observer)), clock_(clock) {
+  absl::StatusOr<uint64_t> count = spool_->RecipientCount();
+  if (count.ok()) {
+    queued_count_ = *count;
+  } else {
+    LOG(ERROR) << "cannot read the spool's recipient count: " << count.status();
+  }
+  queued_.store(queued_count_, std::memory_order_relaxed);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -32,9 +40,7 @@ void SpoolWriter::Enqueue(Op op) {
       return;
     }
   }
-  if (op.done) {
-    std::move(op.done)(absl::UnavailableError("the spool writer has stopped"));
-  }
+  if (op.done) std::move(op.done)(absl::UnavailableError("the spool writer has stopped"));
 }
 
 void SpoolWriter::Insert(MessageMeta meta, std::shared_ptr<const std::string> body,
@@ -48,28 +54,33 @@ void SpoolWriter::Insert(MessageMeta meta, std::shared_ptr<const std::string> bo
   Enqueue(std::move(op));
 }
 
-void SpoolWriter::RecipientDone(MessageId id, uint32_t index) {
+void SpoolWriter::RecipientDone(MessageId id, uint32_t index, absl::Time due) {
   Op op;
   op.kind = Op::Kind::kDone;
   op.meta.id = id;
   op.index = index;
+  op.due = due;
   Enqueue(std::move(op));
 }
 
-void SpoolWriter::Reschedule(MessageId id, RecipientRecord record) {
+void SpoolWriter::Reschedule(MessageId id, RecipientRecord record, absl::Time old_due,
+                             bool keep_in_memory) {
   Op op;
   op.kind = Op::Kind::kReschedule;
   op.meta.id = id;
   op.recipients.push_back(std::move(record));
+  op.due = old_due;
+  op.keep = keep_in_memory;
   Enqueue(std::move(op));
 }
 
-void SpoolWriter::Track(MessageId id, uint32_t remaining) {
-  Op op;
-  op.kind = Op::Kind::kTrack;
-  op.meta.id = id;
-  op.index = remaining;
-  Enqueue(std::move(op));
+void SpoolWriter::StartLoader(const LoaderOptions& options, LoadFn load) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  // Read by the writer thread only after it sees load_requested_ under the mutex.
+  loader_options_ = options;
+  load_ = std::move(load);
+  load_requested_ = true;
+  wake_.notify_one();
 }
 
 void SpoolWriter::Flush() {
@@ -100,13 +111,26 @@ SpoolWriterStats SpoolWriter::stats() const {
 
 void SpoolWriter::Run() {
   std::vector<Op> ops;
+  absl::Time last_load = absl::InfinitePast();  // real time, to pace loads after deliveries
+  bool room_made = false;
   while (true) {
+    bool load = false;
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      auto ready = [this] { return !queue_.empty() || stopping_ || load_requested_; };
+      if (!load_) {
+        wake_.wait(lock, ready);
+      } else {
+        // The loader's times are on clock_ (simulated in tests); wake on the real clock often
+        // enough to notice them.
+        wake_.wait_for(lock, std::chrono::milliseconds(room_made ? 10 : 100), ready);
+      }
       if (queue_.empty() && stopping_) return;
       ops.swap(queue_);
+      load = load_requested_;
+      load_requested_ = false;
     }
+    const size_t resident_before = resident_.size();
     // Commit in slices so one burst does not become one enormous write.
     size_t begin = 0;
     while (begin < ops.size()) {
@@ -122,17 +146,63 @@ void SpoolWriter::Run() {
       begin = end;
     }
     ops.clear();
+    if (!load_) continue;
+    // Load when asked, when the interval has passed, or soon after deliveries made room (at
+    // most every 10 ms: every delivery makes room).
+    if (resident_.size() < resident_before) room_made = true;
+    const absl::Time real_now = absl::Now();
+    const bool paced_room = room_made && resident_.size() < loader_options_.budget &&
+                            real_now - last_load >= absl::Milliseconds(10);
+    if (load || paced_room || clock_.Now() >= next_load_) {
+      last_load = real_now;
+      room_made = false;
+      LoadDue();
+    }
   }
 }
 
+void SpoolWriter::LoadDue() {
+  const absl::Time now = clock_.Now();
+  next_load_ = now + loader_options_.interval;
+  if (!load_ || resident_.size() >= loader_options_.budget) return;
+  const size_t limit = loader_options_.budget - resident_.size();
+  ScheduleKey next;
+  absl::StatusOr<std::vector<DueRecipient>> due = spool_->ReadDue(
+      cursor_, now + loader_options_.horizon, limit,
+      [this](MessageId id, uint32_t index) {
+        return resident_.contains(RecipientKey{id, index});
+      },
+      &next);
+  if (!due.ok()) {
+    LOG(ERROR) << "cannot read due recipients from the spool: " << due.status();
+    return;
+  }
+  cursor_ = next;
+  if (due->empty()) return;
+  for (const DueRecipient& d : *due) resident_.insert(RecipientKey{d.key.id, d.key.index});
+  SetResidentCount();
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    stats_.loaded += due->size();
+  }
+  // More may be due than the budget allowed: look again soon rather than in a full interval.
+  if (due->size() == limit) next_load_ = now + loader_options_.interval / 10;
+  load_(*std::move(due));
+}
+
 void SpoolWriter::Commit(std::vector<Op>& ops) {
+  // After a failed write RocksDB may refuse writes until told to resume.
+  if (!healthy_.load(std::memory_order_relaxed)) {
+    absl::Status resumed = spool_->Resume();
+    if (!resumed.ok()) LOG(WARNING) << "spool still failing: " << resumed;
+  }
   Spool::Batch batch = spool_->NewBatch();
   bool sync = false;
   int messages = 0;
-  // Messages whose last recipient this batch removes; applied to remaining_ only when the write
-  // succeeds, so a failed write leaves the counts matching the spool.
-  std::vector<MessageId> inserted;
+  int64_t queued_delta = 0;
   absl::flat_hash_map<MessageId, uint32_t> done_counts;
+  // Remaining counts read for this commit (messages not seen since the start).
+  absl::flat_hash_map<MessageId, uint32_t> counted;
 
   for (Op& op : ops) {
     switch (op.kind) {
@@ -140,18 +210,25 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
         batch.PutMessage(op.meta, *op.body, op.recipients);
         sync = true;
         ++messages;
+        queued_delta += static_cast<int64_t>(op.recipients.size());
         break;
-      case Op::Kind::kDone:
-        batch.DeleteRecipient(op.meta.id, op.index);
-        ++done_counts[op.meta.id];
-        break;
-      case Op::Kind::kReschedule:
-        batch.PutRecipient(op.meta.id, op.recipients.front());
-        break;
-      case Op::Kind::kTrack:
-        if (remaining_.emplace(op.meta.id, op.index).second) {
-          tracked_.fetch_add(1, std::memory_order_relaxed);
+      case Op::Kind::kDone: {
+        const MessageId id = op.meta.id;
+        if (!remaining_.contains(id) && !counted.contains(id)) {
+          absl::StatusOr<uint32_t> count = spool_->CountRecipients(id);
+          if (!count.ok()) {
+            LOG(ERROR) << "cannot count the recipients of " << FormatQueueId(id) << ": "
+                       << count.status();
+          }
+          counted[id] = count.ok() ? *count : UINT32_MAX;
         }
+        batch.DeleteRecipient(id, op.index, op.due);
+        ++done_counts[id];
+        --queued_delta;
+        break;
+      }
+      case Op::Kind::kReschedule:
+        batch.UpdateRecipient(op.meta.id, op.recipients.front(), op.due);
         break;
       case Op::Kind::kFlush:
         sync = true;
@@ -159,33 +236,28 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
     }
   }
 
-  // Inserts count before removals in the same batch: a message can be inserted and (on another
-  // shard, after its 250) completed before the next commit only if the insert committed first,
-  // so within one batch inserts are always earlier ops. Apply them first.
-  for (Op& op : ops) {
-    if (op.kind == Op::Kind::kInsert) {
-      remaining_[op.meta.id] = static_cast<uint32_t>(op.recipients.size());
-    }
-  }
+  auto remaining_of = [&](MessageId id) -> uint32_t {
+    if (auto it = remaining_.find(id); it != remaining_.end()) return it->second;
+    if (auto it = counted.find(id); it != counted.end()) return it->second;
+    return UINT32_MAX;
+  };
   std::vector<MessageId> completed;
   for (const auto& [id, count] : done_counts) {
-    auto it = remaining_.find(id);
-    if (it == remaining_.end()) {
-      LOG(ERROR) << "spool: completion for untracked message " << FormatQueueId(id);
-      continue;
-    }
-    if (it->second <= count) {
+    if (remaining_of(id) <= count) {
       batch.DeleteMessage(id);
       completed.push_back(id);
     }
   }
+  if (queued_delta != 0) {
+    batch.SetRecipientCount(
+        static_cast<uint64_t>(static_cast<int64_t>(queued_count_) + queued_delta));
+  }
 
   absl::Status status = absl::OkStatus();
-  absl::Duration elapsed;
   if (batch.count() > 0 || sync) {
     const absl::Time start = absl::Now();
     status = spool_->Write(&batch, sync);
-    elapsed = absl::Now() - start;
+    const absl::Duration elapsed = absl::Now() - start;
     {
       std::lock_guard<std::mutex> lock(stats_mutex_);
       ++stats_.commits;
@@ -193,13 +265,17 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
       stats_.messages += messages;
       stats_.operations += ops.size();
       stats_.commit_time += elapsed;
-      if (elapsed > stats_.max_commit_time) stats_.max_commit_time = elapsed;
+      stats_.max_commit_time = std::max(stats_.max_commit_time, elapsed);
       if (!status.ok()) ++stats_.failed_commits;
     }
     if (observer_) observer_(elapsed, messages, status.ok());
   }
+  healthy_.store(status.ok(), std::memory_order_relaxed);
 
   if (status.ok()) {
+    queued_count_ = static_cast<uint64_t>(static_cast<int64_t>(queued_count_) + queued_delta);
+    queued_.store(queued_count_, std::memory_order_relaxed);
+    for (const auto& [id, count] : counted) remaining_[id] = count;
     for (const auto& [id, count] : done_counts) {
       auto it = remaining_.find(id);
       if (it == remaining_.end()) continue;
@@ -209,19 +285,46 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
         it->second -= count;
       }
     }
-    int64_t delta = 0;
-    for (Op& op : ops) {
-      if (op.kind == Op::Kind::kInsert) ++delta;
-    }
-    delta -= static_cast<int64_t>(completed.size());
-    tracked_.fetch_add(static_cast<uint64_t>(delta), std::memory_order_relaxed);
   } else {
     LOG(ERROR) << "spool commit of " << ops.size() << " changes failed: " << status;
-    // Nothing of this batch is in the spool: forget the inserted messages again.
-    for (Op& op : ops) {
-      if (op.kind == Op::Kind::kInsert) remaining_.erase(op.meta.id);
+  }
+
+  for (Op& op : ops) {
+    switch (op.kind) {
+      case Op::Kind::kInsert:
+        if (status.ok()) {
+          remaining_[op.meta.id] = static_cast<uint32_t>(op.recipients.size());
+          for (const RecipientRecord& r : op.recipients) {
+            resident_.insert(RecipientKey{op.meta.id, r.index});
+          }
+        }
+        break;
+      case Op::Kind::kDone:
+        resident_.erase(RecipientKey{op.meta.id, op.index});
+        if (!status.ok()) {
+          // Still in the spool: let the loader find it again (a duplicate, never a loss).
+          cursor_ = std::min(cursor_, ScheduleKey::For(op.meta.id, op.index, op.due));
+        }
+        break;
+      case Op::Kind::kReschedule: {
+        // Kept: the engine holds it (even if the write failed; the spool then still has the
+        // old state, which is harmless). Let go: the loader reads it back when it comes due,
+        // from wherever the index has it.
+        const RecipientRecord& record = op.recipients.front();
+        if (!op.keep) {
+          resident_.erase(RecipientKey{op.meta.id, record.index});
+          const ScheduleKey key = status.ok()
+                                      ? ScheduleKey::For(op.meta.id, record.index, record.next_due)
+                                      : ScheduleKey::For(op.meta.id, record.index, op.due);
+          cursor_ = std::min(cursor_, key);
+        }
+        break;
+      }
+      case Op::Kind::kFlush:
+        break;
     }
   }
+  SetResidentCount();
 
   for (Op& op : ops) {
     if (op.done) std::move(op.done)(status);

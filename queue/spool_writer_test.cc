@@ -5,11 +5,13 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace volley::queue {
@@ -26,63 +28,108 @@ MessageMeta Meta(MessageId id, uint32_t n) {
   MessageMeta meta;
   meta.id = id;
   meta.sender = "s@example.com";
-  meta.created = absl::Now();
+  meta.created = absl::FromUnixSeconds(1800000000);
   meta.size = 4;
   meta.num_recipients = n;
   return meta;
 }
 
-std::vector<RecipientRecord> Recipients(uint32_t n) {
+std::vector<RecipientRecord> Recipients(uint32_t n, absl::Time due = absl::InfinitePast()) {
   std::vector<RecipientRecord> out(n);
   for (uint32_t i = 0; i < n; ++i) {
     out[i].index = i;
     out[i].address = absl::StrCat("r", i, "@example.org");
+    out[i].next_due = due;
   }
   return out;
 }
 
-absl::Status InsertAndWait(SpoolWriter& writer, MessageId id, uint32_t n) {
+absl::Status InsertAndWait(SpoolWriter& writer, MessageId id, uint32_t n,
+                           absl::Time due = absl::InfinitePast()) {
   std::promise<absl::Status> done;
   auto future = done.get_future();
-  writer.Insert(Meta(id, n), std::make_shared<const std::string>("body"), Recipients(n),
+  writer.Insert(Meta(id, n), std::make_shared<const std::string>("body"), Recipients(n, due),
                 [&done](absl::Status s) { done.set_value(s); });
   return future.get();
 }
 
+// Collects what the loader hands over.
+struct Loaded {
+  std::mutex mutex;
+  std::vector<DueRecipient> all;
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return all.size();
+  }
+  bool WaitFor(size_t n, absl::Duration timeout = absl::Seconds(5)) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (size() < n) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return true;
+  }
+  SpoolWriter::LoadFn Fn() {
+    return [this](std::vector<DueRecipient> due) {
+      std::lock_guard<std::mutex> lock(mutex);
+      for (DueRecipient& d : due) all.push_back(std::move(d));
+    };
+  }
+};
+
 TEST(SpoolWriter, InsertIsDurableWhenDoneRuns) {
-  const std::string path = TempPath("writer_insert");
-  auto spool = Spool::Open(path);
+  auto spool = Spool::Open(TempPath("writer_insert"));
   ASSERT_TRUE(spool.ok());
   SpoolWriter writer(spool->get());
   ASSERT_TRUE(InsertAndWait(writer, 1, 2).ok());
   // The completion ran after the commit: the message is readable now.
   EXPECT_EQ(*(*spool)->ReadBody(1), "body");
-  EXPECT_EQ(writer.tracked_messages(), 1u);
+  EXPECT_EQ(writer.queued_recipients(), 2u);
+  EXPECT_EQ(writer.resident_recipients(), 2u);
   EXPECT_GE(writer.stats().synced_commits, 1u);
 }
 
 TEST(SpoolWriter, MessageIsDeletedWithItsLastRecipient) {
-  const std::string path = TempPath("writer_delete");
-  auto spool = Spool::Open(path);
+  auto spool = Spool::Open(TempPath("writer_delete"));
   ASSERT_TRUE(spool.ok());
   SpoolWriter writer(spool->get());
   ASSERT_TRUE(InsertAndWait(writer, 1, 3).ok());
-  writer.RecipientDone(1, 0);
-  writer.RecipientDone(1, 2);
+  writer.RecipientDone(1, 0, absl::InfinitePast());
+  writer.RecipientDone(1, 2, absl::InfinitePast());
   writer.Flush();
   EXPECT_TRUE((*spool)->ReadBody(1).ok());
-  EXPECT_EQ((*spool)->ReadRecipients(1)->size(), 1u);
-  writer.RecipientDone(1, 1);
+  EXPECT_EQ(*(*spool)->CountRecipients(1), 1u);
+  writer.RecipientDone(1, 1, absl::InfinitePast());
   writer.Flush();
   EXPECT_EQ((*spool)->ReadBody(1).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ((*spool)->ReadMeta(1).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_TRUE((*spool)->ReadRecipients(1)->empty());
-  EXPECT_EQ(writer.tracked_messages(), 0u);
+  EXPECT_EQ(writer.queued_recipients(), 0u);
+  EXPECT_EQ(*(*spool)->RecipientCount(), 0u);
+  EXPECT_EQ(writer.resident_recipients(), 0u);
 }
 
-TEST(SpoolWriter, RescheduleIsPersisted) {
-  const std::string path = TempPath("writer_resched");
+TEST(SpoolWriter, AfterARestartTheLastRecipientStillTakesTheMessage) {
+  const std::string path = TempPath("writer_restart");
+  {
+    auto spool = Spool::Open(path);
+    ASSERT_TRUE(spool.ok());
+    SpoolWriter writer(spool->get());
+    ASSERT_TRUE(InsertAndWait(writer, 3, 2).ok());
+    writer.RecipientDone(3, 0, absl::InfinitePast());
+  }
   auto spool = Spool::Open(path);
+  ASSERT_TRUE(spool.ok());
+  SpoolWriter writer(spool->get());
+  EXPECT_EQ(writer.queued_recipients(), 1u) << "the count survives the restart";
+  // The writer has never seen message 3 in this run: it counts its recipients in the spool.
+  writer.RecipientDone(3, 1, absl::InfinitePast());
+  writer.Flush();
+  EXPECT_EQ((*spool)->ReadMeta(3).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*spool)->ReadBody(3).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST(SpoolWriter, RescheduleIsPersistedAndMovesTheIndexEntry) {
+  auto spool = Spool::Open(TempPath("writer_resched"));
   ASSERT_TRUE(spool.ok());
   SpoolWriter writer(spool->get());
   ASSERT_TRUE(InsertAndWait(writer, 9, 1).ok());
@@ -90,16 +137,21 @@ TEST(SpoolWriter, RescheduleIsPersisted) {
   r.attempts = 1;
   r.next_due = absl::FromUnixSeconds(1900000000);
   r.last_response = "451 4.3.0 later";
-  writer.Reschedule(9, r);
+  writer.Reschedule(9, r, absl::InfinitePast(), /*keep_in_memory=*/false);
   writer.Flush();
-  auto records = (*spool)->ReadRecipients(9);
-  ASSERT_EQ(records->size(), 1u);
-  EXPECT_EQ((*records)[0], r);
+  EXPECT_EQ((*spool)->ReadRecipients(9)->front(), r);
+  EXPECT_EQ(writer.resident_recipients(), 0u) << "let go by the engine";
+  ScheduleKey next;
+  auto due = (*spool)->ReadDue(
+      ScheduleKey{}, absl::FromUnixSeconds(1900000001), 10,
+      [](MessageId, uint32_t) { return false; }, &next);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 1u);
+  EXPECT_EQ((*due)[0].key.due_us, int64_t{1900000000} * 1000000);
 }
 
 TEST(SpoolWriter, ConcurrentInsertsAreGroupCommitted) {
-  const std::string path = TempPath("writer_group");
-  auto spool = Spool::Open(path);
+  auto spool = Spool::Open(TempPath("writer_group"));
   ASSERT_TRUE(spool.ok());
   SpoolWriter writer(spool->get());
   constexpr int kThreads = 8;
@@ -119,41 +171,94 @@ TEST(SpoolWriter, ConcurrentInsertsAreGroupCommitted) {
   EXPECT_EQ(stats.messages, uint64_t{kThreads * kPerThread});
   // Eight writers each waiting for their own commit must share commits.
   EXPECT_LT(stats.synced_commits, stats.messages);
-  uint64_t recovered = 0;
-  ASSERT_TRUE((*spool)
-                  ->Recover([&](const MessageMeta&, std::vector<RecipientRecord>) { ++recovered; })
-                  .ok());
-  EXPECT_EQ(recovered, uint64_t{kThreads * kPerThread});
+  EXPECT_EQ(writer.queued_recipients(), uint64_t{kThreads * kPerThread});
 }
 
-TEST(SpoolWriter, TrackedRecoveredMessagesAreDeletedToo) {
-  const std::string path = TempPath("writer_track");
+TEST(SpoolWriter, LoaderReadsWhatComesDueWithinTheBudgetOnce) {
+  const std::string path = TempPath("writer_loader");
+  SimulatedClock clock(absl::FromUnixSeconds(1800000000));
   {
     auto spool = Spool::Open(path);
     ASSERT_TRUE(spool.ok());
-    SpoolWriter writer(spool->get());
-    ASSERT_TRUE(InsertAndWait(writer, 3, 2).ok());
+    SpoolWriter writer(spool->get(), nullptr, clock);
+    for (MessageId id = 1; id <= 30; ++id) ASSERT_TRUE(InsertAndWait(writer, id, 1).ok());
+    // Two for later.
+    ASSERT_TRUE(InsertAndWait(writer, 100, 1, clock.Now() + absl::Minutes(10)).ok());
+    ASSERT_TRUE(InsertAndWait(writer, 101, 1, clock.Now() + absl::Hours(2)).ok());
   }
   auto spool = Spool::Open(path);
   ASSERT_TRUE(spool.ok());
-  SpoolWriter writer(spool->get());
-  std::vector<std::pair<MessageId, uint32_t>> found;
-  ASSERT_TRUE((*spool)
-                  ->Recover([&](const MessageMeta& m, std::vector<RecipientRecord> r) {
-                    found.emplace_back(m.id, r.size());
-                  })
-                  .ok());
-  ASSERT_EQ(found.size(), 1u);
-  writer.Track(found[0].first, found[0].second);
-  writer.RecipientDone(3, 0);
-  writer.RecipientDone(3, 1);
+  SpoolWriter writer(spool->get(), nullptr, clock);
+  EXPECT_EQ(writer.queued_recipients(), 32u);
+  Loaded loaded;
+  LoaderOptions options;
+  options.budget = 20;
+  options.horizon = absl::Minutes(1);
+  options.interval = absl::Milliseconds(10);
+  writer.StartLoader(options, loaded.Fn());
+  ASSERT_TRUE(loaded.WaitFor(20));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(loaded.size(), 20u) << "no more than the budget in memory";
+  EXPECT_EQ(writer.resident_recipients(), 20u);
+  // Delivering ten frees room for the other ten due now, and only them.
+  for (size_t i = 0; i < 10; ++i) {
+    const DueRecipient& d = loaded.all[i];
+    writer.RecipientDone(d.key.id, d.key.index, d.record.next_due);
+  }
+  ASSERT_TRUE(loaded.WaitFor(30));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(loaded.size(), 30u);
+  // The rest is delivered; nine minutes later the 10-minute one is within the horizon, the
+  // 2-hour one is not.
+  for (size_t i = 10; i < 30; ++i) {
+    const DueRecipient& d = loaded.all[i];
+    writer.RecipientDone(d.key.id, d.key.index, d.record.next_due);
+  }
   writer.Flush();
-  EXPECT_EQ((*spool)->ReadMeta(3).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(writer.resident_recipients(), 0u);
+  clock.Advance(absl::Minutes(9) + absl::Seconds(30));
+  ASSERT_TRUE(loaded.WaitFor(31));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(loaded.size(), 31u);
+  EXPECT_EQ(loaded.all.back().key.id, 100u);
+  std::vector<MessageId> ids;
+  for (const DueRecipient& d : loaded.all) ids.push_back(d.key.id);
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "each loaded once";
+}
+
+TEST(SpoolWriter, LetGoRecipientsComeBackWhenDueAndKeptOnesDoNot) {
+  SimulatedClock clock(absl::FromUnixSeconds(1800000000));
+  auto spool = Spool::Open(TempPath("writer_letgo"));
+  ASSERT_TRUE(spool.ok());
+  SpoolWriter writer(spool->get(), nullptr, clock);
+  ASSERT_TRUE(InsertAndWait(writer, 1, 2).ok());
+  Loaded loaded;
+  LoaderOptions options;
+  options.horizon = absl::Minutes(1);
+  options.interval = absl::Milliseconds(10);
+  writer.StartLoader(options, loaded.Fn());
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(loaded.size(), 0u) << "both are in memory since the injection";
+  // One retries in 30 s (kept), the other in 10 minutes (let go).
+  RecipientRecord soon = Recipients(2)[0];
+  soon.next_due = clock.Now() + absl::Seconds(30);
+  RecipientRecord later = Recipients(2)[1];
+  later.next_due = clock.Now() + absl::Minutes(10);
+  writer.Reschedule(1, soon, absl::InfinitePast(), /*keep_in_memory=*/true);
+  writer.Reschedule(1, later, absl::InfinitePast(), /*keep_in_memory=*/false);
+  writer.Flush();
+  EXPECT_EQ(writer.resident_recipients(), 1u);
+  clock.Advance(absl::Minutes(10));
+  ASSERT_TRUE(loaded.WaitFor(1));
+  absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded.all[0].key.index, 1u);
+  EXPECT_EQ(loaded.all[0].meta.sender, "s@example.com");
 }
 
 TEST(SpoolWriter, AfterStopInsertsFailCleanly) {
-  const std::string path = TempPath("writer_stop");
-  auto spool = Spool::Open(path);
+  auto spool = Spool::Open(TempPath("writer_stop"));
   ASSERT_TRUE(spool.ok());
   SpoolWriter writer(spool->get());
   writer.Stop();

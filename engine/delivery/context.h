@@ -21,6 +21,9 @@ struct EngineContext {
   Metrics* metrics = nullptr;
   Clock* clock = nullptr;
   WorkerPool* io_pool = nullptr;  // blocking spool reads
+  // Recipients whose retry is due within this stay in memory; later ones are let go and read
+  // back from the spool by the writer's loader (LoaderOptions::horizon).
+  absl::Duration memory_horizon = absl::Minutes(1);
 };
 
 }  // namespace volley::delivery

@@ -12,8 +12,6 @@
 namespace volley::delivery {
 namespace {
 
-// Bodies read from the spool at once per shard; more recipients wait their turn.
-constexpr int kMaxBodyLoads = 64;
 constexpr uint64_t kSweepIntervalMs = 60 * 1000;
 
 std::vector<std::string> DnsServers(const config::Config& config) {
@@ -119,6 +117,7 @@ absl::Status DeliveryShard::Init() {
 
 void DeliveryShard::SweepIdleQueues() {
   // Runs from its own timer, never while a queue is on the stack or in to_flush_.
+  for (auto& [key, site] : sites_) site->ExpireReady();
   absl::erase_if(domains_, [](const auto& entry) { return entry.second->Idle(); });
   absl::erase_if(sites_, [](const auto& entry) { return entry.second->Idle(); });
 }
@@ -227,74 +226,62 @@ void DeliveryShard::MakeReady(RecipientPtr recipient) {
     outbox_.push_back(std::move(recipient));
     return;
   }
+  if (ExpireIfDue(recipient)) return;
   metrics().AddQueue(QueueState::kReady, 1);
-  if (recipient->body) {
-    const std::string domain = recipient->domain;
-    DomainQueue& queue = Domain(domain);
-    queue.Add(std::move(recipient));
-    if (std::find(to_flush_.begin(), to_flush_.end(), &queue) == to_flush_.end()) {
-      to_flush_.push_back(&queue);
-    }
-    return;
-  }
-  const queue::MessageId id = recipient->message->id;
-  auto [it, first] = waiting_for_body_.try_emplace(id);
-  it->second.push_back(std::move(recipient));
-  if (first) {
-    body_load_queue_.push_back(id);
-    StartBodyLoads();
+  // The body is read only when a connection is about to send it (SiteQueue), so recipients
+  // waiting in ready queues cost little memory.
+  const std::string domain = recipient->domain;
+  DomainQueue& queue = Domain(domain);
+  queue.Add(std::move(recipient));
+  if (std::find(to_flush_.begin(), to_flush_.end(), &queue) == to_flush_.end()) {
+    to_flush_.push_back(&queue);
   }
 }
 
-void DeliveryShard::StartBodyLoads() {
-  while (body_loads_in_flight_ < kMaxBodyLoads && !body_load_queue_.empty()) {
-    const queue::MessageId id = body_load_queue_.front();
-    body_load_queue_.pop_front();
-    ++body_loads_in_flight_;
-    std::weak_ptr<bool> alive = alive_;
-    queue::Spool* spool = context_.spool;
-    Shard* shard = shard_;
-    context_.io_pool->Run([this, alive, spool, shard, id]() {
-      absl::StatusOr<std::string> body = spool->ReadBody(id);
-      shard->Post([this, alive, id, body = std::move(body)]() mutable {
-        if (alive.expired()) return;
-        OnBodyLoaded(id, std::move(body));
-      });
+bool DeliveryShard::ExpireIfDue(RecipientPtr& recipient) {
+  const absl::Time expires = recipient->message->created + context_.config->delivery.max_age;
+  if (context_.clock->Now() < expires) return false;
+  const smtp::Reply reply = smtp::MakeReply(
+      451, "4.4.7",
+      recipient->last_response.empty()
+          ? std::string("message expired before it could be delivered")
+          : absl::StrCat("message expired; last error: ", recipient->last_response));
+  Expire(std::move(recipient), reply, std::nullopt, Attempt{});
+  return true;
+}
+
+void DeliveryShard::LoadBody(queue::MessageId id, BodyCallback callback) {
+  auto [it, first] = body_waiters_.try_emplace(id);
+  it->second.push_back(std::move(callback));
+  if (!first) return;  // one read serves everybody waiting for this message
+  ++body_loads_in_flight_;
+  std::weak_ptr<bool> alive = alive_;
+  queue::Spool* spool = context_.spool;
+  Shard* shard = shard_;
+  context_.io_pool->Run([this, alive, spool, shard, id]() {
+    absl::StatusOr<std::string> body = spool->ReadBody(id);
+    shard->Post([this, alive, id, body = std::move(body)]() mutable {
+      if (alive.expired()) return;
+      OnBodyLoaded(id, std::move(body));
     });
-  }
+  });
 }
 
 void DeliveryShard::OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string> body) {
   --body_loads_in_flight_;
-  auto it = waiting_for_body_.find(id);
-  if (it != waiting_for_body_.end()) {
-    std::vector<RecipientPtr> recipients = std::move(it->second);
-    waiting_for_body_.erase(it);
+  auto it = body_waiters_.find(id);
+  if (it != body_waiters_.end()) {
+    std::vector<BodyCallback> callbacks = std::move(it->second);
+    body_waiters_.erase(it);
+    absl::StatusOr<std::shared_ptr<const std::string>> shared =
+        body.ok() ? absl::StatusOr<std::shared_ptr<const std::string>>(
+                        std::make_shared<const std::string>(*std::move(body)))
+                  : absl::StatusOr<std::shared_ptr<const std::string>>(body.status());
     if (!body.ok()) {
-      // The spool could not give the body now: try again later; nothing is lost.
       LOG(ERROR) << "cannot load message " << queue::FormatQueueId(id) << ": " << body.status();
-      metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(recipients.size()));
-      for (RecipientPtr& r : recipients) {
-        TransientFailure(
-            std::move(r),
-            smtp::MakeReply(451, "4.3.0",
-                            absl::StrCat("spool read failed: ", body.status().message())),
-            std::nullopt, Attempt{}, "BadConfiguration");
-      }
-    } else if (!shutting_down_) {
-      auto shared = std::make_shared<const std::string>(*std::move(body));
-      // MakeReady counted them as ready already; undo that before it counts them again.
-      metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(recipients.size()));
-      for (RecipientPtr& r : recipients) {
-        r->body = shared;
-        MakeReady(std::move(r));
-      }
-      FlushPumps();
-    } else {
-      metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(recipients.size()));
     }
+    for (BodyCallback& callback : callbacks) callback(shared);
   }
-  StartBodyLoads();
   MaybeFinishShutdown();
 }
 
@@ -358,14 +345,14 @@ void DeliveryShard::RecordOutcome(RecipientPtr recipient, const RecipientOutcome
     metrics().Add(DeliveryOutcome::kDelivered);
     context_.metrics->delivery_latency().Observe(
         absl::ToDoubleSeconds(context_.clock->Now() - recipient->message->created));
-    context_.writer->RecipientDone(recipient->message->id, recipient->index);
+    context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
     return;
   }
   const absl::string_view classification = ClassifyBounce(reply);
   if (reply.IsPermanent()) {
     WriteLog(RecordType::kBounce, *recipient, reply, command, attempt, classification);
     metrics().Add(DeliveryOutcome::kBounced);
-    context_.writer->RecipientDone(recipient->message->id, recipient->index);
+    context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
     return;
   }
   --recipient->attempts;  // TransientFailure counts it
@@ -377,7 +364,7 @@ void DeliveryShard::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
   ++recipient->attempts;
   WriteLog(RecordType::kBounce, *recipient, reply, std::nullopt, attempt, classification);
   metrics().Add(DeliveryOutcome::kBounced);
-  context_.writer->RecipientDone(recipient->message->id, recipient->index);
+  context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
 }
 
 void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
@@ -394,18 +381,12 @@ void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& 
   delay *= absl::Uniform(rng_, 0.9, 1.1);
   const absl::Time expires = recipient->message->created + delivery.max_age;
   if (now + delay >= expires) {
-    WriteLog(RecordType::kExpiration, *recipient, reply, command, attempt, "MessageExpired");
-    smtp::Reply expired =
-        smtp::MakeReply(551, "5.4.7",
-                        absl::StrCat("message expired after ", recipient->attempts,
-                                     " attempts; last error: ", reply.code, " ", reply.Text()));
-    WriteLog(RecordType::kBounce, *recipient, expired, command, attempt, "MessageExpired");
-    metrics().Add(DeliveryOutcome::kExpired);
-    context_.writer->RecipientDone(recipient->message->id, recipient->index);
+    Expire(std::move(recipient), reply, command, attempt);
     return;
   }
   WriteLog(RecordType::kTransientFailure, *recipient, reply, command, attempt, classification);
   metrics().Add(DeliveryOutcome::kTransientFailure);
+  const absl::Time old_due = recipient->due;
   recipient->due = now + delay;
   recipient->last_response = absl::StrCat(reply.code, " ", reply.Text());
   queue::RecipientRecord record;
@@ -416,8 +397,23 @@ void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& 
   record.last_response = recipient->last_response;
   record.dsn_notify = recipient->dsn_notify;
   record.dsn_orcpt = recipient->dsn_orcpt;
-  context_.writer->Reschedule(recipient->message->id, std::move(record));
-  Schedule(std::move(recipient));
+  // A retry due soon stays in memory; a later one lives only in the spool until the writer's
+  // loader reads it back, so memory does not grow with the number of waiting recipients.
+  const bool keep = delay <= context_.memory_horizon;
+  context_.writer->Reschedule(recipient->message->id, std::move(record), old_due, keep);
+  if (keep) Schedule(std::move(recipient));
+}
+
+void DeliveryShard::Expire(RecipientPtr recipient, const smtp::Reply& reply,
+                           std::optional<std::string> command, const Attempt& attempt) {
+  WriteLog(RecordType::kExpiration, *recipient, reply, command, attempt, "MessageExpired");
+  smtp::Reply expired =
+      smtp::MakeReply(551, "5.4.7",
+                      absl::StrCat("message expired after ", recipient->attempts,
+                                   " attempts; last error: ", reply.code, " ", reply.Text()));
+  WriteLog(RecordType::kBounce, *recipient, expired, command, attempt, "MessageExpired");
+  metrics().Add(DeliveryOutcome::kExpired);
+  context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
 }
 
 void DeliveryShard::OnSiteIdle(SiteQueue*) { MaybeFinishShutdown(); }
@@ -428,11 +424,6 @@ void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> do
   // Scheduled and waiting recipients are in the spool already; drop the in-memory copies.
   metrics().AddQueue(QueueState::kScheduled, -static_cast<int64_t>(schedule_.size()));
   schedule_.clear();
-  size_t waiting = 0;
-  for (auto& [id, recipients] : waiting_for_body_) waiting += recipients.size();
-  metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(waiting));
-  waiting_for_body_.clear();
-  body_load_queue_.clear();
   uv_timer_stop(schedule_timer_);
   uv_timer_stop(sweep_timer_);
   for (auto& [domain, queue] : domains_) queue->BeginShutdown();

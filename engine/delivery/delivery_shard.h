@@ -66,6 +66,17 @@ class DeliveryShard {
   void TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
                         std::optional<std::string> command, const Attempt& attempt,
                         absl::string_view classification);
+  // The message is past max_age: an Expiration record, then a MessageExpired bounce.
+  void Expire(RecipientPtr recipient, const smtp::Reply& reply, std::optional<std::string> command,
+              const Attempt& attempt);
+  // Expires the recipient (and returns true) when it is past max_age.
+  bool ExpireIfDue(RecipientPtr& recipient);
+
+  // Reads a message's body from the spool off the loop; concurrent requests for one message
+  // share one read. The callback runs on this shard's loop.
+  using BodyCallback =
+      absl::AnyInvocable<void(const absl::StatusOr<std::shared_ptr<const std::string>>&)>;
+  void LoadBody(queue::MessageId id, BodyCallback callback);
 
   // Hosts that failed (connection refused or timed out, greeting or TLS refused) are skipped
   // for kHostRetryDelay; hosts whose opportunistic TLS failed get plaintext for kNoTlsDelay.
@@ -107,7 +118,6 @@ class DeliveryShard {
   // domains owned elsewhere to their shards.
   void FlushPumps();
   bool OwnsDomain(absl::string_view domain) const;
-  void StartBodyLoads();
   void OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string> body);
   DomainQueue& Domain(const std::string& domain);
   SiteQueue& Site(const std::string& key);
@@ -135,9 +145,8 @@ class DeliveryShard {
   void SweepIdleQueues();
   absl::Time timer_due_ = absl::InfiniteFuture();
 
-  // Recipients waiting for their message body, by message.
-  absl::flat_hash_map<queue::MessageId, std::vector<RecipientPtr>> waiting_for_body_;
-  std::deque<queue::MessageId> body_load_queue_;
+  // Callbacks waiting for a message body being read, by message.
+  absl::flat_hash_map<queue::MessageId, std::vector<BodyCallback>> body_waiters_;
   int body_loads_in_flight_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 

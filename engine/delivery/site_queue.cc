@@ -17,19 +17,99 @@ SiteQueue::~SiteQueue() { *alive_ = false; }
 
 void SiteQueue::Add(std::shared_ptr<const SiteRoute> route, std::vector<RecipientPtr> recipients) {
   route_ = std::move(route);
-  for (RecipientPtr& r : recipients) ready_.push_back(std::move(r));
+  for (RecipientPtr& r : recipients) {
+    // Far from the front, a body is only memory: it is read again when its turn comes.
+    if (ready_.size() >= kBodyWindow) r->body.reset();
+    ready_.push_back(std::move(r));
+  }
   Pump();
+}
+
+bool SiteQueue::FrontReady() {
+  // Expired recipients at the front leave first (max_age holds in the ready state too).
+  while (!ready_.empty() && shard_->ExpireIfDue(ready_.front())) {
+    ready_.pop_front();
+    shard_->metrics().AddQueue(QueueState::kReady, -1);
+  }
+  return !ready_.empty() && ready_.front()->body != nullptr;
+}
+
+void SiteQueue::EnsureBodies() {
+  // Bodies for the transactions that can start soon: the messages at the front, two per
+  // connection the site may have.
+  const size_t window = 2 * static_cast<size_t>(shaping().connection_limit);
+  size_t messages = 0;
+  size_t scanned = 0;
+  queue::MessageId last = 0;
+  for (const RecipientPtr& r : ready_) {
+    const queue::MessageId id = r->message->id;
+    if (scanned++ == 0 || id != last) {
+      if (++messages > window) break;
+      last = id;
+    }
+    if (r->body != nullptr || !loading_.insert(id).second) continue;
+    std::weak_ptr<bool> alive = alive_;
+    shard_->LoadBody(
+        id, [this, alive, id](const absl::StatusOr<std::shared_ptr<const std::string>>& body) {
+          if (alive.expired()) return;
+          loading_.erase(id);
+          OnBodyLoaded(id, body);
+        });
+  }
+}
+
+void SiteQueue::OnBodyLoaded(queue::MessageId id,
+                             const absl::StatusOr<std::shared_ptr<const std::string>>& body) {
+  if (!body.ok()) {
+    // The spool could not give it now: the recipients try again later; nothing is lost.
+    std::deque<RecipientPtr> keep;
+    std::vector<RecipientPtr> failed;
+    for (RecipientPtr& r : ready_) {
+      (r->message->id == id ? failed.emplace_back(std::move(r)) : keep.emplace_back(std::move(r)));
+    }
+    ready_.swap(keep);
+    shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(failed.size()));
+    const smtp::Reply reply =
+        smtp::MakeReply(451, "4.3.0", absl::StrCat("spool read failed: ", body.status().message()));
+    for (RecipientPtr& r : failed) {
+      shard_->TransientFailure(std::move(r), reply, std::nullopt, AttemptOf(nullptr),
+                               "BadConfiguration");
+    }
+  } else {
+    // The message's recipients sit together near the front.
+    size_t seen = 0;
+    for (RecipientPtr& r : ready_) {
+      if (r->message->id == id && r->body == nullptr) r->body = *body;
+      if (++seen > kBodyWindow) break;
+    }
+  }
+  Pump();
+}
+
+void SiteQueue::ExpireReady() {
+  std::deque<RecipientPtr> keep;
+  size_t expired = 0;
+  for (RecipientPtr& r : ready_) {
+    if (shard_->ExpireIfDue(r)) {
+      ++expired;
+    } else {
+      keep.push_back(std::move(r));
+    }
+  }
+  ready_.swap(keep);
+  shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(expired));
 }
 
 void SiteQueue::Pump() {
   if (ready_.empty() || shutting_down_ || route_ == nullptr) return;
   const config::ShapingConfig& limits = shaping();
-  // Work goes to idle connections first.
-  while (!idle_.empty() && !ready_.empty()) {
+  // Work goes to idle connections first, as soon as the message's body is at hand.
+  while (!idle_.empty() && FrontReady()) {
     SmtpConnection* connection = idle_.back();
     idle_.pop_back();
     StartTransaction(connection);
   }
+  EnsureBodies();
   // Then more connections, while the limit allows and each pending one would have a
   // transaction of its own.
   const size_t transactions = PendingTransactions(static_cast<size_t>(limits.connection_limit));
@@ -191,14 +271,16 @@ void SiteQueue::OnConnectionReady(SmtpConnection* connection) {
     connection->Quit();
     return;
   }
-  if (!ready_.empty()) {
+  if (FrontReady()) {
     StartTransaction(connection);
     return;
   }
-  // Nothing to send now: keep it for the next arrival until its idle timeout.
+  // Nothing to send now (or the body is still being read): keep it for the next arrival until
+  // its idle timeout.
   if (std::find(idle_.begin(), idle_.end(), connection) == idle_.end()) {
     idle_.push_back(connection);
   }
+  EnsureBodies();
 }
 
 void SiteQueue::OnTransactionDone(SmtpConnection* connection,

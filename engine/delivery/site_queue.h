@@ -36,6 +36,9 @@ class SiteQueue : public ConnectionOwner {
   // recipients of one message arrive together, so they go out in one transaction.
   void Add(std::shared_ptr<const SiteRoute> route, std::vector<RecipientPtr> recipients);
 
+  // Expires the ready recipients past max_age (called now and then by the shard).
+  void ExpireReady();
+
   // Quits idle connections, lets transactions in flight finish, and aborts what is still open
   // when `AbortConnections` is called.
   void BeginShutdown();
@@ -59,6 +62,16 @@ class SiteQueue : public ConnectionOwner {
   void OnTlsHandshake(bool ok) override;
 
  private:
+  // Recipients this far from the front of the queue do not keep their message body in memory.
+  static constexpr size_t kBodyWindow = 1000;
+
+  // Expires what is past max_age at the front; true when the front recipient can be sent (its
+  // body is loaded).
+  bool FrontReady();
+  // Starts reading the bodies of the messages at the front.
+  void EnsureBodies();
+  void OnBodyLoaded(queue::MessageId id,
+                    const absl::StatusOr<std::shared_ptr<const std::string>>& body);
   // Starts work on what is ready: transactions on idle connections, new connections within the
   // limits.
   void Pump();
@@ -78,6 +91,7 @@ class SiteQueue : public ConnectionOwner {
   const std::string key_;
   std::shared_ptr<const SiteRoute> route_;  // the latest resolution that sent recipients here
   std::deque<RecipientPtr> ready_;
+  absl::flat_hash_set<queue::MessageId> loading_;  // bodies being read
   bool shutting_down_ = false;
   size_t next_source_ = 0;  // round-robin over the egress pool
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

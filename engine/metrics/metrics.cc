@@ -1,5 +1,6 @@
 #include "engine/metrics/metrics.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -51,11 +52,20 @@ std::string Metrics::RenderPrometheus() const {
 
   Header(&out, "volley_queue_size", "gauge", "Queued recipients, by state.");
   static constexpr const char* kStates[] = {"scheduled", "ready", "in_flight"};
-  for (size_t s = 0; s < static_cast<size_t>(QueueState::kCount); ++s) {
-    absl::StrAppend(
-        &out, "volley_queue_size{state=\"", kStates[s], "\"} ",
-        sum([s](const ShardMetrics& m) { return m.queue_size[s].load(std::memory_order_relaxed); }),
-        "\n");
+  constexpr size_t kStateCount = static_cast<size_t>(QueueState::kCount);
+  int64_t by_state[kStateCount];
+  for (size_t st = 0; st < kStateCount; ++st) {
+    by_state[st] = sum(
+        [st](const ShardMetrics& m) { return m.queue_size[st].load(std::memory_order_relaxed); });
+  }
+  const int64_t queued = queued_recipients_.load(std::memory_order_relaxed);
+  if (queued >= 0) {
+    const int64_t active = by_state[static_cast<size_t>(QueueState::kReady)] +
+                           by_state[static_cast<size_t>(QueueState::kInFlight)];
+    by_state[static_cast<size_t>(QueueState::kScheduled)] = std::max<int64_t>(0, queued - active);
+  }
+  for (size_t st = 0; st < kStateCount; ++st) {
+    absl::StrAppend(&out, "volley_queue_size{state=\"", kStates[st], "\"} ", by_state[st], "\n");
   }
 
   Header(&out, "volley_connections_open", "gauge", "Open SMTP connections, by direction.");

@@ -53,6 +53,10 @@ class Metrics {
 
   // Gauges read at scrape time.
   std::atomic<uint64_t>& spool_bytes() { return spool_bytes_; }
+  // Recipients in the spool, all states; -1 when unknown. volley_queue_size{state="scheduled"}
+  // is what of them is neither ready nor in flight (most scheduled recipients are not in
+  // memory at all).
+  std::atomic<int64_t>& queued_recipients() { return queued_recipients_; }
 
   std::string RenderPrometheus() const;
 
@@ -62,6 +66,7 @@ class Metrics {
   Histogram delivery_latency_;
   Histogram spool_commit_;
   std::atomic<uint64_t> spool_bytes_{0};
+  std::atomic<int64_t> queued_recipients_{-1};
 };
 
 }  // namespace volley
