@@ -20,6 +20,7 @@
 #include "engine/shard/worker_pool.h"
 #include "engine/smtp/command_parser.h"
 #include "engine/smtp/smtp_listener.h"
+#include "queue/disk_space.h"
 #include "queue/message_id.h"
 #include "queue/spool_writer.h"
 
@@ -52,6 +53,7 @@ class Engine::Impl {
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<queue::SpoolWriter> writer;
   std::unique_ptr<WorkerPool> io_pool;
+  std::unique_ptr<queue::DiskSpaceMonitor> disk_space;
   std::unique_ptr<queue::MessageIdGenerator> ids;
   std::unique_ptr<delivery::Dispatcher> dispatcher;
   delivery::EngineContext context;
@@ -129,6 +131,9 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
       http_port = parts.http->port();
       parts.http->Route("GET", "/metrics", [this](const http::HttpRequest&, http::Respond respond) {
         metrics->spool_bytes().store(spool->DiskBytes(), std::memory_order_relaxed);
+        metrics->spool_free_bytes().store(disk_space->free_bytes(), std::memory_order_relaxed);
+        metrics->spool_refusing().store(disk_space->low() || !writer->healthy() ? 1 : 0,
+                                        std::memory_order_relaxed);
         metrics->queued_recipients().store(static_cast<int64_t>(writer->queued_recipients()),
                                            std::memory_order_relaxed);
         std::string text = metrics->RenderPrometheus();
@@ -234,6 +239,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
         metrics->spool_commit().Observe(absl::ToDoubleSeconds(elapsed));
       });
   impl->io_pool = std::make_unique<WorkerPool>(2);
+  impl->disk_space =
+      std::make_unique<queue::DiskSpaceMonitor>(config.server.spool, config.server.spool_min_free);
   impl->ids = std::make_unique<queue::MessageIdGenerator>(Clock::Real());
 
   impl->context.config = &impl->config;
@@ -243,6 +250,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
   impl->context.metrics = impl->metrics.get();
   impl->context.clock = &Clock::Real();
   impl->context.io_pool = impl->io_pool.get();
+  impl->context.disk_space = impl->disk_space.get();
   impl->context.memory_horizon = kMemoryHorizon;
 
   impl->shards.resize(static_cast<size_t>(threads));

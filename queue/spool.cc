@@ -1,6 +1,8 @@
 #include "queue/spool.h"
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -11,8 +13,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/base/logging.h"
 #include "queue/encoding.h"
 #include "rocksdb/db.h"
+#include "rocksdb/env.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 
@@ -28,6 +32,26 @@ extern "C" const char* __tsan_default_suppressions() {
 
 namespace volley::queue {
 namespace {
+
+// RocksDB's own messages go to volleyd's log, warnings and worse only. Its default, a LOG file
+// in the spool directory, is the first thing to fail when the disk fills, and Debian's build
+// (assertions on) aborts the process on the next line written after that failure.
+class SpoolLogger : public rocksdb::Logger {
+ public:
+  SpoolLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::WARN_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
+    char buffer[1024];
+    vsnprintf(buffer, sizeof(buffer), format, ap);
+    // RocksDB calls many recoverable conditions errors; what they mean for the mail is
+    // reported by the spool's callers.
+    LOG(WARNING) << "rocksdb: " << buffer;
+  }
+};
 
 constexpr char kSchemaKey[] = "volley.schema";
 constexpr char kRecipientCountKey[] = "volley.recipients";
@@ -198,19 +222,24 @@ bool DecodeRecipient(uint32_t index, absl::string_view value, RecipientRecord* r
 absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
                                                    const SpoolOptions& options) {
   std::error_code ec;
-  std::filesystem::path fs_path(path);
-  if (fs_path.has_parent_path()) {
-    std::filesystem::create_directories(fs_path.parent_path(), ec);
+  if (!options.create_if_missing) {
+    if (!std::filesystem::exists(path, ec)) {
+      return absl::NotFoundError(absl::StrCat("no spool at ", path));
+    }
+  } else {
+    std::filesystem::create_directories(path, ec);
     if (ec) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "cannot create the spool's parent directory for ", path, ": ", ec.message()));
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot create the spool directory ", path, ": ", ec.message()));
     }
   }
 
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
+  db_options.create_if_missing = options.create_if_missing;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  db_options.info_log = std::make_shared<SpoolLogger>();
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // Deleted messages keep their WAL files alive until the memtables holding them flush; cap
   // the total so a long-running spool does not accumulate logs.
   db_options.max_total_wal_size = 512ull << 20;

@@ -103,6 +103,8 @@ struct SpoolOptions {
   // Memtable size for bodies: large enough that most messages are delivered (and their
   // SingleDelete meets their Put) before a flush writes them to an SST file.
   size_t body_write_buffer_size = 128ull << 20;
+  // False for inspecting a spool (volleyd --spool-check): a missing one is kNotFound.
+  bool create_if_missing = true;
 };
 
 class Spool {

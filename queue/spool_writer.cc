@@ -14,6 +14,8 @@ namespace {
 // the messages at its front for long.
 constexpr size_t kMaxOpsPerCommit = 4096;
 constexpr size_t kMaxBytesPerCommit = 32ull << 20;
+// After a failed commit, how often an idle writer tries a write to see the spool work again.
+constexpr absl::Duration kProbeInterval = absl::Milliseconds(200);
 
 }  // namespace
 
@@ -118,7 +120,9 @@ void SpoolWriter::Run() {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       auto ready = [this] { return !queue_.empty() || stopping_ || load_requested_; };
-      if (!load_) {
+      if (!healthy_.load(std::memory_order_relaxed)) {
+        wake_.wait_for(lock, absl::ToChronoMilliseconds(kProbeInterval), ready);
+      } else if (!load_) {
         wake_.wait(lock, ready);
       } else {
         // The loader's times are on clock_ (simulated in tests); wake on the real clock often
@@ -145,7 +149,12 @@ void SpoolWriter::Run() {
       Commit(slice);
       begin = end;
     }
+    const bool wrote = !ops.empty();
     ops.clear();
+    if (!wrote && !healthy_.load(std::memory_order_relaxed)) {
+      std::vector<Op> probe(1);  // a kFlush: Commit writes the recipient count, synced
+      Commit(probe);
+    }
     if (!load_) continue;
     // Load when asked, when the interval has passed, or soon after deliveries made room (at
     // most every 10 ms: every delivery makes room).
@@ -194,7 +203,7 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
   // After a failed write RocksDB may refuse writes until told to resume.
   if (!healthy_.load(std::memory_order_relaxed)) {
     absl::Status resumed = spool_->Resume();
-    if (!resumed.ok()) LOG(WARNING) << "spool still failing: " << resumed;
+    if (!resumed.ok()) LOG_EVERY_N_SEC(WARNING, 5) << "spool still failing: " << resumed;
   }
   Spool::Batch batch = spool_->NewBatch();
   bool sync = false;
@@ -248,7 +257,8 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
       completed.push_back(id);
     }
   }
-  if (queued_delta != 0) {
+  if (queued_delta != 0 || (batch.count() == 0 && !healthy_.load(std::memory_order_relaxed))) {
+    // (A probe after a failure writes something real, to see the write path work again.)
     batch.SetRecipientCount(
         static_cast<uint64_t>(static_cast<int64_t>(queued_count_) + queued_delta));
   }
@@ -286,7 +296,7 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
       }
     }
   } else {
-    LOG(ERROR) << "spool commit of " << ops.size() << " changes failed: " << status;
+    LOG_EVERY_N_SEC(ERROR, 5) << "spool commit of " << ops.size() << " changes failed: " << status;
   }
 
   for (Op& op : ops) {

@@ -110,7 +110,9 @@ class SpoolWriter {
   uint64_t queued_recipients() const { return queued_.load(std::memory_order_relaxed); }
   // Recipients the engine holds in memory.
   uint64_t resident_recipients() const { return resident_count_.load(std::memory_order_relaxed); }
-  // False after a failed commit until one succeeds again.
+  // False after a failed commit until one succeeds again. While false, the writer tries a small
+  // synced write every 200 ms by itself, so that it notices the spool working again
+  // even when injection (refused meanwhile) brings no writes.
   bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
 
  private:

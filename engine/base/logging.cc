@@ -66,4 +66,23 @@ LogMessage::~LogMessage() {
 }
 
 }  // namespace logging_internal
+namespace logging_internal {
+
+bool LogRateLimiter::Allow() {
+  const int64_t now = absl::GetCurrentTimeNanos();
+  int64_t last = last_ns_.load(std::memory_order_relaxed);
+  if (last != INT64_MIN && now - last < interval_ns_) {
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (!last_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    return false;  // another thread just logged
+  }
+  reported_.store(suppressed_.exchange(0, std::memory_order_relaxed), std::memory_order_relaxed);
+  return true;
+}
+
+}  // namespace logging_internal
+
 }  // namespace volley

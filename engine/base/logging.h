@@ -9,6 +9,8 @@
 #ifndef VOLLEY_ENGINE_BASE_LOGGING_H_
 #define VOLLEY_ENGINE_BASE_LOGGING_H_
 
+#include <atomic>
+#include <cstdint>
 #include <sstream>
 
 #include "absl/status/status.h"
@@ -43,6 +45,22 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+// Lets one message through per interval; thread-safe. For LOG_EVERY_N_SEC.
+class LogRateLimiter {
+ public:
+  explicit LogRateLimiter(double seconds) : interval_ns_(static_cast<int64_t>(seconds * 1e9)) {}
+  // True when the last message let through is at least the interval ago.
+  bool Allow();
+  // How many were held back before the one just let through.
+  int64_t suppressed() const { return reported_.load(std::memory_order_relaxed); }
+
+ private:
+  const int64_t interval_ns_;
+  std::atomic<int64_t> last_ns_{INT64_MIN};
+  std::atomic<int64_t> suppressed_{0};
+  std::atomic<int64_t> reported_{0};
+};
+
 // Swallows a stream expression so that disabled logs still type-check.
 class LogVoidify {
  public:
@@ -62,6 +80,17 @@ class LogVoidify {
             ::volley::logging_internal::LogMessage(__FILE__, __LINE__,                   \
                                                    ::volley::logging_internal::severity) \
                 .stream()
+
+// At most one message per `seconds` from this statement (for errors that repeat per message
+// or per commit while a fault lasts); says how many were held back.
+#define LOG_EVERY_N_SEC(severity, seconds)                                           \
+  if (static ::volley::logging_internal::LogRateLimiter volley_log_limiter(seconds); \
+      !volley_log_limiter.Allow()) {                                                 \
+  } else                                                                             \
+    LOG(severity) << (volley_log_limiter.suppressed() > 0                            \
+                          ? "(" + std::to_string(volley_log_limiter.suppressed()) +  \
+                                " similar messages suppressed) "                     \
+                          : std::string())
 
 #define CHECK(condition)                                                                  \
   (condition) ? (void)0                                                                   \

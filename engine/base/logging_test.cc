@@ -1,6 +1,7 @@
 #include "engine/base/logging.h"
 
 #include "absl/status/statusor.h"
+#include "absl/time/clock.h"
 #include "engine/base/status_macros.h"
 #include "gtest/gtest.h"
 
@@ -42,6 +43,19 @@ TEST(Logging, DisabledSeverityDoesNotEvaluateStream) {
   LOG(ERROR) << ++evaluated;
   EXPECT_EQ(evaluated, 1);
   SetMinLogSeverity(LogSeverity::kInfo);
+}
+
+TEST(Logging, EveryNSecLetsOneThroughPerIntervalAndCountsTheRest) {
+  int evaluated = 0;
+  auto log = [&] { LOG_EVERY_N_SEC(ERROR, 0.2) << ++evaluated; };
+  for (int i = 0; i < 50; ++i) log();
+  EXPECT_EQ(evaluated, 1);
+  absl::SleepFor(absl::Milliseconds(250));
+  testing::internal::CaptureStderr();
+  log();
+  const std::string out = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(evaluated, 2);
+  EXPECT_NE(out.find("(49 similar messages suppressed) 2"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -305,6 +305,37 @@ class Parser {
     return std::nullopt;
   }
 
+  // A size: an integer number of bytes or a string like "25MiB".
+  std::optional<uint64_t> ReadSize(const toml::node& node, absl::string_view what,
+                                   bool allow_zero) {
+    std::optional<uint64_t> size;
+    if (const auto* integer = node.as_integer()) {
+      if (integer->get() < 0) {
+        AddError(node, absl::StrCat(what, ": must not be negative"));
+        return std::nullopt;
+      }
+      size = static_cast<uint64_t>(integer->get());
+    } else if (const auto* s = node.as_string()) {
+      absl::StatusOr<uint64_t> parsed = ParseSizeValue(s->get());
+      if (!parsed.ok()) {
+        AddError(node, absl::StrCat(what, ": ", parsed.status().message()));
+        return std::nullopt;
+      }
+      size = *parsed;
+    } else {
+      AddError(node, absl::StrCat(what,
+                                  ": expected a size (an integer number of bytes or a string "
+                                  "like \"25MiB\"), got ",
+                                  TypeName(node)));
+      return std::nullopt;
+    }
+    if (*size == 0 && !allow_zero) {
+      AddError(node, absl::StrCat(what, ": must be larger than zero"));
+      return std::nullopt;
+    }
+    return size;
+  }
+
   std::optional<int64_t> ReadInteger(const toml::node& node, absl::string_view what, int64_t min,
                                      int64_t max) {
     const auto* integer = node.as_integer();
@@ -435,6 +466,12 @@ class Parser {
               [&](const toml::node& v) {
                 if (auto s = ReadString(v, "[server] log")) server.log = *std::move(s);
               }},
+             {"spool_min_free",
+              [&](const toml::node& v) {
+                if (auto size = ReadSize(v, "[server] spool_min_free", /*allow_zero=*/true)) {
+                  server.spool_min_free = *size;
+                }
+              }},
          },
          {});
   }
@@ -488,33 +525,10 @@ class Parser {
               }},
              {"max_message_size",
               [&](const toml::node& v) {
-                constexpr absl::string_view kWhat = "[inject.smtp] max_message_size";
-                std::optional<uint64_t> size;
-                if (const auto* integer = v.as_integer()) {
-                  if (integer->get() <= 0) {
-                    AddError(v, absl::StrCat(kWhat, ": must be larger than zero"));
-                    return;
-                  }
-                  size = static_cast<uint64_t>(integer->get());
-                } else if (const auto* s = v.as_string()) {
-                  absl::StatusOr<uint64_t> parsed = ParseSizeValue(s->get());
-                  if (!parsed.ok()) {
-                    AddError(v, absl::StrCat(kWhat, ": ", parsed.status().message()));
-                    return;
-                  }
-                  if (*parsed == 0) {
-                    AddError(v, absl::StrCat(kWhat, ": must be larger than zero"));
-                    return;
-                  }
-                  size = *parsed;
-                } else {
-                  AddError(v, absl::StrCat(kWhat,
-                                           ": expected a size (an integer number of bytes or a "
-                                           "string like \"25MiB\"), got ",
-                                           TypeName(v)));
-                  return;
+                if (auto size = ReadSize(v, "[inject.smtp] max_message_size",
+                                         /*allow_zero=*/false)) {
+                  smtp.max_message_size = *size;
                 }
-                smtp.max_message_size = *size;
               }},
              {"max_recipients",
               [&](const toml::node& v) {

@@ -40,6 +40,9 @@ struct ServerConfig {
   int threads = 0;  // 0: one per core
   std::string spool = "volley-spool";
   std::string log = "volley-log/delivery.jsonl";  // "" turns the delivery log off
+  // Below this many free bytes on the spool's file system injection answers 452 4.3.1;
+  // 0 turns the check off (spool write errors still answer 452).
+  uint64_t spool_min_free = 1ull << 30;
 };
 
 struct SmtpInjectConfig {

@@ -51,6 +51,7 @@ TEST(ConfigDefaults, MatchTheInterface) {
   EXPECT_EQ(c.server.threads, 0);
   EXPECT_EQ(c.server.spool, "volley-spool");
   EXPECT_EQ(c.server.log, "volley-log/delivery.jsonl");
+  EXPECT_EQ(c.server.spool_min_free, 1024u * 1024 * 1024);
   EXPECT_THAT(c.inject_smtp.listen, ElementsAre(HostPort{"127.0.0.1", 2525}));
   EXPECT_THAT(CidrStrings(c.inject_smtp.relay_networks), ElementsAre("127.0.0.0/8", "::1/128"));
   EXPECT_EQ(c.inject_smtp.max_message_size, 25u * 1024 * 1024);
@@ -156,6 +157,16 @@ TEST(ParseConfig, MaxMessageSizeAsInteger) {
   EXPECT_EQ(c->inject_smtp.max_message_size, 1048576u);
 }
 
+TEST(ParseConfig, SpoolMinFree) {
+  absl::StatusOr<Config> c = ParseConfig("[server]\nspool_min_free = \"512MiB\"\n", kOrigin);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.spool_min_free, 512u * 1024 * 1024);
+  // 0 turns the check off; unlike a message size limit, that is a meaningful value.
+  c = ParseConfig("[server]\nspool_min_free = 0\n", kOrigin);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->server.spool_min_free, 0u);
+}
+
 TEST(ParseConfig, EmptyRelayNetworksMeansNobodyRelays) {
   const absl::StatusOr<Config> c = ParseConfig("[inject.smtp]\nrelay_networks = []\n", kOrigin);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -247,6 +258,9 @@ TEST(ConfigErrors, BadSize) {
   ExpectOneError("[inject.smtp]\nmax_message_size = \"12XB\"\n", 2,
                  "[inject.smtp] max_message_size: bad size \"12XB\": unknown unit \"XB\"");
   ExpectOneError("[inject.smtp]\nmax_message_size = 0\n", 2, "must be larger than zero");
+  ExpectOneError("[server]\nspool_min_free = -1\n", 2,
+                 "[server] spool_min_free: must not be negative");
+  ExpectOneError("[server]\nspool_min_free = \"lots\"\n", 2, "[server] spool_min_free: bad size");
 }
 
 TEST(ConfigErrors, BadPort) {

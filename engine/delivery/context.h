@@ -8,6 +8,7 @@
 #include "engine/log/delivery_log.h"
 #include "engine/metrics/metrics.h"
 #include "engine/shard/worker_pool.h"
+#include "queue/disk_space.h"
 #include "queue/spool.h"
 #include "queue/spool_writer.h"
 
@@ -21,6 +22,8 @@ struct EngineContext {
   Metrics* metrics = nullptr;
   Clock* clock = nullptr;
   WorkerPool* io_pool = nullptr;  // blocking spool reads
+  // Free space on the spool's disk; injection refuses while it is low. May be null.
+  const queue::DiskSpaceMonitor* disk_space = nullptr;
   // Recipients whose retry is due within this stay in memory; later ones are let go and read
   // back from the spool by the writer's loader (LoaderOptions::horizon).
   absl::Duration memory_horizon = absl::Minutes(1);

@@ -20,6 +20,18 @@ InjectionHandler::InjectionHandler(Shard* shard, const delivery::EngineContext& 
 
 InjectionHandler::~InjectionHandler() { *alive_ = false; }
 
+std::optional<smtp::Reply> InjectionHandler::RefuseIfSpoolFull() const {
+  const bool low = context_.disk_space != nullptr && context_.disk_space->low();
+  // After a failed spool write the writer probes until writes work again.
+  if (!low && context_.writer->healthy()) return std::nullopt;
+  return smtp::MakeReply(452, "4.3.1", "insufficient system storage; try again later");
+}
+
+std::optional<smtp::Reply> InjectionHandler::CheckMailFrom(const smtp::Envelope&) {
+  // Refusing at MAIL saves the client sending a body we would not keep.
+  return RefuseIfSpoolFull();
+}
+
 std::optional<smtp::Reply> InjectionHandler::CheckRecipient(const smtp::Envelope& envelope,
                                                             absl::string_view recipient) {
   bool relay = false;
@@ -42,6 +54,11 @@ std::optional<smtp::Reply> InjectionHandler::CheckRecipient(const smtp::Envelope
 
 void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
                                  absl::AnyInvocable<void(smtp::Reply)> done) {
+  // The disk may have filled while the body arrived: nothing is kept half-way.
+  if (std::optional<smtp::Reply> refusal = RefuseIfSpoolFull()) {
+    done(*std::move(refusal));
+    return;
+  }
   const absl::Time now = context_.clock->Now();
   if (envelope.bdat) {
     // BDAT carries octets as sent; keep the spool canonical (CRLF line endings), as DATA's
@@ -120,7 +137,7 @@ void InjectionHandler::OnStored(const smtp::Envelope& envelope, const queue::Mes
   --pending_;
   if (!status.ok()) {
     // Nothing was kept: the client keeps the message and retries later.
-    LOG(ERROR) << "spool write failed; answering 452: " << status;
+    LOG_EVERY_N_SEC(ERROR, 5) << "spool write failed; answering 452: " << status;
     done(smtp::MakeReply(452, "4.3.1", "insufficient system storage; try again later"));
     return;
   }

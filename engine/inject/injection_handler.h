@@ -23,6 +23,7 @@ class InjectionHandler : public smtp::ServerSessionHandler {
                    const delivery::Dispatcher* dispatcher, queue::MessageIdGenerator* ids);
   ~InjectionHandler() override;
 
+  std::optional<smtp::Reply> CheckMailFrom(const smtp::Envelope& envelope) override;
   std::optional<smtp::Reply> CheckRecipient(const smtp::Envelope& envelope,
                                             absl::string_view recipient) override;
   void OnMessage(smtp::Envelope envelope, std::string content,
@@ -36,6 +37,9 @@ class InjectionHandler : public smtp::ServerSessionHandler {
                 std::vector<queue::RecipientRecord> records,
                 std::shared_ptr<const std::string> body, absl::Status status,
                 absl::AnyInvocable<void(smtp::Reply)> done);
+
+  // 452 4.3.1 while the spool's disk is below [server] spool_min_free or its writes fail.
+  std::optional<smtp::Reply> RefuseIfSpoolFull() const;
 
   Shard* const shard_;
   delivery::EngineContext context_;

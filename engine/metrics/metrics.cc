@@ -120,6 +120,16 @@ std::string Metrics::RenderPrometheus() const {
 
   Header(&out, "volley_spool_bytes", "gauge", "Bytes of the spool's data files.");
   absl::StrAppend(&out, "volley_spool_bytes ", spool_bytes_.load(std::memory_order_relaxed), "\n");
+  Header(&out, "volley_spool_free_bytes", "gauge",
+         "Free bytes on the spool's file system (injection refuses below [server] "
+         "spool_min_free).");
+  absl::StrAppend(&out, "volley_spool_free_bytes ",
+                  spool_free_bytes_.load(std::memory_order_relaxed), "\n");
+  Header(&out, "volley_spool_refusing_injection", "gauge",
+         "1 while injection answers 452 4.3.1: the spool's disk is below spool_min_free or "
+         "its writes fail.");
+  absl::StrAppend(&out, "volley_spool_refusing_injection ",
+                  spool_refusing_.load(std::memory_order_relaxed), "\n");
   return out;
 }
 

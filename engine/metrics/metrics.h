@@ -53,6 +53,9 @@ class Metrics {
 
   // Gauges read at scrape time.
   std::atomic<uint64_t>& spool_bytes() { return spool_bytes_; }
+  std::atomic<uint64_t>& spool_free_bytes() { return spool_free_bytes_; }
+  // 1 while injection is refused because the spool's disk is low (or writes fail).
+  std::atomic<int>& spool_refusing() { return spool_refusing_; }
   // Recipients in the spool, all states; -1 when unknown. volley_queue_size{state="scheduled"}
   // is what of them is neither ready nor in flight (most scheduled recipients are not in
   // memory at all).
@@ -66,6 +69,8 @@ class Metrics {
   Histogram delivery_latency_;
   Histogram spool_commit_;
   std::atomic<uint64_t> spool_bytes_{0};
+  std::atomic<uint64_t> spool_free_bytes_{0};
+  std::atomic<int> spool_refusing_{0};
   std::atomic<int64_t> queued_recipients_{-1};
 };
 

@@ -459,6 +459,7 @@ class ServerSession::Impl {
     }
     if (options_.auth_required && !authenticated_) {
       Append(CodedReply(530, 5, 7, 0, "Error: authentication required"));
+      mail_refused_ = true;
       return;
     }
     if (!command.params.empty() && !envelope_.esmtp) {
@@ -480,6 +481,7 @@ class ServerSession::Impl {
     if (size_hint_ > options_.max_message_size) {
       ResetTransaction();
       Append(CodedReply(552, 5, 3, 4, "Error: message size exceeds fixed limit"));
+      mail_refused_ = true;
       return;
     }
     envelope_.mail_from = std::move(command.address);
@@ -487,6 +489,7 @@ class ServerSession::Impl {
     if (std::optional<Reply> rejection = handler_->CheckMailFrom(envelope_)) {
       ResetTransaction();
       Append(*rejection);
+      mail_refused_ = true;
       return;
     }
     mail_given_ = true;
@@ -496,7 +499,7 @@ class ServerSession::Impl {
 
   void OnRcpt(Command command) {
     if (!mail_given_) {
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: need MAIL command"));
+      NeedMail(CodedReply(503, 5, 5, 1, "Error: need MAIL command"));
       return;
     }
     if (!command.params.empty() && !envelope_.esmtp) {
@@ -529,7 +532,7 @@ class ServerSession::Impl {
 
   void OnData() {
     if (!mail_given_) {
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: need MAIL command"));
+      NeedMail(CodedReply(503, 5, 5, 1, "Error: need MAIL command"));
       return;
     }
     if (envelope_.bdat) {
@@ -634,6 +637,8 @@ class ServerSession::Impl {
         content_.clear();
         ResetTransaction();
         Append(error);
+      } else if (!mail_given_) {
+        NeedMail(std::move(error));
       } else {
         BadCommand(std::move(error));
       }
@@ -809,6 +814,18 @@ class ServerSession::Impl {
     }
   }
 
+  // RCPT, DATA or BDAT without a transaction. After a MAIL we refused (452 while the spool is
+  // full, a size or sender refusal), a pipelining client has these on their way already
+  // (RFC 2920): they are the consequence of our refusal, not the client's error, and must not
+  // count towards hanging up on it.
+  void NeedMail(Reply reply) {
+    if (mail_refused_) {
+      Append(reply);
+    } else {
+      BadCommand(std::move(reply));
+    }
+  }
+
   // Answers 421 at once when shutting down and nothing is under way.
   void MaybeShutdownIdle() {
     if (shutdown_ && !closed_ && state_ == State::kCommand && reader_.buffered() == 0) {
@@ -820,6 +837,7 @@ class ServerSession::Impl {
 
   void ResetTransaction() {
     mail_given_ = false;
+    mail_refused_ = false;
     rcpt_attempts_ = 0;
     size_hint_ = 0;
     envelope_.mail_from.clear();
@@ -872,6 +890,7 @@ class ServerSession::Impl {
   bool processing_ = false;  // inside Process(): replies are written when it returns
   bool helo_seen_ = false;
   bool mail_given_ = false;
+  bool mail_refused_ = false;  // the last MAIL was refused; no RSET or MAIL since
   bool authenticated_ = false;
   AuthStep auth_step_ = AuthStep::kPlain;
   std::string auth_login_user_;  // AUTH LOGIN: the user, while asking for the password

@@ -395,6 +395,32 @@ TEST_F(SessionTest, AcceptedMessageResetsErrorCount) {
   EXPECT_FALSE(closed_);
 }
 
+TEST_F(SessionTest, PipelinedCommandsAfterARefusedMailAreNotCountedAsErrors) {
+  options_.max_errors = 3;
+  Create();
+  Ehlo();
+  // A pipelining client sends MAIL, RCPT, DATA at once; when MAIL is refused, the 503s that
+  // follow are our doing. Ten such transactions in a row must not get the client hung up on.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_THAT(Send("MAIL FROM:<blocked@example.com>\r\nRCPT TO:<a@x.org>\r\nDATA\r\nRSET\r\n"),
+                ElementsAre("550 5.7.1 sender blocked", StartsWith("503 5.5.1 "),
+                            StartsWith("503 5.5.1 "), StartsWith("250 ")));
+  }
+  EXPECT_FALSE(closed_);
+  // The same for BDAT: the chunk is consumed and refused.
+  EXPECT_THAT(
+      Send("MAIL FROM:<blocked@example.com>\r\nRCPT TO:<a@x.org>\r\nBDAT 3 LAST\r\nabcRSET\r\n"),
+      ElementsAre("550 5.7.1 sender blocked", StartsWith("503 5.5.1 "), StartsWith("503 5.5.1 "),
+                  StartsWith("250 ")));
+  EXPECT_FALSE(closed_);
+  // Without a refused MAIL, they are errors as before.
+  Send("RCPT TO:<a@x.org>\r\nDATA\r\n");
+  EXPECT_THAT(
+      Send("RCPT TO:<a@x.org>\r\n"),
+      ElementsAre(StartsWith("503 "), "421 4.7.0 volley.localdomain Error: too many errors"));
+  EXPECT_TRUE(closed_);
+}
+
 TEST_F(SessionTest, LongCommandLine) {
   Ehlo();
   const std::string long_line = "NOOP " + std::string(1200, 'a') + "\r\n";
