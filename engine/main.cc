@@ -1,6 +1,7 @@
 // volleyd: the Volley daemon. See README.md for flags, exit codes and signals.
 //
-// Exit codes: 0 clean stop, 1 bad config or flags, 2 spool cannot be opened.
+// Exit codes: 0 clean stop, 1 bad config or flags, 2 spool cannot be opened (or, with
+// --spool-check, is damaged).
 #include <signal.h>
 
 #include <cstdio>
@@ -13,18 +14,23 @@
 #include "engine/base/logging.h"
 #include "engine/config/config.h"
 #include "engine/engine.h"
+#include "engine/spool_check.h"
 #include "queue/spool.h"
 
 namespace {
 
 constexpr char kUsage[] =
-    "usage: volleyd [--config=FILE] [--check-config]\n"
+    "usage: volleyd [--config=FILE] [--check-config | --spool-check]\n"
     "  --config=FILE    run with FILE (TOML); without it, on the embedded defaults\n"
-    "  --check-config   validate the config, print every error with its line, exit 0 or 1\n";
+    "  --check-config   validate the config, print every error with its line, exit 0 or 1\n"
+    "  --spool-check    verify the config's spool (volleyd must not be running on it), repair\n"
+    "                   what a crash left behind, report its counts; exit 0, or 2 when it\n"
+    "                   cannot be opened or is damaged\n";
 
 struct Flags {
   std::string config_path;
   bool check_config = false;
+  bool spool_check = false;
 };
 
 bool ParseFlags(int argc, char** argv, Flags* flags) {
@@ -36,6 +42,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       flags->config_path = argv[++i];
     } else if (arg == "--check-config") {
       flags->check_config = true;
+    } else if (arg == "--spool-check") {
+      flags->spool_check = true;
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -64,6 +72,9 @@ int main(int argc, char** argv) {
     std::printf("%s: OK\n",
                 flags.config_path.empty() ? "embedded defaults" : flags.config_path.c_str());
     return 0;
+  }
+  if (flags.spool_check) {
+    return volley::RunSpoolCheck(config->server.spool, absl::Now(), stdout, stderr);
   }
 
   // Signals are taken synchronously by this thread (sigwait); every other thread inherits the

@@ -6,7 +6,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bench/smtp_injector.h"
 #include "gtest/gtest.h"
+#include "rocksdb/db.h"
 #include "tests/support/volleyd_process.h"
 
 namespace volley {
@@ -101,6 +103,137 @@ TEST(VolleydCli, SigtermStopsCleanly) {
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->exit_code, 0) << exit->output;
   EXPECT_TRUE(absl::StrContains(exit->output, "volleyd stopped")) << exit->output;
+}
+
+// Five messages for two recipients each, queued for a site that refuses connections.
+void QueueTenRecipients(const std::string& spool) {
+  const std::string path =
+      WriteFile("queued.toml", absl::StrCat(MinimalConfig(spool),
+                                            "[routes]\n\"nowhere.test\" = { host = "
+                                            "\"127.0.0.1:9\" }\n"));
+  auto volleyd = VolleydProcess::Start(path, absl::StrCat(TestTempDir(), "/queued.log"));
+  ASSERT_TRUE(volleyd.ok()) << volleyd.status();
+  bench::InjectorOptions options;
+  options.port = (*volleyd)->smtp_port();
+  options.connections = 1;
+  auto injected = bench::InjectAll(
+      options,
+      [](size_t i) {
+        bench::InjectMessage m;
+        m.mail_from = "check@volley.test";
+        m.recipients = {absl::StrCat("a", i, "@nowhere.test"),
+                        absl::StrCat("b", i, "@nowhere.test")};
+        m.content = absl::StrCat("Subject: ", i, "\r\n\r\nbody\r\n");
+        return m;
+      },
+      5);
+  ASSERT_TRUE(injected.ok()) << injected.status();
+  ASSERT_EQ(injected->accepted, 5u);
+  auto exit = (*volleyd)->Terminate();
+  ASSERT_TRUE(exit.ok());
+  ASSERT_EQ(exit->exit_code, 0) << exit->output;
+}
+
+TEST(VolleydCli, SpoolCheckReportsWhatTheSpoolHolds) {
+  const std::string spool = absl::StrCat(TestTempDir(), "/checked-spool");
+  std::filesystem::remove_all(spool);
+  QueueTenRecipients(spool);
+  const std::string path = WriteFile("check.toml", MinimalConfig(spool));
+  auto result = RunVolleyd({absl::StrCat("--config=", path), "--spool-check"});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 0) << result->output;
+  EXPECT_TRUE(absl::StrContains(result->output, absl::StrCat("spool:                 ", spool)))
+      << result->output;
+  EXPECT_TRUE(absl::StrContains(result->output, "messages:              5\n")) << result->output;
+  EXPECT_TRUE(absl::StrContains(result->output, "recipients:            10\n")) << result->output;
+  EXPECT_TRUE(absl::StrContains(result->output, "missing_bodies:        0\n")) << result->output;
+  EXPECT_TRUE(absl::StrContains(result->output, "result:                OK")) << result->output;
+  // Checking changes nothing a start would see: the same counts again.
+  auto again = RunVolleyd({absl::StrCat("--config=", path), "--spool-check"});
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(absl::StrContains(again->output, "recipients:            10\n")) << again->output;
+  EXPECT_TRUE(absl::StrContains(again->output, "index_repaired:        0\n")) << again->output;
+}
+
+TEST(VolleydCli, SpoolCheckRefusesASpoolInUseOrMissing) {
+  const std::string spool = absl::StrCat(TestTempDir(), "/busy-spool");
+  std::filesystem::remove_all(spool);
+  const std::string path = WriteFile("busy.toml", MinimalConfig(spool));
+  auto running = VolleydProcess::Start(path, absl::StrCat(TestTempDir(), "/busy.log"));
+  ASSERT_TRUE(running.ok()) << running.status();
+  auto busy = RunVolleyd({absl::StrCat("--config=", path), "--spool-check"});
+  ASSERT_TRUE(busy.ok());
+  EXPECT_EQ(busy->exit_code, 2) << busy->output;
+  EXPECT_TRUE(absl::StrContains(busy->output, "in use by another process")) << busy->output;
+  EXPECT_TRUE(absl::StrContains(busy->output, spool)) << busy->output;
+  ASSERT_TRUE((*running)->Terminate().ok());
+
+  // A check never creates a spool.
+  const std::string missing = absl::StrCat(TestTempDir(), "/no-such-spool");
+  std::filesystem::remove_all(missing);
+  auto result =
+      RunVolleyd({absl::StrCat("--config=", WriteFile("missing.toml", MinimalConfig(missing))),
+                  "--spool-check"});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->exit_code, 2) << result->output;
+  EXPECT_TRUE(absl::StrContains(result->output, absl::StrCat("no spool at ", missing)))
+      << result->output;
+  EXPECT_FALSE(std::filesystem::exists(missing));
+}
+
+TEST(VolleydCli, NewerSchemaExitsTwoNamingThePath) {
+  const std::string spool = absl::StrCat(TestTempDir(), "/future-spool");
+  std::filesystem::remove_all(spool);
+  QueueTenRecipients(spool);
+  {
+    // What a later volleyd would leave: its own schema version.
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {"default", "messages", "bodies", "recipients", "schedule"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), spool, families, &handles, &db).ok());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "volley.schema", "99").ok());
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    }
+    delete db;
+  }
+  const std::string path = WriteFile("future.toml", MinimalConfig(spool));
+  for (bool check : {false, true}) {
+    std::vector<std::string> args = {absl::StrCat("--config=", path)};
+    if (check) args.push_back("--spool-check");
+    auto result = RunVolleyd(args);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->exit_code, 2) << result->output;
+    EXPECT_TRUE(absl::StrContains(result->output, "schema version 99")) << result->output;
+    EXPECT_TRUE(absl::StrContains(result->output, spool)) << result->output;
+  }
+}
+
+TEST(VolleydCli, CorruptSpoolExitsTwoNamingThePath) {
+  const std::string spool = absl::StrCat(TestTempDir(), "/corrupt-spool");
+  std::filesystem::remove_all(spool);
+  QueueTenRecipients(spool);
+  // Scribble over the manifests: RocksDB can no longer tell which files make the spool.
+  int scribbled = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(spool)) {
+    if (absl::StartsWith(entry.path().filename().string(), "MANIFEST-")) {
+      std::ofstream(entry.path(), std::ios::binary | std::ios::trunc) << std::string(4096, '\x5a');
+      ++scribbled;
+    }
+  }
+  ASSERT_GT(scribbled, 0);
+  const std::string path = WriteFile("corrupt.toml", MinimalConfig(spool));
+  for (bool check : {false, true}) {
+    std::vector<std::string> args = {absl::StrCat("--config=", path)};
+    if (check) args.push_back("--spool-check");
+    auto result = RunVolleyd(args);
+    ASSERT_TRUE(result.ok());
+    EXPECT_EQ(result->exit_code, 2) << result->output;
+    EXPECT_TRUE(absl::StrContains(result->output, spool)) << result->output;
+  }
 }
 
 }  // namespace
