@@ -19,6 +19,7 @@
 #include "rocksdb/env.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
+#include "rocksdb/utilities/table_properties_collectors.h"
 
 #if defined(__SANITIZE_THREAD__)
 // Debian's RocksDB is not built with ThreadSanitizer, so the synchronisation inside it is
@@ -249,12 +250,18 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
   rocksdb::ColumnFamilyOptions small_cf;
   small_cf.write_buffer_size = 32ull << 20;
   small_cf.compression = rocksdb::kNoCompression;
+  // A queue deletes what it wrote moments ago. SST files dense with tombstones are compacted
+  // soon rather than when their level fills, so that delivered mail leaves the disk.
+  small_cf.table_properties_collector_factories.push_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/1024,
+                                                    /*deletion_trigger=*/512));
 
   rocksdb::ColumnFamilyOptions bodies_cf;
   bodies_cf.write_buffer_size = options.body_write_buffer_size;
   bodies_cf.max_write_buffer_number = 4;
   // Mail is often already compressed or encoded; CPU is better spent delivering.
   bodies_cf.compression = rocksdb::kNoCompression;
+  bodies_cf.table_properties_collector_factories = small_cf.table_properties_collector_factories;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, small_cf},
@@ -624,6 +631,26 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
   absl::Status s = Write(&cleanup, /*sync=*/true);
   if (!s.ok()) return s;
   return stats;
+}
+
+uint64_t Spool::MemtableBytes() const {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    uint64_t size = 0;
+    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kCurSizeAllMemTables, &size)) {
+      total += size;
+    }
+  }
+  return total;
+}
+
+absl::Status Spool::FlushMemtables(bool wait) {
+  rocksdb::FlushOptions options;
+  options.wait = wait;
+  options.allow_write_stall = true;
+  rocksdb::Status s = db_->Flush(options, handles_);
+  if (!s.ok()) return FromRocks(s, "cannot flush spool", path_);
+  return absl::OkStatus();
 }
 
 uint64_t Spool::DiskBytes() const {

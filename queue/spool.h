@@ -190,6 +190,12 @@ class Spool {
 
   // Bytes of SST files (RocksDB's count), for metrics.
   uint64_t DiskBytes() const;
+  // Bytes in memtables (written, not yet in SST files; their WAL files are kept for them).
+  uint64_t MemtableBytes() const;
+  // Writes the memtables to SST files, so that the WAL files holding them can go. Messages
+  // stored and removed while still in a memtable cancel out and never reach an SST file; what
+  // is still queued does. With `wait` false RocksDB does it in the background.
+  absl::Status FlushMemtables(bool wait);
 
  private:
   Spool() = default;

@@ -147,6 +147,38 @@ TEST(Spool, DeletionAndOrphanCleanup) {
   EXPECT_EQ(stats->orphans_removed, 0u);
 }
 
+TEST(Spool, FlushMovesMemtablesToFilesAndDeletedMessagesLeaveNoTrace) {
+  const std::string path = TempPath("spool_flush");
+  auto spool = Spool::Open(path);
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  const std::string body(64 * 1024, 'x');
+  // Stored and removed before any flush: they cancel out in the memtable.
+  Spool::Batch batch = (*spool)->NewBatch();
+  for (MessageId id = 1; id <= 50; ++id) batch.PutMessage(Meta(id, 1), body, Recipients(1));
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  batch.Clear();
+  for (MessageId id = 1; id <= 50; ++id) {
+    batch.DeleteRecipient(id, 0, absl::InfinitePast());
+    batch.DeleteMessage(id);
+  }
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  // One message stays queued.
+  batch.Clear();
+  batch.PutMessage(Meta(51, 1), body, Recipients(1));
+  ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+
+  const uint64_t before = (*spool)->MemtableBytes();
+  EXPECT_GT(before, 50u * body.size());
+  EXPECT_EQ((*spool)->DiskBytes(), 0u);
+  ASSERT_TRUE((*spool)->FlushMemtables(/*wait=*/true).ok());
+  EXPECT_LT((*spool)->MemtableBytes(), before / 10);
+  // Only the queued message's body reached a file, not the fifty removed ones.
+  EXPECT_GE((*spool)->DiskBytes(), body.size());
+  EXPECT_LT((*spool)->DiskBytes(), 5 * body.size());
+  EXPECT_EQ(*(*spool)->ReadBody(51), body);
+  EXPECT_EQ((*spool)->ReadBody(7).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST(Spool, RecipientStateUpdates) {
   const std::string path = TempPath("spool_update");
   auto spool = Spool::Open(path);

@@ -7,6 +7,10 @@
 #include "absl/time/clock.h"
 #include "engine/base/logging.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace volley::queue {
 namespace {
 
@@ -16,6 +20,9 @@ constexpr size_t kMaxOpsPerCommit = 4096;
 constexpr size_t kMaxBytesPerCommit = 32ull << 20;
 // After a failed commit, how often an idle writer tries a write to see the spool work again.
 constexpr absl::Duration kProbeInterval = absl::Milliseconds(200);
+// Without writes for this long, memtables holding at least kIdleFlushMinBytes are flushed.
+constexpr absl::Duration kIdleFlushAfter = absl::Seconds(5);
+constexpr uint64_t kIdleFlushMinBytes = 1 << 20;
 
 }  // namespace
 
@@ -115,6 +122,8 @@ void SpoolWriter::Run() {
   std::vector<Op> ops;
   absl::Time last_load = absl::InfinitePast();  // real time, to pace loads after deliveries
   bool room_made = false;
+  absl::Time last_write = absl::Now();  // real time, for the idle flush
+  bool flushed_since_write = true;
   while (true) {
     bool load = false;
     {
@@ -122,14 +131,23 @@ void SpoolWriter::Run() {
       auto ready = [this] { return !queue_.empty() || stopping_ || load_requested_; };
       if (!healthy_.load(std::memory_order_relaxed)) {
         wake_.wait_for(lock, absl::ToChronoMilliseconds(kProbeInterval), ready);
-      } else if (!load_) {
+      } else if (!load_ && flushed_since_write) {
         wake_.wait(lock, ready);
+      } else if (!load_) {
+        wake_.wait_for(lock, absl::ToChronoMilliseconds(kIdleFlushAfter), ready);
       } else {
         // The loader's times are on clock_ (simulated in tests); wake on the real clock often
         // enough to notice them.
         wake_.wait_for(lock, std::chrono::milliseconds(room_made ? 10 : 100), ready);
       }
-      if (queue_.empty() && stopping_) return;
+      if (queue_.empty() && stopping_) {
+        // A clean stop leaves nothing for the next start to replay from the WAL.
+        if (!flushed_since_write && healthy_.load(std::memory_order_relaxed)) {
+          absl::Status flushed = spool_->FlushMemtables(/*wait=*/true);
+          if (!flushed.ok()) LOG(WARNING) << flushed;
+        }
+        return;
+      }
       ops.swap(queue_);
       load = load_requested_;
       load_requested_ = false;
@@ -151,9 +169,25 @@ void SpoolWriter::Run() {
     }
     const bool wrote = !ops.empty();
     ops.clear();
-    if (!wrote && !healthy_.load(std::memory_order_relaxed)) {
+    if (wrote) {
+      last_write = absl::Now();
+      flushed_since_write = false;
+    } else if (!healthy_.load(std::memory_order_relaxed)) {
       std::vector<Op> probe(1);  // a kFlush: Commit writes the recipient count, synced
       Commit(probe);
+    } else if (!flushed_since_write && absl::Now() - last_write >= kIdleFlushAfter) {
+      // The flow has paused: flush the memtables so that the WAL files go, messages stored
+      // and removed in the meantime leave no trace on disk, and the memory of the memtables
+      // goes back to the system (a large queue waiting for a site otherwise holds up to
+      // four bodies memtables). Writes arriving meanwhile wait for it (well under a second).
+      flushed_since_write = true;
+      if (spool_->MemtableBytes() >= kIdleFlushMinBytes) {
+        absl::Status flushed = spool_->FlushMemtables(/*wait=*/true);
+        if (!flushed.ok()) LOG(WARNING) << flushed;
+#if defined(__GLIBC__)
+        malloc_trim(0);
+#endif
+      }
     }
     if (!load_) continue;
     // Load when asked, when the interval has passed, or soon after deliveries made room (at

@@ -257,6 +257,38 @@ TEST(SpoolWriter, LetGoRecipientsComeBackWhenDueAndKeptOnesDoNot) {
   EXPECT_EQ(loaded.all[0].meta.sender, "s@example.com");
 }
 
+TEST(SpoolWriter, AnIdleWriterFlushesItsMemtablesAndACleanStopToo) {
+  auto spool = Spool::Open(TempPath("writer_idle_flush"));
+  ASSERT_TRUE(spool.ok());
+  auto body = std::make_shared<const std::string>(256 * 1024, 'b');
+  {
+    SpoolWriter writer(spool->get());
+    for (MessageId id = 1; id <= 8; ++id) {
+      std::promise<absl::Status> done;
+      writer.Insert(Meta(id, 1), body, Recipients(1),
+                    [&done](absl::Status s) { done.set_value(s); });
+      ASSERT_TRUE(done.get_future().get().ok());
+    }
+    EXPECT_GT((*spool)->MemtableBytes(), 8u * body->size());
+    // Nothing written for a while (5 s): the memtables go to files.
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while ((*spool)->MemtableBytes() > (1u << 20) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    EXPECT_LT((*spool)->MemtableBytes(), 1u << 20);
+    EXPECT_GE((*spool)->DiskBytes(), 8u * body->size());
+    EXPECT_EQ(*(*spool)->ReadBody(8), *body);
+
+    // A write after the flush, then a clean stop: flushed too.
+    ASSERT_TRUE(InsertAndWait(writer, 9, 1).ok());
+    EXPECT_GT((*spool)->MemtableBytes(), 0u);
+    const uint64_t disk_before_stop = (*spool)->DiskBytes();
+    writer.Stop();
+    EXPECT_GT((*spool)->DiskBytes(), disk_before_stop);
+  }
+  EXPECT_EQ(*(*spool)->ReadBody(9), "body");
+}
+
 TEST(SpoolWriter, AfterStopInsertsFailCleanly) {
   auto spool = Spool::Open(TempPath("writer_stop"));
   ASSERT_TRUE(spool.ok());

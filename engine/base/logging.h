@@ -82,15 +82,19 @@ class LogVoidify {
                 .stream()
 
 // At most one message per `seconds` from this statement (for errors that repeat per message
-// or per commit while a fault lasts); says how many were held back.
-#define LOG_EVERY_N_SEC(severity, seconds)                                           \
-  if (static ::volley::logging_internal::LogRateLimiter volley_log_limiter(seconds); \
-      !volley_log_limiter.Allow()) {                                                 \
-  } else                                                                             \
-    LOG(severity) << (volley_log_limiter.suppressed() > 0                            \
-                          ? "(" + std::to_string(volley_log_limiter.suppressed()) +  \
-                                " similar messages suppressed) "                     \
-                          : std::string())
+// or per commit while a fault lasts); says how many were held back. A `for` underneath, so
+// it nests in an unbraced `if` without a dangling `else`.
+#define LOG_EVERY_N_SEC(severity, seconds)                                                         \
+  for (::volley::logging_internal::LogRateLimiter* volley_log_limiter =                            \
+           [] {                                                                                    \
+             static ::volley::logging_internal::LogRateLimiter limiter(seconds);                   \
+             return &limiter;                                                                      \
+           }();                                                                                    \
+       volley_log_limiter != nullptr && volley_log_limiter->Allow(); volley_log_limiter = nullptr) \
+  LOG(severity) << (volley_log_limiter->suppressed() > 0                                           \
+                        ? "(" + std::to_string(volley_log_limiter->suppressed()) +                 \
+                              " similar messages suppressed) "                                     \
+                        : std::string())
 
 #define CHECK(condition)                                                                  \
   (condition) ? (void)0                                                                   \
