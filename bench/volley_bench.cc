@@ -6,7 +6,10 @@
 // [routes] send every benchmark domain to that sink, and an injector. It injects N messages
 // over C pipelined connections, waits until the sink has them all, and prints one JSON line
 // last: {"messages", "injected_per_s", "delivered_per_s", "latency_p50_ms", "latency_p99_ms",
-// "engine_cpu_s_per_1000", "engine_peak_rss_mb", "lost", "duplicated"}.
+// "engine_cpu_s_per_1000", "engine_peak_rss_mb", "lost", "duplicated", and the spool
+// directory's size at the start, at its peak, at the end and after volleyd stopped}.
+//
+// spool and scale: see bench/spool_mode.cc and bench/scale_mode.cc.
 // Every loop is bounded: by N, and by a deadline that ends the run when progress stops.
 #include <stdlib.h>
 #include <unistd.h>
@@ -28,15 +31,16 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_util.h"
 #include "bench/smtp_injector.h"
 #include "bench/smtp_sink.h"
+#include "bench/volley_bench_modes.h"
 #include "tests/support/volleyd_process.h"
 #include "tls/testdata/testdata_paths.h"
 
 namespace volley::bench {
-namespace {
 
-constexpr char kUsage[] =
+const char kUsage[] =
     "usage: volley-bench e2e --messages=N --size=BYTES --domains=D [--connections=C]\n"
     "                        [--threads=T] [--tls] [--keep]\n"
     "  --messages     messages to inject (default 10000)\n"
@@ -45,7 +49,17 @@ constexpr char kUsage[] =
     "  --connections  injection connections (default 16)\n"
     "  --threads      volleyd [server] threads (default 0: one per core)\n"
     "  --tls          the sink offers STARTTLS and volleyd uses it (tls = opportunistic)\n"
-    "  --keep         keep the run's directory (spool, delivery log, config)\n";
+    "  --keep         keep the run's directory (spool, delivery log, config)\n"
+    "       volley-bench spool --messages=N --size=BYTES [--concurrency=C] [--deliver] [--keep]\n"
+    "  the spool writer alone: synced group commits of C waiting messages (default 256);\n"
+    "  --deliver completes each message once durable and follows the spool's size\n"
+    "       volley-bench scale --messages=N [--size=BYTES] [--connections=C] [--keep]\n"
+    "  N messages queued for an unreachable site: volleyd's memory per queued message, then\n"
+    "  kill -9 and the time until the restarted volleyd reports them all and delivers again\n"
+    "  (N default 1000000)\n"
+    "Runs go in /tmp/volley-bench-XXXXXX ($VOLLEY_BENCH_DIR instead of /tmp).\n";
+
+namespace {
 
 struct E2eFlags {
   size_t messages = 10000;
@@ -91,33 +105,6 @@ bool ParseE2eFlags(int argc, char** argv, E2eFlags* flags) {
   return true;
 }
 
-// CPU seconds (user + system) used so far by `pid`.
-double ProcessCpuSeconds(pid_t pid) {
-  const std::string stat = test_support::ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<absl::string_view> fields = absl::StrSplit(stat.substr(close + 2), ' ');
-  // Fields after the command: state is [0], utime [11], stime [12].
-  if (fields.size() < 13) return 0;
-  double utime = 0, stime = 0;
-  absl::SimpleAtod(fields[11], &utime);
-  absl::SimpleAtod(fields[12], &stime);
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Peak resident set of `pid` in MiB (VmHWM).
-double ProcessPeakRssMb(pid_t pid) {
-  const std::string status = test_support::ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/status"));
-  for (absl::string_view line : absl::StrSplit(status, '\n')) {
-    if (absl::ConsumePrefix(&line, "VmHWM:")) {
-      double kb = 0;
-      absl::SimpleAtod(absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kb);
-      return kb / 1024.0;
-    }
-  }
-  return 0;
-}
-
 // Milliseconds from Reception to Delivery per message, from the delivery log.
 std::vector<double> LatenciesFromLog(const std::string& path) {
   absl::flat_hash_map<std::string, absl::Time> received;
@@ -151,32 +138,12 @@ std::vector<double> LatenciesFromLog(const std::string& path) {
   return latencies;
 }
 
-double Percentile(const std::vector<double>& sorted, double p) {
-  if (sorted.empty()) return 0;
-  size_t index = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-  return sorted[std::min(index, sorted.size() - 1)];
-}
-
-std::string MessageContent(size_t index, const std::string& recipient, size_t size) {
-  std::string content = absl::StrCat("From: Volley Bench <bench@volley.test>\r\nTo: <", recipient,
-                                     ">\r\nSubject: bench ", index, "\r\nMessage-ID: <", index,
-                                     "@bench.volley.test>\r\nMIME-Version: 1.0\r\n"
-                                     "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
-  static constexpr absl::string_view kLine =
-      "The quick brown fox jumps over the lazy dog, again and again, for the benchmark.\r\n";
-  while (content.size() + kLine.size() <= size) content.append(kLine.data(), kLine.size());
-  content.append("end\r\n");
-  return content;
-}
-
 int RunE2e(const E2eFlags& flags) {
-  char dir_template[] = "/tmp/volley-bench-XXXXXX";
-  const char* made = mkdtemp(dir_template);
-  if (made == nullptr) {
-    std::perror("mkdtemp");
+  const std::string dir = MakeRunDirectory();
+  if (dir.empty()) {
+    std::perror("volley-bench: mkdtemp");
     return 1;
   }
-  const std::string dir = made;
 
   // The sink knows each message by the index in its recipient's local part.
   std::unique_ptr<std::atomic<uint8_t>[]> arrivals(new std::atomic<uint8_t>[flags.messages]);
@@ -239,6 +206,9 @@ int RunE2e(const E2eFlags& flags) {
   }
   const pid_t pid = (*volleyd)->pid();
   const double cpu_before = ProcessCpuSeconds(pid);
+  const std::string spool_path = absl::StrCat(dir, "/spool");
+  const uint64_t spool_start = DirectoryBytes(spool_path);
+  uint64_t spool_peak = spool_start;
 
   InjectorOptions injector;
   injector.host = "127.0.0.1";
@@ -269,8 +239,13 @@ int RunE2e(const E2eFlags& flags) {
   // Wait for the sink, as long as deliveries keep coming.
   absl::Time last_progress = absl::Now();
   uint64_t last_unique = 0;
+  absl::Time next_sample = absl::Now();
   while (unique.load() < acked) {
     absl::SleepFor(absl::Milliseconds(5));
+    if (absl::Now() >= next_sample) {
+      spool_peak = std::max(spool_peak, DirectoryBytes(spool_path));
+      next_sample = absl::Now() + absl::Milliseconds(500);
+    }
     const uint64_t now_unique = unique.load();
     if (now_unique != last_unique) {
       last_unique = now_unique;
@@ -284,9 +259,12 @@ int RunE2e(const E2eFlags& flags) {
   const double cpu_after = ProcessCpuSeconds(pid);
   const double peak_rss_mb = ProcessPeakRssMb(pid);
   const absl::Time last_arrival = absl::FromUnixNanos(last_arrival_ns.load());
+  const uint64_t spool_end = DirectoryBytes(spool_path);
   absl::StatusOr<test_support::ExitResult> exit = (*volleyd)->Terminate();
   (*sink)->Stop();
+  const uint64_t spool_closed = DirectoryBytes(spool_path);
 
+  constexpr double kMb = 1024.0 * 1024.0;
   const std::vector<double> latencies = LatenciesFromLog(log_path);
   const double inject_seconds = absl::ToDoubleSeconds(result->finished - result->started);
   const double deliver_seconds = absl::ToDoubleSeconds(last_arrival - result->started);
@@ -308,13 +286,16 @@ int RunE2e(const E2eFlags& flags) {
   std::printf(
       "{\"messages\": %zu, \"injected_per_s\": %.0f, \"delivered_per_s\": %.0f, "
       "\"latency_p50_ms\": %.1f, \"latency_p99_ms\": %.1f, \"engine_cpu_s_per_1000\": %.3f, "
-      "\"engine_peak_rss_mb\": %.1f, \"lost\": %llu, \"duplicated\": %llu}\n",
+      "\"engine_peak_rss_mb\": %.1f, \"lost\": %llu, \"duplicated\": %llu, "
+      "\"spool_dir_mb_start\": %.1f, \"spool_dir_mb_peak\": %.1f, \"spool_dir_mb_end\": %.1f, "
+      "\"spool_dir_mb_closed\": %.1f}\n",
       flags.messages, inject_seconds > 0 ? static_cast<double>(acked) / inject_seconds : 0,
       deliver_seconds > 0 ? static_cast<double>(delivered) / deliver_seconds : 0,
       Percentile(latencies, 0.50), Percentile(latencies, 0.99),
       (cpu_after - cpu_before) * 1000.0 / static_cast<double>(std::max<uint64_t>(1, acked)),
       peak_rss_mb, static_cast<unsigned long long>(acked - std::min(acked, delivered)),
-      static_cast<unsigned long long>(total.load() - delivered));
+      static_cast<unsigned long long>(total.load() - delivered), spool_start / kMb,
+      std::max(spool_peak, spool_end) / kMb, spool_end / kMb, spool_closed / kMb);
   return delivered == acked && acked == flags.messages ? 0 : 3;
 }
 
@@ -332,6 +313,8 @@ int main(int argc, char** argv) {
     if (!volley::bench::ParseE2eFlags(argc, argv, &flags)) return 1;
     return volley::bench::RunE2e(flags);
   }
+  if (mode == "spool") return volley::bench::RunSpoolMode(argc, argv);
+  if (mode == "scale") return volley::bench::RunScaleMode(argc, argv);
   std::fprintf(stderr, "volley-bench: unknown mode '%s'\n%s", mode.c_str(), volley::bench::kUsage);
   return 1;
 }

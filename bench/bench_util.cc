@@ -1,0 +1,86 @@
+#include "bench/bench_util.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "tests/support/volleyd_process.h"
+
+namespace volley::bench {
+namespace {
+
+double StatusFieldMb(pid_t pid, absl::string_view field) {
+  const std::string status = test_support::ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/status"));
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, field)) {
+      double kb = 0;
+      absl::SimpleAtod(absl::StripSuffix(absl::StripAsciiWhitespace(line), " kB"), &kb);
+      return kb / 1024.0;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+double ProcessCpuSeconds(pid_t pid) {
+  const std::string stat = test_support::ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<absl::string_view> fields = absl::StrSplit(stat.substr(close + 2), ' ');
+  // Fields after the command: state is [0], utime [11], stime [12].
+  if (fields.size() < 13) return 0;
+  double utime = 0, stime = 0;
+  absl::SimpleAtod(fields[11], &utime);
+  absl::SimpleAtod(fields[12], &stime);
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double ProcessRssMb(pid_t pid) { return StatusFieldMb(pid, "VmRSS:"); }
+double ProcessPeakRssMb(pid_t pid) { return StatusFieldMb(pid, "VmHWM:"); }
+
+uint64_t DirectoryBytes(const std::string& path) {
+  std::error_code ec;
+  uint64_t total = 0;
+  for (auto it = std::filesystem::recursive_directory_iterator(path, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code size_ec;
+    if (it->is_regular_file(size_ec)) {
+      const uint64_t size = it->file_size(size_ec);
+      if (!size_ec) total += size;
+    }
+  }
+  return total;
+}
+
+std::string MakeRunDirectory() {
+  const char* base = std::getenv("VOLLEY_BENCH_DIR");
+  std::string pattern = absl::StrCat(base != nullptr ? base : "/tmp", "/volley-bench-XXXXXX");
+  if (mkdtemp(pattern.data()) == nullptr) return "";
+  return pattern;
+}
+
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return 0;
+  size_t index = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(index, sorted.size() - 1)];
+}
+
+std::string MessageContent(size_t index, const std::string& recipient, size_t size) {
+  std::string content = absl::StrCat("From: Volley Bench <bench@volley.test>\r\nTo: <", recipient,
+                                     ">\r\nSubject: bench ", index, "\r\nMessage-ID: <", index,
+                                     "@bench.volley.test>\r\nMIME-Version: 1.0\r\n"
+                                     "Content-Type: text/plain; charset=us-ascii\r\n\r\n");
+  static constexpr absl::string_view kLine =
+      "The quick brown fox jumps over the lazy dog, again and again, for the benchmark.\r\n";
+  while (content.size() + kLine.size() <= size) content.append(kLine.data(), kLine.size());
+  content.append("end\r\n");
+  return content;
+}
+
+}  // namespace volley::bench
