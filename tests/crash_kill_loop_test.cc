@@ -18,6 +18,7 @@
 #include "bench/smtp_injector.h"
 #include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
+#include "tests/support/indexed_message.h"
 #include "tests/support/volleyd_process.h"
 
 namespace volley {
@@ -32,14 +33,6 @@ using test_support::VolleydProcess;
 constexpr size_t kMessages = 4000;
 constexpr int kKills = 6;
 constexpr int kConnectionLimit = 3;  // per site; three sites
-
-int IndexOf(const std::string& content) {
-  const size_t at = content.find("X-Index: ");
-  if (at == std::string::npos) return -1;
-  int index = -1;
-  absl::SimpleAtoi(content.substr(at + 9, content.find('\r', at) - at - 9), &index);
-  return index;
-}
 
 // Which site message `i` goes to: 0 healthy (half), 1 slow, 2 tempfailing (first try 451).
 int SiteOf(size_t i) { return i % 4 < 2 ? 0 : static_cast<int>(i % 4) - 1; }
@@ -104,8 +97,8 @@ TEST(CrashKillLoop, EveryAcknowledgedMessageArrivesThroughRepeatedKill9) {
         m.mail_from = "kill@volley.test";
         const char* local = SiteOf(i) == 2 ? "tempfailonce-" : "u";
         m.recipients = {absl::StrCat(local, i, "@", kSiteDomains[SiteOf(i)])};
-        m.content = absl::StrCat("Subject: kill loop ", i, "\r\nX-Index: ", i, "\r\n\r\n",
-                                 std::string(256 + i % 2048, 'k'), "\r\n");
+        m.content = absl::StrCat("Subject: kill loop ", i, "\r\n", test_support::IndexHeader(i),
+                                 "\r\n", std::string(256 + i % 2048, 'k'), "\r\n");
         return m;
       },
       kMessages);
@@ -117,7 +110,7 @@ TEST(CrashKillLoop, EveryAcknowledgedMessageArrivesThroughRepeatedKill9) {
   auto drain = [&](int epoch) {
     for (auto& sink : sinks) {
       for (const bench::ReceivedMessage& m : sink->TakeMessages()) {
-        arrival_epochs[IndexOf(m.content)].push_back(epoch);
+        arrival_epochs[test_support::IndexOf(m.content)].push_back(epoch);
       }
     }
   };

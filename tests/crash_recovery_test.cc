@@ -15,6 +15,7 @@
 #include "bench/smtp_injector.h"
 #include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
+#include "tests/support/indexed_message.h"
 #include "tests/support/volleyd_process.h"
 
 namespace volley {
@@ -25,14 +26,6 @@ using test_support::VolleydProcess;
 
 constexpr size_t kMessages = 3000;
 constexpr int kDomains = 6;
-
-int IndexOf(const std::string& content) {
-  const size_t at = content.find("X-Index: ");
-  if (at == std::string::npos) return -1;
-  int index = -1;
-  absl::SimpleAtoi(content.substr(at + 9, content.find('\r', at) - at - 9), &index);
-  return index;
-}
 
 TEST(CrashRecovery, EveryAcknowledgedMessageArrivesAfterKill9) {
   const std::string dir = absl::StrCat(TestTempDir(), "/crash");
@@ -71,7 +64,7 @@ TEST(CrashRecovery, EveryAcknowledgedMessageArrivesAfterKill9) {
     bench::InjectMessage m;
     m.mail_from = "crash@volley.test";
     m.recipients = {absl::StrCat("u", i, "@d", i % kDomains, ".crash.test")};
-    m.content = absl::StrCat("Subject: crash ", i, "\r\nX-Index: ", i, "\r\n\r\n",
+    m.content = absl::StrCat("Subject: crash ", i, "\r\n", test_support::IndexHeader(i), "\r\n",
                              std::string(512 + i % 1024, 'x'), "\r\n");
     return m;
   };
@@ -110,7 +103,8 @@ TEST(CrashRecovery, EveryAcknowledgedMessageArrivesAfterKill9) {
   const absl::Time settle = absl::Now() + absl::Seconds(60);
   size_t missing = acknowledged.size();
   while (absl::Now() < settle) {
-    for (const bench::ReceivedMessage& m : (*sink)->TakeMessages()) ++arrivals[IndexOf(m.content)];
+    for (const bench::ReceivedMessage& m : (*sink)->TakeMessages())
+      ++arrivals[test_support::IndexOf(m.content)];
     missing = 0;
     for (size_t i : acknowledged) missing += arrivals.count(static_cast<int>(i)) == 0;
     if (missing == 0) break;
@@ -149,7 +143,8 @@ TEST(CrashRecovery, EveryAcknowledgedMessageArrivesAfterKill9) {
   ASSERT_TRUE(third.ok()) << third.status();
   const absl::Time settle2 = absl::Now() + absl::Seconds(60);
   while (absl::Now() < settle2) {
-    for (const bench::ReceivedMessage& m : (*sink)->TakeMessages()) ++arrivals[IndexOf(m.content)];
+    for (const bench::ReceivedMessage& m : (*sink)->TakeMessages())
+      ++arrivals[test_support::IndexOf(m.content)];
     missing = 0;
     for (size_t i : second_acked) missing += arrivals.count(static_cast<int>(i)) == 0;
     if (missing == 0) break;

@@ -18,6 +18,7 @@
 #include "bench/smtp_injector.h"
 #include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
+#include "tests/support/indexed_message.h"
 #include "tests/support/unbound_server.h"
 #include "tests/support/volleyd_process.h"
 
@@ -53,21 +54,13 @@ const std::vector<Plan>& Plans() {
 std::string MessageContent(size_t i, const std::string& recipient) {
   std::string body =
       absl::StrCat("From: <sender@volley.test>\r\nTo: <", recipient, ">\r\nSubject: e2e ", i,
-                   "\r\nMessage-ID: <", i, "@e2e.test>\r\nX-Index: ", i, "\r\n\r\n");
+                   "\r\nMessage-ID: <", i, "@e2e.test>\r\n", test_support::IndexHeader(i), "\r\n");
   absl::StrAppend(&body, ".starts with a dot\r\n..two dots\r\n.\r\n");
   for (size_t line = 0; line < 10 + i % 40; ++line) {
     absl::StrAppend(&body, "line ", line, " of message ", i,
                     " -- the quick brown fox jumps over the lazy dog\r\n");
   }
   return body;
-}
-
-int IndexOf(const std::string& content) {
-  const size_t at = content.find("X-Index: ");
-  if (at == std::string::npos) return -1;
-  int index = -1;
-  absl::SimpleAtoi(content.substr(at + 9, content.find('\r', at) - at - 9), &index);
-  return index;
 }
 
 TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
@@ -161,7 +154,7 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
 
   std::map<int, int> seen;
   for (const bench::ReceivedMessage& m : received) {
-    const int index = IndexOf(m.content);
+    const int index = test_support::IndexOf(m.content);
     ASSERT_GE(index, 0);
     ++seen[index];
     const std::string& rcpt = recipient_of[static_cast<size_t>(index)];

@@ -26,6 +26,7 @@
 #include "bench/smtp_injector.h"
 #include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
+#include "tests/support/indexed_message.h"
 #include "tests/support/raw_smtp_client.h"
 #include "tests/support/volleyd_process.h"
 
@@ -98,19 +99,12 @@ std::string EnhancedOf(const smtp::Reply& reply) {
   return reply.enhanced.has_value() ? reply.enhanced->ToString() : "";
 }
 
-int IndexOf(const std::string& content) {
-  const size_t at = content.find("X-Index: ");
-  if (at == std::string::npos) return -1;
-  int index = -1;
-  absl::SimpleAtoi(content.substr(at + 9, content.find('\r', at) - at - 9), &index);
-  return index;
-}
-
 bench::InjectMessage Message(int index, size_t body_bytes) {
   bench::InjectMessage m;
   m.mail_from = "full@volley.test";
   m.recipients = {absl::StrCat("u", index, "@full.test")};
-  m.content = absl::StrCat("Subject: disk full ", index, "\r\nX-Index: ", index, "\r\n\r\n");
+  m.content =
+      absl::StrCat("Subject: disk full ", index, "\r\n", test_support::IndexHeader(index), "\r\n");
   for (size_t written = 0; written < body_bytes; written += 78) {
     m.content += std::string(76, static_cast<char>('a' + index % 26));
     m.content += "\r\n";
@@ -197,7 +191,7 @@ class DiskFull : public ::testing::Test {
     size_t missing = acknowledged_.size();
     while (absl::Now() < deadline) {
       for (const bench::ReceivedMessage& m : sink_->TakeMessages()) {
-        arrived_.insert(IndexOf(m.content));
+        arrived_.insert(test_support::IndexOf(m.content));
       }
       missing = 0;
       for (int i : acknowledged_) missing += arrived_.count(i) == 0;
