@@ -235,8 +235,9 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
   impl->metrics = std::make_unique<Metrics>(threads);
   Metrics* metrics = impl->metrics.get();
   impl->writer = std::make_unique<queue::SpoolWriter>(
-      impl->spool.get(), [metrics](absl::Duration elapsed, int, bool) {
+      impl->spool.get(), [metrics](absl::Duration elapsed, int messages, bool ok) {
         metrics->spool_commit().Observe(absl::ToDoubleSeconds(elapsed));
+        metrics->CountSpoolCommit(messages, ok);
       });
   impl->io_pool = std::make_unique<WorkerPool>(2);
   impl->disk_space =

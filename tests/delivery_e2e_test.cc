@@ -254,6 +254,13 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
   EXPECT_EQ(MetricValue(metrics->body, "volley_deliveries_total{outcome=\"bounced\"}"), 40);
   EXPECT_EQ(MetricValue(metrics->body, "volley_queue_size{state=\"in_flight\"}"), 0);
   EXPECT_EQ(MetricValue(metrics->body, "volley_queue_size{state=\"scheduled\"}"), 0);
+  // Every message made durable by a synced commit, several to a commit (the injector keeps
+  // many transactions going at once).
+  EXPECT_EQ(MetricValue(metrics->body, "volley_spool_synced_messages_total"), 2000);
+  const double synced_commits = MetricValue(metrics->body, "volley_spool_synced_commits_total");
+  EXPECT_GE(synced_commits, 1);
+  EXPECT_LT(synced_commits, 2000);
+  EXPECT_EQ(MetricValue(metrics->body, "volley_spool_commits_total{result=\"failed\"}"), 0);
   // The resolvers' counters: MX answers for the MX domains, NODATA for the A-only one, NXDOMAIN,
   // and cache hits for the 2,000 messages' domains resolved far fewer times.
   EXPECT_GE(MetricValue(metrics->body, "volley_dns_lookups_total{type=\"mx\",result=\"ok\"}"), 3);

@@ -23,6 +23,18 @@ Metrics::Metrics(int shards)
           {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400}),
       spool_commit_({0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1}) {}
 
+void Metrics::CountSpoolCommit(int messages, bool ok) {
+  if (!ok) {
+    spool_commits_failed_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  spool_commits_ok_.fetch_add(1, std::memory_order_relaxed);
+  if (messages > 0) {
+    spool_synced_commits_.fetch_add(1, std::memory_order_relaxed);
+    spool_synced_messages_.fetch_add(static_cast<uint64_t>(messages), std::memory_order_relaxed);
+  }
+}
+
 std::string Metrics::RenderPrometheus() const {
   auto sum = [&](auto field) {
     int64_t total = 0;
@@ -117,6 +129,22 @@ std::string Metrics::RenderPrometheus() const {
   delivery_latency_.Render("volley_delivery_latency_seconds",
                            "Time from reception to the remote server's acceptance.", &out);
   spool_commit_.Render("volley_spool_commit_seconds", "Duration of spool commits.", &out);
+
+  Header(&out, "volley_spool_commits_total", "counter",
+         "Spool commits (one RocksDB WriteBatch each), by result.");
+  absl::StrAppend(&out, "volley_spool_commits_total{result=\"ok\"} ",
+                  spool_commits_ok_.load(std::memory_order_relaxed), "\n");
+  absl::StrAppend(&out, "volley_spool_commits_total{result=\"failed\"} ",
+                  spool_commits_failed_.load(std::memory_order_relaxed), "\n");
+  // Their ratio is the group commit's batching: messages per fsync.
+  Header(&out, "volley_spool_synced_commits_total", "counter",
+         "Synced spool commits that stored new messages.");
+  absl::StrAppend(&out, "volley_spool_synced_commits_total ",
+                  spool_synced_commits_.load(std::memory_order_relaxed), "\n");
+  Header(&out, "volley_spool_synced_messages_total", "counter",
+         "New messages made durable by synced spool commits.");
+  absl::StrAppend(&out, "volley_spool_synced_messages_total ",
+                  spool_synced_messages_.load(std::memory_order_relaxed), "\n");
 
   Header(&out, "volley_spool_bytes", "gauge", "Bytes of the spool's data files.");
   absl::StrAppend(&out, "volley_spool_bytes ", spool_bytes_.load(std::memory_order_relaxed), "\n");

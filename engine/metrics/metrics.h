@@ -50,6 +50,9 @@ class Metrics {
   // Histograms shared by every thread.
   Histogram& delivery_latency() { return delivery_latency_; }
   Histogram& spool_commit() { return spool_commit_; }
+  // Called by the spool writer after every commit: `messages` new messages were made durable
+  // by it (such a commit is synced), `ok` whether RocksDB took it.
+  void CountSpoolCommit(int messages, bool ok);
 
   // Gauges read at scrape time.
   std::atomic<uint64_t>& spool_bytes() { return spool_bytes_; }
@@ -72,6 +75,10 @@ class Metrics {
   std::atomic<uint64_t> spool_free_bytes_{0};
   std::atomic<int> spool_refusing_{0};
   std::atomic<int64_t> queued_recipients_{-1};
+  std::atomic<uint64_t> spool_commits_ok_{0};
+  std::atomic<uint64_t> spool_commits_failed_{0};
+  std::atomic<uint64_t> spool_synced_commits_{0};
+  std::atomic<uint64_t> spool_synced_messages_{0};
 };
 
 }  // namespace volley

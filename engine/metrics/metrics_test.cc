@@ -19,7 +19,15 @@ TEST(Metrics, SumsShardsIntoPrometheusText) {
   metrics.shard(0).AddQueue(QueueState::kReady, 5);
   metrics.shard(1).AddQueue(QueueState::kReady, -2);
   metrics.shard(1).AddConnection(Direction::kOutbound, 1);
+  metrics.CountSpoolCommit(5, true);
+  metrics.CountSpoolCommit(0, true);   // removals only
+  metrics.CountSpoolCommit(3, false);  // failed: stored nothing
+  metrics.CountSpoolCommit(2, true);
   const std::string text = metrics.RenderPrometheus();
+  EXPECT_TRUE(absl::StrContains(text, "volley_spool_commits_total{result=\"ok\"} 3\n"));
+  EXPECT_TRUE(absl::StrContains(text, "volley_spool_commits_total{result=\"failed\"} 1\n"));
+  EXPECT_TRUE(absl::StrContains(text, "volley_spool_synced_commits_total 2\n"));
+  EXPECT_TRUE(absl::StrContains(text, "volley_spool_synced_messages_total 7\n"));
   EXPECT_TRUE(absl::StrContains(text, "volley_messages_received_total{listener=\"smtp\"} 7\n"));
   EXPECT_TRUE(absl::StrContains(text, "volley_deliveries_total{outcome=\"delivered\"} 2\n"));
   EXPECT_TRUE(absl::StrContains(text, "volley_deliveries_total{outcome=\"bounced\"} 1\n"));
