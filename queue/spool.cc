@@ -633,15 +633,17 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
   return stats;
 }
 
-uint64_t Spool::MemtableBytes() const {
+uint64_t Spool::SumIntProperty(const std::string& property) const {
   uint64_t total = 0;
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
-    uint64_t size = 0;
-    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kCurSizeAllMemTables, &size)) {
-      total += size;
-    }
+    uint64_t value = 0;
+    if (db_->GetIntProperty(handle, property, &value)) total += value;
   }
   return total;
+}
+
+uint64_t Spool::MemtableBytes() const {
+  return SumIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables);
 }
 
 absl::Status Spool::FlushMemtables(bool wait) {
@@ -654,14 +656,7 @@ absl::Status Spool::FlushMemtables(bool wait) {
 }
 
 uint64_t Spool::DiskBytes() const {
-  uint64_t total = 0;
-  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
-    uint64_t size = 0;
-    if (db_->GetIntProperty(handle, rocksdb::DB::Properties::kTotalSstFilesSize, &size)) {
-      total += size;
-    }
-  }
-  return total;
+  return SumIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize);
 }
 
 }  // namespace volley::queue

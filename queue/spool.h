@@ -199,6 +199,8 @@ class Spool {
 
  private:
   Spool() = default;
+  // A RocksDB integer property summed over the column families.
+  uint64_t SumIntProperty(const std::string& property) const;
   absl::Status CheckSchema();
 
   std::string path_;
