@@ -132,7 +132,7 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
       parts.http->Route("GET", "/metrics", [this](const http::HttpRequest&, http::Respond respond) {
         metrics->spool_bytes().store(spool->DiskBytes(), std::memory_order_relaxed);
         metrics->spool_free_bytes().store(disk_space->free_bytes(), std::memory_order_relaxed);
-        metrics->spool_refusing().store(disk_space->low() || !writer->healthy() ? 1 : 0,
+        metrics->spool_refusing().store(context.SpoolRefusesInjection() ? 1 : 0,
                                         std::memory_order_relaxed);
         metrics->queued_recipients().store(static_cast<int64_t>(writer->queued_recipients()),
                                            std::memory_order_relaxed);

@@ -260,7 +260,7 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
   const double synced_commits = MetricValue(metrics->body, "volley_spool_synced_commits_total");
   EXPECT_GE(synced_commits, 1);
   EXPECT_LT(synced_commits, 2000);
-  EXPECT_EQ(MetricValue(metrics->body, "volley_spool_commits_total{result=\"failed\"}"), 0);
+  EXPECT_EQ(MetricValue(metrics->body, "volley_spool_commit_failures_total"), 0);
   // The resolvers' counters: MX answers for the MX domains, NODATA for the A-only one, NXDOMAIN,
   // and cache hits for the 2,000 messages' domains resolved far fewer times.
   EXPECT_GE(MetricValue(metrics->body, "volley_dns_lookups_total{type=\"mx\",result=\"ok\"}"), 3);

@@ -27,6 +27,12 @@ struct EngineContext {
   // Recipients whose retry is due within this stay in memory; later ones are let go and read
   // back from the spool by the writer's loader (LoaderOptions::horizon).
   absl::Duration memory_horizon = absl::Minutes(1);
+
+  // True while injection answers 452 4.3.1: the spool's disk is below [server] spool_min_free,
+  // or a spool write failed and the writer's probes have not yet seen one succeed.
+  bool SpoolRefusesInjection() const {
+    return (disk_space != nullptr && disk_space->low()) || !writer->healthy();
+  }
 };
 
 }  // namespace volley::delivery

@@ -20,11 +20,18 @@ InjectionHandler::InjectionHandler(Shard* shard, const delivery::EngineContext& 
 
 InjectionHandler::~InjectionHandler() { *alive_ = false; }
 
-std::optional<smtp::Reply> InjectionHandler::RefuseIfSpoolFull() const {
-  const bool low = context_.disk_space != nullptr && context_.disk_space->low();
-  // After a failed spool write the writer probes until writes work again.
-  if (!low && context_.writer->healthy()) return std::nullopt;
+namespace {
+
+// The client keeps the message and tries again later; nothing of it was kept here.
+smtp::Reply SpoolFullReply() {
   return smtp::MakeReply(452, "4.3.1", "insufficient system storage; try again later");
+}
+
+}  // namespace
+
+std::optional<smtp::Reply> InjectionHandler::RefuseIfSpoolFull() const {
+  if (!context_.SpoolRefusesInjection()) return std::nullopt;
+  return SpoolFullReply();
 }
 
 std::optional<smtp::Reply> InjectionHandler::CheckMailFrom(const smtp::Envelope&) {
@@ -138,7 +145,7 @@ void InjectionHandler::OnStored(const smtp::Envelope& envelope, const queue::Mes
   if (!status.ok()) {
     // Nothing was kept: the client keeps the message and retries later.
     LOG_EVERY_N_SEC(ERROR, 5) << "spool write failed; answering 452: " << status;
-    done(smtp::MakeReply(452, "4.3.1", "insufficient system storage; try again later"));
+    done(SpoolFullReply());
     return;
   }
   const std::string queue_id = queue::FormatQueueId(meta.id);

@@ -75,8 +75,7 @@ class Metrics {
   std::atomic<uint64_t> spool_free_bytes_{0};
   std::atomic<int> spool_refusing_{0};
   std::atomic<int64_t> queued_recipients_{-1};
-  std::atomic<uint64_t> spool_commits_ok_{0};
-  std::atomic<uint64_t> spool_commits_failed_{0};
+  std::atomic<uint64_t> spool_commit_failures_{0};
   std::atomic<uint64_t> spool_synced_commits_{0};
   std::atomic<uint64_t> spool_synced_messages_{0};
 };

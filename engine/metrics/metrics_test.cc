@@ -24,8 +24,7 @@ TEST(Metrics, SumsShardsIntoPrometheusText) {
   metrics.CountSpoolCommit(3, false);  // failed: stored nothing
   metrics.CountSpoolCommit(2, true);
   const std::string text = metrics.RenderPrometheus();
-  EXPECT_TRUE(absl::StrContains(text, "volley_spool_commits_total{result=\"ok\"} 3\n"));
-  EXPECT_TRUE(absl::StrContains(text, "volley_spool_commits_total{result=\"failed\"} 1\n"));
+  EXPECT_TRUE(absl::StrContains(text, "volley_spool_commit_failures_total 1\n"));
   EXPECT_TRUE(absl::StrContains(text, "volley_spool_synced_commits_total 2\n"));
   EXPECT_TRUE(absl::StrContains(text, "volley_spool_synced_messages_total 7\n"));
   EXPECT_TRUE(absl::StrContains(text, "volley_messages_received_total{listener=\"smtp\"} 7\n"));
