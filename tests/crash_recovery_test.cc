@@ -43,11 +43,8 @@ TEST(CrashRecovery, EveryAcknowledgedMessageArrivesAfterKill9) {
   const std::string config_path = absl::StrCat(dir, "/volley.toml");
   {
     std::ofstream config(config_path);
-    config << "[server]\nthreads = 2\nspool = \"" << dir << "/spool\"\nlog = \"" << dir
-           << "/delivery.jsonl\"\n"
-           << "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\n"
-           << "[http]\nlisten = \"127.0.0.1:0\"\n"
-           << "[dns]\nservers = [\"127.0.0.1:9\"]\n"
+    config << test_support::LoopbackConfig(absl::StrCat(dir, "/spool"),
+                                           absl::StrCat(dir, "/delivery.jsonl"))
            << "[delivery]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n"
            << "[shaping.default]\nconnection_limit = 2\n"
            << "[routes]\n";

@@ -140,11 +140,9 @@ class DiskFull : public ::testing::Test {
     const std::string config_path = absl::StrCat(dir_, "/volley.toml");
     {
       std::ofstream config(config_path);
-      config << "[server]\nthreads = 2\nspool = \"" << fs_ << "/spool\"\nlog = \"" << dir_
-             << "/delivery.jsonl\"\nspool_min_free = \"" << min_free << "\"\n"
-             << "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\n"
-             << "[http]\nlisten = \"127.0.0.1:0\"\n"
-             << "[dns]\nservers = [\"127.0.0.1:9\"]\n"
+      config << test_support::LoopbackConfig(
+                    absl::StrCat(fs_, "/spool"), absl::StrCat(dir_, "/delivery.jsonl"),
+                    /*threads=*/2, absl::StrCat("spool_min_free = \"", min_free, "\"\n"))
              << "[delivery]\nretry_initial = \"1s\"\nretry_max = \"2s\"\n"
              << "[shaping.default]\nconnection_limit = " << connections << "\n"
              << "[routes]\n\"full.test\" = { host = \"127.0.0.1:" << sink_->port() << "\" }\n";

@@ -33,11 +33,8 @@ const std::vector<std::string> kExpiredTypes = {"Reception", "Expiration", "Boun
 
 void WriteConfig(const std::string& dir, const std::string& delivery, uint16_t sink_port) {
   std::ofstream config(absl::StrCat(dir, "/volley.toml"));
-  config << "[server]\nthreads = 2\nspool = \"" << dir << "/spool\"\nlog = \"" << dir
-         << "/delivery.jsonl\"\n"
-         << "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\n"
-         << "[http]\nlisten = \"127.0.0.1:0\"\n"
-         << "[dns]\nservers = [\"127.0.0.1:9\"]\n"
+  config << test_support::LoopbackConfig(absl::StrCat(dir, "/spool"),
+                                         absl::StrCat(dir, "/delivery.jsonl"))
          << "[delivery]\n"
          << delivery << "[shaping.default]\nconnection_limit = 1\n"
          << "[routes]\n\"expiry.test\" = { host = \"127.0.0.1:" << sink_port << "\" }\n";

@@ -103,6 +103,15 @@ std::string TestTempDir() {
   return dir != nullptr ? dir : "/tmp";
 }
 
+std::string LoopbackConfig(const std::string& spool, const std::string& log, int threads,
+                           absl::string_view server_extra) {
+  return absl::StrCat("[server]\nthreads = ", threads, "\nspool = \"", spool, "\"\nlog = \"", log,
+                      "\"\n", server_extra,
+                      "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\n"
+                      "[http]\nlisten = \"127.0.0.1:0\"\n"
+                      "[dns]\nservers = [\"127.0.0.1:9\"]\n");
+}
+
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream s;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace volley::test_support {
@@ -78,6 +79,13 @@ absl::StatusOr<HttpResult> HttpGet(const std::string& host, uint16_t port, const
 double MetricValue(const std::string& metrics, const std::string& series);
 
 std::string TestTempDir();
+
+// The tables an integration test's config starts with: [server] with `threads`, `spool`, `log`
+// and any `server_extra` lines ("key = value\n"), the SMTP and HTTP listeners on 127.0.0.1
+// port 0, and [dns] at an address nobody answers (127.0.0.1:9), so that only [routes] deliver.
+// The test appends its [delivery], [shaping] and [routes] tables.
+std::string LoopbackConfig(const std::string& spool, const std::string& log, int threads = 2,
+                           absl::string_view server_extra = "");
 std::string ReadFileOrEmpty(const std::string& path);
 
 }  // namespace volley::test_support
