@@ -85,7 +85,7 @@ void SpoolWriter::Reschedule(MessageId id, RecipientRecord record, absl::Time ol
 
 void SpoolWriter::StartLoader(const LoaderOptions& options, LoadFn load) {
   std::lock_guard<std::mutex> lock(mutex_);
-  // Read by the writer thread only after it sees load_requested_ under the mutex.
+  // Read by the writer thread outside the mutex only after it has seen load_ set under it.
   loader_options_ = options;
   load_ = std::move(load);
   load_requested_ = true;
@@ -124,6 +124,9 @@ void SpoolWriter::Run() {
   bool room_made = false;
   absl::Time last_write = absl::Now();  // real time, for the idle flush
   bool flushed_since_write = true;
+  // Whether StartLoader has run, as seen under the mutex: load_ is written once, by
+  // StartLoader, and read outside the mutex only after this was seen true.
+  bool loader_started = false;
   while (true) {
     bool load = false;
     {
@@ -149,6 +152,7 @@ void SpoolWriter::Run() {
         return;
       }
       ops.swap(queue_);
+      loader_started = static_cast<bool>(load_);
       load = load_requested_;
       load_requested_ = false;
     }
@@ -189,7 +193,7 @@ void SpoolWriter::Run() {
 #endif
       }
     }
-    if (!load_) continue;
+    if (!loader_started) continue;
     // Load when asked, when the interval has passed, or soon after deliveries made room (at
     // most every 10 ms: every delivery makes room).
     if (resident_.size() < resident_before) room_made = true;
