@@ -97,7 +97,8 @@ TEST(PostfixDelivery, TwoThousandMessagesAllOverRequiredTls) {
   auto entries = test_support::WaitForFinalRecords(world.log_path, Recipients(kMessages, "tls"),
                                                    absl::Seconds(120));
   ASSERT_TRUE(entries.ok()) << entries.status();
-  ASSERT_TRUE(world.postfix->WaitForMessages(kMessages, absl::Seconds(60)).ok());
+  const absl::Status queued = world.postfix->WaitForMessages(kMessages, absl::Seconds(60));
+  ASSERT_TRUE(queued.ok()) << queued;
   // Postfix's own log: every message it queued came in over TLS.
   EXPECT_EQ(world.postfix->MessagesAccepted(), static_cast<int>(kMessages));
   EXPECT_EQ(world.postfix->MessagesOverTls(), static_cast<int>(kMessages));
@@ -134,7 +135,8 @@ TEST(PostfixDelivery, LockStepWithAServerThatRejectsUnauthorisedPipelining) {
               (std::vector<std::string>{"Reception", "Delivery"}))
         << r;
   }
-  EXPECT_TRUE(world.postfix->WaitForMessages(50, absl::Seconds(30)).ok());
+  const absl::Status queued = world.postfix->WaitForMessages(50, absl::Seconds(30));
+  EXPECT_TRUE(queued.ok()) << queued;
   EXPECT_EQ(world.postfix->ReadLog().find("improper command pipelining"), std::string::npos);
 }
 
