@@ -678,6 +678,11 @@ std::vector<PostfixMessage> PostfixServer::Messages() const {
   absl::flat_hash_map<std::string, size_t> index;
   absl::flat_hash_set<std::string> over_tls;
   absl::flat_hash_map<std::string, std::vector<std::string>> delivered;
+  // Queue ids from the other per-message lines, in log order. Postfix's daemons log through
+  // postlogd over a datagram socket and drop a line when its queue is full (the queue is
+  // net.unix.max_dgram_qlen long: 10 here), as happens when postlogd gets little CPU; a
+  // message whose qmgr line was dropped still shows in these.
+  std::vector<std::string> elsewhere;
   const std::string log = ReadLog();
   for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
     absl::string_view id, rest;
@@ -698,6 +703,7 @@ std::vector<PostfixMessage> PostfixServer::Messages() const {
       index[m.queue_id] = messages.size();
       messages.push_back(std::move(m));
     } else if (SplitLogLine(line, "cleanup", &id, &rest)) {
+      if (absl::StartsWith(rest, "message-id=")) elsewhere.emplace_back(id);
       if (absl::StartsWith(rest, "warning: header Received:") &&
           absl::EndsWith(rest, absl::StrCat(": ", kTlsTag))) {
         over_tls.insert(std::string(id));
@@ -706,9 +712,17 @@ std::vector<PostfixMessage> PostfixServer::Messages() const {
       std::string recipient;
       if (ParseBracketed(rest, "to=", &recipient, &rest) &&
           absl::StrContains(rest, "status=sent")) {
+        elsewhere.emplace_back(id);
         delivered[std::string(id)].push_back(std::move(recipient));
       }
     }
+  }
+  for (std::string& id : elsewhere) {
+    if (index.contains(id)) continue;
+    PostfixMessage m;  // sender, size and nrcpt were on the lost line
+    m.queue_id = id;
+    index[id] = messages.size();
+    messages.push_back(std::move(m));
   }
   for (PostfixMessage& m : messages) {
     m.tls = over_tls.contains(m.queue_id);

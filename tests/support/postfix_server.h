@@ -91,7 +91,10 @@ class PostfixServer {
 
   // The messages queued so far, in the order the queue manager logged them. A message counts
   // once Postfix's queue manager has logged "from=<...>, size=..., nrcpt=..." for it, which is
-  // shortly after the client saw "250 ... queued as": poll (WaitForMessages).
+  // shortly after the client saw "250 ... queued as": poll (WaitForMessages). Postfix drops
+  // log lines when its log server lags; a message whose queue manager line was lost still
+  // counts from its cleanup or discard line, with sender, size and recipients unknown, and
+  // `tls` may then be false although it came over TLS (its one TLS line may be lost too).
   std::vector<PostfixMessage> Messages() const;
   int MessagesAccepted() const;
   int MessagesOverTls() const;
