@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "engine/base/net_address.h"
 #include "engine/base/status_macros.h"
 
 // Status codes, so that callers can tell failures apart without parsing text:
@@ -28,12 +29,6 @@ constexpr size_t kBioBufferSize = 64 * 1024;
 // The largest TLS record payload. Writing at most this much per SSL_write means a WANT_WRITE
 // retry repeats the same small call, which BoringSSL requires.
 constexpr size_t kMaxRecordPayload = 16 * 1024;
-
-bool IsIpLiteral(const std::string& name) {
-  in6_addr address;
-  return ::inet_pton(AF_INET, name.c_str(), &address) == 1 ||
-         ::inet_pton(AF_INET6, name.c_str(), &address) == 1;
-}
 
 // The SSL_get_error reasons we do not expect from memory BIOs, for messages.
 std::string ErrorText(int ssl_error) {
@@ -83,7 +78,7 @@ absl::StatusOr<std::unique_ptr<TlsSession>> TlsSession::CreateClient(
 
   // A name from DNS may end in a dot; neither SNI (RFC 6066) nor the certificate has it.
   const std::string name(absl::StripSuffix(options.server_name, "."));
-  const bool ip_literal = IsIpLiteral(name);
+  const bool ip_literal = ::volley::IsIpLiteral(name);
   if (!name.empty() && !ip_literal && !SSL_set_tlsext_host_name(ssl, name.c_str())) {
     return absl::InvalidArgumentError(
         absl::StrCat("SSL_set_tlsext_host_name(", name, "): ", DrainErrors()));

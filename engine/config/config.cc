@@ -27,7 +27,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "engine/base/bytes.h"
 #include "engine/base/logging.h"
+#include "engine/base/net_address.h"
 
 namespace volley::config {
 namespace {
@@ -60,11 +62,6 @@ bool ParseIpv6(absl::string_view text, uint8_t out[16]) {
   return inet_pton(AF_INET6, s.c_str(), out) == 1;
 }
 
-bool IsIpLiteral(absl::string_view host) {
-  uint8_t bytes[16];
-  return ParseIpv4(host, bytes) || ParseIpv6(host, bytes);
-}
-
 // A DNS name as used for EHLO, route domains and smarthosts: dot-separated labels of letters,
 // digits, '-' and '_' (underscores appear in container and internal host names), no label
 // starting or ending with '-'. Internationalised names must be written as A-labels (xn--).
@@ -83,11 +80,6 @@ bool IsDomainName(absl::string_view name) {
     if (!absl::ascii_isalnum(c) && c != '-' && c != '_') return false;
   }
   return true;
-}
-
-bool HasNonAscii(absl::string_view s) {
-  return std::any_of(s.begin(), s.end(),
-                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
 // "host:port" split into its parts; the port is absent when not written.
@@ -902,7 +894,7 @@ class Parser {
             key,
             absl::StrCat(
                 "[routes] \"", AsAbsl(key.str()), "\" is not a valid domain name",
-                HasNonAscii(domain) ? " (write internationalised domains as xn-- A-labels)" : ""));
+                HasEightBit(domain) ? " (write internationalised domains as xn-- A-labels)" : ""));
         continue;
       }
       const toml::table* route = value.as_table();

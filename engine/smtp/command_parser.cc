@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/string_view.h"
+#include "engine/base/bytes.h"
 #include "engine/smtp/reply.h"
 
 namespace volley::smtp {
@@ -106,13 +107,6 @@ bool IsValidUtf8(absl::string_view s) {
   return true;
 }
 
-bool HasNonAscii(absl::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) return true;
-  }
-  return false;
-}
-
 // RFC 5322 atext, plus any non-ASCII octet (RFC 6531 UTF8-non-ascii; checked as UTF-8 later).
 bool IsAtext(unsigned char c) {
   if (IsAsciiAlnum(c) || c >= 0x80) return true;
@@ -178,7 +172,7 @@ bool IsQuotedString(absl::string_view s) {
 bool IsValidLocalPart(absl::string_view local) {
   if (local.empty() || local.size() > kMaxLocalPart) return false;
   if (!(local.front() == '"' ? IsQuotedString(local) : IsDotString(local))) return false;
-  return !HasNonAscii(local) || IsValidUtf8(local);
+  return !HasEightBit(local) || IsValidUtf8(local);
 }
 
 // Domain = sub-domain *("." sub-domain), each a letter-digit-hyphen label not starting or
@@ -197,7 +191,7 @@ bool IsValidDomainName(absl::string_view domain) {
     const unsigned char c = domain[i];
     if (!IsAsciiAlnum(c) && c != '-' && c < 0x80) return false;
   }
-  return !HasNonAscii(domain) || IsValidUtf8(domain);
+  return !HasEightBit(domain) || IsValidUtf8(domain);
 }
 
 // IPv4-address-literal = Snum 3("." Snum), Snum = 1*3DIGIT of value 0 to 255.
@@ -307,7 +301,7 @@ bool IsEsmtpValue(absl::string_view s) {
     const unsigned char c = ch;
     if (c == '=' || c <= 32 || c == 127) return false;
   }
-  return !HasNonAscii(s) || IsValidUtf8(s);
+  return !HasEightBit(s) || IsValidUtf8(s);
 }
 
 Reply SyntaxError(absl::string_view text) { return MakeReply(501, "5.5.4", text); }

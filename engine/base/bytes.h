@@ -1,0 +1,16 @@
+// Small byte-level helpers shared by the protocol, message and configuration code.
+#ifndef VOLLEY_ENGINE_BASE_BYTES_H_
+#define VOLLEY_ENGINE_BASE_BYTES_H_
+
+#include "absl/strings/string_view.h"
+
+namespace volley {
+
+// True when any octet is above 127: 8-bit content (RFC 6152), a non-ASCII address that needs
+// SMTPUTF8 (RFC 6531), or a UTF-8 name that must be written as A-labels. Checks eight octets
+// at a time, since it runs over whole message bodies at injection.
+bool HasEightBit(absl::string_view bytes);
+
+}  // namespace volley
+
+#endif  // VOLLEY_ENGINE_BASE_BYTES_H_
