@@ -7,7 +7,7 @@
 #include "engine/config/config.h"
 #include "engine/log/delivery_log.h"
 #include "engine/metrics/metrics.h"
-#include "engine/shard/worker_pool.h"
+#include "engine/runtime/worker_pool.h"
 #include "queue/disk_space.h"
 #include "queue/spool.h"
 #include "queue/spool_writer.h"

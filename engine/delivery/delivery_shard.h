@@ -27,7 +27,7 @@
 #include "engine/delivery/site_route.h"
 #include "engine/delivery/smtp_connection.h"
 #include "engine/log/log_record.h"
-#include "engine/shard/shard.h"
+#include "engine/runtime/shard.h"
 #include "tls/tls_context.h"
 
 namespace volley::delivery {

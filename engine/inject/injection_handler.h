@@ -10,7 +10,7 @@
 
 #include "engine/delivery/context.h"
 #include "engine/delivery/dispatcher.h"
-#include "engine/shard/shard.h"
+#include "engine/runtime/shard.h"
 #include "engine/smtp/server_session.h"
 #include "queue/message_id.h"
 

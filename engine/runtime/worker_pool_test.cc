@@ -1,9 +1,10 @@
-#include "engine/shard/worker_pool.h"
+#include "engine/runtime/worker_pool.h"
 
 #include <atomic>
 #include <set>
 #include <thread>
 
+#include "engine/runtime/shard.h"
 #include "gtest/gtest.h"
 
 namespace volley {

@@ -1,4 +1,4 @@
-#include "engine/shard/worker_pool.h"
+#include "engine/runtime/worker_pool.h"
 
 #include <utility>
 

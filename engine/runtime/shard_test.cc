@@ -1,4 +1,4 @@
-#include "engine/shard/shard.h"
+#include "engine/runtime/shard.h"
 
 #include <atomic>
 #include <thread>

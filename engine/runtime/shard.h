@@ -2,55 +2,21 @@
 // work. Everything a shard owns (destinations, connections, timers, its DNS cache) is touched
 // only on its loop thread, so the hot path takes no locks; other threads reach it only through
 // Post().
-#ifndef VOLLEY_ENGINE_SHARD_SHARD_H_
-#define VOLLEY_ENGINE_SHARD_SHARD_H_
+#ifndef VOLLEY_ENGINE_RUNTIME_SHARD_H_
+#define VOLLEY_ENGINE_RUNTIME_SHARD_H_
 
 #include <uv.h>
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <thread>
-#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "engine/runtime/mailbox.h"
 
 namespace volley {
-
-using Task = absl::AnyInvocable<void() &&>;
-
-// A multi-producer, single-consumer queue of tasks woken by uv_async_send. Producers append
-// under a mutex; the consumer swaps the whole vector out and runs it, so a burst of posts costs
-// one wake-up and one lock per batch. uv_async_send coalesces wake-ups, so the consumer always
-// drains to empty. (A mutex rather than a lock-free list: it is uncontended in the common case
-// and ThreadSanitizer understands it; libuv's own atomics are not instrumented.)
-class Mailbox {
- public:
-  // Initialises the async handle on `loop`; must be called on the loop's thread.
-  absl::Status Init(uv_loop_t* loop);
-
-  // Thread-safe. Returns false (dropping the task) once the mailbox is closed.
-  bool Post(Task task);
-
-  // Runs queued tasks until the queue is empty. Called from the async callback.
-  void Drain();
-
-  // Stops accepting posts, runs what is queued, and closes the async handle. Loop thread only.
-  void Close();
-
-  size_t pending() const;
-
- private:
-  static void OnAsync(uv_async_t* handle);
-
-  uv_async_t async_;
-  mutable std::mutex mutex_;
-  std::vector<Task> queue_;
-  bool closed_ = false;
-  bool initialised_ = false;
-};
 
 class Shard {
  public:
@@ -89,4 +55,4 @@ class Shard {
 
 }  // namespace volley
 
-#endif  // VOLLEY_ENGINE_SHARD_SHARD_H_
+#endif  // VOLLEY_ENGINE_RUNTIME_SHARD_H_

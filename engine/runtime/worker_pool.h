@@ -1,7 +1,7 @@
 // A few threads for work that may block (spool reads), so that event loops never do. Tasks
 // post their results back to a shard.
-#ifndef VOLLEY_ENGINE_SHARD_WORKER_POOL_H_
-#define VOLLEY_ENGINE_SHARD_WORKER_POOL_H_
+#ifndef VOLLEY_ENGINE_RUNTIME_WORKER_POOL_H_
+#define VOLLEY_ENGINE_RUNTIME_WORKER_POOL_H_
 
 #include <condition_variable>
 #include <deque>
@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/shard/shard.h"
+#include "engine/runtime/mailbox.h"
 
 namespace volley {
 
@@ -35,4 +35,4 @@ class WorkerPool {
 
 }  // namespace volley
 
-#endif  // VOLLEY_ENGINE_SHARD_WORKER_POOL_H_
+#endif  // VOLLEY_ENGINE_RUNTIME_WORKER_POOL_H_
