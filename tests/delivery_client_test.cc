@@ -250,7 +250,7 @@ TEST_F(ClientTest, MessageOverTheAdvertisedSizeBouncesUnsent) {
   EXPECT_EQ(bounce.type, "Bounce");
   EXPECT_EQ(bounce.code, 552);
   EXPECT_EQ(bounce.enhanced, "5.3.4");
-  EXPECT_EQ(bounce.classification, "MessageTooLarge");
+  EXPECT_EQ(bounce.classification, "QuotaIssues");
   EXPECT_FALSE(HasCommandStarting(sink_->Transcripts(), "MAIL"));
 }
 

@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
-#include "engine/delivery/bounce_classifier.h"
+#include "engine/bounce/classifier.h"
 #include "engine/delivery/dispatcher.h"
 
 namespace volley::delivery {
@@ -301,7 +301,7 @@ SiteQueue& DeliveryShard::Site(const std::string& key) {
 
 void DeliveryShard::WriteLog(RecordType type, const QueuedRecipient& r, const smtp::Reply& reply,
                              const std::optional<std::string>& command, const Attempt& attempt,
-                             absl::string_view classification) {
+                             std::optional<bounce::BounceClass> classification) {
   LogRecord record;
   record.type = type;
   record.id = r.message->queue_id;
@@ -323,7 +323,9 @@ void DeliveryShard::WriteLog(RecordType type, const QueuedRecipient& r, const sm
     record.tls_protocol_version = attempt.tls_version;
     record.tls_cipher = attempt.tls_cipher;
   }
-  record.bounce_classification = std::string(classification);
+  if (classification) {
+    record.bounce_classification = std::string(bounce::BounceClassName(*classification));
+  }
   record.message_id = r.message->message_id;
   record.timestamp = context_.clock->Now();
   record.created = r.message->created;
@@ -341,14 +343,14 @@ void DeliveryShard::RecordOutcome(RecipientPtr recipient, const RecipientOutcome
   if (!outcome.command.empty()) command = outcome.command;
   ++recipient->attempts;
   if (reply.code / 100 == 2) {
-    WriteLog(RecordType::kDelivery, *recipient, reply, command, attempt, "");
+    WriteLog(RecordType::kDelivery, *recipient, reply, command, attempt, std::nullopt);
     metrics().Add(DeliveryOutcome::kDelivered);
     context_.metrics->delivery_latency().Observe(
         absl::ToDoubleSeconds(context_.clock->Now() - recipient->message->created));
     context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
     return;
   }
-  const absl::string_view classification = ClassifyBounce(reply);
+  const bounce::BounceClass classification = bounce::Classify(reply);
   if (reply.IsPermanent()) {
     WriteLog(RecordType::kBounce, *recipient, reply, command, attempt, classification);
     metrics().Add(DeliveryOutcome::kBounced);
@@ -360,7 +362,7 @@ void DeliveryShard::RecordOutcome(RecipientPtr recipient, const RecipientOutcome
 }
 
 void DeliveryShard::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
-                           absl::string_view classification, const Attempt& attempt) {
+                           bounce::BounceClass classification, const Attempt& attempt) {
   ++recipient->attempts;
   WriteLog(RecordType::kBounce, *recipient, reply, std::nullopt, attempt, classification);
   metrics().Add(DeliveryOutcome::kBounced);
@@ -369,7 +371,7 @@ void DeliveryShard::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
 
 void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
                                      std::optional<std::string> command, const Attempt& attempt,
-                                     absl::string_view classification) {
+                                     bounce::BounceClass classification) {
   const config::DeliveryConfig& delivery = context_.config->delivery;
   const absl::Time now = context_.clock->Now();
   ++recipient->attempts;
@@ -406,12 +408,14 @@ void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& 
 
 void DeliveryShard::Expire(RecipientPtr recipient, const smtp::Reply& reply,
                            std::optional<std::string> command, const Attempt& attempt) {
-  WriteLog(RecordType::kExpiration, *recipient, reply, command, attempt, "MessageExpired");
+  WriteLog(RecordType::kExpiration, *recipient, reply, command, attempt,
+           bounce::BounceClass::kMessageExpired);
   smtp::Reply expired =
       smtp::MakeReply(551, "5.4.7",
                       absl::StrCat("message expired after ", recipient->attempts,
                                    " attempts; last error: ", reply.code, " ", reply.Text()));
-  WriteLog(RecordType::kBounce, *recipient, expired, command, attempt, "MessageExpired");
+  WriteLog(RecordType::kBounce, *recipient, expired, command, attempt,
+           bounce::BounceClass::kMessageExpired);
   metrics().Add(DeliveryOutcome::kExpired);
   context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
 }

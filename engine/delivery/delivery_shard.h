@@ -19,6 +19,7 @@
 #include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "dns/mx_resolver.h"
+#include "engine/bounce/bounce_class.h"
 #include "engine/delivery/client_protocol.h"
 #include "engine/delivery/context.h"
 #include "engine/delivery/domain_queue.h"
@@ -61,11 +62,11 @@ class DeliveryShard {
   void RecordOutcome(RecipientPtr recipient, const RecipientOutcome& outcome,
                      const Attempt& attempt);
   // A permanent failure decided locally (DNS, a greeting refused by every host), classified.
-  void Bounce(RecipientPtr recipient, const smtp::Reply& reply, absl::string_view classification,
+  void Bounce(RecipientPtr recipient, const smtp::Reply& reply, bounce::BounceClass classification,
               const Attempt& attempt);
   void TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
                         std::optional<std::string> command, const Attempt& attempt,
-                        absl::string_view classification);
+                        bounce::BounceClass classification);
   // The message is past max_age: an Expiration record, then a MessageExpired bounce.
   void Expire(RecipientPtr recipient, const smtp::Reply& reply, std::optional<std::string> command,
               const Attempt& attempt);
@@ -123,7 +124,7 @@ class DeliveryShard {
   SiteQueue& Site(const std::string& key);
   void WriteLog(RecordType type, const QueuedRecipient& r, const smtp::Reply& reply,
                 const std::optional<std::string>& command, const Attempt& attempt,
-                absl::string_view classification);
+                std::optional<bounce::BounceClass> classification);
   void MaybeFinishShutdown();
 
   Shard* const shard_;

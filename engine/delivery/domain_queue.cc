@@ -98,7 +98,7 @@ void DomainQueue::OnResolved(const dns::MxResult& result) {
       site->route = route_;
       if (site->targets.empty()) {
         FailPending(smtp::MakeReply(451, "4.4.4", absl::StrCat("no address for ", domain_)),
-                    "DNSFailure", /*permanent=*/false);
+                    bounce::BounceClass::kDNSFailure, /*permanent=*/false);
         return;
       }
       site_ = std::move(site);
@@ -108,30 +108,30 @@ void DomainQueue::OnResolved(const dns::MxResult& result) {
     case dns::MxOutcome::kNxDomain:
       FailPending(
           smtp::MakeReply(550, "5.1.2", absl::StrCat("domain ", domain_, " does not exist")),
-          "BadDomain", /*permanent=*/true);
+          bounce::BounceClass::kBadDomain, /*permanent=*/true);
       return;
     case dns::MxOutcome::kNullMx:
       FailPending(
           smtp::MakeReply(556, "5.1.10",
                           absl::StrCat("domain ", domain_, " does not accept mail (null MX)")),
-          "BadDomain", /*permanent=*/true);
+          bounce::BounceClass::kBadDomain, /*permanent=*/true);
       return;
     case dns::MxOutcome::kNoAddresses:
       FailPending(
           smtp::MakeReply(550, "5.1.2",
                           absl::StrCat("domain ", domain_, " has no MX or address records")),
-          "BadDomain", /*permanent=*/true);
+          bounce::BounceClass::kBadDomain, /*permanent=*/true);
       return;
     case dns::MxOutcome::kTemporaryFailure:
       FailPending(
           smtp::MakeReply(451, "4.4.3",
                           absl::StrCat("DNS lookup for ", domain_, " failed: ", result.error)),
-          "DNSFailure", /*permanent=*/false);
+          bounce::BounceClass::kDNSFailure, /*permanent=*/false);
       return;
   }
 }
 
-void DomainQueue::FailPending(const smtp::Reply& reply, absl::string_view classification,
+void DomainQueue::FailPending(const smtp::Reply& reply, bounce::BounceClass classification,
                               bool permanent) {
   std::vector<RecipientPtr> failed;
   failed.swap(pending_);

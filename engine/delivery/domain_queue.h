@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dns/mx_resolver.h"
+#include "engine/bounce/bounce_class.h"
 #include "engine/config/config.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/site_route.h"
@@ -37,7 +38,7 @@ class DomainQueue {
   void Resolve();
   void OnResolved(const dns::MxResult& result);
   // Ends every pending recipient with `reply` (bounce when permanent).
-  void FailPending(const smtp::Reply& reply, absl::string_view classification, bool permanent);
+  void FailPending(const smtp::Reply& reply, bounce::BounceClass classification, bool permanent);
 
   DeliveryShard* const shard_;
   const std::string domain_;

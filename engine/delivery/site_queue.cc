@@ -7,7 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/base/logging.h"
 #include "engine/base/net_address.h"
-#include "engine/delivery/bounce_classifier.h"
+#include "engine/bounce/classifier.h"
 #include "engine/delivery/delivery_shard.h"
 
 namespace volley::delivery {
@@ -73,7 +73,7 @@ void SiteQueue::OnBodyLoaded(queue::MessageId id,
         smtp::MakeReply(451, "4.3.0", absl::StrCat("spool read failed: ", body.status().message()));
     for (RecipientPtr& r : failed) {
       shard_->TransientFailure(std::move(r), reply, std::nullopt, AttemptOf(nullptr),
-                               "BadConfiguration");
+                               bounce::BounceClass::kBadConfiguration);
     }
   } else {
     // The message's recipients sit together near the front.
@@ -128,7 +128,7 @@ void SiteQueue::Pump() {
           smtp::MakeReply(451, "4.4.1",
                           absl::StrCat("every host of ", route_->name, " failed within the last ",
                                        absl::FormatDuration(DeliveryShard::kHostRetryDelay))),
-          "NoAnswerFromHost", /*permanent=*/false);
+          bounce::BounceClass::kNoAnswerFromHost, /*permanent=*/false);
     }
     return;
   }
@@ -217,7 +217,7 @@ AttemptInfo SiteQueue::AttemptOf(const SmtpConnection* connection) const {
   return attempt;
 }
 
-void SiteQueue::FailAllReady(const smtp::Reply& reply, absl::string_view classification,
+void SiteQueue::FailAllReady(const smtp::Reply& reply, bounce::BounceClass classification,
                              bool permanent) {
   std::deque<RecipientPtr> failed;
   failed.swap(ready_);
@@ -338,15 +338,16 @@ void SiteQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo info) {
     if (info.all_greetings_permanent && info.reply) {
       // Every host refused us outright at the greeting (RFC 5321 3.1: 554): a verdict on the
       // destination, so the recipients bounce.
-      FailAllReady(*info.reply, "RoutingErrors", /*permanent=*/true);
+      FailAllReady(*info.reply, bounce::BounceClass::kRoutingErrors, /*permanent=*/true);
     } else if (info.reply) {
       // A host answered but would not take a session (a 4xx greeting, a refused STARTTLS or
       // AUTH): its reply tells why, even a 5xx one such as 535 bad credentials, which is our
       // configuration to fix rather than the recipients' fault. They wait for their next retry.
-      FailAllReady(*info.reply, ClassifyBounce(*info.reply), /*permanent=*/false);
+      FailAllReady(*info.reply, bounce::Classify(*info.reply), /*permanent=*/false);
     } else {
       // No host answered at all.
-      FailAllReady(smtp::MakeReply(451, "4.4.1", info.error), "NoAnswerFromHost",
+      FailAllReady(smtp::MakeReply(451, "4.4.1", info.error),
+                   bounce::BounceClass::kNoAnswerFromHost,
                    /*permanent=*/false);
     }
   }

@@ -16,6 +16,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
+#include "engine/bounce/bounce_class.h"
 #include "engine/config/config.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/site_route.h"
@@ -79,7 +80,7 @@ class SiteQueue : public ConnectionOwner {
   void StartTransaction(SmtpConnection* connection);
   // Ends every ready recipient's attempt with the same reply: a bounce when `permanent`,
   // otherwise a transient failure (retried).
-  void FailAllReady(const smtp::Reply& reply, absl::string_view classification, bool permanent);
+  void FailAllReady(const smtp::Reply& reply, bounce::BounceClass classification, bool permanent);
   // Transactions the ready recipients make, counted up to `cap`.
   size_t PendingTransactions(size_t cap) const;
   // The attempt description for log records about `connection` (null: no connection).
