@@ -7,8 +7,9 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/base/bytes.h"
 #include "engine/base/logging.h"
-#include "engine/delivery/mime_downgrade.h"
+#include "engine/message/mime_downgrade.h"
 #include "engine/smtp/dot_stuffing.h"
 
 namespace volley::delivery {
@@ -41,11 +42,6 @@ bool IsTooManyRecipients(const smtp::Reply& reply) {
 enum AuthStep : size_t { kAuthPlain, kAuthLoginStart, kAuthLoginUser, kAuthLoginPassword };
 
 }  // namespace
-
-bool IsNonAscii(absl::string_view text) {
-  return std::any_of(text.begin(), text.end(),
-                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
 
 ClientProtocol::ClientProtocol(ProtocolOptions options, Callbacks callbacks)
     : options_(std::move(options)), callbacks_(std::move(callbacks)), lines_(kMaxReplyLine) {
@@ -417,8 +413,8 @@ void ClientProtocol::StartTransaction(Transaction transaction) {
 
   // RFC 6531: non-ASCII addresses, or a message that came in with SMTPUTF8, need SMTPUTF8 all
   // the way; there is no downgrade.
-  bool needs_smtputf8 = t.smtputf8 || IsNonAscii(t.mail_from);
-  for (const TransactionRecipient& r : t.recipients) needs_smtputf8 |= IsNonAscii(r.address);
+  bool needs_smtputf8 = t.smtputf8 || HasEightBit(t.mail_from);
+  for (const TransactionRecipient& r : t.recipients) needs_smtputf8 |= HasEightBit(r.address);
   if (needs_smtputf8 && !capabilities_.smtputf8) {
     RefuseTransaction(
         Synthetic(553, "5.6.7", "the message needs SMTPUTF8 and the server does not offer it"),
@@ -431,7 +427,7 @@ void ClientProtocol::StartTransaction(Transaction transaction) {
 
   // RFC 6152: without 8BITMIME an 8-bit message must be made 7-bit first (as Postfix does).
   if (t.eight_bit && !capabilities_.eightbitmime) {
-    absl::StatusOr<std::string> converted = DowngradeTo7Bit(*t.content);
+    absl::StatusOr<std::string> converted = message::DowngradeTo7Bit(*t.content);
     if (!converted.ok()) {
       RefuseTransaction(
           Synthetic(554, "5.6.3",

@@ -218,9 +218,6 @@ class ClientProtocol {
   int depth_ = 0;
 };
 
-// True when the address has octets above 127 (needs SMTPUTF8).
-bool IsNonAscii(absl::string_view text);
-
 }  // namespace volley::delivery
 
 #endif  // VOLLEY_ENGINE_DELIVERY_CLIENT_PROTOCOL_H_

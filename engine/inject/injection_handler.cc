@@ -5,9 +5,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "engine/base/bytes.h"
 #include "engine/base/logging.h"
-#include "engine/inject/message_builder.h"
 #include "engine/log/log_record.h"
+#include "engine/message/trace.h"
 #include "engine/smtp/command_parser.h"
 #include "engine/smtp/dot_stuffing.h"
 
@@ -78,7 +79,7 @@ void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
   meta.id = ids_->Next();
   const std::string queue_id = queue::FormatQueueId(meta.id);
 
-  TraceInfo trace;
+  message::TraceInfo trace;
   trace.helo = envelope.helo;
   trace.peer_ip = envelope.peer_address;
   trace.hostname = context_.config->server.hostname;
@@ -86,7 +87,7 @@ void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
   trace.esmtp = envelope.esmtp;
   if (envelope.recipients.size() == 1) trace.recipient = envelope.recipients[0];
   trace.time = now;
-  PreparedMessage prepared = PrepareMessage(content, trace);
+  message::PreparedMessage prepared = message::PrepareMessage(content, trace);
   content.clear();
   content.shrink_to_fit();
 
@@ -95,7 +96,7 @@ void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
   meta.size = prepared.content.size();
   meta.num_recipients = static_cast<uint32_t>(envelope.recipients.size());
   meta.message_id = std::move(prepared.message_id);
-  meta.eight_bit = HasEightBitOctets(prepared.content);
+  meta.eight_bit = HasEightBit(prepared.content);
   meta.smtputf8 = envelope.smtputf8_requested;
   for (const auto& [keyword, value] : envelope.mail_params) {
     if (keyword == "RET") meta.dsn_ret = value;

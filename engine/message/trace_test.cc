@@ -1,11 +1,11 @@
-#include "engine/inject/message_builder.h"
+#include "engine/message/trace.h"
 
 #include <string>
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
 
-namespace volley::inject {
+namespace volley::message {
 namespace {
 
 TraceInfo Trace() {
@@ -18,7 +18,7 @@ TraceInfo Trace() {
   return t;
 }
 
-TEST(MessageBuilder, ReceivedHeaderIsFoldedAndDated) {
+TEST(Trace, ReceivedHeaderIsFoldedAndDated) {
   TraceInfo t = Trace();
   t.recipient = "a@b.example";
   EXPECT_EQ(ReceivedHeader(t),
@@ -30,20 +30,7 @@ TEST(MessageBuilder, ReceivedHeaderIsFoldedAndDated) {
   EXPECT_FALSE(absl::StrContains(ReceivedHeader(t), "for <"));
 }
 
-TEST(MessageBuilder, FindsHeadersOnlyInTheHeaderSection) {
-  const std::string msg =
-      "From: a@b\r\nmessage-id:  <x@y>  \r\nSubject: long\r\n  folded line\r\n\r\n"
-      "Message-ID: <body@not-a-header>\r\n";
-  EXPECT_EQ(FindHeader(msg, "Message-ID"), "<x@y>");
-  EXPECT_EQ(FindHeader(msg, "subject"), "long folded line");
-  EXPECT_EQ(FindHeader(msg, "To"), "");
-  EXPECT_EQ(FindHeader("Subject: x\r\n\r\nMessage-ID: <b>\r\n", "Message-ID"), "");
-  EXPECT_EQ(FindHeader("Subject: x\n\nbody\n", "subject"), "x");
-  // A field whose name only starts with the one asked for.
-  EXPECT_EQ(FindHeader("Message-IDs: <no>\r\n\r\n", "Message-ID"), "");
-}
-
-TEST(MessageBuilder, AddsMessageIdOnlyWhenMissing) {
+TEST(Trace, AddsMessageIdOnlyWhenMissing) {
   PreparedMessage with = PrepareMessage("Message-ID: <mine@x>\r\n\r\nhi\r\n", Trace());
   EXPECT_EQ(with.message_id, "<mine@x>");
   EXPECT_TRUE(absl::StartsWith(with.content, "Received: "));
@@ -56,17 +43,5 @@ TEST(MessageBuilder, AddsMessageIdOnlyWhenMissing) {
                              "hi\r\n"));
 }
 
-TEST(MessageBuilder, EightBitDetection) {
-  EXPECT_FALSE(HasEightBitOctets(""));
-  EXPECT_FALSE(HasEightBitOctets(std::string(1000, 'a')));
-  EXPECT_TRUE(HasEightBitOctets("caf\xc3\xa9"));
-  std::string late(1001, 'a');
-  late[1000] = '\x80';
-  EXPECT_TRUE(HasEightBitOctets(late));
-  std::string early(1001, 'a');
-  early[3] = '\xff';
-  EXPECT_TRUE(HasEightBitOctets(early));
-}
-
 }  // namespace
-}  // namespace volley::inject
+}  // namespace volley::message

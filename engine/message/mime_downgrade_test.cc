@@ -1,4 +1,4 @@
-#include "engine/delivery/mime_downgrade.h"
+#include "engine/message/mime_downgrade.h"
 
 #include <string>
 #include <vector>
@@ -13,7 +13,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace volley::delivery {
+namespace volley::message {
 namespace {
 
 using ::testing::HasSubstr;
@@ -445,4 +445,4 @@ TEST(DowngradeTest, DeepNestingIsRefused) {
 }
 
 }  // namespace
-}  // namespace volley::delivery
+}  // namespace volley::message

@@ -2,15 +2,15 @@
 // 8-bit octets must go to a server that does not offer 8BITMIME, every leaf MIME part whose body
 // holds 8-bit octets is re-encoded as quoted-printable. Header fields are never encoded: a
 // message with 8-bit header octets (RFC 6532 / SMTPUTF8) cannot be downgraded.
-#ifndef VOLLEY_ENGINE_DELIVERY_MIME_DOWNGRADE_H_
-#define VOLLEY_ENGINE_DELIVERY_MIME_DOWNGRADE_H_
+#ifndef VOLLEY_ENGINE_MESSAGE_MIME_DOWNGRADE_H_
+#define VOLLEY_ENGINE_MESSAGE_MIME_DOWNGRADE_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace volley::delivery {
+namespace volley::message {
 
 // Returns the 7-bit form of `content` (a whole RFC 5322 message with CRLF line endings), or an
 // InvalidArgument error whose message explains why it cannot be converted (the caller bounces
@@ -39,6 +39,6 @@ absl::StatusOr<std::string> DowngradeTo7Bit(absl::string_view content);
 // back `body` exactly.
 std::string EncodeQuotedPrintable(absl::string_view body);
 
-}  // namespace volley::delivery
+}  // namespace volley::message
 
-#endif  // VOLLEY_ENGINE_DELIVERY_MIME_DOWNGRADE_H_
+#endif  // VOLLEY_ENGINE_MESSAGE_MIME_DOWNGRADE_H_

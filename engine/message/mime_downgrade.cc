@@ -1,4 +1,4 @@
-#include "engine/delivery/mime_downgrade.h"
+#include "engine/message/mime_downgrade.h"
 
 #include <string>
 #include <vector>
@@ -9,12 +9,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "engine/inject/message_builder.h"
+#include "engine/base/bytes.h"
+#include "engine/message/header.h"
 
-namespace volley::delivery {
+namespace volley::message {
 namespace {
-
-using ::volley::inject::HasEightBitOctets;
 
 // Deeper MIME nesting is refused rather than followed (Postfix: mime_nesting_limit = 100): the
 // walk recurses once per level.
@@ -24,99 +23,6 @@ constexpr absl::string_view kCrlf = "\r\n";
 
 absl::Status Unconvertible(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("message cannot be converted to 7 bit: ", why));
-}
-
-// One header field: its name and its raw bytes (continuation lines and line breaks included).
-struct HeaderField {
-  absl::string_view name;
-  absl::string_view raw;
-};
-
-// A message or body part split into its header section and body.
-struct Entity {
-  std::vector<HeaderField> fields;
-  // The empty line ending the header section: CRLF, or "" when the body starts right after the
-  // last field without one (malformed, tolerated as Postfix does) or there is no body.
-  absl::string_view separator;
-  absl::string_view body;
-};
-
-// Length of the field name when `line` starts a header field ("Name:" or the obsolete
-// "Name :"), 0 otherwise. 8-bit octets count as name characters, so that a field with an 8-bit
-// name is reported as an 8-bit header rather than taken for the start of the body.
-size_t FieldNameLength(absl::string_view line) {
-  size_t i = 0;
-  while (i < line.size()) {
-    const unsigned char c = static_cast<unsigned char>(line[i]);
-    if (c == ':' || c <= ' ' || c == 127) break;
-    ++i;
-  }
-  const size_t name_length = i;
-  if (name_length == 0) return 0;
-  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
-  return i < line.size() && line[i] == ':' ? name_length : 0;
-}
-
-// The line starting at `pos`: its content without the line break, and where the next line
-// starts.
-struct Line {
-  absl::string_view text;
-  size_t next;
-};
-
-Line LineAt(absl::string_view s, size_t pos) {
-  const size_t nl = s.find('\n', pos);
-  const size_t end = nl == absl::string_view::npos ? s.size() : nl;
-  absl::string_view text = s.substr(pos, end - pos);
-  if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-  return {text, nl == absl::string_view::npos ? s.size() : nl + 1};
-}
-
-Entity SplitEntity(absl::string_view s) {
-  Entity entity;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    const Line line = LineAt(s, pos);
-    if (line.text.empty()) {
-      entity.separator = s.substr(pos, line.next - pos);
-      entity.body = s.substr(line.next);
-      return entity;
-    }
-    if ((line.text[0] == ' ' || line.text[0] == '\t') && !entity.fields.empty()) {
-      HeaderField& last = entity.fields.back();
-      last.raw = absl::string_view(last.raw.data(), line.next - (last.raw.data() - s.data()));
-      pos = line.next;
-      continue;
-    }
-    const size_t name_length = FieldNameLength(line.text);
-    if (name_length == 0) {
-      // Not a header field: the body starts here, without an empty line before it.
-      entity.body = s.substr(pos);
-      return entity;
-    }
-    entity.fields.push_back({line.text.substr(0, name_length), s.substr(pos, line.next - pos)});
-    pos = line.next;
-  }
-  return entity;
-}
-
-// The field's value after the colon, unfolded (line breaks removed, RFC 5322 2.2.3).
-std::string UnfoldedValue(const HeaderField& field) {
-  absl::string_view raw = field.raw;
-  raw.remove_prefix(raw.find(':') + 1);
-  std::string value;
-  value.reserve(raw.size());
-  for (char c : raw) {
-    if (c != '\r' && c != '\n') value.push_back(c);
-  }
-  return value;
-}
-
-const HeaderField* FindField(const Entity& entity, absl::string_view name) {
-  for (const HeaderField& field : entity.fields) {
-    if (absl::EqualsIgnoreCase(field.name, name)) return &field;
-  }
-  return nullptr;
 }
 
 // A cursor over a structured header value (RFC 2045 5.1 / RFC 5322 3.2.2).
@@ -245,7 +151,7 @@ std::string Printable(absl::string_view s) { return absl::CHexEscape(s); }
 // Appends the entity's header section and the empty line after it. A non-empty `encoding`
 // replaces every Content-Transfer-Encoding field by one (at the first one's place, or at the
 // end); `add_mime_version` appends "MIME-Version: 1.0".
-void AppendHeader(const Entity& entity, absl::string_view encoding, bool add_mime_version,
+void AppendHeader(const HeaderSection& entity, absl::string_view encoding, bool add_mime_version,
                   std::string* out) {
   bool replaced = encoding.empty();
   for (const HeaderField& field : entity.fields) {
@@ -312,7 +218,7 @@ absl::Status ConvertMultipartBody(absl::string_view body, absl::string_view boun
     }
     const absl::string_view segment = body.substr(segment_start, segment_end - segment_start);
     if (in_preamble) {
-      if (HasEightBitOctets(segment)) return Unconvertible("8-bit octets in a multipart preamble");
+      if (HasEightBit(segment)) return Unconvertible("8-bit octets in a multipart preamble");
       out->append(segment.data(), segment.size());
       in_preamble = false;
     } else if (absl::Status s =
@@ -325,7 +231,7 @@ absl::Status ConvertMultipartBody(absl::string_view body, absl::string_view boun
     pos = line.next;
     if (close) {
       const absl::string_view epilogue = body.substr(line.next);
-      if (HasEightBitOctets(epilogue)) {
+      if (HasEightBit(epilogue)) {
         return Unconvertible("8-bit octets in a multipart epilogue");
       }
       out->append(epilogue.data(), epilogue.size());
@@ -343,16 +249,16 @@ absl::Status ConvertMultipartBody(absl::string_view body, absl::string_view boun
 
 absl::Status ConvertEntity(absl::string_view text, bool top_level, DefaultType default_type,
                            int depth, std::string* out) {
-  if (!HasEightBitOctets(text)) {
+  if (!HasEightBit(text)) {
     out->append(text.data(), text.size());
     return absl::OkStatus();
   }
   if (depth > kMaxNesting) {
     return Unconvertible(absl::StrCat("MIME nesting deeper than ", kMaxNesting, " levels"));
   }
-  const Entity entity = SplitEntity(text);
+  const HeaderSection entity = SplitHeader(text);
   for (const HeaderField& field : entity.fields) {
-    if (HasEightBitOctets(field.raw)) {
+    if (HasEightBit(field.raw)) {
       return Unconvertible(absl::StrCat("8-bit octets in header field \"", Printable(field.name),
                                         "\" (header fields are not encoded; the message needs "
                                         "SMTPUTF8 or 8BITMIME)"));
@@ -477,7 +383,7 @@ std::string EncodeQuotedPrintable(absl::string_view body) {
 }
 
 absl::StatusOr<std::string> DowngradeTo7Bit(absl::string_view content) {
-  if (!HasEightBitOctets(content)) return std::string(content);
+  if (!HasEightBit(content)) return std::string(content);
   std::string out;
   out.reserve(content.size() + content.size() / 4);
   if (absl::Status s = ConvertEntity(content, /*top_level=*/true, DefaultType::kTextPlain, 0, &out);
@@ -486,10 +392,10 @@ absl::StatusOr<std::string> DowngradeTo7Bit(absl::string_view content) {
   }
   // Every path above either encodes 8-bit octets or fails; this guards that invariant, because
   // sending 8-bit data to a 7-bit server would be a protocol violation.
-  if (HasEightBitOctets(out)) {
+  if (HasEightBit(out)) {
     return absl::InternalError("8BITMIME downgrade left 8-bit octets in the message");
   }
   return out;
 }
 
-}  // namespace volley::delivery
+}  // namespace volley::message

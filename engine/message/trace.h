@@ -1,14 +1,14 @@
 // What the injection path adds to a message before it is stored (RFC 5321 4.4, RFC 5322 3.6.4):
 // a Received trace header in front, and a Message-ID when the message has none.
-#ifndef VOLLEY_ENGINE_INJECT_MESSAGE_BUILDER_H_
-#define VOLLEY_ENGINE_INJECT_MESSAGE_BUILDER_H_
+#ifndef VOLLEY_ENGINE_MESSAGE_TRACE_H_
+#define VOLLEY_ENGINE_MESSAGE_TRACE_H_
 
 #include <string>
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
-namespace volley::inject {
+namespace volley::message {
 
 struct TraceInfo {
   std::string helo;      // the client's EHLO/HELO name
@@ -23,13 +23,6 @@ struct TraceInfo {
 // The Received header line(s), folded, ending in CRLF.
 std::string ReceivedHeader(const TraceInfo& trace);
 
-// The value of the first header field named `name` (case-insensitive) in the message's header
-// section, unfolded and trimmed; "" when absent.
-std::string FindHeader(absl::string_view content, absl::string_view name);
-
-// True when any octet is above 127.
-bool HasEightBitOctets(absl::string_view content);
-
 struct PreparedMessage {
   std::string content;
   std::string message_id;  // as in the header, with angle brackets
@@ -38,6 +31,6 @@ struct PreparedMessage {
 // Prepends the Received header and adds "Message-ID: <queue_id@hostname>" when missing.
 PreparedMessage PrepareMessage(absl::string_view content, const TraceInfo& trace);
 
-}  // namespace volley::inject
+}  // namespace volley::message
 
-#endif  // VOLLEY_ENGINE_INJECT_MESSAGE_BUILDER_H_
+#endif  // VOLLEY_ENGINE_MESSAGE_TRACE_H_
