@@ -85,6 +85,60 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what, absl::s
   return absl::InternalError(message);
 }
 
+// kDataLoss naming the spool: volleyd exits 2 with it, and the operator needs the path.
+absl::Status Corrupt(absl::string_view path, absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("spool ", path, " is corrupt: ", what));
+}
+
+// For Recover: reads the recipient records of message `id` from `rcpts`, which is at the first
+// of them (if it has any), and leaves it at the next message's. Adds the index entry each of
+// them needs to `expected_index`.
+absl::StatusOr<std::vector<RecipientRecord>> TakeRecipients(
+    rocksdb::Iterator* rcpts, MessageId id, absl::string_view path,
+    absl::flat_hash_set<std::string>* expected_index) {
+  std::vector<RecipientRecord> records;
+  for (; rcpts->Valid(); rcpts->Next()) {
+    absl::string_view key(rcpts->key().data(), rcpts->key().size());
+    MessageId rcpt_id;
+    uint32_t index;
+    if (!GetFixed64BE(&key, &rcpt_id) || !GetFixed32BE(&key, &index)) {
+      return Corrupt(path, "bad recipient key");
+    }
+    if (rcpt_id != id) break;
+    RecipientRecord record;
+    if (!DecodeRecipient(index, absl::string_view(rcpts->value().data(), rcpts->value().size()),
+                         &record)) {
+      return Corrupt(path, absl::StrCat("bad recipient record for message ", FormatQueueId(id)));
+    }
+    expected_index->insert(ScheduleKey::For(id, index, record.next_due).Encode());
+    records.push_back(std::move(record));
+  }
+  return records;
+}
+
+// For Recover: makes the due-time index, read through `index`, hold exactly the entries in
+// `expected`, deleting stray ones and putting missing ones in `cleanup`. Returns how many it
+// fixed.
+absl::StatusOr<uint64_t> RepairIndex(rocksdb::Iterator* index,
+                                     absl::flat_hash_set<std::string> expected,
+                                     rocksdb::ColumnFamilyHandle* schedule,
+                                     rocksdb::WriteBatch* cleanup, absl::string_view path) {
+  uint64_t repaired = 0;
+  for (index->SeekToFirst(); index->Valid(); index->Next()) {
+    const std::string key(index->key().data(), index->key().size());
+    if (expected.erase(key) == 0) {
+      cleanup->Delete(schedule, key).PermitUncheckedError();
+      ++repaired;
+    }
+  }
+  if (!index->status().ok()) return FromRocks(index->status(), "cannot scan spool", path);
+  for (const std::string& missing : expected) {
+    cleanup->Put(schedule, missing, "").PermitUncheckedError();
+    ++repaired;
+  }
+  return repaired;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
@@ -413,10 +467,6 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
   // The index entries the live recipients need, to check the index against afterwards.
   absl::flat_hash_set<std::string> expected_index;
 
-  auto corrupt = [&](absl::string_view what) {
-    return absl::DataLossError(absl::StrCat("spool ", path_, " is corrupt: ", what));
-  };
-
   metas->SeekToFirst();
   rcpts->SeekToFirst();
   // Both column families are ordered by message id: walk them together.
@@ -425,11 +475,11 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
     MessageId rcpt_id = UINT64_MAX;
     if (metas->Valid()) {
       absl::string_view key(metas->key().data(), metas->key().size());
-      if (!GetFixed64BE(&key, &meta_id)) return corrupt("bad message key");
+      if (!GetFixed64BE(&key, &meta_id)) return Corrupt(path_, "bad message key");
     }
     if (rcpts->Valid()) {
       absl::string_view key(rcpts->key().data(), rcpts->key().size());
-      if (!GetFixed64BE(&key, &rcpt_id)) return corrupt("bad recipient key");
+      if (!GetFixed64BE(&key, &rcpt_id)) return Corrupt(path_, "bad recipient key");
     }
     if (rcpt_id < meta_id) {
       // Recipients whose message is gone: the message was completed or never fully stored.
@@ -448,26 +498,12 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
     MessageMeta meta;
     if (!DecodeMeta(meta_id, absl::string_view(metas->value().data(), metas->value().size()),
                     &meta)) {
-      return corrupt(absl::StrCat("bad record for message ", FormatQueueId(meta_id)));
+      return Corrupt(path_, absl::StrCat("bad record for message ", FormatQueueId(meta_id)));
     }
-    std::vector<RecipientRecord> records;
-    while (rcpts->Valid()) {
-      absl::string_view key(rcpts->key().data(), rcpts->key().size());
-      MessageId id;
-      uint32_t index;
-      if (!GetFixed64BE(&key, &id) || !GetFixed32BE(&key, &index)) {
-        return corrupt("bad recipient key");
-      }
-      if (id != meta_id) break;
-      RecipientRecord record;
-      if (!DecodeRecipient(index, absl::string_view(rcpts->value().data(), rcpts->value().size()),
-                           &record)) {
-        return corrupt(absl::StrCat("bad recipient record for message ", FormatQueueId(id)));
-      }
-      expected_index.insert(ScheduleKey::For(id, index, record.next_due).Encode());
-      records.push_back(std::move(record));
-      rcpts->Next();
-    }
+    absl::StatusOr<std::vector<RecipientRecord>> taken =
+        TakeRecipients(rcpts.get(), meta_id, path_, &expected_index);
+    if (!taken.ok()) return taken.status();
+    std::vector<RecipientRecord> records = *std::move(taken);
     stats.max_id = std::max(stats.max_id, meta_id);
     if (records.empty()) {
       // Every recipient was completed but the crash came before the message was removed.
@@ -485,18 +521,10 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
 
   // The due-time index must hold exactly one entry per live recipient.
   std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(read_options, schedule_cf_));
-  for (index->SeekToFirst(); index->Valid(); index->Next()) {
-    const std::string key(index->key().data(), index->key().size());
-    if (expected_index.erase(key) == 0) {
-      cleanup.batch_.Delete(schedule_cf_, key).PermitUncheckedError();
-      ++stats.index_repaired;
-    }
-  }
-  if (!index->status().ok()) return FromRocks(index->status(), "cannot scan spool", path_);
-  for (const std::string& missing : expected_index) {
-    cleanup.batch_.Put(schedule_cf_, missing, "").PermitUncheckedError();
-    ++stats.index_repaired;
-  }
+  absl::StatusOr<uint64_t> repaired =
+      RepairIndex(index.get(), std::move(expected_index), schedule_cf_, &cleanup.batch_, path_);
+  if (!repaired.ok()) return repaired.status();
+  stats.index_repaired = *repaired;
   cleanup.SetRecipientCount(stats.recipients);
   absl::Status s = Write(&cleanup, /*sync=*/true);
   if (!s.ok()) return s;
