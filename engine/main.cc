@@ -14,8 +14,8 @@
 #include "engine/base/logging.h"
 #include "engine/config/config.h"
 #include "engine/engine.h"
-#include "engine/spool_check.h"
 #include "queue/spool.h"
+#include "queue/spool_check.h"
 
 namespace {
 
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (flags.spool_check) {
-    return volley::RunSpoolCheck(config->server.spool, absl::Now(), stdout, stderr);
+    return volley::queue::RunSpoolCheck(config->server.spool, absl::Now(), stdout, stderr);
   }
 
   // Signals are taken synchronously by this thread (sigwait); every other thread inherits the

@@ -1,8 +1,10 @@
 #include "queue/encoding.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace volley::queue {
@@ -62,6 +64,61 @@ TEST(Encoding, LengthPrefixedKeepsBinary) {
   ASSERT_TRUE(GetLengthPrefixed(&in, &second));
   EXPECT_EQ(first, binary);
   EXPECT_EQ(second, "");
+}
+
+TEST(Encoding, QueueIdsFormatAndParse) {
+  EXPECT_EQ(FormatQueueId(0x1234abcd), "000000001234abcd");
+  EXPECT_EQ(ParseQueueId("000000001234abcd"), MessageId{0x1234abcd});
+  EXPECT_EQ(ParseQueueId("1234"), std::nullopt);
+  EXPECT_EQ(ParseQueueId("000000001234ABCD"), std::nullopt);
+}
+
+TEST(Encoding, RecordsRoundTrip) {
+  MessageMeta meta;
+  meta.id = 7;
+  meta.sender = "sender@example.com";
+  meta.created = absl::FromUnixMicros(1700000000123456);
+  meta.size = 11;
+  meta.num_recipients = 3;
+  meta.message_id = "<m@example.com>";
+  meta.smtputf8 = true;
+  meta.dsn_ret = "HDRS";
+  meta.dsn_envid = "QQ+2B314";
+  MessageMeta decoded;
+  ASSERT_TRUE(DecodeMeta(7, EncodeMeta(meta), &decoded));
+  EXPECT_EQ(decoded, meta);
+
+  RecipientRecord r;
+  r.index = 4;
+  r.address = "a@b.c";
+  r.attempts = 3;
+  r.next_due = absl::FromUnixMicros(1800000000000000);
+  r.last_response = "451 4.3.0 try later";
+  r.dsn_notify = "SUCCESS,FAILURE";
+  r.dsn_orcpt = "rfc822;a@b.c";
+  RecipientRecord back;
+  ASSERT_TRUE(DecodeRecipient(4, EncodeRecipient(r), &back));
+  EXPECT_EQ(back, r);
+
+  RecipientRecord due_now;
+  due_now.address = "x@y";
+  ASSERT_TRUE(DecodeRecipient(0, EncodeRecipient(due_now), &back));
+  EXPECT_EQ(back.next_due, absl::InfinitePast());
+
+  EXPECT_FALSE(DecodeMeta(1, "", &decoded));
+  EXPECT_FALSE(DecodeMeta(1, std::string("\x01\x80", 2), &decoded));
+  EXPECT_FALSE(DecodeRecipient(1, "\x09", &back));
+}
+
+TEST(Encoding, KeysSortByIdThenIndex) {
+  EXPECT_LT(EncodeRecipientKey(1, 0xffffffff), EncodeRecipientKey(2, 0));
+  EXPECT_LT(EncodeRecipientKey(2, 1), EncodeRecipientKey(2, 256));
+  EXPECT_TRUE(EncodeRecipientKey(2, 7).starts_with(EncodeMessageKey(2)));
+  EXPECT_LT(ScheduleKey::For(9, 0, absl::FromUnixSeconds(1)).Encode(),
+            ScheduleKey::For(1, 0, absl::FromUnixSeconds(2)).Encode());
+  ScheduleKey back;
+  ASSERT_TRUE(ScheduleKey::Decode(ScheduleKey::For(3, 4, absl::InfinitePast()).Encode(), &back));
+  EXPECT_EQ(back, (ScheduleKey{0, 3, 4}));
 }
 
 }  // namespace

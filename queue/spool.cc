@@ -1,10 +1,12 @@
 #include "queue/spool.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -12,7 +14,6 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "engine/base/logging.h"
 #include "queue/encoding.h"
 #include "rocksdb/db.h"
@@ -56,37 +57,11 @@ class SpoolLogger : public rocksdb::Logger {
 
 constexpr char kSchemaKey[] = "volley.schema";
 constexpr char kRecipientCountKey[] = "volley.recipients";
-constexpr uint8_t kMetaFormat = 1;
-constexpr uint8_t kRecipientFormat = 1;
-
-std::string MessageKey(MessageId id) {
-  std::string key;
-  PutFixed64BE(&key, id);
-  return key;
-}
-
-std::string RecipientKey(MessageId id, uint32_t index) {
-  std::string key;
-  key.reserve(12);
-  PutFixed64BE(&key, id);
-  PutFixed32BE(&key, index);
-  return key;
-}
 
 std::string CountValue(uint64_t count) {
   std::string value;
   PutFixed64BE(&value, count);
   return value;
-}
-
-int64_t TimeToMicros(absl::Time t) {
-  if (t == absl::InfinitePast()) return 0;
-  return absl::ToUnixMicros(t);
-}
-
-absl::Time MicrosToTime(int64_t us) {
-  if (us == 0) return absl::InfinitePast();
-  return absl::FromUnixMicros(us);
 }
 
 // Maps a RocksDB error to a Status whose message names the spool path.
@@ -110,115 +85,61 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what, absl::s
   return absl::InternalError(message);
 }
 
-}  // namespace
-
-std::string FormatQueueId(MessageId id) { return absl::StrFormat("%016x", id); }
-
-ScheduleKey ScheduleKey::For(MessageId id, uint32_t index, absl::Time due) {
-  ScheduleKey key;
-  key.due_us = due == absl::InfinitePast() ? 0 : std::max<int64_t>(1, absl::ToUnixMicros(due));
-  key.id = id;
-  key.index = index;
-  return key;
+// kDataLoss naming the spool: volleyd exits 2 with it, and the operator needs the path.
+absl::Status Corrupt(absl::string_view path, absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("spool ", path, " is corrupt: ", what));
 }
 
-std::string ScheduleKey::Encode() const {
-  std::string out;
-  out.reserve(20);
-  PutFixed64BE(&out, static_cast<uint64_t>(due_us));
-  PutFixed64BE(&out, id);
-  PutFixed32BE(&out, index);
-  return out;
-}
-
-bool ScheduleKey::Decode(absl::string_view key, ScheduleKey* out) {
-  uint64_t due;
-  if (key.size() != 20 || !GetFixed64BE(&key, &due) || !GetFixed64BE(&key, &out->id) ||
-      !GetFixed32BE(&key, &out->index)) {
-    return false;
-  }
-  out->due_us = static_cast<int64_t>(due);
-  return true;
-}
-
-std::optional<MessageId> ParseQueueId(absl::string_view text) {
-  if (text.size() != 16) return std::nullopt;
-  MessageId id = 0;
-  for (char c : text) {
-    int digit;
-    if (c >= '0' && c <= '9') {
-      digit = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      digit = c - 'a' + 10;
-    } else {
-      return std::nullopt;
+// For Recover: reads the recipient records of message `id` from `rcpts`, which is at the first
+// of them (if it has any), and leaves it at the next message's. Adds the index entry each of
+// them needs to `expected_index`.
+absl::StatusOr<std::vector<RecipientRecord>> TakeRecipients(
+    rocksdb::Iterator* rcpts, MessageId id, absl::string_view path,
+    absl::flat_hash_set<std::string>* expected_index) {
+  std::vector<RecipientRecord> records;
+  for (; rcpts->Valid(); rcpts->Next()) {
+    absl::string_view key(rcpts->key().data(), rcpts->key().size());
+    MessageId rcpt_id;
+    uint32_t index;
+    if (!GetFixed64BE(&key, &rcpt_id) || !GetFixed32BE(&key, &index)) {
+      return Corrupt(path, "bad recipient key");
     }
-    id = (id << 4) | static_cast<MessageId>(digit);
+    if (rcpt_id != id) break;
+    RecipientRecord record;
+    if (!DecodeRecipient(index, absl::string_view(rcpts->value().data(), rcpts->value().size()),
+                         &record)) {
+      return Corrupt(path, absl::StrCat("bad recipient record for message ", FormatQueueId(id)));
+    }
+    expected_index->insert(ScheduleKey::For(id, index, record.next_due).Encode());
+    records.push_back(std::move(record));
   }
-  return id;
+  return records;
 }
 
-std::string EncodeMeta(const MessageMeta& meta) {
-  std::string out;
-  out.push_back(static_cast<char>(kMetaFormat));
-  PutVarint64(&out, static_cast<uint64_t>(TimeToMicros(meta.created)));
-  PutLengthPrefixed(&out, meta.sender);
-  PutVarint64(&out, meta.size);
-  PutVarint64(&out, meta.num_recipients);
-  PutLengthPrefixed(&out, meta.message_id);
-  PutVarint64(&out, (meta.eight_bit ? 1 : 0) | (meta.smtputf8 ? 2 : 0));
-  PutLengthPrefixed(&out, meta.dsn_ret);
-  PutLengthPrefixed(&out, meta.dsn_envid);
-  return out;
-}
-
-bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta) {
-  if (value.empty() || static_cast<uint8_t>(value[0]) != kMetaFormat) return false;
-  value.remove_prefix(1);
-  uint64_t created, size, count, flags;
-  if (!GetVarint64(&value, &created) || !GetLengthPrefixed(&value, &meta->sender) ||
-      !GetVarint64(&value, &size) || !GetVarint64(&value, &count) ||
-      !GetLengthPrefixed(&value, &meta->message_id) || !GetVarint64(&value, &flags) ||
-      !GetLengthPrefixed(&value, &meta->dsn_ret) || !GetLengthPrefixed(&value, &meta->dsn_envid)) {
-    return false;
+// For Recover: makes the due-time index, read through `index`, hold exactly the entries in
+// `expected`, deleting stray ones and putting missing ones in `cleanup`. Returns how many it
+// fixed.
+absl::StatusOr<uint64_t> RepairIndex(rocksdb::Iterator* index,
+                                     absl::flat_hash_set<std::string> expected,
+                                     rocksdb::ColumnFamilyHandle* schedule,
+                                     rocksdb::WriteBatch* cleanup, absl::string_view path) {
+  uint64_t repaired = 0;
+  for (index->SeekToFirst(); index->Valid(); index->Next()) {
+    const std::string key(index->key().data(), index->key().size());
+    if (expected.erase(key) == 0) {
+      cleanup->Delete(schedule, key).PermitUncheckedError();
+      ++repaired;
+    }
   }
-  meta->eight_bit = (flags & 1) != 0;
-  meta->smtputf8 = (flags & 2) != 0;
-  meta->id = id;
-  meta->created = MicrosToTime(static_cast<int64_t>(created));
-  meta->size = size;
-  meta->num_recipients = static_cast<uint32_t>(count);
-  return true;
-}
-
-std::string EncodeRecipient(const RecipientRecord& record) {
-  std::string out;
-  out.reserve(record.address.size() + record.last_response.size() + 16);
-  out.push_back(static_cast<char>(kRecipientFormat));
-  PutLengthPrefixed(&out, record.address);
-  PutVarint64(&out, record.attempts);
-  PutVarint64(&out, static_cast<uint64_t>(TimeToMicros(record.next_due)));
-  PutLengthPrefixed(&out, record.last_response);
-  PutLengthPrefixed(&out, record.dsn_notify);
-  PutLengthPrefixed(&out, record.dsn_orcpt);
-  return out;
-}
-
-bool DecodeRecipient(uint32_t index, absl::string_view value, RecipientRecord* record) {
-  if (value.empty() || static_cast<uint8_t>(value[0]) != kRecipientFormat) return false;
-  value.remove_prefix(1);
-  uint64_t attempts, due;
-  if (!GetLengthPrefixed(&value, &record->address) || !GetVarint64(&value, &attempts) ||
-      !GetVarint64(&value, &due) || !GetLengthPrefixed(&value, &record->last_response) ||
-      !GetLengthPrefixed(&value, &record->dsn_notify) ||
-      !GetLengthPrefixed(&value, &record->dsn_orcpt)) {
-    return false;
+  if (!index->status().ok()) return FromRocks(index->status(), "cannot scan spool", path);
+  for (const std::string& missing : expected) {
+    cleanup->Put(schedule, missing, "").PermitUncheckedError();
+    ++repaired;
   }
-  record->index = index;
-  record->attempts = static_cast<uint32_t>(attempts);
-  record->next_due = MicrosToTime(static_cast<int64_t>(due));
-  return true;
+  return repaired;
 }
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
                                                    const SpoolOptions& options) {
@@ -322,12 +243,14 @@ Spool::~Spool() {
 
 void Spool::Batch::PutMessage(const MessageMeta& meta, absl::string_view body,
                               const std::vector<RecipientRecord>& recipients) {
-  const std::string key = MessageKey(meta.id);
+  const std::string key = EncodeMessageKey(meta.id);
   batch_.Put(spool_->messages_cf_, key, EncodeMeta(meta)).PermitUncheckedError();
   batch_.Put(spool_->bodies_cf_, key, rocksdb::Slice(body.data(), body.size()))
       .PermitUncheckedError();
   for (const RecipientRecord& record : recipients) {
-    batch_.Put(spool_->recipients_cf_, RecipientKey(meta.id, record.index), EncodeRecipient(record))
+    batch_
+        .Put(spool_->recipients_cf_, EncodeRecipientKey(meta.id, record.index),
+             EncodeRecipient(record))
         .PermitUncheckedError();
     batch_
         .Put(spool_->schedule_cf_,
@@ -338,7 +261,7 @@ void Spool::Batch::PutMessage(const MessageMeta& meta, absl::string_view body,
 
 void Spool::Batch::UpdateRecipient(MessageId id, const RecipientRecord& record,
                                    absl::Time old_due) {
-  batch_.Put(spool_->recipients_cf_, RecipientKey(id, record.index), EncodeRecipient(record))
+  batch_.Put(spool_->recipients_cf_, EncodeRecipientKey(id, record.index), EncodeRecipient(record))
       .PermitUncheckedError();
   const std::string old_key = ScheduleKey::For(id, record.index, old_due).Encode();
   const std::string new_key = ScheduleKey::For(id, record.index, record.next_due).Encode();
@@ -349,7 +272,7 @@ void Spool::Batch::UpdateRecipient(MessageId id, const RecipientRecord& record,
 }
 
 void Spool::Batch::DeleteRecipient(MessageId id, uint32_t index, absl::Time due) {
-  batch_.Delete(spool_->recipients_cf_, RecipientKey(id, index)).PermitUncheckedError();
+  batch_.Delete(spool_->recipients_cf_, EncodeRecipientKey(id, index)).PermitUncheckedError();
   batch_.Delete(spool_->schedule_cf_, ScheduleKey::For(id, index, due).Encode())
       .PermitUncheckedError();
 }
@@ -359,7 +282,7 @@ void Spool::Batch::SetRecipientCount(uint64_t count) {
 }
 
 void Spool::Batch::DeleteMessage(MessageId id) {
-  const std::string key = MessageKey(id);
+  const std::string key = EncodeMessageKey(id);
   // Written once, removed once: SingleDelete lets flush and compaction drop both.
   batch_.SingleDelete(spool_->messages_cf_, key).PermitUncheckedError();
   batch_.SingleDelete(spool_->bodies_cf_, key).PermitUncheckedError();
@@ -396,8 +319,8 @@ absl::StatusOr<std::vector<DueRecipient>> Spool::ReadDue(
     if (next->index == 0) ++next->id;  // index wrapped: unreachable in practice
     if (skip(key.id, key.index)) continue;
     std::string value;
-    rocksdb::Status s =
-        db_->Get(rocksdb::ReadOptions(), recipients_cf_, RecipientKey(key.id, key.index), &value);
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), recipients_cf_,
+                                 EncodeRecipientKey(key.id, key.index), &value);
     if (s.IsNotFound()) {
       // The recipient finished but the crash came before its index entry went.
       repairs.batch_.Delete(schedule_cf_, it->key()).PermitUncheckedError();
@@ -422,7 +345,8 @@ absl::StatusOr<std::vector<DueRecipient>> Spool::ReadDue(
     if (!meta_it->second.has_value()) {
       // A recipient whose message is gone (an interrupted removal): nothing to deliver.
       repairs.batch_.Delete(schedule_cf_, it->key()).PermitUncheckedError();
-      repairs.batch_.Delete(recipients_cf_, RecipientKey(key.id, key.index)).PermitUncheckedError();
+      repairs.batch_.Delete(recipients_cf_, EncodeRecipientKey(key.id, key.index))
+          .PermitUncheckedError();
       continue;
     }
     due.meta = *meta_it->second;
@@ -437,7 +361,7 @@ absl::StatusOr<std::vector<DueRecipient>> Spool::ReadDue(
 }
 
 absl::StatusOr<uint32_t> Spool::CountRecipients(MessageId id) const {
-  const std::string prefix = MessageKey(id);
+  const std::string prefix = EncodeMessageKey(id);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), recipients_cf_));
   uint32_t count = 0;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++count;
@@ -488,7 +412,7 @@ absl::Status Spool::Resume() {
 
 absl::StatusOr<std::string> Spool::ReadBody(MessageId id) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), bodies_cf_, MessageKey(id), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), bodies_cf_, EncodeMessageKey(id), &value);
   if (s.IsNotFound()) {
     return absl::NotFoundError(absl::StrCat("no body for message ", FormatQueueId(id)));
   }
@@ -498,7 +422,7 @@ absl::StatusOr<std::string> Spool::ReadBody(MessageId id) const {
 
 absl::StatusOr<MessageMeta> Spool::ReadMeta(MessageId id) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), messages_cf_, MessageKey(id), &value);
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), messages_cf_, EncodeMessageKey(id), &value);
   if (s.IsNotFound()) {
     return absl::NotFoundError(absl::StrCat("no message ", FormatQueueId(id)));
   }
@@ -513,7 +437,7 @@ absl::StatusOr<MessageMeta> Spool::ReadMeta(MessageId id) const {
 
 absl::StatusOr<std::vector<RecipientRecord>> Spool::ReadRecipients(MessageId id) const {
   std::vector<RecipientRecord> out;
-  const std::string prefix = MessageKey(id);
+  const std::string prefix = EncodeMessageKey(id);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), recipients_cf_));
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     absl::string_view key(it->key().data(), it->key().size());
@@ -543,10 +467,6 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
   // The index entries the live recipients need, to check the index against afterwards.
   absl::flat_hash_set<std::string> expected_index;
 
-  auto corrupt = [&](absl::string_view what) {
-    return absl::DataLossError(absl::StrCat("spool ", path_, " is corrupt: ", what));
-  };
-
   metas->SeekToFirst();
   rcpts->SeekToFirst();
   // Both column families are ordered by message id: walk them together.
@@ -555,11 +475,11 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
     MessageId rcpt_id = UINT64_MAX;
     if (metas->Valid()) {
       absl::string_view key(metas->key().data(), metas->key().size());
-      if (!GetFixed64BE(&key, &meta_id)) return corrupt("bad message key");
+      if (!GetFixed64BE(&key, &meta_id)) return Corrupt(path_, "bad message key");
     }
     if (rcpts->Valid()) {
       absl::string_view key(rcpts->key().data(), rcpts->key().size());
-      if (!GetFixed64BE(&key, &rcpt_id)) return corrupt("bad recipient key");
+      if (!GetFixed64BE(&key, &rcpt_id)) return Corrupt(path_, "bad recipient key");
     }
     if (rcpt_id < meta_id) {
       // Recipients whose message is gone: the message was completed or never fully stored.
@@ -578,26 +498,12 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
     MessageMeta meta;
     if (!DecodeMeta(meta_id, absl::string_view(metas->value().data(), metas->value().size()),
                     &meta)) {
-      return corrupt(absl::StrCat("bad record for message ", FormatQueueId(meta_id)));
+      return Corrupt(path_, absl::StrCat("bad record for message ", FormatQueueId(meta_id)));
     }
-    std::vector<RecipientRecord> records;
-    while (rcpts->Valid()) {
-      absl::string_view key(rcpts->key().data(), rcpts->key().size());
-      MessageId id;
-      uint32_t index;
-      if (!GetFixed64BE(&key, &id) || !GetFixed32BE(&key, &index)) {
-        return corrupt("bad recipient key");
-      }
-      if (id != meta_id) break;
-      RecipientRecord record;
-      if (!DecodeRecipient(index, absl::string_view(rcpts->value().data(), rcpts->value().size()),
-                           &record)) {
-        return corrupt(absl::StrCat("bad recipient record for message ", FormatQueueId(id)));
-      }
-      expected_index.insert(ScheduleKey::For(id, index, record.next_due).Encode());
-      records.push_back(std::move(record));
-      rcpts->Next();
-    }
+    absl::StatusOr<std::vector<RecipientRecord>> taken =
+        TakeRecipients(rcpts.get(), meta_id, path_, &expected_index);
+    if (!taken.ok()) return taken.status();
+    std::vector<RecipientRecord> records = *std::move(taken);
     stats.max_id = std::max(stats.max_id, meta_id);
     if (records.empty()) {
       // Every recipient was completed but the crash came before the message was removed.
@@ -615,18 +521,10 @@ absl::StatusOr<Spool::RecoveryStats> Spool::Recover(
 
   // The due-time index must hold exactly one entry per live recipient.
   std::unique_ptr<rocksdb::Iterator> index(db_->NewIterator(read_options, schedule_cf_));
-  for (index->SeekToFirst(); index->Valid(); index->Next()) {
-    const std::string key(index->key().data(), index->key().size());
-    if (expected_index.erase(key) == 0) {
-      cleanup.batch_.Delete(schedule_cf_, key).PermitUncheckedError();
-      ++stats.index_repaired;
-    }
-  }
-  if (!index->status().ok()) return FromRocks(index->status(), "cannot scan spool", path_);
-  for (const std::string& missing : expected_index) {
-    cleanup.batch_.Put(schedule_cf_, missing, "").PermitUncheckedError();
-    ++stats.index_repaired;
-  }
+  absl::StatusOr<uint64_t> repaired =
+      RepairIndex(index.get(), std::move(expected_index), schedule_cf_, &cleanup.batch_, path_);
+  if (!repaired.ok()) return repaired.status();
+  stats.index_repaired = *repaired;
   cleanup.SetRecipientCount(stats.recipients);
   absl::Status s = Write(&cleanup, /*sync=*/true);
   if (!s.ok()) return s;

@@ -19,10 +19,8 @@
 #ifndef VOLLEY_QUEUE_SPOOL_H_
 #define VOLLEY_QUEUE_SPOOL_H_
 
-#include <compare>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "queue/encoding.h"
 #include "rocksdb/write_batch.h"
 
 namespace rocksdb {
@@ -40,52 +39,10 @@ class DB;
 
 namespace volley::queue {
 
-using MessageId = uint64_t;
-
-// Queue ids as users see them: 16 lower-case hex digits.
-std::string FormatQueueId(MessageId id);
-std::optional<MessageId> ParseQueueId(absl::string_view text);
+// The records (MessageMeta, RecipientRecord, ScheduleKey), queue ids and their encodings are
+// in encoding.h.
 
 inline constexpr int kSchemaVersion = 1;
-
-struct MessageMeta {
-  MessageId id = 0;
-  std::string sender;  // envelope sender; "" for the null reverse-path
-  absl::Time created = absl::UnixEpoch();
-  uint64_t size = 0;  // octets of content
-  uint32_t num_recipients = 0;
-  std::string message_id;  // the Message-ID header, for log records
-  bool eight_bit = false;  // the content has octets above 127
-  bool smtputf8 = false;   // injected with SMTPUTF8 (RFC 6531): must be relayed with it
-  std::string dsn_ret;     // RFC 3461 RET (FULL or HDRS), "" when not given
-  std::string dsn_envid;   // RFC 3461 ENVID (xtext as received), "" when not given
-
-  friend bool operator==(const MessageMeta&, const MessageMeta&) = default;
-};
-
-struct RecipientRecord {
-  uint32_t index = 0;  // position among the message's recipients
-  std::string address;
-  uint32_t attempts = 0;
-  absl::Time next_due = absl::InfinitePast();  // InfinitePast: due at once
-  std::string last_response;                   // the last transient failure, for operators
-  std::string dsn_notify;                      // RFC 3461 NOTIFY as received, "" when not given
-  std::string dsn_orcpt;                       // RFC 3461 ORCPT as received, "" when not given
-
-  friend bool operator==(const RecipientRecord&, const RecipientRecord&) = default;
-};
-
-// A due-time index entry; ordered as the index is.
-struct ScheduleKey {
-  int64_t due_us = 0;  // 0: due at once
-  MessageId id = 0;
-  uint32_t index = 0;
-
-  static ScheduleKey For(MessageId id, uint32_t index, absl::Time due);
-  std::string Encode() const;
-  static bool Decode(absl::string_view key, ScheduleKey* out);
-  friend auto operator<=>(const ScheduleKey&, const ScheduleKey&) = default;
-};
 
 // A queued recipient read back from the index, with what delivering it needs (not the body).
 struct DueRecipient {
@@ -93,11 +50,6 @@ struct DueRecipient {
   MessageMeta meta;
   RecipientRecord record;
 };
-
-std::string EncodeMeta(const MessageMeta& meta);
-bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta);
-std::string EncodeRecipient(const RecipientRecord& record);
-bool DecodeRecipient(uint32_t index, absl::string_view value, RecipientRecord* record);
 
 struct SpoolOptions {
   // Memtable size for bodies: large enough that most messages are delivered (and their

@@ -48,41 +48,6 @@ std::vector<RecipientRecord> Recipients(uint32_t n) {
   return out;
 }
 
-TEST(QueueId, FormatsAndParses) {
-  EXPECT_EQ(FormatQueueId(0x1234abcd), "000000001234abcd");
-  EXPECT_EQ(ParseQueueId("000000001234abcd"), MessageId{0x1234abcd});
-  EXPECT_EQ(ParseQueueId("1234"), std::nullopt);
-  EXPECT_EQ(ParseQueueId("000000001234ABCD"), std::nullopt);
-}
-
-TEST(Records, RoundTrip) {
-  MessageMeta meta = Meta(7, 3);
-  MessageMeta decoded;
-  ASSERT_TRUE(DecodeMeta(7, EncodeMeta(meta), &decoded));
-  EXPECT_EQ(decoded, meta);
-
-  RecipientRecord r;
-  r.index = 4;
-  r.address = "a@b.c";
-  r.attempts = 3;
-  r.next_due = absl::FromUnixMicros(1800000000000000);
-  r.last_response = "451 4.3.0 try later";
-  r.dsn_notify = "SUCCESS,FAILURE";
-  r.dsn_orcpt = "rfc822;a@b.c";
-  RecipientRecord back;
-  ASSERT_TRUE(DecodeRecipient(4, EncodeRecipient(r), &back));
-  EXPECT_EQ(back, r);
-
-  RecipientRecord due_now;
-  due_now.address = "x@y";
-  ASSERT_TRUE(DecodeRecipient(0, EncodeRecipient(due_now), &back));
-  EXPECT_EQ(back.next_due, absl::InfinitePast());
-
-  EXPECT_FALSE(DecodeMeta(1, "", &decoded));
-  EXPECT_FALSE(DecodeMeta(1, std::string("\x01\x80", 2), &decoded));
-  EXPECT_FALSE(DecodeRecipient(1, "\x09", &back));
-}
-
 TEST(Spool, StoresReadsAndRecoversMessages) {
   const std::string path = TempPath("spool_store");
   {

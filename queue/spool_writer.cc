@@ -27,7 +27,7 @@ constexpr uint64_t kIdleFlushMinBytes = 1 << 20;
 }  // namespace
 
 SpoolWriter::SpoolWriter(Spool* spool, CommitObserver observer, Clock& clock)
-    : spool_(spool), observer_(std::move(observer)), clock_(clock) {
+    : spool_(spool), observer_(std::move(observer)), loader_(spool, clock) {
   absl::StatusOr<uint64_t> count = spool_->RecipientCount();
   if (count.ok()) {
     queued_count_ = *count;
@@ -85,10 +85,10 @@ void SpoolWriter::Reschedule(MessageId id, RecipientRecord record, absl::Time ol
 
 void SpoolWriter::StartLoader(const LoaderOptions& options, LoadFn load) {
   std::lock_guard<std::mutex> lock(mutex_);
-  // Read by the writer thread outside the mutex only after it has seen load_ set under it.
-  loader_options_ = options;
-  load_ = std::move(load);
-  load_requested_ = true;
+  // The writer thread starts the loader with these, under the mutex: the loader is its alone.
+  pending_loader_options_ = options;
+  pending_load_ = std::move(load);
+  loader_start_pending_ = true;
   wake_.notify_one();
 }
 
@@ -114,217 +114,198 @@ void SpoolWriter::Stop() {
 }
 
 SpoolWriterStats SpoolWriter::stats() const {
-  std::lock_guard<std::mutex> lock(stats_mutex_);
-  return stats_;
+  SpoolWriterStats stats;
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    stats = stats_;
+  }
+  const DueLoaderStats loader = loader_.stats();
+  stats.loaded = loader.loaded;
+  stats.load_passes = loader.passes;
+  return stats;
 }
 
 void SpoolWriter::Run() {
   std::vector<Op> ops;
-  absl::Time last_load = absl::InfinitePast();  // real time, to pace loads after deliveries
-  bool room_made = false;
-  absl::Time last_write = absl::Now();  // real time, for the idle flush
-  bool flushed_since_write = true;
-  // Whether StartLoader has run, as seen under the mutex: load_ is written once, by
-  // StartLoader, and read outside the mutex only after this was seen true.
-  bool loader_started = false;
-  while (true) {
-    bool load = false;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      auto ready = [this] { return !queue_.empty() || stopping_ || load_requested_; };
-      if (!healthy_.load(std::memory_order_relaxed)) {
-        wake_.wait_for(lock, absl::ToChronoMilliseconds(kProbeInterval), ready);
-      } else if (!load_ && flushed_since_write) {
-        wake_.wait(lock, ready);
-      } else if (!load_) {
-        wake_.wait_for(lock, absl::ToChronoMilliseconds(kIdleFlushAfter), ready);
-      } else {
-        // The loader's times are on clock_ (simulated in tests); wake on the real clock often
-        // enough to notice them.
-        wake_.wait_for(lock, std::chrono::milliseconds(room_made ? 10 : 100), ready);
-      }
-      if (queue_.empty() && stopping_) {
-        // A clean stop leaves nothing for the next start to replay from the WAL.
-        if (!flushed_since_write && healthy_.load(std::memory_order_relaxed)) {
-          absl::Status flushed = spool_->FlushMemtables(/*wait=*/true);
-          if (!flushed.ok()) LOG(WARNING) << flushed;
-        }
-        return;
-      }
-      ops.swap(queue_);
-      loader_started = static_cast<bool>(load_);
-      load = load_requested_;
-      load_requested_ = false;
-    }
-    const size_t resident_before = resident_.size();
-    // Commit in slices so one burst does not become one enormous write.
-    size_t begin = 0;
-    while (begin < ops.size()) {
-      size_t end = begin;
-      size_t bytes = 0;
-      while (end < ops.size() && end - begin < kMaxOpsPerCommit && bytes < kMaxBytesPerCommit) {
-        if (ops[end].body) bytes += ops[end].body->size();
-        ++end;
-      }
-      std::vector<Op> slice(std::make_move_iterator(ops.begin() + begin),
-                            std::make_move_iterator(ops.begin() + end));
-      Commit(slice);
-      begin = end;
-    }
+  bool start_load = false;
+  while (TakeWork(&ops, &start_load)) {
     const bool wrote = !ops.empty();
+    CommitInSlices(ops);
     ops.clear();
-    if (wrote) {
-      last_write = absl::Now();
-      flushed_since_write = false;
-    } else if (!healthy_.load(std::memory_order_relaxed)) {
-      std::vector<Op> probe(1);  // a kFlush: Commit writes the recipient count, synced
-      Commit(probe);
-    } else if (!flushed_since_write && absl::Now() - last_write >= kIdleFlushAfter) {
-      // The flow has paused: flush the memtables so that the WAL files go, messages stored
-      // and removed in the meantime leave no trace on disk, and the memory of the memtables
-      // goes back to the system (a large queue waiting for a site otherwise holds up to
-      // four bodies memtables). Writes arriving meanwhile wait for it (well under a second).
-      flushed_since_write = true;
-      if (spool_->MemtableBytes() >= kIdleFlushMinBytes) {
-        absl::Status flushed = spool_->FlushMemtables(/*wait=*/true);
-        if (!flushed.ok()) LOG(WARNING) << flushed;
-#if defined(__GLIBC__)
-        malloc_trim(0);
-#endif
-      }
-    }
-    if (!loader_started) continue;
-    // Load when asked, when the interval has passed, or soon after deliveries made room (at
-    // most every 10 ms: every delivery makes room).
-    if (resident_.size() < resident_before) room_made = true;
-    const absl::Time real_now = absl::Now();
-    const bool paced_room = room_made && resident_.size() < loader_options_.budget &&
-                            real_now - last_load >= absl::Milliseconds(10);
-    if (load || paced_room || clock_.Now() >= next_load_) {
-      last_load = real_now;
-      room_made = false;
-      LoadDue();
-    }
+    AfterRound(wrote);
+    // After the commits, so that the loader sees what they did to the resident set.
+    loader_.Tick(start_load);
+    start_load = false;
+  }
+  // A clean stop leaves nothing for the next start to replay from the WAL.
+  if (!flushed_since_write_ && healthy()) {
+    absl::Status flushed = spool_->FlushMemtables(/*wait=*/true);
+    if (!flushed.ok()) LOG(WARNING) << flushed;
   }
 }
 
-void SpoolWriter::LoadDue() {
-  const absl::Time now = clock_.Now();
-  next_load_ = now + loader_options_.interval;
-  if (!load_ || resident_.size() >= loader_options_.budget) return;
-  const size_t limit = loader_options_.budget - resident_.size();
-  ScheduleKey next;
-  absl::StatusOr<std::vector<DueRecipient>> due = spool_->ReadDue(
-      cursor_, now + loader_options_.horizon, limit,
-      [this](MessageId id, uint32_t index) {
-        return resident_.contains(RecipientKey{id, index});
-      },
-      &next);
-  if (!due.ok()) {
-    LOG(ERROR) << "cannot read due recipients from the spool: " << due.status();
+bool SpoolWriter::TakeWork(std::vector<Op>* ops, bool* start_load) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto ready = [this] { return !queue_.empty() || stopping_ || loader_start_pending_; };
+  if (!healthy()) {
+    wake_.wait_for(lock, absl::ToChronoMilliseconds(kProbeInterval), ready);
+  } else if (loader_.started()) {
+    // The loader's times are on its clock (simulated in tests); wake on the real clock often
+    // enough to notice them.
+    wake_.wait_for(lock, absl::ToChronoMilliseconds(loader_.PollInterval()), ready);
+  } else if (flushed_since_write_) {
+    wake_.wait(lock, ready);
+  } else {
+    wake_.wait_for(lock, absl::ToChronoMilliseconds(kIdleFlushAfter), ready);
+  }
+  if (queue_.empty() && stopping_) return false;
+  ops->swap(queue_);
+  if (loader_start_pending_) {
+    loader_start_pending_ = false;
+    loader_.Start(pending_loader_options_, std::move(pending_load_));
+    *start_load = true;
+  }
+  return true;
+}
+
+void SpoolWriter::CommitInSlices(std::vector<Op>& ops) {
+  size_t begin = 0;
+  while (begin < ops.size()) {
+    size_t end = begin;
+    size_t bytes = 0;
+    while (end < ops.size() && end - begin < kMaxOpsPerCommit && bytes < kMaxBytesPerCommit) {
+      if (ops[end].body) bytes += ops[end].body->size();
+      ++end;
+    }
+    std::vector<Op> slice(std::make_move_iterator(ops.begin() + begin),
+                          std::make_move_iterator(ops.begin() + end));
+    Commit(slice);
+    begin = end;
+  }
+}
+
+void SpoolWriter::AfterRound(bool wrote) {
+  if (wrote) {
+    last_write_ = absl::Now();
+    flushed_since_write_ = false;
     return;
   }
-  cursor_ = next;
-  if (due->empty()) return;
-  for (const DueRecipient& d : *due) resident_.insert(RecipientKey{d.key.id, d.key.index});
-  SetResidentCount();
-  {
-    std::lock_guard<std::mutex> lock(stats_mutex_);
-    stats_.loaded += due->size();
+  if (!healthy()) {
+    std::vector<Op> probe(1);  // a kFlush: Commit writes the recipient count, synced
+    Commit(probe);
+    return;
   }
-  // More may be due than the budget allowed: look again soon rather than in a full interval.
-  if (due->size() == limit) next_load_ = now + loader_options_.interval / 10;
-  load_(*std::move(due));
+  if (flushed_since_write_ || absl::Now() - last_write_ < kIdleFlushAfter) return;
+  // The flow has paused: flush the memtables so that the WAL files go, messages stored and
+  // removed in the meantime leave no trace on disk, and the memory of the memtables goes back
+  // to the system (a large queue waiting for a site otherwise holds up to four bodies
+  // memtables). Writes arriving meanwhile wait for it (well under a second).
+  flushed_since_write_ = true;
+  if (spool_->MemtableBytes() < kIdleFlushMinBytes) return;
+  absl::Status flushed = spool_->FlushMemtables(/*wait=*/true);
+  if (!flushed.ok()) {
+    LOG(WARNING) << flushed;
+    return;
+  }
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  ++stats_.idle_flushes;
 }
 
 void SpoolWriter::Commit(std::vector<Op>& ops) {
   // After a failed write RocksDB may refuse writes until told to resume.
-  if (!healthy_.load(std::memory_order_relaxed)) {
+  if (!healthy()) {
     absl::Status resumed = spool_->Resume();
     if (!resumed.ok()) LOG_EVERY_N_SEC(WARNING, 5) << "spool still failing: " << resumed;
   }
   Spool::Batch batch = spool_->NewBatch();
-  bool sync = false;
-  int messages = 0;
-  int64_t queued_delta = 0;
-  absl::flat_hash_map<MessageId, uint32_t> done_counts;
-  // Remaining counts read for this commit (messages not seen since the start).
-  absl::flat_hash_map<MessageId, uint32_t> counted;
+  Tally tally;
+  AddToBatch(ops, batch, tally);
+  absl::Status status = absl::OkStatus();
+  if (batch.count() > 0 || tally.sync) status = WriteBatch(batch, tally, ops.size());
+  healthy_.store(status.ok(), std::memory_order_relaxed);
+  if (!status.ok()) {
+    LOG_EVERY_N_SEC(ERROR, 5) << "spool commit of " << ops.size() << " changes failed: " << status;
+  }
+  AfterCommit(ops, tally, status.ok());
+  for (Op& op : ops) {
+    if (op.done) std::move(op.done)(status);
+  }
+}
 
+void SpoolWriter::AddToBatch(std::vector<Op>& ops, Spool::Batch& batch, Tally& tally) {
   for (Op& op : ops) {
     switch (op.kind) {
       case Op::Kind::kInsert:
         batch.PutMessage(op.meta, *op.body, op.recipients);
-        sync = true;
-        ++messages;
-        queued_delta += static_cast<int64_t>(op.recipients.size());
+        tally.sync = true;
+        ++tally.messages;
+        tally.queued_delta += static_cast<int64_t>(op.recipients.size());
         break;
       case Op::Kind::kDone: {
         const MessageId id = op.meta.id;
-        if (!remaining_.contains(id) && !counted.contains(id)) {
+        if (!remaining_.contains(id) && !tally.counted.contains(id)) {
           absl::StatusOr<uint32_t> count = spool_->CountRecipients(id);
           if (!count.ok()) {
             LOG(ERROR) << "cannot count the recipients of " << FormatQueueId(id) << ": "
                        << count.status();
           }
-          counted[id] = count.ok() ? *count : UINT32_MAX;
+          tally.counted[id] = count.ok() ? *count : UINT32_MAX;
         }
         batch.DeleteRecipient(id, op.index, op.due);
-        ++done_counts[id];
-        --queued_delta;
+        ++tally.done_counts[id];
+        --tally.queued_delta;
         break;
       }
       case Op::Kind::kReschedule:
         batch.UpdateRecipient(op.meta.id, op.recipients.front(), op.due);
         break;
       case Op::Kind::kFlush:
-        sync = true;
+        tally.sync = true;
         break;
     }
   }
-
   auto remaining_of = [&](MessageId id) -> uint32_t {
     if (auto it = remaining_.find(id); it != remaining_.end()) return it->second;
-    if (auto it = counted.find(id); it != counted.end()) return it->second;
+    if (auto it = tally.counted.find(id); it != tally.counted.end()) return it->second;
     return UINT32_MAX;
   };
-  std::vector<MessageId> completed;
-  for (const auto& [id, count] : done_counts) {
-    if (remaining_of(id) <= count) {
-      batch.DeleteMessage(id);
-      completed.push_back(id);
-    }
+  for (const auto& [id, count] : tally.done_counts) {
+    if (remaining_of(id) <= count) batch.DeleteMessage(id);
   }
-  if (queued_delta != 0 || (batch.count() == 0 && !healthy_.load(std::memory_order_relaxed))) {
+  if (tally.queued_delta != 0 || (batch.count() == 0 && !healthy())) {
     // (A probe after a failure writes something real, to see the write path work again.)
     batch.SetRecipientCount(
-        static_cast<uint64_t>(static_cast<int64_t>(queued_count_) + queued_delta));
+        static_cast<uint64_t>(static_cast<int64_t>(queued_count_) + tally.queued_delta));
   }
+}
 
-  absl::Status status = absl::OkStatus();
-  if (batch.count() > 0 || sync) {
-    const absl::Time start = absl::Now();
-    status = spool_->Write(&batch, sync);
-    const absl::Duration elapsed = absl::Now() - start;
-    {
-      std::lock_guard<std::mutex> lock(stats_mutex_);
-      ++stats_.commits;
-      if (sync) ++stats_.synced_commits;
-      stats_.messages += messages;
-      stats_.operations += ops.size();
-      stats_.commit_time += elapsed;
-      stats_.max_commit_time = std::max(stats_.max_commit_time, elapsed);
-      if (!status.ok()) ++stats_.failed_commits;
-    }
-    if (observer_) observer_(elapsed, messages, status.ok());
+absl::Status SpoolWriter::WriteBatch(Spool::Batch& batch, const Tally& tally, size_t ops) {
+  const absl::Time start = absl::Now();
+  absl::Status status = spool_->Write(&batch, tally.sync);
+  const absl::Duration elapsed = absl::Now() - start;
+  {
+    std::lock_guard<std::mutex> lock(stats_mutex_);
+    ++stats_.commits;
+    if (tally.sync) ++stats_.synced_commits;
+    stats_.messages += tally.messages;
+    stats_.operations += ops;
+    stats_.commit_time += elapsed;
+    stats_.max_commit_time = std::max(stats_.max_commit_time, elapsed);
+    if (!status.ok()) ++stats_.failed_commits;
   }
-  healthy_.store(status.ok(), std::memory_order_relaxed);
+  if (observer_) observer_(elapsed, tally.messages, status.ok());
+  return status;
+}
 
-  if (status.ok()) {
-    queued_count_ = static_cast<uint64_t>(static_cast<int64_t>(queued_count_) + queued_delta);
+void SpoolWriter::AfterCommit(std::vector<Op>& ops, const Tally& tally, bool ok) {
+  if (ok) {
+    queued_count_ = static_cast<uint64_t>(static_cast<int64_t>(queued_count_) + tally.queued_delta);
     queued_.store(queued_count_, std::memory_order_relaxed);
-    for (const auto& [id, count] : counted) remaining_[id] = count;
-    for (const auto& [id, count] : done_counts) {
+    for (const auto& [id, count] : tally.counted) remaining_[id] = count;
+    for (const auto& [id, count] : tally.done_counts) {
       auto it = remaining_.find(id);
       if (it == remaining_.end()) continue;
       if (it->second <= count) {
@@ -333,49 +314,35 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
         it->second -= count;
       }
     }
-  } else {
-    LOG_EVERY_N_SEC(ERROR, 5) << "spool commit of " << ops.size() << " changes failed: " << status;
   }
-
+  // The loader learns, in commit order, which recipients the engine holds.
   for (Op& op : ops) {
     switch (op.kind) {
       case Op::Kind::kInsert:
-        if (status.ok()) {
-          remaining_[op.meta.id] = static_cast<uint32_t>(op.recipients.size());
-          for (const RecipientRecord& r : op.recipients) {
-            resident_.insert(RecipientKey{op.meta.id, r.index});
-          }
-        }
+        if (!ok) break;
+        remaining_[op.meta.id] = static_cast<uint32_t>(op.recipients.size());
+        loader_.AddResident(op.meta.id, op.recipients);
         break;
       case Op::Kind::kDone:
-        resident_.erase(RecipientKey{op.meta.id, op.index});
-        if (!status.ok()) {
+        if (ok) {
+          loader_.RemoveResident(op.meta.id, op.index);
+        } else {
           // Still in the spool: let the loader find it again (a duplicate, never a loss).
-          cursor_ = std::min(cursor_, ScheduleKey::For(op.meta.id, op.index, op.due));
+          loader_.LetGo(op.meta.id, op.index, op.due);
         }
         break;
       case Op::Kind::kReschedule: {
         // Kept: the engine holds it (even if the write failed; the spool then still has the
         // old state, which is harmless). Let go: the loader reads it back when it comes due,
         // from wherever the index has it.
+        if (op.keep) break;
         const RecipientRecord& record = op.recipients.front();
-        if (!op.keep) {
-          resident_.erase(RecipientKey{op.meta.id, record.index});
-          const ScheduleKey key = status.ok()
-                                      ? ScheduleKey::For(op.meta.id, record.index, record.next_due)
-                                      : ScheduleKey::For(op.meta.id, record.index, op.due);
-          cursor_ = std::min(cursor_, key);
-        }
+        loader_.LetGo(op.meta.id, record.index, ok ? record.next_due : op.due);
         break;
       }
       case Op::Kind::kFlush:
         break;
     }
-  }
-  SetResidentCount();
-
-  for (Op& op : ops) {
-    if (op.done) std::move(op.done)(status);
   }
 }
 

@@ -11,11 +11,10 @@
 // may be lost, so a recipient is delivered or tried again: a possible duplicate, never a loss.
 //
 // Which recipients are in memory: the engine holds the recipients it is delivering or will
-// retry soon (within the loader's horizon); every other queued recipient lives only in the
-// spool, in the due-time index. The writer keeps the set of recipients in memory ("resident")
-// and, on its own thread and therefore in order with every change, reads from the index the
-// recipients that come due, up to a budget, and hands them to the engine. So memory does not
-// grow with the size of the queue, and a restart reads only what is due first.
+// retry soon; every other queued recipient lives only in the spool, in the due-time index. The
+// writer owns the loader (due_loader.h), which keeps the set of recipients in memory and reads
+// from the index the ones that come due; it runs on the writer thread, in order with the
+// commits that change that set.
 //
 // The writer also knows, per message, how many recipients are still queued (counted from the
 // spool the first time it matters), so that the message and its body are deleted with the
@@ -34,11 +33,11 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "engine/base/clock.h"
+#include "queue/due_loader.h"
 #include "queue/spool.h"
 
 namespace volley::queue {
@@ -49,28 +48,23 @@ struct SpoolWriterStats {
   uint64_t messages = 0;        // new messages stored
   uint64_t operations = 0;      // every change, including removals and reschedules
   uint64_t failed_commits = 0;
+  uint64_t idle_flushes = 0;   // memtable flushes after a pause in the writes
   uint64_t loaded = 0;         // recipients read back from the index for the engine
+  uint64_t load_passes = 0;    // times the loader looked at the index (or found the budget full)
   absl::Duration commit_time;  // total time spent in Write()
   absl::Duration max_commit_time;
 };
 
-struct LoaderOptions {
-  // Recipients held in memory (delivering, or retrying soon) above which nothing more is read
-  // from the index.
-  size_t budget = 100000;
-  // Recipients due within this are read into memory, and kept there when rescheduled.
-  absl::Duration horizon = absl::Minutes(1);
-  // How often the index is looked at.
-  absl::Duration interval = absl::Seconds(1);
-};
-
+// Thread: Insert, RecipientDone, Reschedule, StartLoader, Flush, Stop and the accessors may be
+// called from any thread; the writes, the completions, the commit observer and the loader run
+// on the writer's own thread.
 class SpoolWriter {
  public:
   using Done = absl::AnyInvocable<void(absl::Status) &&>;
   // Called on the writer thread after each commit with its duration (for metrics).
   using CommitObserver = absl::AnyInvocable<void(absl::Duration, int messages, bool ok)>;
   // Recipients read from the index, for the engine; called on the writer thread.
-  using LoadFn = absl::AnyInvocable<void(std::vector<DueRecipient>)>;
+  using LoadFn = DueLoader::LoadFn;
 
   // `spool` must outlive the writer. Reads the spool's recipient count.
   SpoolWriter(Spool* spool, CommitObserver observer = nullptr, Clock& clock = Clock::Real());
@@ -93,9 +87,9 @@ class SpoolWriter {
   // otherwise the engine has let it go and the loader reads it back when it comes due.
   void Reschedule(MessageId id, RecipientRecord record, absl::Time old_due, bool keep_in_memory);
 
-  // Starts reading due recipients from the index and handing them to `load` (on the writer
-  // thread), now and every `options.interval`, as long as fewer than `options.budget` are in
-  // memory.
+  // Starts the loader: reading due recipients from the index and handing them to `load` (on the
+  // writer thread), now and every `options.interval`, as long as fewer than `options.budget`
+  // are in memory.
   void StartLoader(const LoaderOptions& options, LoadFn load);
 
   // Blocks until everything queued before the call is written and synced.
@@ -108,8 +102,8 @@ class SpoolWriter {
   SpoolWriterStats stats() const;
   // Recipients in the spool (all states).
   uint64_t queued_recipients() const { return queued_.load(std::memory_order_relaxed); }
-  // Recipients the engine holds in memory.
-  uint64_t resident_recipients() const { return resident_count_.load(std::memory_order_relaxed); }
+  // Recipients the engine holds in memory (the loader's count).
+  uint64_t resident_recipients() const { return loader_.resident_count(); }
   // False after a failed commit until one succeeds again. While false, the writer tries a small
   // synced write every 200 ms by itself, so that it notices the spool working again
   // even when injection (refused meanwhile) brings no writes.
@@ -127,44 +121,52 @@ class SpoolWriter {
     bool keep = false;                        // kReschedule
     Done done;
   };
-  struct RecipientKey {
-    MessageId id;
-    uint32_t index;
-    friend bool operator==(const RecipientKey&, const RecipientKey&) = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const RecipientKey& k) {
-      return H::combine(std::move(h), k.id, k.index);
-    }
+  // What a commit's changes add up to, besides the batch.
+  struct Tally {
+    bool sync = false;
+    int messages = 0;
+    int64_t queued_delta = 0;
+    absl::flat_hash_map<MessageId, uint32_t> done_counts;  // removals per message
+    // Remaining counts read for this commit (messages not seen since the start).
+    absl::flat_hash_map<MessageId, uint32_t> counted;
   };
 
   void Enqueue(Op op);
   void Run();
+  // Waits for changes, a stop, or the loader's start, and takes what is queued. False once
+  // stopping with nothing left. Sets `*start_load` when the loader has just started.
+  bool TakeWork(std::vector<Op>* ops, bool* start_load);
+  // Commits `ops` in slices, so that one burst does not become one enormous write.
+  void CommitInSlices(std::vector<Op>& ops);
+  // Without writes in a round: probes an unhealthy spool, or flushes memtables after a pause.
+  void AfterRound(bool wrote);
   void Commit(std::vector<Op>& ops);
-  void LoadDue();
-  void SetResidentCount() { resident_count_.store(resident_.size(), std::memory_order_relaxed); }
+  void AddToBatch(std::vector<Op>& ops, Spool::Batch& batch, Tally& tally);
+  absl::Status WriteBatch(Spool::Batch& batch, const Tally& tally, size_t ops);
+  void AfterCommit(std::vector<Op>& ops, const Tally& tally, bool ok);
 
   Spool* const spool_;
   CommitObserver observer_;
-  Clock& clock_;
 
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<Op> queue_;
   bool stopping_ = false;
-  bool load_requested_ = false;
+  // StartLoader's arguments, until the writer thread starts the loader with them.
+  bool loader_start_pending_ = false;
+  LoaderOptions pending_loader_options_;
+  LoadFn pending_load_;
   std::once_flag join_once_;
 
   // Writer thread only.
   absl::flat_hash_map<MessageId, uint32_t> remaining_;  // messages whose count was needed
-  absl::flat_hash_set<RecipientKey> resident_;
-  ScheduleKey cursor_;  // where the next index read starts
-  LoaderOptions loader_options_;
-  LoadFn load_;
-  absl::Time next_load_ = absl::InfiniteFuture();
+  DueLoader loader_;           // its resident_count() and stats() from any thread
   uint64_t queued_count_ = 0;  // mirrors the spool's count
+  // For the idle flush: when the last write was (real time; read only once there was one).
+  absl::Time last_write_ = absl::InfinitePast();
+  bool flushed_since_write_ = true;
 
   std::atomic<uint64_t> queued_{0};
-  std::atomic<uint64_t> resident_count_{0};
   std::atomic<bool> healthy_{true};
 
   mutable std::mutex stats_mutex_;

@@ -1,6 +1,8 @@
 #include "queue/spool_writer.h"
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -10,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -56,26 +59,53 @@ absl::Status InsertAndWait(SpoolWriter& writer, MessageId id, uint32_t n,
 // Collects what the loader hands over.
 struct Loaded {
   std::mutex mutex;
+  std::condition_variable grew;
   std::vector<DueRecipient> all;
+
   size_t size() {
     std::lock_guard<std::mutex> lock(mutex);
     return all.size();
   }
-  bool WaitFor(size_t n, absl::Duration timeout = absl::Seconds(5)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (size() < n) {
-      if (absl::Now() > deadline) return false;
-      absl::SleepFor(absl::Milliseconds(5));
-    }
-    return true;
+  // A copy: the writer thread may append meanwhile.
+  std::vector<DueRecipient> Snapshot() {
+    std::lock_guard<std::mutex> lock(mutex);
+    return all;
+  }
+  bool WaitFor(size_t n, absl::Duration timeout = absl::Seconds(10)) {
+    std::unique_lock<std::mutex> lock(mutex);
+    return grew.wait_for(lock, absl::ToChronoMilliseconds(timeout),
+                         [&] { return all.size() >= n; });
   }
   SpoolWriter::LoadFn Fn() {
     return [this](std::vector<DueRecipient> due) {
       std::lock_guard<std::mutex> lock(mutex);
       for (DueRecipient& d : due) all.push_back(std::move(d));
+      grew.notify_all();
     };
   }
 };
+
+// Waits until `done` holds, for the writer's counters, which nothing signals; false after
+// `timeout`.
+bool WaitUntil(absl::FunctionRef<bool()> done, absl::Duration timeout = absl::Seconds(10)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
+// Moves the loader's clock on by `interval` and waits until the loader has looked at the index
+// again (a pass is counted once what it read was handed over). A pass that began after the
+// last one counted before the call is complete when this returns: the point at which to check
+// that nothing more was loaded.
+void LookAgain(SpoolWriter& writer, SimulatedClock& clock, absl::Duration interval) {
+  const uint64_t passes = writer.stats().load_passes;
+  clock.Advance(interval);
+  ASSERT_TRUE(WaitUntil([&] { return writer.stats().load_passes > passes; }))
+      << "the loader did not look again";
+}
 
 TEST(SpoolWriter, InsertIsDurableWhenDoneRuns) {
   auto spool = Spool::Open(TempPath("writer_insert"));
@@ -196,33 +226,41 @@ TEST(SpoolWriter, LoaderReadsWhatComesDueWithinTheBudgetOnce) {
   options.horizon = absl::Minutes(1);
   options.interval = absl::Milliseconds(10);
   writer.StartLoader(options, loaded.Fn());
-  ASSERT_TRUE(loaded.WaitFor(20));
-  absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(WaitUntil([&] { return writer.stats().loaded >= 20; }));
+  // The budget is full: a later look at the index reads nothing more.
+  LookAgain(writer, clock, options.interval);
   EXPECT_EQ(loaded.size(), 20u) << "no more than the budget in memory";
+  EXPECT_EQ(writer.stats().loaded, 20u);
   EXPECT_EQ(writer.resident_recipients(), 20u);
   // Delivering ten frees room for the other ten due now, and only them.
+  const std::vector<DueRecipient> first = loaded.Snapshot();
+  ASSERT_EQ(first.size(), 20u);
   for (size_t i = 0; i < 10; ++i) {
-    const DueRecipient& d = loaded.all[i];
-    writer.RecipientDone(d.key.id, d.key.index, d.record.next_due);
+    writer.RecipientDone(first[i].key.id, first[i].key.index, first[i].record.next_due);
   }
-  ASSERT_TRUE(loaded.WaitFor(30));
-  absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(WaitUntil([&] { return writer.stats().loaded >= 30; }));
+  LookAgain(writer, clock, options.interval);
   EXPECT_EQ(loaded.size(), 30u);
+  EXPECT_EQ(writer.stats().loaded, 30u);
+  EXPECT_EQ(writer.resident_recipients(), 20u);
   // The rest is delivered; nine minutes later the 10-minute one is within the horizon, the
   // 2-hour one is not.
+  const std::vector<DueRecipient> all = loaded.Snapshot();
+  ASSERT_EQ(all.size(), 30u);
   for (size_t i = 10; i < 30; ++i) {
-    const DueRecipient& d = loaded.all[i];
-    writer.RecipientDone(d.key.id, d.key.index, d.record.next_due);
+    writer.RecipientDone(all[i].key.id, all[i].key.index, all[i].record.next_due);
   }
   writer.Flush();
   EXPECT_EQ(writer.resident_recipients(), 0u);
   clock.Advance(absl::Minutes(9) + absl::Seconds(30));
-  ASSERT_TRUE(loaded.WaitFor(31));
-  absl::SleepFor(absl::Milliseconds(50));
-  EXPECT_EQ(loaded.size(), 31u);
-  EXPECT_EQ(loaded.all.back().key.id, 100u);
+  ASSERT_TRUE(WaitUntil([&] { return writer.stats().loaded >= 31; }));
+  LookAgain(writer, clock, options.interval);
+  const std::vector<DueRecipient> last = loaded.Snapshot();
+  ASSERT_EQ(last.size(), 31u);
+  EXPECT_EQ(writer.stats().loaded, 31u);
+  EXPECT_EQ(last.back().key.id, 100u);
   std::vector<MessageId> ids;
-  for (const DueRecipient& d : loaded.all) ids.push_back(d.key.id);
+  for (const DueRecipient& d : last) ids.push_back(d.key.id);
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(std::adjacent_find(ids.begin(), ids.end()), ids.end()) << "each loaded once";
 }
@@ -238,7 +276,8 @@ TEST(SpoolWriter, LetGoRecipientsComeBackWhenDueAndKeptOnesDoNot) {
   options.horizon = absl::Minutes(1);
   options.interval = absl::Milliseconds(10);
   writer.StartLoader(options, loaded.Fn());
-  absl::SleepFor(absl::Milliseconds(50));
+  // The loader's first look, at its start, finds both in memory.
+  ASSERT_TRUE(WaitUntil([&] { return writer.stats().load_passes >= 1; }));
   EXPECT_EQ(loaded.size(), 0u) << "both are in memory since the injection";
   // One retries in 30 s (kept), the other in 10 minutes (let go).
   RecipientRecord soon = Recipients(2)[0];
@@ -251,10 +290,14 @@ TEST(SpoolWriter, LetGoRecipientsComeBackWhenDueAndKeptOnesDoNot) {
   EXPECT_EQ(writer.resident_recipients(), 1u);
   clock.Advance(absl::Minutes(10));
   ASSERT_TRUE(loaded.WaitFor(1));
-  absl::SleepFor(absl::Milliseconds(50));
-  ASSERT_EQ(loaded.size(), 1u);
-  EXPECT_EQ(loaded.all[0].key.index, 1u);
-  EXPECT_EQ(loaded.all[0].meta.sender, "s@example.com");
+  // Both are due now; the kept one must not come back, in this look or a later one.
+  LookAgain(writer, clock, options.interval);
+  const std::vector<DueRecipient> back = loaded.Snapshot();
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(writer.stats().loaded, 1u);
+  EXPECT_EQ(back[0].key.index, 1u);
+  EXPECT_EQ(back[0].meta.sender, "s@example.com");
+  EXPECT_EQ(writer.resident_recipients(), 2u);
 }
 
 TEST(SpoolWriter, AnIdleWriterFlushesItsMemtablesAndACleanStopToo) {
@@ -270,11 +313,10 @@ TEST(SpoolWriter, AnIdleWriterFlushesItsMemtablesAndACleanStopToo) {
       ASSERT_TRUE(done.get_future().get().ok());
     }
     EXPECT_GT((*spool)->MemtableBytes(), 8u * body->size());
-    // Nothing written for a while (5 s): the memtables go to files.
-    const absl::Time deadline = absl::Now() + absl::Seconds(15);
-    while ((*spool)->MemtableBytes() > (1u << 20) && absl::Now() < deadline) {
-      absl::SleepFor(absl::Milliseconds(100));
-    }
+    EXPECT_EQ(writer.stats().idle_flushes, 0u);
+    // Nothing written for a while (5 s): the writer flushes the memtables to files.
+    ASSERT_TRUE(WaitUntil([&] { return writer.stats().idle_flushes >= 1; }, absl::Seconds(15)));
+    EXPECT_EQ(writer.stats().idle_flushes, 1u);
     EXPECT_LT((*spool)->MemtableBytes(), 1u << 20);
     EXPECT_GE((*spool)->DiskBytes(), 8u * body->size());
     EXPECT_EQ(*(*spool)->ReadBody(8), *body);

@@ -1,4 +1,4 @@
-#include "engine/spool_check.h"
+#include "queue/spool_check.h"
 
 #include <algorithm>
 #include <cinttypes>
@@ -7,16 +7,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "queue/message_id.h"
 #include "queue/spool.h"
 
-namespace volley {
+namespace volley::queue {
 
 int RunSpoolCheck(const std::string& path, absl::Time now, FILE* out, FILE* err) {
-  queue::SpoolOptions options;
+  SpoolOptions options;
   options.create_if_missing = false;
   const absl::Time started = absl::Now();
-  absl::StatusOr<std::unique_ptr<queue::Spool>> spool = queue::Spool::Open(path, options);
+  absl::StatusOr<std::unique_ptr<Spool>> spool = Spool::Open(path, options);
   if (!spool.ok()) {
     std::fprintf(err, "volleyd: %s\n", std::string(spool.status().message()).c_str());
     return 2;
@@ -25,12 +24,12 @@ int RunSpoolCheck(const std::string& path, absl::Time now, FILE* out, FILE* err)
   uint64_t due = 0, scheduled = 0, retried = 0, body_bytes = 0;
   absl::Time oldest = absl::InfiniteFuture();
   absl::Time next_due = absl::InfiniteFuture();
-  std::vector<queue::MessageId> missing_bodies;
-  absl::StatusOr<queue::Spool::RecoveryStats> stats = (*spool)->Recover(
-      [&](const queue::MessageMeta& meta, std::vector<queue::RecipientRecord> recipients) {
+  std::vector<MessageId> missing_bodies;
+  absl::StatusOr<Spool::RecoveryStats> stats =
+      (*spool)->Recover([&](const MessageMeta& meta, std::vector<RecipientRecord> recipients) {
         oldest = std::min(oldest, meta.created);
         body_bytes += meta.size;
-        for (const queue::RecipientRecord& r : recipients) {
+        for (const RecipientRecord& r : recipients) {
           if (r.next_due <= now) {
             ++due;
           } else {
@@ -51,7 +50,7 @@ int RunSpoolCheck(const std::string& path, absl::Time now, FILE* out, FILE* err)
     std::fprintf(out, "%-22s %s\n", absl::StrCat(key, ":").c_str(), std::string(value).c_str());
   };
   line("spool", path);
-  line("schema", absl::StrCat(queue::kSchemaVersion));
+  line("schema", absl::StrCat(kSchemaVersion));
   line("messages", absl::StrCat(stats->messages));
   line("recipients", absl::StrCat(stats->recipients));
   line("recipients_due", absl::StrCat(due));
@@ -74,7 +73,7 @@ int RunSpoolCheck(const std::string& path, absl::Time now, FILE* out, FILE* err)
   if (!missing_bodies.empty()) {
     for (size_t i = 0; i < missing_bodies.size() && i < 10; ++i) {
       std::fprintf(err, "volleyd: message %s has no body\n",
-                   queue::FormatQueueId(missing_bodies[i]).c_str());
+                   FormatQueueId(missing_bodies[i]).c_str());
     }
     line("result", "DAMAGED");
     return 2;
@@ -83,4 +82,4 @@ int RunSpoolCheck(const std::string& path, absl::Time now, FILE* out, FILE* err)
   return 0;
 }
 
-}  // namespace volley
+}  // namespace volley::queue
