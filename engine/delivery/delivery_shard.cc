@@ -8,6 +8,7 @@
 #include "engine/base/logging.h"
 #include "engine/bounce/classifier.h"
 #include "engine/delivery/dispatcher.h"
+#include "engine/smtp/local_replies.h"
 
 namespace volley::delivery {
 namespace {
@@ -241,11 +242,10 @@ void DeliveryShard::MakeReady(RecipientPtr recipient) {
 bool DeliveryShard::ExpireIfDue(RecipientPtr& recipient) {
   const absl::Time expires = recipient->message->created + context_.config->delivery.max_age;
   if (context_.clock->Now() < expires) return false;
-  const smtp::Reply reply = smtp::MakeReply(
-      451, "4.4.7",
+  const smtp::Reply reply =
       recipient->last_response.empty()
-          ? std::string("message expired before it could be delivered")
-          : absl::StrCat("message expired; last error: ", recipient->last_response));
+          ? smtp::MakeLocalReply(smtp::LocalReply::kExpired)
+          : smtp::MakeLocalReply(smtp::LocalReply::kExpiredAfterError, recipient->last_response);
   Expire(std::move(recipient), reply, std::nullopt, Attempt{});
   return true;
 }
@@ -332,7 +332,7 @@ void DeliveryShard::WriteLog(RecordType type, const QueuedRecipient& r, const sm
   context_.log->Write(record);
 }
 
-void DeliveryShard::RecordOutcome(RecipientPtr recipient, const RecipientOutcome& outcome,
+void DeliveryShard::RecordOutcome(RecipientPtr recipient, const smtp::RecipientOutcome& outcome,
                                   const Attempt& attempt) {
   const smtp::Reply& reply = outcome.reply;
   if (!outcome.synthetic && reply.code >= 200 && reply.code < 600) {
@@ -410,10 +410,9 @@ void DeliveryShard::Expire(RecipientPtr recipient, const smtp::Reply& reply,
                            std::optional<std::string> command, const Attempt& attempt) {
   WriteLog(RecordType::kExpiration, *recipient, reply, command, attempt,
            bounce::BounceClass::kMessageExpired);
-  smtp::Reply expired =
-      smtp::MakeReply(551, "5.4.7",
-                      absl::StrCat("message expired after ", recipient->attempts,
-                                   " attempts; last error: ", reply.code, " ", reply.Text()));
+  const smtp::Reply expired =
+      smtp::MakeLocalReply(smtp::LocalReply::kExpiredBounce, recipient->attempts,
+                           absl::StrCat(reply.code, " ", reply.Text()));
   WriteLog(RecordType::kBounce, *recipient, expired, command, attempt,
            bounce::BounceClass::kMessageExpired);
   metrics().Add(DeliveryOutcome::kExpired);

@@ -20,7 +20,6 @@
 #include "absl/status/status.h"
 #include "dns/mx_resolver.h"
 #include "engine/bounce/bounce_class.h"
-#include "engine/delivery/client_protocol.h"
 #include "engine/delivery/context.h"
 #include "engine/delivery/domain_queue.h"
 #include "engine/delivery/queued_recipient.h"
@@ -29,6 +28,7 @@
 #include "engine/delivery/smtp_connection.h"
 #include "engine/log/log_record.h"
 #include "engine/runtime/shard.h"
+#include "engine/smtp/client_session.h"
 #include "tls/tls_context.h"
 
 namespace volley::delivery {
@@ -59,7 +59,7 @@ class DeliveryShard {
   void Shutdown(absl::Duration grace, absl::AnyInvocable<void()> done);
 
   using Attempt = AttemptInfo;
-  void RecordOutcome(RecipientPtr recipient, const RecipientOutcome& outcome,
+  void RecordOutcome(RecipientPtr recipient, const smtp::RecipientOutcome& outcome,
                      const Attempt& attempt);
   // A permanent failure decided locally (DNS, a greeting refused by every host), classified.
   void Bounce(RecipientPtr recipient, const smtp::Reply& reply, bounce::BounceClass classification,

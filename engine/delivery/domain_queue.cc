@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/base/net_address.h"
 #include "engine/delivery/delivery_shard.h"
+#include "engine/smtp/local_replies.h"
 
 namespace volley::delivery {
 namespace {
@@ -97,7 +98,7 @@ void DomainQueue::OnResolved(const dns::MxResult& result) {
       site->shaping = &shaping_;
       site->route = route_;
       if (site->targets.empty()) {
-        FailPending(smtp::MakeReply(451, "4.4.4", absl::StrCat("no address for ", domain_)),
+        FailPending(smtp::MakeLocalReply(smtp::LocalReply::kNoAddress, domain_),
                     bounce::BounceClass::kDNSFailure, /*permanent=*/false);
         return;
       }
@@ -106,27 +107,20 @@ void DomainQueue::OnResolved(const dns::MxResult& result) {
       return;
     }
     case dns::MxOutcome::kNxDomain:
-      FailPending(
-          smtp::MakeReply(550, "5.1.2", absl::StrCat("domain ", domain_, " does not exist")),
-          bounce::BounceClass::kBadDomain, /*permanent=*/true);
+      FailPending(smtp::MakeLocalReply(smtp::LocalReply::kNoSuchDomain, domain_),
+                  bounce::BounceClass::kBadDomain, /*permanent=*/true);
       return;
     case dns::MxOutcome::kNullMx:
-      FailPending(
-          smtp::MakeReply(556, "5.1.10",
-                          absl::StrCat("domain ", domain_, " does not accept mail (null MX)")),
-          bounce::BounceClass::kBadDomain, /*permanent=*/true);
+      FailPending(smtp::MakeLocalReply(smtp::LocalReply::kNullMx, domain_),
+                  bounce::BounceClass::kBadDomain, /*permanent=*/true);
       return;
     case dns::MxOutcome::kNoAddresses:
-      FailPending(
-          smtp::MakeReply(550, "5.1.2",
-                          absl::StrCat("domain ", domain_, " has no MX or address records")),
-          bounce::BounceClass::kBadDomain, /*permanent=*/true);
+      FailPending(smtp::MakeLocalReply(smtp::LocalReply::kNoMxNoAddress, domain_),
+                  bounce::BounceClass::kBadDomain, /*permanent=*/true);
       return;
     case dns::MxOutcome::kTemporaryFailure:
-      FailPending(
-          smtp::MakeReply(451, "4.4.3",
-                          absl::StrCat("DNS lookup for ", domain_, " failed: ", result.error)),
-          bounce::BounceClass::kDNSFailure, /*permanent=*/false);
+      FailPending(smtp::MakeLocalReply(smtp::LocalReply::kDnsFailed, domain_, result.error),
+                  bounce::BounceClass::kDNSFailure, /*permanent=*/false);
       return;
   }
 }

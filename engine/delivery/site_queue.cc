@@ -9,6 +9,7 @@
 #include "engine/base/net_address.h"
 #include "engine/bounce/classifier.h"
 #include "engine/delivery/delivery_shard.h"
+#include "engine/smtp/local_replies.h"
 
 namespace volley::delivery {
 SiteQueue::SiteQueue(DeliveryShard* shard, std::string key) : shard_(shard), key_(std::move(key)) {}
@@ -70,7 +71,7 @@ void SiteQueue::OnBodyLoaded(queue::MessageId id,
     ready_.swap(keep);
     shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(failed.size()));
     const smtp::Reply reply =
-        smtp::MakeReply(451, "4.3.0", absl::StrCat("spool read failed: ", body.status().message()));
+        smtp::MakeLocalReply(smtp::LocalReply::kSpoolReadFailed, body.status().message());
     for (RecipientPtr& r : failed) {
       shard_->TransientFailure(std::move(r), reply, std::nullopt, AttemptOf(nullptr),
                                bounce::BounceClass::kBadConfiguration);
@@ -124,11 +125,9 @@ void SiteQueue::Pump() {
   }
   if (usable.empty()) {
     if (connections_.empty()) {
-      FailAllReady(
-          smtp::MakeReply(451, "4.4.1",
-                          absl::StrCat("every host of ", route_->name, " failed within the last ",
-                                       absl::FormatDuration(DeliveryShard::kHostRetryDelay))),
-          bounce::BounceClass::kNoAnswerFromHost, /*permanent=*/false);
+      FailAllReady(smtp::MakeLocalReply(smtp::LocalReply::kHostsFailedRecently, route_->name,
+                                        absl::FormatDuration(DeliveryShard::kHostRetryDelay)),
+                   bounce::BounceClass::kNoAnswerFromHost, /*permanent=*/false);
     }
     return;
   }
@@ -248,7 +247,7 @@ void SiteQueue::StartTransaction(SmtpConnection* connection) {
   metrics.AddQueue(QueueState::kInFlight, static_cast<int64_t>(batch.size()));
 
   const MessageInfo& message = *batch.front()->message;
-  Transaction transaction;
+  smtp::Transaction transaction;
   transaction.mail_from = message.sender;
   transaction.content = batch.front()->body;
   transaction.eight_bit = message.eight_bit;
@@ -256,7 +255,8 @@ void SiteQueue::StartTransaction(SmtpConnection* connection) {
   transaction.dsn_ret = message.dsn_ret;
   transaction.dsn_envid = message.dsn_envid;
   for (const RecipientPtr& r : batch) {
-    transaction.recipients.push_back(TransactionRecipient{r->address, r->dsn_notify, r->dsn_orcpt});
+    transaction.recipients.push_back(
+        smtp::TransactionRecipient{r->address, r->dsn_notify, r->dsn_orcpt});
   }
   in_flight_[connection] = std::move(batch);
   connection->StartTransaction(std::move(transaction));
@@ -284,7 +284,7 @@ void SiteQueue::OnConnectionReady(SmtpConnection* connection) {
 }
 
 void SiteQueue::OnTransactionDone(SmtpConnection* connection,
-                                  std::vector<RecipientOutcome> outcomes) {
+                                  std::vector<smtp::RecipientOutcome> outcomes) {
   auto it = in_flight_.find(connection);
   CHECK(it != in_flight_.end());
   std::vector<RecipientPtr> batch = std::move(it->second);
@@ -321,10 +321,11 @@ void SiteQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo info) {
     metrics.AddQueue(QueueState::kInFlight, -static_cast<int64_t>(batch.size()));
     const AttemptInfo attempt = AttemptOf(connection);
     for (size_t i = 0; i < batch.size(); ++i) {
-      RecipientOutcome outcome =
+      smtp::RecipientOutcome outcome =
           i < info.in_flight.size()
               ? info.in_flight[i]
-              : RecipientOutcome{smtp::MakeReply(451, "4.4.2", info.error), "", true};
+              : smtp::RecipientOutcome{
+                    smtp::MakeLocalReply(smtp::LocalReply::kConnectionLost, info.error), "", true};
       if (shutting_down_ && !outcome.reply.IsPositive() && !outcome.reply.IsPermanent()) {
         // Abandoned by the shutdown: it stays in the spool as it was and is tried again at
         // the next start, without counting an attempt.
@@ -346,7 +347,7 @@ void SiteQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo info) {
       FailAllReady(*info.reply, bounce::Classify(*info.reply), /*permanent=*/false);
     } else {
       // No host answered at all.
-      FailAllReady(smtp::MakeReply(451, "4.4.1", info.error),
+      FailAllReady(smtp::MakeLocalReply(smtp::LocalReply::kNoAnswer, info.error),
                    bounce::BounceClass::kNoAnswerFromHost,
                    /*permanent=*/false);
     }

@@ -53,7 +53,7 @@ class SiteQueue : public ConnectionOwner {
   // ConnectionOwner:
   void OnConnectionReady(SmtpConnection* connection) override;
   void OnTransactionDone(SmtpConnection* connection,
-                         std::vector<RecipientOutcome> outcomes) override;
+                         std::vector<smtp::RecipientOutcome> outcomes) override;
   void OnConnectionClosed(SmtpConnection* connection, CloseInfo info) override;
   void OnTargetFailed(const ConnectTarget& target) override;
   void OnOpportunisticTlsFailed(const ConnectTarget& target) override;

@@ -118,7 +118,7 @@ void SmtpConnection::OnConnected(int status) {
                 {});
     return;
   }
-  ProtocolOptions protocol_options = options_.protocol;
+  smtp::ProtocolOptions protocol_options = options_.protocol;
   const config::TlsPolicy policy = options_.tls;
   if (policy == config::TlsPolicy::kOpportunistic && owner_->SkipTlsWith(target())) {
     plaintext_only_ = true;
@@ -130,7 +130,7 @@ void SmtpConnection::OnConnected(int status) {
   protocol_options.tls_required =
       policy == config::TlsPolicy::kRequired || policy == config::TlsPolicy::kRequiredVerify;
 
-  ClientProtocol::Callbacks callbacks;
+  smtp::ClientSession::Callbacks callbacks;
   callbacks.write = [this](std::string bytes) { Write(std::move(bytes)); };
   callbacks.on_starttls = [this] { StartTls(); };
   callbacks.on_ready = [this] {
@@ -144,22 +144,23 @@ void SmtpConnection::OnConnected(int status) {
       owner_->OnConnectionReady(this);
     }
   };
-  callbacks.on_transaction_done = [this](std::vector<RecipientOutcome> outcomes) {
+  callbacks.on_transaction_done = [this](std::vector<smtp::RecipientOutcome> outcomes) {
     owner_->OnTransactionDone(this, std::move(outcomes));
     if (closing_ || socket_ == nullptr || socket_->closing) return;
-    if (protocol_->phase() != ClientProtocol::Phase::kIdle) return;  // owner started another
+    if (protocol_->phase() != smtp::ClientSession::Phase::kIdle) return;  // owner started another
     if (quit_requested_) {
       protocol_->Quit();
     } else {
       owner_->OnConnectionReady(this);
     }
   };
-  callbacks.on_failed = [this](const SessionError& error, std::vector<RecipientOutcome> in_flight) {
+  callbacks.on_failed = [this](const smtp::SessionError& error,
+                               std::vector<smtp::RecipientOutcome> in_flight) {
     std::string text = absl::StrCat(Where(), ": ", error.detail);
     if (error.reply) absl::StrAppend(&text, ": ", error.reply->code, " ", error.reply->Text());
     if (!ready_) {
       // Before a session exists, a refused greeting, EHLO, TLS or AUTH means: next host.
-      if (error.kind == SessionError::Kind::kGreeting && error.reply &&
+      if (error.kind == smtp::SessionError::Kind::kGreeting && error.reply &&
           error.reply->IsPermanent()) {
         ++permanent_greetings_;
       }
@@ -168,7 +169,8 @@ void SmtpConnection::OnConnected(int status) {
     CloseSocket(!ready_, std::move(text), error.reply, std::move(in_flight));
   };
   callbacks.on_quit = [this] { CloseSocket(false, "", std::nullopt, {}); };
-  protocol_ = std::make_unique<ClientProtocol>(std::move(protocol_options), std::move(callbacks));
+  protocol_ =
+      std::make_unique<smtp::ClientSession>(std::move(protocol_options), std::move(callbacks));
 
   uv_read_start(
       reinterpret_cast<uv_stream_t*>(&socket_->tcp),
@@ -221,7 +223,7 @@ void SmtpConnection::OnTlsFailed(const std::string& why) {
     return;
   }
   owner_->OnTargetFailed(target());
-  std::vector<RecipientOutcome> in_flight;
+  std::vector<smtp::RecipientOutcome> in_flight;
   if (protocol_) in_flight = protocol_->Abort(error);
   CloseSocket(!ready_, error, std::nullopt, std::move(in_flight));
 }
@@ -229,8 +231,8 @@ void SmtpConnection::OnTlsFailed(const std::string& why) {
 void SmtpConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0) return;
   if (nread < 0) {
-    const ClientProtocol::Phase phase = protocol_->phase();
-    if (phase == ClientProtocol::Phase::kQuit || phase == ClientProtocol::Phase::kDone) {
+    const smtp::ClientSession::Phase phase = protocol_->phase();
+    if (phase == smtp::ClientSession::Phase::kQuit || phase == smtp::ClientSession::Phase::kDone) {
       CloseSocket(false, "", std::nullopt, {});
       return;
     }
@@ -243,7 +245,7 @@ void SmtpConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
         Where(), ": connection ",
         nread == UV_EOF ? "closed by the server" : uv_strerror(static_cast<int>(nread)));
     if (!ready_) owner_->OnTargetFailed(target());
-    std::vector<RecipientOutcome> in_flight = protocol_->Abort(error);
+    std::vector<smtp::RecipientOutcome> in_flight = protocol_->Abort(error);
     CloseSocket(!ready_, std::move(error), std::nullopt, std::move(in_flight));
     return;
   }
@@ -260,7 +262,7 @@ void SmtpConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
       OnTlsFailed(std::string(status.message()));
     } else {
       std::string error = absl::StrCat(Where(), ": TLS error: ", status.message());
-      std::vector<RecipientOutcome> in_flight = protocol_->Abort(error);
+      std::vector<smtp::RecipientOutcome> in_flight = protocol_->Abort(error);
       CloseSocket(false, std::move(error), std::nullopt, std::move(in_flight));
     }
     return;
@@ -271,7 +273,8 @@ void SmtpConnection::OnRead(ssize_t nread, const uv_buf_t* buf) {
     tls_cipher_ = tls_->cipher();
     owner_->OnTlsHandshake(true);
     // After STARTTLS the session starts over; with implicit TLS the banner is still to come.
-    if (protocol_->phase() == ClientProtocol::Phase::kTlsHandshake) protocol_->OnTlsEstablished();
+    if (protocol_->phase() == smtp::ClientSession::Phase::kTlsHandshake)
+      protocol_->OnTlsEstablished();
   }
   // TLS 1.3 tickets arrive after the handshake, with the first records the server sends.
   if (!tls_session_stored_ && tls_->established()) {
@@ -320,33 +323,33 @@ void SmtpConnection::ArmTimer() {
     timeout = options_.ehlo_timeout;
   } else {
     switch (protocol_->phase()) {
-      case ClientProtocol::Phase::kBanner:
+      case smtp::ClientSession::Phase::kBanner:
         timeout = options_.banner_timeout;
         break;
-      case ClientProtocol::Phase::kEhlo:
-      case ClientProtocol::Phase::kHelo:
-      case ClientProtocol::Phase::kStartTls:
-      case ClientProtocol::Phase::kTlsHandshake:
-      case ClientProtocol::Phase::kAuth:
+      case smtp::ClientSession::Phase::kEhlo:
+      case smtp::ClientSession::Phase::kHelo:
+      case smtp::ClientSession::Phase::kStartTls:
+      case smtp::ClientSession::Phase::kTlsHandshake:
+      case smtp::ClientSession::Phase::kAuth:
         timeout = options_.ehlo_timeout;
         break;
-      case ClientProtocol::Phase::kIdle:
+      case smtp::ClientSession::Phase::kIdle:
         timeout = options_.idle_timeout;
         break;
-      case ClientProtocol::Phase::kMail:
+      case smtp::ClientSession::Phase::kMail:
         timeout = options_.mail_from_timeout;
         break;
-      case ClientProtocol::Phase::kRcpt:
+      case smtp::ClientSession::Phase::kRcpt:
         timeout = options_.rcpt_to_timeout;
         break;
-      case ClientProtocol::Phase::kData:
+      case smtp::ClientSession::Phase::kData:
         timeout = options_.data_timeout;
         break;
-      case ClientProtocol::Phase::kDataDot:
+      case smtp::ClientSession::Phase::kDataDot:
         timeout = options_.data_dot_timeout;
         break;
-      case ClientProtocol::Phase::kQuit:
-      case ClientProtocol::Phase::kDone:
+      case smtp::ClientSession::Phase::kQuit:
+      case smtp::ClientSession::Phase::kDone:
         timeout = kQuitTimeout;
         break;
     }
@@ -367,41 +370,41 @@ void SmtpConnection::OnTimeout() {
     OnTlsFailed("timed out");
     return;
   }
-  const ClientProtocol::Phase phase = protocol_->phase();
-  if (phase == ClientProtocol::Phase::kIdle) {
+  const smtp::ClientSession::Phase phase = protocol_->phase();
+  if (phase == smtp::ClientSession::Phase::kIdle) {
     protocol_->Quit();
     ArmTimer();
     return;
   }
-  if (phase == ClientProtocol::Phase::kQuit || phase == ClientProtocol::Phase::kDone) {
+  if (phase == smtp::ClientSession::Phase::kQuit || phase == smtp::ClientSession::Phase::kDone) {
     CloseSocket(false, "", std::nullopt, {});
     return;
   }
   absl::string_view waiting_for;
   switch (phase) {
-    case ClientProtocol::Phase::kBanner:
+    case smtp::ClientSession::Phase::kBanner:
       waiting_for = "the greeting";
       break;
-    case ClientProtocol::Phase::kEhlo:
-    case ClientProtocol::Phase::kHelo:
+    case smtp::ClientSession::Phase::kEhlo:
+    case smtp::ClientSession::Phase::kHelo:
       waiting_for = "the EHLO reply";
       break;
-    case ClientProtocol::Phase::kStartTls:
+    case smtp::ClientSession::Phase::kStartTls:
       waiting_for = "the STARTTLS reply";
       break;
-    case ClientProtocol::Phase::kAuth:
+    case smtp::ClientSession::Phase::kAuth:
       waiting_for = "the AUTH reply";
       break;
-    case ClientProtocol::Phase::kMail:
+    case smtp::ClientSession::Phase::kMail:
       waiting_for = "the MAIL FROM reply";
       break;
-    case ClientProtocol::Phase::kRcpt:
+    case smtp::ClientSession::Phase::kRcpt:
       waiting_for = "the RCPT TO reply";
       break;
-    case ClientProtocol::Phase::kData:
+    case smtp::ClientSession::Phase::kData:
       waiting_for = "the DATA reply";
       break;
-    case ClientProtocol::Phase::kDataDot:
+    case smtp::ClientSession::Phase::kDataDot:
       waiting_for = "the reply to the end of the data";
       break;
     default:
@@ -410,11 +413,11 @@ void SmtpConnection::OnTimeout() {
   }
   std::string error = absl::StrCat(Where(), ": timed out waiting for ", waiting_for);
   if (!ready_) owner_->OnTargetFailed(target());
-  std::vector<RecipientOutcome> in_flight = protocol_->Abort(error);
+  std::vector<smtp::RecipientOutcome> in_flight = protocol_->Abort(error);
   CloseSocket(!ready_, std::move(error), std::nullopt, std::move(in_flight));
 }
 
-void SmtpConnection::StartTransaction(Transaction transaction) {
+void SmtpConnection::StartTransaction(smtp::Transaction transaction) {
   CHECK(idle());
   protocol_->StartTransaction(std::move(transaction));
   if (socket_ != nullptr && !socket_->closing) ArmTimer();
@@ -430,7 +433,7 @@ void SmtpConnection::Quit() {
 
 void SmtpConnection::Abort(absl::string_view reason) {
   if (closing_) return;
-  std::vector<RecipientOutcome> in_flight;
+  std::vector<smtp::RecipientOutcome> in_flight;
   if (protocol_) in_flight = protocol_->Abort(reason);
   if (socket_ != nullptr) {
     retry_plaintext_ = false;
@@ -442,7 +445,7 @@ void SmtpConnection::Abort(absl::string_view reason) {
 }
 
 void SmtpConnection::CloseSocket(bool try_next, std::string error, std::optional<smtp::Reply> reply,
-                                 std::vector<RecipientOutcome> in_flight) {
+                                 std::vector<smtp::RecipientOutcome> in_flight) {
   if (socket_ == nullptr || socket_->closing) return;
   socket_->closing = true;
   uv_timer_stop(timer_);
@@ -450,7 +453,8 @@ void SmtpConnection::CloseSocket(bool try_next, std::string error, std::optional
     close_info_.error = std::move(error);
     close_info_.reply = std::move(reply);
   }
-  for (RecipientOutcome& outcome : in_flight) close_info_.in_flight.push_back(std::move(outcome));
+  for (smtp::RecipientOutcome& outcome : in_flight)
+    close_info_.in_flight.push_back(std::move(outcome));
   try_next_after_close_ = try_next;
   uv_close(reinterpret_cast<uv_handle_t*>(&socket_->tcp), [](uv_handle_t* handle) {
     auto* socket = static_cast<Socket*>(handle->data);

@@ -1,6 +1,6 @@
 // One outbound SMTP connection on a shard's loop: connects to the destination's hosts in order
 // (next host on refusal, timeout, a refused greeting or, under required TLS, a failed TLS
-// handshake), binds its egress source address, runs ClientProtocol over the socket (through a
+// handshake), binds its egress source address, runs smtp::ClientSession over the socket (through a
 // TLS session after STARTTLS, or from the first byte for implicit TLS), applies RFC 5321
 // 4.5.3.2 timeouts per phase, and reports to its owner, the destination queue.
 #ifndef VOLLEY_ENGINE_DELIVERY_SMTP_CONNECTION_H_
@@ -18,7 +18,7 @@
 
 #include "absl/time/time.h"
 #include "engine/config/config.h"
-#include "engine/delivery/client_protocol.h"
+#include "engine/smtp/client_session.h"
 #include "tls/tls_context.h"
 #include "tls/tls_session.h"
 
@@ -31,7 +31,7 @@ struct ConnectTarget {
 };
 
 struct ConnectionOptions {
-  ProtocolOptions protocol;  // EHLO name, AUTH; STARTTLS flags are set from `tls`
+  smtp::ProtocolOptions protocol;  // EHLO name, AUTH; STARTTLS flags are set from `tls`
   config::TlsPolicy tls = config::TlsPolicy::kOpportunistic;
   std::shared_ptr<tls::TlsContext> tls_context;  // a client context; needed unless disabled
   std::string source_address;  // egress: local address to bind; "" / 0.0.0.0 / :: = any
@@ -62,13 +62,13 @@ class ConnectionOwner {
   // quits after idle_timeout).
   virtual void OnConnectionReady(SmtpConnection* connection) = 0;
   virtual void OnTransactionDone(SmtpConnection* connection,
-                                 std::vector<RecipientOutcome> outcomes) = 0;
+                                 std::vector<smtp::RecipientOutcome> outcomes) = 0;
 
   struct CloseInfo {
     bool was_ready = false;            // a session was established on some host
     std::string error;                 // why the last attempt or the session ended ("" after QUIT)
     std::optional<smtp::Reply> reply;  // the server reply behind `error`, when there was one
-    std::vector<RecipientOutcome> in_flight;  // outcomes of a transaction cut short
+    std::vector<smtp::RecipientOutcome> in_flight;  // outcomes of a transaction cut short
     // Every host tried refused with a 5xx greeting: the destination does not take mail.
     bool all_greetings_permanent = false;
   };
@@ -107,14 +107,14 @@ class SmtpConnection {
                                const ConnectionOptions& options);
 
   // Only when ready and idle.
-  void StartTransaction(Transaction transaction);
+  void StartTransaction(smtp::Transaction transaction);
   // Ends the session politely (QUIT) when idle; otherwise once the transaction is done.
   void Quit();
   // Closes at once; a transaction in flight fails with a transient outcome.
   void Abort(absl::string_view reason);
 
   bool idle() const {
-    return ready_ && protocol_ && protocol_->phase() == ClientProtocol::Phase::kIdle;
+    return ready_ && protocol_ && protocol_->phase() == smtp::ClientSession::Phase::kIdle;
   }
   bool ready() const { return ready_; }
   int transactions() const { return protocol_ ? protocol_->transactions() : 0; }
@@ -146,7 +146,7 @@ class SmtpConnection {
   void OnTimeout();
   // Ends the current attempt; with `try_next`, moves on to the next target.
   void CloseSocket(bool try_next, std::string error, std::optional<smtp::Reply> reply,
-                   std::vector<RecipientOutcome> in_flight);
+                   std::vector<smtp::RecipientOutcome> in_flight);
   void OnSocketClosed();
   void Finish();
   std::string Where() const;
@@ -158,7 +158,7 @@ class SmtpConnection {
   ConnectionOptions options_;
   Socket* socket_ = nullptr;  // the current attempt's TCP handle (freed in its close callback)
   uv_timer_t* timer_ = nullptr;
-  std::unique_ptr<ClientProtocol> protocol_;
+  std::unique_ptr<smtp::ClientSession> protocol_;
   std::unique_ptr<tls::TlsSession> tls_;
   bool tls_handshaking_ = false;
   bool tls_session_stored_ = false;

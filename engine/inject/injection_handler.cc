@@ -11,6 +11,7 @@
 #include "engine/message/trace.h"
 #include "engine/smtp/command_parser.h"
 #include "engine/smtp/dot_stuffing.h"
+#include "engine/smtp/local_replies.h"
 
 namespace volley::inject {
 
@@ -24,9 +25,7 @@ InjectionHandler::~InjectionHandler() { *alive_ = false; }
 namespace {
 
 // The client keeps the message and tries again later; nothing of it was kept here.
-smtp::Reply SpoolFullReply() {
-  return smtp::MakeReply(452, "4.3.1", "insufficient system storage; try again later");
-}
+smtp::Reply SpoolFullReply() { return smtp::MakeLocalReply(smtp::LocalReply::kSpoolFull); }
 
 }  // namespace
 
@@ -50,12 +49,11 @@ std::optional<smtp::Reply> InjectionHandler::CheckRecipient(const smtp::Envelope
     }
   }
   if (!relay) {
-    return smtp::MakeReply(550, "5.7.1",
-                           absl::StrCat("relaying denied for ", envelope.peer_address));
+    return smtp::MakeLocalReply(smtp::LocalReply::kRelayDenied, envelope.peer_address);
   }
   if (smtp::DomainOf(recipient).empty()) {
     // We relay; there is no local mailbox to deliver a bare "postmaster" to.
-    return smtp::MakeReply(550, "5.1.3", "recipient address must include a domain");
+    return smtp::MakeLocalReply(smtp::LocalReply::kRecipientNeedsDomain);
   }
   return std::nullopt;
 }
@@ -152,7 +150,7 @@ void InjectionHandler::OnStored(const smtp::Envelope& envelope, const queue::Mes
   const std::string queue_id = queue::FormatQueueId(meta.id);
   std::shared_ptr<const delivery::MessageInfo> shared_info = delivery::MakeMessageInfo(meta);
 
-  smtp::Reply ok = smtp::MakeReply(250, "2.0.0", absl::StrCat("OK <", queue_id, ">"));
+  smtp::Reply ok = smtp::MakeLocalReply(smtp::LocalReply::kQueued, queue_id);
   std::vector<delivery::RecipientPtr> recipients;
   recipients.reserve(records.size());
   for (queue::RecipientRecord& spooled : records) {

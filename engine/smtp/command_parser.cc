@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/string_view.h"
 #include "engine/base/bytes.h"
+#include "engine/smtp/local_replies.h"
 #include "engine/smtp/reply.h"
 
 namespace volley::smtp {
@@ -304,8 +305,6 @@ bool IsEsmtpValue(absl::string_view s) {
   return !HasEightBit(s) || IsValidUtf8(s);
 }
 
-Reply SyntaxError(absl::string_view text) { return MakeReply(501, "5.5.4", text); }
-
 // Parses the ESMTP parameters after a path; on error returns the reply.
 std::optional<Reply> ParseParams(absl::string_view text,
                                  std::vector<std::pair<std::string, std::string>>* params) {
@@ -315,10 +314,10 @@ std::optional<Reply> ParseParams(absl::string_view text,
     const size_t eq = token.find('=');
     const absl::string_view keyword = token.substr(0, eq);
     absl::string_view value;
-    if (!IsEsmtpKeyword(keyword)) return SyntaxError("Syntax error in parameters");
+    if (!IsEsmtpKeyword(keyword)) return MakeLocalReply(LocalReply::kParameterSyntax);
     if (eq != absl::string_view::npos) {
       value = token.substr(eq + 1);
-      if (!IsEsmtpValue(value)) return SyntaxError("Syntax error in parameters");
+      if (!IsEsmtpValue(value)) return MakeLocalReply(LocalReply::kParameterSyntax);
     }
     std::string upper = absl::AsciiStrToUpper(keyword);
     if (upper == "SIZE") {
@@ -328,7 +327,7 @@ std::optional<Reply> ParseParams(absl::string_view text,
           !std::all_of(value.begin(), value.end(),
                        [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) ||
           !absl::SimpleAtoi(value, &size)) {
-        return SyntaxError("Bad SIZE parameter value");
+        return MakeLocalReply(LocalReply::kBadSizeValue);
       }
     }
     params->emplace_back(std::move(upper), std::string(value));
@@ -339,14 +338,14 @@ std::optional<Reply> ParseParams(absl::string_view text,
 ParsedCommand ParsePathCommand(Command command, absl::string_view rest) {
   const bool mail = command.verb == Verb::kMail;
   const absl::string_view prefix = mail ? "FROM:" : "TO:";
-  const absl::string_view usage =
-      mail ? "Syntax: MAIL FROM:<address>" : "Syntax: RCPT TO:<address>";
-  const Reply bad_address = mail ? MakeReply(501, "5.1.7", "Bad sender address syntax")
-                                 : MakeReply(501, "5.1.3", "Bad recipient address syntax");
-  if (!absl::StartsWithIgnoreCase(rest, prefix)) return SyntaxError(usage);
+  const Reply usage =
+      MakeLocalReply(LocalReply::kCommandUsage, mail ? "MAIL FROM:<address>" : "RCPT TO:<address>");
+  const Reply bad_address =
+      MakeLocalReply(mail ? LocalReply::kBadSenderAddress : LocalReply::kBadRecipientAddress);
+  if (!absl::StartsWithIgnoreCase(rest, prefix)) return usage;
   // Postfix and others accept "MAIL FROM: <a@b>", and so do we.
   rest = TrimLeadingWsp(rest.substr(prefix.size()));
-  if (rest.empty()) return SyntaxError(usage);
+  if (rest.empty()) return usage;
   absl::string_view path;
   absl::string_view after;
   if (!SplitPath(rest, &path, &after)) return bad_address;
@@ -359,7 +358,7 @@ ParsedCommand ParsePathCommand(Command command, absl::string_view rest) {
   } else if (!IsValidMailbox(path)) {
     return bad_address;
   }
-  if (!after.empty() && !IsWsp(after.front())) return SyntaxError(usage);
+  if (!after.empty() && !IsWsp(after.front())) return usage;
   if (std::optional<Reply> error = ParseParams(after, &command.params)) return *error;
   command.address = std::string(path);
   return command;
@@ -374,15 +373,15 @@ ParsedCommand ParseCommand(absl::string_view line) {
   const absl::string_view word = NextToken(&rest);
   rest = TrimLeadingWsp(rest);
   const std::optional<Verb> verb = LookupVerb(word);
-  if (!verb.has_value()) return MakeReply(500, "5.5.2", "Command not recognized");
+  if (!verb.has_value()) return MakeLocalReply(LocalReply::kUnknownCommand);
   Command command;
   command.verb = *verb;
   switch (*verb) {
     case Verb::kEhlo:
     case Verb::kHelo:
       if (rest.empty()) {
-        return SyntaxError(*verb == Verb::kEhlo ? "Syntax: EHLO hostname"
-                                                : "Syntax: HELO hostname");
+        return MakeLocalReply(LocalReply::kCommandUsage,
+                              *verb == Verb::kEhlo ? "EHLO hostname" : "HELO hostname");
       }
       command.argument = std::string(rest);
       return command;
@@ -393,12 +392,12 @@ ParsedCommand ParseCommand(absl::string_view line) {
     case Verb::kRset:
     case Verb::kQuit:
     case Verb::kStartTls:
-      if (!rest.empty()) return SyntaxError("No arguments allowed");
+      if (!rest.empty()) return MakeLocalReply(LocalReply::kNoArguments);
       return command;
     case Verb::kVrfy:
     case Verb::kAuth:
     case Verb::kBdat:
-      if (rest.empty()) return SyntaxError("Argument required");
+      if (rest.empty()) return MakeLocalReply(LocalReply::kArgumentRequired);
       command.argument = std::string(rest);
       return command;
     case Verb::kNoop:
@@ -406,7 +405,7 @@ ParsedCommand ParseCommand(absl::string_view line) {
       command.argument = std::string(rest);
       return command;
   }
-  return MakeReply(500, "5.5.2", "Command not recognized");
+  return MakeLocalReply(LocalReply::kUnknownCommand);
 }
 
 bool IsValidMailbox(absl::string_view mailbox) {

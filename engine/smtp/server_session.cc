@@ -13,25 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/logging.h"
+#include "engine/smtp/local_replies.h"
 
 namespace volley::smtp {
 namespace {
-
-// A reply without an enhanced status code (greeting, EHLO/HELO, 354).
-Reply PlainReply(int code, std::string text) {
-  Reply reply;
-  reply.code = code;
-  reply.lines.push_back(std::move(text));
-  return reply;
-}
-
-Reply CodedReply(int code, int klass, int subject, int detail, std::string text) {
-  Reply reply;
-  reply.code = code;
-  reply.enhanced = EnhancedCode{klass, subject, detail};
-  reply.lines.push_back(std::move(text));
-  return reply;
-}
 
 // Caps the up-front reservation for a message body announced with SIZE=, so that a client
 // cannot make us allocate max_message_size per connection just by asking.
@@ -162,7 +147,7 @@ class ServerSession::Impl {
       refusing_ = greeting.IsPermanent();
       Append(greeting);
     } else {
-      Append(PlainReply(220, absl::StrCat(options_.hostname, " ESMTP Volley")));
+      Append(MakeLocalReply(LocalReply::kGreeting, options_.hostname));
     }
     Flush();
   }
@@ -266,7 +251,7 @@ class ServerSession::Impl {
           break;
         case LineReader::Status::kTooLong:
           if (state_ == State::kAuth) state_ = State::kCommand;  // the exchange is over
-          BadCommand(CodedReply(500, 5, 5, 6, "Error: line too long"));
+          BadCommand(MakeLocalReply(LocalReply::kLineTooLong));
           break;
         case LineReader::Status::kLine:
           handler_->OnCommandLine(envelope_, line);
@@ -285,10 +270,7 @@ class ServerSession::Impl {
 
   void HandleLine(absl::string_view line) {
     if (shutdown_) {
-      CloseWith(CodedReply(421, 4, 3, 2,
-                           absl::StrCat(options_.hostname,
-                                        " Service shutting down, closing "
-                                        "transmission channel")));
+      CloseWith(MakeLocalReply(LocalReply::kShuttingDown, options_.hostname));
       return;
     }
     ParsedCommand parsed = ParseCommand(line);
@@ -296,9 +278,9 @@ class ServerSession::Impl {
       // After a 5xx greeting only QUIT is answered in earnest (RFC 5321 3.1).
       const Command* command = std::get_if<Command>(&parsed);
       if (command != nullptr && command->verb == Verb::kQuit) {
-        CloseWith(CodedReply(221, 2, 0, 0, "Bye"));
+        CloseWith(MakeLocalReply(LocalReply::kBye));
       } else {
-        BadCommand(CodedReply(503, 5, 5, 1, "Error: no SMTP service here"));
+        BadCommand(MakeLocalReply(LocalReply::kNoService));
       }
       return;
     }
@@ -328,20 +310,19 @@ class ServerSession::Impl {
         return;
       case Verb::kRset:
         ResetTransaction();
-        Append(CodedReply(250, 2, 0, 0, "Ok"));
+        Append(MakeLocalReply(LocalReply::kOk));
         return;
       case Verb::kNoop:
-        Append(CodedReply(250, 2, 0, 0, "Ok"));
+        Append(MakeLocalReply(LocalReply::kOk));
         return;
       case Verb::kQuit:
-        CloseWith(CodedReply(221, 2, 0, 0, "Bye"));
+        CloseWith(MakeLocalReply(LocalReply::kBye));
         return;
       case Verb::kVrfy:
-        Append(CodedReply(252, 2, 5, 0,
-                          "Cannot VRFY user, but will accept message and attempt delivery"));
+        Append(MakeLocalReply(LocalReply::kCannotVrfy));
         return;
       case Verb::kHelp:
-        Append(CodedReply(214, 2, 0, 0, "See RFC 5321"));
+        Append(MakeLocalReply(LocalReply::kHelp));
         return;
       case Verb::kStartTls:
         OnStartTls();
@@ -364,7 +345,7 @@ class ServerSession::Impl {
     envelope_.esmtp = esmtp;
     helo_seen_ = true;
     if (!esmtp) {
-      Append(PlainReply(250, options_.hostname));
+      Append(MakeLocalReply(LocalReply::kHeloOk, options_.hostname));
       return;
     }
     Reply reply;
@@ -385,12 +366,12 @@ class ServerSession::Impl {
   // Checks one MAIL parameter; returns the reply that refuses it, if any.
   std::optional<Reply> CheckMailParam(const std::string& keyword, const std::string& value) {
     auto unsupported = [&keyword] {
-      return CodedReply(555, 5, 5, 4, absl::StrCat("Error: unsupported parameter ", keyword));
+      return MakeLocalReply(LocalReply::kUnsupportedParameter, keyword);
     };
     if (keyword == "SIZE") {
       uint64_t size = 0;
       if (!absl::SimpleAtoi(value, &size)) {
-        return CodedReply(501, 5, 5, 4, "Error: bad SIZE parameter");
+        return MakeLocalReply(LocalReply::kBadSizeParameter);
       }
       size_hint_ = size;
       return std::nullopt;
@@ -403,11 +384,11 @@ class ServerSession::Impl {
       }
       // BINARYMIME is not offered: Volley keeps messages as text and may relay them with DATA.
       if (absl::EqualsIgnoreCase(value, "BINARYMIME")) return unsupported();
-      return CodedReply(501, 5, 5, 4, "Error: unsupported BODY parameter");
+      return MakeLocalReply(LocalReply::kBadBodyParameter);
     }
     if (keyword == "SMTPUTF8") {
       if (!options_.smtputf8) return unsupported();
-      if (!value.empty()) return CodedReply(501, 5, 5, 4, "Error: SMTPUTF8 takes no value");
+      if (!value.empty()) return MakeLocalReply(LocalReply::kSmtputf8Value);
       envelope_.smtputf8_requested = true;
       return std::nullopt;
     }
@@ -415,13 +396,13 @@ class ServerSession::Impl {
       if (absl::EqualsIgnoreCase(value, "FULL") || absl::EqualsIgnoreCase(value, "HDRS")) {
         return std::nullopt;
       }
-      return CodedReply(501, 5, 5, 4, "Error: bad RET parameter");
+      return MakeLocalReply(LocalReply::kBadRetParameter);
     }
     if (keyword == "ENVID" && options_.dsn) {
       if (!value.empty() && value.size() <= kMaxEnvidLength && IsXtext(value, false)) {
         return std::nullopt;
       }
-      return CodedReply(501, 5, 5, 4, "Error: bad ENVID parameter");
+      return MakeLocalReply(LocalReply::kBadEnvidParameter);
     }
     return unsupported();
   }
@@ -429,13 +410,13 @@ class ServerSession::Impl {
   std::optional<Reply> CheckRcptParam(const std::string& keyword, const std::string& value) {
     if (keyword == "NOTIFY" && options_.dsn) {
       if (IsValidNotify(value)) return std::nullopt;
-      return CodedReply(501, 5, 5, 4, "Error: bad NOTIFY parameter");
+      return MakeLocalReply(LocalReply::kBadNotifyParameter);
     }
     if (keyword == "ORCPT" && options_.dsn) {
       if (IsValidOrcpt(value)) return std::nullopt;
-      return CodedReply(501, 5, 5, 4, "Error: bad ORCPT parameter");
+      return MakeLocalReply(LocalReply::kBadOrcptParameter);
     }
-    return CodedReply(555, 5, 5, 4, absl::StrCat("Error: unsupported parameter ", keyword));
+    return MakeLocalReply(LocalReply::kUnsupportedParameter, keyword);
   }
 
   // RFC 5321 4.1.1.11 allows each parameter once.
@@ -450,24 +431,24 @@ class ServerSession::Impl {
 
   void OnMail(Command command) {
     if (!helo_seen_) {
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: send HELO/EHLO first"));
+      BadCommand(MakeLocalReply(LocalReply::kNeedHelo));
       return;
     }
     if (mail_given_) {
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: nested MAIL command"));
+      BadCommand(MakeLocalReply(LocalReply::kNestedMail));
       return;
     }
     if (options_.auth_required && !authenticated_) {
-      Append(CodedReply(530, 5, 7, 0, "Error: authentication required"));
+      Append(MakeLocalReply(LocalReply::kAuthRequired));
       mail_refused_ = true;
       return;
     }
     if (!command.params.empty() && !envelope_.esmtp) {
-      BadCommand(CodedReply(555, 5, 5, 4, "Error: parameters need EHLO"));
+      BadCommand(MakeLocalReply(LocalReply::kParametersNeedEhlo));
       return;
     }
     if (HasRepeatedKeyword(command.params)) {
-      BadCommand(CodedReply(501, 5, 5, 4, "Error: repeated parameter"));
+      BadCommand(MakeLocalReply(LocalReply::kRepeatedParameter));
       return;
     }
     ResetTransaction();  // CheckMailParam sets what the parameters ask for
@@ -480,7 +461,7 @@ class ServerSession::Impl {
     }
     if (size_hint_ > options_.max_message_size) {
       ResetTransaction();
-      Append(CodedReply(552, 5, 3, 4, "Error: message size exceeds fixed limit"));
+      Append(MakeLocalReply(LocalReply::kMessageTooBig));
       mail_refused_ = true;
       return;
     }
@@ -494,20 +475,20 @@ class ServerSession::Impl {
     }
     mail_given_ = true;
     errors_since_ok_ = 0;
-    Append(CodedReply(250, 2, 1, 0, "Ok"));
+    Append(MakeLocalReply(LocalReply::kSenderOk));
   }
 
   void OnRcpt(Command command) {
     if (!mail_given_) {
-      NeedMail(CodedReply(503, 5, 5, 1, "Error: need MAIL command"));
+      NeedMail(MakeLocalReply(LocalReply::kNeedMail));
       return;
     }
     if (!command.params.empty() && !envelope_.esmtp) {
-      BadCommand(CodedReply(555, 5, 5, 4, "Error: parameters need EHLO"));
+      BadCommand(MakeLocalReply(LocalReply::kParametersNeedEhlo));
       return;
     }
     if (HasRepeatedKeyword(command.params)) {
-      BadCommand(CodedReply(501, 5, 5, 4, "Error: repeated parameter"));
+      BadCommand(MakeLocalReply(LocalReply::kRepeatedParameter));
       return;
     }
     for (const auto& [keyword, value] : command.params) {
@@ -518,7 +499,7 @@ class ServerSession::Impl {
     }
     ++rcpt_attempts_;
     if (static_cast<int>(envelope_.recipients.size()) >= options_.max_recipients) {
-      Append(CodedReply(452, 4, 5, 3, "Error: too many recipients"));
+      Append(MakeLocalReply(LocalReply::kTooManyRecipients));
       return;
     }
     if (std::optional<Reply> rejection = handler_->CheckRecipient(envelope_, command.address)) {
@@ -527,26 +508,26 @@ class ServerSession::Impl {
     }
     envelope_.recipients.push_back(std::move(command.address));
     envelope_.recipient_params.push_back(std::move(command.params));
-    Append(CodedReply(250, 2, 1, 5, "Ok"));
+    Append(MakeLocalReply(LocalReply::kRecipientOk));
   }
 
   void OnData() {
     if (!mail_given_) {
-      NeedMail(CodedReply(503, 5, 5, 1, "Error: need MAIL command"));
+      NeedMail(MakeLocalReply(LocalReply::kNeedMail));
       return;
     }
     if (envelope_.bdat) {
       // RFC 3030 2: a transaction uses BDAT or DATA, not both.
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: DATA after BDAT in the same transaction"));
+      BadCommand(MakeLocalReply(LocalReply::kDataAfterBdat));
       return;
     }
     if (envelope_.recipients.empty()) {
       if (rcpt_attempts_ > 0) {
         // With pipelining the client sent DATA before it saw its RCPTs refused; this tells it
         // not to send the body (RFC 2920 section 3.1).
-        Append(CodedReply(554, 5, 5, 1, "Error: no valid recipients"));
+        Append(MakeLocalReply(LocalReply::kNoValidRecipients));
       } else {
-        BadCommand(CodedReply(503, 5, 5, 1, "Error: need RCPT command"));
+        BadCommand(MakeLocalReply(LocalReply::kNeedRcpt));
       }
       return;
     }
@@ -555,7 +536,7 @@ class ServerSession::Impl {
     content_.reserve(std::min<uint64_t>(size_hint_, kMaxReserve));
     content_wire_bytes_ = 0;
     state_ = State::kData;
-    Append(PlainReply(354, "End data with <CR><LF>.<CR><LF>"));
+    Append(MakeLocalReply(LocalReply::kDataGoAhead));
   }
 
   void FinishData() {
@@ -563,7 +544,7 @@ class ServerSession::Impl {
     if (unstuffer_.overflowed()) {
       content_.clear();
       ResetTransaction();
-      Append(CodedReply(552, 5, 3, 4, "Error: message size exceeds fixed limit"));
+      Append(MakeLocalReply(LocalReply::kMessageTooBig));
       return;
     }
     HandOver();
@@ -572,7 +553,7 @@ class ServerSession::Impl {
   // "BDAT <size> [LAST]" (RFC 3030 2).
   void OnBdat(absl::string_view argument) {
     if (!options_.chunking) {
-      BadCommand(CodedReply(502, 5, 5, 1, "Error: command not implemented"));
+      BadCommand(MakeLocalReply(LocalReply::kNotImplemented));
       return;
     }
     std::vector<absl::string_view> words =
@@ -586,7 +567,7 @@ class ServerSession::Impl {
     const bool last = words.size() == 2 && absl::EqualsIgnoreCase(words[1], "LAST");
     if (!size_ok || words.size() > 2 || (words.size() == 2 && !last)) {
       // Without a size the chunk cannot be skipped: what follows is read as commands.
-      BadCommand(CodedReply(501, 5, 5, 4, "Syntax: BDAT size [LAST]"));
+      BadCommand(MakeLocalReply(LocalReply::kBdatSyntax));
       return;
     }
     chunk_remaining_ = size;
@@ -594,12 +575,12 @@ class ServerSession::Impl {
     chunk_last_ = last;
     chunk_error_.reset();
     if (!mail_given_) {
-      chunk_error_ = CodedReply(503, 5, 5, 1, "Error: need MAIL command");
+      chunk_error_ = MakeLocalReply(LocalReply::kNeedMail);
     } else if (envelope_.recipients.empty()) {
-      chunk_error_ = CodedReply(503, 5, 5, 1, "Error: need RCPT command");
+      chunk_error_ = MakeLocalReply(LocalReply::kNeedRcpt);
     } else if (size > options_.max_message_size ||
                content_.size() + size > options_.max_message_size) {
-      chunk_error_ = CodedReply(552, 5, 3, 4, "Error: message size exceeds fixed limit");
+      chunk_error_ = MakeLocalReply(LocalReply::kMessageTooBig);
     } else if (!envelope_.bdat) {
       envelope_.bdat = true;
       content_.clear();
@@ -648,7 +629,7 @@ class ServerSession::Impl {
       HandOver();
       return;
     }
-    Append(CodedReply(250, 2, 0, 0, absl::StrCat("Ok: ", chunk_size_, " octets received")));
+    Append(MakeLocalReply(LocalReply::kChunkOk, chunk_size_));
   }
 
   // The message is complete: hand it to the handler and wait for its reply.
@@ -687,18 +668,18 @@ class ServerSession::Impl {
 
   void OnStartTls() {
     if (envelope_.tls) {
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: TLS already active"));
+      BadCommand(MakeLocalReply(LocalReply::kTlsActive));
       return;
     }
     if (!StartTlsOffered()) {
-      BadCommand(CodedReply(502, 5, 5, 1, "Error: command not implemented"));
+      BadCommand(MakeLocalReply(LocalReply::kNotImplemented));
       return;
     }
     if (mail_given_) {
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: STARTTLS not allowed in a mail transaction"));
+      BadCommand(MakeLocalReply(LocalReply::kStartTlsInTransaction));
       return;
     }
-    Append(CodedReply(220, 2, 0, 0, "Ready to start TLS"));
+    Append(MakeLocalReply(LocalReply::kStartTlsGoAhead));
     Flush();
     state_ = State::kTlsHandshake;
     reader_.Clear();
@@ -708,35 +689,34 @@ class ServerSession::Impl {
   // "AUTH <mechanism> [initial-response]" (RFC 4954 4).
   void OnAuth(absl::string_view argument) {
     if (options_.authenticate == nullptr) {
-      BadCommand(CodedReply(502, 5, 5, 1, "Error: command not implemented"));
+      BadCommand(MakeLocalReply(LocalReply::kNotImplemented));
       return;
     }
     if (!helo_seen_ || !envelope_.esmtp) {
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: send EHLO first"));
+      BadCommand(MakeLocalReply(LocalReply::kNeedEhlo));
       return;
     }
     if (!AuthOffered()) {
-      BadCommand(CodedReply(538, 5, 7, 11,
-                            "Error: encryption required for requested authentication mechanism"));
+      BadCommand(MakeLocalReply(LocalReply::kEncryptionRequired));
       return;
     }
     if (authenticated_) {
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: already authenticated"));
+      BadCommand(MakeLocalReply(LocalReply::kAlreadyAuthenticated));
       return;
     }
     if (mail_given_) {
-      BadCommand(CodedReply(503, 5, 5, 1, "Error: AUTH not allowed in a mail transaction"));
+      BadCommand(MakeLocalReply(LocalReply::kAuthInTransaction));
       return;
     }
     std::vector<absl::string_view> words =
         absl::StrSplit(argument, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (words.empty() || words.size() > 2) {
-      BadCommand(CodedReply(501, 5, 5, 4, "Syntax: AUTH mechanism [initial-response]"));
+      BadCommand(MakeLocalReply(LocalReply::kAuthSyntax));
       return;
     }
     const bool plain = absl::EqualsIgnoreCase(words[0], "PLAIN");
     if (!plain && !absl::EqualsIgnoreCase(words[0], "LOGIN")) {
-      BadCommand(CodedReply(504, 5, 5, 4, "Error: unsupported authentication mechanism"));
+      BadCommand(MakeLocalReply(LocalReply::kAuthMechanism));
       return;
     }
     auth_step_ = plain ? AuthStep::kPlain : AuthStep::kLoginUser;
@@ -754,12 +734,12 @@ class ServerSession::Impl {
   void OnAuthResponse(absl::string_view line) {
     state_ = State::kCommand;
     if (line == "*") {
-      BadCommand(CodedReply(501, 5, 7, 0, "Error: authentication aborted"));
+      BadCommand(MakeLocalReply(LocalReply::kAuthAborted));
       return;
     }
     std::string decoded;
     if (!DecodeBase64(line, &decoded)) {
-      BadCommand(CodedReply(501, 5, 5, 2, "Error: malformed base64 in AUTH response"));
+      BadCommand(MakeLocalReply(LocalReply::kAuthBadBase64));
       return;
     }
     switch (auth_step_) {
@@ -767,12 +747,12 @@ class ServerSession::Impl {
         // RFC 4616: [authzid] NUL authcid NUL passwd.
         std::vector<absl::string_view> parts = absl::StrSplit(decoded, '\0');
         if (parts.size() != 3 || parts[1].empty()) {
-          BadCommand(CodedReply(501, 5, 5, 2, "Error: malformed AUTH PLAIN response"));
+          BadCommand(MakeLocalReply(LocalReply::kAuthBadPlain));
           return;
         }
         // Acting for someone else (an authzid other than the user) is not supported.
         if (!parts[0].empty() && parts[0] != parts[1]) {
-          BadCommand(CodedReply(535, 5, 7, 8, "Error: authentication credentials invalid"));
+          BadCommand(MakeLocalReply(LocalReply::kAuthInvalid));
           return;
         }
         CheckCredentials(std::string(parts[1]), parts[2]);
@@ -795,13 +775,13 @@ class ServerSession::Impl {
 
   void CheckCredentials(std::string user, absl::string_view password) {
     if (user.empty() || !options_.authenticate(user, password)) {
-      BadCommand(CodedReply(535, 5, 7, 8, "Error: authentication credentials invalid"));
+      BadCommand(MakeLocalReply(LocalReply::kAuthInvalid));
       return;
     }
     authenticated_ = true;
     envelope_.auth_user = std::move(user);
     errors_since_ok_ = 0;
-    Append(CodedReply(235, 2, 7, 0, "Authentication successful"));
+    Append(MakeLocalReply(LocalReply::kAuthOk));
   }
 
   // A syntax or sequence error, an unknown verb or an over-long line. After too many without a
@@ -809,8 +789,7 @@ class ServerSession::Impl {
   void BadCommand(Reply reply) {
     Append(reply);
     if (++errors_since_ok_ >= options_.max_errors) {
-      CloseWith(
-          CodedReply(421, 4, 7, 0, absl::StrCat(options_.hostname, " Error: too many errors")));
+      CloseWith(MakeLocalReply(LocalReply::kTooManyErrors, options_.hostname));
     }
   }
 
@@ -829,9 +808,7 @@ class ServerSession::Impl {
   // Answers 421 at once when shutting down and nothing is under way.
   void MaybeShutdownIdle() {
     if (shutdown_ && !closed_ && state_ == State::kCommand && reader_.buffered() == 0) {
-      CloseWith(CodedReply(
-          421, 4, 3, 2,
-          absl::StrCat(options_.hostname, " Service shutting down, closing transmission channel")));
+      CloseWith(MakeLocalReply(LocalReply::kShuttingDown, options_.hostname));
     }
   }
 

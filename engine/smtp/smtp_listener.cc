@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
 #include "engine/base/net_address.h"
+#include "engine/smtp/local_replies.h"
 #include "tls/tls_context.h"
 #include "tls/tls_session.h"
 
@@ -191,10 +192,9 @@ class SmtpListener::Impl {
     if (static_cast<int>(self->connections_.size()) > self->options_.max_connections) {
       // (A client expecting TLS could not read the 421: it just sees the connection close.)
       if (!self->options_.implicit_tls) {
-        self->Write(c, MakeReply(421, "4.3.2",
-                                 absl::StrCat(self->options_.session.hostname,
-                                              " Error: too many connections"))
-                           .ToWire());
+        self->Write(c,
+                    MakeLocalReply(LocalReply::kTooManyConnections, self->options_.session.hostname)
+                        .ToWire());
       }
       self->BeginLinger(c);
       return;
@@ -476,9 +476,7 @@ class SmtpListener::Impl {
     }
     c->session->OnDisconnect();
     self->Write(c,
-                MakeReply(421, "4.4.2",
-                          absl::StrCat(self->options_.session.hostname, " Error: timeout exceeded"))
-                    .ToWire());
+                MakeLocalReply(LocalReply::kIdleTimeout, self->options_.session.hostname).ToWire());
     self->BeginLinger(c);
   }
 

@@ -12,8 +12,8 @@
 // reply to MAIL, DATA/BDAT or the final dot that decided it. A 452 "too many recipients" after
 // at least one accepted recipient defers the rest to the next transaction (RFC 5321 4.5.3.1.10)
 // instead of failing them.
-#ifndef VOLLEY_ENGINE_DELIVERY_CLIENT_PROTOCOL_H_
-#define VOLLEY_ENGINE_DELIVERY_CLIENT_PROTOCOL_H_
+#ifndef VOLLEY_ENGINE_SMTP_CLIENT_SESSION_H_
+#define VOLLEY_ENGINE_SMTP_CLIENT_SESSION_H_
 
 #include <deque>
 #include <memory>
@@ -28,10 +28,10 @@
 #include "engine/smtp/reply.h"
 #include "engine/smtp/reply_parser.h"
 
-namespace volley::delivery {
+namespace volley::smtp {
 
 struct RecipientOutcome {
-  smtp::Reply reply;
+  Reply reply;
   std::string command;     // what the reply answered: "RCPT TO:<a@b>", "DATA", "." ...
   bool synthetic = false;  // made up by us (connection lost, timeout, refused before sending)
   // 452 "too many recipients" with other recipients accepted: not a failure; the recipient goes
@@ -66,7 +66,7 @@ struct SessionError {
     kAuth,           // authentication impossible (no mechanism, no TLS) or refused
   };
   Kind kind;
-  std::optional<smtp::Reply> reply;  // the reply that ended the session, if there was one
+  std::optional<Reply> reply;  // the reply that ended the session, if there was one
   std::string detail;
 };
 
@@ -81,7 +81,7 @@ struct ProtocolOptions {
   bool allow_auth_without_tls = false;
 };
 
-class ClientProtocol {
+class ClientSession {
  public:
   enum class Phase {
     kBanner,
@@ -118,10 +118,10 @@ class ClientProtocol {
     // QUIT was answered.
     absl::AnyInvocable<void()> on_quit;
     // Every reply received (for metrics). Optional.
-    absl::AnyInvocable<void(const smtp::Reply&)> on_reply;
+    absl::AnyInvocable<void(const Reply&)> on_reply;
   };
 
-  ClientProtocol(ProtocolOptions options, Callbacks callbacks);
+  ClientSession(ProtocolOptions options, Callbacks callbacks);
 
   // Bytes from the server (decrypted, when TLS is on).
   void OnData(absl::string_view bytes);
@@ -140,7 +140,7 @@ class ClientProtocol {
   std::vector<RecipientOutcome> Abort(absl::string_view reason);
 
   Phase phase() const { return phase_; }
-  const smtp::Capabilities& capabilities() const { return capabilities_; }
+  const Capabilities& capabilities() const { return capabilities_; }
   bool esmtp() const { return esmtp_; }
   bool tls_active() const { return options_.tls_active; }
   bool authenticated() const { return authenticated_; }
@@ -177,20 +177,20 @@ class ClientProtocol {
     bool discard_data = false;  // 354 arrived with no accepted recipient: send "." alone
   };
 
-  void HandleReply(smtp::Reply reply);
-  void HandleTransactionReply(const Pending& pending, smtp::Reply reply);
+  void HandleReply(Reply reply);
+  void HandleTransactionReply(const Pending& pending, Reply reply);
   // After EHLO/HELO (and after the TLS EHLO): STARTTLS, AUTH, or ready.
   void AfterGreetingExchange();
   void StartAuth();
-  void HandleAuthReply(const Pending& pending, smtp::Reply reply);
+  void HandleAuthReply(const Pending& pending, Reply reply);
   void SendNextRcptOrData();
   void SendBody();
-  void FinishTransaction(const smtp::Reply* deciding, absl::string_view command);
+  void FinishTransaction(const Reply* deciding, absl::string_view command);
   // Ends a transaction before anything is sent: every recipient gets `reply`.
-  void RefuseTransaction(const smtp::Reply& reply, absl::string_view command);
+  void RefuseTransaction(const Reply& reply, absl::string_view command);
   void Fail(SessionError error);
-  std::vector<RecipientOutcome> InFlightOutcomes(const smtp::Reply& fallback,
-                                                 absl::string_view command, bool synthetic);
+  std::vector<RecipientOutcome> InFlightOutcomes(const Reply& fallback, absl::string_view command,
+                                                 bool synthetic);
   // Commands without their CRLF, as they also appear in outcomes.
   std::string MailCommand() const;
   std::string RcptCommand(size_t index) const;
@@ -204,11 +204,11 @@ class ClientProtocol {
   ProtocolOptions options_;
   Callbacks callbacks_;
   Phase phase_ = Phase::kBanner;
-  smtp::LineReader lines_;
-  smtp::ReplyParser parser_;
+  LineReader lines_;
+  ReplyParser parser_;
   std::deque<Pending> expected_;
   std::optional<Active> active_;
-  smtp::Capabilities capabilities_;
+  Capabilities capabilities_;
   bool esmtp_ = false;
   bool authenticated_ = false;
   bool needs_rset_ = false;
@@ -218,6 +218,6 @@ class ClientProtocol {
   int depth_ = 0;
 };
 
-}  // namespace volley::delivery
+}  // namespace volley::smtp
 
-#endif  // VOLLEY_ENGINE_DELIVERY_CLIENT_PROTOCOL_H_
+#endif  // VOLLEY_ENGINE_SMTP_CLIENT_SESSION_H_

@@ -1,4 +1,4 @@
-#include "engine/delivery/client_protocol.h"
+#include "engine/smtp/client_session.h"
 
 #include <algorithm>
 #include <utility>
@@ -11,26 +11,23 @@
 #include "engine/base/logging.h"
 #include "engine/message/mime_downgrade.h"
 #include "engine/smtp/dot_stuffing.h"
+#include "engine/smtp/local_replies.h"
 
-namespace volley::delivery {
+namespace volley::smtp {
 namespace {
 
 // Reply lines are at most 512 octets by RFC 5321; real servers send longer ones, so allow more
 // before calling it a protocol error.
 constexpr size_t kMaxReplyLine = 8192;
 
-smtp::Reply Synthetic(int code, absl::string_view enhanced, absl::string_view text) {
-  return smtp::MakeReply(code, enhanced, text);
-}
-
-bool HasMechanism(const smtp::Capabilities& caps, absl::string_view mechanism) {
+bool HasMechanism(const Capabilities& caps, absl::string_view mechanism) {
   return std::find(caps.auth_mechanisms.begin(), caps.auth_mechanisms.end(), mechanism) !=
          caps.auth_mechanisms.end();
 }
 
 // RFC 5321 4.5.3.1.10: a server that takes no more recipients in this transaction says 452
 // (RFC 3463: 4.5.3); some say it only in words.
-bool IsTooManyRecipients(const smtp::Reply& reply) {
+bool IsTooManyRecipients(const Reply& reply) {
   if (reply.code != 452) return false;
   if (reply.enhanced) {
     return reply.enhanced->subject == 5 && reply.enhanced->detail == 3;
@@ -43,37 +40,37 @@ enum AuthStep : size_t { kAuthPlain, kAuthLoginStart, kAuthLoginUser, kAuthLogin
 
 }  // namespace
 
-ClientProtocol::ClientProtocol(ProtocolOptions options, Callbacks callbacks)
+ClientSession::ClientSession(ProtocolOptions options, Callbacks callbacks)
     : options_(std::move(options)), callbacks_(std::move(callbacks)), lines_(kMaxReplyLine) {
   expected_.push_back({Expect::kBanner});
 }
 
-void ClientProtocol::FlushOutput() {
+void ClientSession::FlushOutput() {
   if (depth_ > 0 || out_.empty()) return;
   std::string bytes;
   bytes.swap(out_);
   callbacks_.write(std::move(bytes));
 }
 
-void ClientProtocol::OnData(absl::string_view bytes) {
+void ClientSession::OnData(absl::string_view bytes) {
   ++depth_;
   absl::string_view input = bytes;
   while (!input.empty() && phase_ != Phase::kDone) {
     absl::string_view line;
-    const smtp::LineReader::Status status = lines_.Next(&input, &line);
-    if (status == smtp::LineReader::Status::kNeedMore) break;
-    if (status == smtp::LineReader::Status::kTooLong) {
+    const LineReader::Status status = lines_.Next(&input, &line);
+    if (status == LineReader::Status::kNeedMore) break;
+    if (status == LineReader::Status::kTooLong) {
       Fail({SessionError::Kind::kProtocol, std::nullopt,
             absl::StrCat("reply line longer than ", kMaxReplyLine, " octets")});
       break;
     }
-    const smtp::ReplyParser::Result result = parser_.FeedLine(line);
-    if (result == smtp::ReplyParser::Result::kError) {
+    const ReplyParser::Result result = parser_.FeedLine(line);
+    if (result == ReplyParser::Result::kError) {
       Fail({SessionError::Kind::kProtocol, std::nullopt,
             absl::StrCat("malformed reply: ", parser_.error().message())});
       break;
     }
-    if (result == smtp::ReplyParser::Result::kComplete) HandleReply(parser_.Take());
+    if (result == ReplyParser::Result::kComplete) HandleReply(parser_.Take());
     // RFC 3207 5: nothing the server sent after its 220 to STARTTLS may be used; the TLS
     // layer starts on a clean slate.
     if (phase_ == Phase::kTlsHandshake) break;
@@ -82,7 +79,7 @@ void ClientProtocol::OnData(absl::string_view bytes) {
   FlushOutput();
 }
 
-void ClientProtocol::HandleReply(smtp::Reply reply) {
+void ClientSession::HandleReply(Reply reply) {
   if (callbacks_.on_reply) callbacks_.on_reply(reply);
   if (expected_.empty()) {
     // Servers announce an idle-timeout shutdown with an unsolicited 421.
@@ -107,7 +104,7 @@ void ClientProtocol::HandleReply(smtp::Reply reply) {
       return;
     case Expect::kEhlo:
       if (reply.IsPositive()) {
-        capabilities_ = smtp::ParseEhloReply(reply);
+        capabilities_ = ParseEhloReply(reply);
         esmtp_ = true;
         AfterGreetingExchange();
       } else if (reply.code == 421) {
@@ -122,7 +119,7 @@ void ClientProtocol::HandleReply(smtp::Reply reply) {
       return;
     case Expect::kHelo:
       if (reply.IsPositive()) {
-        capabilities_ = smtp::Capabilities();
+        capabilities_ = Capabilities();
         AfterGreetingExchange();
       } else {
         Fail({reply.code == 421 ? SessionError::Kind::kServerClosing : SessionError::Kind::kHelo,
@@ -176,7 +173,7 @@ void ClientProtocol::HandleReply(smtp::Reply reply) {
   }
 }
 
-void ClientProtocol::AfterGreetingExchange() {
+void ClientSession::AfterGreetingExchange() {
   if (!options_.tls_active && options_.starttls && capabilities_.starttls) {
     SendLine("STARTTLS");
     expected_.push_back({Expect::kStartTls});
@@ -195,12 +192,12 @@ void ClientProtocol::AfterGreetingExchange() {
   if (callbacks_.on_ready) callbacks_.on_ready();
 }
 
-void ClientProtocol::OnTlsEstablished() {
+void ClientSession::OnTlsEstablished() {
   CHECK(phase_ == Phase::kTlsHandshake);
   ++depth_;
   options_.tls_active = true;
   // RFC 3207 4.2: forget everything learnt before TLS.
-  capabilities_ = smtp::Capabilities();
+  capabilities_ = Capabilities();
   esmtp_ = false;
   lines_.Clear();
   parser_.Reset();
@@ -211,7 +208,7 @@ void ClientProtocol::OnTlsEstablished() {
   FlushOutput();
 }
 
-void ClientProtocol::StartAuth() {
+void ClientSession::StartAuth() {
   if (!options_.tls_active && !options_.allow_auth_without_tls) {
     Fail({SessionError::Kind::kAuth, std::nullopt,
           "refusing to send credentials over a connection without TLS"});
@@ -238,7 +235,7 @@ void ClientProtocol::StartAuth() {
             : "the server offers neither AUTH PLAIN nor AUTH LOGIN"});
 }
 
-void ClientProtocol::HandleAuthReply(const Pending& pending, smtp::Reply reply) {
+void ClientSession::HandleAuthReply(const Pending& pending, Reply reply) {
   const bool last_step = pending.index == kAuthPlain || pending.index == kAuthLoginPassword;
   if (last_step && reply.code == 235) {
     authenticated_ = true;
@@ -260,7 +257,7 @@ void ClientProtocol::HandleAuthReply(const Pending& pending, smtp::Reply reply) 
         "authentication failed"});
 }
 
-void ClientProtocol::HandleTransactionReply(const Pending& pending, smtp::Reply reply) {
+void ClientSession::HandleTransactionReply(const Pending& pending, Reply reply) {
   DCHECK(active_.has_value());
   Active& a = *active_;
   const bool lockstep = !capabilities_.pipelining;
@@ -332,7 +329,7 @@ void ClientProtocol::HandleTransactionReply(const Pending& pending, smtp::Reply 
   }
 }
 
-void ClientProtocol::SendNextRcptOrData() {
+void ClientSession::SendNextRcptOrData() {
   Active& a = *active_;
   if (a.mail_failure) {
     FinishTransaction(nullptr, "");
@@ -360,7 +357,7 @@ void ClientProtocol::SendNextRcptOrData() {
   phase_ = Phase::kData;
 }
 
-void ClientProtocol::SendBody() {
+void ClientSession::SendBody() {
   const std::string& content = *active_->content;
   if (active_->chunking) {
     // RFC 3030: the octets as they are, no dot-stuffing, in one chunk.
@@ -370,11 +367,11 @@ void ClientProtocol::SendBody() {
   }
   std::string body;
   body.reserve(content.size() + content.size() / 64 + 8);
-  smtp::DotStuff(content, &body);
+  DotStuff(content, &body);
   out_.append(body);
 }
 
-std::string ClientProtocol::MailCommand() const {
+std::string ClientSession::MailCommand() const {
   const Active& a = *active_;
   const Transaction& t = a.transaction;
   std::string command = absl::StrCat("MAIL FROM:<", t.mail_from, ">");
@@ -390,7 +387,7 @@ std::string ClientProtocol::MailCommand() const {
   return command;
 }
 
-std::string ClientProtocol::RcptCommand(size_t index) const {
+std::string ClientSession::RcptCommand(size_t index) const {
   const TransactionRecipient& r = active_->transaction.recipients[index];
   std::string command = absl::StrCat("RCPT TO:<", r.address, ">");
   if (capabilities_.dsn) {
@@ -400,7 +397,7 @@ std::string ClientProtocol::RcptCommand(size_t index) const {
   return command;
 }
 
-void ClientProtocol::StartTransaction(Transaction transaction) {
+void ClientSession::StartTransaction(Transaction transaction) {
   CHECK(phase_ == Phase::kIdle) << "StartTransaction outside kIdle";
   CHECK(!transaction.recipients.empty());
   ++depth_;
@@ -416,9 +413,7 @@ void ClientProtocol::StartTransaction(Transaction transaction) {
   bool needs_smtputf8 = t.smtputf8 || HasEightBit(t.mail_from);
   for (const TransactionRecipient& r : t.recipients) needs_smtputf8 |= HasEightBit(r.address);
   if (needs_smtputf8 && !capabilities_.smtputf8) {
-    RefuseTransaction(
-        Synthetic(553, "5.6.7", "the message needs SMTPUTF8 and the server does not offer it"),
-        "MAIL");
+    RefuseTransaction(MakeLocalReply(LocalReply::kNeedsSmtputf8), "MAIL");
     --depth_;
     FlushOutput();
     return;
@@ -429,12 +424,8 @@ void ClientProtocol::StartTransaction(Transaction transaction) {
   if (t.eight_bit && !capabilities_.eightbitmime) {
     absl::StatusOr<std::string> converted = message::DowngradeTo7Bit(*t.content);
     if (!converted.ok()) {
-      RefuseTransaction(
-          Synthetic(554, "5.6.3",
-                    absl::StrCat("the server does not offer 8BITMIME and the message cannot be "
-                                 "converted to 7 bit: ",
-                                 converted.status().message())),
-          "MAIL");
+      RefuseTransaction(MakeLocalReply(LocalReply::kCannotDowngrade, converted.status().message()),
+                        "MAIL");
       --depth_;
       FlushOutput();
       return;
@@ -446,9 +437,7 @@ void ClientProtocol::StartTransaction(Transaction transaction) {
       a.content->size() > capabilities_.max_size) {
     // RFC 1870: no point sending what the server said it will refuse.
     RefuseTransaction(
-        Synthetic(552, "5.3.4",
-                  absl::StrCat("message size ", a.content->size(),
-                               " exceeds the server's limit of ", capabilities_.max_size)),
+        MakeLocalReply(LocalReply::kTooBigForServer, a.content->size(), capabilities_.max_size),
         "MAIL");
     --depth_;
     FlushOutput();
@@ -483,14 +472,14 @@ void ClientProtocol::StartTransaction(Transaction transaction) {
   FlushOutput();
 }
 
-void ClientProtocol::RefuseTransaction(const smtp::Reply& reply, absl::string_view command) {
+void ClientSession::RefuseTransaction(const Reply& reply, absl::string_view command) {
   for (auto& outcome : active_->outcomes) {
     outcome = RecipientOutcome{reply, std::string(command), true};
   }
   FinishTransaction(nullptr, "");
 }
 
-void ClientProtocol::FinishTransaction(const smtp::Reply* deciding, absl::string_view command) {
+void ClientSession::FinishTransaction(const Reply* deciding, absl::string_view command) {
   Active& a = *active_;
   std::vector<RecipientOutcome> outcomes;
   outcomes.reserve(a.outcomes.size());
@@ -505,9 +494,8 @@ void ClientProtocol::FinishTransaction(const smtp::Reply* deciding, absl::string
       outcomes.push_back(RecipientOutcome{*deciding, std::string(command), false});
     } else {
       // Cannot happen: an accepted recipient always meets DATA, BDAT or the dot.
-      outcomes.push_back(RecipientOutcome{
-          Synthetic(451, "4.3.0", "transaction ended without a reply for this recipient"), "",
-          true});
+      outcomes.push_back(
+          RecipientOutcome{MakeLocalReply(LocalReply::kNoReplyForRecipient), "", true});
     }
   }
   active_.reset();
@@ -517,7 +505,7 @@ void ClientProtocol::FinishTransaction(const smtp::Reply* deciding, absl::string
   callbacks_.on_transaction_done(std::move(outcomes));
 }
 
-void ClientProtocol::Quit() {
+void ClientSession::Quit() {
   if (phase_ != Phase::kIdle) return;
   ++depth_;
   SendLine("QUIT");
@@ -527,9 +515,9 @@ void ClientProtocol::Quit() {
   FlushOutput();
 }
 
-std::vector<RecipientOutcome> ClientProtocol::InFlightOutcomes(const smtp::Reply& fallback,
-                                                               absl::string_view command,
-                                                               bool synthetic) {
+std::vector<RecipientOutcome> ClientSession::InFlightOutcomes(const Reply& fallback,
+                                                              absl::string_view command,
+                                                              bool synthetic) {
   std::vector<RecipientOutcome> outcomes;
   if (!active_) return outcomes;
   Active& a = *active_;
@@ -548,15 +536,15 @@ std::vector<RecipientOutcome> ClientProtocol::InFlightOutcomes(const smtp::Reply
 
 namespace {
 
-absl::string_view PhaseCommand(ClientProtocol::Phase phase) {
+absl::string_view PhaseCommand(ClientSession::Phase phase) {
   switch (phase) {
-    case ClientProtocol::Phase::kMail:
+    case ClientSession::Phase::kMail:
       return "MAIL";
-    case ClientProtocol::Phase::kRcpt:
+    case ClientSession::Phase::kRcpt:
       return "RCPT";
-    case ClientProtocol::Phase::kData:
+    case ClientSession::Phase::kData:
       return "DATA";
-    case ClientProtocol::Phase::kDataDot:
+    case ClientSession::Phase::kDataDot:
       return ".";
     default:
       return "";
@@ -565,27 +553,27 @@ absl::string_view PhaseCommand(ClientProtocol::Phase phase) {
 
 }  // namespace
 
-void ClientProtocol::Fail(SessionError error) {
+void ClientSession::Fail(SessionError error) {
   const absl::string_view command = PhaseCommand(phase_);
   std::vector<RecipientOutcome> outcomes;
   if (error.reply && error.reply->code == 421) {
     outcomes = InFlightOutcomes(*error.reply, command, false);
   } else {
-    outcomes = InFlightOutcomes(
-        Synthetic(451, "4.5.0", absl::StrCat("session failed: ", error.detail)), command, true);
+    outcomes =
+        InFlightOutcomes(MakeLocalReply(LocalReply::kSessionFailed, error.detail), command, true);
   }
   phase_ = Phase::kDone;
   expected_.clear();
   if (callbacks_.on_failed) callbacks_.on_failed(error, std::move(outcomes));
 }
 
-std::vector<RecipientOutcome> ClientProtocol::Abort(absl::string_view reason) {
+std::vector<RecipientOutcome> ClientSession::Abort(absl::string_view reason) {
   const absl::string_view command = PhaseCommand(phase_);
   std::vector<RecipientOutcome> outcomes =
-      InFlightOutcomes(Synthetic(451, "4.4.2", reason), command, true);
+      InFlightOutcomes(MakeLocalReply(LocalReply::kConnectionLost, reason), command, true);
   phase_ = Phase::kDone;
   expected_.clear();
   return outcomes;
 }
 
-}  // namespace volley::delivery
+}  // namespace volley::smtp

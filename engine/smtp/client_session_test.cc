@@ -1,4 +1,4 @@
-#include "engine/delivery/client_protocol.h"
+#include "engine/smtp/client_session.h"
 
 #include <memory>
 #include <string>
@@ -6,14 +6,14 @@
 
 #include "gtest/gtest.h"
 
-namespace volley::delivery {
+namespace volley::smtp {
 namespace {
 
-// Drives a ClientProtocol and records everything it does.
+// Drives a ClientSession and records everything it does.
 class Harness {
  public:
   explicit Harness(ProtocolOptions options = Options()) {
-    ClientProtocol::Callbacks cb;
+    ClientSession::Callbacks cb;
     cb.on_starttls = [this] { ++starttls; };
     cb.write = [this](std::string bytes) { writes.push_back(std::move(bytes)); };
     cb.on_ready = [this] { ++ready; };
@@ -25,7 +25,7 @@ class Harness {
       failed_in_flight = std::move(o);
     };
     cb.on_quit = [this] { quit = true; };
-    protocol = std::make_unique<ClientProtocol>(options, std::move(cb));
+    protocol = std::make_unique<ClientSession>(options, std::move(cb));
   }
 
   static ProtocolOptions Options() {
@@ -53,7 +53,7 @@ class Harness {
     return t;
   }
 
-  std::unique_ptr<ClientProtocol> protocol;
+  std::unique_ptr<ClientSession> protocol;
   std::vector<std::string> writes;
   int ready = 0;
   int starttls = 0;
@@ -63,7 +63,7 @@ class Harness {
   bool quit = false;
 };
 
-TEST(ClientProtocol, PipelinedTransactionGoesOutInOneWrite) {
+TEST(ClientSession, PipelinedTransactionGoesOutInOneWrite) {
   Harness h;
   h.Establish("250-PIPELINING\r\n250-SIZE 1000000\r\n250-8BITMIME\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test", "b@x.test"}));
@@ -74,7 +74,7 @@ TEST(ClientProtocol, PipelinedTransactionGoesOutInOneWrite) {
   h.protocol->OnData("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n25");
   h.protocol->OnData("0 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n");
   EXPECT_EQ(h.LastWrite(), "Subject: x\r\n\r\nhi\r\n.\r\n");
-  EXPECT_EQ(h.protocol->phase(), ClientProtocol::Phase::kDataDot);
+  EXPECT_EQ(h.protocol->phase(), ClientSession::Phase::kDataDot);
   h.protocol->OnData("250 2.0.0 Ok: queued as ABC\r\n");
   ASSERT_EQ(h.done.size(), 1u);
   ASSERT_EQ(h.done[0].size(), 2u);
@@ -84,10 +84,10 @@ TEST(ClientProtocol, PipelinedTransactionGoesOutInOneWrite) {
     EXPECT_FALSE(o.synthetic);
   }
   EXPECT_EQ(h.done[0][0].reply.Text(), "Ok: queued as ABC");
-  EXPECT_EQ(h.protocol->phase(), ClientProtocol::Phase::kIdle);
+  EXPECT_EQ(h.protocol->phase(), ClientSession::Phase::kIdle);
 }
 
-TEST(ClientProtocol, EachRecipientKeepsItsOwnRcptReply) {
+TEST(ClientSession, EachRecipientKeepsItsOwnRcptReply) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"ok@x.test", "gone@x.test", "later@x.test"}));
@@ -105,7 +105,7 @@ TEST(ClientProtocol, EachRecipientKeepsItsOwnRcptReply) {
   EXPECT_EQ(o[2].reply.code, 451);
 }
 
-TEST(ClientProtocol, AllRecipientsRefusedThen354SendsOnlyTheDot) {
+TEST(ClientSession, AllRecipientsRefusedThen354SendsOnlyTheDot) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test"}));
@@ -119,7 +119,7 @@ TEST(ClientProtocol, AllRecipientsRefusedThen354SendsOnlyTheDot) {
   EXPECT_EQ(h.LastWrite().substr(0, 6), "RSET\r\n");
 }
 
-TEST(ClientProtocol, DataRefusedFailsAcceptedRecipients) {
+TEST(ClientSession, DataRefusedFailsAcceptedRecipients) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test"}));
@@ -129,7 +129,7 @@ TEST(ClientProtocol, DataRefusedFailsAcceptedRecipients) {
   EXPECT_EQ(h.done[0][0].command, "DATA");
 }
 
-TEST(ClientProtocol, MailRefusedDecidesEveryRecipient) {
+TEST(ClientSession, MailRefusedDecidesEveryRecipient) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test", "b@x.test"}));
@@ -143,7 +143,7 @@ TEST(ClientProtocol, MailRefusedDecidesEveryRecipient) {
   }
 }
 
-TEST(ClientProtocol, LockStepWithoutPipelining) {
+TEST(ClientSession, LockStepWithoutPipelining) {
   Harness h;
   h.Establish("250-SIZE\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test", "b@x.test"}));
@@ -162,7 +162,7 @@ TEST(ClientProtocol, LockStepWithoutPipelining) {
   EXPECT_EQ(h.done[0][1].reply.code, 250);
 }
 
-TEST(ClientProtocol, LockStepAllRefusedSkipsDataAndResets) {
+TEST(ClientSession, LockStepAllRefusedSkipsDataAndResets) {
   Harness h;
   h.Establish("");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test"}));
@@ -177,7 +177,7 @@ TEST(ClientProtocol, LockStepAllRefusedSkipsDataAndResets) {
   EXPECT_EQ(h.LastWrite(), "MAIL FROM:<bounce@sender.test>\r\n");
 }
 
-TEST(ClientProtocol, HeloFallbackWhenEhloIsRefused) {
+TEST(ClientSession, HeloFallbackWhenEhloIsRefused) {
   Harness h;
   h.protocol->OnData("220 old.server\r\n");
   h.protocol->OnData("502 5.5.2 command not recognized\r\n");
@@ -189,17 +189,17 @@ TEST(ClientProtocol, HeloFallbackWhenEhloIsRefused) {
   EXPECT_FALSE(h.protocol->capabilities().pipelining);
 }
 
-TEST(ClientProtocol, GreetingRefused) {
+TEST(ClientSession, GreetingRefused) {
   Harness h;
   h.protocol->OnData("421 4.3.2 too busy\r\n");
   ASSERT_EQ(h.failures.size(), 1u);
   EXPECT_EQ(h.failures[0].kind, SessionError::Kind::kGreeting);
   EXPECT_EQ(h.failures[0].reply->code, 421);
   EXPECT_TRUE(h.failed_in_flight.empty());
-  EXPECT_EQ(h.protocol->phase(), ClientProtocol::Phase::kDone);
+  EXPECT_EQ(h.protocol->phase(), ClientSession::Phase::kDone);
 }
 
-TEST(ClientProtocol, ServerClosingMidTransactionKeepsDecidedOutcomes) {
+TEST(ClientSession, ServerClosingMidTransactionKeepsDecidedOutcomes) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"gone@x.test", "a@x.test"}));
@@ -211,7 +211,7 @@ TEST(ClientProtocol, ServerClosingMidTransactionKeepsDecidedOutcomes) {
   EXPECT_EQ(h.failed_in_flight[1].reply.code, 421);
 }
 
-TEST(ClientProtocol, MalformedReplyIsAProtocolError) {
+TEST(ClientSession, MalformedReplyIsAProtocolError) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test"}));
@@ -223,7 +223,7 @@ TEST(ClientProtocol, MalformedReplyIsAProtocolError) {
   EXPECT_TRUE(h.failed_in_flight[0].reply.IsTransient());
 }
 
-TEST(ClientProtocol, AbortDuringDataIsTransientForUndecided) {
+TEST(ClientSession, AbortDuringDataIsTransientForUndecided) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test", "b@x.test"}));
@@ -234,10 +234,10 @@ TEST(ClientProtocol, AbortDuringDataIsTransientForUndecided) {
   EXPECT_TRUE(outcomes[0].synthetic);
   EXPECT_EQ(outcomes[0].command, ".");
   EXPECT_EQ(outcomes[1].reply.code, 550);
-  EXPECT_EQ(h.protocol->phase(), ClientProtocol::Phase::kDone);
+  EXPECT_EQ(h.protocol->phase(), ClientSession::Phase::kDone);
 }
 
-TEST(ClientProtocol, OversizedMessageIsRefusedWithoutSending) {
+TEST(ClientSession, OversizedMessageIsRefusedWithoutSending) {
   Harness h;
   h.Establish("250-PIPELINING\r\n250-SIZE 10\r\n");
   const size_t writes = h.writes.size();
@@ -246,10 +246,10 @@ TEST(ClientProtocol, OversizedMessageIsRefusedWithoutSending) {
   ASSERT_EQ(h.done.size(), 1u);
   EXPECT_EQ(h.done[0][0].reply.code, 552);
   EXPECT_EQ(h.done[0][0].reply.enhanced->ToString(), "5.3.4");
-  EXPECT_EQ(h.protocol->phase(), ClientProtocol::Phase::kIdle);
+  EXPECT_EQ(h.protocol->phase(), ClientSession::Phase::kIdle);
 }
 
-TEST(ClientProtocol, BodyIsDotStuffedAndEightBitFlagged) {
+TEST(ClientSession, BodyIsDotStuffedAndEightBitFlagged) {
   Harness h;
   h.Establish("250-PIPELINING\r\n250-8BITMIME\r\n");
   Transaction t = Harness::Txn({"a@x.test"}, ".leading dot\r\ncaf\xc3\xa9\r\n");
@@ -260,12 +260,12 @@ TEST(ClientProtocol, BodyIsDotStuffedAndEightBitFlagged) {
   EXPECT_EQ(h.LastWrite(), "..leading dot\r\ncaf\xc3\xa9\r\n.\r\n");
 }
 
-TEST(ClientProtocol, NextTransactionFromInsideTheCallbackAndQuit) {
+TEST(ClientSession, NextTransactionFromInsideTheCallbackAndQuit) {
   Harness h;
-  ClientProtocol::Callbacks cb;
+  ClientSession::Callbacks cb;
   std::vector<std::string> writes;
   int transactions = 0;
-  ClientProtocol* p = nullptr;
+  ClientSession* p = nullptr;
   cb.write = [&](std::string b) { writes.push_back(std::move(b)); };
   cb.on_ready = [] {};
   cb.on_transaction_done = [&](std::vector<RecipientOutcome>) {
@@ -278,7 +278,7 @@ TEST(ClientProtocol, NextTransactionFromInsideTheCallbackAndQuit) {
   cb.on_quit = [&] { writes.push_back("<quit answered>"); };
   ProtocolOptions options;
   options.ehlo_name = "volley.test";
-  ClientProtocol protocol(options, std::move(cb));
+  ClientSession protocol(options, std::move(cb));
   p = &protocol;
   protocol.OnData("220 hi\r\n250-mx\r\n250 PIPELINING\r\n");
   protocol.StartTransaction(Harness::Txn({"a@x.test"}));
@@ -291,11 +291,11 @@ TEST(ClientProtocol, NextTransactionFromInsideTheCallbackAndQuit) {
   EXPECT_EQ(writes.back(), "Subject: x\r\n\r\nhi\r\n.\r\nQUIT\r\n");
   protocol.OnData("221 2.0.0 Bye\r\n");
   EXPECT_EQ(writes.back(), "<quit answered>");
-  EXPECT_EQ(protocol.phase(), ClientProtocol::Phase::kDone);
+  EXPECT_EQ(protocol.phase(), ClientSession::Phase::kDone);
   EXPECT_EQ(protocol.transactions(), 2);
 }
 
-TEST(ClientProtocol, UnsolicitedIdle421EndsTheSession) {
+TEST(ClientSession, UnsolicitedIdle421EndsTheSession) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   h.protocol->OnData("421 4.4.2 idle timeout\r\n");
@@ -305,12 +305,12 @@ TEST(ClientProtocol, UnsolicitedIdle421EndsTheSession) {
 }
 
 }  // namespace
-}  // namespace volley::delivery
+}  // namespace volley::smtp
 
-namespace volley::delivery {
+namespace volley::smtp {
 namespace {
 
-TEST(ClientProtocolTls, StartTlsThenEhloAgain) {
+TEST(ClientSessionTls, StartTlsThenEhloAgain) {
   ProtocolOptions options = Harness::Options();
   options.starttls = true;
   Harness h(options);
@@ -321,7 +321,7 @@ TEST(ClientProtocolTls, StartTlsThenEhloAgain) {
   EXPECT_EQ(h.ready, 0);
   h.protocol->OnData("220 2.0.0 Ready to start TLS\r\n250 injected\r\n");
   EXPECT_EQ(h.starttls, 1);
-  EXPECT_EQ(h.protocol->phase(), ClientProtocol::Phase::kTlsHandshake);
+  EXPECT_EQ(h.protocol->phase(), ClientSession::Phase::kTlsHandshake);
   EXPECT_TRUE(h.failures.empty());
   h.protocol->OnTlsEstablished();
   EXPECT_EQ(h.LastWrite(), "EHLO volley.test\r\n");
@@ -332,7 +332,7 @@ TEST(ClientProtocolTls, StartTlsThenEhloAgain) {
   EXPECT_TRUE(h.protocol->capabilities().pipelining);
 }
 
-TEST(ClientProtocolTls, RequiredButNotOffered) {
+TEST(ClientSessionTls, RequiredButNotOffered) {
   ProtocolOptions options = Harness::Options();
   options.starttls = true;
   options.tls_required = true;
@@ -343,7 +343,7 @@ TEST(ClientProtocolTls, RequiredButNotOffered) {
   EXPECT_EQ(h.ready, 0);
 }
 
-TEST(ClientProtocolTls, RefusedStartTls) {
+TEST(ClientSessionTls, RefusedStartTls) {
   for (bool required : {false, true}) {
     ProtocolOptions options = Harness::Options();
     options.starttls = true;
@@ -364,7 +364,7 @@ TEST(ClientProtocolTls, RefusedStartTls) {
   }
 }
 
-TEST(ClientProtocolAuth, PlainOverImplicitTls) {
+TEST(ClientSessionAuth, PlainOverImplicitTls) {
   ProtocolOptions options = Harness::Options();
   options.tls_active = true;
   options.auth_user = "u";
@@ -379,7 +379,7 @@ TEST(ClientProtocolAuth, PlainOverImplicitTls) {
   EXPECT_TRUE(h.protocol->authenticated());
 }
 
-TEST(ClientProtocolAuth, LoginWhenPlainIsNotOffered) {
+TEST(ClientSessionAuth, LoginWhenPlainIsNotOffered) {
   ProtocolOptions options = Harness::Options();
   options.tls_active = true;
   options.auth_user = "user";
@@ -396,7 +396,7 @@ TEST(ClientProtocolAuth, LoginWhenPlainIsNotOffered) {
   EXPECT_EQ(h.ready, 1);
 }
 
-TEST(ClientProtocolAuth, BadCredentialsAndNoMechanism) {
+TEST(ClientSessionAuth, BadCredentialsAndNoMechanism) {
   ProtocolOptions options = Harness::Options();
   options.tls_active = true;
   options.auth_user = "u";
@@ -414,7 +414,7 @@ TEST(ClientProtocolAuth, BadCredentialsAndNoMechanism) {
   EXPECT_EQ(none.failures[0].kind, SessionError::Kind::kAuth);
 }
 
-TEST(ClientProtocolAuth, NoCredentialsOverPlaintextUnlessAllowed) {
+TEST(ClientSessionAuth, NoCredentialsOverPlaintextUnlessAllowed) {
   ProtocolOptions options = Harness::Options();
   options.auth_user = "u";
   options.auth_password = "p";
@@ -431,7 +431,7 @@ TEST(ClientProtocolAuth, NoCredentialsOverPlaintextUnlessAllowed) {
   EXPECT_EQ(allowed.LastWrite(), "AUTH PLAIN AHUAcA==\r\n");
 }
 
-TEST(ClientProtocolExtensions, BdatAfterTheRcptReplies) {
+TEST(ClientSessionExtensions, BdatAfterTheRcptReplies) {
   Harness h;
   h.Establish("250-PIPELINING\r\n250-CHUNKING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test", "b@x.test"}, ".dot\r\n"));
@@ -439,7 +439,7 @@ TEST(ClientProtocolExtensions, BdatAfterTheRcptReplies) {
             "MAIL FROM:<bounce@sender.test>\r\nRCPT TO:<a@x.test>\r\n"
             "RCPT TO:<b@x.test>\r\n");
   h.protocol->OnData("250 Ok\r\n250 Ok\r\n");
-  EXPECT_EQ(h.protocol->phase(), ClientProtocol::Phase::kRcpt);
+  EXPECT_EQ(h.protocol->phase(), ClientSession::Phase::kRcpt);
   h.protocol->OnData("550 5.1.1 no\r\n");
   // No dot-stuffing with BDAT.
   EXPECT_EQ(h.LastWrite(), "BDAT 6 LAST\r\n.dot\r\n");
@@ -450,7 +450,7 @@ TEST(ClientProtocolExtensions, BdatAfterTheRcptReplies) {
   EXPECT_EQ(h.done[0][1].reply.code, 550);
 }
 
-TEST(ClientProtocolExtensions, BdatLockStepAndNothingAccepted) {
+TEST(ClientSessionExtensions, BdatLockStepAndNothingAccepted) {
   Harness h;
   h.Establish("250-CHUNKING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test"}));
@@ -460,7 +460,7 @@ TEST(ClientProtocolExtensions, BdatLockStepAndNothingAccepted) {
   for (const std::string& w : h.writes) EXPECT_EQ(w.find("BDAT"), std::string::npos) << w;
 }
 
-TEST(ClientProtocolExtensions, DsnParametersOnlyWhenOffered) {
+TEST(ClientSessionExtensions, DsnParametersOnlyWhenOffered) {
   Transaction t = Harness::Txn({"a@x.test"});
   t.dsn_ret = "HDRS";
   t.dsn_envid = "QQ314159";
@@ -479,7 +479,7 @@ TEST(ClientProtocolExtensions, DsnParametersOnlyWhenOffered) {
             "MAIL FROM:<bounce@sender.test>\r\nRCPT TO:<a@x.test>\r\nDATA\r\n");
 }
 
-TEST(ClientProtocolExtensions, SmtpUtf8) {
+TEST(ClientSessionExtensions, SmtpUtf8) {
   Harness with;
   with.Establish("250-PIPELINING\r\n250-SMTPUTF8\r\n");
   with.protocol->StartTransaction(Harness::Txn({"j\xc3\xb8rn@x.test"}));
@@ -504,7 +504,7 @@ TEST(ClientProtocolExtensions, SmtpUtf8) {
   EXPECT_EQ(flagged.done[0][0].reply.code, 553);
 }
 
-TEST(ClientProtocolExtensions, EightBitIsConvertedForServersWithout8BitMime) {
+TEST(ClientSessionExtensions, EightBitIsConvertedForServersWithout8BitMime) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   Transaction t = Harness::Txn({"a@x.test"}, "Subject: x\r\n\r\ncaf\xc3\xa9\r\n");
@@ -519,7 +519,7 @@ TEST(ClientProtocolExtensions, EightBitIsConvertedForServersWithout8BitMime) {
   for (char c : body) ASSERT_LT(static_cast<unsigned char>(c), 0x80) << body;
 }
 
-TEST(ClientProtocolExtensions, UnconvertibleEightBitBounces) {
+TEST(ClientSessionExtensions, UnconvertibleEightBitBounces) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   Transaction t = Harness::Txn({"a@x.test"}, "Subject: caf\xc3\xa9\r\n\r\nbody\r\n");
@@ -530,7 +530,7 @@ TEST(ClientProtocolExtensions, UnconvertibleEightBitBounces) {
   EXPECT_EQ(h.done[0][0].reply.enhanced->ToString(), "5.6.3");
 }
 
-TEST(ClientProtocolExtensions, TooManyRecipientsDefersTheRest) {
+TEST(ClientSessionExtensions, TooManyRecipientsDefersTheRest) {
   Harness h;
   h.Establish("250-PIPELINING\r\n");
   h.protocol->StartTransaction(Harness::Txn({"a@x.test", "b@x.test", "c@x.test"}));
@@ -554,4 +554,4 @@ TEST(ClientProtocolExtensions, TooManyRecipientsDefersTheRest) {
 }
 
 }  // namespace
-}  // namespace volley::delivery
+}  // namespace volley::smtp

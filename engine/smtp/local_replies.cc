@@ -1,0 +1,110 @@
+#include "engine/smtp/local_replies.h"
+
+namespace volley::smtp {
+namespace {
+
+using L = LocalReply;
+
+constexpr LocalReplySpec kTable[] = {
+    {L::kGreeting, 220, "", "$0 ESMTP Volley", 1},
+    {L::kHeloOk, 250, "", "$0", 1},
+    {L::kOk, 250, "2.0.0", "Ok", 0},
+    {L::kSenderOk, 250, "2.1.0", "Ok", 0},
+    {L::kRecipientOk, 250, "2.1.5", "Ok", 0},
+    {L::kChunkOk, 250, "2.0.0", "Ok: $0 octets received", 1},
+    {L::kQueued, 250, "2.0.0", "OK <$0>", 1},
+    {L::kDataGoAhead, 354, "", "End data with <CR><LF>.<CR><LF>", 0},
+    {L::kStartTlsGoAhead, 220, "2.0.0", "Ready to start TLS", 0},
+    {L::kAuthOk, 235, "2.7.0", "Authentication successful", 0},
+    {L::kBye, 221, "2.0.0", "Bye", 0},
+    {L::kCannotVrfy, 252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery",
+     0},
+    {L::kHelp, 214, "2.0.0", "See RFC 5321", 0},
+    {L::kShuttingDown, 421, "4.3.2", "$0 Service shutting down, closing transmission channel", 1},
+    {L::kTooManyConnections, 421, "4.3.2", "$0 Error: too many connections", 1},
+    {L::kIdleTimeout, 421, "4.4.2", "$0 Error: timeout exceeded", 1},
+    {L::kTooManyErrors, 421, "4.7.0", "$0 Error: too many errors", 1},
+    {L::kSpoolUnavailable, 421, "4.3.2",
+     "Service not available: the spool is shutting down; try again later", 0},
+    {L::kSpoolFull, 452, "4.3.1", "insufficient system storage; try again later", 0},
+    {L::kInternalError, 451, "4.3.0", "internal error; try again later", 0},
+    {L::kTooManyRecipients, 452, "4.5.3", "Error: too many recipients", 0},
+    {L::kUnknownCommand, 500, "5.5.2", "Command not recognized", 0},
+    {L::kLineTooLong, 500, "5.5.6", "Error: line too long", 0},
+    {L::kParameterSyntax, 501, "5.5.4", "Syntax error in parameters", 0},
+    {L::kBadSizeValue, 501, "5.5.4", "Bad SIZE parameter value", 0},
+    {L::kCommandUsage, 501, "5.5.4", "Syntax: $0", 1},
+    {L::kNoArguments, 501, "5.5.4", "No arguments allowed", 0},
+    {L::kArgumentRequired, 501, "5.5.4", "Argument required", 0},
+    {L::kBadSenderAddress, 501, "5.1.7", "Bad sender address syntax", 0},
+    {L::kBadRecipientAddress, 501, "5.1.3", "Bad recipient address syntax", 0},
+    {L::kBadSizeParameter, 501, "5.5.4", "Error: bad SIZE parameter", 0},
+    {L::kBadBodyParameter, 501, "5.5.4", "Error: unsupported BODY parameter", 0},
+    {L::kSmtputf8Value, 501, "5.5.4", "Error: SMTPUTF8 takes no value", 0},
+    {L::kBadRetParameter, 501, "5.5.4", "Error: bad RET parameter", 0},
+    {L::kBadEnvidParameter, 501, "5.5.4", "Error: bad ENVID parameter", 0},
+    {L::kBadNotifyParameter, 501, "5.5.4", "Error: bad NOTIFY parameter", 0},
+    {L::kBadOrcptParameter, 501, "5.5.4", "Error: bad ORCPT parameter", 0},
+    {L::kRepeatedParameter, 501, "5.5.4", "Error: repeated parameter", 0},
+    {L::kBdatSyntax, 501, "5.5.4", "Syntax: BDAT size [LAST]", 0},
+    {L::kAuthSyntax, 501, "5.5.4", "Syntax: AUTH mechanism [initial-response]", 0},
+    {L::kAuthAborted, 501, "5.7.0", "Error: authentication aborted", 0},
+    {L::kAuthBadBase64, 501, "5.5.2", "Error: malformed base64 in AUTH response", 0},
+    {L::kAuthBadPlain, 501, "5.5.2", "Error: malformed AUTH PLAIN response", 0},
+    {L::kNotImplemented, 502, "5.5.1", "Error: command not implemented", 0},
+    {L::kNoService, 503, "5.5.1", "Error: no SMTP service here", 0},
+    {L::kNeedHelo, 503, "5.5.1", "Error: send HELO/EHLO first", 0},
+    {L::kNestedMail, 503, "5.5.1", "Error: nested MAIL command", 0},
+    {L::kNeedMail, 503, "5.5.1", "Error: need MAIL command", 0},
+    {L::kNeedRcpt, 503, "5.5.1", "Error: need RCPT command", 0},
+    {L::kDataAfterBdat, 503, "5.5.1", "Error: DATA after BDAT in the same transaction", 0},
+    {L::kTlsActive, 503, "5.5.1", "Error: TLS already active", 0},
+    {L::kStartTlsInTransaction, 503, "5.5.1", "Error: STARTTLS not allowed in a mail transaction",
+     0},
+    {L::kNeedEhlo, 503, "5.5.1", "Error: send EHLO first", 0},
+    {L::kAlreadyAuthenticated, 503, "5.5.1", "Error: already authenticated", 0},
+    {L::kAuthInTransaction, 503, "5.5.1", "Error: AUTH not allowed in a mail transaction", 0},
+    {L::kAuthMechanism, 504, "5.5.4", "Error: unsupported authentication mechanism", 0},
+    {L::kAuthRequired, 530, "5.7.0", "Error: authentication required", 0},
+    {L::kAuthInvalid, 535, "5.7.8", "Error: authentication credentials invalid", 0},
+    {L::kEncryptionRequired, 538, "5.7.11",
+     "Error: encryption required for requested authentication mechanism", 0},
+    {L::kRelayDenied, 550, "5.7.1", "relaying denied for $0", 1},
+    {L::kRecipientNeedsDomain, 550, "5.1.3", "recipient address must include a domain", 0},
+    {L::kMessageTooBig, 552, "5.3.4", "Error: message size exceeds fixed limit", 0},
+    {L::kNoValidRecipients, 554, "5.5.1", "Error: no valid recipients", 0},
+    {L::kUnsupportedParameter, 555, "5.5.4", "Error: unsupported parameter $0", 1},
+    {L::kParametersNeedEhlo, 555, "5.5.4", "Error: parameters need EHLO", 0},
+    {L::kDnsFailed, 451, "4.4.3", "DNS lookup for $0 failed: $1", 2},
+    {L::kNoAddress, 451, "4.4.4", "no address for $0", 1},
+    {L::kNoSuchDomain, 550, "5.1.2", "domain $0 does not exist", 1},
+    {L::kNoMxNoAddress, 550, "5.1.2", "domain $0 has no MX or address records", 1},
+    {L::kNullMx, 556, "5.1.10", "domain $0 does not accept mail (null MX)", 1},
+    {L::kHostsFailedRecently, 451, "4.4.1", "every host of $0 failed within the last $1", 2},
+    {L::kNoAnswer, 451, "4.4.1", "$0", 1},
+    {L::kConnectionLost, 451, "4.4.2", "$0", 1},
+    {L::kSessionFailed, 451, "4.5.0", "session failed: $0", 1},
+    {L::kNoReplyForRecipient, 451, "4.3.0", "transaction ended without a reply for this recipient",
+     0},
+    {L::kSpoolReadFailed, 451, "4.3.0", "spool read failed: $0", 1},
+    {L::kExpired, 451, "4.4.7", "message expired before it could be delivered", 0},
+    {L::kExpiredAfterError, 451, "4.4.7", "message expired; last error: $0", 1},
+    {L::kExpiredBounce, 551, "5.4.7", "message expired after $0 attempts; last error: $1", 2},
+    {L::kNeedsSmtputf8, 553, "5.6.7", "the message needs SMTPUTF8 and the server does not offer it",
+     0},
+    {L::kCannotDowngrade, 554, "5.6.3",
+     "the server does not offer 8BITMIME and the message cannot be converted to 7 bit: $0", 1},
+    {L::kTooBigForServer, 552, "5.3.4", "message size $0 exceeds the server's limit of $1", 2},
+};
+
+}  // namespace
+
+absl::Span<const LocalReplySpec> LocalReplies() { return kTable; }
+
+const LocalReplySpec& LocalReplySpecOf(LocalReply id) {
+  const LocalReplySpec& spec = kTable[static_cast<size_t>(id)];
+  DCHECK(spec.id == id) << "the local reply table is out of order at " << static_cast<int>(id);
+  return spec;
+}
+
+}  // namespace volley::smtp
