@@ -85,7 +85,7 @@ class SmtpSink::Handler : public smtp::ServerSessionHandler {
   }
 
   void OnMessage(smtp::Envelope envelope, std::string content,
-                 absl::AnyInvocable<void(smtp::Reply)> done) override {
+                 absl::AnyInvocable<void(smtp::MessageResponse)> done) override {
     Fault fault = Fault::kNone;
     for (const std::string& recipient : envelope.recipients) {
       const Fault f = FaultOf(recipient);
@@ -101,7 +101,7 @@ class SmtpSink::Handler : public smtp::ServerSessionHandler {
     }
     switch (fault) {
       case Fault::kDisconnect:
-        done(smtp::Reply{});  // code 0: drop the connection without a reply
+        done(smtp::MessageResponse::Disconnect());
         return;
       case Fault::kPermDataFail:
         done(smtp::MakeReply(554, "5.6.0", "Message refused as requested"));

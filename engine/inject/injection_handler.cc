@@ -59,7 +59,7 @@ std::optional<smtp::Reply> InjectionHandler::CheckRecipient(const smtp::Envelope
 }
 
 void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
-                                 absl::AnyInvocable<void(smtp::Reply)> done) {
+                                 absl::AnyInvocable<void(smtp::MessageResponse)> done) {
   // The disk may have filled while the body arrived: nothing is kept half-way.
   if (std::optional<smtp::Reply> refusal = RefuseIfSpoolFull()) {
     done(*std::move(refusal));
@@ -139,7 +139,7 @@ void InjectionHandler::OnMessage(smtp::Envelope envelope, std::string content,
 void InjectionHandler::OnStored(const smtp::Envelope& envelope, const queue::MessageMeta& meta,
                                 std::vector<queue::RecipientRecord> records,
                                 std::shared_ptr<const std::string> body, absl::Status status,
-                                absl::AnyInvocable<void(smtp::Reply)> done) {
+                                absl::AnyInvocable<void(smtp::MessageResponse)> done) {
   --pending_;
   if (!status.ok()) {
     // Nothing was kept: the client keeps the message and retries later.

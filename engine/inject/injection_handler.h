@@ -27,7 +27,7 @@ class InjectionHandler : public smtp::ServerSessionHandler {
   std::optional<smtp::Reply> CheckRecipient(const smtp::Envelope& envelope,
                                             absl::string_view recipient) override;
   void OnMessage(smtp::Envelope envelope, std::string content,
-                 absl::AnyInvocable<void(smtp::Reply)> done) override;
+                 absl::AnyInvocable<void(smtp::MessageResponse)> done) override;
 
   // Messages handed to the spool writer and not yet answered.
   int pending() const { return pending_; }
@@ -36,7 +36,7 @@ class InjectionHandler : public smtp::ServerSessionHandler {
   void OnStored(const smtp::Envelope& envelope, const queue::MessageMeta& meta,
                 std::vector<queue::RecipientRecord> records,
                 std::shared_ptr<const std::string> body, absl::Status status,
-                absl::AnyInvocable<void(smtp::Reply)> done);
+                absl::AnyInvocable<void(smtp::MessageResponse)> done);
 
   // 452 4.3.1 while the spool's disk is below [server] spool_min_free or its writes fail.
   std::optional<smtp::Reply> RefuseIfSpoolFull() const;

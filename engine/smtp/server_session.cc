@@ -642,21 +642,26 @@ class ServerSession::Impl {
     const uint64_t sequence = ++message_sequence_;
     std::weak_ptr<bool> alive = alive_;
     handler_->OnMessage(std::move(envelope), std::move(content),
-                        [this, alive, sequence](Reply reply) {
+                        [this, alive, sequence](MessageResponse response) {
                           if (alive.expired()) return;
-                          OnHandlerDone(sequence, std::move(reply));
+                          OnHandlerDone(sequence, std::move(response));
                         });
   }
 
-  void OnHandlerDone(uint64_t sequence, Reply reply) {
+  void OnHandlerDone(uint64_t sequence, MessageResponse response) {
     if (closed_ || state_ != State::kWaitingHandler || sequence != message_sequence_) return;
     state_ = State::kCommand;
-    if (reply.code == 0) {
-      // The handler wants the connection dropped without a reply.
+    if (response.then == MessageResponse::Then::kDisconnect) {
       Drop();
       return;
     }
+    const Reply& reply = response.reply;
     if (reply.IsPositive()) errors_since_ok_ = 0;
+    // RFC 5321 3.8: a 421 means the server is closing the channel.
+    if (response.then == MessageResponse::Then::kClose || reply.code == 421) {
+      CloseWith(reply);
+      return;
+    }
     Append(reply);
     if (processing_) return;  // Called from within OnMessage: Process() carries on.
     // Pipelined input that arrived behind the message, answered now that its reply is out.

@@ -52,6 +52,25 @@ struct Envelope {
   bool bdat = false;  // the content came by BDAT (RFC 3030) rather than DATA
 };
 
+// The handler's answer to a message.
+struct MessageResponse {
+  enum class Then {
+    kContinue,    // the session goes on
+    kClose,       // the reply is the session's last (a 421 always is, RFC 5321 3.8)
+    kDisconnect,  // the connection is closed without a reply (a policy's "disconnect", as a
+                  // milter's shutdown or KumoMTA's disconnect action)
+  };
+  // A reply, and the session goes on (or closes, for a 421).
+  MessageResponse(Reply r) : reply(std::move(r)) {}  // NOLINT: a reply is a response
+  static MessageResponse Disconnect() {
+    MessageResponse response{Reply{}};
+    response.then = Then::kDisconnect;
+    return response;
+  }
+  Reply reply;
+  Then then = Then::kContinue;
+};
+
 // What the session asks of its owner. All calls happen on the thread that drives the session.
 class ServerSessionHandler {
  public:
@@ -91,10 +110,9 @@ class ServerSessionHandler {
   // without the final ".", or the BDAT chunks joined, octets as sent (envelope.bdat). The
   // handler calls `done` exactly once with the reply for the client (250 with the queue id once
   // the message is durable, or an error), now or later on the same thread.
-  // Calling `done` after the session is gone is safe and does nothing. A reply with code 0
-  // drops the connection without an answer, as a crashed server would (for the test sink).
+  // Calling `done` after the session is gone is safe and does nothing.
   virtual void OnMessage(Envelope envelope, std::string content,
-                         absl::AnyInvocable<void(Reply)> done) = 0;
+                         absl::AnyInvocable<void(MessageResponse)> done) = 0;
 };
 
 struct ServerSessionOptions {

@@ -57,7 +57,7 @@ class TestHandler : public ServerSessionHandler {
   }
 
   void OnMessage(Envelope envelope, std::string content,
-                 absl::AnyInvocable<void(Reply)> done) override {
+                 absl::AnyInvocable<void(MessageResponse)> done) override {
     messages.push_back({std::move(envelope), std::move(content)});
     if (async) {
       pending.push_back(std::move(done));
@@ -72,7 +72,7 @@ class TestHandler : public ServerSessionHandler {
   std::vector<uint64_t> line_session_ids;
   std::vector<size_t> data_progress;  // ContinueData's bytes_so_far
   std::vector<ReceivedMessage> messages;
-  std::vector<absl::AnyInvocable<void(Reply)>> pending;
+  std::vector<absl::AnyInvocable<void(MessageResponse)>> pending;
   std::vector<size_t> recipients_seen_at_check;
 };
 
@@ -325,6 +325,38 @@ TEST_F(SessionTest, DoneAfterDisconnectIsIgnored) {
   EXPECT_TRUE(output_.empty());
   EXPECT_TRUE(session_->closed());
   EXPECT_FALSE(session_->wants_input());
+}
+
+TEST_F(SessionTest, AHandlers421EndsTheSessionAfterTheReply) {
+  handler_.async = true;
+  Ehlo();
+  // Pipelined commands after the message are never answered: the 421 closes the channel.
+  Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<a@x.org>\r\nDATA\r\nbody\r\n.\r\nNOOP\r\n");
+  ASSERT_EQ(handler_.pending.size(), 1u);
+  handler_.pending[0](MakeReply(421, "4.3.2", "spool stopped"));
+  EXPECT_THAT(Take(), ElementsAre("421 4.3.2 spool stopped"));
+  EXPECT_TRUE(closed_);
+  EXPECT_TRUE(session_->closed());
+}
+
+TEST_F(SessionTest, AHandlerMayCloseAfterAnyReplyOrDisconnectWithoutOne) {
+  handler_.async = true;
+  Ehlo();
+  Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<a@x.org>\r\nDATA\r\nbody\r\n.\r\n");
+  MessageResponse last = MakeReply(554, "5.7.0", "go away");
+  last.then = MessageResponse::Then::kClose;
+  handler_.pending[0](std::move(last));
+  EXPECT_THAT(Take(), ElementsAre("554 5.7.0 go away"));
+  EXPECT_TRUE(closed_);
+
+  Create();
+  handler_.pending.clear();
+  Ehlo();
+  Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<a@x.org>\r\nDATA\r\nbody\r\n.\r\n");
+  ASSERT_EQ(handler_.pending.size(), 1u);
+  handler_.pending[0](MessageResponse::Disconnect());
+  EXPECT_THAT(Take(), IsEmpty());
+  EXPECT_TRUE(closed_);
 }
 
 TEST_F(SessionTest, SequenceErrors) {

@@ -108,7 +108,7 @@ class RecordingHandler : public ServerSessionHandler {
   }
 
   void OnMessage(Envelope envelope, std::string content,
-                 absl::AnyInvocable<void(Reply)> done) override {
+                 absl::AnyInvocable<void(MessageResponse)> done) override {
     std::lock_guard<std::mutex> lock(mutex);
     envelopes.push_back(envelope);
     contents.push_back(content);
@@ -124,7 +124,7 @@ class RecordingHandler : public ServerSessionHandler {
   std::vector<Envelope> envelopes;
   std::vector<std::string> contents;
   bool hold = false;  // keep `done` (set before traffic starts)
-  std::vector<absl::AnyInvocable<void(Reply)>> held;
+  std::vector<absl::AnyInvocable<void(MessageResponse)>> held;
 };
 
 // A blocking client socket; every read has a deadline so that a broken server fails the test
@@ -524,7 +524,7 @@ TEST(SmtpListenerTest, HeldMessageBackpressureAndPipelinedCommands) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   loop.Call([&] {
-    absl::AnyInvocable<void(Reply)> done;
+    absl::AnyInvocable<void(MessageResponse)> done;
     {
       std::lock_guard<std::mutex> lock(handler.mutex);
       EXPECT_EQ(handler.held.size(), 1u);
