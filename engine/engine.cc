@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <future>
+#include <mutex>
 #include <thread>
 #include <utility>
 
@@ -11,11 +12,12 @@
 #include "engine/delivery/context.h"
 #include "engine/delivery/delivery_shard.h"
 #include "engine/delivery/dispatcher.h"
+#include "engine/events/delivery_log.h"
+#include "engine/events/event_bus.h"
 #include "engine/http/http_server.h"
 #include "engine/inject/injection_handler.h"
-#include "engine/log/delivery_log.h"
-#include "engine/metrics/dns_metrics.h"
-#include "engine/metrics/metrics.h"
+#include "engine/metrics/engine_metrics.h"
+#include "engine/metrics/event_counters.h"
 #include "engine/runtime/shard.h"
 #include "engine/runtime/worker_pool.h"
 #include "engine/smtp/command_parser.h"
@@ -44,13 +46,17 @@ class Engine::Impl {
     std::unique_ptr<inject::InjectionHandler> injection;
     std::vector<std::unique_ptr<smtp::SmtpListener>> listeners;
     std::unique_ptr<http::HttpServer> http;  // shard 0 only
-    bool running = false;                    // the thread and loop are up
+    // Where the shard's events go: the delivery log and the shard's own counters.
+    events::EventBus events;
+    std::unique_ptr<metrics::EventCounters> counters;
+    int inbound_connections = 0;  // open sessions on the shard's listeners (loop thread)
+    bool running = false;         // the thread and loop are up
   };
 
   config::Config config;
   std::unique_ptr<queue::Spool> spool;
-  std::unique_ptr<DeliveryLog> log;
-  std::unique_ptr<Metrics> metrics;
+  std::unique_ptr<events::DeliveryLog> log;
+  std::unique_ptr<metrics::EngineMetrics> metrics;
   std::unique_ptr<queue::SpoolWriter> writer;
   std::unique_ptr<WorkerPool> io_pool;
   std::unique_ptr<queue::DiskSpaceMonitor> disk_space;
@@ -68,13 +74,17 @@ class Engine::Impl {
   void StopShards(absl::Duration grace);
   absl::Status Recover();
   void StartLoader();
+  // Answers a /metrics scrape once every shard has added its part (on its own thread).
+  void Scrape(http::Respond respond);
 };
 
 absl::Status Engine::Impl::StartShard(ShardParts& parts) {
   absl::Status started = parts.shard->Start([this, &parts]() -> absl::Status {
     absl::Status status = parts.delivery->Init();
     if (!status.ok()) return status;
-    parts.injection = std::make_unique<inject::InjectionHandler>(parts.shard.get(), context,
+    delivery::EngineContext shard_context = context;
+    shard_context.events = &parts.events;
+    parts.injection = std::make_unique<inject::InjectionHandler>(parts.shard.get(), shard_context,
                                                                  dispatcher.get(), ids.get());
     return absl::OkStatus();
   });
@@ -99,10 +109,8 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
       options.session.hostname = config.server.hostname;
       options.session.max_message_size = inject.max_message_size;
       options.session.max_recipients = inject.max_recipients;
-      ShardMetrics* shard_metrics = &metrics->shard(index);
-      options.on_connections_changed = [shard_metrics](int delta) {
-        shard_metrics->AddConnection(Direction::kInbound, delta);
-      };
+      int* inbound = &parts.inbound_connections;
+      options.on_connections_changed = [inbound](int delta) { *inbound += delta; };
       absl::StatusOr<std::unique_ptr<smtp::SmtpListener>> listener =
           smtp::SmtpListener::Create(parts.shard->loop(), options, parts.injection.get());
       if (!listener.ok()) {
@@ -130,19 +138,7 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
       parts.http = std::move(*server);
       http_port = parts.http->port();
       parts.http->Route("GET", "/metrics", [this](const http::HttpRequest&, http::Respond respond) {
-        metrics->spool_bytes().store(spool->DiskBytes(), std::memory_order_relaxed);
-        metrics->spool_free_bytes().store(disk_space->free_bytes(), std::memory_order_relaxed);
-        metrics->spool_refusing().store(context.SpoolRefusesInjection() ? 1 : 0,
-                                        std::memory_order_relaxed);
-        metrics->queued_recipients().store(static_cast<int64_t>(writer->queued_recipients()),
-                                           std::memory_order_relaxed);
-        std::string text = metrics->RenderPrometheus();
-        std::vector<const dns::ResolverStats*> resolvers;
-        for (ShardParts& shard : shards) resolvers.push_back(&shard.delivery->resolver().stats());
-        AppendDnsMetrics(resolvers, &text);
-        http::HttpResponse response = http::HttpResponse::Text(200, std::move(text));
-        response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-        std::move(respond)(std::move(response));
+        Scrape(std::move(respond));
       });
       parts.http->Route("GET", "/api/check-liveness/v1",
                         [](const http::HttpRequest&, http::Respond respond) {
@@ -152,6 +148,50 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
     opened.set_value(absl::OkStatus());
   });
   return result.get();
+}
+
+void Engine::Impl::Scrape(http::Respond respond) {
+  // What one scrape gathers; the last shard to add its part hands it back to shard 0, whose loop
+  // runs the HTTP server.
+  struct Gathering {
+    std::mutex mutex;
+    metrics::ScrapeTotals totals;
+    int remaining = 0;
+    http::Respond respond;
+  };
+  auto gathering = std::make_shared<Gathering>();
+  gathering->respond = std::move(respond);
+  gathering->remaining = static_cast<int>(shards.size());
+  gathering->totals.spooled_recipients = static_cast<int64_t>(writer->queued_recipients());
+  gathering->totals.spool_bytes = spool->DiskBytes();
+  gathering->totals.spool_free_bytes = disk_space->free_bytes();
+  gathering->totals.spool_refusing = context.SpoolRefusesInjection();
+  auto finish = [this, gathering] {
+    shards[0].shard->Post([this, gathering] {
+      http::HttpResponse response =
+          http::HttpResponse::Text(200, metrics->Render(gathering->totals));
+      response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      std::move(gathering->respond)(std::move(response));
+    });
+  };
+  for (ShardParts& parts : shards) {
+    ShardParts* p = &parts;
+    auto add = [p, gathering, finish] {
+      {
+        std::lock_guard<std::mutex> lock(gathering->mutex);
+        p->delivery->Collect(&gathering->totals);
+        gathering->totals.connections[static_cast<size_t>(metrics::Direction::kInbound)] +=
+            p->inbound_connections;
+        if (--gathering->remaining > 0) return;
+      }
+      finish();
+    };
+    if (!parts.shard->Post(add)) {
+      // A stopped shard holds nothing.
+      std::lock_guard<std::mutex> lock(gathering->mutex);
+      if (--gathering->remaining == 0) finish();
+    }
+  }
 }
 
 absl::Status Engine::Impl::Recover() {
@@ -226,18 +266,18 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->spool = std::move(spool);
-  absl::StatusOr<std::unique_ptr<DeliveryLog>> log = DeliveryLog::Open(config.server.log);
+  absl::StatusOr<std::unique_ptr<events::DeliveryLog>> log =
+      events::DeliveryLog::Open(config.server.log);
   if (!log.ok()) return log.status();
   impl->log = std::move(*log);
 
   int threads = config.server.threads;
   if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  impl->metrics = std::make_unique<Metrics>(threads);
-  Metrics* metrics = impl->metrics.get();
+  impl->metrics = std::make_unique<metrics::EngineMetrics>(threads);
+  metrics::EngineMetrics* metrics = impl->metrics.get();
   impl->writer = std::make_unique<queue::SpoolWriter>(
       impl->spool.get(), [metrics](absl::Duration elapsed, int messages, bool ok) {
-        metrics->spool_commit().Observe(absl::ToDoubleSeconds(elapsed));
-        metrics->CountSpoolCommit(messages, ok);
+        metrics->CountSpoolCommit(elapsed, messages, ok);
       });
   impl->io_pool = std::make_unique<WorkerPool>(2);
   impl->disk_space =
@@ -247,7 +287,6 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
   impl->context.config = &impl->config;
   impl->context.spool = impl->spool.get();
   impl->context.writer = impl->writer.get();
-  impl->context.log = impl->log.get();
   impl->context.metrics = impl->metrics.get();
   impl->context.clock = &Clock::Real();
   impl->context.io_pool = impl->io_pool.get();
@@ -258,9 +297,14 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& conf
   std::vector<delivery::DeliveryShard*> delivery_shards;
   // Delivery shards exist before any loop runs, so the dispatcher can name them all.
   for (int i = 0; i < threads; ++i) {
-    impl->shards[i].shard = std::make_unique<Shard>(i);
-    impl->shards[i].delivery =
-        std::make_unique<delivery::DeliveryShard>(impl->shards[i].shard.get(), impl->context);
+    Impl::ShardParts& parts = impl->shards[i];
+    parts.shard = std::make_unique<Shard>(i);
+    parts.counters = std::make_unique<metrics::EventCounters>(metrics, i);
+    parts.events.Subscribe(impl->log.get());
+    parts.events.Subscribe(parts.counters.get());
+    delivery::EngineContext shard_context = impl->context;
+    shard_context.events = &parts.events;
+    parts.delivery = std::make_unique<delivery::DeliveryShard>(parts.shard.get(), shard_context);
     delivery_shards.push_back(impl->shards[i].delivery.get());
   }
   impl->dispatcher = std::make_unique<delivery::Dispatcher>(std::move(delivery_shards));

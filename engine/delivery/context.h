@@ -5,8 +5,8 @@
 
 #include "engine/base/clock.h"
 #include "engine/config/config.h"
-#include "engine/log/delivery_log.h"
-#include "engine/metrics/metrics.h"
+#include "engine/events/event.h"
+#include "engine/metrics/engine_metrics.h"
 #include "engine/runtime/worker_pool.h"
 #include "queue/disk_space.h"
 #include "queue/spool.h"
@@ -18,8 +18,10 @@ struct EngineContext {
   const config::Config* config = nullptr;
   queue::Spool* spool = nullptr;
   queue::SpoolWriter* writer = nullptr;
-  DeliveryLog* log = nullptr;
-  Metrics* metrics = nullptr;
+  // The subscribers of the events emitted on this shard (delivery log, metrics); each shard has
+  // its own context with its own sink.
+  events::EventSink* events = nullptr;
+  metrics::EngineMetrics* metrics = nullptr;
   Clock* clock = nullptr;
   WorkerPool* io_pool = nullptr;  // blocking spool reads
   // Free space on the spool's disk; injection refuses while it is low. May be null.

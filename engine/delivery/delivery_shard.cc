@@ -24,7 +24,27 @@ std::vector<std::string> DnsServers(const config::Config& config) {
 }  // namespace
 
 DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context)
-    : shard_(shard), context_(context) {}
+    : shard_(shard), context_(context), events_(context.events) {}
+
+void DeliveryShard::Collect(metrics::ScrapeTotals* totals) const {
+  DCHECK(shard_->InLoopThread());
+  int64_t ready = 0;
+  int64_t in_flight = 0;
+  int64_t connections = 0;
+  for (const auto& [name, domain] : domains_)
+    ready += static_cast<int64_t>(domain->pending_count());
+  for (const auto& [key, site] : sites_) {
+    ready += static_cast<int64_t>(site->ready_count());
+    in_flight += static_cast<int64_t>(site->in_flight_count());
+    connections += static_cast<int64_t>(site->connection_count());
+  }
+  totals->queue[static_cast<size_t>(metrics::QueueState::kScheduled)] +=
+      static_cast<int64_t>(schedule_.size());
+  totals->queue[static_cast<size_t>(metrics::QueueState::kReady)] += ready;
+  totals->queue[static_cast<size_t>(metrics::QueueState::kInFlight)] += in_flight;
+  totals->connections[static_cast<size_t>(metrics::Direction::kOutbound)] += connections;
+  if (resolver_ != nullptr) totals->AddDns(resolver_->stats());
+}
 
 namespace {
 
@@ -159,21 +179,16 @@ void DeliveryShard::SendToSite(std::shared_ptr<const SiteRoute> site,
     return;
   }
   const size_t count = recipients.size();
-  // The ready count moves with them (the metric is summed over the shards anyway).
-  if (owner->shard()->Post(
-          [owner, site = std::move(site), recipients = std::move(recipients)]() mutable {
-            owner->AddToSite(std::move(site), std::move(recipients));
-          })) {
-    return;
-  }
-  // The owner is shutting down: they stay in the spool for the next start.
-  metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(count));
+  // When the owner is shutting down they stay in the spool for the next start.
+  owner->shard()->Post(
+      [owner, site = std::move(site), recipients = std::move(recipients)]() mutable {
+        owner->AddToSite(std::move(site), std::move(recipients));
+      });
 }
 
 void DeliveryShard::AddToSite(std::shared_ptr<const SiteRoute> site,
                               std::vector<RecipientPtr> recipients) {
   if (shutting_down_) {
-    metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(recipients.size()));
     return;
   }
   const std::string& key = site->key;
@@ -186,7 +201,6 @@ void DeliveryShard::Schedule(RecipientPtr recipient) {
   const absl::Time due = recipient->due;
   schedule_.push_back(Scheduled{due, sequence_++, std::move(recipient)});
   std::push_heap(schedule_.begin(), schedule_.end(), LaterFirst());
-  metrics().AddQueue(QueueState::kScheduled, 1);
   if (due < timer_due_) ArmScheduleTimer();
 }
 
@@ -214,7 +228,6 @@ void DeliveryShard::OnScheduleTimer() {
     std::pop_heap(schedule_.begin(), schedule_.end(), LaterFirst());
     RecipientPtr r = std::move(schedule_.back().recipient);
     schedule_.pop_back();
-    metrics().AddQueue(QueueState::kScheduled, -1);
     MakeReady(std::move(r));
   }
   FlushPumps();
@@ -228,7 +241,6 @@ void DeliveryShard::MakeReady(RecipientPtr recipient) {
     return;
   }
   if (ExpireIfDue(recipient)) return;
-  metrics().AddQueue(QueueState::kReady, 1);
   // The body is read only when a connection is about to send it (SiteQueue), so recipients
   // waiting in ready queues cost little memory.
   const std::string domain = recipient->domain;
@@ -246,7 +258,7 @@ bool DeliveryShard::ExpireIfDue(RecipientPtr& recipient) {
       recipient->last_response.empty()
           ? smtp::MakeLocalReply(smtp::LocalReply::kExpired)
           : smtp::MakeLocalReply(smtp::LocalReply::kExpiredAfterError, recipient->last_response);
-  Expire(std::move(recipient), reply, std::nullopt, Attempt{});
+  Expire(std::move(recipient), reply, std::nullopt, Attempt{}, /*remote_reply=*/false);
   return true;
 }
 
@@ -299,79 +311,70 @@ SiteQueue& DeliveryShard::Site(const std::string& key) {
   return *it->second;
 }
 
-void DeliveryShard::WriteLog(RecordType type, const QueuedRecipient& r, const smtp::Reply& reply,
-                             const std::optional<std::string>& command, const Attempt& attempt,
-                             std::optional<bounce::BounceClass> classification) {
-  LogRecord record;
-  record.type = type;
-  record.id = r.message->queue_id;
-  record.sender = r.message->sender;
-  record.recipient = r.address;
-  record.queue = r.domain;
-  record.site = attempt.site;
-  record.size = r.message->size;
-  record.num_attempts = r.attempts;
-  record.code = reply.code;
-  record.enhanced = reply.enhanced;
-  record.content = reply.Text();
-  record.command = command;
-  record.peer_name = attempt.peer_name;
-  record.peer_addr = attempt.peer_address;
-  record.egress_pool = attempt.egress_pool;
-  record.egress_source = attempt.egress_source;
-  if (!attempt.tls_version.empty()) {
-    record.tls_protocol_version = attempt.tls_version;
-    record.tls_cipher = attempt.tls_cipher;
-  }
-  if (classification) {
-    record.bounce_classification = std::string(bounce::BounceClassName(*classification));
-  }
-  record.message_id = r.message->message_id;
-  record.timestamp = context_.clock->Now();
-  record.created = r.message->created;
-  context_.log->Write(record);
+void DeliveryShard::Emit(events::EventType type, const QueuedRecipient& r, const smtp::Reply& reply,
+                         bool remote_reply, const std::optional<std::string>& command,
+                         const Attempt& attempt, std::optional<bounce::BounceClass> classification,
+                         bool expired) {
+  const MessageInfo& message = *r.message;
+  events::RecipientEvent event;
+  event.type = type;
+  event.queue_id = message.queue_id;
+  event.sender = message.sender;
+  event.recipient = r.address;
+  event.domain = r.domain;
+  event.site = attempt.site;
+  event.size = message.size;
+  event.num_attempts = r.attempts;
+  event.reply = &reply;
+  event.remote_reply = remote_reply;
+  if (command) event.command = *command;
+  if (attempt.peer_name) event.peer_name = *attempt.peer_name;
+  if (attempt.peer_address) event.peer_address = *attempt.peer_address;
+  event.egress_pool = attempt.egress_pool;
+  event.egress_source = attempt.egress_source;
+  event.tls_version = attempt.tls_version;
+  event.tls_cipher = attempt.tls_cipher;
+  event.classification = classification;
+  event.expired = expired;
+  event.message_id = message.message_id;
+  event.timestamp = context_.clock->Now();
+  event.created = message.created;
+  events_->OnEvent(event);
 }
 
 void DeliveryShard::RecordOutcome(RecipientPtr recipient, const smtp::RecipientOutcome& outcome,
                                   const Attempt& attempt) {
   const smtp::Reply& reply = outcome.reply;
-  if (!outcome.synthetic && reply.code >= 200 && reply.code < 600) {
-    metrics().smtp_replies[static_cast<size_t>(reply.code / 100)].fetch_add(
-        1, std::memory_order_relaxed);
-  }
+  const bool remote = !outcome.synthetic;
   std::optional<std::string> command;
   if (!outcome.command.empty()) command = outcome.command;
-  ++recipient->attempts;
   if (reply.code / 100 == 2) {
-    WriteLog(RecordType::kDelivery, *recipient, reply, command, attempt, std::nullopt);
-    metrics().Add(DeliveryOutcome::kDelivered);
-    context_.metrics->delivery_latency().Observe(
-        absl::ToDoubleSeconds(context_.clock->Now() - recipient->message->created));
+    ++recipient->attempts;
+    Emit(events::EventType::kDelivery, *recipient, reply, remote, command, attempt, std::nullopt);
     context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
     return;
   }
   const bounce::BounceClass classification = bounce::Classify(reply);
   if (reply.IsPermanent()) {
-    WriteLog(RecordType::kBounce, *recipient, reply, command, attempt, classification);
-    metrics().Add(DeliveryOutcome::kBounced);
+    ++recipient->attempts;
+    Emit(events::EventType::kBounce, *recipient, reply, remote, command, attempt, classification);
     context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
     return;
   }
-  --recipient->attempts;  // TransientFailure counts it
-  TransientFailure(std::move(recipient), reply, command, attempt, classification);
+  TransientFailure(std::move(recipient), reply, command, attempt, classification, remote);
 }
 
 void DeliveryShard::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
                            bounce::BounceClass classification, const Attempt& attempt) {
   ++recipient->attempts;
-  WriteLog(RecordType::kBounce, *recipient, reply, std::nullopt, attempt, classification);
-  metrics().Add(DeliveryOutcome::kBounced);
+  Emit(events::EventType::kBounce, *recipient, reply, /*remote_reply=*/false, std::nullopt, attempt,
+       classification);
   context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
 }
 
 void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
                                      std::optional<std::string> command, const Attempt& attempt,
-                                     bounce::BounceClass classification) {
+                                     bounce::BounceClass classification, bool remote_reply) {
   const config::DeliveryConfig& delivery = context_.config->delivery;
   const absl::Time now = context_.clock->Now();
   ++recipient->attempts;
@@ -383,11 +386,11 @@ void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& 
   delay *= absl::Uniform(rng_, 0.9, 1.1);
   const absl::Time expires = recipient->message->created + delivery.max_age;
   if (now + delay >= expires) {
-    Expire(std::move(recipient), reply, command, attempt);
+    Expire(std::move(recipient), reply, command, attempt, remote_reply);
     return;
   }
-  WriteLog(RecordType::kTransientFailure, *recipient, reply, command, attempt, classification);
-  metrics().Add(DeliveryOutcome::kTransientFailure);
+  Emit(events::EventType::kTransientFailure, *recipient, reply, remote_reply, command, attempt,
+       classification);
   const absl::Time old_due = recipient->due;
   recipient->due = now + delay;
   recipient->last_response = absl::StrCat(reply.code, " ", reply.Text());
@@ -407,15 +410,15 @@ void DeliveryShard::TransientFailure(RecipientPtr recipient, const smtp::Reply& 
 }
 
 void DeliveryShard::Expire(RecipientPtr recipient, const smtp::Reply& reply,
-                           std::optional<std::string> command, const Attempt& attempt) {
-  WriteLog(RecordType::kExpiration, *recipient, reply, command, attempt,
-           bounce::BounceClass::kMessageExpired);
+                           std::optional<std::string> command, const Attempt& attempt,
+                           bool remote_reply) {
+  Emit(events::EventType::kExpiration, *recipient, reply, remote_reply, command, attempt,
+       bounce::BounceClass::kMessageExpired);
   const smtp::Reply expired =
       smtp::MakeLocalReply(smtp::LocalReply::kExpiredBounce, recipient->attempts,
                            absl::StrCat(reply.code, " ", reply.Text()));
-  WriteLog(RecordType::kBounce, *recipient, expired, command, attempt,
-           bounce::BounceClass::kMessageExpired);
-  metrics().Add(DeliveryOutcome::kExpired);
+  Emit(events::EventType::kBounce, *recipient, expired, /*remote_reply=*/false, command, attempt,
+       bounce::BounceClass::kMessageExpired, /*expired=*/true);
   context_.writer->RecipientDone(recipient->message->id, recipient->index, recipient->due);
 }
 
@@ -425,7 +428,6 @@ void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> do
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
   // Scheduled and waiting recipients are in the spool already; drop the in-memory copies.
-  metrics().AddQueue(QueueState::kScheduled, -static_cast<int64_t>(schedule_.size()));
   schedule_.clear();
   uv_timer_stop(schedule_timer_);
   uv_timer_stop(sweep_timer_);

@@ -26,7 +26,8 @@
 #include "engine/delivery/site_queue.h"
 #include "engine/delivery/site_route.h"
 #include "engine/delivery/smtp_connection.h"
-#include "engine/log/log_record.h"
+#include "engine/events/event.h"
+#include "engine/metrics/engine_metrics.h"
 #include "engine/runtime/shard.h"
 #include "engine/smtp/client_session.h"
 #include "tls/tls_context.h"
@@ -64,12 +65,13 @@ class DeliveryShard {
   // A permanent failure decided locally (DNS, a greeting refused by every host), classified.
   void Bounce(RecipientPtr recipient, const smtp::Reply& reply, bounce::BounceClass classification,
               const Attempt& attempt);
+  // `remote_reply`: the reply came from the server (not made up here).
   void TransientFailure(RecipientPtr recipient, const smtp::Reply& reply,
                         std::optional<std::string> command, const Attempt& attempt,
-                        bounce::BounceClass classification);
+                        bounce::BounceClass classification, bool remote_reply = false);
   // The message is past max_age: an Expiration record, then a MessageExpired bounce.
   void Expire(RecipientPtr recipient, const smtp::Reply& reply, std::optional<std::string> command,
-              const Attempt& attempt);
+              const Attempt& attempt, bool remote_reply);
   // Expires the recipient (and returns true) when it is past max_age.
   bool ExpireIfDue(RecipientPtr& recipient);
 
@@ -94,7 +96,13 @@ class DeliveryShard {
   Shard* shard() { return shard_; }
   dns::MxResolver& resolver() { return *resolver_; }
   const EngineContext& context() const { return context_; }
-  ShardMetrics& metrics() { return context_.metrics->shard(shard_->index()); }
+  // Counters this shard bumps itself (the rest follow from its events).
+  void CountConnectionOpened(bool ok) { context_.metrics->connections_opened(ok).Add(index()); }
+  void CountTlsHandshake(bool ok) { context_.metrics->tls_handshakes(ok).Add(index()); }
+  // Adds what this shard holds (queued recipients by state, outbound connections, its resolver's
+  // statistics) to a scrape.
+  void Collect(metrics::ScrapeTotals* totals) const;
+  int index() const { return shard_->index(); }
   bool shutting_down() const { return shutting_down_; }
   void OnSiteIdle(SiteQueue* site);
 
@@ -122,13 +130,15 @@ class DeliveryShard {
   void OnBodyLoaded(queue::MessageId id, absl::StatusOr<std::string> body);
   DomainQueue& Domain(const std::string& domain);
   SiteQueue& Site(const std::string& key);
-  void WriteLog(RecordType type, const QueuedRecipient& r, const smtp::Reply& reply,
-                const std::optional<std::string>& command, const Attempt& attempt,
-                std::optional<bounce::BounceClass> classification);
+  // One event for the recipient, to the shard's subscribers (the delivery log, the metrics).
+  void Emit(events::EventType type, const QueuedRecipient& r, const smtp::Reply& reply,
+            bool remote_reply, const std::optional<std::string>& command, const Attempt& attempt,
+            std::optional<bounce::BounceClass> classification, bool expired = false);
   void MaybeFinishShutdown();
 
   Shard* const shard_;
   EngineContext context_;
+  events::EventSink* const events_;  // this shard's subscribers
   std::unique_ptr<dns::MxResolver> resolver_;
   const class Dispatcher* dispatcher_ = nullptr;
   absl::flat_hash_map<std::string, std::unique_ptr<DomainQueue>> domains_;

@@ -129,7 +129,6 @@ void DomainQueue::FailPending(const smtp::Reply& reply, bounce::BounceClass clas
                               bool permanent) {
   std::vector<RecipientPtr> failed;
   failed.swap(pending_);
-  shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(failed.size()));
   AttemptInfo attempt;
   attempt.site = site_ != nullptr ? site_->name : domain_;
   attempt.egress_pool = shaping_.egress_pool;
@@ -142,9 +141,6 @@ void DomainQueue::FailPending(const smtp::Reply& reply, bounce::BounceClass clas
   }
 }
 
-void DomainQueue::BeginShutdown() {
-  shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(pending_.size()));
-  pending_.clear();
-}
+void DomainQueue::BeginShutdown() { pending_.clear(); }
 
 }  // namespace volley::delivery

@@ -32,6 +32,7 @@ class DomainQueue {
   void BeginShutdown();
 
   bool Idle() const { return pending_.empty() && !resolving_; }
+  size_t pending_count() const { return pending_.size(); }
   const std::string& domain() const { return domain_; }
 
  private:

@@ -30,7 +30,6 @@ bool SiteQueue::FrontReady() {
   // Expired recipients at the front leave first (max_age holds in the ready state too).
   while (!ready_.empty() && shard_->ExpireIfDue(ready_.front())) {
     ready_.pop_front();
-    shard_->metrics().AddQueue(QueueState::kReady, -1);
   }
   return !ready_.empty() && ready_.front()->body != nullptr;
 }
@@ -69,7 +68,6 @@ void SiteQueue::OnBodyLoaded(queue::MessageId id,
       (r->message->id == id ? failed.emplace_back(std::move(r)) : keep.emplace_back(std::move(r)));
     }
     ready_.swap(keep);
-    shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(failed.size()));
     const smtp::Reply reply =
         smtp::MakeLocalReply(smtp::LocalReply::kSpoolReadFailed, body.status().message());
     for (RecipientPtr& r : failed) {
@@ -98,7 +96,6 @@ void SiteQueue::ExpireReady() {
     }
   }
   ready_.swap(keep);
-  shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(expired));
 }
 
 void SiteQueue::Pump() {
@@ -197,7 +194,6 @@ void SiteQueue::StartConnection(std::vector<ConnectTarget> targets) {
       SmtpConnection::Start(shard_->loop(), this, std::move(targets), options);
   connections_.insert(connection);
   connecting_.insert(connection);
-  shard_->metrics().AddConnection(Direction::kOutbound, 1);
 }
 
 AttemptInfo SiteQueue::AttemptOf(const SmtpConnection* connection) const {
@@ -220,7 +216,6 @@ void SiteQueue::FailAllReady(const smtp::Reply& reply, bounce::BounceClass class
                              bool permanent) {
   std::deque<RecipientPtr> failed;
   failed.swap(ready_);
-  shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(failed.size()));
   const AttemptInfo attempt = AttemptOf(nullptr);
   for (RecipientPtr& r : failed) {
     if (permanent) {
@@ -242,9 +237,6 @@ void SiteQueue::StartTransaction(SmtpConnection* connection) {
     batch.push_back(std::move(ready_.front()));
     ready_.pop_front();
   }
-  ShardMetrics& metrics = shard_->metrics();
-  metrics.AddQueue(QueueState::kReady, -static_cast<int64_t>(batch.size()));
-  metrics.AddQueue(QueueState::kInFlight, static_cast<int64_t>(batch.size()));
 
   const MessageInfo& message = *batch.front()->message;
   smtp::Transaction transaction;
@@ -265,7 +257,7 @@ void SiteQueue::StartTransaction(SmtpConnection* connection) {
 void SiteQueue::OnConnectionReady(SmtpConnection* connection) {
   const config::ShapingConfig& limits = shaping();
   if (connecting_.erase(connection) > 0) {
-    shard_->metrics().connections_opened_ok.fetch_add(1, std::memory_order_relaxed);
+    shard_->CountConnectionOpened(true);
   }
   if (shutting_down_ || connection->transactions() >= limits.max_deliveries_per_connection) {
     connection->Quit();
@@ -290,8 +282,6 @@ void SiteQueue::OnTransactionDone(SmtpConnection* connection,
   std::vector<RecipientPtr> batch = std::move(it->second);
   in_flight_.erase(it);
   CHECK(batch.size() == outcomes.size());
-  ShardMetrics& metrics = shard_->metrics();
-  metrics.AddQueue(QueueState::kInFlight, -static_cast<int64_t>(batch.size()));
   const AttemptInfo attempt = AttemptOf(connection);
   std::vector<RecipientPtr> deferred;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -302,7 +292,6 @@ void SiteQueue::OnTransactionDone(SmtpConnection* connection,
     shard_->RecordOutcome(std::move(batch[i]), outcomes[i], attempt);
   }
   // "Too many recipients": they lead the next transaction, on this connection if it goes on.
-  metrics.AddQueue(QueueState::kReady, static_cast<int64_t>(deferred.size()));
   for (auto r = deferred.rbegin(); r != deferred.rend(); ++r) ready_.push_front(std::move(*r));
 }
 
@@ -310,15 +299,12 @@ void SiteQueue::OnConnectionClosed(SmtpConnection* connection, CloseInfo info) {
   connections_.erase(connection);
   const bool never_ready = connecting_.erase(connection) > 0;
   idle_.erase(std::remove(idle_.begin(), idle_.end(), connection), idle_.end());
-  ShardMetrics& metrics = shard_->metrics();
-  metrics.AddConnection(Direction::kOutbound, -1);
-  if (never_ready) metrics.connections_opened_failed.fetch_add(1, std::memory_order_relaxed);
+  if (never_ready) shard_->CountConnectionOpened(false);
 
   auto it = in_flight_.find(connection);
   if (it != in_flight_.end()) {
     std::vector<RecipientPtr> batch = std::move(it->second);
     in_flight_.erase(it);
-    metrics.AddQueue(QueueState::kInFlight, -static_cast<int64_t>(batch.size()));
     const AttemptInfo attempt = AttemptOf(connection);
     for (size_t i = 0; i < batch.size(); ++i) {
       smtp::RecipientOutcome outcome =
@@ -378,11 +364,7 @@ void SiteQueue::OnTlsSession(const ConnectTarget& target, bssl::UniquePtr<SSL_SE
   tls_sessions_[target.address] = std::move(session);
 }
 
-void SiteQueue::OnTlsHandshake(bool ok) {
-  ShardMetrics& metrics = shard_->metrics();
-  (ok ? metrics.tls_handshakes_ok : metrics.tls_handshakes_failed)
-      .fetch_add(1, std::memory_order_relaxed);
-}
+void SiteQueue::OnTlsHandshake(bool ok) { shard_->CountTlsHandshake(ok); }
 
 void SiteQueue::BeginShutdown() {
   shutting_down_ = true;
@@ -393,7 +375,6 @@ void SiteQueue::BeginShutdown() {
   std::vector<SmtpConnection*> connecting(connecting_.begin(), connecting_.end());
   for (SmtpConnection* connection : connecting) connection->Abort("shutting down");
   for (SmtpConnection* connection : connections_) connection->Quit();
-  shard_->metrics().AddQueue(QueueState::kReady, -static_cast<int64_t>(ready_.size()));
   ready_.clear();
 }
 

@@ -49,6 +49,11 @@ class SiteQueue : public ConnectionOwner {
   const std::string& key() const { return key_; }
   size_t ready_count() const { return ready_.size(); }
   size_t connection_count() const { return connections_.size(); }
+  size_t in_flight_count() const {
+    size_t n = 0;
+    for (const auto& [connection, batch] : in_flight_) n += batch.size();
+    return n;
+  }
 
   // ConnectionOwner:
   void OnConnectionReady(SmtpConnection* connection) override;

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/bytes.h"
 #include "engine/base/logging.h"
-#include "engine/log/log_record.h"
+#include "engine/events/event.h"
 #include "engine/message/trace.h"
 #include "engine/smtp/command_parser.h"
 #include "engine/smtp/dot_stuffing.h"
@@ -153,29 +153,26 @@ void InjectionHandler::OnStored(const smtp::Envelope& envelope, const queue::Mes
   smtp::Reply ok = smtp::MakeLocalReply(smtp::LocalReply::kQueued, queue_id);
   std::vector<delivery::RecipientPtr> recipients;
   recipients.reserve(records.size());
+  events::EventSink& events = *context_.events;
+  events.OnMessageReceived({"smtp", records.size()});
   for (queue::RecipientRecord& spooled : records) {
     delivery::RecipientPtr r = delivery::MakeRecipient(shared_info, body, std::move(spooled));
-
-    LogRecord record;
-    record.type = RecordType::kReception;
-    record.id = queue_id;
-    record.sender = meta.sender;
-    record.recipient = r->address;
-    record.queue = r->domain;
-    record.size = meta.size;
-    record.code = ok.code;
-    record.enhanced = ok.enhanced;
-    record.content = ok.Text();
-    record.peer_addr = envelope.peer_address;
-    record.peer_name = envelope.helo;
-    record.message_id = meta.message_id;
-    record.timestamp = meta.created;
-    record.created = meta.created;
-    context_.log->Write(record);
+    events::RecipientEvent event;
+    event.type = events::EventType::kReception;
+    event.queue_id = shared_info->queue_id;
+    event.sender = meta.sender;
+    event.recipient = r->address;
+    event.domain = r->domain;
+    event.size = meta.size;
+    event.reply = &ok;
+    event.peer_address = envelope.peer_address;
+    event.peer_name = envelope.helo;
+    event.message_id = meta.message_id;
+    event.timestamp = meta.created;
+    event.created = meta.created;
+    events.OnEvent(event);
     recipients.push_back(std::move(r));
   }
-  context_.metrics->shard(shard_->index())
-      .messages_received_smtp.fetch_add(1, std::memory_order_relaxed);
   // The Reception records are queued before any delivery can be logged for these recipients.
   dispatcher_->Dispatch(std::move(recipients));
   done(std::move(ok));

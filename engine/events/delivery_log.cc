@@ -1,4 +1,4 @@
-#include "engine/log/delivery_log.h"
+#include "engine/events/delivery_log.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,8 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
+#include "engine/events/log_record.h"
 
-namespace volley {
+namespace volley::events {
 
 absl::StatusOr<std::unique_ptr<DeliveryLog>> DeliveryLog::Open(const std::string& path) {
   auto log = std::unique_ptr<DeliveryLog>(new DeliveryLog());
@@ -55,11 +56,11 @@ DeliveryLog::~DeliveryLog() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-void DeliveryLog::Write(const LogRecord& record) {
+void DeliveryLog::OnEvent(const RecipientEvent& event) {
   if (path_.empty()) return;
   std::string line;
   line.reserve(768);
-  AppendLogRecord(record, &line);
+  AppendLogRecord(event, &line);
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -114,4 +115,4 @@ void DeliveryLog::Run() {
   }
 }
 
-}  // namespace volley
+}  // namespace volley::events

@@ -1,8 +1,8 @@
-// The delivery log file: JSON lines appended by a background thread, so event loops never wait
-// on the disk. Records from one thread keep their order; the file is reopened on request (for
-// logrotate's SIGUSR1).
-#ifndef VOLLEY_ENGINE_LOG_DELIVERY_LOG_H_
-#define VOLLEY_ENGINE_LOG_DELIVERY_LOG_H_
+// The delivery log file: every event as a JSON line (log_record.h), appended by a background
+// thread, so event loops never wait on the disk. Records from one thread keep their order; the
+// file is reopened on request (for logrotate's SIGUSR1).
+#ifndef VOLLEY_ENGINE_EVENTS_DELIVERY_LOG_H_
+#define VOLLEY_ENGINE_EVENTS_DELIVERY_LOG_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -13,19 +13,19 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "engine/log/log_record.h"
+#include "engine/events/event.h"
 
-namespace volley {
+namespace volley::events {
 
-class DeliveryLog {
+class DeliveryLog final : public EventSink {
  public:
   // Opens `path` for appending (creating its directory). An empty path gives a log that drops
   // every record (the log is off).
   static absl::StatusOr<std::unique_ptr<DeliveryLog>> Open(const std::string& path);
-  ~DeliveryLog();  // writes what is queued, then closes
+  ~DeliveryLog() override;  // writes what is queued, then closes
 
-  // Thread-safe.
-  void Write(const LogRecord& record);
+  // Thread-safe: formats the record on the calling thread and queues it.
+  void OnEvent(const RecipientEvent& event) override;
   // Reopens the file at the next write (after logrotate moved it). Async-signal-safe.
   void Reopen() { reopen_.store(true, std::memory_order_relaxed); }
   // Blocks until everything written so far is in the file.
@@ -54,6 +54,6 @@ class DeliveryLog {
   std::thread thread_;
 };
 
-}  // namespace volley
+}  // namespace volley::events
 
-#endif  // VOLLEY_ENGINE_LOG_DELIVERY_LOG_H_
+#endif  // VOLLEY_ENGINE_EVENTS_DELIVERY_LOG_H_

@@ -1,4 +1,4 @@
-#include "engine/log/json.h"
+#include "engine/base/json.h"
 
 #include <cmath>
 

@@ -1,7 +1,7 @@
 // Just enough JSON output for log records and the HTTP API: string escaping and a small
 // streaming object writer. (No DOM: records are written once, straight into a line buffer.)
-#ifndef VOLLEY_ENGINE_LOG_JSON_H_
-#define VOLLEY_ENGINE_LOG_JSON_H_
+#ifndef VOLLEY_ENGINE_BASE_JSON_H_
+#define VOLLEY_ENGINE_BASE_JSON_H_
 
 #include <cstdint>
 #include <string>
@@ -40,4 +40,4 @@ class JsonObjectWriter {
 
 }  // namespace volley
 
-#endif  // VOLLEY_ENGINE_LOG_JSON_H_
+#endif  // VOLLEY_ENGINE_BASE_JSON_H_

@@ -1,4 +1,4 @@
-#include "engine/log/delivery_log.h"
+#include "engine/events/delivery_log.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -11,9 +11,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/events/log_record.h"
 #include "gtest/gtest.h"
 
-namespace volley {
+namespace volley::events {
 namespace {
 
 std::string TempPath(absl::string_view name) {
@@ -30,22 +31,26 @@ std::string ReadFile(const std::string& path) {
   return s.str();
 }
 
-LogRecord Sample() {
-  LogRecord r;
-  r.type = RecordType::kDelivery;
-  r.id = "00000000000000ff";
+const smtp::Reply& SampleReply() {
+  static const smtp::Reply* reply =
+      new smtp::Reply(smtp::MakeReply(250, "2.0.0", "Ok: queued as \"X\""));
+  return *reply;
+}
+
+RecipientEvent Sample() {
+  RecipientEvent r;
+  r.type = EventType::kDelivery;
+  r.queue_id = "00000000000000ff";
   r.sender = "from@example.com";
   r.recipient = "to@example.net";
-  r.queue = "example.net";
+  r.domain = "example.net";
   r.site = "mx.example.net";
   r.size = 1234;
   r.num_attempts = 1;
-  r.code = 250;
-  r.enhanced = smtp::EnhancedCode{2, 0, 0};
-  r.content = "Ok: queued as \"X\"";
+  r.reply = &SampleReply();
   r.command = "DATA";
   r.peer_name = "mx.example.net";
-  r.peer_addr = "127.0.0.3";
+  r.peer_address = "127.0.0.3";
   r.egress_pool = "default";
   r.egress_source = "default";
   r.message_id = "<abc@example.com>";
@@ -69,13 +74,26 @@ TEST(LogRecord, MatchesTheDocumentedShape) {
             "\"2023-11-14T22:13:20.123456Z\",\"created\":1699999999}\n");
 }
 
+TEST(LogRecord, TlsFieldsWhenTlsWasUsed) {
+  RecipientEvent r = Sample();
+  r.tls_version = "TLSv1.3";
+  r.tls_cipher = "TLS_AES_128_GCM_SHA256";
+  std::string line;
+  AppendLogRecord(r, &line);
+  EXPECT_NE(line.find("\"tls_protocol_version\":\"TLSv1.3\",\"tls_cipher\":\"TLS_AES_128_GCM_"
+                      "SHA256\""),
+            std::string::npos)
+      << line;
+}
+
 TEST(LogRecord, NullsWhenAbsent) {
-  LogRecord r = Sample();
-  r.type = RecordType::kBounce;
-  r.enhanced.reset();
+  RecipientEvent r = Sample();
+  r.type = EventType::kBounce;
+  const smtp::Reply plain = smtp::MakeReply(550, "", "no");
+  r.reply = &plain;
   r.command.reset();
-  r.peer_addr.reset();
-  r.bounce_classification = "InvalidRecipient";
+  r.peer_address.reset();
+  r.classification = bounce::BounceClass::kInvalidRecipient;
   std::string line;
   AppendLogRecord(r, &line);
   EXPECT_NE(line.find("\"enhanced_code\":null"), std::string::npos);
@@ -93,9 +111,10 @@ TEST(DeliveryLog, WritesEveryRecordFromManyThreadsAsWholeLines) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {
-        LogRecord r = Sample();
-        r.recipient = absl::StrCat("t", t, "-", i, "@example.net");
-        (*log)->Write(r);
+        RecipientEvent r = Sample();
+        const std::string recipient = absl::StrCat("t", t, "-", i, "@example.net");
+        r.recipient = recipient;
+        (*log)->OnEvent(r);
       }
     });
   }
@@ -123,11 +142,11 @@ TEST(DeliveryLog, ReopenAfterRotation) {
   const std::string path = TempPath("rotate.jsonl");
   auto log = DeliveryLog::Open(path);
   ASSERT_TRUE(log.ok());
-  (*log)->Write(Sample());
+  (*log)->OnEvent(Sample());
   (*log)->Flush();
   ASSERT_EQ(std::rename(path.c_str(), (path + ".1").c_str()), 0);
   (*log)->Reopen();
-  (*log)->Write(Sample());
+  (*log)->OnEvent(Sample());
   (*log)->Flush();
   const std::string rotated = ReadFile(path + ".1");
   EXPECT_EQ(std::count(rotated.begin(), rotated.end(), '\n'), 1);
@@ -138,7 +157,7 @@ TEST(DeliveryLog, ReopenAfterRotation) {
 TEST(DeliveryLog, EmptyPathDisablesTheLog) {
   auto log = DeliveryLog::Open("");
   ASSERT_TRUE(log.ok());
-  (*log)->Write(Sample());
+  (*log)->OnEvent(Sample());
   (*log)->Flush();
   EXPECT_EQ((*log)->records_written(), 0u);
 }
@@ -150,4 +169,4 @@ TEST(DeliveryLog, UnwritablePathIsAnErrorNamingIt) {
 }
 
 }  // namespace
-}  // namespace volley
+}  // namespace volley::events

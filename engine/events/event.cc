@@ -1,0 +1,21 @@
+#include "engine/events/event.h"
+
+namespace volley::events {
+
+absl::string_view EventTypeName(EventType type) {
+  switch (type) {
+    case EventType::kReception:
+      return "Reception";
+    case EventType::kDelivery:
+      return "Delivery";
+    case EventType::kTransientFailure:
+      return "TransientFailure";
+    case EventType::kBounce:
+      return "Bounce";
+    case EventType::kExpiration:
+      return "Expiration";
+  }
+  return "Unknown";
+}
+
+}  // namespace volley::events

@@ -1,0 +1,76 @@
+// The events of a message's life, one per recipient and state change, as the delivery log
+// records them. The Injector and the OutcomeRecorder emit them; the delivery log and the
+// metrics subscribe (suppression, DSNs and webhooks will too).
+#ifndef VOLLEY_ENGINE_EVENTS_EVENT_H_
+#define VOLLEY_ENGINE_EVENTS_EVENT_H_
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "engine/bounce/bounce_class.h"
+#include "engine/smtp/reply.h"
+
+namespace volley::events {
+
+enum class EventType {
+  kReception,
+  kDelivery,
+  kTransientFailure,
+  kBounce,
+  kExpiration,
+};
+
+// "Reception", "Delivery", ... (the log record's "type").
+absl::string_view EventTypeName(EventType type);
+
+// One recipient's event. The views point into the emitter's objects and are valid only during
+// EventSink::OnEvent: a sink copies what it keeps.
+struct RecipientEvent {
+  EventType type = EventType::kReception;
+  absl::string_view queue_id;
+  absl::string_view sender;
+  absl::string_view recipient;
+  absl::string_view domain;  // the log record's "queue"
+  absl::string_view site;
+  uint64_t size = 0;
+  uint32_t num_attempts = 0;
+  // The reply that decided the event: the remote server's, or one of Volley's own
+  // (smtp/local_replies.h; Reception: our 250). Never null.
+  const smtp::Reply* reply = nullptr;
+  // The reply came from the remote server (volley_smtp_replies_total counts those).
+  bool remote_reply = false;
+  std::optional<absl::string_view> command;  // what the reply answered, when there was one
+  std::optional<absl::string_view> peer_name;
+  std::optional<absl::string_view> peer_address;
+  absl::string_view egress_pool;
+  absl::string_view egress_source;
+  absl::string_view tls_version;  // "" without TLS
+  absl::string_view tls_cipher;
+  std::optional<bounce::BounceClass> classification;  // Bounce, TransientFailure, Expiration
+  // The Bounce that ends an expired recipient, right after its Expiration.
+  bool expired = false;
+  absl::string_view message_id;
+  absl::Time timestamp = absl::UnixEpoch();
+  absl::Time created = absl::UnixEpoch();
+};
+
+// A message accepted and made durable (before its recipients' Reception events).
+struct MessageReceived {
+  absl::string_view listener;  // "smtp"
+  uint64_t recipients = 0;
+};
+
+// Receives events on the emitting thread (a shard's loop, in the order they happened for each
+// recipient). Implementations must not block and must be safe to call from every shard at once.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void OnEvent(const RecipientEvent& event) = 0;
+  virtual void OnMessageReceived(const MessageReceived& message) { (void)message; }
+};
+
+}  // namespace volley::events
+
+#endif  // VOLLEY_ENGINE_EVENTS_EVENT_H_

@@ -1,0 +1,81 @@
+#include "engine/events/log_record.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/json.h"
+
+namespace volley::events {
+namespace {
+
+void AppendResponse(const RecipientEvent& e, JsonObjectWriter& w) {
+  const smtp::Reply& reply = *e.reply;
+  w.BeginObject("response").Int("code", reply.code);
+  if (reply.enhanced) {
+    w.BeginObject("enhanced_code")
+        .Int("class", reply.enhanced->klass)
+        .Int("subject", reply.enhanced->subject)
+        .Int("detail", reply.enhanced->detail)
+        .EndObject();
+  } else {
+    w.Null("enhanced_code");
+  }
+  w.String("content", reply.Text());
+  if (e.command) {
+    w.String("command", *e.command);
+  } else {
+    w.Null("command");
+  }
+  w.EndObject();
+}
+
+void StringOrNull(JsonObjectWriter& w, absl::string_view key, absl::string_view value) {
+  if (value.empty()) {
+    w.Null(key);
+  } else {
+    w.String(key, value);
+  }
+}
+
+}  // namespace
+
+void AppendLogRecord(const RecipientEvent& e, std::string* out) {
+  JsonObjectWriter w(out);
+  w.String("type", EventTypeName(e.type))
+      .String("id", e.queue_id)
+      .String("sender", e.sender)
+      .String("recipient", e.recipient)
+      .String("queue", e.domain)
+      .String("site", e.site)
+      .Uint("size", e.size)
+      .Uint("num_attempts", e.num_attempts);
+  AppendResponse(e, w);
+  if (e.peer_address) {
+    w.BeginObject("peer_address")
+        .String("name", e.peer_name.value_or(""))
+        .String("addr", *e.peer_address)
+        .EndObject();
+  } else {
+    w.Null("peer_address");
+  }
+  w.String("egress_pool", e.egress_pool).String("egress_source", e.egress_source);
+  StringOrNull(w, "tls_protocol_version", e.tls_version);
+  // The cipher is written exactly when the version is: both or neither.
+  if (e.tls_version.empty()) {
+    w.Null("tls_cipher");
+  } else {
+    w.String("tls_cipher", e.tls_cipher);
+  }
+  if (e.classification) {
+    w.String("bounce_classification", bounce::BounceClassName(*e.classification));
+  } else {
+    w.Null("bounce_classification");
+  }
+  w.String("message_id", e.message_id)
+      .Int("timestamp", absl::ToUnixSeconds(e.timestamp))
+      .String("event_time",
+              absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", e.timestamp, absl::UTCTimeZone()))
+      .Int("created", absl::ToUnixSeconds(e.created));
+  w.Finish();
+  out->push_back('\n');
+}
+
+}  // namespace volley::events

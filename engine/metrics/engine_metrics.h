@@ -1,0 +1,88 @@
+// The engine's metrics (README, "Metrics"): every volley_* series, registered once on a
+// Registry. Counters are bumped where things happen (event_counters.h subscribes to the
+// events; the connection pool and the spool writer count their own); gauges are set at scrape
+// time from what the queues and listeners hold (ScrapeTotals), never kept in step by hand.
+#ifndef VOLLEY_ENGINE_METRICS_ENGINE_METRICS_H_
+#define VOLLEY_ENGINE_METRICS_ENGINE_METRICS_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "dns/mx_resolver.h"
+#include "engine/base/histogram.h"
+#include "engine/metrics/registry.h"
+
+namespace volley::metrics {
+
+enum class Outcome { kDelivered = 0, kTransientFailure, kBounced, kExpired, kCount };
+enum class QueueState { kScheduled = 0, kReady, kInFlight, kCount };
+enum class Direction { kInbound = 0, kOutbound, kCount };
+
+// What one scrape gathers from the shards, each adding its own part on its own loop thread.
+// Not thread-safe: the scrape serialises the additions.
+struct ScrapeTotals {
+  std::array<int64_t, static_cast<size_t>(QueueState::kCount)> queue{};
+  std::array<int64_t, static_cast<size_t>(Direction::kCount)> connections{};
+  // Recipients in the spool, all states (-1: unknown).
+  int64_t spooled_recipients = -1;
+  uint64_t spool_bytes = 0;
+  uint64_t spool_free_bytes = 0;
+  bool spool_refusing = false;
+
+  // The shards' resolvers, summed.
+  void AddDns(const dns::ResolverStats& stats);
+  uint64_t dns_lookups[dns::kQueryTypeCount][dns::kQueryResultCount] = {};
+  uint64_t dns_cache_hits = 0;
+  uint64_t dns_stale = 0;
+  uint64_t dns_coalesced = 0;
+  std::unique_ptr<Histogram> dns_lookup_seconds;
+};
+
+// Series updates are thread-safe (see Registry); Render runs on the scraping thread.
+class EngineMetrics {
+ public:
+  explicit EngineMetrics(int shards);
+  EngineMetrics(const EngineMetrics&) = delete;
+  EngineMetrics& operator=(const EngineMetrics&) = delete;
+
+  int any_thread_slot() const { return registry_.any_thread_slot(); }
+
+  Counter& messages_received_smtp() { return *messages_received_smtp_; }
+  Counter& deliveries(Outcome outcome) { return *deliveries_[static_cast<size_t>(outcome)]; }
+  Counter& connections_opened(bool ok) { return *connections_opened_[ok ? 0 : 1]; }
+  // By the reply code's first digit, 2 to 5.
+  Counter& smtp_replies(int klass) { return *smtp_replies_[static_cast<size_t>(klass - 2)]; }
+  Counter& tls_handshakes(bool ok) { return *tls_handshakes_[ok ? 0 : 1]; }
+  Histogram& delivery_latency() { return *delivery_latency_; }
+  Histogram& spool_commit() { return *spool_commit_; }
+  // After every spool commit (on the writer thread): `messages` new messages were made durable
+  // by it (such a commit is synced), `ok` whether RocksDB took it.
+  void CountSpoolCommit(absl::Duration elapsed, int messages, bool ok);
+
+  // The whole exposition: the gauges from `totals` (queue sizes, connections, spool), then
+  // every series, then the DNS statistics.
+  std::string Render(const ScrapeTotals& totals);
+
+ private:
+  Registry registry_;
+  Counter* messages_received_smtp_;
+  std::array<Counter*, static_cast<size_t>(Outcome::kCount)> deliveries_;
+  std::array<Gauge*, static_cast<size_t>(QueueState::kCount)> queue_size_;
+  std::array<Gauge*, static_cast<size_t>(Direction::kCount)> connections_open_;
+  std::array<Counter*, 2> connections_opened_;
+  std::array<Counter*, 4> smtp_replies_;
+  std::array<Counter*, 2> tls_handshakes_;
+  Histogram* delivery_latency_;
+  Histogram* spool_commit_;
+  Counter* spool_commit_failures_;
+  Counter* spool_synced_commits_;
+  Counter* spool_synced_messages_;
+  Gauge* spool_bytes_;
+  Gauge* spool_free_bytes_;
+  Gauge* spool_refusing_;
+};
+
+}  // namespace volley::metrics
+
+#endif  // VOLLEY_ENGINE_METRICS_ENGINE_METRICS_H_

@@ -1,0 +1,35 @@
+#include "engine/metrics/event_counters.h"
+
+namespace volley::metrics {
+
+void EventCounters::OnEvent(const events::RecipientEvent& event) {
+  if (event.remote_reply) {
+    const int klass = event.reply->code / 100;
+    if (klass >= 2 && klass <= 5) metrics_->smtp_replies(klass).Add(shard_);
+  }
+  switch (event.type) {
+    case events::EventType::kReception:
+      return;
+    case events::EventType::kDelivery:
+      metrics_->deliveries(Outcome::kDelivered).Add(shard_);
+      metrics_->delivery_latency().Observe(absl::ToDoubleSeconds(event.timestamp - event.created));
+      return;
+    case events::EventType::kTransientFailure:
+      metrics_->deliveries(Outcome::kTransientFailure).Add(shard_);
+      return;
+    case events::EventType::kBounce:
+      // An expired recipient is counted once, as expired.
+      if (!event.expired) metrics_->deliveries(Outcome::kBounced).Add(shard_);
+      return;
+    case events::EventType::kExpiration:
+      metrics_->deliveries(Outcome::kExpired).Add(shard_);
+      return;
+  }
+}
+
+void EventCounters::OnMessageReceived(const events::MessageReceived& message) {
+  (void)message;  // one listener kind so far
+  metrics_->messages_received_smtp().Add(shard_);
+}
+
+}  // namespace volley::metrics
