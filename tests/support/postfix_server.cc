@@ -26,38 +26,24 @@
 #include <system_error>
 #include <thread>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "tests/support/postfix_config.h"
+#include "tests/support/postfix_layout.h"
 
 namespace volley::test_support {
 namespace {
 
 constexpr char kMasterPath[] = "/usr/lib/postfix/sbin/master";
-constexpr char kDaemonDirectory[] = "/usr/lib/postfix/sbin";
-constexpr char kMailOwner[] = "postfix";
-constexpr char kSetgidGroup[] = "postdrop";
-constexpr char kHostname[] = "postfix.volley.test";
 // Relocated instances are named so; only such directories are ever removed by path.
 constexpr char kTmpPrefix[] = "/tmp/volley-postfix-";
-// The header_checks WARN text marking a message that came in over TLS.
-constexpr absl::string_view kTlsTag = "volley-harness-tls-received";
-// The queue directories Postfix's daemons use (Debian's /etc/postfix/postfix-files), all owned
-// by mail_owner.
-constexpr const char* kPrivateQueueDirs[] = {"active",   "bounce", "corrupt", "defer",
-                                             "deferred", "flush",  "hold",    "incoming",
-                                             "private",  "saved",  "trace"};
-
 constexpr int kMaxStartAttempts = 5;
 
 std::string Errno(absl::string_view call) { return absl::StrCat(call, ": ", std::strerror(errno)); }
@@ -146,20 +132,6 @@ absl::Status WriteFile(const std::string& path, absl::string_view content, mode_
   return absl::OkStatus();
 }
 
-absl::Status MakeDir(const std::string& path, uid_t uid, gid_t gid, mode_t mode) {
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
-    return absl::InternalError(Errno(absl::StrCat("mkdir ", path)));
-  }
-  if (chown(path.c_str(), uid, gid) != 0) {
-    return absl::InternalError(Errno(absl::StrCat("chown ", path)));
-  }
-  // chmod after mkdir: the umask may have removed bits.
-  if (chmod(path.c_str(), mode) != 0) {
-    return absl::InternalError(Errno(absl::StrCat("chmod ", path)));
-  }
-  return absl::OkStatus();
-}
-
 // True when a process running as uid/gid can enter and read `dir` (every directory above it
 // included), tested by doing it.
 bool ReachableBy(const std::string& dir, uid_t uid, gid_t gid) {
@@ -207,7 +179,7 @@ bool IsPostfixProcess(pid_t pid) {
   std::error_code ec;
   const std::filesystem::path exe =
       std::filesystem::read_symlink(absl::StrCat("/proc/", pid, "/exe"), ec);
-  return !ec && absl::StartsWith(exe.string(), absl::StrCat(kDaemonDirectory, "/"));
+  return !ec && absl::StartsWith(exe.string(), absl::StrCat(kPostfixDaemonDirectory, "/"));
 }
 
 // Waits until no live process is left in the group, sending SIGKILL to the group's Postfix
@@ -238,38 +210,6 @@ void KillStaleInstance(const std::string& root) {
     fprintf(stderr, "postfix_server: stale Postfix processes of %s (group %d) survive SIGKILL\n",
             root.c_str(), pid);
   }
-}
-
-// Parses `key` "<value>, " at the start of `s` (Postfix's "from=<a@b>, size=..."), leaving what
-// follows in `rest`.
-bool ParseBracketed(absl::string_view s, absl::string_view key, std::string* value,
-                    absl::string_view* rest) {
-  if (!absl::ConsumePrefix(&s, key)) return false;
-  if (!absl::ConsumePrefix(&s, "<")) return false;
-  const size_t end = s.find(">, ");
-  if (end == absl::string_view::npos) return false;
-  *value = std::string(s.substr(0, end));
-  *rest = s.substr(end + 3);
-  return true;
-}
-
-// For a log line of Postfix program `program` ("qmgr"), the queue id and what follows it.
-bool SplitLogLine(absl::string_view line, absl::string_view program, absl::string_view* queue_id,
-                  absl::string_view* rest) {
-  const std::string tag = absl::StrCat(" postfix/", program, "[");
-  size_t pos = line.find(tag);
-  if (pos == absl::string_view::npos) return false;
-  pos = line.find("]: ", pos + tag.size());
-  if (pos == absl::string_view::npos) return false;
-  absl::string_view tail = line.substr(pos + 3);
-  const size_t colon = tail.find(": ");
-  if (colon == absl::string_view::npos || colon == 0) return false;
-  *queue_id = tail.substr(0, colon);
-  for (char c : *queue_id) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c))) return false;
-  }
-  *rest = tail.substr(colon + 2);
-  return true;
 }
 
 }  // namespace
@@ -333,21 +273,26 @@ PostfixServer::~PostfixServer() {
 
 std::string PostfixServer::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
-std::string PostfixServer::log_path() const { return instance_dir_ + "/maillog"; }
+std::string PostfixServer::log_path() const { return PostfixLogPath(instance_dir_); }
 
 std::string PostfixServer::ReadLog() const { return ReadFile(log_path()); }
 
+std::string PostfixServer::maildir() const { return PostfixMaildir(instance_dir_); }
+
 absl::Status PostfixServer::PrepareInstance() {
-  const passwd* owner = getpwnam(kMailOwner);
-  const group* setgid_group = getgrnam(kSetgidGroup);
+  const passwd* owner = getpwnam(kPostfixMailOwner);
+  const group* setgid_group = getgrnam(kPostfixSetgidGroup);
   if (owner == nullptr || setgid_group == nullptr) {
     return absl::FailedPreconditionError(
-        absl::StrCat("user `", kMailOwner, "` or group `", kSetgidGroup,
+        absl::StrCat("user `", kPostfixMailOwner, "` or group `", kPostfixSetgidGroup,
                      "` missing: install the Debian package `postfix` (tools/setup.sh)"));
   }
   const uid_t owner_uid = owner->pw_uid;
   const gid_t owner_gid = owner->pw_gid;
   const gid_t setgid_gid = setgid_group->gr_gid;
+  // virtual(8) writes the Maildir as the mail owner: a user that can reach the instance.
+  mail_uid_ = owner_uid;
+  mail_gid_ = owner_gid;
 
   // Whatever an earlier run that crashed left behind, in `dir` itself or under /tmp.
   std::error_code ec;
@@ -362,7 +307,7 @@ absl::Status PostfixServer::PrepareInstance() {
 
   if (ReachableBy(dir_, owner_uid, owner_gid)) {
     instance_dir_ = dir_;
-    for (const char* sub : {"conf", "queue", "data"}) {
+    for (const char* sub : {"conf", "queue", "data", "mail"}) {
       std::filesystem::remove_all(absl::StrCat(dir_, "/", sub), ec);
     }
   } else {
@@ -375,25 +320,12 @@ absl::Status PostfixServer::PrepareInstance() {
     if (ec) return absl::InternalError(absl::StrCat("symlink ", link, ": ", ec.message()));
   }
 
-  // The layout `postfix check` would create (post-install create-missing), made here directly
-  // because that also wants to check /etc/postfix and takes seconds.
-  const std::string queue = instance_dir_ + "/queue";
-  if (absl::Status s = MakeDir(instance_dir_ + "/conf", 0, 0, 0755); !s.ok()) return s;
-  if (absl::Status s = MakeDir(queue, 0, 0, 0755); !s.ok()) return s;
-  if (absl::Status s = MakeDir(instance_dir_ + "/data", owner_uid, 0, 0700); !s.ok()) return s;
-  for (const char* sub : kPrivateQueueDirs) {
-    if (absl::Status s = MakeDir(absl::StrCat(queue, "/", sub), owner_uid, 0, 0700); !s.ok()) {
-      return s;
-    }
-  }
-  if (absl::Status s = MakeDir(queue + "/maildrop", owner_uid, setgid_gid, 0730); !s.ok()) return s;
-  if (absl::Status s = MakeDir(queue + "/public", owner_uid, setgid_gid, 0710); !s.ok()) return s;
-  return MakeDir(queue + "/pid", 0, 0, 0755);
+  return MakePostfixLayout(instance_dir_, owner_uid, owner_gid, setgid_gid);
 }
 
 absl::Status PostfixServer::WriteConfig() {
   const std::string conf = instance_dir_ + "/conf";
-  std::string tls;
+  PostfixConfig config;
   if (!options_.tls_cert_file.empty()) {
     // Copies, so that Postfix reads them from a directory it is known to reach.
     const std::string cert = ReadFile(options_.tls_cert_file);
@@ -402,101 +334,27 @@ absl::Status PostfixServer::WriteConfig() {
       return absl::InvalidArgumentError(
           absl::StrCat("cannot read ", options_.tls_cert_file, " or ", options_.tls_key_file));
     }
-    if (absl::Status s = WriteFile(conf + "/tls.pem", cert, 0644); !s.ok()) return s;
-    if (absl::Status s = WriteFile(conf + "/tls.key", key, 0600); !s.ok()) return s;
-    tls = absl::StrCat(
-        "smtpd_tls_cert_file = ", conf, "/tls.pem\n",  //
-        "smtpd_tls_key_file = ", conf, "/tls.key\n",   //
-        "smtpd_tls_security_level = ", options_.require_tls ? "encrypt" : "may", "\n",
-        "smtpd_tls_loglevel = 1\n",
-        // "(using TLSv1.3 with cipher ...)" in the Received header, which header_checks flag.
-        "smtpd_tls_received_header = yes\n");
+    config.tls_cert_file = conf + "/tls.pem";
+    config.tls_key_file = conf + "/tls.key";
+    if (absl::Status s = WriteFile(config.tls_cert_file, cert, 0644); !s.ok()) return s;
+    if (absl::Status s = WriteFile(config.tls_key_file, key, 0600); !s.ok()) return s;
   }
-
   // The banner carries a nonce, so that WaitReady knows the 220 is from this instance and not
   // from a process that took the port first.
   absl::BitGen gen;
   banner_nonce_ = absl::StrFormat("%016x", absl::Uniform<uint64_t>(gen));
 
-  const std::string main_cf = absl::StrCat(
-      "# Written by tests/support/postfix_server.cc: a private receiving Postfix that accepts\n"
-      "# mail from 127.0.0.0/8 for any domain and discards it.\n",
-      "compatibility_level = 3.6\n",                                                       //
-      "config_directory = ", conf, "\n", "queue_directory = ", instance_dir_, "/queue\n",  //
-      "data_directory = ", instance_dir_, "/data\n",
-      "command_directory = /usr/sbin\n",  //
-      "daemon_directory = ", kDaemonDirectory, "\n",
-      "meta_directory = /etc/postfix\n",                                          //
-      "shlib_directory = /usr/lib/postfix\n", "mail_owner = ", kMailOwner, "\n",  //
-      "setgid_group = ", kSetgidGroup, "\n",
-      // Names fixed here, so that Postfix never asks the resolver for the host's own.
-      "myhostname = ", kHostname, "\n",  //
-      "mydomain = volley.test\n",        //
-      "myorigin = $myhostname\n", "smtpd_banner = $myhostname ESMTP Postfix volley-harness-",
-      banner_nonce_, "\n",
-      "inet_interfaces = loopback-only\n",  //
-      "inet_protocols = ipv4\n",
-      // Every recipient domain is remote and goes to the default transport: discard.
-      "mydestination =\n",         //
-      "relay_domains =\n",         //
-      "local_recipient_maps =\n",  //
-      "alias_maps =\n",            //
-      "alias_database =\n",        //
-      "default_transport = discard\n",
-      "local_transport = discard\n",  //
-      "relay_transport = discard\n",
-      "virtual_transport = discard\n",  //
-      "mynetworks = 127.0.0.0/8\n",
-      "smtpd_client_restrictions =\n",  //
-      "smtpd_helo_restrictions =\n",
-      "smtpd_sender_restrictions =\n",  //
-      "smtpd_relay_restrictions = permit_mynetworks, reject\n", "smtpd_recipient_restrictions =\n",
-      // No DNS: no reverse lookup of clients, none in the SMTP client (which discard never
-      // uses anyway).
-      "smtpd_peername_lookup = no\n",  //
-      "smtp_dns_support_level = disabled\n",
-      // Tests should not wait: no tarpit after errors, no flow-control pause.
-      "smtpd_error_sleep_time = 0\n",  //
-      "in_flow_delay = 0\n",           //
-      "biff = no\n",
-      // The log, written by the postlogd service (master.cf) into a file of the instance.
-      "maillog_file = ", log_path(), "\n",  //
-      "maillog_file_prefixes = ", instance_dir_, "\n",
-      // Postfix's own Received header is the first one cleanup sees; it mentions TLS only when
-      // the message came in over TLS. The rule is anchored on this host's name, so that a
-      // Received header from an earlier hop does not count.
-      "header_checks = regexp:", conf, "/header_checks\n", tls,
-      absl::StrJoin(options_.extra_main_cf, "\n"), options_.extra_main_cf.empty() ? "" : "\n");
-  if (absl::Status s = WriteFile(conf + "/main.cf", main_cf, 0644); !s.ok()) return s;
-
-  const std::string header_checks =
-      absl::StrCat("/^Received:.*\\(using TLS.*by ", absl::StrReplaceAll(kHostname, {{".", "\\."}}),
-                   " \\(Postfix\\)/ WARN ", kTlsTag, "\n");
-  if (absl::Status s = WriteFile(conf + "/header_checks", header_checks, 0644); !s.ok()) return s;
-
-  // No chroot (the default master.cf chroots to the system queue directory), only the services
-  // a receiving, discarding instance needs.
-  const std::string master_cf =
-      absl::StrCat("# service type  private unpriv  chroot  wakeup  maxproc command\n",
-                   "127.0.0.1:", port_, " inet n - n - - smtpd\n",
-                   "cleanup   unix  n       -       n       -       0       cleanup\n"
-                   "qmgr      unix  n       -       n       300     1       qmgr\n"
-                   "tlsmgr    unix  -       -       n       1000?   1       tlsmgr\n"
-                   "rewrite   unix  -       -       n       -       -       trivial-rewrite\n"
-                   "bounce    unix  -       -       n       -       0       bounce\n"
-                   "defer     unix  -       -       n       -       0       bounce\n"
-                   "trace     unix  -       -       n       -       0       bounce\n"
-                   "verify    unix  -       -       n       -       1       verify\n"
-                   "flush     unix  n       -       n       1000?   0       flush\n"
-                   "proxymap  unix  -       -       n       -       -       proxymap\n"
-                   "showq     unix  n       -       n       -       -       showq\n"
-                   "error     unix  -       -       n       -       -       error\n"
-                   "retry     unix  -       -       n       -       -       error\n"
-                   "discard   unix  -       -       n       -       -       discard\n"
-                   "anvil     unix  -       -       n       -       1       anvil\n"
-                   "scache    unix  -       -       n       -       1       scache\n"
-                   "postlog   unix-dgram n  -       n       -       1       postlogd\n");
-  return WriteFile(conf + "/master.cf", master_cf, 0644);
+  config.instance_dir = instance_dir_;
+  config.port = port_;
+  config.banner_nonce = banner_nonce_;
+  config.mail_uid = mail_uid_;
+  config.mail_gid = mail_gid_;
+  config.require_tls = options_.require_tls;
+  config.extra_main_cf = options_.extra_main_cf;
+  if (absl::Status s = WriteFile(conf + "/main.cf", PostfixMainCf(config), 0644); !s.ok()) {
+    return s;
+  }
+  return WriteFile(conf + "/master.cf", PostfixMasterCf(port_), 0644);
 }
 
 absl::Status PostfixServer::Spawn() {
@@ -673,84 +531,30 @@ void PostfixServer::Stop() {
   }
 }
 
-std::vector<PostfixMessage> PostfixServer::Messages() const {
-  std::vector<PostfixMessage> messages;
-  absl::flat_hash_map<std::string, size_t> index;
-  absl::flat_hash_set<std::string> over_tls;
-  absl::flat_hash_map<std::string, std::vector<std::string>> delivered;
-  // Queue ids from the other per-message lines, in log order. Postfix's daemons log through
-  // postlogd over a datagram socket and drop a line when its queue is full (the queue is
-  // net.unix.max_dgram_qlen long: 10 here), as happens when postlogd gets little CPU; a
-  // message whose qmgr line was dropped still shows in these.
-  std::vector<std::string> elsewhere;
-  const std::string log = ReadLog();
-  for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
-    absl::string_view id, rest;
-    if (SplitLogLine(line, "qmgr", &id, &rest)) {
-      // "from=<a@b>, size=123, nrcpt=1 (queue active)"; a deferred message would be logged
-      // again when retried, hence the index.
-      PostfixMessage m;
-      if (!ParseBracketed(rest, "from=", &m.sender, &rest)) continue;
-      if (index.contains(id)) continue;
-      if (!absl::ConsumePrefix(&rest, "size=")) continue;
-      const size_t comma = rest.find(", nrcpt=");
-      if (comma == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(0, comma), &m.size)) {
-        continue;
-      }
-      rest.remove_prefix(comma + 8);
-      if (!absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &m.recipients)) continue;
-      m.queue_id = std::string(id);
-      index[m.queue_id] = messages.size();
-      messages.push_back(std::move(m));
-    } else if (SplitLogLine(line, "cleanup", &id, &rest)) {
-      if (absl::StartsWith(rest, "message-id=")) elsewhere.emplace_back(id);
-      if (absl::StartsWith(rest, "warning: header Received:") &&
-          absl::EndsWith(rest, absl::StrCat(": ", kTlsTag))) {
-        over_tls.insert(std::string(id));
-      }
-    } else if (SplitLogLine(line, "discard", &id, &rest)) {
-      std::string recipient;
-      if (ParseBracketed(rest, "to=", &recipient, &rest) &&
-          absl::StrContains(rest, "status=sent")) {
-        elsewhere.emplace_back(id);
-        delivered[std::string(id)].push_back(std::move(recipient));
-      }
-    }
-  }
-  for (std::string& id : elsewhere) {
-    if (index.contains(id)) continue;
-    PostfixMessage m;  // sender, size and nrcpt were on the lost line
-    m.queue_id = id;
-    index[id] = messages.size();
-    messages.push_back(std::move(m));
-  }
-  for (PostfixMessage& m : messages) {
-    m.tls = over_tls.contains(m.queue_id);
-    if (auto it = delivered.find(m.queue_id); it != delivered.end()) m.delivered_to = it->second;
-  }
-  return messages;
+absl::StatusOr<std::vector<DeliveredMessage>> PostfixServer::Delivered() const {
+  return ReadDelivered(maildir(), kPostfixHostname);
 }
 
-int PostfixServer::MessagesAccepted() const { return static_cast<int>(Messages().size()); }
-
-int PostfixServer::MessagesOverTls() const {
-  int count = 0;
-  for (const PostfixMessage& m : Messages()) count += m.tls ? 1 : 0;
-  return count;
-}
-
-absl::Status PostfixServer::WaitForMessages(int count, absl::Duration timeout) const {
+absl::Status PostfixServer::WaitForDelivered(int count, absl::Duration timeout) const {
   const absl::Time deadline = absl::Now() + timeout;
-  int accepted = 0;
-  while ((accepted = MessagesAccepted()) < count) {
+  int empty_scans = 0;
+  while (true) {
+    absl::StatusOr<int> delivered = CountDelivered(maildir());
+    if (!delivered.ok()) return delivered.status();
+    const int queued = QueuedMessages(instance_dir_);
+    empty_scans = queued == 0 ? empty_scans + 1 : 0;
+    if (*delivered >= count && empty_scans >= 2) {
+      if (*delivered == count) return absl::OkStatus();
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Postfix delivered ", *delivered, " files, ", count, " expected; ", LogTail()));
+    }
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("Postfix queued ", accepted, " of ", count, " messages within ",
-                       absl::FormatDuration(timeout), "; ", LogTail()));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "Postfix delivered ", *delivered, " files of ", count, " expected within ",
+          absl::FormatDuration(timeout), ", with ", queued, " messages in its queue; ", LogTail()));
     }
     SleepBriefly();
   }
-  return absl::OkStatus();
 }
 
 }  // namespace volley::test_support

@@ -1,21 +1,24 @@
 // A private Postfix instance receiving mail on 127.0.0.1, for interoperability tests: Volley
 // delivering to a real MTA (STARTTLS, 8BITMIME, pipelining as Postfix implements them).
 //
-// Postfix accepts every recipient from 127.0.0.0/8 and throws the mail away (transport
-// `discard:` for every address class), so nothing ever leaves the machine. It makes no DNS
-// lookups (no reverse lookup of clients, no DNS in its SMTP client, which is never used), listens
-// on loopback only and logs to its own file (`maillog_file`, through the postlogd service), from
-// which the harness counts the messages accepted and those that arrived over TLS.
+// Postfix accepts every recipient of every domain from 127.0.0.0/8 and delivers each one with
+// virtual(8) into a single Maildir of the instance (tests/support/postfix_config.h has the
+// configuration), one file per recipient, so nothing ever leaves the machine. It makes no DNS
+// lookups (no reverse lookup of clients, no DNS in its SMTP client, which is never used) and
+// listens on loopback only. The harness counts deliveries and reads what arrived from those
+// files (tests/support/postfix_maildir.h), not from Postfix's log: postlogd receives log lines
+// as datagrams and drops some when it lags (net.unix.max_dgram_qlen is 10 here). The log
+// (`maillog_file`) is still kept, for diagnostics.
 //
 // Requirements: Debian's `postfix` package (tools/setup.sh; the system instance is neither
-// configured nor started) and root, because the Postfix master runs as root and its daemons as
-// the `postfix` user.
+// configured nor started) and root, because the Postfix master and virtual(8) run as root and
+// the other daemons, and the Maildir's files, as the `postfix` user.
 //
 // Where the instance lives: everything (config_directory, queue_directory, data_directory,
-// the log) is under `dir` when the `postfix` user can reach `dir`. Bazel's $TEST_TMPDIR is under
-// /root (mode 0700), which Postfix's daemons cannot enter once they drop privileges, so the
-// instance then goes to a fresh /tmp/volley-postfix-XXXXXX, linked from `dir`/postfix-instance;
-// the destructor copies its log to `dir`/maillog and removes it.
+// the Maildir, the log) is under `dir` when the `postfix` user can reach `dir`. Bazel's
+// $TEST_TMPDIR is under /root (mode 0700), which Postfix's daemons cannot enter once they drop
+// privileges, so the instance then goes to a fresh /tmp/volley-postfix-XXXXXX, linked from
+// `dir`/postfix-instance; the destructor copies its log to `dir`/maillog and removes it.
 //
 // The system Postfix (/etc/postfix) is never read, written or started: a running system
 // instance is left alone, ours has its own directories and port.
@@ -32,6 +35,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "tests/support/postfix_maildir.h"
 
 namespace volley::test_support {
 
@@ -45,22 +49,10 @@ struct PostfixOptions {
   bool require_tls = false;
   // Lines appended to main.cf; a later definition overrides the harness's (Postfix logs a
   // warning). E.g. "smtpd_discard_ehlo_keywords = 8bitmime" for a server without 8BITMIME.
-  // Overriding header_checks or myhostname breaks MessagesOverTls.
+  // Overriding myhostname or the virtual_* settings breaks Delivered().
   std::vector<std::string> extra_main_cf;
   // How long Start waits for the "220" greeting.
   absl::Duration ready_timeout = absl::Seconds(20);
-};
-
-// One message Postfix queued, as its log tells.
-struct PostfixMessage {
-  std::string queue_id;
-  std::string sender;  // the envelope sender, "" for <>
-  int64_t size = 0;    // Postfix's queue file size, not the message size
-  int recipients = 0;  // nrcpt
-  // Arrived over TLS: Postfix's own Received header says "(using TLS...)".
-  bool tls = false;
-  // The recipients the discard transport consumed so far ("status=sent").
-  std::vector<std::string> delivered_to;
 };
 
 class PostfixServer {
@@ -83,23 +75,24 @@ class PostfixServer {
   uint16_t port() const { return port_; }
   // "127.0.0.1:PORT".
   std::string address() const;
-  // The directory holding conf/, queue/, data/ and maillog.
+  // The directory holding conf/, queue/, data/, mail/ and maillog.
   const std::string& instance_dir() const { return instance_dir_; }
   pid_t master_pid() const { return pid_; }
+  // Postfix's log, for diagnostics only: it may lack lines (see the top of this file).
   std::string log_path() const;
   std::string ReadLog() const;
+  // The Maildir every recipient is delivered to.
+  std::string maildir() const;
 
-  // The messages queued so far, in the order the queue manager logged them. A message counts
-  // once Postfix's queue manager has logged "from=<...>, size=..., nrcpt=..." for it, which is
-  // shortly after the client saw "250 ... queued as": poll (WaitForMessages). Postfix drops
-  // log lines when its log server lags; a message whose queue manager line was lost still
-  // counts from its cleanup or discard line, with sender, size and recipients unknown, and
-  // `tls` may then be false although it came over TLS (its one TLS line may be lost too).
-  std::vector<PostfixMessage> Messages() const;
-  int MessagesAccepted() const;
-  int MessagesOverTls() const;
-  // Polls the log until at least `count` messages are queued.
-  absl::Status WaitForMessages(int count, absl::Duration timeout) const;
+  // Every recipient's copy delivered so far, read from the Maildir's new/ folder.
+  absl::StatusOr<std::vector<DeliveredMessage>> Delivered() const;
+  // Waits until `count` files are in the Maildir's new/ folder and Postfix's queue is empty:
+  // then nothing is in flight, so the count is final. OK when exactly `count` arrived;
+  // FailedPrecondition, saying how many, when more did; DeadlineExceeded, saying how many
+  // arrived and how many messages are still queued, when fewer did within `timeout`. Call it
+  // once the sender is done (e.g. when volleyd has logged a final record for each recipient),
+  // so that no message is still on its way to Postfix.
+  absl::Status WaitForDelivered(int count, absl::Duration timeout) const;
 
  private:
   PostfixServer(std::string dir, PostfixOptions options)
@@ -122,6 +115,9 @@ class PostfixServer {
   uint16_t port_ = 0;
   pid_t pid_ = -1;   // the master, our child; -1 once reaped
   pid_t pgid_ = -1;  // its process group, which all of the instance's daemons share
+  // The user and group virtual(8) writes the Maildir as.
+  uid_t mail_uid_ = 0;
+  gid_t mail_gid_ = 0;
   pid_t guardian_pid_ = -1;
   int guard_fd_ = -1;  // the guardian's pipe; closing it (or dying) stops the instance
 };

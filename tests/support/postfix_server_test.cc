@@ -13,12 +13,14 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -34,8 +36,10 @@
 namespace volley::test_support {
 namespace {
 
+using ::testing::AnyOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Key;
 using ::testing::Not;
 using ::testing::StartsWith;
 
@@ -60,7 +64,8 @@ if mode == "mail-without-tls":
     print(code, text.decode())
     s.quit()
     sys.exit(0)
-body = ("From: <%s>\r\nTo: <one@example.test>\r\nSubject: %s\r\n\r\nhello\r\n" % (sender, mode))
+body = ("From: <%s>\r\nTo: <one@example.test>\r\nSubject: %s\r\n\r\nhello from %s\r\n"
+        % (sender, mode, sender))
 refused = s.sendmail(sender, ["one@example.test", "two@example.test"], body)
 print("SENT", refused)
 s.quit()
@@ -158,7 +163,46 @@ std::vector<int> LiveGroupMembers(int pgid) {
   return ::testing::AssertionSuccess();
 }
 
-TEST_F(PostfixServerTest, CountsMessagesAndThoseThatCameOverTls) {
+// The send script's recipients.
+std::set<std::string> BothRecipients() { return {"one@example.test", "two@example.test"}; }
+
+// What arrived for one envelope sender: how many copies, for which recipients, of which queued
+// messages.
+struct Arrived {
+  std::set<std::string> recipients;
+  std::set<std::string> queue_ids;
+  int copies = 0;
+};
+
+std::map<std::string, Arrived> BySender(const std::vector<DeliveredMessage>& delivered) {
+  std::map<std::string, Arrived> by_sender;
+  for (const DeliveredMessage& m : delivered) {
+    Arrived& a = by_sender[m.sender];
+    a.recipients.insert(m.recipient);
+    a.queue_ids.insert(m.queue_id);
+    ++a.copies;
+  }
+  return by_sender;
+}
+
+// Each copy is what the send script sent from its sender in the mode `mode_by_sender` names,
+// for the recipient it was delivered to, and came over TLS exactly when sent in mode "tls".
+void ExpectAsSent(const std::vector<DeliveredMessage>& delivered,
+                  const std::map<std::string, std::string>& mode_by_sender) {
+  for (const DeliveredMessage& m : delivered) {
+    const auto mode = mode_by_sender.find(m.sender);
+    ASSERT_NE(mode, mode_by_sender.end()) << m.content;
+    EXPECT_THAT(m.recipient, AnyOf("one@example.test", "two@example.test")) << m.file;
+    EXPECT_EQ(m.original_recipient, m.recipient) << m.file;
+    EXPECT_EQ(m.Header("From"), absl::StrCat("<", m.sender, ">")) << m.file;
+    EXPECT_EQ(m.Header("Subject"), mode->second) << m.file;
+    EXPECT_EQ(m.Body(), absl::StrCat("hello from ", m.sender, "\n")) << m.file;
+    EXPECT_FALSE(m.queue_id.empty()) << m.content;
+    EXPECT_EQ(m.tls, mode->second == "tls") << m.content;
+  }
+}
+
+TEST_F(PostfixServerTest, DeliversEachRecipientToAFileAndTellsWhichCameOverTls) {
   ASSERT_NO_FATAL_FAILURE(UseTestCertificate());
   PostfixOptions options;
   options.tls_cert_file = cert_;
@@ -176,41 +220,54 @@ TEST_F(PostfixServerTest, CountsMessagesAndThoseThatCameOverTls) {
     ASSERT_EQ(status, 0) << mode << ": " << output;
     EXPECT_THAT(output, HasSubstr("SENT {}")) << mode;
   }
-  ASSERT_TRUE(postfix.WaitForMessages(3, absl::Seconds(20)).ok());
-  EXPECT_EQ(postfix.MessagesAccepted(), 3);
-  EXPECT_EQ(postfix.MessagesOverTls(), 2);
+  // Three messages of two recipients each: a file for each recipient.
+  const absl::Status arrived = postfix.WaitForDelivered(6, absl::Seconds(20));
+  ASSERT_TRUE(arrived.ok()) << arrived;
+  absl::StatusOr<std::vector<DeliveredMessage>> delivered = postfix.Delivered();
+  ASSERT_TRUE(delivered.ok()) << delivered.status();
+  ASSERT_EQ(delivered->size(), 6u);
+  ExpectAsSent(
+      *delivered,
+      {{"tls1@sender.test", "tls"}, {"plain@sender.test", "plain"}, {"tls2@sender.test", "tls"}});
 
-  std::map<std::string, bool> tls_by_sender;
-  for (const PostfixMessage& m : postfix.Messages()) {
-    tls_by_sender[m.sender] = m.tls;
-    EXPECT_EQ(m.recipients, 2) << m.queue_id;
-    EXPECT_GT(m.size, 0) << m.queue_id;
+  const std::map<std::string, Arrived> by_sender = BySender(*delivered);
+  ASSERT_EQ(by_sender.size(), 3u);
+  std::set<std::string> queue_ids;
+  for (const auto& [sender, a] : by_sender) {
+    EXPECT_EQ(a.copies, 2) << sender;
+    EXPECT_EQ(a.recipients, BothRecipients()) << sender;
+    // The two copies are of one message: one queue id, and distinct from the others'.
+    ASSERT_EQ(a.queue_ids.size(), 1u) << sender;
+    queue_ids.insert(*a.queue_ids.begin());
   }
-  EXPECT_EQ(tls_by_sender, (std::map<std::string, bool>{
-                               {"plain@sender.test", false},
-                               {"tls1@sender.test", true},
-                               {"tls2@sender.test", true},
-                           }));
-
-  // The discard transport consumes the recipients right after queueing.
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  auto all_delivered = [&] {
-    for (const PostfixMessage& m : postfix.Messages()) {
-      if (m.delivered_to.size() < 2) return false;
-    }
-    return true;
-  };
-  while (!all_delivered() && absl::Now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  for (const PostfixMessage& m : postfix.Messages()) {
-    EXPECT_THAT(m.delivered_to, ElementsAre("one@example.test", "two@example.test"));
-  }
+  EXPECT_EQ(queue_ids.size(), 3u);
+  EXPECT_THAT(by_sender, ElementsAre(Key("plain@sender.test"), Key("tls1@sender.test"),
+                                     Key("tls2@sender.test")));
 
   const std::string log = postfix.ReadLog();
   EXPECT_THAT(log, HasSubstr("TLS connection established from"));
   EXPECT_THAT(log, Not(HasSubstr(" fatal: ")));
   EXPECT_THAT(log, Not(HasSubstr(" panic: ")));
+}
+
+TEST_F(PostfixServerTest, WaitForDeliveredSaysHowManyArrived) {
+  absl::StatusOr<std::unique_ptr<PostfixServer>> server =
+      PostfixServer::Start(tmp_ + "/wait", PostfixOptions{});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const auto [status, output] = Send(**server, "plain", "wait@sender.test");
+  ASSERT_EQ(status, 0) << output;
+  const absl::Status two = (*server)->WaitForDelivered(2, absl::Seconds(20));
+  ASSERT_TRUE(two.ok()) << two;
+
+  // Both copies are in and the queue is empty: asking for one is an excess, at once.
+  const absl::Status one = (*server)->WaitForDelivered(1, absl::Seconds(20));
+  EXPECT_EQ(one.code(), absl::StatusCode::kFailedPrecondition) << one;
+  EXPECT_THAT(std::string(one.message()), StartsWith("Postfix delivered 2 files, 1 expected"));
+  const absl::Status three = (*server)->WaitForDelivered(3, absl::Milliseconds(200));
+  EXPECT_EQ(three.code(), absl::StatusCode::kDeadlineExceeded) << three;
+  EXPECT_THAT(std::string(three.message()),
+              StartsWith("Postfix delivered 2 files of 3 expected within"));
+  EXPECT_THAT(std::string(three.message()), HasSubstr("with 0 messages in its queue"));
 }
 
 TEST_F(PostfixServerTest, RequireTlsRefusesMailBeforeStartTls) {
@@ -229,9 +286,15 @@ TEST_F(PostfixServerTest, RequireTlsRefusesMailBeforeStartTls) {
 
   const auto [status, output] = Send(**server, "tls", "b@sender.test");
   ASSERT_EQ(status, 0) << output;
-  ASSERT_TRUE((*server)->WaitForMessages(1, absl::Seconds(20)).ok());
-  EXPECT_EQ((*server)->MessagesAccepted(), 1);
-  EXPECT_EQ((*server)->MessagesOverTls(), 1);
+  // The refused MAIL left nothing; the message sent after STARTTLS arrived, over TLS, once for
+  // each of its two recipients.
+  const absl::Status arrived = (*server)->WaitForDelivered(2, absl::Seconds(20));
+  ASSERT_TRUE(arrived.ok()) << arrived;
+  absl::StatusOr<std::vector<DeliveredMessage>> delivered = (*server)->Delivered();
+  ASSERT_TRUE(delivered.ok()) << delivered.status();
+  ASSERT_EQ(delivered->size(), 2u);
+  ExpectAsSent(*delivered, {{"b@sender.test", "tls"}});
+  EXPECT_EQ(BySender(*delivered)["b@sender.test"].recipients, BothRecipients());
 }
 
 TEST_F(PostfixServerTest, WithoutCertificateNoStartTlsAndNothingCountsAsTls) {
@@ -243,9 +306,15 @@ TEST_F(PostfixServerTest, WithoutCertificateNoStartTlsAndNothingCountsAsTls) {
   EXPECT_THAT(tls_output, HasSubstr("NO-STARTTLS"));
   const auto [status, output] = Send(**server, "plain", "b@sender.test");
   ASSERT_EQ(status, 0) << output;
-  ASSERT_TRUE((*server)->WaitForMessages(1, absl::Seconds(20)).ok());
-  EXPECT_EQ((*server)->MessagesAccepted(), 1);
-  EXPECT_EQ((*server)->MessagesOverTls(), 0);
+  // Only the plain message arrived (the script quit before MAIL in the "tls" attempt), and its
+  // copies say no TLS.
+  const absl::Status arrived = (*server)->WaitForDelivered(2, absl::Seconds(20));
+  ASSERT_TRUE(arrived.ok()) << arrived;
+  absl::StatusOr<std::vector<DeliveredMessage>> delivered = (*server)->Delivered();
+  ASSERT_TRUE(delivered.ok()) << delivered.status();
+  ASSERT_EQ(delivered->size(), 2u);
+  ExpectAsSent(*delivered, {{"b@sender.test", "plain"}});
+  EXPECT_EQ(BySender(*delivered)["b@sender.test"].recipients, BothRecipients());
 }
 
 TEST_F(PostfixServerTest, StopLeavesNoProcessAndKeepsTheLog) {
@@ -308,7 +377,9 @@ TEST_F(PostfixServerTest, ACrashedTestLeavesNothingRunningAndTheDirectoryIsReusa
   }
   const auto [send_status, output] = Send(**server, "plain", "after@sender.test");
   ASSERT_EQ(send_status, 0) << output;
-  EXPECT_TRUE((*server)->WaitForMessages(1, absl::Seconds(20)).ok());
+  // Exactly the new message's two copies.
+  const absl::Status arrived = (*server)->WaitForDelivered(2, absl::Seconds(20));
+  EXPECT_TRUE(arrived.ok()) << arrived;
 }
 
 }  // namespace
