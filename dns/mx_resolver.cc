@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <deque>
 #include <iterator>
-#include <list>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -20,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "dns/dns_cache.h"
 #include "dns/dns_wire.h"
 #include "engine/base/logging.h"
 
@@ -100,6 +100,15 @@ void LowerTtl(std::optional<uint32_t>& into, std::optional<uint32_t> ttl) {
   if (ttl) into = into ? std::min(*into, *ttl) : *ttl;
 }
 
+DnsCacheOptions CacheOptions(const ResolverOptions& options) {
+  DnsCacheOptions cache;
+  cache.max_entries = options.cache_size;
+  cache.min_ttl = options.min_ttl;
+  cache.max_ttl = options.max_ttl;
+  cache.serve_stale = options.serve_stale;
+  return cache;
+}
+
 }  // namespace
 
 // All calls and callbacks happen on the loop's thread.
@@ -112,13 +121,12 @@ void LowerTtl(std::optional<uint32_t>& into, std::optional<uint32_t> ttl) {
 //
 // The cache-hit path (Resolve of a fresh cached name) allocates nothing: a
 // name already in lookup form is used as it is (others are normalised into a
-// reused buffer), the index is keyed by string_view into the LRU nodes, a hit
-// moves its node to the front with splice, and the callback gets the cached
-// result through a shared_ptr, without a copy.
+// reused buffer), DnsCache::Find allocates nothing, and the callback gets the
+// cached result through a shared_ptr, without a copy.
 class MxResolver::Impl {
  public:
   Impl(uv_loop_t* loop, const ResolverOptions& options, Clock& clock)
-      : loop_(loop), options_(options), clock_(clock) {}
+      : loop_(loop), options_(options), clock_(clock), cache_(CacheOptions(options), clock) {}
   ~Impl();
 
   absl::Status Init();
@@ -129,7 +137,6 @@ class MxResolver::Impl {
   const ResolverStats& stats() const { return stats_; }
 
  private:
-  enum class LookupKind { kMx = 0, kHost = 1 };
   static constexpr size_t kKinds = 2;
   static constexpr int kV4 = 0;
   static constexpr int kV6 = 1;
@@ -158,7 +165,7 @@ class MxResolver::Impl {
   };
 
   struct Lookup {
-    LookupKind kind = LookupKind::kMx;
+    AnswerKind kind = AnswerKind::kMx;
     std::string name;      // lookup form; also the key in in_flight_ and the cache
     bool running = false;  // launched, rather than in waiting_
     bool implicit_mx = false;
@@ -186,23 +193,11 @@ class MxResolver::Impl {
     std::shared_ptr<const MxResult> result;
   };
 
-  struct CacheNode {
-    LookupKind kind;
-    std::string key;
-    absl::Time expires;  // result->expires, kept here to save a pointer chase on hits
-    std::shared_ptr<const MxResult> result;
-  };
-  using CacheList = std::list<CacheNode>;
-  // Keys point into the nodes' `key`, which list nodes keep in place.
-  using CacheIndex = absl::flat_hash_map<absl::string_view, CacheList::iterator>;
-
   absl::Status InitChannel();
-  void Start(LookupKind kind, absl::string_view name, Callback callback);
+  void Start(AnswerKind kind, absl::string_view name, Callback callback);
   void Launch(Lookup& lookup);
   void LaunchWaiting();
-  bool ServeFromCache(LookupKind kind, absl::string_view key, Callback& callback);
-  std::shared_ptr<const MxResult> StaleAnswer(LookupKind kind, absl::string_view key,
-                                              size_t requests);
+  bool ServeFromCache(AnswerKind kind, absl::string_view key, Callback& callback);
   void SendQuery(Lookup& lookup, QueryType type, size_t host_index);
   void SendAddressQueries(Lookup& lookup, size_t host_index);
   void Release(Lookup& lookup);
@@ -213,9 +208,6 @@ class MxResolver::Impl {
   void Finish(Lookup& lookup);
   MxResult BuildResult(Lookup& lookup);
   absl::string_view FamiliesText() const;
-  absl::Time ExpiryFor(std::optional<uint32_t> ttl) const;
-  void Insert(LookupKind kind, const std::string& key, std::shared_ptr<const MxResult> result);
-  void Erase(CacheList::iterator node);
   void Post(Callback&& callback, const std::shared_ptr<const MxResult>& result);
   void PostResult(Callback&& callback, MxOutcome outcome, std::string error);
   void Drain();
@@ -257,8 +249,7 @@ class MxResolver::Impl {
   std::deque<Lookup*> waiting_;
   size_t running_lookups_ = 0;
   bool launching_ = false;
-  CacheList lru_;  // front: most recently used
-  CacheIndex index_[kKinds];
+  DnsCache cache_;
   std::string scratch_;  // Resolve's normalisation buffer, reused
   std::vector<Delivery> deliveries_;
   std::vector<Delivery> batch_;  // the deliveries being run; kept for its capacity
@@ -350,8 +341,8 @@ void MxResolver::Impl::Resolve(absl::string_view domain, Callback callback) {
     }
     domain = scratch_;
   }
-  if (ServeFromCache(LookupKind::kMx, domain, callback)) return;
-  Start(LookupKind::kMx, domain, std::move(callback));
+  if (ServeFromCache(AnswerKind::kMx, domain, callback)) return;
+  Start(AnswerKind::kMx, domain, std::move(callback));
 }
 
 void MxResolver::Impl::ResolveHost(absl::string_view host, Callback callback) {
@@ -375,55 +366,20 @@ void MxResolver::Impl::ResolveHost(absl::string_view host, Callback callback) {
     }
     host = scratch_;
   }
-  if (ServeFromCache(LookupKind::kHost, host, callback)) return;
-  Start(LookupKind::kHost, host, std::move(callback));
+  if (ServeFromCache(AnswerKind::kHost, host, callback)) return;
+  Start(AnswerKind::kHost, host, std::move(callback));
 }
 
-bool MxResolver::Impl::ServeFromCache(LookupKind kind, absl::string_view key, Callback& callback) {
+bool MxResolver::Impl::ServeFromCache(AnswerKind kind, absl::string_view key, Callback& callback) {
   if (shutting_down_) return false;  // Start answers "shutting down"
-  CacheIndex& index = index_[static_cast<size_t>(kind)];
-  auto it = index.find(key);
-  if (it == index.end()) return false;
-  const CacheList::iterator node = it->second;
-  const absl::Time now = clock_.Now();
-  if (now >= node->expires) {
-    // Keep an expired answer that serve-stale may still need if the refresh
-    // fails; drop the others.
-    if (node->result->outcome != MxOutcome::kOk || now >= node->expires + options_.serve_stale) {
-      Erase(node);
-    }
-    return false;
-  }
-  if (node != lru_.begin()) lru_.splice(lru_.begin(), lru_, node);
+  std::shared_ptr<const MxResult> hit = cache_.Find(kind, key);
+  if (hit == nullptr) return false;
   Bump(stats_.cache_hits);
-  Post(std::move(callback), node->result);
+  Post(std::move(callback), hit);
   return true;
 }
 
-std::shared_ptr<const MxResult> MxResolver::Impl::StaleAnswer(LookupKind kind,
-                                                              absl::string_view key,
-                                                              size_t requests) {
-  CacheIndex& index = index_[static_cast<size_t>(kind)];
-  auto it = index.find(key);
-  if (it == index.end()) return nullptr;
-  const CacheList::iterator node = it->second;
-  const absl::Time now = clock_.Now();
-  // Only kOk answers are served stale: an expired NXDOMAIN or null MX would
-  // bounce mail on data nobody can confirm, where a deferral costs little.
-  const absl::Time stale_until = node->expires + options_.serve_stale;
-  if (node->result->outcome != MxOutcome::kOk || now >= stale_until) {
-    Erase(node);
-    return nullptr;
-  }
-  // The cached entry stays expired, so the next request tries to refresh it.
-  auto stale = std::make_shared<MxResult>(*node->result);
-  stale->stale = true;
-  stale->expires = std::min(now + options_.min_ttl, stale_until);
-  Bump(stats_.stale_served, requests);
-  return stale;
-}
-
-void MxResolver::Impl::Start(LookupKind kind, absl::string_view name, Callback callback) {
+void MxResolver::Impl::Start(AnswerKind kind, absl::string_view name, Callback callback) {
   if (shutting_down_) {
     PostResult(std::move(callback), MxOutcome::kTemporaryFailure, std::string(kShuttingDown));
     return;
@@ -473,7 +429,7 @@ void MxResolver::Impl::Launch(Lookup& lookup) {
       return;
     }
   }
-  if (lookup.kind == LookupKind::kMx) {
+  if (lookup.kind == AnswerKind::kMx) {
     SendQuery(lookup, QueryType::kMx, 0);
   } else {
     lookup.hosts.emplace_back().name = lookup.name;
@@ -721,12 +677,13 @@ void MxResolver::Impl::Finish(Lookup& lookup) {
   MxResult result = BuildResult(lookup);
   std::shared_ptr<const MxResult> shared;
   if (result.outcome == MxOutcome::kTemporaryFailure && !shutting_down_) {
-    shared = StaleAnswer(lookup.kind, lookup.name, lookup.waiters.size());
+    shared = cache_.FindStale(lookup.kind, lookup.name);
+    if (shared != nullptr) Bump(stats_.stale_served, lookup.waiters.size());
   }
   if (shared == nullptr) {
     const bool cacheable = !shutting_down_ && result.outcome != MxOutcome::kTemporaryFailure;
     shared = std::make_shared<const MxResult>(std::move(result));
-    if (cacheable) Insert(lookup.kind, lookup.name, shared);
+    if (cacheable) cache_.Insert(lookup.kind, lookup.name, shared);
   }
   for (Callback& waiter : lookup.waiters) Post(std::move(waiter), shared);
   if (lookup.running) --running_lookups_;
@@ -761,10 +718,10 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
         result.expires = now;  // never cached
         break;
       case MxOutcome::kNullMx:
-        result.expires = ExpiryFor(lookup.mx_ttl);
+        result.expires = cache_.ExpiryFor(lookup.mx_ttl);
         break;
       default:  // kNxDomain: RFC 2308, min_ttl without a SOA
-        result.expires = ExpiryFor(lookup.mx_negative_ttl);
+        result.expires = cache_.ExpiryFor(lookup.mx_negative_ttl);
         break;
     }
     return result;
@@ -811,19 +768,19 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
     result.site_name = std::move(lookup.site_name);
     // A host that failed only for now may come back; do not pin the smaller
     // answer for long.
-    result.expires = any_temporary ? now + options_.min_ttl : ExpiryFor(ttl);
+    result.expires = any_temporary ? now + options_.min_ttl : cache_.ExpiryFor(ttl);
     return result;
   }
   if (any_temporary) {
     result.outcome = MxOutcome::kTemporaryFailure;
     result.error =
-        lookup.kind == LookupKind::kMx && !lookup.implicit_mx
+        lookup.kind == AnswerKind::kMx && !lookup.implicit_mx
             ? absl::StrCat("no MX host has an address (", absl::StrJoin(failures, "; "), ")")
             : absl::StrCat("address lookup for ", failures.front());
     result.expires = now;
     return result;
   }
-  if (lookup.kind == LookupKind::kMx && !lookup.implicit_mx) {
+  if (lookup.kind == AnswerKind::kMx && !lookup.implicit_mx) {
     // Every MX host is dangling (or has only addresses of a family the
     // strategy excludes): a problem on the receiving side that may get fixed.
     result.outcome = MxOutcome::kTemporaryFailure;
@@ -839,7 +796,7 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
   for (int family : {kV4, kV6}) {
     if (host.queried[family]) all_nxdomain &= host.status[family] == ARES_ENOTFOUND;
   }
-  if (lookup.kind == LookupKind::kHost && all_nxdomain) {
+  if (lookup.kind == AnswerKind::kHost && all_nxdomain) {
     result.outcome = MxOutcome::kNxDomain;
     result.error = absl::StrCat(lookup.name, ": NXDOMAIN");
   } else {
@@ -849,36 +806,8 @@ MxResult MxResolver::Impl::BuildResult(Lookup& lookup) {
             ? absl::StrCat(lookup.name, " has no MX records and no ", FamiliesText(), " records")
             : absl::StrCat(lookup.name, " has no ", FamiliesText(), " records");
   }
-  result.expires = ExpiryFor(negative_ttl);
+  result.expires = cache_.ExpiryFor(negative_ttl);
   return result;
-}
-
-absl::Time MxResolver::Impl::ExpiryFor(std::optional<uint32_t> ttl) const {
-  absl::Duration lifetime = ttl ? absl::Seconds(*ttl) : options_.min_ttl;
-  lifetime = std::clamp(lifetime, options_.min_ttl, options_.max_ttl);
-  return clock_.Now() + lifetime;
-}
-
-void MxResolver::Impl::Insert(LookupKind kind, const std::string& key,
-                              std::shared_ptr<const MxResult> result) {
-  if (options_.cache_size == 0) return;
-  CacheIndex& index = index_[static_cast<size_t>(kind)];
-  if (auto it = index.find(key); it != index.end()) {
-    CacheNode& node = *it->second;
-    node.expires = result->expires;
-    node.result = std::move(result);
-    lru_.splice(lru_.begin(), lru_, it->second);
-    return;
-  }
-  const absl::Time expires = result->expires;
-  lru_.push_front(CacheNode{kind, key, expires, std::move(result)});
-  index.emplace(lru_.front().key, lru_.begin());
-  while (lru_.size() > options_.cache_size) Erase(std::prev(lru_.end()));
-}
-
-void MxResolver::Impl::Erase(CacheList::iterator node) {
-  index_[static_cast<size_t>(node->kind)].erase(node->key);
-  lru_.erase(node);
 }
 
 void MxResolver::Impl::Post(Callback&& callback, const std::shared_ptr<const MxResult>& result) {
