@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "dns/mx_resolver.h"
+#include "dns/resolver.h"
 #include "engine/base/histogram.h"
 #include "engine/metrics/registry.h"
 

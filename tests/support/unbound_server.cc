@@ -20,6 +20,7 @@
 #include <system_error>
 #include <thread>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -395,12 +396,16 @@ absl::Status UnboundServer::WaitReady() {
     return absl::InternalError(Errno("connect"));
   }
   absl::BitGen gen;
+  // Every id sent so far: a late answer to an earlier query counts as well, so that one slow
+  // reply does not leave this loop reading one answer behind its queries for good.
+  absl::flat_hash_set<uint16_t> sent;
   while (absl::Now() < deadline) {
     if (ChildExited()) {
       return absl::UnavailableError(
           absl::StrCat("unbound exited before answering; log tail:\n", LogTail()));
     }
     const uint16_t id = absl::Uniform<uint16_t>(gen);
+    sent.insert(id);
     const std::string query = BuildTxtQuery(id, kGenerationName);
     // Errors (ECONNREFUSED while unbound is not bound yet) just mean "not
     // ready".
@@ -409,16 +414,20 @@ absl::Status UnboundServer::WaitReady() {
     }
     pollfd pfd{sock.get(), POLLIN, 0};
     if (poll(&pfd, 1, 100) <= 0) continue;
+    // Read every answer that is there.
     char buf[1500];
-    const ssize_t n = recv(sock.get(), buf, sizeof(buf), 0);
-    if (n < 12) continue;
-    const absl::string_view answer(buf, static_cast<size_t>(n));
-    const uint16_t got_id =
-        static_cast<uint16_t>((static_cast<uint8_t>(buf[0]) << 8) | static_cast<uint8_t>(buf[1]));
-    const bool is_response = (static_cast<uint8_t>(buf[2]) & 0x80) != 0;
-    const int rcode = static_cast<uint8_t>(buf[3]) & 0x0F;
-    if (got_id == id && is_response && rcode == 0 && absl::StrContains(answer, token)) {
-      return absl::OkStatus();
+    ssize_t n;
+    while ((n = recv(sock.get(), buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+      if (n < 12) continue;
+      const absl::string_view answer(buf, static_cast<size_t>(n));
+      const uint16_t got_id =
+          static_cast<uint16_t>((static_cast<uint8_t>(buf[0]) << 8) | static_cast<uint8_t>(buf[1]));
+      const bool is_response = (static_cast<uint8_t>(buf[2]) & 0x80) != 0;
+      const int rcode = static_cast<uint8_t>(buf[3]) & 0x0F;
+      // The token names this generation, so an answer from before a reload never matches.
+      if (sent.contains(got_id) && is_response && rcode == 0 && absl::StrContains(answer, token)) {
+        return absl::OkStatus();
+      }
     }
   }
   return absl::DeadlineExceededError(

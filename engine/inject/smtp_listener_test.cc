@@ -1,0 +1,858 @@
+#include "engine/smtp/smtp_listener.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "engine/base/logging.h"
+#include "engine/base/net_address.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tls/testdata/testdata_paths.h"
+#include "tls/tls_context.h"
+#include "tls/tls_session.h"
+
+namespace volley::smtp {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+
+// A uv loop on its own thread, with a way to run code on it.
+class LoopThread {
+ public:
+  LoopThread() {
+    uv_loop_init(&loop_);
+    uv_async_init(&loop_, &async_, &OnAsync);
+    async_.data = this;
+    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+
+  ~LoopThread() {
+    if (thread_.joinable()) StopAndJoin();
+  }
+
+  uv_loop_t* loop() { return &loop_; }
+
+  void Post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push_back(std::move(fn));
+    }
+    uv_async_send(&async_);
+  }
+
+  // Runs `fn` on the loop thread and waits for its result.
+  template <typename F>
+  auto Call(F fn) -> decltype(fn()) {
+    std::packaged_task<decltype(fn())()> task(std::move(fn));
+    auto result = task.get_future();
+    Post([&task] { task(); });
+    return result.get();
+  }
+
+  // Ends the loop (all other handles must be closed by then) and checks that it closes clean.
+  void StopAndJoin() {
+    Post([this] { uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr); });
+    thread_.join();
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+
+ private:
+  static void OnAsync(uv_async_t* async) {
+    auto* self = static_cast<LoopThread*>(async->data);
+    std::vector<std::function<void()>> work;
+    {
+      std::lock_guard<std::mutex> lock(self->mutex_);
+      work.swap(self->queue_);
+    }
+    for (auto& fn : work) fn();
+  }
+
+  uv_loop_t loop_;
+  uv_async_t async_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::function<void()>> queue_;
+};
+
+class RecordingHandler : public ServerSessionHandler {
+ public:
+  void OnCommandLine(const Envelope&, absl::string_view line) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    lines.emplace_back(line);
+  }
+
+  std::optional<Reply> CheckRecipient(const Envelope&, absl::string_view) override {
+    return std::nullopt;
+  }
+
+  void OnMessage(Envelope envelope, std::string content,
+                 absl::AnyInvocable<void(MessageResponse)> done) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    envelopes.push_back(envelope);
+    contents.push_back(content);
+    if (hold) {
+      held.push_back(std::move(done));
+      return;
+    }
+    done(MakeReply(250, "2.0.0", absl::StrCat("Ok: queued as M", envelopes.size())));
+  }
+
+  std::mutex mutex;
+  std::vector<std::string> lines;  // every command line, in order
+  std::vector<Envelope> envelopes;
+  std::vector<std::string> contents;
+  bool hold = false;  // keep `done` (set before traffic starts)
+  std::vector<absl::AnyInvocable<void(MessageResponse)>> held;
+};
+
+// A blocking client socket; every read has a deadline so that a broken server fails the test
+// instead of hanging it.
+class Client {
+ public:
+  static std::unique_ptr<Client> Connect(const std::string& ip, uint16_t port) {
+    absl::StatusOr<sockaddr_storage> address = MakeSocketAddress(ip, port);
+    if (!address.ok()) return nullptr;
+    const int fd = ::socket(address->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return nullptr;
+    const socklen_t length =
+        address->ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*address), length) != 0) {
+      ::close(fd);
+      return nullptr;
+    }
+    timeval tv{.tv_sec = 10, .tv_usec = 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return std::unique_ptr<Client>(new Client(fd));
+  }
+
+  ~Client() { ::close(fd_); }
+
+  bool Send(absl::string_view bytes) {
+    if (tls_ != nullptr) {
+      if (!tls_->WritePlaintext(bytes).ok()) return false;
+      return SendRaw(tls_->TakeEncryptedOutput());
+    }
+    return SendRaw(bytes);
+  }
+
+  bool SendRaw(absl::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // The lines of the next complete reply, or what arrived before EOF or the read timeout.
+  std::vector<std::string> ReadReply() {
+    std::vector<std::string> lines;
+    while (true) {
+      const size_t end = buffer_.find("\r\n");
+      if (end == std::string::npos) {
+        if (!Fill()) return lines;
+        continue;
+      }
+      std::string line = buffer_.substr(0, end);
+      buffer_.erase(0, end + 2);
+      const bool last = line.size() < 4 || line[3] != '-';
+      lines.push_back(std::move(line));
+      if (last) return lines;
+    }
+  }
+
+  // The last line of the next reply ("" on EOF or timeout).
+  std::string ReadFinal() {
+    std::vector<std::string> lines = ReadReply();
+    return lines.empty() ? "" : lines.back();
+  }
+
+  // True when the server closed the connection (after any unread replies; with TLS, after
+  // its close_notify).
+  bool ReadsEof() {
+    buffer_.clear();
+    while (true) {
+      char chunk[4096];
+      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+      if (n < 0 || tls_ == nullptr) return false;
+      std::string plaintext;
+      if (!tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &plaintext)
+               .ok() ||
+          !plaintext.empty()) {
+        return false;
+      }
+    }
+  }
+
+  // The TLS handshake (after the 220 to STARTTLS, or at once for implicit TLS), verifying the
+  // server's certificate for `server_name` against the test CA.
+  absl::Status StartTls(absl::string_view server_name = "mx.tls.test") {
+    tls::TlsContextOptions options;
+    options.ca_file = tls::TlsTestDataPath("ca.pem");
+    absl::StatusOr<std::shared_ptr<tls::TlsContext>> context = tls::TlsContext::Create(options);
+    if (!context.ok()) return context.status();
+    tls::ClientSessionOptions session_options;
+    session_options.server_name = std::string(server_name);
+    session_options.verify_peer = true;
+    absl::StatusOr<std::unique_ptr<tls::TlsSession>> session =
+        tls::TlsSession::CreateClient(*context, session_options);
+    if (!session.ok()) return session.status();
+    tls_ = std::move(*session);
+    if (absl::Status status = tls_->StartHandshake(); !status.ok()) return status;
+    // Whatever the server sent in the clear after its 220 must not be taken as TLS.
+    if (!buffer_.empty()) return absl::InternalError("plaintext after the 220: " + buffer_);
+    while (!tls_->established()) {
+      if (!SendRaw(tls_->TakeEncryptedOutput())) return absl::UnavailableError("send failed");
+      char chunk[4096];
+      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+      if (n <= 0) return absl::UnavailableError("connection closed during the handshake");
+      absl::Status status =
+          tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
+      SendRaw(tls_->TakeEncryptedOutput());
+      if (!status.ok()) return status;
+    }
+    return SendRaw(tls_->TakeEncryptedOutput()) ? absl::OkStatus()
+                                                : absl::UnavailableError("send failed");
+  }
+
+  // Raw bytes as they arrive until EOF or the read timeout (for the break_starttls fault).
+  std::string ReadRawUntilEof() {
+    std::string all = std::move(buffer_);
+    buffer_.clear();
+    char chunk[4096];
+    ssize_t n;
+    while ((n = ::recv(fd_, chunk, sizeof(chunk), 0)) > 0) all.append(chunk, n);
+    return all;
+  }
+
+  std::string LocalIp() {
+    sockaddr_storage address;
+    socklen_t length = sizeof(address);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    return IpOf(reinterpret_cast<sockaddr*>(&address));
+  }
+
+ private:
+  explicit Client(int fd) : fd_(fd) {}
+
+  bool Fill() {
+    char chunk[4096];
+    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (n <= 0) return false;
+    if (tls_ == nullptr) {
+      buffer_.append(chunk, static_cast<size_t>(n));
+      return true;
+    }
+    const size_t before = buffer_.size();
+    const absl::Status status =
+        tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
+    SendRaw(tls_->TakeEncryptedOutput());
+    // The last replies may come in the same read as the server's close_notify.
+    return status.ok() &&
+           (buffer_.size() > before || tls_->state() == tls::TlsSession::State::kEstablished);
+  }
+
+  int fd_;
+  std::string buffer_;  // plaintext received and not yet read
+  std::unique_ptr<tls::TlsSession> tls_;
+};
+
+// Closes the listener on its loop and waits for `done`.
+void CloseListener(LoopThread& loop, std::unique_ptr<SmtpListener>& listener,
+                   absl::Duration grace = absl::Seconds(5)) {
+  std::promise<void> closed;
+  loop.Post([&] { listener->Close(grace, [&closed] { closed.set_value(); }); });
+  closed.get_future().wait();
+  loop.Call([&] {
+    listener.reset();
+    return 0;
+  });
+}
+
+std::unique_ptr<SmtpListener> CreateListener(LoopThread& loop, const ListenerOptions& options,
+                                             ServerSessionHandler* handler) {
+  return loop.Call([&]() -> std::unique_ptr<SmtpListener> {
+    absl::StatusOr<std::unique_ptr<SmtpListener>> listener =
+        SmtpListener::Create(loop.loop(), options, handler);
+    EXPECT_TRUE(listener.ok()) << listener.status();
+    return listener.ok() ? std::move(*listener) : nullptr;
+  });
+}
+
+TEST(SmtpListenerTest, FullSession) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.hostname = "sink.test";
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  ASSERT_NE(listener->port(), 0);
+
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(client->ReadFinal(), "220 sink.test ESMTP Volley");
+  ASSERT_TRUE(client->Send("EHLO me\r\n"));
+  EXPECT_THAT(
+      client->ReadReply(),
+      ElementsAre("250-sink.test", "250-PIPELINING", StartsWith("250-SIZE "), "250-8BITMIME",
+                  "250-SMTPUTF8", "250-DSN", "250-CHUNKING", "250 ENHANCEDSTATUSCODES"));
+  ASSERT_TRUE(client->Send("MAIL FROM:<s@example.com>\r\nRCPT TO:<r@example.org>\r\nDATA\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_THAT(client->ReadFinal(), StartsWith("354 "));
+  const std::string body = "Subject: t\r\n\r\n" + std::string(200000, 'b') + "\r\n..dot\r\n";
+  ASSERT_TRUE(client->Send(body + ".\r\nQUIT\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: queued as M1");
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  EXPECT_TRUE(client->ReadsEof());
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    ASSERT_EQ(handler.envelopes.size(), 1u);
+    EXPECT_EQ(handler.envelopes[0].peer_address, "127.0.0.1");
+    EXPECT_EQ(handler.envelopes[0].local_address, "127.0.0.1");
+    EXPECT_EQ(handler.envelopes[0].mail_from, "s@example.com");
+    EXPECT_EQ(handler.contents[0],
+              "Subject: t\r\n\r\n" + std::string(200000, 'b') + "\r\n.dot\r\n");
+  }
+  // A client that has gone lets the listener close at once (otherwise it lingers on the
+  // connection for a while to make sure the 221 arrives).
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, Ipv6) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.address = "::1";
+  std::unique_ptr<SmtpListener> listener = loop.Call([&]() -> std::unique_ptr<SmtpListener> {
+    absl::StatusOr<std::unique_ptr<SmtpListener>> l =
+        SmtpListener::Create(loop.loop(), options, &handler);
+    return l.ok() ? std::move(*l) : nullptr;
+  });
+  if (listener == nullptr) {
+    loop.StopAndJoin();
+    GTEST_SKIP() << "no IPv6 loopback here";
+  }
+  auto client = Client::Connect("::1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  ASSERT_TRUE(client->Send(
+      "EHLO me\r\nMAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nDATA\r\nhello\r\n.\r\nQUIT\r\n"));
+  std::string last;
+  for (int i = 0; i < 6; ++i) last = client->ReadFinal();
+  EXPECT_EQ(last, "221 2.0.0 Bye");
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    ASSERT_EQ(handler.envelopes.size(), 1u);
+    EXPECT_EQ(handler.envelopes[0].peer_address, "::1");
+    EXPECT_EQ(handler.envelopes[0].local_address, "::1");
+  }
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, TwoLoopsShareThePortWithReusePort) {
+  LoopThread loop_a, loop_b;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.hostname = "a.test";
+  std::unique_ptr<SmtpListener> a = CreateListener(loop_a, options, &handler);
+  ASSERT_NE(a, nullptr);
+  options.port = a->port();
+  options.session.hostname = "b.test";
+  std::unique_ptr<SmtpListener> b = CreateListener(loop_b, options, &handler);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->port(), a->port());
+
+  // The kernel spreads connections by a hash of the addresses: with enough of them both
+  // listeners get some.
+  bool seen_a = false, seen_b = false;
+  for (int i = 0; i < 200 && !(seen_a && seen_b); ++i) {
+    auto client = Client::Connect("127.0.0.1", a->port());
+    ASSERT_NE(client, nullptr);
+    const std::string greeting = client->ReadFinal();
+    seen_a |= greeting == "220 a.test ESMTP Volley";
+    seen_b |= greeting == "220 b.test ESMTP Volley";
+    ASSERT_TRUE(client->Send("QUIT\r\n"));
+    EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  }
+  EXPECT_TRUE(seen_a);
+  EXPECT_TRUE(seen_b);
+  CloseListener(loop_a, a);
+  CloseListener(loop_b, b);
+  loop_a.StopAndJoin();
+  loop_b.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, CloseWhileClientConnectedSends421) {
+  LoopThread loop;
+  RecordingHandler handler;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, ListenerOptions(), &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  ASSERT_TRUE(client->Send("EHLO me\r\n"));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("250 "));
+  EXPECT_EQ(loop.Call([&] { return listener->open_connections(); }), 1);
+  const uint16_t port = listener->port();
+
+  std::promise<void> closed;
+  loop.Post([&] { listener->Close(absl::Seconds(30), [&closed] { closed.set_value(); }); });
+  EXPECT_THAT(client->ReadFinal(), StartsWith("421 4.3.2 "));
+  EXPECT_TRUE(client->ReadsEof());
+  client.reset();
+  // The listener finishes as soon as the client has gone, well before the grace period.
+  EXPECT_EQ(closed.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  loop.Call([&] {
+    listener.reset();
+    return 0;
+  });
+  // No new connections after Close.
+  EXPECT_EQ(Client::Connect("127.0.0.1", port), nullptr);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, GraceExpiryClosesHard) {
+  LoopThread loop;
+  RecordingHandler handler;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, ListenerOptions(), &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  // Half a command: the session waits for its end before answering 421.
+  ASSERT_TRUE(client->Send("NO"));
+  EXPECT_EQ(loop.Call([&] { return listener->open_connections(); }), 1);
+  const absl::Time start = absl::Now();
+  CloseListener(loop, listener, absl::Milliseconds(200));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+  EXPECT_TRUE(client->ReadsEof());
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, IdleTimeout) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.idle_timeout = absl::Milliseconds(200);
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("421 4.4.2 "));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
+  EXPECT_TRUE(client->ReadsEof());
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, MaxConnections) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.max_connections = 1;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto first = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(first, nullptr);
+  EXPECT_THAT(first->ReadFinal(), StartsWith("220 "));
+  auto second = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(second, nullptr);
+  EXPECT_THAT(second->ReadFinal(), StartsWith("421 4.3.2 "));
+  EXPECT_TRUE(second->ReadsEof());
+  // The first connection is unaffected.
+  ASSERT_TRUE(first->Send("NOOP\r\n"));
+  EXPECT_EQ(first->ReadFinal(), "250 2.0.0 Ok");
+  first.reset();
+  second.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, HeldMessageBackpressureAndPipelinedCommands) {
+  LoopThread loop;
+  RecordingHandler handler;
+  handler.hold = true;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, ListenerOptions(), &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  ASSERT_TRUE(client->Send("EHLO me\r\n"));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("250 "));
+  ASSERT_TRUE(client->Send(
+      "MAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nDATA\r\none\r\n.\r\nNOOP\r\nQUIT\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_THAT(client->ReadFinal(), StartsWith("354 "));
+  // Wait (bounded) until the handler has the message, then answer it from the loop.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline && loop.Call([&] {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    return handler.held.size();
+  }) == 0) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  loop.Call([&] {
+    absl::AnyInvocable<void(MessageResponse)> done;
+    {
+      std::lock_guard<std::mutex> lock(handler.mutex);
+      EXPECT_EQ(handler.held.size(), 1u);
+      if (!handler.held.empty()) done = std::move(handler.held[0]);
+    }
+    // Unlocked: the reply releases the pipelined commands, which reach OnCommandLine.
+    if (done) done(MakeReply(250, "2.0.0", "Ok: later"));
+    return 0;
+  });
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: later");
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  EXPECT_TRUE(client->ReadsEof());
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, ClosingReplyArrivesDespiteUnreadInput) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.max_errors = 2;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  // The session hangs up after the second error with most of this still unread. Closing the
+  // socket then would reset the connection and could destroy the 421 before it is read.
+  std::string junk = "BAD\r\nBAD\r\n";
+  for (int i = 0; i < 20000; ++i) junk += "JUNK LINE 0123456789\r\n";
+  client->Send(junk);  // may fail part-way once the server has closed
+  EXPECT_THAT(client->ReadFinal(), StartsWith("500 5.5.2 "));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("500 5.5.2 "));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("421 4.7.0 "));
+  EXPECT_TRUE(client->ReadsEof());
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, CreateFailsWhenPortTakenWithoutReusePort) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.reuse_port = false;
+  std::unique_ptr<SmtpListener> first = CreateListener(loop, options, &handler);
+  ASSERT_NE(first, nullptr);
+  options.port = first->port();
+  const absl::Status status =
+      loop.Call([&] { return SmtpListener::Create(loop.loop(), options, &handler).status(); });
+  EXPECT_FALSE(status.ok());
+  CloseListener(loop, first);
+  loop.StopAndJoin();
+}
+
+}  // namespace
+}  // namespace volley::smtp
+
+namespace volley::smtp {
+namespace {
+
+TEST(SmtpListenerTest, ReportsConnectionsOpenedAndClosed) {
+  LoopThread loop;
+  RecordingHandler handler;
+  std::atomic<int> open{0};
+  std::atomic<int> accepted{0};
+  ListenerOptions options;
+  options.on_connections_changed = [&](int delta) {
+    open += delta;
+    if (delta > 0) ++accepted;
+  };
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto first = Client::Connect("127.0.0.1", listener->port());
+  auto second = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  first->ReadFinal();
+  second->ReadFinal();
+  EXPECT_EQ(open.load(), 2);
+  ASSERT_TRUE(first->Send("QUIT\r\n"));
+  EXPECT_EQ(first->ReadFinal(), "221 2.0.0 Bye");
+  first.reset();
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (open.load() != 1 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_EQ(open.load(), 1);
+  second.reset();
+  CloseListener(loop, listener);
+  EXPECT_EQ(open.load(), 0);
+  EXPECT_EQ(accepted.load(), 2);
+}
+
+}  // namespace
+}  // namespace volley::smtp
+
+namespace volley::smtp {
+namespace {
+
+std::shared_ptr<tls::TlsContext> ServerTlsContext() {
+  tls::TlsContextOptions options;
+  options.role = tls::TlsContextOptions::Role::kServer;
+  options.cert_file = tls::TlsTestDataPath("mx.pem");
+  options.key_file = tls::TlsTestDataPath("mx.key");
+  absl::StatusOr<std::shared_ptr<tls::TlsContext>> context = tls::TlsContext::Create(options);
+  CHECK_OK(context.status());
+  return *std::move(context);
+}
+
+// Reads the reply to EHLO (its lines).
+std::vector<std::string> Ehlo(Client& client) {
+  if (!client.Send("EHLO me\r\n")) return {};
+  return client.ReadReply();
+}
+
+TEST(SmtpListenerTlsTest, StartTlsThenASessionUnderTls) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.tls = ServerTlsContext();
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
+  ASSERT_TRUE(client->Send("STARTTLS\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
+  ASSERT_TRUE(client->StartTls().ok());
+  // The session starts over: EHLO again, and no STARTTLS any more.
+  ASSERT_TRUE(client->Send("MAIL FROM:<s@x.org>\r\n"));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("503 5.5.1 "));
+  EXPECT_THAT(Ehlo(*client), Not(Contains(HasSubstr("STARTTLS"))));
+  const std::string body = std::string(100000, 'x') + "\r\n";
+  ASSERT_TRUE(client->Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nDATA\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_THAT(client->ReadFinal(), StartsWith("354 "));
+  ASSERT_TRUE(client->Send(body + ".\r\nQUIT\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: queued as M1");
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  EXPECT_TRUE(client->ReadsEof());
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    ASSERT_EQ(handler.envelopes.size(), 1u);
+    EXPECT_TRUE(handler.envelopes[0].tls);
+    EXPECT_THAT(handler.envelopes[0].tls_version, StartsWith("TLSv1."));
+    EXPECT_FALSE(handler.envelopes[0].tls_cipher.empty());
+    EXPECT_EQ(handler.envelopes[0].helo, "me");
+    EXPECT_EQ(handler.contents[0], body);
+  }
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+// CVE-2011-0411: commands sent in the clear right behind STARTTLS must never be executed, not
+// even after the handshake.
+TEST(SmtpListenerTlsTest, PlaintextAfterStartTlsIsNeverExecuted) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.tls = ServerTlsContext();
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
+  // One write: STARTTLS and an injected transaction.
+  ASSERT_TRUE(client->SendRaw("STARTTLS\r\nMAIL FROM:<evil@x.org>\r\nRCPT TO:<victim@x.org>\r\n"));
+  // Exactly one reply in the clear, then the handshake works.
+  EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
+  ASSERT_TRUE(client->StartTls().ok());
+  EXPECT_THAT(Ehlo(*client), Contains("250 ENHANCEDSTATUSCODES"));
+  // Had the injected MAIL been taken, this RCPT would be accepted, and DATA too.
+  ASSERT_TRUE(client->Send("RCPT TO:<a@x.org>\r\nDATA\r\nQUIT\r\n"));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("503 5.5.1 "));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("503 5.5.1 "));
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    EXPECT_THAT(handler.lines,
+                ElementsAre("EHLO me", "STARTTLS", "EHLO me", "RCPT TO:<a@x.org>", "DATA", "QUIT"));
+    EXPECT_TRUE(handler.envelopes.empty());
+  }
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTlsTest, FailedHandshakeClosesTheConnection) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.tls = ServerTlsContext();
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  ASSERT_TRUE(client->Send("EHLO me\r\nSTARTTLS\r\n"));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("250 "));
+  EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
+  // A client that goes on in the clear: the server closes (well before the read timeout).
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(client->SendRaw("MAIL FROM:<s@x.org>\r\n"));
+  const std::string rest = client->ReadRawUntilEof();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_THAT(rest, Not(HasSubstr("250")));  // at most a TLS alert
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    EXPECT_THAT(handler.lines, ElementsAre("EHLO me", "STARTTLS"));
+  }
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTlsTest, ImplicitTls) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.session.tls = ServerTlsContext();
+  options.session.hostname = "tls.test";
+  options.implicit_tls = true;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->StartTls("localhost").ok());
+  EXPECT_EQ(client->ReadFinal(), "220 tls.test ESMTP Volley");
+  EXPECT_THAT(Ehlo(*client), Not(Contains(HasSubstr("STARTTLS"))));
+  ASSERT_TRUE(
+      client->Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nBDAT 5 LAST\r\nhelloQUIT\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: queued as M1");
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    ASSERT_EQ(handler.envelopes.size(), 1u);
+    EXPECT_TRUE(handler.envelopes[0].tls);
+    EXPECT_TRUE(handler.envelopes[0].bdat);
+    EXPECT_EQ(handler.contents[0], "hello");
+  }
+  // A client speaking plain SMTP gets nowhere.
+  auto plain = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(plain, nullptr);
+  ASSERT_TRUE(plain->SendRaw("EHLO me\r\n"));
+  EXPECT_THAT(plain->ReadRawUntilEof(), Not(HasSubstr("250")));
+  client.reset();
+  plain.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTlsTest, ImplicitTlsNeedsAServerContext) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.implicit_tls = true;
+  EXPECT_FALSE(
+      loop.Call([&] { return SmtpListener::Create(loop.loop(), options, &handler).status(); })
+          .ok());
+  tls::TlsContextOptions client_options;
+  client_options.ca_file = tls::TlsTestDataPath("ca.pem");
+  options.session.tls = *tls::TlsContext::Create(client_options);
+  EXPECT_FALSE(
+      loop.Call([&] { return SmtpListener::Create(loop.loop(), options, &handler).status(); })
+          .ok());
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTlsTest, BreakStartTlsFault) {
+  LoopThread loop;
+  RecordingHandler handler;
+  ListenerOptions options;
+  options.break_starttls = true;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
+  ASSERT_TRUE(client->Send("STARTTLS\r\n"));
+  EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
+  const absl::Status handshake = client->StartTls();
+  EXPECT_FALSE(handshake.ok());
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+TEST(SmtpListenerTest, BdatChunksSplitAcrossReads) {
+  LoopThread loop;
+  RecordingHandler handler;
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, ListenerOptions(), &handler);
+  ASSERT_NE(listener, nullptr);
+  auto client = Client::Connect("127.0.0.1", listener->port());
+  ASSERT_NE(client, nullptr);
+  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(Ehlo(*client), Contains("250-CHUNKING"));
+  std::string chunk1(300000, 'a');
+  chunk1[1000] = '\0';
+  const std::string chunk2 = "\r\n.\r\nend\r\n";
+  ASSERT_TRUE(client->Send(
+      absl::StrCat("MAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nBDAT ", chunk1.size(), "\r\n")));
+  // The chunk in pieces of odd sizes, the next command right behind it.
+  for (size_t i = 0; i < chunk1.size(); i += 7919) {
+    ASSERT_TRUE(client->Send(chunk1.substr(i, 7919)));
+  }
+  ASSERT_TRUE(client->Send(absl::StrCat("BDAT ", chunk2.size(), " LAST\r\n", chunk2, "QUIT\r\n")));
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.1.5 Ok");
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: 300000 octets received");
+  EXPECT_EQ(client->ReadFinal(), "250 2.0.0 Ok: queued as M1");
+  EXPECT_EQ(client->ReadFinal(), "221 2.0.0 Bye");
+  {
+    std::lock_guard<std::mutex> lock(handler.mutex);
+    ASSERT_EQ(handler.contents.size(), 1u);
+    EXPECT_EQ(handler.contents[0], chunk1 + chunk2);
+  }
+  client.reset();
+  CloseListener(loop, listener);
+  loop.StopAndJoin();
+}
+
+}  // namespace
+}  // namespace volley::smtp
