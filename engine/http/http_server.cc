@@ -1,349 +1,273 @@
 #include "engine/http/http_server.h"
 
-#include <list>
 #include <utility>
+#include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
+#include "absl/memory/memory.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
+#include "engine/base/liveness.h"
 #include "engine/base/logging.h"
-#include "engine/base/net_address.h"
+#include "engine/http/http_request_parser.h"
 
 namespace volley::http {
-namespace {
 
-absl::string_view StatusText(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 411:
-      return "Length Required";
-    case 413:
-      return "Payload Too Large";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 507:
-      return "Insufficient Storage";
-    default:
-      return "Status";
-  }
-}
-
-}  // namespace
-
-absl::string_view HttpRequest::Header(absl::string_view lower_name) const {
-  auto it = headers.find(lower_name);
-  return it == headers.end() ? absl::string_view() : absl::string_view(it->second);
-}
-
-HttpResponse HttpResponse::Text(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
-}
-
-HttpResponse HttpResponse::Json(int status, std::string body) {
-  HttpResponse r;
-  r.status = status;
-  r.content_type = "application/json";
-  r.body = std::move(body);
-  return r;
-}
-
-class HttpServer::Impl {
+// One accepted connection: parses its requests, hands them to the router one at a time, and
+// writes the responses in order.
+//
+// The connection is destroyed (by the server, through Release) only when no call into it is
+// running: every entry point (stream callbacks, the Respond of a handler) goes through Enter,
+// which counts how deep the calls into the connection are nested. A handler may respond from
+// inside its own call, and a write may report a failure from inside Write, so these nest.
+//
+// All calls and callbacks on the loop's thread.
+class HttpServer::Connection {
  public:
-  Impl(uv_loop_t* loop, const HttpServerOptions& options) : loop_(loop), options_(options) {}
+  Connection(HttpServer* server, std::unique_ptr<net::TcpStream> stream)
+      : server_(server),
+        stream_(std::move(stream)),
+        parser_(RequestLimits{.max_header_bytes = server->options_.max_header_bytes,
+                              .max_body_bytes = server->options_.max_body_bytes}) {}
 
-  struct Connection {
-    Impl* server;
-    uv_tcp_t tcp;
-    std::string input;
-    bool busy = false;  // a request is with its handler
-    bool closing = false;
-    bool keep_alive = true;
-    std::shared_ptr<bool> alive = std::make_shared<bool>(true);
-    std::list<Connection*>::iterator position;
-  };
-
-  struct WriteRequest {
-    uv_write_t req;
-    std::string data;
-    Connection* connection;
-    bool close_after;
-  };
-
-  absl::Status Listen() {
-    absl::StatusOr<int> fd = BindListeningSocket(options_.address, options_.port, false, 128);
-    if (!fd.ok()) return fd.status();
-    uv_tcp_init(loop_, &listener_);
-    listener_.data = this;
-    int rc = uv_tcp_open(&listener_, *fd);
-    if (rc == 0) rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, &OnConnection);
-    if (rc != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&listener_), nullptr);
-      return absl::UnavailableError(absl::StrCat("http listen: ", uv_strerror(rc)));
-    }
-    sockaddr_storage bound;
-    int length = sizeof(bound);
-    uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &length);
-    port_ = PortOf(reinterpret_cast<sockaddr*>(&bound));
-    listening_ = true;
-    return absl::OkStatus();
-  }
-
-  static void OnConnection(uv_stream_t* stream, int status) {
-    auto* self = static_cast<Impl*>(stream->data);
-    if (status < 0) return;
-    auto* c = new Connection{.server = self};
-    uv_tcp_init(self->loop_, &c->tcp);
-    c->tcp.data = c;
-    if (uv_accept(stream, reinterpret_cast<uv_stream_t*>(&c->tcp)) != 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), &OnConnectionClosed);
-      c->position = self->connections_.insert(self->connections_.end(), c);
-      return;
-    }
-    c->position = self->connections_.insert(self->connections_.end(), c);
-    if (static_cast<int>(self->connections_.size()) > self->options_.max_connections) {
-      self->CloseConnection(c);
-      return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), &OnAlloc, &OnRead);
-  }
-
-  static void OnAlloc(uv_handle_t*, size_t, uv_buf_t* buf) {
-    static constexpr size_t kSize = 64 * 1024;
-    buf->base = new char[kSize];
-    buf->len = kSize;
-  }
-
-  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    auto* c = static_cast<Connection*>(stream->data);
-    if (nread > 0) c->input.append(buf->base, static_cast<size_t>(nread));
-    delete[] buf->base;
-    if (nread < 0) {
-      c->server->CloseConnection(c);
-      return;
-    }
-    c->server->Process(c);
-  }
-
-  void Process(Connection* c) {
-    if (c->busy || c->closing) return;
-    const size_t header_end = c->input.find("\r\n\r\n");
-    if (header_end == std::string::npos) {
-      if (c->input.size() > options_.max_header_bytes) {
-        SendError(c, 431, "request headers too large");
-      }
-      return;
-    }
-    HttpRequest request;
-    absl::string_view head(c->input.data(), header_end);
-    std::vector<absl::string_view> lines = absl::StrSplit(head, "\r\n");
-    std::vector<absl::string_view> parts = absl::StrSplit(lines[0], ' ');
-    if (parts.size() != 3 || !absl::StartsWith(parts[2], "HTTP/1.")) {
-      SendError(c, 400, "malformed request line");
-      return;
-    }
-    request.method = std::string(parts[0]);
-    absl::string_view target = parts[1];
-    const size_t q = target.find('?');
-    request.path = std::string(target.substr(0, q));
-    if (q != absl::string_view::npos) request.query = std::string(target.substr(q + 1));
-    const bool http10 = parts[2] == "HTTP/1.0";
-    for (size_t i = 1; i < lines.size(); ++i) {
-      const size_t colon = lines[i].find(':');
-      if (colon == absl::string_view::npos) {
-        SendError(c, 400, "malformed header line");
-        return;
-      }
-      std::string name = absl::AsciiStrToLower(lines[i].substr(0, colon));
-      request.headers[name] = std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1)));
-    }
-    const absl::string_view connection = request.Header("connection");
-    c->keep_alive = http10 ? absl::EqualsIgnoreCase(connection, "keep-alive")
-                           : !absl::EqualsIgnoreCase(connection, "close");
-    if (!request.Header("transfer-encoding").empty()) {
-      SendError(c, 411, "chunked request bodies are not supported; send Content-Length");
-      return;
-    }
-    size_t body_length = 0;
-    const absl::string_view length_text = request.Header("content-length");
-    if (!length_text.empty() && !absl::SimpleAtoi(length_text, &body_length)) {
-      SendError(c, 400, "bad Content-Length");
-      return;
-    }
-    if (body_length > options_.max_body_bytes) {
-      SendError(c, 413, "request body too large");
-      return;
-    }
-    const size_t total = header_end + 4 + body_length;
-    if (c->input.size() < total) return;  // wait for the rest of the body
-    request.body = c->input.substr(header_end + 4, body_length);
-    c->input.erase(0, total);
-    Dispatch(c, request);
-  }
-
-  void Dispatch(Connection* c, const HttpRequest& request) {
-    auto path_it = routes_.find(request.path);
-    if (path_it == routes_.end()) {
-      Send(c, HttpResponse::Text(404, "not found\n"));
-      return;
-    }
-    auto method_it = path_it->second.find(request.method);
-    if (method_it == path_it->second.end()) {
-      std::vector<std::string> allowed;
-      for (const auto& [method, handler] : path_it->second) allowed.push_back(method);
-      std::sort(allowed.begin(), allowed.end());
-      HttpResponse r = HttpResponse::Text(405, "method not allowed\n");
-      r.headers.emplace_back("Allow", absl::StrJoin(allowed, ", "));
-      Send(c, std::move(r));
-      return;
-    }
-    c->busy = true;
-    std::weak_ptr<bool> alive = c->alive;
-    method_it->second(request, [this, c, alive](HttpResponse response) {
-      if (alive.expired()) return;
-      c->busy = false;
-      Send(c, std::move(response));
-      // Pipelined requests already received.
-      if (!c->closing && !c->input.empty()) Process(c);
+  // Starts reading. On a failure the connection is finished (and released by Enter).
+  void Start() {
+    Enter([this] {
+      stream_->SetCallbacks({
+          .on_data = [this](absl::string_view bytes) { Enter([&] { OnData(bytes); }); },
+          .on_end = [this](const absl::Status& status) { Enter([&] { OnEnd(status); }); },
+      });
+      ResumeReading();
     });
   }
 
-  void SendError(Connection* c, int status, absl::string_view message) {
-    c->keep_alive = false;
-    Send(c, HttpResponse::Text(status, absl::StrCat(message, "\n")));
+  // Closes the connection at once (the server is closing).
+  void Abort() {
+    finished_ = true;
+    stream_->Close();
   }
 
-  void Send(Connection* c, HttpResponse response) {
-    if (c->closing) return;
-    auto* w = new WriteRequest;
-    w->connection = c;
-    w->close_after = !c->keep_alive;
-    w->data = absl::StrCat("HTTP/1.1 ", response.status, " ", StatusText(response.status),
-                           "\r\nContent-Type: ", response.content_type,
-                           "\r\nContent-Length: ", response.body.size(), "\r\n");
-    for (const auto& [name, value] : response.headers) {
-      absl::StrAppend(&w->data, name, ": ", value, "\r\n");
+  // A call into the connection is running: the server must not destroy it now.
+  bool in_call() const { return depth_ > 0; }
+
+ private:
+  class Reply;
+
+  // Runs `body` as an entry point, then releases the connection if it finished and no outer
+  // call is running. Release destroys the connection: nothing may follow it.
+  template <typename Body>
+  void Enter(Body body) {
+    ++depth_;
+    body();
+    if (--depth_ == 0 && finished_) server_->Release(this);
+  }
+
+  void OnData(absl::string_view bytes) {
+    parser_.Feed(bytes);
+    Process();
+  }
+
+  void OnEnd(const absl::Status& status) {
+    if (!status.ok()) {
+      // A reset or a failed write: nothing more can be said to this client. Clients going
+      // away is routine, so it is not logged.
+      Abort();
+      return;
     }
-    if (!c->keep_alive) w->data.append("Connection: close\r\n");
-    w->data.append("\r\n");
-    w->data.append(response.body);
-    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    w->req.data = w;
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1, &OnWritten);
-    if (rc != 0) {
-      delete w;
-      CloseConnection(c);
+    // The client sent all it will send. Requests already received are still answered (a
+    // client may half-close after its last request); Process ends the connection after them.
+    peer_ended_ = true;
+    if (!busy_ && !processing_) Process();
+  }
+
+  // Answers the requests received, one at a time, until one is with its handler or more bytes
+  // are needed. Not re-entered: a handler responding at once continues the loop of the caller.
+  void Process() {
+    if (processing_) return;
+    processing_ = true;
+    while (!busy_ && !finished_) {
+      HttpRequestParser::Result result = parser_.Next();
+      if (result.kind == HttpRequestParser::Result::Kind::kNeedMore) break;
+      if (result.kind == HttpRequestParser::Result::Kind::kError) {
+        head_ = false;
+        Send(HttpResponse::Text(result.status, absl::StrCat(result.message, "\n")),
+             /*close=*/true);
+        break;
+      }
+      Dispatch(std::move(result));
+    }
+    processing_ = false;
+    if (busy_ || finished_) return;
+    if (peer_ended_ || parser_.finished()) {
+      // Nothing more will come, or nothing more will be read (after a request that was not
+      // keep-alive, its response already said "Connection: close").
+      Finish();
+      return;
+    }
+    ResumeReading();
+  }
+
+  // Hands the request to its handler (defined after Reply).
+  void Dispatch(HttpRequestParser::Result result);
+
+  // The handler's response to the request in progress.
+  void OnResponse(HttpResponse response) {
+    if (!busy_ || finished_) return;
+    busy_ = false;
+    Send(response, /*close=*/!keep_alive_);
+    if (!finished_) Process();
+  }
+
+  void Send(const HttpResponse& response, bool close) {
+    stream_->Write(SerializeResponse(
+        response, {.close = close, .keep_alive_header = !close && http10_, .omit_body = head_}));
+    if (close && !finished_) Finish();
+  }
+
+  void ResumeReading() {
+    const absl::Status status = stream_->StartReading();
+    if (!status.ok()) {
+      LOG_EVERY_N_SEC(WARNING, 5) << "http connection from " << stream_->peer_address() << ": "
+                                  << status;
+      Abort();
     }
   }
 
-  static void OnWritten(uv_write_t* req, int status) {
-    auto* w = static_cast<WriteRequest*>(req->data);
-    Connection* c = w->connection;
-    const bool close_after = w->close_after;
-    delete w;
-    if (status < 0 || close_after) c->server->CloseConnection(c);
+  // Ends the connection politely: what is written goes out, then the stream lingers on its own
+  // (it outlives this object).
+  void Finish() {
+    finished_ = true;
+    stream_->Shutdown(server_->options_.linger);
   }
 
-  void CloseConnection(Connection* c) {
-    if (c->closing) return;
-    c->closing = true;
-    *c->alive = false;
-    c->alive.reset();
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), &OnConnectionClosed);
-  }
-
-  static void OnConnectionClosed(uv_handle_t* handle) {
-    auto* c = static_cast<Connection*>(handle->data);
-    Impl* self = c->server;
-    self->connections_.erase(c->position);
-    delete c;
-    self->MaybeFinishClose();
-  }
-
-  void Close(absl::AnyInvocable<void()> done) {
-    close_done_ = std::move(done);
-    closing_ = true;
-    if (listening_) {
-      listening_ = false;
-      listener_closed_ = false;
-      uv_close(reinterpret_cast<uv_handle_t*>(&listener_), [](uv_handle_t* handle) {
-        auto* self = static_cast<Impl*>(handle->data);
-        self->listener_closed_ = true;
-        self->MaybeFinishClose();
-      });
-    }
-    std::vector<Connection*> open(connections_.begin(), connections_.end());
-    for (Connection* c : open) CloseConnection(c);
-    MaybeFinishClose();
-  }
-
-  void MaybeFinishClose() {
-    if (closing_ && listener_closed_ && connections_.empty() && close_done_) {
-      auto done = std::move(close_done_);
-      close_done_ = nullptr;
-      done();
-    }
-  }
-
-  uv_loop_t* loop_;
-  HttpServerOptions options_;
-  uv_tcp_t listener_;
-  bool listening_ = false;
-  bool listener_closed_ = true;
-  bool closing_ = false;
-  uint16_t port_ = 0;
-  std::list<Connection*> connections_;
-  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, Handler>> routes_;
-  absl::AnyInvocable<void()> close_done_;
+  HttpServer* const server_;
+  std::unique_ptr<net::TcpStream> stream_;
+  HttpRequestParser parser_;
+  int depth_ = 0;
+  bool processing_ = false;
+  bool busy_ = false;        // a request is with its handler
+  bool finished_ = false;    // no more requests or responses: release when no call runs
+  bool peer_ended_ = false;  // the client will send nothing more
+  // Of the request in progress.
+  bool keep_alive_ = false;
+  bool http10_ = false;
+  bool head_ = false;
+  // Last member: Reply checks it before touching the connection.
+  Liveness liveness_;
 };
+
+// The Respond a handler gets. Calling it answers the request; dropping it without calling it
+// is a bug in the handler, answered with 500 so that the connection is not stuck. Either does
+// nothing once the connection is gone.
+class HttpServer::Connection::Reply {
+ public:
+  explicit Reply(Connection* connection)
+      : connection_(connection), alive_(connection->liveness_.weak()) {}
+  Reply(Reply&& other) noexcept
+      : connection_(std::exchange(other.connection_, nullptr)), alive_(std::move(other.alive_)) {}
+  Reply& operator=(Reply&&) = delete;
+  ~Reply() {
+    if (connection_ != nullptr) {
+      Answer(std::exchange(connection_, nullptr),
+             HttpResponse::Text(500, "the handler did not answer\n"));
+    }
+  }
+
+  void operator()(HttpResponse response) && {
+    if (connection_ != nullptr) Answer(std::exchange(connection_, nullptr), std::move(response));
+  }
+
+ private:
+  void Answer(Connection* connection, HttpResponse response) {
+    if (!alive_.alive()) return;
+    connection->Enter([&] { connection->OnResponse(std::move(response)); });
+  }
+
+  Connection* connection_;
+  Liveness::Weak alive_;
+};
+
+void HttpServer::Connection::Dispatch(HttpRequestParser::Result result) {
+  busy_ = true;
+  keep_alive_ = result.keep_alive;
+  http10_ = result.http10;
+  head_ = result.request.method == "HEAD";
+  server_->router_.Dispatch(result.request, Respond(Reply(this)));
+  // Backpressure: a client pipelining requests to a slow handler waits in its socket buffer,
+  // not in our memory.
+  if (busy_ && !finished_) stream_->StopReading();
+}
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(uv_loop_t* loop,
                                                                const HttpServerOptions& options) {
-  auto impl = std::make_unique<Impl>(loop, options);
-  absl::Status status = impl->Listen();
-  if (!status.ok()) return status;
-  return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+  auto server = absl::WrapUnique(new HttpServer(options));
+  net::ListenOptions listen;
+  listen.address = options.address;
+  listen.port = options.port;
+  listen.backlog = 128;
+  HttpServer* self = server.get();
+  absl::StatusOr<std::unique_ptr<net::TcpListener>> listener = net::TcpListener::Listen(
+      loop, listen,
+      [self](std::unique_ptr<net::TcpStream> stream) { self->OnAccept(std::move(stream)); });
+  if (!listener.ok()) return listener.status();
+  server->listener_ = *std::move(listener);
+  server->port_ = server->listener_->port();
+  return server;
 }
 
-HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  listener_.reset();
+  for (Connection* connection : connections_) delete connection;  // its stream closes
+}
 
 void HttpServer::Route(absl::string_view method, absl::string_view path, Handler handler) {
-  impl_->routes_[path][method] = std::move(handler);
+  router_.Add(method, path, std::move(handler));
 }
 
-uint16_t HttpServer::port() const { return impl_->port_; }
+void HttpServer::OnAccept(std::unique_ptr<net::TcpStream> stream) {
+  if (closing_) return;  // the stream closes as it goes
+  if (static_cast<int>(connections_.size()) >= options_.max_connections) {
+    // Told rather than cut off, so that the client can tell a full server from a broken one.
+    stream->Write(
+        SerializeResponse(HttpResponse::Text(503, "too many connections\n"), {.close = true}));
+    stream->Shutdown(options_.linger);
+    return;
+  }
+  auto* connection = new Connection(this, std::move(stream));
+  connections_.insert(connection);
+  connection->Start();
+}
 
-void HttpServer::Close(absl::AnyInvocable<void()> done) { impl_->Close(std::move(done)); }
+void HttpServer::Release(Connection* connection) {
+  connections_.erase(connection);
+  delete connection;
+  MaybeFinishClose();
+}
+
+void HttpServer::Close(absl::AnyInvocable<void()> done) {
+  if (closing_) {
+    LOG(WARNING) << "HttpServer::Close called twice";
+    return;
+  }
+  closing_ = true;
+  close_done_ = std::move(done);
+  listener_.reset();
+  std::vector<Connection*> open(connections_.begin(), connections_.end());
+  for (Connection* connection : open) {
+    connection->Abort();
+    // A connection inside a call releases itself when the call returns.
+    if (!connection->in_call()) {
+      connections_.erase(connection);
+      delete connection;
+    }
+  }
+  MaybeFinishClose();
+}
+
+void HttpServer::MaybeFinishClose() {
+  if (!closing_ || !connections_.empty() || !close_done_) return;
+  // `done` may destroy the server: nothing may touch `this` after it.
+  absl::AnyInvocable<void()> done = std::move(close_done_);
+  close_done_ = nullptr;
+  done();
+}
 
 }  // namespace volley::http

@@ -1,0 +1,43 @@
+// Exact method-and-path routing for Volley's HTTP server.
+#ifndef VOLLEY_ENGINE_HTTP_ROUTER_H_
+#define VOLLEY_ENGINE_HTTP_ROUTER_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/string_view.h"
+#include "engine/http/http_message.h"
+
+namespace volley::http {
+
+// Routes requests to handlers by exact method and path (no patterns, no trailing-slash
+// folding: "/metrics/" is not "/metrics"). A path nobody routes gets 404; a routed path asked
+// with a method it has no handler for gets 405 with an Allow header listing its methods,
+// sorted. HEAD is a method like any other: it reaches a handler only if one was added for it.
+//
+// Not thread-safe: all calls, and the handlers, on the server's loop thread. Add may be called
+// from a handler, even to replace the handler that is running.
+class Router {
+ public:
+  // Adds a route, replacing any handler for the same method and path.
+  void Add(absl::string_view method, absl::string_view path, Handler handler);
+
+  // Hands the request to its handler, or answers 404 or 405 through `respond`.
+  void Dispatch(const HttpRequest& request, Respond respond);
+
+  // The methods routed for `path`, sorted (empty for an unknown path).
+  std::vector<std::string> MethodsFor(absl::string_view path) const;
+
+ private:
+  // Handlers are shared so that one replaced while it runs lives until it returns. The methods
+  // are a sorted map, which is the order of the Allow header.
+  using Methods = std::map<std::string, std::shared_ptr<Handler>>;
+  absl::flat_hash_map<std::string, Methods> routes_;
+};
+
+}  // namespace volley::http
+
+#endif  // VOLLEY_ENGINE_HTTP_ROUTER_H_
