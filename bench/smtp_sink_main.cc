@@ -1,6 +1,6 @@
-// smtp-sink: the test and benchmark SMTP sink as a program. Accepts and counts every message
-// (faults by recipient local part, see bench/smtp_sink.h) until SIGINT or SIGTERM, then
-// prints the counts.
+// smtp-sink: the benchmark's fast SMTP sink as a program. Accepts and counts every message until
+// SIGINT or SIGTERM, then prints the counts. (The tests' sink with faults is
+// tests/support/smtp_sink.h.)
 #include <signal.h>
 
 #include <cstdio>
@@ -18,7 +18,7 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: smtp-sink [--listen=IP:PORT[,IP:PORT...]]... [--threads=N] [--verbose]\n"
-    "                 [--no-pipelining] [--no-8bitmime] [--no-chunking] [--reply-delay-ms=N]\n"
+    "                 [--no-pipelining] [--no-8bitmime] [--no-chunking]\n"
     "                 [--tls-cert=PEM --tls-key=PEM]\n"
     "  --listen          addresses to listen on, all with the same port; IPv6 as [::1]:2525\n"
     "                    (default 127.0.0.1:2525)\n"
@@ -27,8 +27,7 @@ constexpr char kUsage[] =
     "  --no-pipelining   do not offer PIPELINING\n"
     "  --no-8bitmime     do not offer 8BITMIME (BODY=8BITMIME then gets 555)\n"
     "  --no-chunking     do not offer CHUNKING (BDAT)\n"
-    "  --tls-cert, --tls-key  offer STARTTLS with this certificate and key\n"
-    "  --reply-delay-ms  delay every reply\n";
+    "  --tls-cert, --tls-key  offer STARTTLS with this certificate and key\n";
 
 bool SplitHostPort(absl::string_view text, std::string* host, uint16_t* port) {
   const size_t colon = text.rfind(':');
@@ -70,10 +69,6 @@ int main(int argc, char** argv) {
       if (!absl::SimpleAtoi(arg, &options.threads) || options.threads < 1) {
         return Usage("bad --threads value");
       }
-    } else if (absl::ConsumePrefix(&arg, "--reply-delay-ms=")) {
-      int ms = 0;
-      if (!absl::SimpleAtoi(arg, &ms) || ms < 0) return Usage("bad --reply-delay-ms value");
-      options.reply_delay = absl::Milliseconds(ms);
     } else if (arg == "--verbose") {
       verbose = true;
     } else if (arg == "--no-pipelining") {

@@ -16,12 +16,12 @@
 #include "engine/events/event_bus.h"
 #include "engine/http/http_server.h"
 #include "engine/inject/injection_handler.h"
+#include "engine/inject/smtp_listener.h"
 #include "engine/metrics/engine_metrics.h"
 #include "engine/metrics/event_counters.h"
 #include "engine/runtime/shard.h"
 #include "engine/runtime/worker_pool.h"
 #include "engine/smtp/command_parser.h"
-#include "engine/smtp/smtp_listener.h"
 #include "queue/disk_space.h"
 #include "queue/message_id.h"
 #include "queue/spool_writer.h"
@@ -44,7 +44,7 @@ class Engine::Impl {
     std::unique_ptr<Shard> shard;
     std::unique_ptr<delivery::DeliveryShard> delivery;
     std::unique_ptr<inject::InjectionHandler> injection;
-    std::vector<std::unique_ptr<smtp::SmtpListener>> listeners;
+    std::vector<std::unique_ptr<inject::SmtpListener>> listeners;
     std::unique_ptr<http::HttpServer> http;  // shard 0 only
     // Where the shard's events go: the delivery log and the shard's own counters.
     events::EventBus events;
@@ -100,7 +100,7 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
   parts.shard->Post([this, &parts, index, &opened]() {
     const config::SmtpInjectConfig& inject = config.inject_smtp;
     for (size_t i = 0; i < inject.listen.size(); ++i) {
-      smtp::ListenerOptions options;
+      inject::SmtpListenerOptions options;
       options.address = inject.listen[i].host;
       options.port = index == 0 ? inject.listen[i].port : smtp_ports[i];
       options.reuse_port = true;
@@ -111,8 +111,8 @@ absl::Status Engine::Impl::OpenListeners(ShardParts& parts, int index) {
       options.session.max_recipients = inject.max_recipients;
       int* inbound = &parts.inbound_connections;
       options.on_connections_changed = [inbound](int delta) { *inbound += delta; };
-      absl::StatusOr<std::unique_ptr<smtp::SmtpListener>> listener =
-          smtp::SmtpListener::Create(parts.shard->loop(), options, parts.injection.get());
+      absl::StatusOr<std::unique_ptr<inject::SmtpListener>> listener =
+          inject::SmtpListener::Create(parts.shard->loop(), options, parts.injection.get());
       if (!listener.ok()) {
         opened.set_value(
             absl::Status(listener.status().code(),

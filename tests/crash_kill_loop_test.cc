@@ -16,9 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/smtp_injector.h"
-#include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
 #include "tests/support/indexed_message.h"
+#include "tests/support/smtp_sink.h"
 #include "tests/support/volleyd_process.h"
 
 namespace volley {
@@ -54,13 +54,13 @@ TEST(CrashKillLoop, EveryAcknowledgedMessageArrivesThroughRepeatedKill9) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
 
-  std::vector<std::unique_ptr<bench::SmtpSink>> sinks;
+  std::vector<std::unique_ptr<test_support::SmtpSink>> sinks;
   for (int site = 0; site < 3; ++site) {
-    bench::SinkOptions options;
+    test_support::SinkOptions options;
     options.record = true;
     if (site == 1) options.reply_delay = absl::Milliseconds(15);
     if (site == 2) options.reply_delay = absl::Milliseconds(2);
-    auto sink = bench::SmtpSink::Start(options);
+    auto sink = test_support::SmtpSink::Start(options);
     ASSERT_TRUE(sink.ok()) << sink.status();
     sinks.push_back(std::move(*sink));
   }
@@ -106,7 +106,7 @@ TEST(CrashKillLoop, EveryAcknowledgedMessageArrivesThroughRepeatedKill9) {
   std::map<int, std::vector<int>> arrival_epochs;
   auto drain = [&](int epoch) {
     for (auto& sink : sinks) {
-      for (const bench::ReceivedMessage& m : sink->TakeMessages()) {
+      for (const test_support::ReceivedMessage& m : sink->TakeMessages()) {
         arrival_epochs[test_support::IndexOf(m.content)].push_back(epoch);
       }
     }

@@ -13,9 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/smtp_injector.h"
-#include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
 #include "tests/support/indexed_message.h"
+#include "tests/support/smtp_sink.h"
 #include "tests/support/volleyd_process.h"
 
 namespace volley {
@@ -33,11 +33,11 @@ TEST(CrashRecovery, EveryAcknowledgedMessageArrivesAfterKill9) {
   std::filesystem::create_directories(dir);
 
   // A sink slow enough that delivery is still under way when the kill comes.
-  bench::SinkOptions sink_options;
+  test_support::SinkOptions sink_options;
   sink_options.addresses = {"127.0.0.1"};
   sink_options.record = true;
   sink_options.reply_delay = absl::Milliseconds(5);
-  auto sink = bench::SmtpSink::Start(sink_options);
+  auto sink = test_support::SmtpSink::Start(sink_options);
   ASSERT_TRUE(sink.ok()) << sink.status();
 
   const std::string config_path = absl::StrCat(dir, "/volley.toml");
@@ -100,7 +100,7 @@ TEST(CrashRecovery, EveryAcknowledgedMessageArrivesAfterKill9) {
   const absl::Time settle = absl::Now() + absl::Seconds(60);
   size_t missing = acknowledged.size();
   while (absl::Now() < settle) {
-    for (const bench::ReceivedMessage& m : (*sink)->TakeMessages())
+    for (const test_support::ReceivedMessage& m : (*sink)->TakeMessages())
       ++arrivals[test_support::IndexOf(m.content)];
     missing = 0;
     for (size_t i : acknowledged) missing += arrivals.count(static_cast<int>(i)) == 0;
@@ -140,7 +140,7 @@ TEST(CrashRecovery, EveryAcknowledgedMessageArrivesAfterKill9) {
   ASSERT_TRUE(third.ok()) << third.status();
   const absl::Time settle2 = absl::Now() + absl::Seconds(60);
   while (absl::Now() < settle2) {
-    for (const bench::ReceivedMessage& m : (*sink)->TakeMessages())
+    for (const test_support::ReceivedMessage& m : (*sink)->TakeMessages())
       ++arrivals[test_support::IndexOf(m.content)];
     missing = 0;
     for (size_t i : second_acked) missing += arrivals.count(static_cast<int>(i)) == 0;

@@ -12,10 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/smtp_injector.h"
-#include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
 #include "tests/support/delivery_log.h"
 #include "tests/support/raw_smtp_client.h"
+#include "tests/support/smtp_sink.h"
 #include "tests/support/unbound_server.h"
 #include "tests/support/volleyd_process.h"
 #include "tls/testdata/testdata_paths.h"
@@ -35,14 +35,14 @@ class ClientTest : public ::testing::Test {
  protected:
   // `extra` is appended to the config (e.g. "[shaping.default]\ntls = \"required\"\n").
   // `route_extra` goes inside the route's inline table (e.g. ", tls = \"implicit\"").
-  void Start(bench::SinkOptions sink_options, const std::string& extra = "",
+  void Start(test_support::SinkOptions sink_options, const std::string& extra = "",
              const std::string& route_extra = "") {
     const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = absl::StrCat(TestTempDir(), "/", info->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     sink_options.record = true;
-    auto sink = bench::SmtpSink::Start(sink_options);
+    auto sink = test_support::SmtpSink::Start(sink_options);
     ASSERT_TRUE(sink.ok()) << sink.status();
     sink_ = std::move(*sink);
     log_path_ = absl::StrCat(dir_, "/delivery.jsonl");
@@ -104,12 +104,12 @@ class ClientTest : public ::testing::Test {
 
   std::string dir_;
   std::string log_path_;
-  std::unique_ptr<bench::SmtpSink> sink_;
+  std::unique_ptr<test_support::SmtpSink> sink_;
   std::unique_ptr<VolleydProcess> volleyd_;
 };
 
 TEST_F(ClientTest, EgressSourcesAreUsedInTurnAndLogged) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   Start(sink,
         "[egress.pool]\nsources = [{ address = \"127.0.0.2\", ehlo = \"a.egress.test\", "
@@ -134,13 +134,13 @@ TEST_F(ClientTest, EgressSourcesAreUsedInTurnAndLogged) {
   EXPECT_EQ(by_source["a"], 3);
   EXPECT_EQ(by_source["b"], 3);
   std::map<std::string, int> by_peer;
-  for (const bench::ReceivedMessage& m : sink_->TakeMessages()) ++by_peer[m.peer_address];
+  for (const test_support::ReceivedMessage& m : sink_->TakeMessages()) ++by_peer[m.peer_address];
   EXPECT_EQ(by_peer["127.0.0.2"], 3);
   EXPECT_EQ(by_peer["127.0.0.3"], 3);
 }
 
 TEST_F(ClientTest, ASlowServerTimesOutAsATransientFailure) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.reply_delay = absl::Milliseconds(1500);
   Start(sink, "[shaping.default]\nbanner_timeout = \"500ms\"\n");
@@ -153,9 +153,9 @@ TEST_F(ClientTest, ASlowServerTimesOutAsATransientFailure) {
   EXPECT_EQ(sink_->messages(), 0u);
 }
 
-bool HasCommandStarting(const std::vector<bench::SessionTranscript>& transcripts,
+bool HasCommandStarting(const std::vector<test_support::SessionTranscript>& transcripts,
                         absl::string_view prefix) {
-  for (const bench::SessionTranscript& t : transcripts) {
+  for (const test_support::SessionTranscript& t : transcripts) {
     for (const std::string& c : t.commands) {
       if (absl::StartsWith(c, prefix)) return true;
     }
@@ -164,7 +164,7 @@ bool HasCommandStarting(const std::vector<bench::SessionTranscript>& transcripts
 }
 
 TEST_F(ClientTest, TooManyRecipientsGoInTheNextTransaction) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.max_recipients = 2;
   Start(sink);
@@ -176,7 +176,7 @@ TEST_F(ClientTest, TooManyRecipientsGoInTheNextTransaction) {
     EXPECT_EQ(TypesFor(entries, r), (std::vector<std::string>{"Reception", "Delivery"})) << r;
   }
   std::vector<std::vector<std::string>> transactions;
-  for (const bench::ReceivedMessage& m : sink_->TakeMessages()) {
+  for (const test_support::ReceivedMessage& m : sink_->TakeMessages()) {
     transactions.push_back(m.recipients);
   }
   EXPECT_EQ(transactions,
@@ -186,7 +186,7 @@ TEST_F(ClientTest, TooManyRecipientsGoInTheNextTransaction) {
 }
 
 TEST_F(ClientTest, GreetingRefusedByEveryHostBounces) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.greeting = smtp::MakeReply(554, "5.7.1", "no service for you");
   Start(sink);
@@ -199,7 +199,7 @@ TEST_F(ClientTest, GreetingRefusedByEveryHostBounces) {
 }
 
 TEST_F(ClientTest, ConnectionDroppedInTheMiddleOfDataIsTransient) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   Start(sink);
   Inject({{"dropdata-1@client.test"}},
@@ -213,7 +213,7 @@ TEST_F(ClientTest, ConnectionDroppedInTheMiddleOfDataIsTransient) {
 }
 
 TEST_F(ClientTest, EightBitMessageIsConvertedForAServerWithout8BitMime) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.eightbitmime = false;
   sink.chunking = false;
@@ -221,7 +221,7 @@ TEST_F(ClientTest, EightBitMessageIsConvertedForAServerWithout8BitMime) {
   const std::string content = "Subject: 8bit\r\n\r\ncaf\xc3\xa9 na\xc3\xafve\r\n";
   Inject({{"eight@client.test"}}, content);
   WaitFinal({"eight@client.test"});
-  std::vector<bench::ReceivedMessage> got = sink_->TakeMessages();
+  std::vector<test_support::ReceivedMessage> got = sink_->TakeMessages();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(absl::StrContains(got[0].content, "Content-Transfer-Encoding: quoted-printable"))
       << got[0].content;
@@ -239,7 +239,7 @@ TEST_F(ClientTest, EightBitMessageIsConvertedForAServerWithout8BitMime) {
 }
 
 TEST_F(ClientTest, MessageOverTheAdvertisedSizeBouncesUnsent) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.max_message_size = 1000;
   Start(sink);
@@ -255,7 +255,7 @@ TEST_F(ClientTest, MessageOverTheAdvertisedSizeBouncesUnsent) {
 }
 
 TEST_F(ClientTest, OpportunisticStartTls) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.tls_cert_file = tls::TlsTestDataPath("selfsigned.pem");
   sink.tls_key_file = tls::TlsTestDataPath("selfsigned.key");
@@ -267,11 +267,11 @@ TEST_F(ClientTest, OpportunisticStartTls) {
   EXPECT_TRUE(delivery.tls_version == "TLSv1.3" || delivery.tls_version == "TLSv1.2")
       << delivery.raw.dump();
   EXPECT_FALSE(delivery.tls_cipher.empty());
-  std::vector<bench::ReceivedMessage> got = sink_->TakeMessages();
+  std::vector<test_support::ReceivedMessage> got = sink_->TakeMessages();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(got[0].tls);
   // EHLO, STARTTLS, then EHLO again over TLS.
-  std::vector<bench::SessionTranscript> transcripts = sink_->Transcripts();
+  std::vector<test_support::SessionTranscript> transcripts = sink_->Transcripts();
   ASSERT_EQ(transcripts.size(), 1u);
   ASSERT_GE(transcripts[0].commands.size(), 3u);
   EXPECT_TRUE(absl::StartsWith(transcripts[0].commands[0], "EHLO "));
@@ -284,7 +284,7 @@ TEST_F(ClientTest, OpportunisticStartTls) {
 }
 
 TEST_F(ClientTest, FailedOpportunisticHandshakeFallsBackToPlaintext) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.starttls_breaks = true;
   Start(sink);
@@ -299,7 +299,7 @@ TEST_F(ClientTest, FailedOpportunisticHandshakeFallsBackToPlaintext) {
       test_support::MetricValue(metrics->body, "volley_tls_handshakes_total{result=\"failed\"}"),
       1);
   // The first session tried STARTTLS; the second, to the same host, did not.
-  std::vector<bench::SessionTranscript> transcripts = sink_->Transcripts();
+  std::vector<test_support::SessionTranscript> transcripts = sink_->Transcripts();
   ASSERT_EQ(transcripts.size(), 2u);
   EXPECT_NE(std::find(transcripts[0].commands.begin(), transcripts[0].commands.end(), "STARTTLS"),
             transcripts[0].commands.end());
@@ -308,7 +308,7 @@ TEST_F(ClientTest, FailedOpportunisticHandshakeFallsBackToPlaintext) {
 }
 
 TEST_F(ClientTest, FailedHandshakeUnderRequiredTlsIsTransient) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.starttls_breaks = true;
   Start(sink, "[shaping.default]\ntls = \"required\"\n");
@@ -322,7 +322,7 @@ TEST_F(ClientTest, FailedHandshakeUnderRequiredTlsIsTransient) {
 }
 
 TEST_F(ClientTest, RequiredTlsWithoutStartTlsOffered) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   Start(sink, "[shaping.default]\ntls = \"required\"\n");
   Inject({{"notls@client.test"}});
@@ -334,7 +334,7 @@ TEST_F(ClientTest, RequiredTlsWithoutStartTlsOffered) {
 }
 
 TEST_F(ClientTest, RequiredVerifyChecksTheChainAndTheName) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   // Signed by the test CA for mx.tls.test, *.tls.test, localhost and 127.0.0.1.
   sink.tls_cert_file = tls::TlsTestDataPath("mx.pem");
@@ -349,7 +349,7 @@ TEST_F(ClientTest, RequiredVerifyChecksTheChainAndTheName) {
 }
 
 TEST_F(ClientTest, RequiredVerifyRefusesAnUntrustedCertificate) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.tls_cert_file = tls::TlsTestDataPath("selfsigned.pem");
   sink.tls_key_file = tls::TlsTestDataPath("selfsigned.key");
@@ -364,7 +364,7 @@ TEST_F(ClientTest, RequiredVerifyRefusesAnUntrustedCertificate) {
 }
 
 TEST_F(ClientTest, AuthPlainToASmarthostThatRequiresIt) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.tls_cert_file = tls::TlsTestDataPath("mx.pem");
   sink.tls_key_file = tls::TlsTestDataPath("mx.key");
@@ -374,7 +374,7 @@ TEST_F(ClientTest, AuthPlainToASmarthostThatRequiresIt) {
   Inject({{"authed@client.test"}});
   std::vector<LogEntry> entries = WaitFinal({"authed@client.test"});
   EXPECT_EQ(EntriesFor(entries, "authed@client.test").back().type, "Delivery");
-  std::vector<bench::ReceivedMessage> got = sink_->TakeMessages();
+  std::vector<test_support::ReceivedMessage> got = sink_->TakeMessages();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].auth_user, "volley");
   EXPECT_TRUE(got[0].tls);
@@ -382,7 +382,7 @@ TEST_F(ClientTest, AuthPlainToASmarthostThatRequiresIt) {
 }
 
 TEST_F(ClientTest, WrongCredentialsAreATransientAuthenticationFailure) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.tls_cert_file = tls::TlsTestDataPath("mx.pem");
   sink.tls_key_file = tls::TlsTestDataPath("mx.key");
@@ -398,7 +398,7 @@ TEST_F(ClientTest, WrongCredentialsAreATransientAuthenticationFailure) {
 }
 
 TEST_F(ClientTest, NoCredentialsOverPlaintext) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.auth_users = {{"volley", "s3cret"}};
   sink.auth_requires_tls = false;
@@ -411,7 +411,7 @@ TEST_F(ClientTest, NoCredentialsOverPlaintext) {
 }
 
 TEST_F(ClientTest, ImplicitTlsSmarthost) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.tls_cert_file = tls::TlsTestDataPath("mx.pem");
   sink.tls_key_file = tls::TlsTestDataPath("mx.key");
@@ -426,13 +426,13 @@ TEST_F(ClientTest, ImplicitTlsSmarthost) {
 }
 
 TEST_F(ClientTest, ChunkingCarriesTheMessageByteForByte) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   Start(sink);
   const std::string content = "Subject: bdat\r\n\r\n.leading dot\r\n..two\r\nlast\r\n";
   Inject({{"bdat@client.test"}}, content);
   WaitFinal({"bdat@client.test"});
-  std::vector<bench::ReceivedMessage> got = sink_->TakeMessages();
+  std::vector<test_support::ReceivedMessage> got = sink_->TakeMessages();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(got[0].bdat);
   EXPECT_TRUE(absl::EndsWith(got[0].content, content)) << got[0].content;
@@ -440,7 +440,7 @@ TEST_F(ClientTest, ChunkingCarriesTheMessageByteForByte) {
 }
 
 TEST_F(ClientTest, LockStepWithoutPipelining) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.pipelining = false;
   sink.chunking = false;
@@ -451,7 +451,7 @@ TEST_F(ClientTest, LockStepWithoutPipelining) {
   EXPECT_EQ(EntriesFor(entries, "a@client.test").back().type, "Delivery");
   EXPECT_EQ(EntriesFor(entries, "reject-b@client.test").back().type, "Bounce");
   EXPECT_EQ(EntriesFor(entries, "c@client.test").back().type, "Delivery");
-  std::vector<bench::SessionTranscript> transcripts = sink_->Transcripts();
+  std::vector<test_support::SessionTranscript> transcripts = sink_->Transcripts();
   ASSERT_EQ(transcripts.size(), 1u);
   std::vector<std::string> expected = {
       "MAIL FROM:<sender@volley.test> SIZE=", "RCPT TO:<a@client.test>",
@@ -464,7 +464,7 @@ TEST_F(ClientTest, LockStepWithoutPipelining) {
 }
 
 TEST_F(ClientTest, DsnAndSmtpUtf8ParametersArePassedOn) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   Start(sink);
   test_support::RawSmtpClient c(volleyd_->smtp_port());
@@ -479,7 +479,7 @@ TEST_F(ClientTest, DsnAndSmtpUtf8ParametersArePassedOn) {
   ASSERT_TRUE(absl::StartsWith(c.Command("DATA"), "354"));
   ASSERT_TRUE(absl::StartsWith(c.Command("Subject: dsn\r\n\r\nbody\r\n."), "250"));
   WaitFinal({"j\xc3\xb8rn@client.test"});
-  std::vector<bench::ReceivedMessage> got = sink_->TakeMessages();
+  std::vector<test_support::ReceivedMessage> got = sink_->TakeMessages();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(got[0].smtputf8_requested);
   std::map<std::string, std::string> mail(got[0].mail_params.begin(), got[0].mail_params.end());
@@ -493,7 +493,7 @@ TEST_F(ClientTest, DsnAndSmtpUtf8ParametersArePassedOn) {
 }
 
 TEST_F(ClientTest, SmtpUtf8MessageToAServerWithoutItBounces) {
-  bench::SinkOptions sink;
+  test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   sink.smtputf8 = false;
   Start(sink);
@@ -511,16 +511,16 @@ TEST(ClientFailover, GreetingRefusedMovesOnAndTheHostIsSkippedAfterwards) {
   const std::string dir = absl::StrCat(TestTempDir(), "/failover");
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  bench::SinkOptions refusing;
+  test_support::SinkOptions refusing;
   refusing.addresses = {"127.0.0.2"};
   refusing.greeting = smtp::MakeReply(421, "4.3.2", "busy, come back later");
-  auto first = bench::SmtpSink::Start(refusing);
+  auto first = test_support::SmtpSink::Start(refusing);
   ASSERT_TRUE(first.ok()) << first.status();
-  bench::SinkOptions working;
+  test_support::SinkOptions working;
   working.addresses = {"127.0.0.3"};
   working.port = (*first)->port();
   working.record = true;
-  auto second = bench::SmtpSink::Start(working);
+  auto second = test_support::SmtpSink::Start(working);
   ASSERT_TRUE(second.ok()) << second.status();
 
   auto unbound = test_support::UnboundServer::Start(
@@ -580,10 +580,10 @@ TEST(ClientIpv6, DeliversToAnIpv6OnlyMxHost) {
   const std::string dir = absl::StrCat(TestTempDir(), "/ipv6");
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  bench::SinkOptions sink_options;
+  test_support::SinkOptions sink_options;
   sink_options.addresses = {"::1"};
   sink_options.record = true;
-  auto sink = bench::SmtpSink::Start(sink_options);
+  auto sink = test_support::SmtpSink::Start(sink_options);
   ASSERT_TRUE(sink.ok()) << sink.status();
   auto unbound = test_support::UnboundServer::Start(
       absl::StrCat(dir, "/unbound"),
@@ -619,7 +619,7 @@ TEST(ClientIpv6, DeliversToAnIpv6OnlyMxHost) {
   EXPECT_EQ(delivery.type, "Delivery");
   EXPECT_EQ(delivery.peer_address, "::1");
   EXPECT_EQ(delivery.site, "mx.v6.test");
-  std::vector<bench::ReceivedMessage> got = (*sink)->TakeMessages();
+  std::vector<test_support::ReceivedMessage> got = (*sink)->TakeMessages();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].local_address, "::1");
 }

@@ -16,9 +16,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/smtp_injector.h"
-#include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
 #include "tests/support/indexed_message.h"
+#include "tests/support/smtp_sink.h"
 #include "tests/support/unbound_server.h"
 #include "tests/support/volleyd_process.h"
 
@@ -68,10 +68,10 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
   std::filesystem::create_directories(dir);
 
   // Sinks on four loopback addresses sharing one port; 127.0.0.2 on that port refuses.
-  bench::SinkOptions sink_options;
+  test_support::SinkOptions sink_options;
   sink_options.addresses = {"127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6"};
   sink_options.record = true;
-  auto sink = bench::SmtpSink::Start(sink_options);
+  auto sink = test_support::SmtpSink::Start(sink_options);
   ASSERT_TRUE(sink.ok()) << sink.status();
 
   std::vector<DnsRecord> records = {
@@ -149,11 +149,11 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
       << (*volleyd)->output();
   // Anything more would be a duplicate; give it a moment to show up.
   absl::SleepFor(absl::Milliseconds(500));
-  std::vector<bench::ReceivedMessage> received = (*sink)->TakeMessages();
+  std::vector<test_support::ReceivedMessage> received = (*sink)->TakeMessages();
   ASSERT_EQ(received.size(), static_cast<size_t>(kDeliverable));
 
   std::map<int, int> seen;
-  for (const bench::ReceivedMessage& m : received) {
+  for (const test_support::ReceivedMessage& m : received) {
     const int index = test_support::IndexOf(m.content);
     ASSERT_GE(index, 0);
     ++seen[index];
@@ -185,7 +185,7 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
   }
 
   for (const char* address : {"127.0.0.3", "127.0.0.5", "127.0.0.6"}) {
-    const bench::SmtpSink::ConnectionStats stats = (*sink)->connection_stats(address);
+    const test_support::SmtpSink::ConnectionStats stats = (*sink)->connection_stats(address);
     EXPECT_LE(stats.max_open, 4) << address;
     EXPECT_GE(stats.max_open, 1) << address;
   }

@@ -13,9 +13,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "bench/smtp_injector.h"
-#include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
 #include "queue/spool.h"
+#include "tests/support/smtp_sink.h"
 #include "tests/support/volleyd_process.h"
 
 namespace volley {
@@ -60,10 +60,10 @@ TEST(DeliveryOutcomes, RetriesBouncesExpiryAndLimits) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
 
-  bench::SinkOptions sink_options;
+  test_support::SinkOptions sink_options;
   sink_options.addresses = {"127.0.0.1", "127.0.0.2"};
   sink_options.record = true;
-  auto sink = bench::SmtpSink::Start(sink_options);
+  auto sink = test_support::SmtpSink::Start(sink_options);
   ASSERT_TRUE(sink.ok()) << sink.status();
 
   const std::string config_path = absl::StrCat(dir, "/volley.toml");
@@ -162,7 +162,7 @@ TEST(DeliveryOutcomes, RetriesBouncesExpiryAndLimits) {
   EXPECT_EQ(types["y@other.test"], (std::vector<std::string>{"Reception", "Delivery"}));
 
   bool saw_m = false, saw_x = false, saw_y = false;
-  for (const bench::ReceivedMessage& m : (*sink)->TakeMessages()) {
+  for (const test_support::ReceivedMessage& m : (*sink)->TakeMessages()) {
     if (absl::c_linear_search(m.recipients, "m1@out.test")) {
       EXPECT_EQ(m.recipients, (std::vector<std::string>{"m1@out.test", "m2@out.test"}));
       saw_m = true;
@@ -179,7 +179,7 @@ TEST(DeliveryOutcomes, RetriesBouncesExpiryAndLimits) {
   EXPECT_TRUE(saw_m && saw_x && saw_y);
 
   // connection_limit = 2 and max_deliveries_per_connection = 5 for out.test.
-  const bench::SmtpSink::ConnectionStats stats = (*sink)->connection_stats("127.0.0.1");
+  const test_support::SmtpSink::ConnectionStats stats = (*sink)->connection_stats("127.0.0.1");
   EXPECT_LE(stats.max_open, 2);
   EXPECT_GE(stats.accepted, 5u) << "25 transactions at 5 per connection";
 

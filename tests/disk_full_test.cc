@@ -24,10 +24,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/smtp_injector.h"
-#include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
 #include "tests/support/indexed_message.h"
 #include "tests/support/raw_smtp_client.h"
+#include "tests/support/smtp_sink.h"
 #include "tests/support/volleyd_process.h"
 
 namespace volley {
@@ -129,11 +129,11 @@ class DiskFull : public ::testing::Test {
   }
 
   void StartVolleyd(const std::string& min_free, absl::Duration sink_delay, int connections) {
-    bench::SinkOptions sink_options;
+    test_support::SinkOptions sink_options;
     sink_options.addresses = {"127.0.0.1"};
     sink_options.record = true;
     sink_options.reply_delay = sink_delay;
-    auto sink = bench::SmtpSink::Start(sink_options);
+    auto sink = test_support::SmtpSink::Start(sink_options);
     ASSERT_TRUE(sink.ok()) << sink.status();
     sink_ = std::move(*sink);
 
@@ -188,7 +188,7 @@ class DiskFull : public ::testing::Test {
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
     size_t missing = acknowledged_.size();
     while (absl::Now() < deadline) {
-      for (const bench::ReceivedMessage& m : sink_->TakeMessages()) {
+      for (const test_support::ReceivedMessage& m : sink_->TakeMessages()) {
         arrived_.insert(test_support::IndexOf(m.content));
       }
       missing = 0;
@@ -200,7 +200,7 @@ class DiskFull : public ::testing::Test {
   }
 
   std::string dir_, fs_;
-  std::unique_ptr<bench::SmtpSink> sink_;
+  std::unique_ptr<test_support::SmtpSink> sink_;
   std::unique_ptr<VolleydProcess> volleyd_;
   std::set<int> acknowledged_;
   std::set<int> arrived_;

@@ -11,9 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "bench/smtp_injector.h"
-#include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
 #include "tests/support/delivery_log.h"
+#include "tests/support/smtp_sink.h"
 #include "tests/support/volleyd_process.h"
 
 namespace volley {
@@ -62,9 +62,9 @@ absl::Status Inject(uint16_t port, const std::vector<std::string>& recipients) {
 }
 
 // How many RCPT commands for `address` the sink has seen.
-int RcptCount(const bench::SmtpSink& sink, absl::string_view address) {
+int RcptCount(const test_support::SmtpSink& sink, absl::string_view address) {
   int count = 0;
-  for (const bench::SessionTranscript& t : sink.Transcripts()) {
+  for (const test_support::SessionTranscript& t : sink.Transcripts()) {
     for (const std::string& command : t.commands) {
       if (absl::StrContains(command, absl::StrCat("RCPT TO:<", address, ">"))) ++count;
     }
@@ -86,11 +86,11 @@ TEST(Expiry, InFlightAndReadyRecipientsExpireWithoutAnotherAttempt) {
   // Every reply of this site takes 1 s and it does not pipeline: the one connection allowed
   // starts its first transaction after ~2 s (greeting, EHLO) and gets the RCPT's 451 after
   // ~4 s (MAIL, RCPT), so the messages' 3 s max_age passes while it is in flight.
-  bench::SinkOptions sink_options;
+  test_support::SinkOptions sink_options;
   sink_options.record = true;
   sink_options.pipelining = false;
   sink_options.reply_delay = absl::Seconds(1);
-  auto sink = bench::SmtpSink::Start(sink_options);
+  auto sink = test_support::SmtpSink::Start(sink_options);
   ASSERT_TRUE(sink.ok()) << sink.status();
   WriteConfig(dir, "retry_initial = \"1s\"\nmax_age = \"3s\"\n", (*sink)->port());
   auto volleyd =
@@ -142,9 +142,9 @@ TEST(Expiry, AScheduledRetryReadFromTheSpoolExpiresUnderAShorterMaxAge) {
   const std::string dir = absl::StrCat(TestTempDir(), "/scheduled");
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  bench::SinkOptions sink_options;
+  test_support::SinkOptions sink_options;
   sink_options.record = true;
-  auto sink = bench::SmtpSink::Start(sink_options);
+  auto sink = test_support::SmtpSink::Start(sink_options);
   ASSERT_TRUE(sink.ok()) << sink.status();
   const std::string log_path = absl::StrCat(dir, "/delivery.jsonl");
   const std::string address = "tempfail-later@expiry.test";

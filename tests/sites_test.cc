@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "bench/smtp_injector.h"
-#include "bench/smtp_sink.h"
 #include "gtest/gtest.h"
 #include "tests/support/delivery_log.h"
+#include "tests/support/smtp_sink.h"
 #include "tests/support/unbound_server.h"
 #include "tests/support/volleyd_process.h"
 
@@ -25,11 +25,11 @@ TEST(Sites, TwoHundredDomainsOnOneMxShareItsConnectionLimit) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
 
-  bench::SinkOptions sink_options;
+  test_support::SinkOptions sink_options;
   sink_options.addresses = {"127.0.0.7"};
   // Slow enough replies that connections pile up if the limit were per domain.
   sink_options.reply_delay = absl::Milliseconds(2);
-  auto sink = bench::SmtpSink::Start(sink_options);
+  auto sink = test_support::SmtpSink::Start(sink_options);
   ASSERT_TRUE(sink.ok()) << sink.status();
 
   constexpr int kDomains = 200;
@@ -83,7 +83,7 @@ TEST(Sites, TwoHundredDomainsOnOneMxShareItsConnectionLimit) {
     EXPECT_EQ(e.site, "mx.shared.test");
   }
   EXPECT_EQ(deliveries, kDomains * kPerDomain);
-  const bench::SmtpSink::ConnectionStats stats = (*sink)->connection_stats("127.0.0.7");
+  const test_support::SmtpSink::ConnectionStats stats = (*sink)->connection_stats("127.0.0.7");
   EXPECT_LE(stats.max_open, 5) << "the limit is the site's, not each domain's";
   EXPECT_GE(stats.max_open, 2);
   // 1,000 messages at 20 per connection.

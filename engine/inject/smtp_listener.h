@@ -36,7 +36,8 @@ struct SmtpListenerOptions {
   std::function<void(int delta)> on_connections_changed;
   // Puts something between each accepted connection and its session (a PROXY-protocol reader,
   // a rate limiter; the test sink's fault injection). Optional; on the loop thread.
-  std::function<std::unique_ptr<net::Stream>(std::unique_ptr<net::Stream>)> wrap_stream;
+  std::function<std::unique_ptr<net::Stream>(uv_loop_t* loop, std::unique_ptr<net::Stream>)>
+      wrap_stream;
   // TLS from the first byte (port 465 style, RFC 8314) with session.tls, which must then be
   // set. Otherwise a set session.tls offers STARTTLS.
   bool implicit_tls = false;

@@ -1,4 +1,4 @@
-#include "engine/smtp/smtp_listener.h"
+#include "engine/inject/smtp_listener.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,8 +29,14 @@
 #include "tls/tls_context.h"
 #include "tls/tls_session.h"
 
-namespace volley::smtp {
+namespace volley::inject {
 namespace {
+
+using smtp::Envelope;
+using smtp::MakeReply;
+using smtp::MessageResponse;
+using smtp::Reply;
+using smtp::ServerSessionHandler;
 
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -292,7 +298,7 @@ void CloseListener(LoopThread& loop, std::unique_ptr<SmtpListener>& listener,
   });
 }
 
-std::unique_ptr<SmtpListener> CreateListener(LoopThread& loop, const ListenerOptions& options,
+std::unique_ptr<SmtpListener> CreateListener(LoopThread& loop, const SmtpListenerOptions& options,
                                              ServerSessionHandler* handler) {
   return loop.Call([&]() -> std::unique_ptr<SmtpListener> {
     absl::StatusOr<std::unique_ptr<SmtpListener>> listener =
@@ -305,7 +311,7 @@ std::unique_ptr<SmtpListener> CreateListener(LoopThread& loop, const ListenerOpt
 TEST(SmtpListenerTest, FullSession) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.session.hostname = "sink.test";
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
@@ -347,7 +353,7 @@ TEST(SmtpListenerTest, FullSession) {
 TEST(SmtpListenerTest, Ipv6) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.address = "::1";
   std::unique_ptr<SmtpListener> listener = loop.Call([&]() -> std::unique_ptr<SmtpListener> {
     absl::StatusOr<std::unique_ptr<SmtpListener>> l =
@@ -380,7 +386,7 @@ TEST(SmtpListenerTest, Ipv6) {
 TEST(SmtpListenerTest, TwoLoopsShareThePortWithReusePort) {
   LoopThread loop_a, loop_b;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.session.hostname = "a.test";
   std::unique_ptr<SmtpListener> a = CreateListener(loop_a, options, &handler);
   ASSERT_NE(a, nullptr);
@@ -413,7 +419,7 @@ TEST(SmtpListenerTest, TwoLoopsShareThePortWithReusePort) {
 TEST(SmtpListenerTest, CloseWhileClientConnectedSends421) {
   LoopThread loop;
   RecordingHandler handler;
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, ListenerOptions(), &handler);
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, SmtpListenerOptions(), &handler);
   ASSERT_NE(listener, nullptr);
   auto client = Client::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
@@ -442,7 +448,7 @@ TEST(SmtpListenerTest, CloseWhileClientConnectedSends421) {
 TEST(SmtpListenerTest, GraceExpiryClosesHard) {
   LoopThread loop;
   RecordingHandler handler;
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, ListenerOptions(), &handler);
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, SmtpListenerOptions(), &handler);
   ASSERT_NE(listener, nullptr);
   auto client = Client::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
@@ -460,7 +466,7 @@ TEST(SmtpListenerTest, GraceExpiryClosesHard) {
 TEST(SmtpListenerTest, IdleTimeout) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.idle_timeout = absl::Milliseconds(200);
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
@@ -479,7 +485,7 @@ TEST(SmtpListenerTest, IdleTimeout) {
 TEST(SmtpListenerTest, MaxConnections) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.max_connections = 1;
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
@@ -503,7 +509,7 @@ TEST(SmtpListenerTest, HeldMessageBackpressureAndPipelinedCommands) {
   LoopThread loop;
   RecordingHandler handler;
   handler.hold = true;
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, ListenerOptions(), &handler);
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, SmtpListenerOptions(), &handler);
   ASSERT_NE(listener, nullptr);
   auto client = Client::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
@@ -546,7 +552,7 @@ TEST(SmtpListenerTest, HeldMessageBackpressureAndPipelinedCommands) {
 TEST(SmtpListenerTest, ClosingReplyArrivesDespiteUnreadInput) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.session.max_errors = 2;
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
@@ -570,7 +576,7 @@ TEST(SmtpListenerTest, ClosingReplyArrivesDespiteUnreadInput) {
 TEST(SmtpListenerTest, CreateFailsWhenPortTakenWithoutReusePort) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.reuse_port = false;
   std::unique_ptr<SmtpListener> first = CreateListener(loop, options, &handler);
   ASSERT_NE(first, nullptr);
@@ -583,9 +589,9 @@ TEST(SmtpListenerTest, CreateFailsWhenPortTakenWithoutReusePort) {
 }
 
 }  // namespace
-}  // namespace volley::smtp
+}  // namespace volley::inject
 
-namespace volley::smtp {
+namespace volley::inject {
 namespace {
 
 TEST(SmtpListenerTest, ReportsConnectionsOpenedAndClosed) {
@@ -593,7 +599,7 @@ TEST(SmtpListenerTest, ReportsConnectionsOpenedAndClosed) {
   RecordingHandler handler;
   std::atomic<int> open{0};
   std::atomic<int> accepted{0};
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.on_connections_changed = [&](int delta) {
     open += delta;
     if (delta > 0) ++accepted;
@@ -620,9 +626,9 @@ TEST(SmtpListenerTest, ReportsConnectionsOpenedAndClosed) {
 }
 
 }  // namespace
-}  // namespace volley::smtp
+}  // namespace volley::inject
 
-namespace volley::smtp {
+namespace volley::inject {
 namespace {
 
 std::shared_ptr<tls::TlsContext> ServerTlsContext() {
@@ -644,7 +650,7 @@ std::vector<std::string> Ehlo(Client& client) {
 TEST(SmtpListenerTlsTest, StartTlsThenASessionUnderTls) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.session.tls = ServerTlsContext();
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
@@ -687,7 +693,7 @@ TEST(SmtpListenerTlsTest, StartTlsThenASessionUnderTls) {
 TEST(SmtpListenerTlsTest, PlaintextAfterStartTlsIsNeverExecuted) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.session.tls = ServerTlsContext();
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
@@ -720,7 +726,7 @@ TEST(SmtpListenerTlsTest, PlaintextAfterStartTlsIsNeverExecuted) {
 TEST(SmtpListenerTlsTest, FailedHandshakeClosesTheConnection) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.session.tls = ServerTlsContext();
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
@@ -748,7 +754,7 @@ TEST(SmtpListenerTlsTest, FailedHandshakeClosesTheConnection) {
 TEST(SmtpListenerTlsTest, ImplicitTls) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.session.tls = ServerTlsContext();
   options.session.hostname = "tls.test";
   options.implicit_tls = true;
@@ -786,7 +792,7 @@ TEST(SmtpListenerTlsTest, ImplicitTls) {
 TEST(SmtpListenerTlsTest, ImplicitTlsNeedsAServerContext) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
+  SmtpListenerOptions options;
   options.implicit_tls = true;
   EXPECT_FALSE(
       loop.Call([&] { return SmtpListener::Create(loop.loop(), options, &handler).status(); })
@@ -800,11 +806,40 @@ TEST(SmtpListenerTlsTest, ImplicitTlsNeedsAServerContext) {
   loop.StopAndJoin();
 }
 
-TEST(SmtpListenerTlsTest, BreakStartTlsFault) {
+// Passes everything through to the connection, keeping a copy of what the session writes.
+class RecordingStream : public net::Stream {
+ public:
+  RecordingStream(std::unique_ptr<net::Stream> inner, std::string* written)
+      : inner_(std::move(inner)), written_(written) {}
+  void SetCallbacks(net::StreamCallbacks callbacks) override {
+    inner_->SetCallbacks(std::move(callbacks));
+  }
+  absl::Status StartReading() override { return inner_->StartReading(); }
+  void StopReading() override { inner_->StopReading(); }
+  void Write(std::string bytes) override {
+    written_->append(bytes);
+    inner_->Write(std::move(bytes));
+  }
+  void Shutdown(absl::Duration linger) override { inner_->Shutdown(linger); }
+  void Close() override { inner_->Close(); }
+  bool closed() const override { return inner_->closed(); }
+  const std::string& peer_address() const override { return inner_->peer_address(); }
+  const std::string& local_address() const override { return inner_->local_address(); }
+
+ private:
+  std::unique_ptr<net::Stream> inner_;
+  std::string* written_;
+};
+
+TEST(SmtpListenerTlsTest, AWrappedStreamCarriesTheSessionAndTls) {
   LoopThread loop;
   RecordingHandler handler;
-  ListenerOptions options;
-  options.break_starttls = true;
+  SmtpListenerOptions options;
+  options.session.tls = ServerTlsContext();
+  std::string written;  // loop thread until the listener is closed
+  options.wrap_stream = [&written](uv_loop_t*, std::unique_ptr<net::Stream> stream) {
+    return std::unique_ptr<net::Stream>(new RecordingStream(std::move(stream), &written));
+  };
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
   auto client = Client::Connect("127.0.0.1", listener->port());
@@ -813,17 +848,24 @@ TEST(SmtpListenerTlsTest, BreakStartTlsFault) {
   EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
   ASSERT_TRUE(client->Send("STARTTLS\r\n"));
   EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
-  const absl::Status handshake = client->StartTls();
-  EXPECT_FALSE(handshake.ok());
+  ASSERT_TRUE(client->StartTls().ok());
+  EXPECT_THAT(Ehlo(*client), Contains("250 ENHANCEDSTATUSCODES"));
   client.reset();
   CloseListener(loop, listener);
   loop.StopAndJoin();
+  // The plaintext replies went through the wrapper, and so did the TLS records after them.
+  EXPECT_TRUE(absl::StartsWith(written, "220 ")) << written;
+  const size_t tls_from = written.find("220 2.0.0 Ready to start TLS\r\n");
+  ASSERT_NE(tls_from, std::string::npos);
+  const std::string under_tls = written.substr(tls_from + 30);
+  EXPECT_FALSE(absl::StrContains(under_tls, "ENHANCEDSTATUSCODES"));  // encrypted
+  EXPECT_GT(under_tls.size(), 1000u);  // the server's certificate went through it
 }
 
 TEST(SmtpListenerTest, BdatChunksSplitAcrossReads) {
   LoopThread loop;
   RecordingHandler handler;
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, ListenerOptions(), &handler);
+  std::unique_ptr<SmtpListener> listener = CreateListener(loop, SmtpListenerOptions(), &handler);
   ASSERT_NE(listener, nullptr);
   auto client = Client::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
@@ -855,4 +897,4 @@ TEST(SmtpListenerTest, BdatChunksSplitAcrossReads) {
 }
 
 }  // namespace
-}  // namespace volley::smtp
+}  // namespace volley::inject

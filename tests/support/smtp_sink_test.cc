@@ -1,5 +1,5 @@
 // The injector against the sink, end to end on loopback.
-#include "bench/smtp_sink.h"
+#include "tests/support/smtp_sink.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -26,8 +26,13 @@
 #include "tls/tls_context.h"
 #include "tls/tls_session.h"
 
-namespace volley::bench {
+namespace volley::test_support {
 namespace {
+
+using bench::InjectAll;
+using bench::InjectMessage;
+using bench::InjectorOptions;
+using bench::InjectResult;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -307,9 +312,9 @@ TEST(SmtpSinkTest, StartFailsOnBadAddress) {
 }
 
 }  // namespace
-}  // namespace volley::bench
+}  // namespace volley::test_support
 
-namespace volley::bench {
+namespace volley::test_support {
 namespace {
 
 TEST(SmtpSinkExtras, TempFailOnceAndConnectionStats) {
@@ -345,11 +350,11 @@ TEST(SmtpSinkExtras, TempFailOnceAndConnectionStats) {
 }
 
 }  // namespace
-}  // namespace volley::bench
+}  // namespace volley::test_support
 
 // --- ESMTP extensions, faults, transcripts, TLS and AUTH, with a raw blocking client. ---
 
-namespace volley::bench {
+namespace volley::test_support {
 namespace {
 
 using ::testing::Contains;
@@ -919,4 +924,4 @@ TEST(SmtpSinkTlsTest, StartFailsOnBadTlsOptions) {
 }
 
 }  // namespace
-}  // namespace volley::bench
+}  // namespace volley::test_support
