@@ -13,27 +13,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+// HostPort, Cidr and the value syntax shared with the rest of the engine (ParseDurationValue,
+// ParseSizeValue, ParseHostPort, ParseCidr).
+#include "engine/config/values.h"  // IWYU pragma: export
 
 namespace volley::config {
-
-// "host:port" as written, split. `host` is an IPv4 or IPv6 literal (no brackets) or a name.
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-  std::string ToString() const;  // "127.0.0.1:25", "[::1]:25"
-  friend bool operator==(const HostPort&, const HostPort&) = default;
-};
-
-// An address prefix such as 127.0.0.0/8 or ::1/128.
-struct Cidr {
-  bool ipv6 = false;
-  uint8_t bytes[16] = {};  // network byte order; only the first 4 used for IPv4
-  int prefix_len = 0;
-  // True when `address` (a numeric IPv4 or IPv6 address, as text) lies in the prefix.
-  // IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) match IPv4 prefixes.
-  bool Contains(absl::string_view address) const;
-  std::string ToString() const;
-};
 
 struct ServerConfig {
   std::string hostname = "volley.localdomain";
@@ -159,16 +143,6 @@ absl::StatusOr<Config> ParseConfig(absl::string_view toml_text, absl::string_vie
 
 // Reads and parses a file.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
-
-// Value syntax shared with the rest of the engine.
-absl::StatusOr<absl::Duration> ParseDurationValue(
-    absl::string_view text);  // "30s","5m","2h","3d","500ms"
-absl::StatusOr<uint64_t> ParseSizeValue(
-    absl::string_view text);  // "25MiB","1GiB","512KiB","1000","10MB"
-// Port 0 is an error unless `allow_port_zero` (listen addresses: "any free port").
-absl::StatusOr<HostPort> ParseHostPort(absl::string_view text, std::optional<uint16_t> default_port,
-                                       bool allow_port_zero = false);
-absl::StatusOr<Cidr> ParseCidr(absl::string_view text);
 
 }  // namespace volley::config
 
