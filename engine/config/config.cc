@@ -26,7 +26,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/bytes.h"
-#include "engine/base/logging.h"
 #include "engine/base/net_address.h"
 #include "engine/config/values.h"
 
@@ -928,38 +927,6 @@ class Parser {
 };
 
 }  // namespace
-
-Config Config::Defaults() {
-  Config config;
-  for (absl::string_view network : {"127.0.0.0/8", "::1/128"}) {
-    absl::StatusOr<Cidr> cidr = ParseCidr(network);
-    CHECK(cidr.ok()) << cidr.status().ToString();
-    config.inject_smtp.relay_networks.push_back(*cidr);
-  }
-  config.egress_pools["default"] = EgressPool{"default", {EgressSource{"default", "0.0.0.0", ""}}};
-  return config;
-}
-
-const ShapingConfig& Config::ShapingFor(absl::string_view domain) const {
-  auto it = shaping_domains.find(domain);
-  return it == shaping_domains.end() ? shaping_default : it->second;
-}
-
-absl::string_view TlsPolicyName(TlsPolicy policy) {
-  switch (policy) {
-    case TlsPolicy::kDisabled:
-      return "disabled";
-    case TlsPolicy::kOpportunistic:
-      return "opportunistic";
-    case TlsPolicy::kRequired:
-      return "required";
-    case TlsPolicy::kRequiredVerify:
-      return "required_verify";
-    case TlsPolicy::kImplicit:
-      return "implicit";
-  }
-  return "?";
-}
 
 absl::StatusOr<Config> ParseConfig(absl::string_view toml_text, absl::string_view origin) {
   return Parser(origin).Parse(toml_text);
