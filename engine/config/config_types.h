@@ -71,21 +71,26 @@ enum class TlsPolicy {
 };
 absl::string_view TlsPolicyName(TlsPolicy policy);
 
+// The delivery client's timeouts per phase (RFC 5321 4.5.3.2), from [shaping] tables.
+struct SmtpTimeouts {
+  absl::Duration connect = absl::Seconds(60);   // TCP connect, per address tried
+  absl::Duration banner = absl::Minutes(5);     // the 220 greeting (4.5.3.2.1)
+  absl::Duration ehlo = absl::Minutes(5);       // EHLO/HELO, STARTTLS and its handshake, AUTH
+  absl::Duration mail_from = absl::Minutes(5);  // the MAIL FROM reply (4.5.3.2.2)
+  absl::Duration rcpt_to = absl::Minutes(5);    // each RCPT TO reply (4.5.3.2.3)
+  absl::Duration data = absl::Minutes(2);       // DATA's 354 (4.5.3.2.4)
+  absl::Duration data_dot = absl::Minutes(10);  // the end of the data or BDAT LAST (4.5.3.2.6)
+  absl::Duration idle = absl::Seconds(60);      // an idle connection waits this long, then QUITs
+};
+
 // Limits and behaviour for a destination: [shaping.default], overridden key by key by
 // [shaping."domain"].
 struct ShapingConfig {
   int connection_limit = 10;
   int max_deliveries_per_connection = 100;
   int max_recipients_per_batch = 100;  // RCPTs in one transaction
-  // RFC 5321 4.5.3.2 timeouts.
-  absl::Duration connect_timeout = absl::Seconds(60);
-  absl::Duration banner_timeout = absl::Minutes(5);
-  absl::Duration ehlo_timeout = absl::Minutes(5);
-  absl::Duration mail_from_timeout = absl::Minutes(5);
-  absl::Duration rcpt_to_timeout = absl::Minutes(5);
-  absl::Duration data_timeout = absl::Minutes(2);
-  absl::Duration data_dot_timeout = absl::Minutes(10);
-  absl::Duration idle_timeout = absl::Seconds(60);
+  // Read from the keys connect_timeout, banner_timeout, ... idle_timeout.
+  SmtpTimeouts timeouts;
   TlsPolicy tls = TlsPolicy::kOpportunistic;
   // Trust anchors (PEM bundle) for required_verify; "" = the system bundle.
   std::string tls_ca_file;
