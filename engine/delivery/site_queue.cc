@@ -185,14 +185,7 @@ void SiteQueue::StartConnection(std::vector<ConnectTarget> targets) {
   options.egress_pool = pool.name;
   options.egress_source = source.name;
   if (!source.ehlo.empty()) options.protocol.ehlo_name = source.ehlo;
-  options.connect_timeout = limits.timeouts.connect;
-  options.banner_timeout = limits.timeouts.banner;
-  options.ehlo_timeout = limits.timeouts.ehlo;
-  options.mail_from_timeout = limits.timeouts.mail_from;
-  options.rcpt_to_timeout = limits.timeouts.rcpt_to;
-  options.data_timeout = limits.timeouts.data;
-  options.data_dot_timeout = limits.timeouts.data_dot;
-  options.idle_timeout = limits.timeouts.idle;
+  options.timeouts = limits.timeouts;
 
   SmtpConnection* connection =
       SmtpConnection::Start(shard_->loop(), this, std::move(targets), options);

@@ -315,35 +315,35 @@ void SmtpConnection::ArmTimer() {
   if (closing_) return;
   absl::Duration timeout;
   if (!protocol_) {
-    timeout = options_.connect_timeout;
+    timeout = options_.timeouts.connect;
   } else if (tls_handshaking_) {
-    timeout = options_.ehlo_timeout;
+    timeout = options_.timeouts.ehlo;
   } else {
     switch (protocol_->phase()) {
       case ClientProtocol::Phase::kBanner:
-        timeout = options_.banner_timeout;
+        timeout = options_.timeouts.banner;
         break;
       case ClientProtocol::Phase::kEhlo:
       case ClientProtocol::Phase::kHelo:
       case ClientProtocol::Phase::kStartTls:
       case ClientProtocol::Phase::kTlsHandshake:
       case ClientProtocol::Phase::kAuth:
-        timeout = options_.ehlo_timeout;
+        timeout = options_.timeouts.ehlo;
         break;
       case ClientProtocol::Phase::kIdle:
-        timeout = options_.idle_timeout;
+        timeout = options_.timeouts.idle;
         break;
       case ClientProtocol::Phase::kMail:
-        timeout = options_.mail_from_timeout;
+        timeout = options_.timeouts.mail_from;
         break;
       case ClientProtocol::Phase::kRcpt:
-        timeout = options_.rcpt_to_timeout;
+        timeout = options_.timeouts.rcpt_to;
         break;
       case ClientProtocol::Phase::kData:
-        timeout = options_.data_timeout;
+        timeout = options_.timeouts.data;
         break;
       case ClientProtocol::Phase::kDataDot:
-        timeout = options_.data_dot_timeout;
+        timeout = options_.timeouts.data_dot;
         break;
       case ClientProtocol::Phase::kQuit:
       case ClientProtocol::Phase::kDone:
