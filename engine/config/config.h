@@ -1,157 +1,20 @@
 // Volley's configuration: the TOML file of ../../README.md ("Configuration"), parsed into plain
 // structs. Every key has a default (the embedded defaults are a Config{} as constructed here);
 // unknown keys and bad values are errors that name the file's line.
+//
+// This is the header to include. The structs are declared in config_types.h and the value
+// syntax (HostPort, Cidr, ParseDurationValue, ...) in values.h; both come with this header.
 #ifndef VOLLEY_ENGINE_CONFIG_CONFIG_H_
 #define VOLLEY_ENGINE_CONFIG_CONFIG_H_
 
-#include <cstdint>
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
+#include "engine/config/config_types.h"  // IWYU pragma: export
+#include "engine/config/values.h"        // IWYU pragma: export
 
 namespace volley::config {
-
-// "host:port" as written, split. `host` is an IPv4 or IPv6 literal (no brackets) or a name.
-struct HostPort {
-  std::string host;
-  uint16_t port = 0;
-  std::string ToString() const;  // "127.0.0.1:25", "[::1]:25"
-  friend bool operator==(const HostPort&, const HostPort&) = default;
-};
-
-// An address prefix such as 127.0.0.0/8 or ::1/128.
-struct Cidr {
-  bool ipv6 = false;
-  uint8_t bytes[16] = {};  // network byte order; only the first 4 used for IPv4
-  int prefix_len = 0;
-  // True when `address` (a numeric IPv4 or IPv6 address, as text) lies in the prefix.
-  // IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) match IPv4 prefixes.
-  bool Contains(absl::string_view address) const;
-  std::string ToString() const;
-};
-
-struct ServerConfig {
-  std::string hostname = "volley.localdomain";
-  int threads = 0;  // 0: one per core
-  std::string spool = "volley-spool";
-  std::string log = "volley-log/delivery.jsonl";  // "" turns the delivery log off
-  // Below this many free bytes on the spool's file system injection answers 452 4.3.1;
-  // 0 turns the check off (spool write errors still answer 452).
-  uint64_t spool_min_free = 1ull << 30;
-};
-
-struct SmtpInjectConfig {
-  std::vector<HostPort> listen = {{"127.0.0.1", 2525}};
-  std::vector<Cidr> relay_networks;  // default: 127.0.0.0/8 and ::1/128 (set by the parser)
-  uint64_t max_message_size = 25ull * 1024 * 1024;
-  int max_recipients = 1000;
-  int max_connections = 1000;
-};
-
-struct HttpConfig {
-  HostPort listen = {"127.0.0.1", 8025};
-};
-
-enum class IpLookupStrategy { kIpv4ThenIpv6, kIpv6ThenIpv4, kIpv4Only, kIpv6Only };
-
-struct DnsConfig {
-  std::vector<HostPort> servers;  // empty: /etc/resolv.conf
-  absl::Duration timeout = absl::Seconds(5);
-  IpLookupStrategy ip_lookup_strategy = IpLookupStrategy::kIpv4ThenIpv6;
-  // Cached answers live for their TTL, clamped to [min_ttl, max_ttl].
-  absl::Duration min_ttl = absl::Seconds(30);
-  absl::Duration max_ttl = absl::Hours(24);
-  // When the resolver fails, an expired answer is used for up to this long past its expiry.
-  absl::Duration serve_stale = absl::Hours(1);
-  int cache_size = 100000;  // entries per shard
-};
-
-struct DeliveryConfig {
-  uint16_t port = 25;
-  absl::Duration retry_initial = absl::Minutes(5);
-  absl::Duration retry_max = absl::Hours(1);
-  absl::Duration max_age = absl::Hours(24 * 5);
-};
-
-// How the delivery client uses TLS with a destination.
-enum class TlsPolicy {
-  kDisabled,        // never STARTTLS
-  kOpportunistic,   // STARTTLS when offered, certificate not verified (RFC 7435); a failed
-                    // handshake: reconnect once without TLS, and remember that for the host
-  kRequired,        // STARTTLS or a transient failure (next host)
-  kRequiredVerify,  // also verify the chain (tls_ca_file or the system bundle) and host name
-  kImplicit,        // [routes] only: TLS from the first byte (port 465, RFC 8314)
-};
-absl::string_view TlsPolicyName(TlsPolicy policy);
-
-// Limits and behaviour for a destination: [shaping.default], overridden key by key by
-// [shaping."domain"].
-struct ShapingConfig {
-  int connection_limit = 10;
-  int max_deliveries_per_connection = 100;
-  int max_recipients_per_batch = 100;  // RCPTs in one transaction
-  // RFC 5321 4.5.3.2 timeouts.
-  absl::Duration connect_timeout = absl::Seconds(60);
-  absl::Duration banner_timeout = absl::Minutes(5);
-  absl::Duration ehlo_timeout = absl::Minutes(5);
-  absl::Duration mail_from_timeout = absl::Minutes(5);
-  absl::Duration rcpt_to_timeout = absl::Minutes(5);
-  absl::Duration data_timeout = absl::Minutes(2);
-  absl::Duration data_dot_timeout = absl::Minutes(10);
-  absl::Duration idle_timeout = absl::Seconds(60);
-  TlsPolicy tls = TlsPolicy::kOpportunistic;
-  // Trust anchors (PEM bundle) for required_verify; "" = the system bundle.
-  std::string tls_ca_file;
-  std::string egress_pool = "default";
-};
-
-// A local address deliveries may leave from, and the name it says in EHLO.
-struct EgressSource {
-  std::string name;     // for log records; defaults to the address
-  std::string address;  // numeric IP to bind; "0.0.0.0" or "::" = let the kernel choose
-  std::string ehlo;     // "" = [server] hostname
-};
-
-struct EgressPool {
-  std::string name;
-  std::vector<EgressSource> sources;  // used round-robin, one per new connection
-};
-
-struct Route {
-  HostPort host;  // the smarthost; port defaults to [delivery] port when not written
-  // TLS for this route; unset: the destination's shaping `tls`.
-  std::optional<TlsPolicy> tls;
-  std::string auth_user;  // AUTH PLAIN or LOGIN (RFC 4954) when set
-  std::string auth_password;
-  // AUTH is refused over a connection without TLS unless this is set.
-  bool allow_auth_without_tls = false;
-};
-
-struct Config {
-  ServerConfig server;
-  SmtpInjectConfig inject_smtp;
-  HttpConfig http;
-  DnsConfig dns;
-  DeliveryConfig delivery;
-  ShapingConfig shaping_default;
-  // Recipient domain (lower-cased) -> the complete shaping for it (default plus overrides).
-  absl::flat_hash_map<std::string, ShapingConfig> shaping_domains;
-  // Pool name -> pool. Always has "default" (one source: any address).
-  absl::flat_hash_map<std::string, EgressPool> egress_pools;
-  // Recipient domain (lower-cased) -> smarthost.
-  absl::flat_hash_map<std::string, Route> routes;
-
-  // The shaping that applies to a recipient domain (lower-case).
-  const ShapingConfig& ShapingFor(absl::string_view domain) const;
-
-  // The config with every default filled in (what `volleyd` runs on without --config).
-  static Config Defaults();
-};
 
 // Parses TOML text. `origin` names the source in messages ("volley.toml"). On failure the
 // status message lists every problem found, one per line, each as "origin:LINE: message".
@@ -159,16 +22,6 @@ absl::StatusOr<Config> ParseConfig(absl::string_view toml_text, absl::string_vie
 
 // Reads and parses a file.
 absl::StatusOr<Config> LoadConfigFile(const std::string& path);
-
-// Value syntax shared with the rest of the engine.
-absl::StatusOr<absl::Duration> ParseDurationValue(
-    absl::string_view text);  // "30s","5m","2h","3d","500ms"
-absl::StatusOr<uint64_t> ParseSizeValue(
-    absl::string_view text);  // "25MiB","1GiB","512KiB","1000","10MB"
-// Port 0 is an error unless `allow_port_zero` (listen addresses: "any free port").
-absl::StatusOr<HostPort> ParseHostPort(absl::string_view text, std::optional<uint16_t> default_port,
-                                       bool allow_port_zero = false);
-absl::StatusOr<Cidr> ParseCidr(absl::string_view text);
 
 }  // namespace volley::config
 

@@ -69,6 +69,20 @@ TEST(ConfigDefaults, MatchTheInterface) {
   EXPECT_TRUE(c.routes.empty());
 }
 
+// The delivery client's timeouts come from here alone (RFC 5321 4.5.3.2 and
+// docs/configuration.md).
+TEST(ConfigDefaults, SmtpTimeoutsAreTheDocumentedOnes) {
+  const SmtpTimeouts& t = Config::Defaults().shaping_default.timeouts;
+  EXPECT_EQ(t.connect, absl::Seconds(60));
+  EXPECT_EQ(t.banner, absl::Minutes(5));
+  EXPECT_EQ(t.ehlo, absl::Minutes(5));
+  EXPECT_EQ(t.mail_from, absl::Minutes(5));
+  EXPECT_EQ(t.rcpt_to, absl::Minutes(5));
+  EXPECT_EQ(t.data, absl::Minutes(2));
+  EXPECT_EQ(t.data_dot, absl::Minutes(10));
+  EXPECT_EQ(t.idle, absl::Seconds(60));
+}
+
 TEST(ConfigDefaults, EmptyFileGivesDefaults) {
   const absl::StatusOr<Config> c = ParseConfig("# nothing\n\n", kOrigin);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -627,20 +641,20 @@ TEST(ConfigShaping, DefaultAndPerDomainOverridesMergeKeyByKey) {
   const ShapingConfig& d = config->shaping_default;
   EXPECT_EQ(d.connection_limit, 7);
   EXPECT_EQ(d.max_recipients_per_batch, 50);
-  EXPECT_EQ(d.idle_timeout, absl::Seconds(10));
-  EXPECT_EQ(d.connect_timeout, absl::Seconds(5));
-  EXPECT_EQ(d.banner_timeout, absl::Seconds(6));
-  EXPECT_EQ(d.ehlo_timeout, absl::Seconds(7));
-  EXPECT_EQ(d.mail_from_timeout, absl::Seconds(8));
-  EXPECT_EQ(d.rcpt_to_timeout, absl::Seconds(9));
-  EXPECT_EQ(d.data_timeout, absl::Seconds(11));
-  EXPECT_EQ(d.data_dot_timeout, absl::Seconds(12));
+  EXPECT_EQ(d.timeouts.idle, absl::Seconds(10));
+  EXPECT_EQ(d.timeouts.connect, absl::Seconds(5));
+  EXPECT_EQ(d.timeouts.banner, absl::Seconds(6));
+  EXPECT_EQ(d.timeouts.ehlo, absl::Seconds(7));
+  EXPECT_EQ(d.timeouts.mail_from, absl::Seconds(8));
+  EXPECT_EQ(d.timeouts.rcpt_to, absl::Seconds(9));
+  EXPECT_EQ(d.timeouts.data, absl::Seconds(11));
+  EXPECT_EQ(d.timeouts.data_dot, absl::Seconds(12));
   EXPECT_EQ(d.tls, TlsPolicy::kDisabled);
   const ShapingConfig& g = config->ShapingFor("gmail.com");
   EXPECT_EQ(g.connection_limit, 3);
   EXPECT_EQ(g.tls, TlsPolicy::kRequiredVerify);
   EXPECT_EQ(g.max_recipients_per_batch, 50);  // inherited
-  EXPECT_EQ(g.idle_timeout, absl::Seconds(10));
+  EXPECT_EQ(g.timeouts.idle, absl::Seconds(10));
   EXPECT_EQ(g.tls_ca_file, "/etc/ca.pem");
   EXPECT_EQ(&config->ShapingFor("other.example"), &config->shaping_default);
 }

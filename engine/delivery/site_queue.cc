@@ -181,14 +181,7 @@ void SiteQueue::StartConnection(std::vector<ConnectTarget> targets) {
   options.egress_pool = pool.name;
   options.egress_source = source.name;
   if (!source.ehlo.empty()) options.protocol.ehlo_name = source.ehlo;
-  options.connect_timeout = limits.connect_timeout;
-  options.banner_timeout = limits.banner_timeout;
-  options.ehlo_timeout = limits.ehlo_timeout;
-  options.mail_from_timeout = limits.mail_from_timeout;
-  options.rcpt_to_timeout = limits.rcpt_to_timeout;
-  options.data_timeout = limits.data_timeout;
-  options.data_dot_timeout = limits.data_dot_timeout;
-  options.idle_timeout = limits.idle_timeout;
+  options.timeouts = limits.timeouts;
 
   SmtpConnection* connection =
       SmtpConnection::Start(shard_->loop(), this, std::move(targets), options);

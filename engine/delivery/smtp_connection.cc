@@ -318,35 +318,35 @@ void SmtpConnection::ArmTimer() {
   if (closing_) return;
   absl::Duration timeout;
   if (!protocol_) {
-    timeout = options_.connect_timeout;
+    timeout = options_.timeouts.connect;
   } else if (tls_handshaking_) {
-    timeout = options_.ehlo_timeout;
+    timeout = options_.timeouts.ehlo;
   } else {
     switch (protocol_->phase()) {
       case smtp::ClientSession::Phase::kBanner:
-        timeout = options_.banner_timeout;
+        timeout = options_.timeouts.banner;
         break;
       case smtp::ClientSession::Phase::kEhlo:
       case smtp::ClientSession::Phase::kHelo:
       case smtp::ClientSession::Phase::kStartTls:
       case smtp::ClientSession::Phase::kTlsHandshake:
       case smtp::ClientSession::Phase::kAuth:
-        timeout = options_.ehlo_timeout;
+        timeout = options_.timeouts.ehlo;
         break;
       case smtp::ClientSession::Phase::kIdle:
-        timeout = options_.idle_timeout;
+        timeout = options_.timeouts.idle;
         break;
       case smtp::ClientSession::Phase::kMail:
-        timeout = options_.mail_from_timeout;
+        timeout = options_.timeouts.mail_from;
         break;
       case smtp::ClientSession::Phase::kRcpt:
-        timeout = options_.rcpt_to_timeout;
+        timeout = options_.timeouts.rcpt_to;
         break;
       case smtp::ClientSession::Phase::kData:
-        timeout = options_.data_timeout;
+        timeout = options_.timeouts.data;
         break;
       case smtp::ClientSession::Phase::kDataDot:
-        timeout = options_.data_dot_timeout;
+        timeout = options_.timeouts.data_dot;
         break;
       case smtp::ClientSession::Phase::kQuit:
       case smtp::ClientSession::Phase::kDone:

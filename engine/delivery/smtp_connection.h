@@ -37,14 +37,7 @@ struct ConnectionOptions {
   std::string source_address;  // egress: local address to bind; "" / 0.0.0.0 / :: = any
   std::string egress_pool;     // names, for log records
   std::string egress_source;
-  absl::Duration connect_timeout = absl::Seconds(60);
-  absl::Duration banner_timeout = absl::Minutes(5);
-  absl::Duration ehlo_timeout = absl::Minutes(5);
-  absl::Duration mail_from_timeout = absl::Minutes(5);
-  absl::Duration rcpt_to_timeout = absl::Minutes(5);
-  absl::Duration data_timeout = absl::Minutes(2);
-  absl::Duration data_dot_timeout = absl::Minutes(10);
-  absl::Duration idle_timeout = absl::Seconds(60);
+  config::SmtpTimeouts timeouts;
   // Connection attempts per connection (hosts x addresses), so one dead site cannot keep a
   // connection slot for hours.
   int max_targets = 10;

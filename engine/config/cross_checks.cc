@@ -1,0 +1,99 @@
+// The checks across tables; see cross_checks.h.
+#include "engine/config/cross_checks.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace volley::config {
+namespace {
+
+void ResolveRoutes(ConfigParser& parser, Config& config) {
+  std::vector<PendingRoute>& pending_routes = parser.cross_section().pending_routes;
+  std::stable_sort(pending_routes.begin(), pending_routes.end(),
+                   [](const PendingRoute& a, const PendingRoute& b) { return a.line < b.line; });
+  absl::flat_hash_map<std::string, uint32_t> first_line;
+  for (PendingRoute& pending : pending_routes) {
+    const auto [it, inserted] = first_line.emplace(pending.domain, pending.line);
+    if (!inserted) {
+      parser.AddError(pending.line, absl::StrCat("[routes] duplicate route for domain '",
+                                                 pending.domain, "' (first at line ", it->second,
+                                                 "; domains are case-insensitive)"));
+      continue;
+    }
+    Route route;
+    route.host.host = std::move(pending.host);
+    // Implicit TLS has its own well-known port (RFC 8314).
+    route.host.port = pending.port.value_or(
+        pending.tls == TlsPolicy::kImplicit ? uint16_t{465} : config.delivery.port);
+    route.tls = pending.tls;
+    route.auth_user = std::move(pending.auth_user);
+    route.auth_password = std::move(pending.auth_password);
+    route.allow_auth_without_tls = pending.allow_auth_without_tls;
+    config.routes.emplace(pending.domain, std::move(route));
+  }
+}
+
+void CheckTtls(ConfigParser& parser, const Config& config) {
+  if (config.dns.min_ttl > config.dns.max_ttl) {
+    parser.AddError(parser.cross_section().max_ttl_line,
+                    "[dns] min_ttl must not be longer than max_ttl");
+  }
+}
+
+void CheckPools(ConfigParser& parser, const Config& config) {
+  for (const auto& [pool, line] : parser.cross_section().pool_lines) {
+    if (!config.egress_pools.contains(pool)) {
+      parser.AddError(line, absl::StrCat("egress_pool \"", pool, "\" is not defined (no [egress.",
+                                         pool, "] table)"));
+    }
+  }
+}
+
+void CheckRetries(ConfigParser& parser, const Config& config) {
+  const DeliveryConfig& delivery = config.delivery;
+  if (delivery.retry_initial > delivery.retry_max) {
+    const CrossSectionState& cross_section = parser.cross_section();
+    parser.AddError(
+        cross_section.retry_initial_line != 0 ? cross_section.retry_initial_line
+                                              : cross_section.retry_max_line,
+        absl::StrCat("[delivery] retry_initial (", absl::FormatDuration(delivery.retry_initial),
+                     ") must not be longer than retry_max (",
+                     absl::FormatDuration(delivery.retry_max), ")"));
+  }
+}
+
+void CheckListenClash(ConfigParser& parser, const Config& config) {
+  const auto& smtp_listen = config.inject_smtp.listen;
+  const auto clash = std::find(smtp_listen.begin(), smtp_listen.end(), config.http.listen);
+  // Port 0 means "any free port": two of those never clash.
+  if (clash != smtp_listen.end() && config.http.listen.port != 0) {
+    const CrossSectionState& cross_section = parser.cross_section();
+    const size_t index = static_cast<size_t>(clash - smtp_listen.begin());
+    const uint32_t smtp_line =
+        index < cross_section.smtp_listen_lines.size() ? cross_section.smtp_listen_lines[index] : 0;
+    parser.AddError(
+        cross_section.http_listen_line != 0 ? cross_section.http_listen_line : smtp_line,
+        absl::StrCat("[http] listen: ", config.http.listen.ToString(),
+                     " is also an [inject.smtp] listen address"));
+  }
+}
+
+}  // namespace
+
+void CheckAcrossSections(ConfigParser& parser, Config& config) {
+  ResolveRoutes(parser, config);
+  CheckTtls(parser, config);
+  CheckPools(parser, config);
+  CheckRetries(parser, config);
+  CheckListenClash(parser, config);
+}
+
+}  // namespace volley::config
