@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/logging.h"
+#include "engine/smtp/esmtp_params.h"
 #include "engine/smtp/local_replies.h"
 
 namespace volley::smtp {
@@ -22,80 +23,8 @@ namespace {
 // cannot make us allocate max_message_size per connection just by asking.
 constexpr uint64_t kMaxReserve = 1024 * 1024;
 
-// RFC 3461 4.4 and 4.2: the limits on ENVID and ORCPT values.
-constexpr size_t kMaxEnvidLength = 100;
-constexpr size_t kMaxOrcptLength = 500;
-
 // Shared by every session of the process, so that ids are unique across listeners and loops.
 std::atomic<uint64_t> next_session_id{0};
-
-bool IsUpperHex(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
-
-// xtext = *( xchar / hexchar ): xchar is "!" to "~" except "+" and "="; hexchar is "+" and
-// two upper-case hex digits (RFC 3461 4). With `utf8` (RFC 6533 utf-8-addr-xtext and
-// unitext, for ORCPT=utf-8;...), UTF-8 (already checked well-formed by the parser) and
-// "\x{HEX}" are allowed too.
-bool IsXtext(absl::string_view s, bool utf8) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = s[i];
-    if (c == '+') {
-      if (i + 2 >= s.size() || !IsUpperHex(s[i + 1]) || !IsUpperHex(s[i + 2])) return false;
-      i += 2;
-    } else if (utf8 && c == '\\') {
-      // "\x{" 1*6HEXDIG "}"
-      if (s.substr(i, 3) != "\\x{") return false;
-      size_t j = i + 3;
-      size_t digits = 0;
-      while (j < s.size() && absl::ascii_isxdigit(static_cast<unsigned char>(s[j]))) {
-        ++j;
-        ++digits;
-      }
-      if (digits == 0 || digits > 6 || j >= s.size() || s[j] != '}') return false;
-      i = j;
-    } else if (c >= 0x80) {
-      if (!utf8) return false;
-    } else if (c < '!' || c > '~' || c == '=') {
-      return false;
-    }
-  }
-  return true;
-}
-
-// NOTIFY="NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ), case-insensitive, no repeats.
-bool IsValidNotify(absl::string_view value) {
-  if (absl::EqualsIgnoreCase(value, "NEVER")) return true;
-  bool seen[3] = {false, false, false};
-  for (absl::string_view item : absl::StrSplit(value, ',')) {
-    int index;
-    if (absl::EqualsIgnoreCase(item, "SUCCESS")) {
-      index = 0;
-    } else if (absl::EqualsIgnoreCase(item, "FAILURE")) {
-      index = 1;
-    } else if (absl::EqualsIgnoreCase(item, "DELAY")) {
-      index = 2;
-    } else {
-      return false;
-    }
-    if (seen[index]) return false;
-    seen[index] = true;
-  }
-  return true;
-}
-
-// ORCPT=addr-type ";" xtext, addr-type an atom ("rfc822", "utf-8", ...).
-bool IsValidOrcpt(absl::string_view value) {
-  if (value.size() > kMaxOrcptLength) return false;
-  const size_t semicolon = value.find(';');
-  if (semicolon == absl::string_view::npos || semicolon == 0) return false;
-  const absl::string_view type = value.substr(0, semicolon);
-  for (char c : type) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-      return false;
-    }
-  }
-  const absl::string_view address = value.substr(semicolon + 1);
-  return !address.empty() && IsXtext(address, absl::EqualsIgnoreCase(type, "utf-8"));
-}
 
 // RFC 4648 base64 with padding, as RFC 4954 requires of SASL exchanges (absl's decoder alone
 // would also take unpadded and whitespace-separated input).
@@ -127,6 +56,8 @@ class ServerSession::Impl {
       : options_(options),
         handler_(handler),
         transport_(std::move(transport)),
+        offered_{
+            .eightbitmime = options.eightbitmime, .smtputf8 = options.smtputf8, .dsn = options.dsn},
         reader_(options.max_line_length),
         unstuffer_(options.max_message_size) {
     envelope_.session_id = next_session_id.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -363,72 +294,6 @@ class ServerSession::Impl {
     Append(reply);
   }
 
-  // Checks one MAIL parameter; returns the reply that refuses it, if any.
-  std::optional<Reply> CheckMailParam(const std::string& keyword, const std::string& value) {
-    auto unsupported = [&keyword] {
-      return MakeLocalReply(LocalReply::kUnsupportedParameter, keyword);
-    };
-    if (keyword == "SIZE") {
-      uint64_t size = 0;
-      if (!absl::SimpleAtoi(value, &size)) {
-        return MakeLocalReply(LocalReply::kBadSizeParameter);
-      }
-      size_hint_ = size;
-      return std::nullopt;
-    }
-    if (keyword == "BODY") {
-      if (absl::EqualsIgnoreCase(value, "7BIT")) return std::nullopt;
-      if (absl::EqualsIgnoreCase(value, "8BITMIME")) {
-        if (!options_.eightbitmime) return unsupported();
-        return std::nullopt;
-      }
-      // BINARYMIME is not offered: Volley keeps messages as text and may relay them with DATA.
-      if (absl::EqualsIgnoreCase(value, "BINARYMIME")) return unsupported();
-      return MakeLocalReply(LocalReply::kBadBodyParameter);
-    }
-    if (keyword == "SMTPUTF8") {
-      if (!options_.smtputf8) return unsupported();
-      if (!value.empty()) return MakeLocalReply(LocalReply::kSmtputf8Value);
-      envelope_.smtputf8_requested = true;
-      return std::nullopt;
-    }
-    if (keyword == "RET" && options_.dsn) {
-      if (absl::EqualsIgnoreCase(value, "FULL") || absl::EqualsIgnoreCase(value, "HDRS")) {
-        return std::nullopt;
-      }
-      return MakeLocalReply(LocalReply::kBadRetParameter);
-    }
-    if (keyword == "ENVID" && options_.dsn) {
-      if (!value.empty() && value.size() <= kMaxEnvidLength && IsXtext(value, false)) {
-        return std::nullopt;
-      }
-      return MakeLocalReply(LocalReply::kBadEnvidParameter);
-    }
-    return unsupported();
-  }
-
-  std::optional<Reply> CheckRcptParam(const std::string& keyword, const std::string& value) {
-    if (keyword == "NOTIFY" && options_.dsn) {
-      if (IsValidNotify(value)) return std::nullopt;
-      return MakeLocalReply(LocalReply::kBadNotifyParameter);
-    }
-    if (keyword == "ORCPT" && options_.dsn) {
-      if (IsValidOrcpt(value)) return std::nullopt;
-      return MakeLocalReply(LocalReply::kBadOrcptParameter);
-    }
-    return MakeLocalReply(LocalReply::kUnsupportedParameter, keyword);
-  }
-
-  // RFC 5321 4.1.1.11 allows each parameter once.
-  static bool HasRepeatedKeyword(const std::vector<std::pair<std::string, std::string>>& params) {
-    for (size_t i = 0; i < params.size(); ++i) {
-      for (size_t j = 0; j < i; ++j) {
-        if (params[i].first == params[j].first) return true;
-      }
-    }
-    return false;
-  }
-
   void OnMail(Command command) {
     if (!helo_seen_) {
       BadCommand(MakeLocalReply(LocalReply::kNeedHelo));
@@ -443,28 +308,26 @@ class ServerSession::Impl {
       mail_refused_ = true;
       return;
     }
-    if (!command.params.empty() && !envelope_.esmtp) {
-      BadCommand(MakeLocalReply(LocalReply::kParametersNeedEhlo));
+    if (std::optional<Reply> refusal = CheckParameterList(command.params, envelope_.esmtp)) {
+      BadCommand(std::move(*refusal));
       return;
     }
-    if (HasRepeatedKeyword(command.params)) {
-      BadCommand(MakeLocalReply(LocalReply::kRepeatedParameter));
+    // A MAIL whose parameter list passes these rules replaces what an earlier refused MAIL left
+    // (mail_refused_), even when one of its parameters is refused below.
+    ResetTransaction();
+    std::variant<MailParamEffects, Reply> checked = CheckMailParams(command.params, offered_);
+    if (Reply* refusal = std::get_if<Reply>(&checked)) {
+      BadCommand(std::move(*refusal));
       return;
     }
-    ResetTransaction();  // CheckMailParam sets what the parameters ask for
-    for (const auto& [keyword, value] : command.params) {
-      if (std::optional<Reply> refusal = CheckMailParam(keyword, value)) {
-        ResetTransaction();
-        BadCommand(std::move(*refusal));
-        return;
-      }
-    }
-    if (size_hint_ > options_.max_message_size) {
-      ResetTransaction();
+    const MailParamEffects& effects = std::get<MailParamEffects>(checked);
+    if (effects.size_hint > options_.max_message_size) {
       Append(MakeLocalReply(LocalReply::kMessageTooBig));
       mail_refused_ = true;
       return;
     }
+    size_hint_ = effects.size_hint;
+    envelope_.smtputf8_requested = effects.smtputf8;
     envelope_.mail_from = std::move(command.address);
     envelope_.mail_params = std::move(command.params);
     if (std::optional<Reply> rejection = handler_->CheckMailFrom(envelope_)) {
@@ -483,19 +346,11 @@ class ServerSession::Impl {
       NeedMail(MakeLocalReply(LocalReply::kNeedMail));
       return;
     }
-    if (!command.params.empty() && !envelope_.esmtp) {
-      BadCommand(MakeLocalReply(LocalReply::kParametersNeedEhlo));
+    std::optional<Reply> refusal = CheckParameterList(command.params, envelope_.esmtp);
+    if (!refusal.has_value()) refusal = CheckRcptParams(command.params, offered_);
+    if (refusal.has_value()) {
+      BadCommand(std::move(*refusal));
       return;
-    }
-    if (HasRepeatedKeyword(command.params)) {
-      BadCommand(MakeLocalReply(LocalReply::kRepeatedParameter));
-      return;
-    }
-    for (const auto& [keyword, value] : command.params) {
-      if (std::optional<Reply> refusal = CheckRcptParam(keyword, value)) {
-        BadCommand(std::move(*refusal));
-        return;
-      }
     }
     ++rcpt_attempts_;
     if (static_cast<int>(envelope_.recipients.size()) >= options_.max_recipients) {
@@ -862,6 +717,7 @@ class ServerSession::Impl {
   const ServerSessionOptions options_;
   ServerSessionHandler* const handler_;
   Transport transport_;
+  const OfferedExtensions offered_;  // for MAIL and RCPT parameters, from options_
   LineReader reader_;
   DotUnstuffer unstuffer_;
 
