@@ -15,6 +15,7 @@
 #include "engine/base/logging.h"
 #include "engine/smtp/esmtp_params.h"
 #include "engine/smtp/local_replies.h"
+#include "engine/smtp/sasl_server.h"
 
 namespace volley::smtp {
 namespace {
@@ -25,27 +26,6 @@ constexpr uint64_t kMaxReserve = 1024 * 1024;
 
 // Shared by every session of the process, so that ids are unique across listeners and loops.
 std::atomic<uint64_t> next_session_id{0};
-
-// RFC 4648 base64 with padding, as RFC 4954 requires of SASL exchanges (absl's decoder alone
-// would also take unpadded and whitespace-separated input).
-bool DecodeBase64(absl::string_view text, std::string* out) {
-  if (text.size() % 4 != 0) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '=') {
-      if (i + 2 < text.size()) return false;  // only in the last two positions
-      if (i + 1 < text.size() && text[i + 1] != '=') return false;
-      continue;
-    }
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') {
-      return false;
-    }
-  }
-  return absl::Base64Unescape(text, out);
-}
-
-// "334 <challenge>": a SASL challenge, base64, with no enhanced code (RFC 4954 4).
-std::string Challenge(absl::string_view base64) { return absl::StrCat("334 ", base64, "\r\n"); }
 
 }  // namespace
 
@@ -59,7 +39,8 @@ class ServerSession::Impl {
         offered_{
             .eightbitmime = options.eightbitmime, .smtputf8 = options.smtputf8, .dsn = options.dsn},
         reader_(options.max_line_length),
-        unstuffer_(options.max_message_size) {
+        unstuffer_(options.max_message_size),
+        sasl_(&options_.authenticate) {
     envelope_.session_id = next_session_id.fetch_add(1, std::memory_order_relaxed) + 1;
     envelope_.peer_address = std::move(peer_address);
     envelope_.local_address = std::move(local_address);
@@ -145,8 +126,6 @@ class ServerSession::Impl {
     kWaitingHandler,  // the handler holds a message; input is buffered in pending_
   };
 
-  enum class AuthStep { kPlain, kLoginUser, kLoginPassword };
-
   // Runs the protocol over `input` until it is used up, the handler holds a message (the rest
   // goes to pending_), or the session closes. Replies are collected and written once at the end.
   void Process(absl::string_view input) {
@@ -181,13 +160,17 @@ class ServerSession::Impl {
           input = absl::string_view();
           break;
         case LineReader::Status::kTooLong:
-          if (state_ == State::kAuth) state_ = State::kCommand;  // the exchange is over
+          if (state_ == State::kAuth) {
+            // The response cannot be read: the exchange is over.
+            state_ = State::kCommand;
+            sasl_.Reset();
+          }
           BadCommand(MakeLocalReply(LocalReply::kLineTooLong));
           break;
         case LineReader::Status::kLine:
           handler_->OnCommandLine(envelope_, line);
           if (state_ == State::kAuth) {
-            OnAuthResponse(line);
+            OnSaslStep(sasl_.Respond(line));
           } else {
             HandleLine(line);
           }
@@ -574,72 +557,25 @@ class ServerSession::Impl {
       BadCommand(MakeLocalReply(LocalReply::kAuthSyntax));
       return;
     }
-    const bool plain = absl::EqualsIgnoreCase(words[0], "PLAIN");
-    if (!plain && !absl::EqualsIgnoreCase(words[0], "LOGIN")) {
-      BadCommand(MakeLocalReply(LocalReply::kAuthMechanism));
-      return;
-    }
-    auth_step_ = plain ? AuthStep::kPlain : AuthStep::kLoginUser;
-    if (words.size() == 2) {
-      // "=" is an empty initial response (RFC 4954 4).
-      OnAuthResponse(words[1] == "=" ? absl::string_view() : words[1]);
-      return;
-    }
-    state_ = State::kAuth;
-    // PLAIN's challenge is empty; LOGIN asks "Username:".
-    output_.append(Challenge(plain ? "" : "VXNlcm5hbWU6"));
+    std::optional<absl::string_view> initial_response;
+    if (words.size() == 2) initial_response = words[1];
+    OnSaslStep(sasl_.Start(words[0], initial_response));
   }
 
-  // One response to a challenge (or an initial response).
-  void OnAuthResponse(absl::string_view line) {
+  // Sends what the SASL exchange asks for, and takes the identity it proved.
+  void OnSaslStep(SaslStep step) {
+    if (const SaslChallenge* challenge = std::get_if<SaslChallenge>(&step)) {
+      state_ = State::kAuth;
+      output_.append(challenge->ToWire());
+      return;
+    }
     state_ = State::kCommand;
-    if (line == "*") {
-      BadCommand(MakeLocalReply(LocalReply::kAuthAborted));
-      return;
-    }
-    std::string decoded;
-    if (!DecodeBase64(line, &decoded)) {
-      BadCommand(MakeLocalReply(LocalReply::kAuthBadBase64));
-      return;
-    }
-    switch (auth_step_) {
-      case AuthStep::kPlain: {
-        // RFC 4616: [authzid] NUL authcid NUL passwd.
-        std::vector<absl::string_view> parts = absl::StrSplit(decoded, '\0');
-        if (parts.size() != 3 || parts[1].empty()) {
-          BadCommand(MakeLocalReply(LocalReply::kAuthBadPlain));
-          return;
-        }
-        // Acting for someone else (an authzid other than the user) is not supported.
-        if (!parts[0].empty() && parts[0] != parts[1]) {
-          BadCommand(MakeLocalReply(LocalReply::kAuthInvalid));
-          return;
-        }
-        CheckCredentials(std::string(parts[1]), parts[2]);
-        return;
-      }
-      case AuthStep::kLoginUser:
-        auth_login_user_ = std::move(decoded);
-        auth_step_ = AuthStep::kLoginPassword;
-        state_ = State::kAuth;
-        output_.append(Challenge("UGFzc3dvcmQ6"));  // "Password:"
-        return;
-      case AuthStep::kLoginPassword: {
-        std::string user = std::move(auth_login_user_);
-        auth_login_user_.clear();
-        CheckCredentials(std::move(user), decoded);
-        return;
-      }
-    }
-  }
-
-  void CheckCredentials(std::string user, absl::string_view password) {
-    if (user.empty() || !options_.authenticate(user, password)) {
-      BadCommand(MakeLocalReply(LocalReply::kAuthInvalid));
+    if (SaslFailure* failure = std::get_if<SaslFailure>(&step)) {
+      BadCommand(std::move(failure->reply));
       return;
     }
     authenticated_ = true;
-    envelope_.auth_user = std::move(user);
+    envelope_.auth_user = std::move(std::get<SaslSuccess>(step).user);
     errors_since_ok_ = 0;
     Append(MakeLocalReply(LocalReply::kAuthOk));
   }
@@ -720,6 +656,7 @@ class ServerSession::Impl {
   const OfferedExtensions offered_;  // for MAIL and RCPT parameters, from options_
   LineReader reader_;
   DotUnstuffer unstuffer_;
+  SaslServer sasl_;  // the AUTH exchange; state_ is kAuth while it awaits a response
 
   State state_ = State::kCommand;
   bool closed_ = false;
@@ -730,9 +667,7 @@ class ServerSession::Impl {
   bool mail_given_ = false;
   bool mail_refused_ = false;  // the last MAIL was refused; no RSET or MAIL since
   bool authenticated_ = false;
-  AuthStep auth_step_ = AuthStep::kPlain;
-  std::string auth_login_user_;  // AUTH LOGIN: the user, while asking for the password
-  int rcpt_attempts_ = 0;        // RCPT commands in this transaction, accepted or not
+  int rcpt_attempts_ = 0;  // RCPT commands in this transaction, accepted or not
   int errors_since_ok_ = 0;
   uint64_t size_hint_ = 0;
   uint64_t message_sequence_ = 0;  // matches `done` to the message it answers
