@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "engine/base/logging.h"
+#include "engine/smtp/content_reader.h"
 #include "engine/smtp/esmtp_params.h"
 #include "engine/smtp/local_replies.h"
 #include "engine/smtp/sasl_server.h"
@@ -20,12 +19,16 @@
 namespace volley::smtp {
 namespace {
 
-// Caps the up-front reservation for a message body announced with SIZE=, so that a client
-// cannot make us allocate max_message_size per connection just by asking.
-constexpr uint64_t kMaxReserve = 1024 * 1024;
-
 // Shared by every session of the process, so that ids are unique across listeners and loops.
 std::atomic<uint64_t> next_session_id{0};
+
+OfferedExtensions OfferedBy(const ServerSessionOptions& options) {
+  OfferedExtensions offered;
+  offered.eightbitmime = options.eightbitmime;
+  offered.smtputf8 = options.smtputf8;
+  offered.dsn = options.dsn;
+  return offered;
+}
 
 }  // namespace
 
@@ -36,10 +39,9 @@ class ServerSession::Impl {
       : options_(options),
         handler_(handler),
         transport_(std::move(transport)),
-        offered_{
-            .eightbitmime = options.eightbitmime, .smtputf8 = options.smtputf8, .dsn = options.dsn},
+        offered_(OfferedBy(options)),
         reader_(options.max_line_length),
-        unstuffer_(options.max_message_size),
+        content_reader_(options.max_message_size),
         sasl_(&options_.authenticate) {
     envelope_.session_id = next_session_id.fetch_add(1, std::memory_order_relaxed) + 1;
     envelope_.peer_address = std::move(peer_address);
@@ -98,7 +100,7 @@ class ServerSession::Impl {
     // A message with the handler is not affected; its `done` will find the session closed.
     closed_ = true;
     pending_.clear();
-    content_.clear();
+    content_reader_.Clear();
     ResetTransaction();
   }
 
@@ -120,8 +122,7 @@ class ServerSession::Impl {
   enum class State {
     kCommand,         // reading command lines
     kAuth,            // reading the response to a SASL challenge (334)
-    kData,            // reading the DATA body
-    kBdat,            // reading the octets of a BDAT chunk
+    kContent,         // reading the DATA body or a BDAT chunk (content_reader_ knows which)
     kTlsHandshake,    // after the 220 to STARTTLS, until OnTlsEstablished: input is discarded
     kWaitingHandler,  // the handler holds a message; input is buffered in pending_
   };
@@ -139,19 +140,13 @@ class ServerSession::Impl {
       // TLS (CVE-2011-0411): it is dropped here, with the rest of this input.
       if (state_ == State::kTlsHandshake) break;
       if (input.empty()) break;
-      if (state_ == State::kData) {
-        const size_t used = unstuffer_.Feed(input, &content_);
-        input.remove_prefix(used);
-        content_wire_bytes_ += used;
-        if (used > 0 && !handler_->ContinueData(envelope_, content_wire_bytes_)) {
+      if (state_ == State::kContent) {
+        const size_t counted = content_reader_.Feed(&input);
+        if (counted > 0 && !handler_->ContinueData(envelope_, content_reader_.wire_bytes())) {
           Drop();
           break;
         }
-        if (unstuffer_.done()) FinishData();
-        continue;
-      }
-      if (state_ == State::kBdat) {
-        ConsumeChunk(&input);
+        if (content_reader_.finished()) FinishContent();
         continue;
       }
       absl::string_view line;
@@ -369,23 +364,10 @@ class ServerSession::Impl {
       }
       return;
     }
-    unstuffer_.Reset();
-    content_.clear();
-    content_.reserve(std::min<uint64_t>(size_hint_, kMaxReserve));
-    content_wire_bytes_ = 0;
-    state_ = State::kData;
+    content_reader_.StartMessage(size_hint_);
+    content_reader_.StartData();
+    state_ = State::kContent;
     Append(MakeLocalReply(LocalReply::kDataGoAhead));
-  }
-
-  void FinishData() {
-    state_ = State::kCommand;
-    if (unstuffer_.overflowed()) {
-      content_.clear();
-      ResetTransaction();
-      Append(MakeLocalReply(LocalReply::kMessageTooBig));
-      return;
-    }
-    HandOver();
   }
 
   // "BDAT <size> [LAST]" (RFC 3030 2).
@@ -394,88 +376,70 @@ class ServerSession::Impl {
       BadCommand(MakeLocalReply(LocalReply::kNotImplemented));
       return;
     }
-    std::vector<absl::string_view> words =
-        absl::StrSplit(argument, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    uint64_t size = 0;
-    const bool size_ok =
-        !words.empty() && words[0].size() <= 20 &&
-        std::all_of(words[0].begin(), words[0].end(),
-                    [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) &&
-        absl::SimpleAtoi(words[0], &size);
-    const bool last = words.size() == 2 && absl::EqualsIgnoreCase(words[1], "LAST");
-    if (!size_ok || words.size() > 2 || (words.size() == 2 && !last)) {
+    std::optional<BdatArgument> bdat = ParseBdatArgument(argument);
+    if (!bdat.has_value()) {
       // Without a size the chunk cannot be skipped: what follows is read as commands.
       BadCommand(MakeLocalReply(LocalReply::kBdatSyntax));
       return;
     }
-    chunk_remaining_ = size;
-    chunk_size_ = size;
-    chunk_last_ = last;
-    chunk_error_.reset();
+    chunk_refusal_.reset();
     if (!mail_given_) {
-      chunk_error_ = MakeLocalReply(LocalReply::kNeedMail);
+      chunk_refusal_ = MakeLocalReply(LocalReply::kNeedMail);
     } else if (envelope_.recipients.empty()) {
-      chunk_error_ = MakeLocalReply(LocalReply::kNeedRcpt);
-    } else if (size > options_.max_message_size ||
-               content_.size() + size > options_.max_message_size) {
-      chunk_error_ = MakeLocalReply(LocalReply::kMessageTooBig);
+      chunk_refusal_ = MakeLocalReply(LocalReply::kNeedRcpt);
+    } else if (!content_reader_.ChunkFits(bdat->size)) {
+      chunk_refusal_ = MakeLocalReply(LocalReply::kMessageTooBig);
     } else if (!envelope_.bdat) {
       envelope_.bdat = true;
-      content_.clear();
-      content_.reserve(std::min<uint64_t>(std::max(size_hint_, size), kMaxReserve));
-      content_wire_bytes_ = 0;
+      content_reader_.StartMessage(std::max(size_hint_, bdat->size));
     }
-    state_ = State::kBdat;
-    if (chunk_remaining_ == 0) FinishChunk();
+    content_reader_.StartChunk(bdat->size, bdat->last, /*discard=*/chunk_refusal_.has_value());
+    state_ = State::kContent;
+    if (content_reader_.finished()) FinishContent();
   }
 
-  // Takes the octets of the current chunk from *input: into the message, or to nowhere when
-  // the chunk was refused.
-  void ConsumeChunk(absl::string_view* input) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(input->size(), chunk_remaining_));
-    if (!chunk_error_.has_value()) content_.append(input->data(), n);
-    input->remove_prefix(n);
-    chunk_remaining_ -= n;
-    if (!chunk_error_.has_value() && n > 0) {
-      content_wire_bytes_ += n;
-      if (!handler_->ContinueData(envelope_, content_wire_bytes_)) {
-        Drop();
-        return;
-      }
-    }
-    if (chunk_remaining_ == 0) FinishChunk();
-  }
-
-  void FinishChunk() {
+  // The DATA body or a BDAT chunk has been read.
+  void FinishContent() {
     state_ = State::kCommand;
-    if (chunk_error_.has_value()) {
-      Reply error = std::move(*chunk_error_);
-      chunk_error_.reset();
-      if (error.code == 552) {
-        // The message cannot be taken whole: the transaction is over (RFC 3030 2).
-        content_.clear();
+    switch (content_reader_.end()) {
+      case ContentReader::End::kMessage:
+        HandOver();
+        return;
+      case ContentReader::End::kChunk:
+        Append(MakeLocalReply(LocalReply::kChunkOk, content_reader_.chunk_size()));
+        return;
+      case ContentReader::End::kTooBig:
+        content_reader_.Clear();
         ResetTransaction();
-        Append(error);
-      } else if (!mail_given_) {
-        NeedMail(std::move(error));
-      } else {
-        BadCommand(std::move(error));
-      }
-      return;
+        Append(MakeLocalReply(LocalReply::kMessageTooBig));
+        return;
+      case ContentReader::End::kDiscarded:
+        RefuseChunk();
+        return;
     }
-    if (chunk_last_) {
-      HandOver();
-      return;
+  }
+
+  // A chunk whose BDAT command was refused has been read and thrown away: the refusal is due.
+  void RefuseChunk() {
+    Reply refusal = std::move(*chunk_refusal_);
+    chunk_refusal_.reset();
+    if (refusal.code == 552) {
+      // The message cannot be taken whole: the transaction is over (RFC 3030 2).
+      content_reader_.Clear();
+      ResetTransaction();
+      Append(refusal);
+    } else if (!mail_given_) {
+      NeedMail(std::move(refusal));
+    } else {
+      BadCommand(std::move(refusal));
     }
-    Append(MakeLocalReply(LocalReply::kChunkOk, chunk_size_));
   }
 
   // The message is complete: hand it to the handler and wait for its reply.
   void HandOver() {
     Envelope envelope = envelope_;
     ResetTransaction();
-    std::string content = std::move(content_);
-    content_.clear();
+    std::string content = content_reader_.TakeContent();
     state_ = State::kWaitingHandler;
     const uint64_t sequence = ++message_sequence_;
     std::weak_ptr<bool> alive = alive_;
@@ -639,7 +603,7 @@ class ServerSession::Impl {
   // Closes without a reply (replies already due still go out first).
   void Drop() {
     Flush();
-    content_.clear();
+    content_reader_.Clear();
     ResetTransaction();
     Close();
   }
@@ -655,7 +619,7 @@ class ServerSession::Impl {
   Transport transport_;
   const OfferedExtensions offered_;  // for MAIL and RCPT parameters, from options_
   LineReader reader_;
-  DotUnstuffer unstuffer_;
+  ContentReader content_reader_;
   SaslServer sasl_;  // the AUTH exchange; state_ is kAuth while it awaits a response
 
   State state_ = State::kCommand;
@@ -671,15 +635,10 @@ class ServerSession::Impl {
   int errors_since_ok_ = 0;
   uint64_t size_hint_ = 0;
   uint64_t message_sequence_ = 0;  // matches `done` to the message it answers
-  // The current BDAT chunk.
-  uint64_t chunk_remaining_ = 0;
-  uint64_t chunk_size_ = 0;
-  bool chunk_last_ = false;
-  std::optional<Reply> chunk_error_;  // the chunk is refused: read it, drop it, send this
-  size_t content_wire_bytes_ = 0;     // DATA/BDAT octets received for this message
+  // The BDAT chunk being read was refused: it is read and dropped, then this is sent.
+  std::optional<Reply> chunk_refusal_;
 
   Envelope envelope_;
-  std::string content_;  // the DATA body or BDAT chunks received so far
   std::string pending_;  // input received while the handler holds a message
   std::string output_;   // replies not yet written
   absl::AnyInvocable<void()> resume_;
