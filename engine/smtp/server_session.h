@@ -11,12 +11,12 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/strings/string_view.h"
 #include "engine/smtp/command_parser.h"
 #include "engine/smtp/dot_stuffing.h"
+#include "engine/smtp/envelope.h"
 #include "engine/smtp/line_reader.h"
 #include "engine/smtp/reply.h"
 
@@ -25,32 +25,6 @@ class TlsContext;
 }  // namespace volley::tls
 
 namespace volley::smtp {
-
-// What the client has said about itself and the transaction so far.
-struct Envelope {
-  // Unique per process (a counter shared by every session), for transcripts and logs.
-  uint64_t session_id = 0;
-  std::string peer_address;   // numeric IP of the client
-  std::string local_address;  // numeric IP the client connected to
-  std::string helo;           // EHLO/HELO argument
-  bool esmtp = false;         // EHLO (not HELO) was used
-  // TLS (STARTTLS or implicit) is active; then the protocol version ("TLSv1.3") and the IANA
-  // cipher suite name.
-  bool tls = false;
-  std::string tls_version;
-  std::string tls_cipher;
-  std::string auth_user;  // the authenticated user (AUTH), "" when none
-  // --- The transaction (reset by RSET, EHLO/HELO, and after each message). ---
-  std::string mail_from;  // "" for the null reverse-path
-  // MAIL parameters as parsed: keywords upper-cased, values as sent ("" for none), in order
-  // (SIZE, BODY, SMTPUTF8, RET, ENVID).
-  std::vector<std::pair<std::string, std::string>> mail_params;
-  bool smtputf8_requested = false;      // MAIL ... SMTPUTF8 (RFC 6531)
-  std::vector<std::string> recipients;  // accepted RCPT TO addresses, in order
-  // The parameters of each accepted RCPT (NOTIFY, ORCPT), parallel to `recipients`.
-  std::vector<std::vector<std::pair<std::string, std::string>>> recipient_params;
-  bool bdat = false;  // the content came by BDAT (RFC 3030) rather than DATA
-};
 
 // The handler's answer to a message.
 struct MessageResponse {
