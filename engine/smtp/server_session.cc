@@ -1,6 +1,5 @@
 #include "engine/smtp/server_session.h"
 
-#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -11,9 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "engine/smtp/content_reader.h"
-#include "engine/smtp/esmtp_params.h"
 #include "engine/smtp/local_replies.h"
+#include "engine/smtp/mail_transaction.h"
 #include "engine/smtp/sasl_server.h"
 
 namespace volley::smtp {
@@ -22,12 +20,14 @@ namespace {
 // Shared by every session of the process, so that ids are unique across listeners and loops.
 std::atomic<uint64_t> next_session_id{0};
 
-OfferedExtensions OfferedBy(const ServerSessionOptions& options) {
-  OfferedExtensions offered;
-  offered.eightbitmime = options.eightbitmime;
-  offered.smtputf8 = options.smtputf8;
-  offered.dsn = options.dsn;
-  return offered;
+MailTransaction::Limits LimitsOf(const ServerSessionOptions& options) {
+  MailTransaction::Limits limits;
+  limits.max_message_size = options.max_message_size;
+  limits.max_recipients = options.max_recipients;
+  limits.offered.eightbitmime = options.eightbitmime;
+  limits.offered.smtputf8 = options.smtputf8;
+  limits.offered.dsn = options.dsn;
+  return limits;
 }
 
 }  // namespace
@@ -39,10 +39,9 @@ class ServerSession::Impl {
       : options_(options),
         handler_(handler),
         transport_(std::move(transport)),
-        offered_(OfferedBy(options)),
         reader_(options.max_line_length),
-        content_reader_(options.max_message_size),
-        sasl_(&options_.authenticate) {
+        sasl_(&options_.authenticate),
+        transaction_(LimitsOf(options), &envelope_) {
     envelope_.session_id = next_session_id.fetch_add(1, std::memory_order_relaxed) + 1;
     envelope_.peer_address = std::move(peer_address);
     envelope_.local_address = std::move(local_address);
@@ -80,7 +79,7 @@ class ServerSession::Impl {
     envelope_.esmtp = false;
     envelope_.auth_user.clear();
     authenticated_ = false;
-    ResetTransaction();
+    transaction_.Reset();
     reader_.Clear();
     MaybeShutdownIdle();
     Flush();
@@ -100,8 +99,7 @@ class ServerSession::Impl {
     // A message with the handler is not affected; its `done` will find the session closed.
     closed_ = true;
     pending_.clear();
-    content_reader_.Clear();
-    ResetTransaction();
+    transaction_.Abandon();
   }
 
   void Shutdown() {
@@ -122,7 +120,7 @@ class ServerSession::Impl {
   enum class State {
     kCommand,         // reading command lines
     kAuth,            // reading the response to a SASL challenge (334)
-    kContent,         // reading the DATA body or a BDAT chunk (content_reader_ knows which)
+    kContent,         // reading the DATA body or a BDAT chunk (transaction_ knows which)
     kTlsHandshake,    // after the 220 to STARTTLS, until OnTlsEstablished: input is discarded
     kWaitingHandler,  // the handler holds a message; input is buffered in pending_
   };
@@ -141,12 +139,10 @@ class ServerSession::Impl {
       if (state_ == State::kTlsHandshake) break;
       if (input.empty()) break;
       if (state_ == State::kContent) {
-        const size_t counted = content_reader_.Feed(&input);
-        if (counted > 0 && !handler_->ContinueData(envelope_, content_reader_.wire_bytes())) {
-          Drop();
-          break;
-        }
-        if (content_reader_.finished()) FinishContent();
+        OnTransactionStep(
+            transaction_.Feed(&input, [this](const Envelope& envelope, size_t bytes_so_far) {
+              return handler_->ContinueData(envelope, bytes_so_far);
+            }));
         continue;
       }
       absl::string_view line;
@@ -212,13 +208,13 @@ class ServerSession::Impl {
         OnRcpt(std::move(command));
         return;
       case Verb::kData:
-        OnData();
+        OnTransactionStep(transaction_.Data());
         return;
       case Verb::kBdat:
         OnBdat(command.argument);
         return;
       case Verb::kRset:
-        ResetTransaction();
+        transaction_.Reset();
         Append(MakeLocalReply(LocalReply::kOk));
         return;
       case Verb::kNoop:
@@ -249,7 +245,7 @@ class ServerSession::Impl {
   }
 
   void OnHelo(Command command, bool esmtp) {
-    ResetTransaction();
+    transaction_.Reset();
     envelope_.helo = std::move(command.argument);
     envelope_.esmtp = esmtp;
     helo_seen_ = true;
@@ -277,169 +273,66 @@ class ServerSession::Impl {
       BadCommand(MakeLocalReply(LocalReply::kNeedHelo));
       return;
     }
-    if (mail_given_) {
-      BadCommand(MakeLocalReply(LocalReply::kNestedMail));
-      return;
-    }
-    if (options_.auth_required && !authenticated_) {
-      Append(MakeLocalReply(LocalReply::kAuthRequired));
-      mail_refused_ = true;
-      return;
-    }
-    if (std::optional<Reply> refusal = CheckParameterList(command.params, envelope_.esmtp)) {
-      BadCommand(std::move(*refusal));
-      return;
-    }
-    // A MAIL whose parameter list passes these rules replaces what an earlier refused MAIL left
-    // (mail_refused_), even when one of its parameters is refused below.
-    ResetTransaction();
-    std::variant<MailParamEffects, Reply> checked = CheckMailParams(command.params, offered_);
-    if (Reply* refusal = std::get_if<Reply>(&checked)) {
-      BadCommand(std::move(*refusal));
-      return;
-    }
-    const MailParamEffects& effects = std::get<MailParamEffects>(checked);
-    if (effects.size_hint > options_.max_message_size) {
-      Append(MakeLocalReply(LocalReply::kMessageTooBig));
-      mail_refused_ = true;
-      return;
-    }
-    size_hint_ = effects.size_hint;
-    envelope_.smtputf8_requested = effects.smtputf8;
-    envelope_.mail_from = std::move(command.address);
-    envelope_.mail_params = std::move(command.params);
-    if (std::optional<Reply> rejection = handler_->CheckMailFrom(envelope_)) {
-      ResetTransaction();
-      Append(*rejection);
-      mail_refused_ = true;
-      return;
-    }
-    mail_given_ = true;
-    errors_since_ok_ = 0;
-    Append(MakeLocalReply(LocalReply::kSenderOk));
+    OnTransactionStep(transaction_.Mail(
+        std::move(command), options_.auth_required && !authenticated_,
+        [this](const Envelope& envelope) { return handler_->CheckMailFrom(envelope); }));
   }
 
   void OnRcpt(Command command) {
-    if (!mail_given_) {
-      NeedMail(MakeLocalReply(LocalReply::kNeedMail));
-      return;
-    }
-    std::optional<Reply> refusal = CheckParameterList(command.params, envelope_.esmtp);
-    if (!refusal.has_value()) refusal = CheckRcptParams(command.params, offered_);
-    if (refusal.has_value()) {
-      BadCommand(std::move(*refusal));
-      return;
-    }
-    ++rcpt_attempts_;
-    if (static_cast<int>(envelope_.recipients.size()) >= options_.max_recipients) {
-      Append(MakeLocalReply(LocalReply::kTooManyRecipients));
-      return;
-    }
-    if (std::optional<Reply> rejection = handler_->CheckRecipient(envelope_, command.address)) {
-      Append(*rejection);
-      return;
-    }
-    envelope_.recipients.push_back(std::move(command.address));
-    envelope_.recipient_params.push_back(std::move(command.params));
-    Append(MakeLocalReply(LocalReply::kRecipientOk));
+    OnTransactionStep(transaction_.Rcpt(
+        std::move(command), [this](const Envelope& envelope, absl::string_view recipient) {
+          return handler_->CheckRecipient(envelope, recipient);
+        }));
   }
 
-  void OnData() {
-    if (!mail_given_) {
-      NeedMail(MakeLocalReply(LocalReply::kNeedMail));
-      return;
-    }
-    if (envelope_.bdat) {
-      // RFC 3030 2: a transaction uses BDAT or DATA, not both.
-      BadCommand(MakeLocalReply(LocalReply::kDataAfterBdat));
-      return;
-    }
-    if (envelope_.recipients.empty()) {
-      if (rcpt_attempts_ > 0) {
-        // With pipelining the client sent DATA before it saw its RCPTs refused; this tells it
-        // not to send the body (RFC 2920 section 3.1).
-        Append(MakeLocalReply(LocalReply::kNoValidRecipients));
-      } else {
-        BadCommand(MakeLocalReply(LocalReply::kNeedRcpt));
-      }
-      return;
-    }
-    content_reader_.StartMessage(size_hint_);
-    content_reader_.StartData();
-    state_ = State::kContent;
-    Append(MakeLocalReply(LocalReply::kDataGoAhead));
-  }
-
-  // "BDAT <size> [LAST]" (RFC 3030 2).
   void OnBdat(absl::string_view argument) {
     if (!options_.chunking) {
       BadCommand(MakeLocalReply(LocalReply::kNotImplemented));
       return;
     }
-    std::optional<BdatArgument> bdat = ParseBdatArgument(argument);
-    if (!bdat.has_value()) {
-      // Without a size the chunk cannot be skipped: what follows is read as commands.
-      BadCommand(MakeLocalReply(LocalReply::kBdatSyntax));
-      return;
-    }
-    chunk_refusal_.reset();
-    if (!mail_given_) {
-      chunk_refusal_ = MakeLocalReply(LocalReply::kNeedMail);
-    } else if (envelope_.recipients.empty()) {
-      chunk_refusal_ = MakeLocalReply(LocalReply::kNeedRcpt);
-    } else if (!content_reader_.ChunkFits(bdat->size)) {
-      chunk_refusal_ = MakeLocalReply(LocalReply::kMessageTooBig);
-    } else if (!envelope_.bdat) {
-      envelope_.bdat = true;
-      content_reader_.StartMessage(std::max(size_hint_, bdat->size));
-    }
-    content_reader_.StartChunk(bdat->size, bdat->last, /*discard=*/chunk_refusal_.has_value());
-    state_ = State::kContent;
-    if (content_reader_.finished()) FinishContent();
+    OnTransactionStep(transaction_.Bdat(argument));
   }
 
-  // The DATA body or a BDAT chunk has been read.
-  void FinishContent() {
-    state_ = State::kCommand;
-    switch (content_reader_.end()) {
-      case ContentReader::End::kMessage:
+  // Does what the transaction asks for after a command or some content. A reply also ends a
+  // content phase (a chunk's 250, a refused chunk, a 552); after a command the state is
+  // kCommand already.
+  void OnTransactionStep(MailTransaction::Step step) {
+    using Kind = MailTransaction::Step::Kind;
+    switch (step.kind) {
+      case Kind::kReply:
+        state_ = State::kCommand;
+        Append(step.reply);
+        return;
+      case Kind::kBadCommand:
+        state_ = State::kCommand;
+        BadCommand(std::move(step.reply));
+        return;
+      case Kind::kMailAccepted:
+        errors_since_ok_ = 0;
+        Append(step.reply);
+        return;
+      case Kind::kGoAhead:
+        state_ = State::kContent;
+        Append(step.reply);
+        return;
+      case Kind::kReadChunk:
+        state_ = State::kContent;
+        return;
+      case Kind::kMore:
+        return;
+      case Kind::kMessage:
         HandOver();
         return;
-      case ContentReader::End::kChunk:
-        Append(MakeLocalReply(LocalReply::kChunkOk, content_reader_.chunk_size()));
+      case Kind::kAbort:
+        Drop();
         return;
-      case ContentReader::End::kTooBig:
-        content_reader_.Clear();
-        ResetTransaction();
-        Append(MakeLocalReply(LocalReply::kMessageTooBig));
-        return;
-      case ContentReader::End::kDiscarded:
-        RefuseChunk();
-        return;
-    }
-  }
-
-  // A chunk whose BDAT command was refused has been read and thrown away: the refusal is due.
-  void RefuseChunk() {
-    Reply refusal = std::move(*chunk_refusal_);
-    chunk_refusal_.reset();
-    if (refusal.code == 552) {
-      // The message cannot be taken whole: the transaction is over (RFC 3030 2).
-      content_reader_.Clear();
-      ResetTransaction();
-      Append(refusal);
-    } else if (!mail_given_) {
-      NeedMail(std::move(refusal));
-    } else {
-      BadCommand(std::move(refusal));
     }
   }
 
   // The message is complete: hand it to the handler and wait for its reply.
   void HandOver() {
     Envelope envelope = envelope_;
-    ResetTransaction();
-    std::string content = content_reader_.TakeContent();
+    std::string content = transaction_.TakeMessage();
     state_ = State::kWaitingHandler;
     const uint64_t sequence = ++message_sequence_;
     std::weak_ptr<bool> alive = alive_;
@@ -482,7 +375,7 @@ class ServerSession::Impl {
       BadCommand(MakeLocalReply(LocalReply::kNotImplemented));
       return;
     }
-    if (mail_given_) {
+    if (transaction_.active()) {
       BadCommand(MakeLocalReply(LocalReply::kStartTlsInTransaction));
       return;
     }
@@ -511,7 +404,7 @@ class ServerSession::Impl {
       BadCommand(MakeLocalReply(LocalReply::kAlreadyAuthenticated));
       return;
     }
-    if (mail_given_) {
+    if (transaction_.active()) {
       BadCommand(MakeLocalReply(LocalReply::kAuthInTransaction));
       return;
     }
@@ -553,36 +446,11 @@ class ServerSession::Impl {
     }
   }
 
-  // RCPT, DATA or BDAT without a transaction. After a MAIL we refused (452 while the spool is
-  // full, a size or sender refusal), a pipelining client has these on their way already
-  // (RFC 2920): they are the consequence of our refusal, not the client's error, and must not
-  // count towards hanging up on it.
-  void NeedMail(Reply reply) {
-    if (mail_refused_) {
-      Append(reply);
-    } else {
-      BadCommand(std::move(reply));
-    }
-  }
-
   // Answers 421 at once when shutting down and nothing is under way.
   void MaybeShutdownIdle() {
     if (shutdown_ && !closed_ && state_ == State::kCommand && reader_.buffered() == 0) {
       CloseWith(MakeLocalReply(LocalReply::kShuttingDown, options_.hostname));
     }
-  }
-
-  void ResetTransaction() {
-    mail_given_ = false;
-    mail_refused_ = false;
-    rcpt_attempts_ = 0;
-    size_hint_ = 0;
-    envelope_.mail_from.clear();
-    envelope_.mail_params.clear();
-    envelope_.smtputf8_requested = false;
-    envelope_.recipients.clear();
-    envelope_.recipient_params.clear();
-    envelope_.bdat = false;
   }
 
   void Append(const Reply& reply) { output_.append(reply.ToWire()); }
@@ -603,8 +471,7 @@ class ServerSession::Impl {
   // Closes without a reply (replies already due still go out first).
   void Drop() {
     Flush();
-    content_reader_.Clear();
-    ResetTransaction();
+    transaction_.Abandon();
     Close();
   }
 
@@ -617,10 +484,11 @@ class ServerSession::Impl {
   const ServerSessionOptions options_;
   ServerSessionHandler* const handler_;
   Transport transport_;
-  const OfferedExtensions offered_;  // for MAIL and RCPT parameters, from options_
+  Envelope envelope_;
   LineReader reader_;
-  ContentReader content_reader_;
   SaslServer sasl_;  // the AUTH exchange; state_ is kAuth while it awaits a response
+  // MAIL to the end of the content, in envelope_'s transaction fields.
+  MailTransaction transaction_;
 
   State state_ = State::kCommand;
   bool closed_ = false;
@@ -628,17 +496,10 @@ class ServerSession::Impl {
   bool refusing_ = false;    // after a 5xx greeting
   bool processing_ = false;  // inside Process(): replies are written when it returns
   bool helo_seen_ = false;
-  bool mail_given_ = false;
-  bool mail_refused_ = false;  // the last MAIL was refused; no RSET or MAIL since
   bool authenticated_ = false;
-  int rcpt_attempts_ = 0;  // RCPT commands in this transaction, accepted or not
   int errors_since_ok_ = 0;
-  uint64_t size_hint_ = 0;
   uint64_t message_sequence_ = 0;  // matches `done` to the message it answers
-  // The BDAT chunk being read was refused: it is read and dropped, then this is sent.
-  std::optional<Reply> chunk_refusal_;
 
-  Envelope envelope_;
   std::string pending_;  // input received while the handler holds a message
   std::string output_;   // replies not yet written
   absl::AnyInvocable<void()> resume_;
