@@ -32,6 +32,7 @@ MailTransaction::Limits LimitsOf(const ServerSessionOptions& options) {
 
 }  // namespace
 
+// The session itself, behind ServerSession's pimpl; on the thread that drives the session.
 class ServerSession::Impl {
  public:
   Impl(const ServerSessionOptions& options, ServerSessionHandler* handler, Transport transport,

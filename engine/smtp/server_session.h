@@ -97,7 +97,8 @@ struct ServerSessionOptions {
   bool pipelining = true;
   bool smtputf8 = true;      // SMTPUTF8 offered and accepted on MAIL (else 555)
   bool eightbitmime = true;  // 8BITMIME offered and BODY=8BITMIME accepted (else 555)
-  // CHUNKING (RFC 3030): BDAT, and BODY=BINARYMIME (accepted, not advertised). Else 502.
+  // CHUNKING (RFC 3030): BDAT, else 502. BODY=BINARYMIME is never offered (555): Volley keeps
+  // messages as text and may relay them with DATA.
   bool chunking = true;
   // DSN (RFC 3461): MAIL RET= and ENVID=, RCPT NOTIFY= and ORCPT= (else 555).
   bool dsn = true;
@@ -135,7 +136,7 @@ struct ServerSessionOptions {
 //   whose command is refused (503 5.5.1 without MAIL or an accepted RCPT; 552 5.3.4 when the
 //   message would exceed max_message_size, which also ends the transaction) is still read and
 //   thrown away, so that the session stays in step. 250 2.0.0 per chunk; the LAST one's reply
-//   is the handler's. DATA after BDAT (or after BODY=BINARYMIME) in a transaction: 503 5.5.1.
+//   is the handler's. DATA after BDAT in a transaction: 503 5.5.1.
 // AUTH: needs EHLO, outside a transaction, once per session (else 503 5.5.1); 235 2.7.0 on
 //   success, 535 5.7.8 on bad credentials, 501 5.5.2 on malformed base64, 501 5.7.0 when the
 //   client cancels with "*", 504 5.5.4 for other mechanisms.
@@ -146,6 +147,10 @@ struct ServerSessionOptions {
 // Pipelining: replies to the commands in one Feed() are written in one Write(). After DATA's
 // 354 the session reads the body; pipelined input after the end of data waits until the
 // handler's `done` reply has been sent, so replies stay in order.
+// Not thread-safe: every call, and every Transport and handler callback, happens on the thread
+// that drives the session. Inside, SaslServer runs the AUTH exchange, and MailTransaction the
+// transaction from MAIL to the end of the content (parameters by esmtp_params, the content by
+// ContentReader); the session keeps the rest and the order of the replies.
 class ServerSession {
  public:
   // Where the session's output goes. Write may be called several times per Feed.
