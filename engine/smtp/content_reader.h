@@ -1,7 +1,7 @@
 // The content phase of a message on the ESMTP server side: the DATA body up to its end-of-data
 // line (RFC 5321 4.5.2, unstuffed as DotUnstuffer does) or the octets of BDAT chunks (RFC 3030,
-// taken as they are), within the message size limit. Pure: the server session decides which
-// chunks to refuse, talks to the handler and sends the replies.
+// taken as they are), within the message size limit. Pure: MailTransaction decides which
+// chunks to refuse and what to answer, and the session talks to the handler.
 #ifndef VOLLEY_ENGINE_SMTP_CONTENT_READER_H_
 #define VOLLEY_ENGINE_SMTP_CONTENT_READER_H_
 
@@ -30,8 +30,8 @@ std::optional<BdatArgument> ParseBdatArgument(absl::string_view argument);
 // session that owns it.
 //
 // DATA: StartMessage, StartData, then Feed until finished(). BDAT: StartMessage with the first
-// chunk the session accepts, then StartChunk and Feed until finished() for each chunk, refused
-// ones included (discarded), so that the session stays in step with the client.
+// chunk accepted, then StartChunk and Feed until finished() for each chunk, refused ones
+// included (discarded), so that the session stays in step with the client.
 class ContentReader {
  public:
   // How the body or chunk just read ended.

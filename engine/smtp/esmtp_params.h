@@ -1,7 +1,8 @@
 // Validation of the ESMTP parameters of MAIL and RCPT (RFC 5321 4.1.1.11): SIZE (RFC 1870),
 // BODY (RFC 6152), SMTPUTF8 (RFC 6531) and the DSN parameters RET, ENVID, NOTIFY and ORCPT
-// (RFC 3461, with RFC 6533's utf-8 address form). Pure: no I/O and no session state, so that
-// every rule can be tested on its own; the server session decides sequence and limits.
+// (RFC 3461, with RFC 6533's utf-8 address form). Pure, any thread: no I/O and no session
+// state, so that every rule can be tested on its own; MailTransaction decides sequence and
+// limits.
 #ifndef VOLLEY_ENGINE_SMTP_ESMTP_PARAMS_H_
 #define VOLLEY_ENGINE_SMTP_ESMTP_PARAMS_H_
 
