@@ -14,6 +14,7 @@ constexpr LocalReplySpec kTable[] = {
     {L::kChunkOk, 250, "2.0.0", "Ok: $0 octets received", 1},
     {L::kQueued, 250, "2.0.0", "OK <$0>", 1},
     {L::kDataGoAhead, 354, "", "End data with <CR><LF>.<CR><LF>", 0},
+    {L::kAuthChallenge, 334, "", "$0", 1},
     {L::kStartTlsGoAhead, 220, "2.0.0", "Ready to start TLS", 0},
     {L::kAuthOk, 235, "2.7.0", "Authentication successful", 0},
     {L::kBye, 221, "2.0.0", "Bye", 0},

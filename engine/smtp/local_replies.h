@@ -25,6 +25,7 @@ enum class LocalReply {
   kChunkOk,                // 250 2.0.0 ... $0 octets received
   kQueued,                 // 250 2.0.0 OK <$0> (queue id)
   kDataGoAhead,            // 354
+  kAuthChallenge,          // 334 $0 (a SASL challenge, base64; see SaslChallenge::ToWire)
   kStartTlsGoAhead,        // 220 2.0.0
   kAuthOk,                 // 235 2.7.0
   kBye,                    // 221 2.0.0

@@ -1,125 +1,38 @@
 #include "engine/smtp/server_session.h"
 
-#include <algorithm>
 #include <atomic>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "engine/base/logging.h"
 #include "engine/smtp/local_replies.h"
+#include "engine/smtp/mail_transaction.h"
+#include "engine/smtp/sasl_server.h"
 
 namespace volley::smtp {
 namespace {
 
-// Caps the up-front reservation for a message body announced with SIZE=, so that a client
-// cannot make us allocate max_message_size per connection just by asking.
-constexpr uint64_t kMaxReserve = 1024 * 1024;
-
-// RFC 3461 4.4 and 4.2: the limits on ENVID and ORCPT values.
-constexpr size_t kMaxEnvidLength = 100;
-constexpr size_t kMaxOrcptLength = 500;
-
 // Shared by every session of the process, so that ids are unique across listeners and loops.
 std::atomic<uint64_t> next_session_id{0};
 
-bool IsUpperHex(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
-
-// xtext = *( xchar / hexchar ): xchar is "!" to "~" except "+" and "="; hexchar is "+" and
-// two upper-case hex digits (RFC 3461 4). With `utf8` (RFC 6533 utf-8-addr-xtext and
-// unitext, for ORCPT=utf-8;...), UTF-8 (already checked well-formed by the parser) and
-// "\x{HEX}" are allowed too.
-bool IsXtext(absl::string_view s, bool utf8) {
-  for (size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = s[i];
-    if (c == '+') {
-      if (i + 2 >= s.size() || !IsUpperHex(s[i + 1]) || !IsUpperHex(s[i + 2])) return false;
-      i += 2;
-    } else if (utf8 && c == '\\') {
-      // "\x{" 1*6HEXDIG "}"
-      if (s.substr(i, 3) != "\\x{") return false;
-      size_t j = i + 3;
-      size_t digits = 0;
-      while (j < s.size() && absl::ascii_isxdigit(static_cast<unsigned char>(s[j]))) {
-        ++j;
-        ++digits;
-      }
-      if (digits == 0 || digits > 6 || j >= s.size() || s[j] != '}') return false;
-      i = j;
-    } else if (c >= 0x80) {
-      if (!utf8) return false;
-    } else if (c < '!' || c > '~' || c == '=') {
-      return false;
-    }
-  }
-  return true;
+MailTransaction::Limits LimitsOf(const ServerSessionOptions& options) {
+  MailTransaction::Limits limits;
+  limits.max_message_size = options.max_message_size;
+  limits.max_recipients = options.max_recipients;
+  limits.offered.eightbitmime = options.eightbitmime;
+  limits.offered.smtputf8 = options.smtputf8;
+  limits.offered.dsn = options.dsn;
+  return limits;
 }
-
-// NOTIFY="NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ), case-insensitive, no repeats.
-bool IsValidNotify(absl::string_view value) {
-  if (absl::EqualsIgnoreCase(value, "NEVER")) return true;
-  bool seen[3] = {false, false, false};
-  for (absl::string_view item : absl::StrSplit(value, ',')) {
-    int index;
-    if (absl::EqualsIgnoreCase(item, "SUCCESS")) {
-      index = 0;
-    } else if (absl::EqualsIgnoreCase(item, "FAILURE")) {
-      index = 1;
-    } else if (absl::EqualsIgnoreCase(item, "DELAY")) {
-      index = 2;
-    } else {
-      return false;
-    }
-    if (seen[index]) return false;
-    seen[index] = true;
-  }
-  return true;
-}
-
-// ORCPT=addr-type ";" xtext, addr-type an atom ("rfc822", "utf-8", ...).
-bool IsValidOrcpt(absl::string_view value) {
-  if (value.size() > kMaxOrcptLength) return false;
-  const size_t semicolon = value.find(';');
-  if (semicolon == absl::string_view::npos || semicolon == 0) return false;
-  const absl::string_view type = value.substr(0, semicolon);
-  for (char c : type) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-      return false;
-    }
-  }
-  const absl::string_view address = value.substr(semicolon + 1);
-  return !address.empty() && IsXtext(address, absl::EqualsIgnoreCase(type, "utf-8"));
-}
-
-// RFC 4648 base64 with padding, as RFC 4954 requires of SASL exchanges (absl's decoder alone
-// would also take unpadded and whitespace-separated input).
-bool DecodeBase64(absl::string_view text, std::string* out) {
-  if (text.size() % 4 != 0) return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '=') {
-      if (i + 2 < text.size()) return false;  // only in the last two positions
-      if (i + 1 < text.size() && text[i + 1] != '=') return false;
-      continue;
-    }
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/') {
-      return false;
-    }
-  }
-  return absl::Base64Unescape(text, out);
-}
-
-// "334 <challenge>": a SASL challenge, base64, with no enhanced code (RFC 4954 4).
-std::string Challenge(absl::string_view base64) { return absl::StrCat("334 ", base64, "\r\n"); }
 
 }  // namespace
 
+// The session itself, behind ServerSession's pimpl; on the thread that drives the session.
 class ServerSession::Impl {
  public:
   Impl(const ServerSessionOptions& options, ServerSessionHandler* handler, Transport transport,
@@ -128,7 +41,8 @@ class ServerSession::Impl {
         handler_(handler),
         transport_(std::move(transport)),
         reader_(options.max_line_length),
-        unstuffer_(options.max_message_size) {
+        sasl_(&options_.authenticate),
+        transaction_(LimitsOf(options), &envelope_) {
     envelope_.session_id = next_session_id.fetch_add(1, std::memory_order_relaxed) + 1;
     envelope_.peer_address = std::move(peer_address);
     envelope_.local_address = std::move(local_address);
@@ -166,7 +80,7 @@ class ServerSession::Impl {
     envelope_.esmtp = false;
     envelope_.auth_user.clear();
     authenticated_ = false;
-    ResetTransaction();
+    transaction_.Reset();
     reader_.Clear();
     MaybeShutdownIdle();
     Flush();
@@ -186,8 +100,7 @@ class ServerSession::Impl {
     // A message with the handler is not affected; its `done` will find the session closed.
     closed_ = true;
     pending_.clear();
-    content_.clear();
-    ResetTransaction();
+    transaction_.Abandon();
   }
 
   void Shutdown() {
@@ -208,13 +121,10 @@ class ServerSession::Impl {
   enum class State {
     kCommand,         // reading command lines
     kAuth,            // reading the response to a SASL challenge (334)
-    kData,            // reading the DATA body
-    kBdat,            // reading the octets of a BDAT chunk
+    kContent,         // reading the DATA body or a BDAT chunk (transaction_ knows which)
     kTlsHandshake,    // after the 220 to STARTTLS, until OnTlsEstablished: input is discarded
     kWaitingHandler,  // the handler holds a message; input is buffered in pending_
   };
-
-  enum class AuthStep { kPlain, kLoginUser, kLoginPassword };
 
   // Runs the protocol over `input` until it is used up, the handler holds a message (the rest
   // goes to pending_), or the session closes. Replies are collected and written once at the end.
@@ -229,19 +139,11 @@ class ServerSession::Impl {
       // TLS (CVE-2011-0411): it is dropped here, with the rest of this input.
       if (state_ == State::kTlsHandshake) break;
       if (input.empty()) break;
-      if (state_ == State::kData) {
-        const size_t used = unstuffer_.Feed(input, &content_);
-        input.remove_prefix(used);
-        content_wire_bytes_ += used;
-        if (used > 0 && !handler_->ContinueData(envelope_, content_wire_bytes_)) {
-          Drop();
-          break;
-        }
-        if (unstuffer_.done()) FinishData();
-        continue;
-      }
-      if (state_ == State::kBdat) {
-        ConsumeChunk(&input);
+      if (state_ == State::kContent) {
+        OnTransactionStep(
+            transaction_.Feed(&input, [this](const Envelope& envelope, size_t bytes_so_far) {
+              return handler_->ContinueData(envelope, bytes_so_far);
+            }));
         continue;
       }
       absl::string_view line;
@@ -250,13 +152,17 @@ class ServerSession::Impl {
           input = absl::string_view();
           break;
         case LineReader::Status::kTooLong:
-          if (state_ == State::kAuth) state_ = State::kCommand;  // the exchange is over
+          if (state_ == State::kAuth) {
+            // The response cannot be read: the exchange is over.
+            state_ = State::kCommand;
+            sasl_.Reset();
+          }
           BadCommand(MakeLocalReply(LocalReply::kLineTooLong));
           break;
         case LineReader::Status::kLine:
           handler_->OnCommandLine(envelope_, line);
           if (state_ == State::kAuth) {
-            OnAuthResponse(line);
+            OnSaslStep(sasl_.Respond(line));
           } else {
             HandleLine(line);
           }
@@ -303,13 +209,13 @@ class ServerSession::Impl {
         OnRcpt(std::move(command));
         return;
       case Verb::kData:
-        OnData();
+        OnTransactionStep(transaction_.Data());
         return;
       case Verb::kBdat:
         OnBdat(command.argument);
         return;
       case Verb::kRset:
-        ResetTransaction();
+        transaction_.Reset();
         Append(MakeLocalReply(LocalReply::kOk));
         return;
       case Verb::kNoop:
@@ -340,7 +246,7 @@ class ServerSession::Impl {
   }
 
   void OnHelo(Command command, bool esmtp) {
-    ResetTransaction();
+    transaction_.Reset();
     envelope_.helo = std::move(command.argument);
     envelope_.esmtp = esmtp;
     helo_seen_ = true;
@@ -363,281 +269,71 @@ class ServerSession::Impl {
     Append(reply);
   }
 
-  // Checks one MAIL parameter; returns the reply that refuses it, if any.
-  std::optional<Reply> CheckMailParam(const std::string& keyword, const std::string& value) {
-    auto unsupported = [&keyword] {
-      return MakeLocalReply(LocalReply::kUnsupportedParameter, keyword);
-    };
-    if (keyword == "SIZE") {
-      uint64_t size = 0;
-      if (!absl::SimpleAtoi(value, &size)) {
-        return MakeLocalReply(LocalReply::kBadSizeParameter);
-      }
-      size_hint_ = size;
-      return std::nullopt;
-    }
-    if (keyword == "BODY") {
-      if (absl::EqualsIgnoreCase(value, "7BIT")) return std::nullopt;
-      if (absl::EqualsIgnoreCase(value, "8BITMIME")) {
-        if (!options_.eightbitmime) return unsupported();
-        return std::nullopt;
-      }
-      // BINARYMIME is not offered: Volley keeps messages as text and may relay them with DATA.
-      if (absl::EqualsIgnoreCase(value, "BINARYMIME")) return unsupported();
-      return MakeLocalReply(LocalReply::kBadBodyParameter);
-    }
-    if (keyword == "SMTPUTF8") {
-      if (!options_.smtputf8) return unsupported();
-      if (!value.empty()) return MakeLocalReply(LocalReply::kSmtputf8Value);
-      envelope_.smtputf8_requested = true;
-      return std::nullopt;
-    }
-    if (keyword == "RET" && options_.dsn) {
-      if (absl::EqualsIgnoreCase(value, "FULL") || absl::EqualsIgnoreCase(value, "HDRS")) {
-        return std::nullopt;
-      }
-      return MakeLocalReply(LocalReply::kBadRetParameter);
-    }
-    if (keyword == "ENVID" && options_.dsn) {
-      if (!value.empty() && value.size() <= kMaxEnvidLength && IsXtext(value, false)) {
-        return std::nullopt;
-      }
-      return MakeLocalReply(LocalReply::kBadEnvidParameter);
-    }
-    return unsupported();
-  }
-
-  std::optional<Reply> CheckRcptParam(const std::string& keyword, const std::string& value) {
-    if (keyword == "NOTIFY" && options_.dsn) {
-      if (IsValidNotify(value)) return std::nullopt;
-      return MakeLocalReply(LocalReply::kBadNotifyParameter);
-    }
-    if (keyword == "ORCPT" && options_.dsn) {
-      if (IsValidOrcpt(value)) return std::nullopt;
-      return MakeLocalReply(LocalReply::kBadOrcptParameter);
-    }
-    return MakeLocalReply(LocalReply::kUnsupportedParameter, keyword);
-  }
-
-  // RFC 5321 4.1.1.11 allows each parameter once.
-  static bool HasRepeatedKeyword(const std::vector<std::pair<std::string, std::string>>& params) {
-    for (size_t i = 0; i < params.size(); ++i) {
-      for (size_t j = 0; j < i; ++j) {
-        if (params[i].first == params[j].first) return true;
-      }
-    }
-    return false;
-  }
-
   void OnMail(Command command) {
     if (!helo_seen_) {
       BadCommand(MakeLocalReply(LocalReply::kNeedHelo));
       return;
     }
-    if (mail_given_) {
-      BadCommand(MakeLocalReply(LocalReply::kNestedMail));
-      return;
-    }
-    if (options_.auth_required && !authenticated_) {
-      Append(MakeLocalReply(LocalReply::kAuthRequired));
-      mail_refused_ = true;
-      return;
-    }
-    if (!command.params.empty() && !envelope_.esmtp) {
-      BadCommand(MakeLocalReply(LocalReply::kParametersNeedEhlo));
-      return;
-    }
-    if (HasRepeatedKeyword(command.params)) {
-      BadCommand(MakeLocalReply(LocalReply::kRepeatedParameter));
-      return;
-    }
-    ResetTransaction();  // CheckMailParam sets what the parameters ask for
-    for (const auto& [keyword, value] : command.params) {
-      if (std::optional<Reply> refusal = CheckMailParam(keyword, value)) {
-        ResetTransaction();
-        BadCommand(std::move(*refusal));
-        return;
-      }
-    }
-    if (size_hint_ > options_.max_message_size) {
-      ResetTransaction();
-      Append(MakeLocalReply(LocalReply::kMessageTooBig));
-      mail_refused_ = true;
-      return;
-    }
-    envelope_.mail_from = std::move(command.address);
-    envelope_.mail_params = std::move(command.params);
-    if (std::optional<Reply> rejection = handler_->CheckMailFrom(envelope_)) {
-      ResetTransaction();
-      Append(*rejection);
-      mail_refused_ = true;
-      return;
-    }
-    mail_given_ = true;
-    errors_since_ok_ = 0;
-    Append(MakeLocalReply(LocalReply::kSenderOk));
+    OnTransactionStep(transaction_.Mail(
+        std::move(command), options_.auth_required && !authenticated_,
+        [this](const Envelope& envelope) { return handler_->CheckMailFrom(envelope); }));
   }
 
   void OnRcpt(Command command) {
-    if (!mail_given_) {
-      NeedMail(MakeLocalReply(LocalReply::kNeedMail));
-      return;
-    }
-    if (!command.params.empty() && !envelope_.esmtp) {
-      BadCommand(MakeLocalReply(LocalReply::kParametersNeedEhlo));
-      return;
-    }
-    if (HasRepeatedKeyword(command.params)) {
-      BadCommand(MakeLocalReply(LocalReply::kRepeatedParameter));
-      return;
-    }
-    for (const auto& [keyword, value] : command.params) {
-      if (std::optional<Reply> refusal = CheckRcptParam(keyword, value)) {
-        BadCommand(std::move(*refusal));
-        return;
-      }
-    }
-    ++rcpt_attempts_;
-    if (static_cast<int>(envelope_.recipients.size()) >= options_.max_recipients) {
-      Append(MakeLocalReply(LocalReply::kTooManyRecipients));
-      return;
-    }
-    if (std::optional<Reply> rejection = handler_->CheckRecipient(envelope_, command.address)) {
-      Append(*rejection);
-      return;
-    }
-    envelope_.recipients.push_back(std::move(command.address));
-    envelope_.recipient_params.push_back(std::move(command.params));
-    Append(MakeLocalReply(LocalReply::kRecipientOk));
+    OnTransactionStep(transaction_.Rcpt(
+        std::move(command), [this](const Envelope& envelope, absl::string_view recipient) {
+          return handler_->CheckRecipient(envelope, recipient);
+        }));
   }
 
-  void OnData() {
-    if (!mail_given_) {
-      NeedMail(MakeLocalReply(LocalReply::kNeedMail));
-      return;
-    }
-    if (envelope_.bdat) {
-      // RFC 3030 2: a transaction uses BDAT or DATA, not both.
-      BadCommand(MakeLocalReply(LocalReply::kDataAfterBdat));
-      return;
-    }
-    if (envelope_.recipients.empty()) {
-      if (rcpt_attempts_ > 0) {
-        // With pipelining the client sent DATA before it saw its RCPTs refused; this tells it
-        // not to send the body (RFC 2920 section 3.1).
-        Append(MakeLocalReply(LocalReply::kNoValidRecipients));
-      } else {
-        BadCommand(MakeLocalReply(LocalReply::kNeedRcpt));
-      }
-      return;
-    }
-    unstuffer_.Reset();
-    content_.clear();
-    content_.reserve(std::min<uint64_t>(size_hint_, kMaxReserve));
-    content_wire_bytes_ = 0;
-    state_ = State::kData;
-    Append(MakeLocalReply(LocalReply::kDataGoAhead));
-  }
-
-  void FinishData() {
-    state_ = State::kCommand;
-    if (unstuffer_.overflowed()) {
-      content_.clear();
-      ResetTransaction();
-      Append(MakeLocalReply(LocalReply::kMessageTooBig));
-      return;
-    }
-    HandOver();
-  }
-
-  // "BDAT <size> [LAST]" (RFC 3030 2).
   void OnBdat(absl::string_view argument) {
     if (!options_.chunking) {
       BadCommand(MakeLocalReply(LocalReply::kNotImplemented));
       return;
     }
-    std::vector<absl::string_view> words =
-        absl::StrSplit(argument, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    uint64_t size = 0;
-    const bool size_ok =
-        !words.empty() && words[0].size() <= 20 &&
-        std::all_of(words[0].begin(), words[0].end(),
-                    [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) &&
-        absl::SimpleAtoi(words[0], &size);
-    const bool last = words.size() == 2 && absl::EqualsIgnoreCase(words[1], "LAST");
-    if (!size_ok || words.size() > 2 || (words.size() == 2 && !last)) {
-      // Without a size the chunk cannot be skipped: what follows is read as commands.
-      BadCommand(MakeLocalReply(LocalReply::kBdatSyntax));
-      return;
-    }
-    chunk_remaining_ = size;
-    chunk_size_ = size;
-    chunk_last_ = last;
-    chunk_error_.reset();
-    if (!mail_given_) {
-      chunk_error_ = MakeLocalReply(LocalReply::kNeedMail);
-    } else if (envelope_.recipients.empty()) {
-      chunk_error_ = MakeLocalReply(LocalReply::kNeedRcpt);
-    } else if (size > options_.max_message_size ||
-               content_.size() + size > options_.max_message_size) {
-      chunk_error_ = MakeLocalReply(LocalReply::kMessageTooBig);
-    } else if (!envelope_.bdat) {
-      envelope_.bdat = true;
-      content_.clear();
-      content_.reserve(std::min<uint64_t>(std::max(size_hint_, size), kMaxReserve));
-      content_wire_bytes_ = 0;
-    }
-    state_ = State::kBdat;
-    if (chunk_remaining_ == 0) FinishChunk();
+    OnTransactionStep(transaction_.Bdat(argument));
   }
 
-  // Takes the octets of the current chunk from *input: into the message, or to nowhere when
-  // the chunk was refused.
-  void ConsumeChunk(absl::string_view* input) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(input->size(), chunk_remaining_));
-    if (!chunk_error_.has_value()) content_.append(input->data(), n);
-    input->remove_prefix(n);
-    chunk_remaining_ -= n;
-    if (!chunk_error_.has_value() && n > 0) {
-      content_wire_bytes_ += n;
-      if (!handler_->ContinueData(envelope_, content_wire_bytes_)) {
+  // Does what the transaction asks for after a command or some content. A reply also ends a
+  // content phase (a chunk's 250, a refused chunk, a 552); after a command the state is
+  // kCommand already.
+  void OnTransactionStep(MailTransaction::Step step) {
+    using Kind = MailTransaction::Step::Kind;
+    switch (step.kind) {
+      case Kind::kReply:
+        state_ = State::kCommand;
+        Append(step.reply);
+        return;
+      case Kind::kBadCommand:
+        state_ = State::kCommand;
+        BadCommand(std::move(step.reply));
+        return;
+      case Kind::kMailAccepted:
+        errors_since_ok_ = 0;
+        Append(step.reply);
+        return;
+      case Kind::kGoAhead:
+        state_ = State::kContent;
+        Append(step.reply);
+        return;
+      case Kind::kReadChunk:
+        state_ = State::kContent;
+        return;
+      case Kind::kMore:
+        return;
+      case Kind::kMessage:
+        HandOver();
+        return;
+      case Kind::kAbort:
         Drop();
         return;
-      }
     }
-    if (chunk_remaining_ == 0) FinishChunk();
-  }
-
-  void FinishChunk() {
-    state_ = State::kCommand;
-    if (chunk_error_.has_value()) {
-      Reply error = std::move(*chunk_error_);
-      chunk_error_.reset();
-      if (error.code == 552) {
-        // The message cannot be taken whole: the transaction is over (RFC 3030 2).
-        content_.clear();
-        ResetTransaction();
-        Append(error);
-      } else if (!mail_given_) {
-        NeedMail(std::move(error));
-      } else {
-        BadCommand(std::move(error));
-      }
-      return;
-    }
-    if (chunk_last_) {
-      HandOver();
-      return;
-    }
-    Append(MakeLocalReply(LocalReply::kChunkOk, chunk_size_));
   }
 
   // The message is complete: hand it to the handler and wait for its reply.
   void HandOver() {
     Envelope envelope = envelope_;
-    ResetTransaction();
-    std::string content = std::move(content_);
-    content_.clear();
+    std::string content = transaction_.TakeMessage();
     state_ = State::kWaitingHandler;
     const uint64_t sequence = ++message_sequence_;
     std::weak_ptr<bool> alive = alive_;
@@ -680,7 +376,7 @@ class ServerSession::Impl {
       BadCommand(MakeLocalReply(LocalReply::kNotImplemented));
       return;
     }
-    if (mail_given_) {
+    if (transaction_.active()) {
       BadCommand(MakeLocalReply(LocalReply::kStartTlsInTransaction));
       return;
     }
@@ -709,7 +405,7 @@ class ServerSession::Impl {
       BadCommand(MakeLocalReply(LocalReply::kAlreadyAuthenticated));
       return;
     }
-    if (mail_given_) {
+    if (transaction_.active()) {
       BadCommand(MakeLocalReply(LocalReply::kAuthInTransaction));
       return;
     }
@@ -719,72 +415,25 @@ class ServerSession::Impl {
       BadCommand(MakeLocalReply(LocalReply::kAuthSyntax));
       return;
     }
-    const bool plain = absl::EqualsIgnoreCase(words[0], "PLAIN");
-    if (!plain && !absl::EqualsIgnoreCase(words[0], "LOGIN")) {
-      BadCommand(MakeLocalReply(LocalReply::kAuthMechanism));
-      return;
-    }
-    auth_step_ = plain ? AuthStep::kPlain : AuthStep::kLoginUser;
-    if (words.size() == 2) {
-      // "=" is an empty initial response (RFC 4954 4).
-      OnAuthResponse(words[1] == "=" ? absl::string_view() : words[1]);
-      return;
-    }
-    state_ = State::kAuth;
-    // PLAIN's challenge is empty; LOGIN asks "Username:".
-    output_.append(Challenge(plain ? "" : "VXNlcm5hbWU6"));
+    std::optional<absl::string_view> initial_response;
+    if (words.size() == 2) initial_response = words[1];
+    OnSaslStep(sasl_.Start(words[0], initial_response));
   }
 
-  // One response to a challenge (or an initial response).
-  void OnAuthResponse(absl::string_view line) {
+  // Sends what the SASL exchange asks for, and takes the identity it proved.
+  void OnSaslStep(SaslStep step) {
+    if (const SaslChallenge* challenge = std::get_if<SaslChallenge>(&step)) {
+      state_ = State::kAuth;
+      output_.append(challenge->ToWire());
+      return;
+    }
     state_ = State::kCommand;
-    if (line == "*") {
-      BadCommand(MakeLocalReply(LocalReply::kAuthAborted));
-      return;
-    }
-    std::string decoded;
-    if (!DecodeBase64(line, &decoded)) {
-      BadCommand(MakeLocalReply(LocalReply::kAuthBadBase64));
-      return;
-    }
-    switch (auth_step_) {
-      case AuthStep::kPlain: {
-        // RFC 4616: [authzid] NUL authcid NUL passwd.
-        std::vector<absl::string_view> parts = absl::StrSplit(decoded, '\0');
-        if (parts.size() != 3 || parts[1].empty()) {
-          BadCommand(MakeLocalReply(LocalReply::kAuthBadPlain));
-          return;
-        }
-        // Acting for someone else (an authzid other than the user) is not supported.
-        if (!parts[0].empty() && parts[0] != parts[1]) {
-          BadCommand(MakeLocalReply(LocalReply::kAuthInvalid));
-          return;
-        }
-        CheckCredentials(std::string(parts[1]), parts[2]);
-        return;
-      }
-      case AuthStep::kLoginUser:
-        auth_login_user_ = std::move(decoded);
-        auth_step_ = AuthStep::kLoginPassword;
-        state_ = State::kAuth;
-        output_.append(Challenge("UGFzc3dvcmQ6"));  // "Password:"
-        return;
-      case AuthStep::kLoginPassword: {
-        std::string user = std::move(auth_login_user_);
-        auth_login_user_.clear();
-        CheckCredentials(std::move(user), decoded);
-        return;
-      }
-    }
-  }
-
-  void CheckCredentials(std::string user, absl::string_view password) {
-    if (user.empty() || !options_.authenticate(user, password)) {
-      BadCommand(MakeLocalReply(LocalReply::kAuthInvalid));
+    if (SaslFailure* failure = std::get_if<SaslFailure>(&step)) {
+      BadCommand(std::move(failure->reply));
       return;
     }
     authenticated_ = true;
-    envelope_.auth_user = std::move(user);
+    envelope_.auth_user = std::move(std::get<SaslSuccess>(step).user);
     errors_since_ok_ = 0;
     Append(MakeLocalReply(LocalReply::kAuthOk));
   }
@@ -798,36 +447,11 @@ class ServerSession::Impl {
     }
   }
 
-  // RCPT, DATA or BDAT without a transaction. After a MAIL we refused (452 while the spool is
-  // full, a size or sender refusal), a pipelining client has these on their way already
-  // (RFC 2920): they are the consequence of our refusal, not the client's error, and must not
-  // count towards hanging up on it.
-  void NeedMail(Reply reply) {
-    if (mail_refused_) {
-      Append(reply);
-    } else {
-      BadCommand(std::move(reply));
-    }
-  }
-
   // Answers 421 at once when shutting down and nothing is under way.
   void MaybeShutdownIdle() {
     if (shutdown_ && !closed_ && state_ == State::kCommand && reader_.buffered() == 0) {
       CloseWith(MakeLocalReply(LocalReply::kShuttingDown, options_.hostname));
     }
-  }
-
-  void ResetTransaction() {
-    mail_given_ = false;
-    mail_refused_ = false;
-    rcpt_attempts_ = 0;
-    size_hint_ = 0;
-    envelope_.mail_from.clear();
-    envelope_.mail_params.clear();
-    envelope_.smtputf8_requested = false;
-    envelope_.recipients.clear();
-    envelope_.recipient_params.clear();
-    envelope_.bdat = false;
   }
 
   void Append(const Reply& reply) { output_.append(reply.ToWire()); }
@@ -848,8 +472,7 @@ class ServerSession::Impl {
   // Closes without a reply (replies already due still go out first).
   void Drop() {
     Flush();
-    content_.clear();
-    ResetTransaction();
+    transaction_.Abandon();
     Close();
   }
 
@@ -862,8 +485,11 @@ class ServerSession::Impl {
   const ServerSessionOptions options_;
   ServerSessionHandler* const handler_;
   Transport transport_;
+  Envelope envelope_;
   LineReader reader_;
-  DotUnstuffer unstuffer_;
+  SaslServer sasl_;  // the AUTH exchange; state_ is kAuth while it awaits a response
+  // MAIL to the end of the content, in envelope_'s transaction fields.
+  MailTransaction transaction_;
 
   State state_ = State::kCommand;
   bool closed_ = false;
@@ -871,24 +497,10 @@ class ServerSession::Impl {
   bool refusing_ = false;    // after a 5xx greeting
   bool processing_ = false;  // inside Process(): replies are written when it returns
   bool helo_seen_ = false;
-  bool mail_given_ = false;
-  bool mail_refused_ = false;  // the last MAIL was refused; no RSET or MAIL since
   bool authenticated_ = false;
-  AuthStep auth_step_ = AuthStep::kPlain;
-  std::string auth_login_user_;  // AUTH LOGIN: the user, while asking for the password
-  int rcpt_attempts_ = 0;        // RCPT commands in this transaction, accepted or not
   int errors_since_ok_ = 0;
-  uint64_t size_hint_ = 0;
   uint64_t message_sequence_ = 0;  // matches `done` to the message it answers
-  // The current BDAT chunk.
-  uint64_t chunk_remaining_ = 0;
-  uint64_t chunk_size_ = 0;
-  bool chunk_last_ = false;
-  std::optional<Reply> chunk_error_;  // the chunk is refused: read it, drop it, send this
-  size_t content_wire_bytes_ = 0;     // DATA/BDAT octets received for this message
 
-  Envelope envelope_;
-  std::string content_;  // the DATA body or BDAT chunks received so far
   std::string pending_;  // input received while the handler holds a message
   std::string output_;   // replies not yet written
   absl::AnyInvocable<void()> resume_;

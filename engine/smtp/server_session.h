@@ -11,12 +11,12 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/strings/string_view.h"
 #include "engine/smtp/command_parser.h"
 #include "engine/smtp/dot_stuffing.h"
+#include "engine/smtp/envelope.h"
 #include "engine/smtp/line_reader.h"
 #include "engine/smtp/reply.h"
 
@@ -25,32 +25,6 @@ class TlsContext;
 }  // namespace volley::tls
 
 namespace volley::smtp {
-
-// What the client has said about itself and the transaction so far.
-struct Envelope {
-  // Unique per process (a counter shared by every session), for transcripts and logs.
-  uint64_t session_id = 0;
-  std::string peer_address;   // numeric IP of the client
-  std::string local_address;  // numeric IP the client connected to
-  std::string helo;           // EHLO/HELO argument
-  bool esmtp = false;         // EHLO (not HELO) was used
-  // TLS (STARTTLS or implicit) is active; then the protocol version ("TLSv1.3") and the IANA
-  // cipher suite name.
-  bool tls = false;
-  std::string tls_version;
-  std::string tls_cipher;
-  std::string auth_user;  // the authenticated user (AUTH), "" when none
-  // --- The transaction (reset by RSET, EHLO/HELO, and after each message). ---
-  std::string mail_from;  // "" for the null reverse-path
-  // MAIL parameters as parsed: keywords upper-cased, values as sent ("" for none), in order
-  // (SIZE, BODY, SMTPUTF8, RET, ENVID).
-  std::vector<std::pair<std::string, std::string>> mail_params;
-  bool smtputf8_requested = false;      // MAIL ... SMTPUTF8 (RFC 6531)
-  std::vector<std::string> recipients;  // accepted RCPT TO addresses, in order
-  // The parameters of each accepted RCPT (NOTIFY, ORCPT), parallel to `recipients`.
-  std::vector<std::vector<std::pair<std::string, std::string>>> recipient_params;
-  bool bdat = false;  // the content came by BDAT (RFC 3030) rather than DATA
-};
 
 // The handler's answer to a message.
 struct MessageResponse {
@@ -123,7 +97,8 @@ struct ServerSessionOptions {
   bool pipelining = true;
   bool smtputf8 = true;      // SMTPUTF8 offered and accepted on MAIL (else 555)
   bool eightbitmime = true;  // 8BITMIME offered and BODY=8BITMIME accepted (else 555)
-  // CHUNKING (RFC 3030): BDAT, and BODY=BINARYMIME (accepted, not advertised). Else 502.
+  // CHUNKING (RFC 3030): BDAT, else 502. BODY=BINARYMIME is never offered (555): Volley keeps
+  // messages as text and may relay them with DATA.
   bool chunking = true;
   // DSN (RFC 3461): MAIL RET= and ENVID=, RCPT NOTIFY= and ORCPT= (else 555).
   bool dsn = true;
@@ -161,7 +136,7 @@ struct ServerSessionOptions {
 //   whose command is refused (503 5.5.1 without MAIL or an accepted RCPT; 552 5.3.4 when the
 //   message would exceed max_message_size, which also ends the transaction) is still read and
 //   thrown away, so that the session stays in step. 250 2.0.0 per chunk; the LAST one's reply
-//   is the handler's. DATA after BDAT (or after BODY=BINARYMIME) in a transaction: 503 5.5.1.
+//   is the handler's. DATA after BDAT in a transaction: 503 5.5.1.
 // AUTH: needs EHLO, outside a transaction, once per session (else 503 5.5.1); 235 2.7.0 on
 //   success, 535 5.7.8 on bad credentials, 501 5.5.2 on malformed base64, 501 5.7.0 when the
 //   client cancels with "*", 504 5.5.4 for other mechanisms.
@@ -172,6 +147,10 @@ struct ServerSessionOptions {
 // Pipelining: replies to the commands in one Feed() are written in one Write(). After DATA's
 // 354 the session reads the body; pipelined input after the end of data waits until the
 // handler's `done` reply has been sent, so replies stay in order.
+// Not thread-safe: every call, and every Transport and handler callback, happens on the thread
+// that drives the session. Inside, SaslServer runs the AUTH exchange, and MailTransaction the
+// transaction from MAIL to the end of the content (parameters by esmtp_params, the content by
+// ContentReader); the session keeps the rest and the order of the replies.
 class ServerSession {
  public:
   // Where the session's output goes. Write may be called several times per Feed.
