@@ -6,7 +6,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/net_address.h"
-#include "engine/delivery/delivery_shard.h"
 #include "engine/smtp/local_replies.h"
 
 namespace volley::delivery {
@@ -27,35 +26,37 @@ std::string RouteKey(const config::Route& route) {
 
 }  // namespace
 
-DomainQueue::DomainQueue(DeliveryShard* shard, std::string domain)
-    : shard_(shard),
+DomainQueue::DomainQueue(const ShardServices* services, std::string domain)
+    : services_(services),
       domain_(std::move(domain)),
-      shaping_(shard->context().config->ShapingFor(domain_)),
-      route_(RouteFor(*shard->context().config, domain_)),
-      own_site_(shard->context().config->shaping_domains.contains(domain_)) {}
+      shaping_(services->config->ShapingFor(domain_)),
+      route_(RouteFor(*services->config, domain_)),
+      own_site_(services->config->shaping_domains.contains(domain_)) {}
 
-DomainQueue::~DomainQueue() { *alive_ = false; }
+DomainQueue::~DomainQueue() = default;
 
-void DomainQueue::Add(RecipientPtr recipient) { pending_.push_back(std::move(recipient)); }
+void DomainQueue::Add(RecipientPtr recipient) {
+  DCHECK(thread_.InLoopThread());
+  pending_.push_back(std::move(recipient));
+}
 
 void DomainQueue::Flush() {
+  DCHECK(thread_.InLoopThread());
   if (pending_.empty()) return;
-  if (site_ == nullptr || shard_->context().clock->Now() >= site_->expires) {
+  if (site_ == nullptr || services_->clock->Now() >= site_->expires) {
     if (!resolving_) Resolve();
     return;
   }
   std::vector<RecipientPtr> recipients;
   recipients.swap(pending_);
-  shard_->SendToSite(site_, std::move(recipients));
+  services_->send_to_site(site_, std::move(recipients));
 }
 
 void DomainQueue::Resolve() {
-  std::weak_ptr<bool> alive = alive_;
-  auto on_result = [this, alive](const dns::MxResult& result) {
-    if (alive.expired()) return;
+  auto on_result = liveness_.Guard([this](const dns::MxResult& result) {
     resolving_ = false;
     OnResolved(result);
-  };
+  });
   resolving_ = true;
   if (route_ != nullptr && IsIpLiteral(route_->host.host)) {
     dns::MxResult result;
@@ -67,16 +68,16 @@ void DomainQueue::Resolve() {
     return;
   }
   if (route_ != nullptr) {
-    shard_->resolver().ResolveHost(route_->host.host, std::move(on_result));
+    services_->resolver->ResolveHost(route_->host.host, std::move(on_result));
     return;
   }
-  shard_->resolver().Resolve(domain_, std::move(on_result));
+  services_->resolver->Resolve(domain_, std::move(on_result));
 }
 
 void DomainQueue::OnResolved(const dns::MxResult& result) {
   switch (result.outcome) {
     case dns::MxOutcome::kOk: {
-      const config::Config& config = *shard_->context().config;
+      const config::Config& config = *services_->config;
       auto site = std::make_shared<SiteRoute>();
       const uint16_t port = route_ != nullptr ? route_->host.port : config.delivery.port;
       for (const dns::MxHost& host : result.hosts) {
@@ -134,9 +135,9 @@ void DomainQueue::FailPending(const smtp::Reply& reply, bounce::BounceClass clas
   attempt.egress_pool = shaping_.egress_pool;
   for (RecipientPtr& r : failed) {
     if (permanent) {
-      shard_->Bounce(std::move(r), reply, classification, attempt);
+      services_->recorder->Bounce(std::move(r), reply, classification, attempt);
     } else {
-      shard_->TransientFailure(std::move(r), reply, std::nullopt, attempt, classification);
+      services_->recorder->Defer(std::move(r), reply, std::nullopt, attempt, classification);
     }
   }
 }

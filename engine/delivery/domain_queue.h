@@ -8,20 +8,21 @@
 #include <string>
 #include <vector>
 
-#include "dns/mx_resolver.h"
+#include "dns/resolver.h"
+#include "engine/base/liveness.h"
+#include "engine/base/thread_checker.h"
 #include "engine/bounce/bounce_class.h"
 #include "engine/config/config.h"
 #include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/shard_services.h"
 #include "engine/delivery/site_route.h"
 
 namespace volley::delivery {
 
-class DeliveryShard;
-
 // All calls on the owning shard's loop thread.
 class DomainQueue {
  public:
-  DomainQueue(DeliveryShard* shard, std::string domain);
+  DomainQueue(const ShardServices* services, std::string domain);
   ~DomainQueue();
 
   // A recipient that is due now, its body loaded. Flush() after adding what arrived together.
@@ -41,7 +42,8 @@ class DomainQueue {
   // Ends every pending recipient with `reply` (bounce when permanent).
   void FailPending(const smtp::Reply& reply, bounce::BounceClass classification, bool permanent);
 
-  DeliveryShard* const shard_;
+  const ShardServices* const services_;
+  ThreadChecker thread_;
   const std::string domain_;
   const config::ShapingConfig& shaping_;
   const config::Route* route_;
@@ -49,7 +51,7 @@ class DomainQueue {
   std::vector<RecipientPtr> pending_;
   std::shared_ptr<const SiteRoute> site_;  // from the last successful resolution
   bool resolving_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  Liveness liveness_;
 };
 
 }  // namespace volley::delivery

@@ -1,10 +1,10 @@
-// The ready queue and connection pool of one site (a set of MX hosts, or a smarthost route) on
-// the shard that owns it. Every domain that resolves to the site shares this queue, its
-// connections and its limits (RFC 5321 does not care which recipient domain a transaction is
-// for, and a receiving site judges us by the connections we open to it). Opens up to
-// connection_limit connections from the egress pool's sources in turn, hands each ready
-// connection the next transaction (up to max_recipients_per_batch recipients of the message at
-// the queue's front), and reports every outcome to the shard.
+// The ready queue of one site (a set of MX hosts, or a smarthost route) on the shard that owns
+// it. Every domain that resolves to the site shares this queue, its connections and its limits
+// (RFC 5321 does not care which recipient domain a transaction is for, and a receiving site
+// judges us by the connections we open to it). Asks the site's Shaper before it opens a
+// connection or starts a transaction, hands each ready connection the next transaction (up to
+// max_recipients_per_batch recipients of the message at the queue's front), and gives every
+// outcome to the shard's OutcomeRecorder.
 #ifndef VOLLEY_ENGINE_DELIVERY_SITE_QUEUE_H_
 #define VOLLEY_ENGINE_DELIVERY_SITE_QUEUE_H_
 
@@ -13,59 +13,49 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/time/time.h"
+#include "engine/base/liveness.h"
+#include "engine/base/thread_checker.h"
 #include "engine/bounce/bounce_class.h"
-#include "engine/config/config.h"
+#include "engine/delivery/connection_pool.h"
 #include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/shard_services.h"
 #include "engine/delivery/site_route.h"
-#include "engine/delivery/smtp_connection.h"
+#include "engine/shaping/shaper.h"
 
 namespace volley::delivery {
 
-class DeliveryShard;
-
-// All calls on the owning shard's loop thread.
-class SiteQueue : public ConnectionOwner {
+// All calls on the owning shard's loop.
+class SiteQueue final : public ConnectionPool::Listener {
  public:
-  SiteQueue(DeliveryShard* shard, std::string key);
+  SiteQueue(const ShardServices* services, std::string key);
   ~SiteQueue() override;
 
-  // Recipients due now, bodies loaded, from a domain that resolved to this site; `route` is
-  // that resolution (its hosts replace the ones known so far). Starts work at once: the
-  // recipients of one message arrive together, so they go out in one transaction.
+  // Recipients due now from a domain that resolved to this site; `route` is that resolution
+  // (its hosts and limits replace the ones known so far). Starts work at once: the recipients
+  // of one message arrive together, so they go out in one transaction.
   void Add(std::shared_ptr<const SiteRoute> route, std::vector<RecipientPtr> recipients);
 
   // Expires the ready recipients past max_age (called now and then by the shard).
   void ExpireReady();
 
   // Quits idle connections, lets transactions in flight finish, and aborts what is still open
-  // when `AbortConnections` is called.
+  // when AbortConnections is called. Ready recipients are dropped: they are in the spool.
   void BeginShutdown();
   void AbortConnections();
-  bool Idle() const { return ready_.empty() && connections_.empty(); }
+  bool Idle() const { return ready_.empty() && pool_.size() == 0; }
 
   const std::string& key() const { return key_; }
   size_t ready_count() const { return ready_.size(); }
-  size_t connection_count() const { return connections_.size(); }
-  size_t in_flight_count() const {
-    size_t n = 0;
-    for (const auto& [connection, batch] : in_flight_) n += batch.size();
-    return n;
-  }
+  size_t in_flight_count() const { return pool_.in_flight_recipients(); }
+  size_t connection_count() const { return pool_.size(); }
 
-  // ConnectionOwner:
-  void OnConnectionReady(SmtpConnection* connection) override;
-  void OnTransactionDone(SmtpConnection* connection,
-                         std::vector<smtp::RecipientOutcome> outcomes) override;
-  void OnConnectionClosed(SmtpConnection* connection, CloseInfo info) override;
-  void OnTargetFailed(const ConnectTarget& target) override;
-  void OnOpportunisticTlsFailed(const ConnectTarget& target) override;
-  bool SkipTlsWith(const ConnectTarget& target) override;
-  SSL_SESSION* TlsSessionFor(const ConnectTarget& target) override;
-  void OnTlsSession(const ConnectTarget& target, bssl::UniquePtr<SSL_SESSION> session) override;
-  void OnTlsHandshake(bool ok) override;
+  // ConnectionPool::Listener:
+  void OnReady(DeliveryConnection* connection) override;
+  void OnDone(DeliveryConnection* connection, std::vector<RecipientPtr> batch,
+              std::vector<smtp::RecipientOutcome> outcomes) override;
+  void OnClosed(DeliveryConnection* connection, bool never_ready, std::vector<RecipientPtr> batch,
+                ConnectionOwner::CloseInfo info) override;
 
  private:
   // Recipients this far from the front of the queue do not keep their message body in memory.
@@ -76,38 +66,34 @@ class SiteQueue : public ConnectionOwner {
   bool FrontReady();
   // Starts reading the bodies of the messages at the front.
   void EnsureBodies();
-  void OnBodyLoaded(queue::MessageId id,
-                    const absl::StatusOr<std::shared_ptr<const std::string>>& body);
+  void OnBodyLoaded(queue::MessageId id, const BodyLoader::Body& body);
   // Starts work on what is ready: transactions on idle connections, new connections within the
   // limits.
   void Pump();
-  void StartConnection(std::vector<ConnectTarget> targets);
-  void StartTransaction(SmtpConnection* connection);
+  void OpenConnections();
+  void StartTransaction(DeliveryConnection* connection);
+  // What decides a carried recipient's fate when its connection closed.
+  smtp::RecipientOutcome OutcomeAfterClose(size_t i, const ConnectionOwner::CloseInfo& info) const;
+  // The site failed before any session: every ready recipient gets the reason.
+  void OnNoSession(const ConnectionOwner::CloseInfo& info);
   // Ends every ready recipient's attempt with the same reply: a bounce when `permanent`,
   // otherwise a transient failure (retried).
   void FailAllReady(const smtp::Reply& reply, bounce::BounceClass classification, bool permanent);
   // Transactions the ready recipients make, counted up to `cap`.
   size_t PendingTransactions(size_t cap) const;
   // The attempt description for log records about `connection` (null: no connection).
-  AttemptInfo AttemptOf(const SmtpConnection* connection) const;
+  AttemptInfo AttemptOf(const DeliveryConnection* connection) const;
 
-  const config::ShapingConfig& shaping() const { return *route_->shaping; }
-
-  DeliveryShard* const shard_;
+  const ShardServices* const services_;
   const std::string key_;
+  ThreadChecker thread_;
   std::shared_ptr<const SiteRoute> route_;  // the latest resolution that sent recipients here
+  shaping::Shaper shaper_{nullptr};         // limits from route_
+  ConnectionPool pool_;
   std::deque<RecipientPtr> ready_;
   absl::flat_hash_set<queue::MessageId> loading_;  // bodies being read
   bool shutting_down_ = false;
-  size_t next_source_ = 0;  // round-robin over the egress pool
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
-
-  absl::flat_hash_set<SmtpConnection*> connections_;
-  absl::flat_hash_set<SmtpConnection*> connecting_;  // not yet ready
-  std::vector<SmtpConnection*> idle_;
-  absl::flat_hash_map<SmtpConnection*, std::vector<RecipientPtr>> in_flight_;
-  // TLS sessions to resume, by host address (RFC 5077 / 8446 tickets).
-  absl::flat_hash_map<std::string, bssl::UniquePtr<SSL_SESSION>> tls_sessions_;
+  Liveness liveness_;
 };
 
 }  // namespace volley::delivery

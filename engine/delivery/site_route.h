@@ -4,14 +4,21 @@
 #ifndef VOLLEY_ENGINE_DELIVERY_SITE_ROUTE_H_
 #define VOLLEY_ENGINE_DELIVERY_SITE_ROUTE_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "engine/config/config.h"
-#include "engine/delivery/smtp_connection.h"
 
 namespace volley::delivery {
+
+// One address of one host to connect to.
+struct ConnectTarget {
+  std::string host_name;  // MX host name (or the route host) for logs, SNI and verification
+  std::string address;    // numeric IP
+  uint16_t port = 25;
+};
 
 struct SiteRoute {
   // The site queue's identity: domains with the same key share one ready queue, one connection

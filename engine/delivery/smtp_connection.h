@@ -1,160 +1,92 @@
 // One outbound SMTP connection on a shard's loop: connects to the destination's hosts in order
 // (next host on refusal, timeout, a refused greeting or, under required TLS, a failed TLS
-// handshake), binds its egress source address, runs smtp::ClientSession over the socket (through a
-// TLS session after STARTTLS, or from the first byte for implicit TLS), applies RFC 5321
-// 4.5.3.2 timeouts per phase, and reports to its owner, the destination queue.
+// handshake), binds its egress source address, runs smtp::ClientSession over a net::TcpStream
+// (through a net::TlsStream after STARTTLS, or from the first byte for implicit TLS), applies
+// RFC 5321 4.5.3.2 timeouts per phase, and reports to its owner, the site's connection pool.
 #ifndef VOLLEY_ENGINE_DELIVERY_SMTP_CONNECTION_H_
 #define VOLLEY_ENGINE_DELIVERY_SMTP_CONNECTION_H_
 
-#include <openssl/ssl.h>
 #include <uv.h>
 
-#include <algorithm>
-#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/time/time.h"
-#include "engine/config/config.h"
+#include "absl/status/status.h"
+#include "engine/delivery/delivery_connection.h"
+#include "engine/net/stream.h"
+#include "engine/net/tls_stream.h"
+#include "engine/runtime/timer.h"
 #include "engine/smtp/client_session.h"
-#include "tls/tls_context.h"
-#include "tls/tls_session.h"
 
 namespace volley::delivery {
 
-struct ConnectTarget {
-  std::string host_name;  // MX host name (or the route host) for logs, SNI and verification
-  std::string address;    // numeric IP
-  uint16_t port = 25;
-};
-
-struct ConnectionOptions {
-  smtp::ProtocolOptions protocol;  // EHLO name, AUTH; STARTTLS flags are set from `tls`
-  config::TlsPolicy tls = config::TlsPolicy::kOpportunistic;
-  std::shared_ptr<tls::TlsContext> tls_context;  // a client context; needed unless disabled
-  std::string source_address;  // egress: local address to bind; "" / 0.0.0.0 / :: = any
-  std::string egress_pool;     // names, for log records
-  std::string egress_source;
-  config::SmtpTimeouts timeouts;
-  // Connection attempts per connection (hosts x addresses), so one dead site cannot keep a
-  // connection slot for hours.
-  int max_targets = 10;
-};
-
-class SmtpConnection;
-
-// The owner's side. All callbacks run on the loop thread; the connection must not be destroyed
-// by the owner (it deletes itself after OnConnectionClosed).
-class ConnectionOwner {
- public:
-  virtual ~ConnectionOwner() = default;
-  // The session is ready for a transaction (after EHLO, and again after each transaction the
-  // owner did not follow up). Call StartTransaction, Quit, or nothing (the connection idles and
-  // quits after idle_timeout).
-  virtual void OnConnectionReady(SmtpConnection* connection) = 0;
-  virtual void OnTransactionDone(SmtpConnection* connection,
-                                 std::vector<smtp::RecipientOutcome> outcomes) = 0;
-
-  struct CloseInfo {
-    bool was_ready = false;            // a session was established on some host
-    std::string error;                 // why the last attempt or the session ended ("" after QUIT)
-    std::optional<smtp::Reply> reply;  // the server reply behind `error`, when there was one
-    std::vector<smtp::RecipientOutcome> in_flight;  // outcomes of a transaction cut short
-    // Every host tried refused with a 5xx greeting: the destination does not take mail.
-    bool all_greetings_permanent = false;
-  };
-  // The connection is closed; it is deleted right after this returns.
-  virtual void OnConnectionClosed(SmtpConnection* connection, CloseInfo info) = 0;
-
-  // A host could not be used (connection refused or timed out, greeting refused, TLS failed),
-  // so the owner can skip it for a while.
-  virtual void OnTargetFailed(const ConnectTarget& target) { (void)target; }
-  // STARTTLS failed under the opportunistic policy: the connection retries this host once in
-  // plaintext; the owner may remember to skip TLS with it for a while.
-  virtual void OnOpportunisticTlsFailed(const ConnectTarget& target) { (void)target; }
-  // Whether to skip STARTTLS with this host (after such a failure), under the opportunistic
-  // policy.
-  virtual bool SkipTlsWith(const ConnectTarget& target) {
-    (void)target;
-    return false;
-  }
-  // TLS session resumption: the session to offer to a host, and a new one to keep.
-  virtual SSL_SESSION* TlsSessionFor(const ConnectTarget& target) {
-    (void)target;
-    return nullptr;
-  }
-  virtual void OnTlsSession(const ConnectTarget& target, bssl::UniquePtr<SSL_SESSION> session) {
-    (void)target;
-    (void)session;
-  }
-  virtual void OnTlsHandshake(bool ok) { (void)ok; }
-};
-
-class SmtpConnection {
+// All calls and callbacks on the loop's thread. Deletes itself after telling its owner it has
+// closed (on a later loop turn than the close, never inside a callback of its own).
+class SmtpConnection final : public DeliveryConnection {
  public:
   // Starts connecting at once. `targets` is non-empty.
   static SmtpConnection* Start(uv_loop_t* loop, ConnectionOwner* owner,
                                std::vector<ConnectTarget> targets,
                                const ConnectionOptions& options);
 
-  // Only when ready and idle.
-  void StartTransaction(smtp::Transaction transaction);
-  // Ends the session politely (QUIT) when idle; otherwise once the transaction is done.
-  void Quit();
-  // Closes at once; a transaction in flight fails with a transient outcome.
-  void Abort(absl::string_view reason);
-
-  bool idle() const {
-    return ready_ && protocol_ && protocol_->phase() == smtp::ClientSession::Phase::kIdle;
-  }
-  bool ready() const { return ready_; }
-  int transactions() const { return protocol_ ? protocol_->transactions() : 0; }
-  // The host currently connected (or the last one tried).
-  const ConnectTarget& target() const {
+  void StartTransaction(smtp::Transaction transaction) override;
+  void Quit() override;
+  void Abort(absl::string_view reason) override;
+  int transactions() const override { return session_ ? session_->transactions() : 0; }
+  const ConnectTarget& target() const override {
     return targets_[std::min(target_index_, targets_.size() - 1)];
   }
-  // The TLS in use ("" without TLS), for log records.
-  const std::string& tls_version() const { return tls_version_; }
-  const std::string& tls_cipher() const { return tls_cipher_; }
-  const ConnectionOptions& options() const { return options_; }
+  const std::string& tls_version() const override { return tls_version_; }
+  const std::string& tls_cipher() const override { return tls_cipher_; }
+  const ConnectionOptions& options() const override { return options_; }
 
  private:
   SmtpConnection(uv_loop_t* loop, ConnectionOwner* owner, std::vector<ConnectTarget> targets,
                  const ConnectionOptions& options);
-  ~SmtpConnection();
+  ~SmtpConnection() override;
 
-  struct Socket;
+  bool idle() const {
+    return ready_ && session_ && session_->phase() == smtp::ClientSession::Phase::kIdle;
+  }
+  bool attempt_open() const { return stream_ != nullptr && !attempt_closing_; }
   void ConnectNext();
-  void OnConnected(int status);
-  void OnRead(ssize_t nread, const uv_buf_t* buf);
-  // Bytes from the server, after TLS if any.
-  void OnPlaintext(absl::string_view bytes);
-  void Write(std::string bytes);
-  void WriteRaw(std::string bytes);
+  void OnConnected(const absl::Status& status);
+  void StartSession();
+  smtp::ClientSession::Callbacks SessionCallbacks();
+  void OnSessionFailed(const smtp::SessionError& error,
+                       std::vector<smtp::RecipientOutcome> in_flight);
+  void SetStreamCallbacks();
+  void OnData(absl::string_view bytes);
+  void OnEnd(const absl::Status& status);
   void StartTls();
+  void OnTlsEstablished(net::TlsStream* tls);
   void OnTlsFailed(const std::string& why);
   void ArmTimer();
+  absl::Duration PhaseTimeout() const;
   void OnTimeout();
-  // Ends the current attempt; with `try_next`, moves on to the next target.
-  void CloseSocket(bool try_next, std::string error, std::optional<smtp::Reply> reply,
-                   std::vector<smtp::RecipientOutcome> in_flight);
-  void OnSocketClosed();
+  // Ends the current attempt; with `try_next`, moves on to the next target once it is closed.
+  void CloseAttempt(bool try_next, std::string error, std::optional<smtp::Reply> reply,
+                    std::vector<smtp::RecipientOutcome> in_flight);
+  // After CloseAttempt, on the next loop turn: the session's callbacks may have been on the
+  // stack when the attempt closed; now they are not.
+  void AfterAttemptClosed();
   void Finish();
   std::string Where() const;
 
-  uv_loop_t* loop_;
-  ConnectionOwner* owner_;
-  std::vector<ConnectTarget> targets_;
+  uv_loop_t* const loop_;
+  ConnectionOwner* const owner_;
+  const std::vector<ConnectTarget> targets_;
   size_t target_index_ = 0;
-  ConnectionOptions options_;
-  Socket* socket_ = nullptr;  // the current attempt's TCP handle (freed in its close callback)
-  uv_timer_t* timer_ = nullptr;
-  std::unique_ptr<smtp::ClientSession> protocol_;
-  std::unique_ptr<tls::TlsSession> tls_;
+  const ConnectionOptions options_;
+  std::unique_ptr<net::Stream> stream_;  // the current attempt's connection (TCP, or TLS on it)
+  std::unique_ptr<smtp::ClientSession> session_;
+  Timer timer_;     // the phase timeouts
+  Timer deferred_;  // AfterAttemptClosed, and the final report
   bool tls_handshaking_ = false;
   bool tls_session_stored_ = false;
+  net::TlsStream* tls_ = nullptr;  // stream_ once TLS is on
   // The next attempt goes to the same host without STARTTLS (opportunistic fallback).
   bool retry_plaintext_ = false;
   bool plaintext_only_ = false;
@@ -162,12 +94,16 @@ class SmtpConnection {
   std::string tls_cipher_;
   bool ready_ = false;
   bool quit_requested_ = false;
-  bool closing_ = false;
+  bool attempt_closing_ = false;
   bool try_next_after_close_ = false;
+  bool finished_ = false;
   int targets_tried_ = 0;
   int permanent_greetings_ = 0;
   ConnectionOwner::CloseInfo close_info_;
 };
+
+// The production ConnectionFactory.
+ConnectionFactory SmtpConnectionFactory();
 
 }  // namespace volley::delivery
 

@@ -51,6 +51,16 @@ absl::Status Shard::Start(absl::AnyInvocable<absl::Status()> init) {
 
 bool Shard::Post(Task task) { return mailbox_.Post(std::move(task)); }
 
+absl::Status Shard::Call(absl::AnyInvocable<absl::Status()> fn) {
+  DCHECK(!InLoopThread());
+  std::promise<absl::Status> result;
+  std::future<absl::Status> future = result.get_future();
+  if (!Post([&result, &fn] { result.set_value(fn()); })) {
+    return absl::UnavailableError(absl::StrCat("shard ", index_, " has stopped"));
+  }
+  return future.get();
+}
+
 void Shard::CloseMailbox() {
   DCHECK(InLoopThread());
   mailbox_.Close();

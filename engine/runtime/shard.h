@@ -34,6 +34,11 @@ class Shard {
   // same thread. Returns false if the shard has stopped (the task is dropped).
   bool Post(Task task);
 
+  // Runs `fn` on the shard's loop thread and waits for its status: for set-up and tear-down
+  // steps of the thread that owns the shard (never on the loop thread itself). Unavailable when
+  // the shard has stopped.
+  absl::Status Call(absl::AnyInvocable<absl::Status()> fn);
+
   // Closes the mailbox once the loop's other handles are closed, so the loop ends and the thread
   // exits. Call on the loop thread when everything the shard owns has been shut down.
   void CloseMailbox();

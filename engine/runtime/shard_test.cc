@@ -69,6 +69,21 @@ TEST(Shard, InitErrorIsReturnedAndThreadEnds) {
   EXPECT_EQ(status.message(), "no");
 }
 
+TEST(Shard, CallRunsOnTheShardAndReturnsItsStatus) {
+  Shard shard(5);
+  ASSERT_TRUE(shard.Start().ok());
+  bool in_loop = false;
+  const absl::Status status = shard.Call([&] {
+    in_loop = shard.InLoopThread();
+    return absl::NotFoundError("from the shard");
+  });
+  EXPECT_TRUE(in_loop);
+  EXPECT_EQ(status, absl::NotFoundError("from the shard"));
+  shard.Post([&] { shard.CloseMailbox(); });
+  shard.Join();
+  EXPECT_EQ(shard.Call([] { return absl::OkStatus(); }).code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(Shard, InitRunsOnTheShardThread) {
   Shard shard(4);
   bool in_loop = false;

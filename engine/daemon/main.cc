@@ -13,7 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/base/logging.h"
 #include "engine/config/config.h"
-#include "engine/engine.h"
+#include "engine/daemon/engine.h"
 #include "queue/spool.h"
 #include "queue/spool_check.h"
 

@@ -1,8 +1,9 @@
-// The running daemon: shards with their listeners and delivery queues, the spool writer, the
-// delivery log and the HTTP API, wired together. main.cc owns process concerns (flags,
-// signals, exit codes); this owns the life of the engine.
-#ifndef VOLLEY_ENGINE_ENGINE_H_
-#define VOLLEY_ENGINE_ENGINE_H_
+// The running daemon, and the composition root: the spool writer, the delivery log, the
+// metrics and one Worker per shard (its delivery, injection and listeners; the HTTP API on
+// shard 0), wired together. main.cc owns process concerns (flags, signals, exit codes); this
+// owns the life of the engine.
+#ifndef VOLLEY_ENGINE_DAEMON_ENGINE_H_
+#define VOLLEY_ENGINE_DAEMON_ENGINE_H_
 
 #include <cstdint>
 #include <memory>
@@ -50,4 +51,4 @@ class Engine {
 
 }  // namespace volley
 
-#endif  // VOLLEY_ENGINE_ENGINE_H_
+#endif  // VOLLEY_ENGINE_DAEMON_ENGINE_H_

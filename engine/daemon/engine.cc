@@ -1,0 +1,257 @@
+#include "engine/daemon/engine.h"
+
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "engine/base/logging.h"
+#include "engine/daemon/worker.h"
+#include "engine/delivery/context.h"
+#include "engine/delivery/delivery_shard.h"
+#include "engine/events/delivery_log.h"
+#include "engine/metrics/engine_metrics.h"
+#include "engine/runtime/shard.h"
+#include "engine/runtime/worker_pool.h"
+#include "queue/disk_space.h"
+#include "queue/message_id.h"
+#include "queue/spool_writer.h"
+
+namespace volley {
+namespace {
+
+// What the engine holds in memory: recipients due within the horizon, at most the budget
+// (queue/due_loader.h). The rest of the queue lives only in the spool.
+constexpr size_t kMemoryBudget = 100000;
+constexpr absl::Duration kMemoryHorizon = absl::Minutes(1);
+constexpr absl::Duration kLoaderInterval = absl::Seconds(1);
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  config::Config config;
+  std::unique_ptr<queue::Spool> spool;
+  std::unique_ptr<events::DeliveryLog> log;
+  std::unique_ptr<metrics::EngineMetrics> metrics;
+  std::unique_ptr<queue::SpoolWriter> writer;
+  std::unique_ptr<WorkerPool> io_pool;
+  std::unique_ptr<queue::DiskSpaceMonitor> disk_space;
+  std::unique_ptr<queue::MessageIdGenerator> ids;
+  delivery::EngineContext context;
+  std::vector<std::unique_ptr<Shard>> shards;
+  std::unique_ptr<delivery::DeliveryRouter> router;
+  std::vector<std::unique_ptr<daemon::Worker>> workers;
+  std::vector<uint16_t> smtp_ports;  // per listen address, fixed by the first shard
+  uint16_t http_port = 0;
+  RecoveryReport recovery;
+  bool stopped = false;
+
+  absl::Status Assemble(const config::Config& config, std::unique_ptr<queue::Spool> spool);
+  absl::Status StartWorkers();
+  absl::Status Recover();
+  absl::Status OpenListeners();
+  void StartLoader();
+  // Answers a /metrics scrape once every shard has added its part, on its own thread.
+  void Scrape(absl::AnyInvocable<void(std::string)> reply);
+  void StopWorkers(absl::Duration grace);
+};
+
+absl::Status Engine::Impl::Assemble(const config::Config& config_in,
+                                    std::unique_ptr<queue::Spool> spool_in) {
+  config = config_in;
+  spool = std::move(spool_in);
+  absl::StatusOr<std::unique_ptr<events::DeliveryLog>> opened =
+      events::DeliveryLog::Open(config.server.log);
+  if (!opened.ok()) return opened.status();
+  log = *std::move(opened);
+  int threads = config.server.threads;
+  if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  metrics = std::make_unique<metrics::EngineMetrics>(threads);
+  metrics::EngineMetrics* m = metrics.get();
+  writer = std::make_unique<queue::SpoolWriter>(spool.get(),
+                                                [m](absl::Duration elapsed, int messages, bool ok) {
+                                                  m->CountSpoolCommit(elapsed, messages, ok);
+                                                });
+  io_pool = std::make_unique<WorkerPool>(2);
+  disk_space =
+      std::make_unique<queue::DiskSpaceMonitor>(config.server.spool, config.server.spool_min_free);
+  ids = std::make_unique<queue::MessageIdGenerator>(Clock::Real());
+  context.config = &config;
+  context.spool = spool.get();
+  context.writer = writer.get();
+  context.metrics = metrics.get();
+  context.clock = &Clock::Real();
+  context.io_pool = io_pool.get();
+  context.disk_space = disk_space.get();
+  context.memory_horizon = kMemoryHorizon;
+  std::vector<Shard*> raw;
+  for (int i = 0; i < threads; ++i) {
+    shards.push_back(std::make_unique<Shard>(i));
+    raw.push_back(shards.back().get());
+  }
+  router = std::make_unique<delivery::DeliveryRouter>(std::move(raw));
+  daemon::WorkerShared shared;
+  shared.context = context;
+  shared.log = log.get();
+  shared.router = router.get();
+  shared.ids = ids.get();
+  shared.shards = threads;
+  for (auto& shard : shards)
+    workers.push_back(std::make_unique<daemon::Worker>(shard.get(), shared));
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::StartWorkers() {
+  // Every shard runs before any listens: a message accepted on one may be handed to any.
+  for (auto& worker : workers) {
+    if (absl::Status status = worker->Start(); !status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::Recover() {
+  // A restart reads only the spool's counts here; the writer's loader then feeds the shards
+  // from the due-time index, what is due first, as memory allows.
+  const absl::Time start = absl::Now();
+  absl::StatusOr<queue::MessageId> max_id = spool->MaxMessageId();
+  if (!max_id.ok()) return max_id.status();
+  ids->RaiseFloor(*max_id);
+  recovery.recipients = writer->queued_recipients();
+  recovery.duration = absl::Now() - start;
+  return absl::OkStatus();
+}
+
+absl::Status Engine::Impl::OpenListeners() {
+  std::vector<uint16_t> ports;
+  for (const config::HostPort& listen : config.inject_smtp.listen) ports.push_back(listen.port);
+  // The first shard binds the configured ports (0: the kernel picks one); the others share
+  // the ports it got.
+  for (auto& worker : workers) {
+    absl::StatusOr<std::vector<uint16_t>> bound = worker->OpenSmtp(ports);
+    if (!bound.ok()) return bound.status();
+    ports = *bound;
+  }
+  smtp_ports = ports;
+  absl::StatusOr<uint16_t> http = workers[0]->OpenHttp(
+      [this](absl::AnyInvocable<void(std::string)> reply) { Scrape(std::move(reply)); });
+  if (!http.ok()) return http.status();
+  http_port = *http;
+  return absl::OkStatus();
+}
+
+void Engine::Impl::Scrape(absl::AnyInvocable<void(std::string)> reply) {
+  // What one scrape gathers; the last shard to add its part hands it back to shard 0, whose loop
+  // runs the HTTP server.
+  struct Gathering {
+    std::mutex mutex;
+    metrics::ScrapeTotals totals;
+    int remaining = 0;
+    absl::AnyInvocable<void(std::string)> reply;
+  };
+  auto gathering = std::make_shared<Gathering>();
+  gathering->reply = std::move(reply);
+  gathering->remaining = static_cast<int>(workers.size());
+  gathering->totals.spooled_recipients = static_cast<int64_t>(writer->queued_recipients());
+  gathering->totals.spool_bytes = spool->DiskBytes();
+  gathering->totals.spool_free_bytes = disk_space->free_bytes();
+  gathering->totals.spool_refusing = context.SpoolRefusesInjection();
+  auto finish = [this, gathering] {
+    shards[0]->Post(
+        [this, gathering] { std::move(gathering->reply)(metrics->Render(gathering->totals)); });
+  };
+  for (auto& worker : workers) {
+    daemon::Worker* w = worker.get();
+    auto add = [w, gathering, finish] {
+      {
+        std::lock_guard<std::mutex> lock(gathering->mutex);
+        w->Collect(&gathering->totals);
+        if (--gathering->remaining > 0) return;
+      }
+      finish();
+    };
+    if (!w->shard()->Post(add)) {
+      // A stopped shard holds nothing.
+      std::lock_guard<std::mutex> lock(gathering->mutex);
+      if (--gathering->remaining == 0) finish();
+    }
+  }
+}
+
+void Engine::Impl::StartLoader() {
+  queue::LoaderOptions options;
+  options.budget = kMemoryBudget;
+  options.horizon = kMemoryHorizon;
+  options.interval = kLoaderInterval;
+  delivery::DeliveryRouter* r = router.get();
+  writer->StartLoader(options, [r](std::vector<queue::DueRecipient> due) {
+    // On the writer thread: recipients of one message share their MessageInfo.
+    std::vector<delivery::RecipientPtr> batch;
+    batch.reserve(due.size());
+    std::shared_ptr<const delivery::MessageInfo> info;
+    for (queue::DueRecipient& d : due) {
+      if (info == nullptr || info->id != d.meta.id) info = delivery::MakeMessageInfo(d.meta);
+      batch.push_back(delivery::MakeRecipient(info, nullptr, std::move(d.record)));
+    }
+    delivery::DeliveryShard::Dispatch(*r, std::move(batch));
+  });
+}
+
+void Engine::Impl::StopWorkers(absl::Duration grace) {
+  // Every shard stops at once; each has `grace` for what it has in flight.
+  for (auto& worker : workers) worker->BeginStop(grace);
+  for (auto& worker : workers) worker->Join();
+  workers.clear();
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(const config::Config& config,
+                                                      std::unique_ptr<queue::Spool> spool) {
+  auto engine = std::unique_ptr<Engine>(new Engine(std::make_unique<Impl>()));
+  Impl& e = *engine->impl_;
+  absl::Status status = e.Assemble(config, std::move(spool));
+  if (status.ok()) status = e.StartWorkers();
+  if (status.ok()) status = e.Recover();
+  if (status.ok()) status = e.OpenListeners();
+  if (!status.ok()) {
+    engine->Stop(absl::ZeroDuration());
+    return status;
+  }
+  e.StartLoader();
+  return engine;
+}
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() { Stop(); }
+
+void Engine::Stop(absl::Duration grace) {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->StopWorkers(grace);
+  impl_->io_pool.reset();
+  if (impl_->writer != nullptr) impl_->writer->Stop();
+  if (impl_->log != nullptr) impl_->log->Flush();
+}
+
+void Engine::ReopenLog() { impl_->log->Reopen(); }
+
+std::vector<std::string> Engine::smtp_addresses() const {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < impl_->smtp_ports.size(); ++i) {
+    config::HostPort hp = impl_->config.inject_smtp.listen[i];
+    hp.port = impl_->smtp_ports[i];
+    out.push_back(hp.ToString());
+  }
+  return out;
+}
+
+std::string Engine::http_address() const {
+  config::HostPort hp = impl_->config.http.listen;
+  hp.port = impl_->http_port;
+  return hp.ToString();
+}
+
+const Engine::RecoveryReport& Engine::recovery() const { return impl_->recovery; }
+
+}  // namespace volley

@@ -1,0 +1,163 @@
+#include "engine/daemon/worker.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "dns/mx_resolver.h"
+#include "engine/base/logging.h"
+#include "engine/delivery/smtp_connection.h"
+#include "engine/http/api/liveness.h"
+
+namespace volley::daemon {
+
+dns::ResolverOptions ResolverOptionsFrom(const config::DnsConfig& dns) {
+  dns::ResolverOptions options;
+  for (const config::HostPort& server : dns.servers) options.servers.push_back(server.ToString());
+  options.timeout = dns.timeout;
+  switch (dns.ip_lookup_strategy) {
+    case config::IpLookupStrategy::kIpv4ThenIpv6:
+      options.ip_lookup_strategy = dns::IpLookupStrategy::kIpv4ThenIpv6;
+      break;
+    case config::IpLookupStrategy::kIpv6ThenIpv4:
+      options.ip_lookup_strategy = dns::IpLookupStrategy::kIpv6ThenIpv4;
+      break;
+    case config::IpLookupStrategy::kIpv4Only:
+      options.ip_lookup_strategy = dns::IpLookupStrategy::kIpv4Only;
+      break;
+    case config::IpLookupStrategy::kIpv6Only:
+      options.ip_lookup_strategy = dns::IpLookupStrategy::kIpv6Only;
+      break;
+  }
+  options.min_ttl = dns.min_ttl;
+  options.max_ttl = dns.max_ttl;
+  options.serve_stale = dns.serve_stale;
+  options.cache_size = static_cast<size_t>(dns.cache_size);
+  return options;
+}
+
+Worker::Worker(Shard* shard, const WorkerShared& shared) : shard_(shard), shared_(shared) {}
+
+Worker::~Worker() = default;
+
+absl::Status Worker::Start() {
+  absl::Status status = shard_->Start([this] { return Build(); });
+  started_ = status.ok();
+  return status;
+}
+
+absl::Status Worker::Build() {
+  const int index = shard_->index();
+  counters_ = std::make_unique<metrics::EventCounters>(shared_.context.metrics, index);
+  events_.Subscribe(shared_.log);
+  events_.Subscribe(counters_.get());
+  delivery::EngineContext context = shared_.context;
+  context.events = &events_;
+  absl::StatusOr<std::unique_ptr<dns::MxResolver>> resolver = dns::MxResolver::Create(
+      shard_->loop(), ResolverOptionsFrom(context.config->dns), *context.clock);
+  if (!resolver.ok()) return resolver.status();
+  delivery_ = std::make_unique<delivery::DeliveryShard>(
+      shard_, context, shared_.router, *std::move(resolver), delivery::SmtpConnectionFactory());
+  shared_.router->Attach(static_cast<size_t>(index), delivery_.get());
+  injector_ = std::make_unique<inject::Injector>(shard_, context, shared_.router, shared_.ids);
+  smtp_injection_ = std::make_unique<inject::SmtpInjection>(injector_.get());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint16_t>> Worker::OpenSmtp(const std::vector<uint16_t>& ports) {
+  std::vector<uint16_t> bound;
+  absl::Status status = shard_->Call([&]() -> absl::Status {
+    const config::Config& config = *shared_.context.config;
+    const config::SmtpInjectConfig& inject = config.inject_smtp;
+    for (size_t i = 0; i < inject.listen.size(); ++i) {
+      inject::SmtpListenerOptions options;
+      options.address = inject.listen[i].host;
+      options.port = ports[i];
+      options.reuse_port = true;
+      options.max_connections = std::max(1, inject.max_connections / shared_.shards);
+      options.session.hostname = config.server.hostname;
+      options.session.max_message_size = inject.max_message_size;
+      options.session.max_recipients = inject.max_recipients;
+      absl::StatusOr<std::unique_ptr<inject::SmtpListener>> listener =
+          inject::SmtpListener::Create(shard_->loop(), options, smtp_injection_.get());
+      if (!listener.ok()) {
+        return absl::Status(listener.status().code(),
+                            absl::StrCat("[inject.smtp] listen ", inject.listen[i].ToString(), ": ",
+                                         listener.status().message()));
+      }
+      bound.push_back((*listener)->port());
+      listeners_.push_back(*std::move(listener));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return bound;
+}
+
+absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape) {
+  uint16_t port = 0;
+  absl::Status status = shard_->Call([&]() -> absl::Status {
+    const config::HostPort& listen = shared_.context.config->http.listen;
+    http::HttpServerOptions options;
+    options.address = listen.host;
+    options.port = listen.port;
+    absl::StatusOr<std::unique_ptr<http::HttpServer>> server =
+        http::HttpServer::Create(shard_->loop(), options);
+    if (!server.ok()) {
+      return absl::Status(server.status().code(), absl::StrCat("[http] listen ", listen.ToString(),
+                                                               ": ", server.status().message()));
+    }
+    http_ = *std::move(server);
+    http::api::RegisterMetrics(&http_->router(), std::move(scrape));
+    http::api::RegisterLiveness(&http_->router());
+    port = http_->port();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return port;
+}
+
+void Worker::Collect(metrics::ScrapeTotals* totals) const {
+  DCHECK(shard_->InLoopThread());
+  if (delivery_ != nullptr) delivery_->Collect(totals);
+  int64_t inbound = 0;
+  for (const auto& listener : listeners_) inbound += listener->open_connections();
+  totals->connections[static_cast<size_t>(metrics::Direction::kInbound)] += inbound;
+}
+
+void Worker::BeginStop(absl::Duration grace) {
+  if (!started_) return;
+  // When the post fails the loop has ended already.
+  shard_->Post([this, grace] { StopOnLoop(grace); });
+}
+
+void Worker::StopOnLoop(absl::Duration grace) {
+  // What must close before the shard can end: the listeners, the HTTP server, the delivery.
+  closing_ = 1 + static_cast<int>(listeners_.size()) + (http_ != nullptr ? 1 : 0);
+  auto one_done = [this] {
+    if (--closing_ > 0) return;
+    // Not inside the last part's own callback: everything goes on the next turn.
+    shard_->Post([this] { Teardown(); });
+  };
+  for (auto& listener : listeners_) listener->Close(grace, one_done);
+  if (http_ != nullptr) http_->Close(one_done);
+  delivery_->Shutdown(grace, one_done);
+}
+
+void Worker::Teardown() {
+  listeners_.clear();
+  http_.reset();
+  smtp_injection_.reset();
+  injector_.reset();
+  shared_.router->Detach(static_cast<size_t>(shard_->index()));
+  delivery_.reset();
+  counters_.reset();
+  shard_->CloseMailbox();
+}
+
+void Worker::Join() {
+  if (started_) shard_->Join();
+  started_ = false;
+}
+
+}  // namespace volley::daemon

@@ -1,0 +1,92 @@
+// Everything one shard runs: its delivery (resolver, queues, connections), its injector and
+// SMTP listeners, and on shard 0 the HTTP server. The Engine makes one Worker per shard.
+#ifndef VOLLEY_ENGINE_DAEMON_WORKER_H_
+#define VOLLEY_ENGINE_DAEMON_WORKER_H_
+
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "dns/mx_resolver.h"
+#include "engine/config/config.h"
+#include "engine/delivery/context.h"
+#include "engine/delivery/delivery_shard.h"
+#include "engine/events/event_bus.h"
+#include "engine/http/api/metrics.h"
+#include "engine/http/http_server.h"
+#include "engine/inject/injector.h"
+#include "engine/inject/smtp_injection.h"
+#include "engine/inject/smtp_listener.h"
+#include "engine/metrics/engine_metrics.h"
+#include "engine/metrics/event_counters.h"
+#include "engine/runtime/shard.h"
+#include "queue/message_id.h"
+
+namespace volley::daemon {
+
+// What the workers share; it outlives them.
+struct WorkerShared {
+  // Process-wide services; its `events` is set per worker.
+  delivery::EngineContext context;
+  events::EventSink* log = nullptr;  // the delivery log
+  delivery::DeliveryRouter* router = nullptr;
+  queue::MessageIdGenerator* ids = nullptr;
+  int shards = 1;
+};
+
+// The public methods are called by the Engine's thread; each runs its work on the shard's
+// loop thread (Shard::Call), where everything the worker owns is made, used and destroyed.
+class Worker {
+ public:
+  // `shard` is not started yet; it outlives the worker.
+  Worker(Shard* shard, const WorkerShared& shared);
+  ~Worker();  // the shard's thread must have ended (Join)
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Starts the shard's thread and builds the worker's parts on it.
+  absl::Status Start();
+  // The SMTP listeners on the configured addresses. `ports` are the ports to bind, one per
+  // address (0: the kernel chooses); the ports bound are returned.
+  absl::StatusOr<std::vector<uint16_t>> OpenSmtp(const std::vector<uint16_t>& ports);
+  // The HTTP server (shard 0); returns the port bound.
+  absl::StatusOr<uint16_t> OpenHttp(http::api::Scrape scrape);
+  // On the shard's loop thread: this shard's part of a /metrics scrape.
+  void Collect(metrics::ScrapeTotals* totals) const;
+
+  // Stops: listeners close (sessions finish their current transaction, at most `grace`),
+  // delivery stops (transactions in flight get `grace`, then are abandoned and stay queued),
+  // everything is destroyed on the loop, and the thread ends. Returns at once; Join waits.
+  void BeginStop(absl::Duration grace);
+  void Join();
+
+  Shard* shard() { return shard_; }
+
+ private:
+  absl::Status Build();
+  void StopOnLoop(absl::Duration grace);
+  void Teardown();
+
+  Shard* const shard_;
+  WorkerShared shared_;
+  bool started_ = false;
+  // Loop thread only, from Build until Teardown.
+  events::EventBus events_;
+  std::unique_ptr<metrics::EventCounters> counters_;
+  std::unique_ptr<delivery::DeliveryShard> delivery_;
+  std::unique_ptr<inject::Injector> injector_;
+  std::unique_ptr<inject::SmtpInjection> smtp_injection_;
+  std::vector<std::unique_ptr<inject::SmtpListener>> listeners_;
+  std::unique_ptr<http::HttpServer> http_;
+  int closing_ = 0;  // parts still closing during the stop
+};
+
+// The resolver settings of [dns].
+dns::ResolverOptions ResolverOptionsFrom(const config::DnsConfig& dns);
+
+}  // namespace volley::daemon
+
+#endif  // VOLLEY_ENGINE_DAEMON_WORKER_H_

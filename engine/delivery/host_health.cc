@@ -1,0 +1,40 @@
+#include "engine/delivery/host_health.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace volley::delivery {
+namespace {
+
+std::string HostKey(const ConnectTarget& target) {
+  return absl::StrCat(target.address, ":", target.port);
+}
+
+// True while `until` (if any) is in the future; forgets entries that have passed.
+bool Active(absl::flat_hash_map<std::string, absl::Time>& map, const std::string& key,
+            absl::Time now) {
+  auto it = map.find(key);
+  if (it == map.end()) return false;
+  if (it->second > now) return true;
+  map.erase(it);
+  return false;
+}
+
+}  // namespace
+
+bool HostHealth::RecentlyFailed(const ConnectTarget& target) {
+  return Active(failed_, HostKey(target), clock_.Now());
+}
+
+void HostHealth::MarkFailed(const ConnectTarget& target) {
+  failed_[HostKey(target)] = clock_.Now() + kFailedHostDelay;
+}
+
+bool HostHealth::TlsRecentlyFailed(const ConnectTarget& target) {
+  return Active(no_tls_, HostKey(target), clock_.Now());
+}
+
+void HostHealth::MarkTlsFailed(const ConnectTarget& target) {
+  no_tls_[HostKey(target)] = clock_.Now() + kNoTlsDelay;
+}
+
+}  // namespace volley::delivery

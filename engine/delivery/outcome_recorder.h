@@ -1,0 +1,73 @@
+// The one place where a recipient's outcome becomes an event (delivery log, metrics) and a
+// spool change: delivered, bounced, deferred for a retry, or expired.
+#ifndef VOLLEY_ENGINE_DELIVERY_OUTCOME_RECORDER_H_
+#define VOLLEY_ENGINE_DELIVERY_OUTCOME_RECORDER_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+#include "engine/base/clock.h"
+#include "engine/bounce/bounce_class.h"
+#include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/retry_policy.h"
+#include "engine/events/event.h"
+#include "engine/smtp/client_session.h"
+#include "engine/smtp/reply.h"
+#include "queue/spool_writer.h"
+
+namespace volley::delivery {
+
+// Every outcome ends the recipient's attempt: its attempt count goes up (an attempt is a
+// transaction the recipient was in, or a local verdict on it), one or two events are emitted in
+// the order a reader of the log expects, and the spool learns the new state. All calls on the
+// owning shard's loop.
+class OutcomeRecorder {
+ public:
+  struct Options {
+    events::EventSink* events = nullptr;
+    queue::SpoolWriter* writer = nullptr;
+    Clock* clock = nullptr;
+    RetryPolicy* retry = nullptr;
+    // Retries due within this stay in memory (`keep`); later ones are let go and read back from
+    // the spool by the writer's loader (queue/due_loader.h).
+    absl::Duration memory_horizon = absl::Minutes(1);
+    // Takes a recipient whose retry stays in memory (the shard's Scheduler).
+    absl::AnyInvocable<void(RecipientPtr)> keep;
+  };
+
+  explicit OutcomeRecorder(Options options) : options_(std::move(options)) {}
+
+  // A server's reply (or a reply made up for a failed session) decided the recipient's
+  // transaction: 2xx delivered, 5xx bounced (classified), anything else deferred.
+  void Record(RecipientPtr recipient, const smtp::RecipientOutcome& outcome,
+              const AttemptInfo& attempt);
+  // A permanent failure decided locally (DNS, a greeting refused by every host).
+  void Bounce(RecipientPtr recipient, const smtp::Reply& reply, bounce::BounceClass classification,
+              const AttemptInfo& attempt);
+  // A transient failure: retried after the policy's delay, or expired when that would be past
+  // max_age. `remote_reply`: the reply came from the server.
+  void Defer(RecipientPtr recipient, const smtp::Reply& reply, std::optional<std::string> command,
+             const AttemptInfo& attempt, bounce::BounceClass classification,
+             bool remote_reply = false);
+  // Expires the recipient when its message is past max_age (and returns true), in any state:
+  // scheduled, ready or about to be sent.
+  bool ExpireIfDue(RecipientPtr& recipient);
+
+ private:
+  // An Expiration record, then a MessageExpired bounce.
+  void Expire(RecipientPtr recipient, const smtp::Reply& reply, std::optional<std::string> command,
+              const AttemptInfo& attempt, bool remote_reply);
+  void Emit(events::EventType type, const QueuedRecipient& r, const smtp::Reply& reply,
+            bool remote_reply, const std::optional<std::string>& command,
+            const AttemptInfo& attempt, std::optional<bounce::BounceClass> classification,
+            bool expired = false);
+  void Done(const QueuedRecipient& r);
+
+  Options options_;
+};
+
+}  // namespace volley::delivery
+
+#endif  // VOLLEY_ENGINE_DELIVERY_OUTCOME_RECORDER_H_

@@ -1,0 +1,49 @@
+// What a shard's domain and site queues use from their shard: its loop, clock and config, and
+// the shard's one instance of each delivery service. Filled in by DeliveryShard; queues hold a
+// pointer to it for their whole life.
+#ifndef VOLLEY_ENGINE_DELIVERY_SHARD_SERVICES_H_
+#define VOLLEY_ENGINE_DELIVERY_SHARD_SERVICES_H_
+
+#include <uv.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "dns/resolver.h"
+#include "engine/base/clock.h"
+#include "engine/config/config.h"
+#include "engine/delivery/body_loader.h"
+#include "engine/delivery/delivery_connection.h"
+#include "engine/delivery/host_health.h"
+#include "engine/delivery/outcome_recorder.h"
+#include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/site_route.h"
+#include "engine/delivery/tls_client_cache.h"
+#include "engine/metrics/engine_metrics.h"
+
+namespace volley::delivery {
+
+// Everything here lives on the shard's loop thread and outlives the shard's queues.
+struct ShardServices {
+  uv_loop_t* loop = nullptr;
+  int shard = 0;  // the shard's index, for its metric slots
+  Clock* clock = nullptr;
+  const config::Config* config = nullptr;
+  OutcomeRecorder* recorder = nullptr;
+  BodyLoader* bodies = nullptr;
+  HostHealth* hosts = nullptr;
+  TlsClientCache* tls = nullptr;
+  dns::Resolver* resolver = nullptr;
+  metrics::EngineMetrics* metrics = nullptr;
+  ConnectionFactory connect;
+  // Hands recipients resolved to `site` to the shard that owns the site (maybe this one).
+  std::function<void(std::shared_ptr<const SiteRoute> site, std::vector<RecipientPtr>)>
+      send_to_site;
+  // A site has no connection left (the shard may be done shutting down).
+  std::function<void()> on_site_idle;
+};
+
+}  // namespace volley::delivery
+
+#endif  // VOLLEY_ENGINE_DELIVERY_SHARD_SERVICES_H_

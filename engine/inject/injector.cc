@@ -1,0 +1,159 @@
+#include "engine/inject/injector.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "engine/base/bytes.h"
+#include "engine/base/logging.h"
+#include "engine/events/event.h"
+#include "engine/message/trace.h"
+#include "engine/smtp/command_parser.h"
+#include "engine/smtp/local_replies.h"
+
+namespace volley::inject {
+
+// What the completion of a spool insert needs to finish the injection.
+struct Injector::Stored {
+  queue::MessageMeta meta;
+  std::shared_ptr<const std::string> body;
+  std::vector<queue::RecipientRecord> records;
+  std::string listener;
+  std::string peer_address;
+  std::string helo;
+  Done done;
+};
+
+Injector::Injector(Shard* shard, const delivery::EngineContext& context,
+                   const delivery::DeliveryRouter* router, queue::MessageIdGenerator* ids)
+    : shard_(shard), context_(context), router_(router), ids_(ids) {}
+
+Injector::~Injector() { DCHECK(thread_.InLoopThread()); }
+
+absl::Status Injector::CheckSender() const {
+  if (context_.SpoolRefusesInjection()) {
+    return absl::ResourceExhaustedError("the spool refuses injection");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Injector::CheckRecipient(absl::string_view peer_address,
+                                      absl::string_view recipient) const {
+  bool relay = false;
+  for (const config::Cidr& network : context_.config->inject_smtp.relay_networks) {
+    if (network.Contains(peer_address)) {
+      relay = true;
+      break;
+    }
+  }
+  if (!relay) return absl::PermissionDeniedError(peer_address);
+  if (smtp::DomainOf(recipient).empty()) {
+    return absl::InvalidArgumentError("recipient address must include a domain");
+  }
+  return absl::OkStatus();
+}
+
+void Injector::Inject(InjectRequest request, Done done) {
+  DCHECK(thread_.InLoopThread());
+  // The disk may have filled while the body arrived: nothing is kept half-way.
+  if (absl::Status refused = CheckSender(); !refused.ok()) {
+    done(std::move(refused));
+    return;
+  }
+  const absl::Time now = context_.clock->Now();
+  queue::MessageMeta meta;
+  meta.id = ids_->Next();
+  const std::string queue_id = queue::FormatQueueId(meta.id);
+  message::TraceInfo trace;
+  trace.helo = request.helo;
+  trace.peer_ip = request.peer_address;
+  trace.hostname = context_.config->server.hostname;
+  trace.queue_id = queue_id;
+  trace.esmtp = request.esmtp;
+  if (request.recipients.size() == 1) trace.recipient = request.recipients[0].address;
+  trace.time = now;
+  message::PreparedMessage prepared = message::PrepareMessage(request.content, trace);
+  request.content = std::string();  // the prepared copy is the one kept
+  meta.sender = std::move(request.sender);
+  meta.created = now;
+  meta.size = prepared.content.size();
+  meta.num_recipients = static_cast<uint32_t>(request.recipients.size());
+  meta.message_id = std::move(prepared.message_id);
+  meta.eight_bit = HasEightBit(prepared.content);
+  meta.smtputf8 = request.smtputf8;
+  meta.dsn_ret = std::move(request.dsn_ret);
+  meta.dsn_envid = std::move(request.dsn_envid);
+  std::vector<queue::RecipientRecord> records;
+  records.reserve(request.recipients.size());
+  for (size_t i = 0; i < request.recipients.size(); ++i) {
+    queue::RecipientRecord record;
+    record.index = static_cast<uint32_t>(i);
+    record.address = std::move(request.recipients[i].address);
+    record.dsn_notify = std::move(request.recipients[i].dsn_notify);
+    record.dsn_orcpt = std::move(request.recipients[i].dsn_orcpt);
+    records.push_back(std::move(record));
+  }
+  Stored stored{meta,
+                std::make_shared<const std::string>(std::move(prepared.content)),
+                records,
+                std::move(request.listener),
+                std::move(request.peer_address),
+                std::move(request.helo),
+                std::move(done)};
+  ++pending_;
+  std::shared_ptr<const std::string> body = stored.body;
+  // The completion runs on the spool writer's thread: hop back to this shard.
+  context_.writer->Insert(std::move(meta), std::move(body), std::move(records),
+                          [this, alive = liveness_.weak(), shard = shard_,
+                           stored = std::move(stored)](absl::Status status) mutable {
+                            shard->Post([this, alive, stored = std::move(stored),
+                                         status = std::move(status)]() mutable {
+                              if (!alive.alive()) return;
+                              OnStored(std::move(stored), std::move(status));
+                            });
+                          });
+}
+
+void Injector::OnStored(Stored stored, absl::Status status) {
+  --pending_;
+  if (!status.ok()) {
+    // Nothing was kept: the client keeps the message and retries later.
+    if (status.code() == absl::StatusCode::kUnavailable) {
+      stored.done(absl::UnavailableError("the spool writer has stopped"));
+      return;
+    }
+    LOG_EVERY_N_SEC(ERROR, 5) << "spool write failed; refusing the message: " << status;
+    stored.done(absl::ResourceExhaustedError(status.message()));
+    return;
+  }
+  const queue::MessageMeta& meta = stored.meta;
+  std::shared_ptr<const delivery::MessageInfo> info = delivery::MakeMessageInfo(meta);
+  const smtp::Reply ok = smtp::MakeLocalReply(smtp::LocalReply::kQueued, info->queue_id);
+  events::EventSink& events = *context_.events;
+  events.OnMessageReceived({stored.listener, stored.records.size()});
+  std::vector<delivery::RecipientPtr> recipients;
+  recipients.reserve(stored.records.size());
+  for (queue::RecipientRecord& record : stored.records) {
+    delivery::RecipientPtr r = delivery::MakeRecipient(info, stored.body, std::move(record));
+    events::RecipientEvent event;
+    event.type = events::EventType::kReception;
+    event.queue_id = info->queue_id;
+    event.sender = meta.sender;
+    event.recipient = r->address;
+    event.domain = r->domain;
+    event.size = meta.size;
+    event.reply = &ok;
+    event.peer_address = stored.peer_address;
+    event.peer_name = stored.helo;
+    event.message_id = meta.message_id;
+    event.timestamp = meta.created;
+    event.created = meta.created;
+    events.OnEvent(event);
+    recipients.push_back(std::move(r));
+  }
+  // The Reception records are queued before any delivery can be logged for these recipients.
+  delivery::DeliveryShard::Dispatch(*router_, std::move(recipients));
+  stored.done(info->queue_id);
+}
+
+}  // namespace volley::inject

@@ -1,0 +1,89 @@
+// Injection, protocol-neutral: a message and its envelope in, a queue id out once the message
+// is durable. The SMTP listener's handler (smtp_injection.h) is one adapter; the HTTP API will
+// be another. Policy (may this client send, may it relay to this recipient), preparation (trace
+// fields), the synced spool insert, the Reception events and the hand-off to the shards that
+// own the recipients' domains all happen here, once.
+#ifndef VOLLEY_ENGINE_INJECT_INJECTOR_H_
+#define VOLLEY_ENGINE_INJECT_INJECTOR_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/base/liveness.h"
+#include "engine/base/thread_checker.h"
+#include "engine/delivery/context.h"
+#include "engine/delivery/delivery_shard.h"
+#include "engine/runtime/shard.h"
+#include "queue/message_id.h"
+
+namespace volley::inject {
+
+struct InjectRecipient {
+  std::string address;
+  std::string dsn_notify;  // RFC 3461 NOTIFY as received, "" for none
+  std::string dsn_orcpt;   // RFC 3461 ORCPT as received, "" for none
+};
+
+struct InjectRequest {
+  std::string listener = "smtp";  // for volley_messages_received_total{listener}
+  std::string sender;             // envelope sender, "" for the null reverse-path
+  std::vector<InjectRecipient> recipients;
+  std::string content;  // the message, CRLF line endings
+  bool smtputf8 = false;
+  std::string dsn_ret;    // RFC 3461 RET, "" for none
+  std::string dsn_envid;  // RFC 3461 ENVID, "" for none
+  // Who handed it over, for the Received trace field and the Reception records.
+  std::string peer_address;
+  std::string helo;
+  bool esmtp = true;
+};
+
+// One per shard. All calls and callbacks on the shard's loop thread.
+//
+// Statuses (smtp_status.h turns them into replies):
+//   kResourceExhausted  the spool's disk is low, or its write failed: nothing was kept
+//   kUnavailable        the spool writer has stopped (the engine is going down)
+//   kPermissionDenied   the client may not relay; the message is the client's address
+//   kInvalidArgument    a recipient without a domain (Volley relays; it has no mailboxes)
+class Injector {
+ public:
+  using Done = absl::AnyInvocable<void(absl::StatusOr<std::string> queue_id)>;
+
+  Injector(Shard* shard, const delivery::EngineContext& context,
+           const delivery::DeliveryRouter* router, queue::MessageIdGenerator* ids);
+  ~Injector();
+
+  // May a client hand over a message now? (Refusing at MAIL saves it sending a body we would
+  // not keep.)
+  absl::Status CheckSender() const;
+  // May the client at `peer_address` send to `recipient`?
+  absl::Status CheckRecipient(absl::string_view peer_address, absl::string_view recipient) const;
+
+  // Stores the message with all its recipients, synced. `done` runs once, on this loop: with
+  // the queue id once the message is durable (its Reception events are out and its recipients
+  // on their way to delivery), or with the error.
+  void Inject(InjectRequest request, Done done);
+
+  // Messages handed to the spool writer and not yet answered.
+  int pending() const { return pending_; }
+
+ private:
+  struct Stored;
+  void OnStored(Stored stored, absl::Status status);
+
+  Shard* const shard_;
+  const delivery::EngineContext context_;
+  const delivery::DeliveryRouter* const router_;
+  queue::MessageIdGenerator* const ids_;
+  ThreadChecker thread_;
+  int pending_ = 0;
+  Liveness liveness_;
+};
+
+}  // namespace volley::inject
+
+#endif  // VOLLEY_ENGINE_INJECT_INJECTOR_H_

@@ -1,0 +1,70 @@
+#include "engine/inject/smtp_injection.h"
+
+#include <utility>
+
+#include "engine/inject/smtp_status.h"
+#include "engine/smtp/dot_stuffing.h"
+#include "engine/smtp/local_replies.h"
+
+namespace volley::inject {
+
+InjectRequest RequestFromEnvelope(smtp::Envelope envelope, std::string content) {
+  InjectRequest request;
+  request.listener = "smtp";
+  if (envelope.bdat) {
+    std::string canonical;
+    smtp::NormalizeCrlf(content, &canonical);
+    request.content = std::move(canonical);
+  } else {
+    request.content = std::move(content);
+  }
+  request.sender = std::move(envelope.mail_from);
+  request.smtputf8 = envelope.smtputf8_requested;
+  for (auto& [keyword, value] : envelope.mail_params) {
+    if (keyword == "RET") request.dsn_ret = value;
+    if (keyword == "ENVID") request.dsn_envid = value;
+  }
+  request.recipients.reserve(envelope.recipients.size());
+  for (size_t i = 0; i < envelope.recipients.size(); ++i) {
+    InjectRecipient recipient;
+    recipient.address = std::move(envelope.recipients[i]);
+    if (i < envelope.recipient_params.size()) {
+      for (const auto& [keyword, value] : envelope.recipient_params[i]) {
+        if (keyword == "NOTIFY") recipient.dsn_notify = value;
+        if (keyword == "ORCPT") recipient.dsn_orcpt = value;
+      }
+    }
+    request.recipients.push_back(std::move(recipient));
+  }
+  request.peer_address = std::move(envelope.peer_address);
+  request.helo = std::move(envelope.helo);
+  request.esmtp = envelope.esmtp;
+  return request;
+}
+
+std::optional<smtp::Reply> SmtpInjection::CheckMailFrom(const smtp::Envelope&) {
+  absl::Status status = injector_->CheckSender();
+  if (status.ok()) return std::nullopt;
+  return SmtpReplyFor(status);
+}
+
+std::optional<smtp::Reply> SmtpInjection::CheckRecipient(const smtp::Envelope& envelope,
+                                                         absl::string_view recipient) {
+  absl::Status status = injector_->CheckRecipient(envelope.peer_address, recipient);
+  if (status.ok()) return std::nullopt;
+  return SmtpReplyFor(status);
+}
+
+void SmtpInjection::OnMessage(smtp::Envelope envelope, std::string content,
+                              absl::AnyInvocable<void(smtp::MessageResponse)> done) {
+  injector_->Inject(RequestFromEnvelope(std::move(envelope), std::move(content)),
+                    [done = std::move(done)](absl::StatusOr<std::string> queue_id) mutable {
+                      if (!queue_id.ok()) {
+                        done(SmtpReplyFor(queue_id.status()));
+                        return;
+                      }
+                      done(smtp::MakeLocalReply(smtp::LocalReply::kQueued, *queue_id));
+                    });
+}
+
+}  // namespace volley::inject
