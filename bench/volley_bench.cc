@@ -6,8 +6,10 @@
 // [routes] send every benchmark domain to that sink, and an injector. It injects N messages
 // over C pipelined connections, waits until the sink has them all, and prints one JSON line
 // last: {"messages", "injected_per_s", "delivered_per_s", "latency_p50_ms", "latency_p99_ms",
-// "engine_cpu_s_per_1000", "engine_peak_rss_mb", "lost", "duplicated", and the spool
-// directory's size at the start, at its peak, at the end and after volleyd stopped}.
+// "engine_cpu_s_per_1000", "engine_peak_rss_mb", "lost", "duplicated", the spool
+// directory's size at the start, at its peak, at the end and after volleyd stopped, and
+// "drained": whether volleyd held no recipient before it stopped, which makes "duplicated"
+// final (see RunE2e)}.
 //
 // spool and scale: see bench/spool_mode.cc and bench/scale_mode.cc.
 // Every loop is bounded: by N, and by a deadline that ends the run when progress stops.
@@ -138,6 +140,22 @@ std::vector<double> LatenciesFromLog(const std::string& path) {
   return latencies;
 }
 
+// Recipients volleyd still holds (scheduled, ready or in flight) by its /metrics; -1 when the
+// scrape fails.
+double QueuedRecipients(uint16_t http_port) {
+  absl::StatusOr<test_support::HttpResult> metrics =
+      test_support::HttpGet("127.0.0.1", http_port, "/metrics");
+  if (!metrics.ok() || metrics->status != 200) return -1;
+  double held = 0;
+  for (const char* state : {"scheduled", "ready", "in_flight"}) {
+    const double value = test_support::MetricValue(
+        metrics->body, absl::StrCat("volley_queue_size{state=\"", state, "\"}"));
+    if (value < 0) return -1;
+    held += value;
+  }
+  return held;
+}
+
 int RunE2e(const E2eFlags& flags) {
   const std::string dir = MakeRunDirectory();
   if (dir.empty()) {
@@ -255,7 +273,28 @@ int RunE2e(const E2eFlags& flags) {
       break;
     }
   }
-  absl::SleepFor(absl::Milliseconds(200));  // late duplicates, if any, show up now
+  // "duplicated" is final only once volleyd can send nothing more. Waiting out a retry
+  // (retry_initial = 5 s, plus a margin) would make a default run of 10,000 messages several
+  // times slower, so wait instead for volleyd to hold no recipient: scheduled, ready and in
+  // flight all 0 in /metrics. "scheduled" counts every recipient still in the spool, those
+  // waiting for a retry included, so at 0 every recipient is final and none will be sent
+  // again. And every copy sent is counted by then: the sink counts a message before it answers
+  // 250, so before volleyd can call the recipient delivered; a copy whose 250 volleyd missed
+  // (a reply timeout) was counted seconds before the retry that made its recipient final. The
+  // counts are read after volleyd exited and the sink stopped.
+  const absl::Time drain_deadline = absl::Now() + absl::Seconds(10);
+  double held = QueuedRecipients((*volleyd)->http_port());
+  while (held != 0 && absl::Now() < drain_deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    held = QueuedRecipients((*volleyd)->http_port());
+  }
+  const bool drained = held == 0;
+  if (!drained) {
+    std::fprintf(stderr,
+                 "volley-bench: volleyd still holds %.0f recipients after 10 s; \"duplicated\" "
+                 "counts only the copies delivered so far\n",
+                 held);
+  }
   const double cpu_after = ProcessCpuSeconds(pid);
   const double peak_rss_mb = ProcessPeakRssMb(pid);
   const absl::Time last_arrival = absl::FromUnixNanos(last_arrival_ns.load());
@@ -288,14 +327,15 @@ int RunE2e(const E2eFlags& flags) {
       "\"latency_p50_ms\": %.1f, \"latency_p99_ms\": %.1f, \"engine_cpu_s_per_1000\": %.3f, "
       "\"engine_peak_rss_mb\": %.1f, \"lost\": %llu, \"duplicated\": %llu, "
       "\"spool_dir_mb_start\": %.1f, \"spool_dir_mb_peak\": %.1f, \"spool_dir_mb_end\": %.1f, "
-      "\"spool_dir_mb_closed\": %.1f}\n",
+      "\"spool_dir_mb_closed\": %.1f, \"drained\": %s}\n",
       flags.messages, inject_seconds > 0 ? static_cast<double>(acked) / inject_seconds : 0,
       deliver_seconds > 0 ? static_cast<double>(delivered) / deliver_seconds : 0,
       Percentile(latencies, 0.50), Percentile(latencies, 0.99),
       (cpu_after - cpu_before) * 1000.0 / static_cast<double>(std::max<uint64_t>(1, acked)),
       peak_rss_mb, static_cast<unsigned long long>(acked - std::min(acked, delivered)),
       static_cast<unsigned long long>(total.load() - delivered), spool_start / kMb,
-      std::max(spool_peak, spool_end) / kMb, spool_end / kMb, spool_closed / kMb);
+      std::max(spool_peak, spool_end) / kMb, spool_end / kMb, spool_closed / kMb,
+      drained ? "true" : "false");
   return delivered == acked && acked == flags.messages ? 0 : 3;
 }
 

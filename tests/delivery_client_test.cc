@@ -1,6 +1,10 @@
 // The delivery client against the project's scriptable sink: each test asks the sink for one
 // behaviour (by option or by recipient local part), injects through volleyd, and checks both
 // the SMTP conversation the sink saw and the delivery-log records volleyd wrote.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -575,8 +579,22 @@ TEST(ClientFailover, GreetingRefusedMovesOnAndTheHostIsSkippedAfterwards) {
 namespace volley {
 namespace {
 
+// Whether [::1] can be bound: some containers and CI hosts have no IPv6 loopback, and there the
+// test is skipped, as engine/inject/smtp_listener_test.cc's Ipv6 test is.
+bool Ipv6LoopbackAvailable() {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in6 addr{};
+  addr.sin6_family = AF_INET6;
+  addr.sin6_addr = in6addr_loopback;
+  const bool bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return bound;
+}
+
 // An MX host with only an AAAA record: delivered over IPv6.
 TEST(ClientIpv6, DeliversToAnIpv6OnlyMxHost) {
+  if (!Ipv6LoopbackAvailable()) GTEST_SKIP() << "no IPv6 loopback here";
   const std::string dir = absl::StrCat(TestTempDir(), "/ipv6");
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);

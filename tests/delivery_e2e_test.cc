@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "bench/smtp_injector.h"
 #include "gtest/gtest.h"
+#include "tests/support/delivery_log.h"
 #include "tests/support/indexed_message.h"
 #include "tests/support/smtp_sink.h"
 #include "tests/support/unbound_server.h"
@@ -147,8 +148,29 @@ TEST(DeliveryEndToEnd, TwoThousandMessagesThroughRealDnsAndSinks) {
   ASSERT_TRUE((*sink)->WaitForMessages(kDeliverable, absl::Seconds(90)))
       << "sink has " << (*sink)->messages() << "\n"
       << (*volleyd)->output();
-  // Anything more would be a duplicate; give it a moment to show up.
-  absl::SleepFor(absl::Milliseconds(500));
+  // Anything more would be a duplicate. The sink counts a message before it answers 250, and
+  // volleyd logs a Delivery only after that 250, so once every recipient has its final record
+  // and volleyd holds nothing (none scheduled for a retry, ready or in flight), every copy
+  // volleyd could have sent has been counted: nothing more can arrive.
+  auto finals = test_support::WaitForFinalRecords(log_path, recipient_of, absl::Seconds(90));
+  ASSERT_TRUE(finals.ok()) << finals.status();
+  const absl::Time drained_deadline = absl::Now() + absl::Seconds(30);
+  std::string last_metrics;
+  bool drained = false;
+  while (!drained && absl::Now() < drained_deadline) {
+    auto scrape = HttpGet("127.0.0.1", (*volleyd)->http_port(), "/metrics");
+    ASSERT_TRUE(scrape.ok()) << scrape.status();
+    last_metrics = scrape->body;
+    drained = true;
+    for (const char* state : {"scheduled", "ready", "in_flight"}) {
+      if (MetricValue(last_metrics, absl::StrCat("volley_queue_size{state=\"", state, "\"}")) !=
+          0) {
+        drained = false;
+      }
+    }
+    if (!drained) absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(drained) << "volleyd's queue did not drain:\n" << last_metrics;
   std::vector<test_support::ReceivedMessage> received = (*sink)->TakeMessages();
   ASSERT_EQ(received.size(), static_cast<size_t>(kDeliverable));
 

@@ -68,14 +68,15 @@ LogMessage::~LogMessage() {
 }  // namespace logging_internal
 namespace logging_internal {
 
-bool LogRateLimiter::Allow() {
-  const int64_t now = absl::GetCurrentTimeNanos();
+bool LogRateLimiter::Allow() { return Allow(absl::GetCurrentTimeNanos()); }
+
+bool LogRateLimiter::Allow(int64_t now_ns) {
   int64_t last = last_ns_.load(std::memory_order_relaxed);
-  if (last != INT64_MIN && now - last < interval_ns_) {
+  if (last != INT64_MIN && now_ns - last < interval_ns_) {
     suppressed_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  if (!last_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+  if (!last_ns_.compare_exchange_strong(last, now_ns, std::memory_order_relaxed)) {
     suppressed_.fetch_add(1, std::memory_order_relaxed);
     return false;  // another thread just logged
   }

@@ -51,6 +51,9 @@ class LogRateLimiter {
   explicit LogRateLimiter(double seconds) : interval_ns_(static_cast<int64_t>(seconds * 1e9)) {}
   // True when the last message let through is at least the interval ago.
   bool Allow();
+  // The same at `now_ns` (absl::GetCurrentTimeNanos's clock), so that tests can step time
+  // instead of sleeping through the interval.
+  bool Allow(int64_t now_ns);
   // How many were held back before the one just let through.
   int64_t suppressed() const { return reported_.load(std::memory_order_relaxed); }
 
