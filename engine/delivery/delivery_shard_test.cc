@@ -1,0 +1,462 @@
+// The delivery logic of one shard, driven by hand: a SimulatedClock, a FakeResolver and fake
+// connections, over a real spool. Time moves only when a test says so; nothing sleeps.
+#include "engine/delivery/delivery_shard.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "dns/fake_resolver.h"
+#include "engine/delivery/fake_connection.h"
+#include "engine/smtp/local_replies.h"
+#include "gtest/gtest.h"
+
+namespace volley::delivery {
+namespace {
+
+using events::EventType;
+
+// What a test reads back of each event.
+struct Seen {
+  EventType type;
+  std::string recipient;
+  int code = 0;
+  std::string enhanced;
+  std::string text;
+  uint32_t attempts = 0;
+  std::optional<bounce::BounceClass> classification;
+  bool expired = false;
+};
+
+class RecordingSink final : public events::EventSink {
+ public:
+  void OnEvent(const events::RecipientEvent& e) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    seen_.push_back(Seen{e.type, std::string(e.recipient), e.reply->code,
+                         e.reply->enhanced ? e.reply->enhanced->ToString() : "", e.reply->Text(),
+                         e.num_attempts, e.classification, e.expired});
+  }
+  std::vector<Seen> Take() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<Seen> out;
+    out.swap(seen_);
+    return out;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Seen> seen_;
+};
+
+smtp::RecipientOutcome Reply(int code, absl::string_view enhanced, absl::string_view text) {
+  return smtp::RecipientOutcome{smtp::MakeReply(code, enhanced, text), "RCPT TO:<x>", false};
+}
+
+smtp::RecipientOutcome TooMany() {
+  smtp::RecipientOutcome outcome = Reply(452, "4.5.3", "too many recipients");
+  outcome.deferred = true;
+  return outcome;
+}
+
+class DeliveryShardTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/delivery-shard-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    absl::StatusOr<std::unique_ptr<queue::Spool>> spool = queue::Spool::Open(dir_);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    spool_ = *std::move(spool);
+    writer_ = std::make_unique<queue::SpoolWriter>(spool_.get(), nullptr, clock_);
+    io_pool_ = std::make_unique<WorkerPool>(1);
+    metrics_ = std::make_unique<metrics::EngineMetrics>(1);
+    config_ = config::Config::Defaults();
+    config_.delivery.retry_initial = absl::Minutes(5);
+    config_.delivery.retry_max = absl::Hours(1);
+    config_.delivery.max_age = absl::Hours(24);
+    config_.shaping_default.connection_limit = 1;
+    context_.config = &config_;
+    context_.spool = spool_.get();
+    context_.writer = writer_.get();
+    context_.events = &sink_;
+    context_.metrics = metrics_.get();
+    context_.clock = &clock_;
+    context_.io_pool = io_pool_.get();
+    // Every retry stays in memory, in the shard's Scheduler.
+    context_.memory_horizon = absl::Hours(48);
+    ASSERT_TRUE(shard_.Start().ok());
+    router_ = std::make_unique<DeliveryRouter>(std::vector<Shard*>{&shard_});
+    OnShard([this] {
+      auto resolver = std::make_unique<dns::FakeResolver>(shard_.loop());
+      resolver_ = resolver.get();
+      resolver_->SetHosts("example.test", {{"mx1.example.test", 10, {"192.0.2.1"}},
+                                           {"mx2.example.test", 20, {"192.0.2.2"}}});
+      delivery_ = std::make_unique<DeliveryShard>(&shard_, context_, router_.get(),
+                                                  std::move(resolver), fakes_.Factory());
+      router_->Attach(0, delivery_.get());
+    });
+  }
+
+  void TearDown() override {
+    bool done = false;
+    OnShard([&] { delivery_->Shutdown(absl::Milliseconds(1), [&done] { done = true; }); });
+    ASSERT_TRUE(WaitFor([&] {
+      fakes_.CloseQuitting();
+      return done;
+    }));
+    OnShard([this] {
+      router_->Detach(0);
+      delivery_.reset();
+    });
+    shard_.Post([this] { shard_.CloseMailbox(); });
+    shard_.Join();
+    writer_->Stop();
+  }
+
+  // Runs `fn` on the shard's loop and waits for it.
+  template <typename Fn>
+  void OnShard(Fn fn) {
+    ASSERT_TRUE(shard_
+                    .Call([&fn] {
+                      fn();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+
+  // Lets the loop turn (each call is one trip through it) until `done` holds on it.
+  bool WaitFor(const std::function<bool()>& done) {
+    for (int turn = 0; turn < 2000; ++turn) {
+      bool reached = false;
+      OnShard([&] { reached = done(); });
+      if (reached) return true;
+    }
+    return false;
+  }
+
+  // Stores a message for `recipients` in the spool and hands its recipients to the shard.
+  queue::MessageId Inject(std::vector<std::string> recipients) {
+    queue::MessageMeta meta;
+    meta.id = ++last_id_;
+    meta.sender = "sender@origin.test";
+    meta.created = clock_.Now();
+    const std::string content = "Subject: test\r\n\r\nbody\r\n";
+    meta.size = content.size();
+    meta.num_recipients = static_cast<uint32_t>(recipients.size());
+    std::vector<queue::RecipientRecord> records;
+    for (size_t i = 0; i < recipients.size(); ++i) {
+      queue::RecipientRecord record;
+      record.index = static_cast<uint32_t>(i);
+      record.address = recipients[i];
+      records.push_back(record);
+    }
+    auto body = std::make_shared<const std::string>(content);
+    std::promise<absl::Status> stored;
+    writer_->Insert(meta, body, records, [&stored](absl::Status s) { stored.set_value(s); });
+    EXPECT_TRUE(stored.get_future().get().ok());
+    std::shared_ptr<const MessageInfo> info = MakeMessageInfo(meta);
+    std::vector<RecipientPtr> queued;
+    for (queue::RecipientRecord& record : records) {
+      queued.push_back(MakeRecipient(info, body, std::move(record)));
+    }
+    OnShard([&] { delivery_->Enqueue(std::move(queued)); });
+    return meta.id;
+  }
+
+  // The connection the shard opened `n`-th (0-based), once it exists.
+  FakeConnection* Connection(int n) {
+    if (!WaitFor([&] { return fakes_.made() > n; })) return nullptr;
+    FakeConnection* found = nullptr;
+    OnShard([&] {
+      if (static_cast<int>(fakes_.open().size()) > 0) found = fakes_.open().back();
+    });
+    return found;
+  }
+
+  // The recipient's record in the spool, once the writer has written what it was given.
+  std::vector<queue::RecipientRecord> Spooled(queue::MessageId id) {
+    writer_->Flush();
+    absl::StatusOr<std::vector<queue::RecipientRecord>> records = spool_->ReadRecipients(id);
+    EXPECT_TRUE(records.ok()) << records.status();
+    return records.ok() ? *records : std::vector<queue::RecipientRecord>{};
+  }
+
+  void RunDue() {
+    OnShard([this] { delivery_->scheduler_for_test().RunDue(); });
+  }
+
+  std::string dir_;
+  SimulatedClock clock_;
+  std::unique_ptr<queue::Spool> spool_;
+  std::unique_ptr<queue::SpoolWriter> writer_;
+  std::unique_ptr<WorkerPool> io_pool_;
+  std::unique_ptr<metrics::EngineMetrics> metrics_;
+  config::Config config_;
+  EngineContext context_;
+  RecordingSink sink_;
+  Shard shard_{0};
+  std::unique_ptr<DeliveryRouter> router_;
+  dns::FakeResolver* resolver_ = nullptr;  // owned by delivery_
+  FakeConnections fakes_;                  // loop thread
+  std::unique_ptr<DeliveryShard> delivery_;
+  queue::MessageId last_id_ = 1000;
+};
+
+TEST_F(DeliveryShardTest, ADeliveryEndsTheRecipientInTheSpool) {
+  const queue::MessageId id = Inject({"a@example.test"});
+  FakeConnection* c = Connection(0);
+  ASSERT_NE(c, nullptr);
+  // The MX hosts in preference order.
+  ASSERT_EQ(c->targets().size(), 2u);
+  EXPECT_EQ(c->targets()[0].address, "192.0.2.1");
+  EXPECT_EQ(c->targets()[1].address, "192.0.2.2");
+  OnShard([&] { c->Ready(); });
+  OnShard([&] {
+    ASSERT_TRUE(c->transaction().has_value());
+    EXPECT_EQ(c->transaction()->recipients.size(), 1u);
+    c->Complete({Reply(250, "2.0.0", "ok")});
+  });
+  std::vector<Seen> seen = sink_.Take();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].type, EventType::kDelivery);
+  EXPECT_EQ(seen[0].attempts, 1u);
+  EXPECT_TRUE(Spooled(id).empty());
+}
+
+TEST_F(DeliveryShardTest, RetriesDoubleFromRetryInitialWithinTenPercentUntilRetryMax) {
+  const queue::MessageId id = Inject({"a@example.test"});
+  absl::Duration expected = absl::Minutes(5);
+  for (uint32_t attempt = 1; attempt <= 6; ++attempt) {
+    FakeConnection* c = Connection(static_cast<int>(attempt) - 1);
+    ASSERT_NE(c, nullptr) << attempt;
+    OnShard([&] { c->Ready(); });
+    const absl::Time failed_at = clock_.Now();
+    OnShard([&] { c->Complete({Reply(451, "4.3.0", "later")}); });
+    std::vector<Seen> seen = sink_.Take();
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0].type, EventType::kTransientFailure);
+    EXPECT_EQ(seen[0].attempts, attempt);
+    std::vector<queue::RecipientRecord> spooled = Spooled(id);
+    ASSERT_EQ(spooled.size(), 1u);
+    EXPECT_EQ(spooled[0].attempts, attempt);
+    const absl::Duration delay = spooled[0].next_due - failed_at;
+    EXPECT_GE(delay, expected * 0.9) << attempt;
+    EXPECT_LT(delay, expected * 1.1) << attempt;
+    EXPECT_EQ(spooled[0].last_response, "451 later");
+    expected = std::min(expected * 2, absl::Hours(1));
+    // The connection goes (the site has no more work); the retry comes due.
+    OnShard([&] { fakes_.CloseQuitting(); });
+    OnShard([&] { c->Close(ConnectionOwner::CloseInfo{.was_ready = true}); });
+    // Not due a moment before its time...
+    clock_.Set(spooled[0].next_due - absl::Seconds(1));
+    RunDue();
+    EXPECT_EQ(fakes_.made(), static_cast<int>(attempt));
+    // (The spool keeps microseconds; the second covers the rounding.)
+    clock_.Set(spooled[0].next_due + absl::Seconds(1));
+    RunDue();
+  }
+}
+
+TEST_F(DeliveryShardTest, TooManyRecipientsContinueInTheNextTransactionWithoutAnAttempt) {
+  const queue::MessageId id = Inject({"a@example.test", "b@example.test", "c@example.test"});
+  FakeConnection* c = Connection(0);
+  ASSERT_NE(c, nullptr);
+  OnShard([&] { c->Ready(); });
+  OnShard([&] {
+    ASSERT_TRUE(c->transaction().has_value());
+    ASSERT_EQ(c->transaction()->recipients.size(), 3u);
+    // The server took one and said "enough for this transaction" to the others.
+    c->Complete({Reply(250, "2.1.5", "ok"), TooMany(), TooMany()});
+  });
+  // They lead the next transaction, on the same connection.
+  OnShard([&] {
+    ASSERT_TRUE(c->transaction().has_value());
+    ASSERT_EQ(c->transaction()->recipients.size(), 2u);
+    EXPECT_EQ(c->transaction()->recipients[0].address, "b@example.test");
+    EXPECT_EQ(c->transaction()->recipients[1].address, "c@example.test");
+    c->Complete({Reply(250, "2.1.5", "ok"), Reply(250, "2.1.5", "ok")});
+  });
+  EXPECT_EQ(c->transactions_started(), 2);
+  EXPECT_EQ(fakes_.made(), 1);
+  std::vector<Seen> seen = sink_.Take();
+  ASSERT_EQ(seen.size(), 3u);
+  for (const Seen& s : seen) {
+    EXPECT_EQ(s.type, EventType::kDelivery) << s.recipient;
+    EXPECT_EQ(s.attempts, 1u) << s.recipient;  // the 452 counted no attempt
+  }
+  EXPECT_TRUE(Spooled(id).empty());
+}
+
+TEST_F(DeliveryShardTest, AHostThatFailedIsSkippedForThirtySeconds) {
+  Inject({"a@example.test"});
+  FakeConnection* c = Connection(0);
+  ASSERT_NE(c, nullptr);
+  OnShard([&] {
+    c->FailTarget(0);  // mx1 refused the connection; the connection went on to mx2
+    c->Ready();
+  });
+  OnShard([&] { c->Complete({Reply(250, "2.0.0", "ok")}); });
+  // The connection is busy no more, but the limit is one connection: close it to make room.
+  OnShard([&] { c->Close(ConnectionOwner::CloseInfo{.was_ready = true}); });
+  Inject({"b@example.test"});
+  FakeConnection* second = Connection(1);
+  ASSERT_NE(second, nullptr);
+  ASSERT_EQ(second->targets().size(), 1u);
+  EXPECT_EQ(second->targets()[0].address, "192.0.2.2");
+  OnShard([&] { second->Close(ConnectionOwner::CloseInfo{.was_ready = true}); });
+  // Once the thirty seconds are over, mx1 is tried first again.
+  clock_.Advance(HostHealth::kFailedHostDelay);
+  Inject({"c@example.test"});
+  FakeConnection* third = Connection(2);
+  ASSERT_NE(third, nullptr);
+  ASSERT_EQ(third->targets().size(), 2u);
+  EXPECT_EQ(third->targets()[0].address, "192.0.2.1");
+}
+
+TEST_F(DeliveryShardTest, WhenEveryHostFailedRecentlyTheRecipientsWaitWithoutAConnection) {
+  Inject({"a@example.test"});
+  FakeConnection* c = Connection(0);
+  ASSERT_NE(c, nullptr);
+  // Both hosts refuse: no session anywhere.
+  OnShard([&] {
+    c->FailTarget(0);
+    c->FailTarget(1);
+    c->Close(ConnectionOwner::CloseInfo{.error = "connect to mx2: connection refused"});
+  });
+  std::vector<Seen> seen = sink_.Take();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].type, EventType::kTransientFailure);
+  EXPECT_EQ(seen[0].code, 451);
+  EXPECT_EQ(seen[0].enhanced, "4.4.1");
+  EXPECT_EQ(seen[0].classification, bounce::BounceClass::kNoAnswerFromHost);
+  // A new message within the thirty seconds opens no connection to hosts known to be down.
+  Inject({"b@example.test"});
+  ASSERT_TRUE(WaitFor([&] { return resolver_->requests("example.test") >= 1; }));
+  std::vector<Seen> later;
+  ASSERT_TRUE(WaitFor([&] {
+    for (Seen& s : sink_.Take()) later.push_back(std::move(s));
+    return !later.empty();
+  }));
+  ASSERT_EQ(later.size(), 1u);
+  EXPECT_EQ(later[0].recipient, "b@example.test");
+  EXPECT_EQ(later[0].type, EventType::kTransientFailure);
+  EXPECT_EQ(later[0].enhanced, "4.4.1");
+  EXPECT_TRUE(absl::StrContains(later[0].text, "failed within the last 30s")) << later[0].text;
+  EXPECT_EQ(fakes_.made(), 1);
+}
+
+TEST_F(DeliveryShardTest, ExpiryWhileScheduled) {
+  const queue::MessageId id = Inject({"a@example.test"});
+  FakeConnection* c = Connection(0);
+  ASSERT_NE(c, nullptr);
+  OnShard([&] { c->Ready(); });
+  OnShard([&] { c->Complete({Reply(451, "4.3.0", "later")}); });
+  OnShard([&] { c->Close(ConnectionOwner::CloseInfo{.was_ready = true}); });
+  sink_.Take();
+  // The message passes max_age while its retry waits; when the retry comes due it expires
+  // instead of being tried.
+  config_.delivery.max_age = absl::Minutes(3);
+  clock_.Advance(absl::Minutes(6));
+  RunDue();
+  std::vector<Seen> seen = sink_.Take();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].type, EventType::kExpiration);
+  EXPECT_EQ(seen[0].enhanced, "4.4.7");
+  EXPECT_EQ(seen[0].text, "message expired; last error: 451 later");
+  EXPECT_EQ(seen[1].type, EventType::kBounce);
+  EXPECT_EQ(seen[1].code, 551);
+  EXPECT_TRUE(seen[1].expired);
+  EXPECT_EQ(seen[1].classification, bounce::BounceClass::kMessageExpired);
+  EXPECT_EQ(fakes_.made(), 1);  // no second attempt
+  EXPECT_TRUE(Spooled(id).empty());
+}
+
+TEST_F(DeliveryShardTest, ExpiryWhileReady) {
+  Inject({"a@example.test"});
+  FakeConnection* c = Connection(0);
+  ASSERT_NE(c, nullptr);
+  OnShard([&] { c->Ready(); });  // busy with a's transaction: the only connection allowed
+  const queue::MessageId waiting = Inject({"b@example.test"});
+  clock_.Advance(config_.delivery.max_age);
+  OnShard([&] { delivery_->SweepForTest(); });
+  std::vector<Seen> seen = sink_.Take();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].recipient, "b@example.test");
+  EXPECT_EQ(seen[0].type, EventType::kExpiration);
+  EXPECT_EQ(seen[0].text, "message expired before it could be delivered");
+  EXPECT_EQ(seen[0].attempts, 0u);  // never offered
+  EXPECT_EQ(seen[1].type, EventType::kBounce);
+  EXPECT_TRUE(Spooled(waiting).empty());
+  // The transaction in flight is not touched by the sweep.
+  OnShard([&] { EXPECT_TRUE(c->transaction().has_value()); });
+}
+
+TEST_F(DeliveryShardTest, ExpiryInFlight) {
+  const queue::MessageId id = Inject({"a@example.test"});
+  FakeConnection* c = Connection(0);
+  ASSERT_NE(c, nullptr);
+  OnShard([&] { c->Ready(); });
+  // max_age passes during the transaction; its transient failure ends the recipient.
+  clock_.Advance(config_.delivery.max_age);
+  OnShard([&] { c->Complete({Reply(451, "4.3.0", "busy")}); });
+  std::vector<Seen> seen = sink_.Take();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].type, EventType::kExpiration);
+  EXPECT_EQ(seen[0].code, 451);  // the server's last word
+  EXPECT_EQ(seen[0].attempts, 1u);
+  EXPECT_EQ(seen[1].type, EventType::kBounce);
+  EXPECT_TRUE(absl::StrContains(seen[1].text, "expired after 1 attempts; last error: 451"))
+      << seen[1].text;
+  EXPECT_TRUE(Spooled(id).empty());
+}
+
+TEST_F(DeliveryShardTest, ANonexistentDomainBouncesWithoutAConnection) {
+  dns::MxResult nxdomain;
+  nxdomain.outcome = dns::MxOutcome::kNxDomain;
+  nxdomain.expires = absl::InfinitePast();
+  OnShard([&] { resolver_->SetAnswer("nowhere.test", nxdomain); });
+  const queue::MessageId id = Inject({"a@nowhere.test"});
+  std::vector<Seen> seen;
+  ASSERT_TRUE(WaitFor([&] {
+    for (Seen& s : sink_.Take()) seen.push_back(std::move(s));
+    return !seen.empty();
+  }));
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].type, EventType::kBounce);
+  EXPECT_EQ(seen[0].code, 550);
+  EXPECT_EQ(seen[0].enhanced, "5.1.2");
+  EXPECT_EQ(seen[0].classification, bounce::BounceClass::kBadDomain);
+  EXPECT_EQ(fakes_.made(), 0);
+  EXPECT_TRUE(Spooled(id).empty());
+}
+
+TEST_F(DeliveryShardTest, QueueSizesAreReadFromTheQueues) {
+  Inject({"a@example.test", "b@example.test"});
+  FakeConnection* c = Connection(0);
+  ASSERT_NE(c, nullptr);
+  metrics::ScrapeTotals before;
+  OnShard([&] { delivery_->Collect(&before); });
+  EXPECT_EQ(before.queue[static_cast<size_t>(metrics::QueueState::kReady)], 2);
+  EXPECT_EQ(before.connections[static_cast<size_t>(metrics::Direction::kOutbound)], 1);
+  OnShard([&] { c->Ready(); });
+  metrics::ScrapeTotals during;
+  OnShard([&] { delivery_->Collect(&during); });
+  EXPECT_EQ(during.queue[static_cast<size_t>(metrics::QueueState::kReady)], 0);
+  EXPECT_EQ(during.queue[static_cast<size_t>(metrics::QueueState::kInFlight)], 2);
+  OnShard([&] { c->Complete({Reply(451, "4.3.0", "x"), Reply(250, "2.0.0", "ok")}); });
+  metrics::ScrapeTotals after;
+  OnShard([&] { delivery_->Collect(&after); });
+  EXPECT_EQ(after.queue[static_cast<size_t>(metrics::QueueState::kInFlight)], 0);
+  EXPECT_EQ(after.queue[static_cast<size_t>(metrics::QueueState::kScheduled)], 1);
+}
+
+}  // namespace
+}  // namespace volley::delivery
