@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "dns/fake_resolver.h"
 #include "engine/delivery/fake_connection.h"
 #include "engine/smtp/local_replies.h"
@@ -132,14 +133,21 @@ class DeliveryShardTest : public ::testing::Test {
                     .ok());
   }
 
-  // Lets the loop turn (each call is one trip through it) until `done` holds on it.
+  // Lets the loop turn (each call is one trip through it) until `done` holds on it, or ten
+  // seconds pass. Body reads happen on a worker thread, so some waits span several turns.
   bool WaitFor(const std::function<bool()>& done) {
-    for (int turn = 0; turn < 2000; ++turn) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (absl::Now() < deadline) {
       bool reached = false;
       OnShard([&] { reached = done(); });
       if (reached) return true;
     }
     return false;
+  }
+
+  // Waits until `c` carries a transaction (its message's body may still be being read).
+  bool HasTransaction(FakeConnection* c) {
+    return WaitFor([c] { return c->transaction().has_value(); });
   }
 
   // Stores a message for `recipients` in the spool and hands its recipients to the shard.
@@ -238,6 +246,7 @@ TEST_F(DeliveryShardTest, RetriesDoubleFromRetryInitialWithinTenPercentUntilRetr
     FakeConnection* c = Connection(static_cast<int>(attempt) - 1);
     ASSERT_NE(c, nullptr) << attempt;
     OnShard([&] { c->Ready(); });
+    ASSERT_TRUE(HasTransaction(c)) << attempt;
     const absl::Time failed_at = clock_.Now();
     OnShard([&] { c->Complete({Reply(451, "4.3.0", "later")}); });
     std::vector<Seen> seen = sink_.Take();
