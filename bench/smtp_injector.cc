@@ -8,7 +8,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "engine/base/net_address.h"
+#include "engine/net/tcp_stream.h"
+#include "engine/runtime/timer.h"
 #include "engine/smtp/dot_stuffing.h"
 #include "engine/smtp/ehlo.h"
 #include "engine/smtp/line_reader.h"
@@ -17,7 +20,6 @@
 namespace volley::bench {
 namespace {
 
-constexpr size_t kReadBufferSize = 64 * 1024;
 constexpr size_t kMaxReplyLine = 4096;  // lenient: RFC 5321 says 512
 constexpr int kMaxConsecutiveFailures = 3;
 
@@ -28,43 +30,45 @@ smtp::Reply Synthetic(std::string text) {
   return reply;
 }
 
+// One InjectAll call: a private loop, up to `options.connections` SMTP sessions on it, each in a
+// slot that reconnects until the messages run out or the slot gives up, and a watchdog.
+//
+// Thread: Run and every callback run on the thread that calls InjectAll.
 class Injector {
  public:
   Injector(const InjectorOptions& options,
            absl::FunctionRef<InjectMessage(size_t index)> make_message, size_t count)
-      : options_(options),
-        make_message_(make_message),
-        count_(count),
-        read_buffer_(new char[kReadBufferSize]) {
+      : options_(options), make_message_(make_message), count_(count) {
     result_.replies.resize(count);
     result_.recipient_replies.resize(count);
     result_.acked_at.resize(count);
   }
 
   absl::StatusOr<InjectResult> Run() {
+    // TcpStream::Connect would check the address as well, but as a connection failure per
+    // message; a bad address is the caller's mistake and fails the whole call.
     absl::StatusOr<sockaddr_storage> address = MakeSocketAddress(options_.host, options_.port);
     if (!address.ok()) return address.status();
-    address_ = *address;
     if (options_.connections < 1) return absl::InvalidArgumentError("connections < 1");
-    uv_loop_init(&loop_);
-    uv_timer_init(&loop_, &watchdog_);
-    watchdog_.data = this;
+    const int init = uv_loop_init(&loop_);
+    if (init != 0) return absl::InternalError(absl::StrCat("uv_loop_init: ", uv_strerror(init)));
+    watchdog_ = std::make_unique<Timer>(&loop_, [this] { OnWatchdog(); });
+    reaper_ = std::make_unique<Timer>(&loop_, [this] { Reap(); });
     result_.started = absl::Now();
     last_progress_ = result_.started;
-    if (count_ == 0) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), nullptr);
-    } else {
-      const uint64_t period = std::clamp<uint64_t>(
-          static_cast<uint64_t>(absl::ToInt64Milliseconds(options_.timeout)) / 4, 1, 500);
-      uv_timer_start(&watchdog_, &OnWatchdog, period, period);
+    if (count_ > 0) {
+      watchdog_->StartRepeating(
+          std::clamp(options_.timeout / 4, absl::Milliseconds(1), absl::Milliseconds(500)));
       const int slots = static_cast<int>(std::min<size_t>(options_.connections, count_));
       slots_.resize(slots);
       for (int i = 0; i < slots; ++i) Connect(i);
     }
-    uv_run(&loop_, UV_RUN_DEFAULT);
-    const int rc = uv_loop_close(&loop_);
-    if (rc != 0) return absl::InternalError(absl::StrCat("uv_loop_close: ", uv_strerror(rc)));
+    // The loop ends when every connection is reaped and MaybeFinish stopped the watchdog.
+    const bool stopped = uv_run(&loop_, UV_RUN_DEFAULT) != 0;
     result_.finished = absl::Now();
+    const absl::Status closed = CloseLoop();
+    if (stopped) return absl::InternalError("uv_run: stopped with handles still active");
+    if (!closed.ok()) return closed;
     if (timed_out_) {
       return absl::DeadlineExceededError(
           absl::StrCat("smtp injector: no progress for ", absl::FormatDuration(options_.timeout),
@@ -76,11 +80,14 @@ class Injector {
  private:
   enum class State { kConnecting, kGreeting, kEhlo, kTransaction, kBody, kRset, kQuit };
 
+  // One SMTP session over one TCP stream, and the message in flight on it. Its slot owns it. A
+  // closed connection lives on until the reaper frees it on a later loop turn, so that the code
+  // that closed it, often deep inside the stream's own callbacks, may still look at it.
+  //
+  // Thread: the injector's loop.
   struct Connection {
-    Injector* owner = nullptr;
     int slot = 0;
-    uv_tcp_t tcp;
-    uv_connect_t connect_req;
+    std::unique_ptr<net::TcpStream> stream;  // null when the connect failed at once
     State state = State::kConnecting;
     bool closing = false;
     bool failed = false;
@@ -99,84 +106,75 @@ class Injector {
     std::optional<smtp::Reply> last_rcpt_refusal;
   };
 
+  // A place for one connection at a time, reopened after each close.
+  //
+  // Thread: the injector's loop.
   struct Slot {
     int failures = 0;  // connection failures since the last completed message
     bool gave_up = false;
-    bool connected = false;  // has a Connection object
-  };
-
-  struct WriteRequest {
-    uv_write_t req;
-    std::string data;
-    Connection* connection;
+    std::unique_ptr<Connection> connection;  // open, or closed and waiting for the reaper
   };
 
   void Connect(int slot) {
-    auto* c = new Connection;
-    c->owner = this;
+    auto owned = std::make_unique<Connection>();
+    Connection* c = owned.get();
     c->slot = slot;
-    slots_[slot].connected = true;
+    slots_[slot].connection = std::move(owned);
     ++open_connections_;
-    uv_tcp_init(&loop_, &c->tcp);
-    c->tcp.data = c;
-    c->connect_req.data = c;
-    const int rc = uv_tcp_connect(&c->connect_req, &c->tcp,
-                                  reinterpret_cast<const sockaddr*>(&address_), &OnConnect);
-    if (rc != 0) Fail(c, absl::StrCat("connect: ", uv_strerror(rc)));
-  }
-
-  static void OnConnect(uv_connect_t* req, int status) {
-    auto* c = static_cast<Connection*>(req->data);
-    Injector* self = c->owner;
-    if (c->closing) return;
-    if (status < 0) {
-      self->Fail(c, absl::StrCat("connect: ", uv_strerror(status)));
+    absl::StatusOr<std::unique_ptr<net::TcpStream>> stream =
+        net::TcpStream::Connect(&loop_, options_.host, options_.port, /*source_ip=*/"",
+                                [this, c](const absl::Status& status) { OnConnected(c, status); });
+    if (!stream.ok()) {
+      Fail(c, absl::StrCat("connect: ", stream.status().message()));
       return;
     }
-    self->Progress();
-    uv_tcp_nodelay(&c->tcp, 1);
+    c->stream = *std::move(stream);
+    // The callbacks never run once the stream is closed, and the connection outlives its
+    // stream, so `c` is valid whenever they do.
+    c->stream->SetCallbacks({
+        .on_data = [this, c](absl::string_view bytes) { OnData(c, bytes); },
+        .on_end = [this, c](const absl::Status& status) { OnEnd(c, status); },
+    });
+  }
+
+  void OnConnected(Connection* c, const absl::Status& status) {
+    if (!status.ok()) {
+      Fail(c, absl::StrCat("connect: ", status.message()));
+      return;
+    }
+    Progress();
     c->state = State::kGreeting;
-    const int rc = uv_read_start(reinterpret_cast<uv_stream_t*>(&c->tcp), &OnAlloc, &OnRead);
-    if (rc != 0) self->Fail(c, absl::StrCat("uv_read_start: ", uv_strerror(rc)));
+    const absl::Status reading = c->stream->StartReading();
+    if (!reading.ok()) Fail(c, std::string(reading.message()));
   }
 
-  // One buffer for all connections: libuv calls the read callback right after the alloc.
-  static void OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
-    Injector* self = static_cast<Connection*>(handle->data)->owner;
-    buf->base = self->read_buffer_.get();
-    buf->len = kReadBufferSize;
-  }
-
-  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    auto* c = static_cast<Connection*>(stream->data);
-    Injector* self = c->owner;
-    if (c->closing || nread == 0) return;
-    if (nread < 0) {
-      if (nread == UV_EOF && c->state == State::kQuit) {
-        self->Close(c);
-      } else {
-        self->Fail(c, nread == UV_EOF ? "connection closed by the server"
-                                      : absl::StrCat("read: ", uv_strerror(nread)));
-      }
+  // The peer closed (ok) or the stream failed reading or writing.
+  void OnEnd(Connection* c, const absl::Status& status) {
+    if (status.ok() && c->state == State::kQuit) {
+      Close(c);
       return;
     }
-    absl::string_view input(buf->base, static_cast<size_t>(nread));
+    Fail(c, status.ok() ? std::string("connection closed by the server")
+                        : std::string(status.message()));
+  }
+
+  void OnData(Connection* c, absl::string_view input) {
     while (!c->closing) {
       absl::string_view line;
       const smtp::LineReader::Status status = c->reader.Next(&input, &line);
       if (status == smtp::LineReader::Status::kNeedMore) break;
       if (status == smtp::LineReader::Status::kTooLong) {
-        self->Fail(c, "protocol error: reply line too long");
+        Fail(c, "protocol error: reply line too long");
         return;
       }
       switch (c->parser.FeedLine(line)) {
         case smtp::ReplyParser::Result::kIncomplete:
           break;
         case smtp::ReplyParser::Result::kError:
-          self->Fail(c, absl::StrCat("protocol error: ", c->parser.error().message()));
+          Fail(c, absl::StrCat("protocol error: ", c->parser.error().message()));
           return;
         case smtp::ReplyParser::Result::kComplete:
-          self->OnReply(c, c->parser.Take());
+          OnReply(c, c->parser.Take());
           break;
       }
     }
@@ -340,27 +338,10 @@ class Injector {
     Progress();
   }
 
+  // A failed write comes back through on_end.
   void Write(Connection* c, std::string bytes) {
     if (c->closing) return;
-    auto* w = new WriteRequest;
-    w->data = std::move(bytes);
-    w->connection = c;
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    const int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c->tcp), &buf, 1, &OnWritten);
-    if (rc != 0) {
-      delete w;
-      Fail(c, absl::StrCat("write: ", uv_strerror(rc)));
-    }
-  }
-
-  static void OnWritten(uv_write_t* req, int status) {
-    auto* w = static_cast<WriteRequest*>(req->data);
-    Connection* c = w->connection;
-    delete w;
-    if (status < 0 && !c->closing) {
-      c->owner->Fail(c, absl::StrCat("write: ", uv_strerror(status)));
-    }
+    c->stream->Write(std::move(bytes));
   }
 
   // The connection broke: its message in flight fails.
@@ -376,74 +357,87 @@ class Injector {
     Close(c);
   }
 
+  // Closes the stream now; the reaper frees the connection and reopens its slot on the next loop
+  // turn, outside the stream's callbacks.
   void Close(Connection* c) {
     if (c->closing) return;
     c->closing = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), &OnClosed);
+    if (c->stream != nullptr) c->stream->Close();
+    closed_slots_.push_back(c->slot);
+    reaper_->Start(absl::ZeroDuration());
   }
 
-  static void OnClosed(uv_handle_t* handle) {
-    auto* c = static_cast<Connection*>(handle->data);
-    Injector* self = c->owner;
-    const int slot_index = c->slot;
-    const bool failed = c->failed;
-    delete c;
-    --self->open_connections_;
-    Slot& slot = self->slots_[slot_index];
-    slot.connected = false;
-    if (self->timed_out_) {
-      self->MaybeFinish();
+  void Reap() {
+    // OnClosed may close connections again (a connect that fails at once): those wait for the
+    // next turn.
+    std::vector<int> closed = std::exchange(closed_slots_, {});
+    for (int slot : closed) OnClosed(slot);
+  }
+
+  void OnClosed(int slot_index) {
+    Slot& slot = slots_[slot_index];
+    const bool failed = slot.connection->failed;
+    slot.connection.reset();
+    --open_connections_;
+    if (timed_out_) {
+      MaybeFinish();
       return;
     }
     if (failed && ++slot.failures >= kMaxConsecutiveFailures) slot.gave_up = true;
-    if (self->next_index_ < self->count_ && !slot.gave_up) {
-      self->Connect(slot_index);
+    if (next_index_ < count_ && !slot.gave_up) {
+      Connect(slot_index);
       return;
     }
-    if (self->open_connections_ == 0 && self->next_index_ < self->count_) {
+    if (open_connections_ == 0 && next_index_ < count_) {
       // Every slot gave up: what is left cannot be sent.
-      while (self->next_index_ < self->count_) {
-        self->Finish(self->next_index_++, Synthetic(absl::StrCat("not sent: ", self->last_error_)));
+      while (next_index_ < count_) {
+        Finish(next_index_++, Synthetic(absl::StrCat("not sent: ", last_error_)));
       }
     }
-    self->MaybeFinish();
+    MaybeFinish();
   }
 
+  // With every connection reaped and every message done (or the time up), nothing keeps the
+  // loop running once the watchdog stops.
   void MaybeFinish() {
     if (open_connections_ > 0) return;
     if (completed_ < count_ && !timed_out_) return;
-    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&watchdog_))) {
-      uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), nullptr);
-    }
+    watchdog_->Stop();
   }
 
   void Progress() { last_progress_ = absl::Now(); }
 
-  static void OnWatchdog(uv_timer_t* timer) {
-    auto* self = static_cast<Injector*>(timer->data);
-    if (absl::Now() - self->last_progress_ < self->options_.timeout) return;
-    self->timed_out_ = true;
-    uv_walk(
-        &self->loop_,
-        [](uv_handle_t* handle, void*) {
-          if (handle->type == UV_TCP && !uv_is_closing(handle)) {
-            static_cast<Connection*>(handle->data)
-                ->owner->Close(static_cast<Connection*>(handle->data));
-          }
-        },
-        nullptr);
-    self->MaybeFinish();
+  void OnWatchdog() {
+    if (absl::Now() - last_progress_ < options_.timeout) return;
+    timed_out_ = true;
+    for (Slot& slot : slots_) {
+      if (slot.connection != nullptr) Close(slot.connection.get());
+    }
+    MaybeFinish();
+  }
+
+  // Frees what is left on the loop: the handles close in callbacks that one more run calls.
+  absl::Status CloseLoop() {
+    slots_.clear();
+    watchdog_.reset();
+    reaper_.reset();
+    if (uv_run(&loop_, UV_RUN_DEFAULT) != 0) {
+      return absl::InternalError("uv_run: handles still active after closing");
+    }
+    const int rc = uv_loop_close(&loop_);
+    if (rc != 0) return absl::InternalError(absl::StrCat("uv_loop_close: ", uv_strerror(rc)));
+    return absl::OkStatus();
   }
 
   const InjectorOptions options_;
   absl::FunctionRef<InjectMessage(size_t)> make_message_;
   const size_t count_;
-  std::unique_ptr<char[]> read_buffer_;
-  sockaddr_storage address_;
   uv_loop_t loop_;
-  uv_timer_t watchdog_;
+  std::unique_ptr<Timer> watchdog_;
+  std::unique_ptr<Timer> reaper_;  // frees closed connections on the next loop turn
+  std::vector<int> closed_slots_;  // slots whose connection waits for the reaper
   std::vector<Slot> slots_;
-  int open_connections_ = 0;
+  int open_connections_ = 0;  // connections not yet reaped
   size_t next_index_ = 0;
   size_t completed_ = 0;
   absl::Time last_progress_;
