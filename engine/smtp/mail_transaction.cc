@@ -117,11 +117,15 @@ Step MailTransaction::Feed(absl::string_view* input, ContinueData continue_data)
 }
 
 std::string MailTransaction::TakeMessage() {
+  std::string content = content_.TakeContent();
   Reset();
-  return content_.TakeContent();
+  return content;
 }
 
 void MailTransaction::Reset() {
+  // What an unfinished BDAT transaction received goes with it: it must not count against the
+  // next message (RFC 3030 2: RSET discards the chunks).
+  content_.Clear();
   mail_given_ = false;
   mail_refused_ = false;
   rcpt_attempts_ = 0;
@@ -134,10 +138,7 @@ void MailTransaction::Reset() {
   envelope_->bdat = false;
 }
 
-void MailTransaction::Abandon() {
-  content_.Clear();
-  Reset();
-}
+void MailTransaction::Abandon() { Reset(); }
 
 // The DATA body or a BDAT chunk has been read.
 Step MailTransaction::FinishContent() {

@@ -88,12 +88,11 @@ class MailTransaction {
   // After kMessage: the content; the transaction is over.
   std::string TakeMessage();
 
-  // Ends the transaction (RSET, EHLO/HELO, TLS starting over). Content an unfinished BDAT
-  // transaction left stays until the next message starts, and counts in the size check of that
-  // message's first chunk (ContentReader::ChunkFits), as it always has.
+  // Ends the transaction (RSET, EHLO/HELO, MAIL, TLS starting over), with any content an
+  // unfinished BDAT transaction received.
   void Reset();
 
-  // The connection is closing: Reset, and the content held goes too.
+  // The connection is closing: the same as Reset.
   void Abandon();
 
   // A MAIL was accepted and the transaction is not over.

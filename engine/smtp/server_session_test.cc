@@ -359,6 +359,20 @@ TEST_F(SessionTest, AHandlerMayCloseAfterAnyReplyOrDisconnectWithoutOne) {
   EXPECT_TRUE(closed_);
 }
 
+TEST_F(SessionTest, ChunksOfAnAbandonedBdatTransactionDoNotCountAgainstTheNextMessage) {
+  options_.max_message_size = 10;
+  Create();
+  Ehlo();
+  EXPECT_THAT(Finals(Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<a@x.org>\r\nBDAT 6\r\n123456")),
+              ElementsAre("250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok: 6 octets received"));
+  EXPECT_THAT(Send("RSET\r\n"), ElementsAre("250 2.0.0 Ok"));
+  // Six more octets fit the limit of ten: the first six went with the RSET (RFC 3030 2).
+  EXPECT_THAT(Finals(Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<a@x.org>\r\nBDAT 6 LAST\r\nabcdef")),
+              ElementsAre("250 2.1.0 Ok", "250 2.1.5 Ok", "250 2.0.0 Ok: queued as Q1"));
+  ASSERT_EQ(handler_.messages.size(), 1u);
+  EXPECT_EQ(handler_.messages[0].content, "abcdef");
+}
+
 TEST_F(SessionTest, SequenceErrors) {
   EXPECT_THAT(Send("MAIL FROM:<s@x.org>\r\n"), ElementsAre(StartsWith("503 5.5.1 ")));
   Ehlo();
