@@ -247,6 +247,41 @@ absl::Status ConvertMultipartBody(absl::string_view body, absl::string_view boun
                        out);
 }
 
+// A multipart or message/rfc822 entity with an identity encoding: its parts are converted,
+// and its own header relabelled when it claimed 8bit or binary.
+absl::Status ConvertComposite(absl::string_view text, const HeaderSection& entity,
+                              const ContentType& type, const std::string& encoding,
+                              bool add_mime_version, int depth, std::string* out) {
+  const bool multipart = type.type == "multipart";
+  if (multipart && type.boundary.empty()) {
+    return Unconvertible("multipart entity without a boundary parameter");
+  }
+  std::string body;
+  body.reserve(entity.body.size() + entity.body.size() / 8);
+  if (multipart) {
+    const DefaultType part_default =
+        type.subtype == "digest" ? DefaultType::kMessageRfc822 : DefaultType::kTextPlain;
+    if (absl::Status s =
+            ConvertMultipartBody(entity.body, type.boundary, part_default, depth, &body);
+        !s.ok()) {
+      return s;
+    }
+  } else if (absl::Status s = ConvertEntity(entity.body, /*top_level=*/false,
+                                            DefaultType::kTextPlain, depth + 1, &body);
+             !s.ok()) {
+    return s;
+  }
+  // The parts are 7 bit now, and the composite entity says so if it claimed otherwise.
+  const bool relabel = encoding == "8bit" || encoding == "binary";
+  if (relabel || add_mime_version) {
+    AppendHeader(entity, relabel ? "7bit" : "", add_mime_version, out);
+  } else {
+    out->append(text.data(), entity.body.data() - text.data());
+  }
+  out->append(body);
+  return absl::OkStatus();
+}
+
 absl::Status ConvertEntity(absl::string_view text, bool top_level, DefaultType default_type,
                            int depth, std::string* out) {
   if (!HasEightBit(text)) {
@@ -283,33 +318,7 @@ absl::Status ConvertEntity(absl::string_view text, bool top_level, DefaultType d
   const bool multipart = type.type == "multipart";
   const bool rfc822 = type.type == "message" && type.subtype == "rfc822";
   if ((multipart || rfc822) && IsIdentityEncoding(encoding)) {
-    if (multipart && type.boundary.empty()) {
-      return Unconvertible("multipart entity without a boundary parameter");
-    }
-    std::string body;
-    body.reserve(entity.body.size() + entity.body.size() / 8);
-    if (multipart) {
-      const DefaultType part_default =
-          type.subtype == "digest" ? DefaultType::kMessageRfc822 : DefaultType::kTextPlain;
-      if (absl::Status s =
-              ConvertMultipartBody(entity.body, type.boundary, part_default, depth, &body);
-          !s.ok()) {
-        return s;
-      }
-    } else if (absl::Status s = ConvertEntity(entity.body, /*top_level=*/false,
-                                              DefaultType::kTextPlain, depth + 1, &body);
-               !s.ok()) {
-      return s;
-    }
-    // The parts are 7 bit now, and the composite entity says so if it claimed otherwise.
-    const bool relabel = encoding == "8bit" || encoding == "binary";
-    if (relabel || add_mime_version) {
-      AppendHeader(entity, relabel ? "7bit" : "", add_mime_version, out);
-    } else {
-      out->append(text.data(), entity.body.data() - text.data());
-    }
-    out->append(body);
-    return absl::OkStatus();
+    return ConvertComposite(text, entity, type, encoding, add_mime_version, depth, out);
   }
 
   // A leaf entity (or an encoded composite one, which RFC 2045 forbids but which can be

@@ -94,6 +94,46 @@ void ClientSession::HandleReply(Reply reply) {
   expected_.pop_front();
   switch (pending.what) {
     case Expect::kBanner:
+    case Expect::kEhlo:
+    case Expect::kHelo:
+    case Expect::kStartTls:
+      HandleGreetingReply(pending, std::move(reply));
+      return;
+    case Expect::kAuth:
+      HandleAuthReply(pending, std::move(reply));
+      return;
+    case Expect::kQuit:
+      phase_ = Phase::kDone;
+      if (callbacks_.on_quit) callbacks_.on_quit();
+      return;
+    case Expect::kRset:
+      if (!reply.IsPositive()) {
+        Fail({reply.code == 421 ? SessionError::Kind::kServerClosing : SessionError::Kind::kReset,
+              reply, "RSET refused"});
+        return;
+      }
+      // Without pipelining, MAIL waited for this reply.
+      if (!capabilities_.pipelining) {
+        SendLine(MailCommand());
+        expected_.push_back({Expect::kMail});
+      }
+      return;
+    case Expect::kMail:
+    case Expect::kRcpt:
+    case Expect::kData:
+    case Expect::kDot:
+      if (reply.code == 421) {
+        Fail({SessionError::Kind::kServerClosing, reply, "server closed the session"});
+        return;
+      }
+      HandleTransactionReply(pending, std::move(reply));
+      return;
+  }
+}
+
+void ClientSession::HandleGreetingReply(const Pending& pending, Reply reply) {
+  switch (pending.what) {
+    case Expect::kBanner:
       if (reply.code != 220) {
         Fail({SessionError::Kind::kGreeting, reply, "greeting refused"});
         return;
@@ -126,7 +166,7 @@ void ClientSession::HandleReply(Reply reply) {
               reply, "HELO refused"});
       }
       return;
-    case Expect::kStartTls:
+    default:  // kStartTls
       if (reply.code == 220) {
         phase_ = Phase::kTlsHandshake;
         callbacks_.on_starttls();
@@ -140,35 +180,6 @@ void ClientSession::HandleReply(Reply reply) {
       // Opportunistic: carry on in plaintext, and don't ask again on this connection.
       options_.starttls = false;
       AfterGreetingExchange();
-      return;
-    case Expect::kAuth:
-      HandleAuthReply(pending, std::move(reply));
-      return;
-    case Expect::kQuit:
-      phase_ = Phase::kDone;
-      if (callbacks_.on_quit) callbacks_.on_quit();
-      return;
-    case Expect::kRset:
-      if (!reply.IsPositive()) {
-        Fail({reply.code == 421 ? SessionError::Kind::kServerClosing : SessionError::Kind::kReset,
-              reply, "RSET refused"});
-        return;
-      }
-      // Without pipelining, MAIL waited for this reply.
-      if (!capabilities_.pipelining) {
-        SendLine(MailCommand());
-        expected_.push_back({Expect::kMail});
-      }
-      return;
-    case Expect::kMail:
-    case Expect::kRcpt:
-    case Expect::kData:
-    case Expect::kDot:
-      if (reply.code == 421) {
-        Fail({SessionError::Kind::kServerClosing, reply, "server closed the session"});
-        return;
-      }
-      HandleTransactionReply(pending, std::move(reply));
       return;
   }
 }

@@ -178,6 +178,8 @@ class ClientSession {
   };
 
   void HandleReply(Reply reply);
+  // The banner, EHLO, HELO and STARTTLS replies: the session's set-up.
+  void HandleGreetingReply(const Pending& pending, Reply reply);
   void HandleTransactionReply(const Pending& pending, Reply reply);
   // After EHLO/HELO (and after the TLS EHLO): STARTTLS, AUTH, or ready.
   void AfterGreetingExchange();
