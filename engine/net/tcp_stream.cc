@@ -73,8 +73,10 @@ struct TcpStream::Box {
       local = IpOf(reinterpret_cast<sockaddr*>(&address));
     }
     // Nagle would hold a reply back until the previous one is acknowledged. Failing to turn it
-    // off costs latency only.
-    uv_tcp_nodelay(&tcp, 1);
+    // off costs latency only, so it is reported, not fatal.
+    if (const int rc = uv_tcp_nodelay(&tcp, 1); rc != 0) {
+      LOG_EVERY_N_SEC(WARNING, 60) << "uv_tcp_nodelay: " << uv_strerror(rc);
+    }
   }
 
   // Reports the end of input once, and stops reading.

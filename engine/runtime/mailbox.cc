@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/logging.h"
 
 namespace volley {
 
@@ -26,7 +27,10 @@ bool Mailbox::Post(Task task) {
   }
   // uv_async_send fails only for a handle that is not an async handle; ours is initialised
   // before any post can arrive.
-  if (wake) uv_async_send(&async_);
+  if (wake) {
+    const int rc = uv_async_send(&async_);
+    DCHECK(rc == 0) << "uv_async_send: " << uv_strerror(rc);
+  }
   return true;
 }
 

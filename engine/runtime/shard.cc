@@ -29,20 +29,19 @@ absl::Status Shard::Start(absl::AnyInvocable<absl::Status()> init) {
     }
     absl::Status status = mailbox_.Init(&loop_);
     if (status.ok() && init) status = init();
-    if (!status.ok()) {
+    if (status.ok()) {
+      started.set_value(absl::OkStatus());
+    } else {
       mailbox_.Close();
-      uv_run(&loop_, UV_RUN_DEFAULT);
-      uv_loop_close(&loop_);
-      started.set_value(status);
-      return;
     }
-    started.set_value(absl::OkStatus());
+    // Runs until every handle is closed (the mailbox last): its result says nothing more.
     uv_run(&loop_, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop_);
     if (rc != 0) {
       LOG(ERROR) << "shard " << index_
                  << ": loop closed with handles still open: " << uv_strerror(rc);
     }
+    if (!status.ok()) started.set_value(status);
   });
   absl::Status status = started_future.get();
   if (!status.ok()) thread_.join();
