@@ -7,6 +7,7 @@
 namespace volley::delivery {
 
 void BodyLoader::Load(queue::MessageId id, Callback callback) {
+  DCHECK(thread_.InLoopThread());
   auto [it, first] = waiting_.try_emplace(id);
   it->second.push_back(std::move(callback));
   if (!first) return;  // one read serves everybody waiting for this message

@@ -11,6 +11,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "engine/base/liveness.h"
+#include "engine/base/thread_checker.h"
 #include "engine/runtime/mailbox.h"
 #include "engine/runtime/worker_pool.h"
 #include "queue/spool.h"
@@ -47,6 +48,7 @@ class BodyLoader {
   std::function<void()> after_load_;
   absl::flat_hash_map<queue::MessageId, std::vector<Callback>> waiting_;
   int in_flight_ = 0;
+  ThreadChecker thread_;
   Liveness liveness_;
 };
 

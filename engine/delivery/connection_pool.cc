@@ -40,6 +40,7 @@ ConnectionOptions ConnectionPool::OptionsFor(const SiteRoute& route) {
 }
 
 void ConnectionPool::Open(std::vector<ConnectTarget> targets, const SiteRoute& route) {
+  DCHECK(thread_.InLoopThread());
   DeliveryConnection* connection =
       services_->connect(services_->loop, this, std::move(targets), OptionsFor(route));
   connections_.insert(connection);
@@ -48,11 +49,13 @@ void ConnectionPool::Open(std::vector<ConnectTarget> targets, const SiteRoute& r
 
 void ConnectionPool::Start(DeliveryConnection* connection, std::vector<RecipientPtr> batch,
                            smtp::Transaction transaction) {
+  DCHECK(thread_.InLoopThread());
   in_flight_[connection] = std::move(batch);
   connection->StartTransaction(std::move(transaction));
 }
 
 DeliveryConnection* ConnectionPool::PopIdle() {
+  DCHECK(thread_.InLoopThread());
   if (idle_.empty()) return nullptr;
   DeliveryConnection* connection = idle_.back();
   idle_.pop_back();
@@ -60,6 +63,7 @@ DeliveryConnection* ConnectionPool::PopIdle() {
 }
 
 void ConnectionPool::AddIdle(DeliveryConnection* connection) {
+  DCHECK(thread_.InLoopThread());
   if (std::find(idle_.begin(), idle_.end(), connection) == idle_.end()) {
     idle_.push_back(connection);
   }
@@ -72,6 +76,7 @@ size_t ConnectionPool::in_flight_recipients() const {
 }
 
 void ConnectionPool::BeginShutdown() {
+  DCHECK(thread_.InLoopThread());
   std::vector<DeliveryConnection*> idle;
   idle.swap(idle_);
   for (DeliveryConnection* connection : idle) connection->Quit();
@@ -83,6 +88,7 @@ void ConnectionPool::BeginShutdown() {
 }
 
 void ConnectionPool::AbortAll(absl::string_view reason) {
+  DCHECK(thread_.InLoopThread());
   std::vector<DeliveryConnection*> open(connections_.begin(), connections_.end());
   for (DeliveryConnection* connection : open) connection->Abort(reason);
 }

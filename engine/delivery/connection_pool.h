@@ -9,6 +9,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "engine/base/thread_checker.h"
 #include "engine/delivery/delivery_connection.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/shard_services.h"
@@ -72,6 +73,7 @@ class ConnectionPool final : public ConnectionOwner {
 
   const ShardServices* const services_;
   Listener* const listener_;
+  ThreadChecker thread_;
   size_t next_source_ = 0;  // round-robin over the egress pool
   absl::flat_hash_set<DeliveryConnection*> connections_;
   absl::flat_hash_set<DeliveryConnection*> connecting_;  // not yet ready

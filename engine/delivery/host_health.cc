@@ -1,6 +1,7 @@
 #include "engine/delivery/host_health.h"
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/logging.h"
 
 namespace volley::delivery {
 namespace {
@@ -22,18 +23,22 @@ bool Active(absl::flat_hash_map<std::string, absl::Time>& map, const std::string
 }  // namespace
 
 bool HostHealth::RecentlyFailed(const ConnectTarget& target) {
+  DCHECK(thread_.InLoopThread());
   return Active(failed_, HostKey(target), clock_.Now());
 }
 
 void HostHealth::MarkFailed(const ConnectTarget& target) {
+  DCHECK(thread_.InLoopThread());
   failed_[HostKey(target)] = clock_.Now() + kFailedHostDelay;
 }
 
 bool HostHealth::TlsRecentlyFailed(const ConnectTarget& target) {
+  DCHECK(thread_.InLoopThread());
   return Active(no_tls_, HostKey(target), clock_.Now());
 }
 
 void HostHealth::MarkTlsFailed(const ConnectTarget& target) {
+  DCHECK(thread_.InLoopThread());
   no_tls_[HostKey(target)] = clock_.Now() + kNoTlsDelay;
 }
 

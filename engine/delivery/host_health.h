@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "engine/base/clock.h"
+#include "engine/base/thread_checker.h"
 #include "engine/delivery/site_route.h"
 
 namespace volley::delivery {
@@ -30,6 +31,7 @@ class HostHealth {
 
  private:
   Clock& clock_;
+  ThreadChecker thread_;
   absl::flat_hash_map<std::string, absl::Time> failed_;  // "address:port" -> skip until
   absl::flat_hash_map<std::string, absl::Time> no_tls_;  // "address:port" -> plaintext until
 };

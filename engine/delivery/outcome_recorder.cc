@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/logging.h"
 #include "engine/bounce/classifier.h"
 #include "engine/smtp/local_replies.h"
 
@@ -45,6 +46,7 @@ void OutcomeRecorder::Done(const QueuedRecipient& r) {
 
 void OutcomeRecorder::Record(RecipientPtr recipient, const smtp::RecipientOutcome& outcome,
                              const AttemptInfo& attempt) {
+  DCHECK(thread_.InLoopThread());
   const smtp::Reply& reply = outcome.reply;
   const bool remote = !outcome.synthetic;
   std::optional<std::string> command;
@@ -67,6 +69,7 @@ void OutcomeRecorder::Record(RecipientPtr recipient, const smtp::RecipientOutcom
 
 void OutcomeRecorder::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
                              bounce::BounceClass classification, const AttemptInfo& attempt) {
+  DCHECK(thread_.InLoopThread());
   ++recipient->attempts;
   Emit(events::EventType::kBounce, *recipient, reply, /*remote_reply=*/false, std::nullopt, attempt,
        classification);
@@ -76,6 +79,7 @@ void OutcomeRecorder::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
 void OutcomeRecorder::Defer(RecipientPtr recipient, const smtp::Reply& reply,
                             std::optional<std::string> command, const AttemptInfo& attempt,
                             bounce::BounceClass classification, bool remote_reply) {
+  DCHECK(thread_.InLoopThread());
   const absl::Time now = options_.clock->Now();
   ++recipient->attempts;
   const std::optional<absl::Time> next =
@@ -105,6 +109,7 @@ void OutcomeRecorder::Defer(RecipientPtr recipient, const smtp::Reply& reply,
 }
 
 bool OutcomeRecorder::ExpireIfDue(RecipientPtr& recipient) {
+  DCHECK(thread_.InLoopThread());
   if (!options_.retry->Expired(recipient->message->created, options_.clock->Now())) return false;
   const smtp::Reply reply =
       recipient->last_response.empty()

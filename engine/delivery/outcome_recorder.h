@@ -9,6 +9,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "engine/base/clock.h"
+#include "engine/base/thread_checker.h"
 #include "engine/bounce/bounce_class.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/retry_policy.h"
@@ -66,6 +67,7 @@ class OutcomeRecorder {
   void Done(const QueuedRecipient& r);
 
   Options options_;
+  ThreadChecker thread_;
 };
 
 }  // namespace volley::delivery

@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <utility>
 
+#include "engine/base/logging.h"
+
 namespace volley::delivery {
 
 Scheduler::Scheduler(uv_loop_t* loop, Clock& clock, DueFn on_due)
     : clock_(clock), on_due_(std::move(on_due)), timer_(loop, [this] { RunDue(); }) {}
 
 void Scheduler::Add(RecipientPtr recipient) {
+  DCHECK(thread_.InLoopThread());
   // A recipient waiting for a retry does not need its body in memory meanwhile.
   recipient->body.reset();
   const absl::Time due = recipient->due;
@@ -22,6 +25,7 @@ absl::Time Scheduler::next_due() const {
 }
 
 void Scheduler::RunDue() {
+  DCHECK(thread_.InLoopThread());
   armed_for_ = absl::InfiniteFuture();
   const absl::Time now = clock_.Now();
   std::vector<RecipientPtr> due;
@@ -47,6 +51,7 @@ void Scheduler::Arm() {
 }
 
 void Scheduler::Clear() {
+  DCHECK(thread_.InLoopThread());
   cleared_ = true;
   heap_.clear();
   timer_.Stop();

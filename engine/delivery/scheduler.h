@@ -11,6 +11,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "engine/base/clock.h"
+#include "engine/base/thread_checker.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/runtime/timer.h"
 
@@ -52,6 +53,7 @@ class Scheduler {
   void Arm();
 
   Clock& clock_;
+  ThreadChecker thread_;
   DueFn on_due_;
   std::vector<Entry> heap_;
   uint64_t sequence_ = 0;

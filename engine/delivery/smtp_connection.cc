@@ -338,12 +338,14 @@ void SmtpConnection::OnTimeout() {
 }
 
 void SmtpConnection::StartTransaction(smtp::Transaction transaction) {
+  DCHECK(thread_.InLoopThread());
   CHECK(idle());
   session_->StartTransaction(std::move(transaction));
   if (attempt_open()) ArmTimer();
 }
 
 void SmtpConnection::Quit() {
+  DCHECK(thread_.InLoopThread());
   quit_requested_ = true;
   if (idle()) {
     session_->Quit();
@@ -352,6 +354,7 @@ void SmtpConnection::Quit() {
 }
 
 void SmtpConnection::Abort(absl::string_view reason) {
+  DCHECK(thread_.InLoopThread());
   if (finished_) return;
   std::vector<smtp::RecipientOutcome> in_flight;
   if (session_) in_flight = session_->Abort(reason);

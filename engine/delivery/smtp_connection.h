@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/base/thread_checker.h"
 #include "engine/delivery/delivery_connection.h"
 #include "engine/net/stream.h"
 #include "engine/net/tls_stream.h"
@@ -80,6 +81,7 @@ class SmtpConnection final : public DeliveryConnection {
   const std::vector<ConnectTarget> targets_;
   size_t target_index_ = 0;
   const ConnectionOptions options_;
+  ThreadChecker thread_;
   std::unique_ptr<net::Stream> stream_;  // the current attempt's connection (TCP, or TLS on it)
   std::unique_ptr<smtp::ClientSession> session_;
   Timer timer_;     // the phase timeouts

@@ -1,9 +1,12 @@
 #include "engine/delivery/tls_client_cache.h"
 
+#include "engine/base/logging.h"
+
 namespace volley::delivery {
 
 absl::StatusOr<std::shared_ptr<tls::TlsContext>> TlsClientCache::ContextFor(
     const std::string& ca_file) {
+  DCHECK(thread_.InLoopThread());
   auto it = contexts_.find(ca_file);
   if (it != contexts_.end()) return it->second;
   tls::TlsContextOptions options;

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "engine/base/thread_checker.h"
 #include "tls/tls_context.h"
 
 namespace volley::delivery {
@@ -19,6 +20,7 @@ class TlsClientCache {
   absl::StatusOr<std::shared_ptr<tls::TlsContext>> ContextFor(const std::string& ca_file);
 
  private:
+  ThreadChecker thread_;
   absl::flat_hash_map<std::string, std::shared_ptr<tls::TlsContext>> contexts_;
 };
 

@@ -31,6 +31,7 @@ Injector::Injector(Shard* shard, const delivery::EngineContext& context,
 Injector::~Injector() { DCHECK(thread_.InLoopThread()); }
 
 absl::Status Injector::CheckSender() const {
+  DCHECK(thread_.InLoopThread());
   if (context_.SpoolRefusesInjection()) {
     return absl::ResourceExhaustedError("the spool refuses injection");
   }
@@ -39,6 +40,7 @@ absl::Status Injector::CheckSender() const {
 
 absl::Status Injector::CheckRecipient(absl::string_view peer_address,
                                       absl::string_view recipient) const {
+  DCHECK(thread_.InLoopThread());
   bool relay = false;
   for (const config::Cidr& network : context_.config->inject_smtp.relay_networks) {
     if (network.Contains(peer_address)) {

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "engine/base/logging.h"
 #include "engine/inject/smtp_status.h"
 #include "engine/smtp/dot_stuffing.h"
 #include "engine/smtp/local_replies.h"
@@ -43,6 +44,7 @@ InjectRequest RequestFromEnvelope(smtp::Envelope envelope, std::string content) 
 }
 
 std::optional<smtp::Reply> SmtpInjection::CheckMailFrom(const smtp::Envelope&) {
+  DCHECK(thread_.InLoopThread());
   absl::Status status = injector_->CheckSender();
   if (status.ok()) return std::nullopt;
   return SmtpReplyFor(status);
@@ -50,6 +52,7 @@ std::optional<smtp::Reply> SmtpInjection::CheckMailFrom(const smtp::Envelope&) {
 
 std::optional<smtp::Reply> SmtpInjection::CheckRecipient(const smtp::Envelope& envelope,
                                                          absl::string_view recipient) {
+  DCHECK(thread_.InLoopThread());
   absl::Status status = injector_->CheckRecipient(envelope.peer_address, recipient);
   if (status.ok()) return std::nullopt;
   return SmtpReplyFor(status);
@@ -57,6 +60,7 @@ std::optional<smtp::Reply> SmtpInjection::CheckRecipient(const smtp::Envelope& e
 
 void SmtpInjection::OnMessage(smtp::Envelope envelope, std::string content,
                               absl::AnyInvocable<void(smtp::MessageResponse)> done) {
+  DCHECK(thread_.InLoopThread());
   injector_->Inject(RequestFromEnvelope(std::move(envelope), std::move(content)),
                     [done = std::move(done)](absl::StatusOr<std::string> queue_id) mutable {
                       if (!queue_id.ok()) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/base/thread_checker.h"
 #include "engine/inject/injector.h"
 #include "engine/smtp/server_session.h"
 
@@ -25,6 +26,7 @@ class SmtpInjection final : public smtp::ServerSessionHandler {
 
  private:
   Injector* const injector_;
+  ThreadChecker thread_;
 };
 
 // The request for a message received over SMTP: BDAT content (octets as sent) is made

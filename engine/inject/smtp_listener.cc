@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
+#include "engine/base/thread_checker.h"
 #include "engine/net/tcp_listener.h"
 #include "engine/net/tls_stream.h"
 #include "engine/runtime/timer.h"
@@ -55,6 +56,7 @@ class SmtpListener::Impl {
   int open_connections() const { return sessions_; }
 
   void Close(absl::Duration grace, absl::AnyInvocable<void()> done) {
+    DCHECK(thread_.InLoopThread());
     if (closing_) {
       LOG(WARNING) << "SmtpListener::Close called twice";
       return;
@@ -261,6 +263,7 @@ class SmtpListener::Impl {
   }
 
   uv_loop_t* const loop_;
+  ThreadChecker thread_;
   const SmtpListenerOptions options_;
   smtp::ServerSessionHandler* const handler_;
   std::unique_ptr<net::TcpListener> listener_;

@@ -1,0 +1,203 @@
+#include "engine/inject/injector.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "engine/inject/smtp_injection.h"
+#include "engine/inject/smtp_status.h"
+#include "gtest/gtest.h"
+
+namespace volley::inject {
+namespace {
+
+class RecordingSink final : public events::EventSink {
+ public:
+  void OnEvent(const events::RecipientEvent& e) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    receptions.push_back(absl::StrCat(e.recipient, " ", e.reply->code, " ", e.reply->Text()));
+  }
+  void OnMessageReceived(const events::MessageReceived& m) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    messages.push_back(absl::StrCat(m.listener, ":", m.recipients));
+  }
+  std::mutex mutex_;
+  std::vector<std::string> receptions;
+  std::vector<std::string> messages;
+};
+
+class InjectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = std::getenv("TEST_TMPDIR");
+    dir_ = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/injector-",
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    absl::StatusOr<std::unique_ptr<queue::Spool>> spool = queue::Spool::Open(dir_);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    spool_ = *std::move(spool);
+    writer_ = std::make_unique<queue::SpoolWriter>(spool_.get());
+    config_ = config::Config::Defaults();
+    config_.server.hostname = "volley.test";
+    metrics_ = std::make_unique<metrics::EngineMetrics>(1);
+    context_.config = &config_;
+    context_.spool = spool_.get();
+    context_.writer = writer_.get();
+    context_.events = &sink_;
+    context_.metrics = metrics_.get();
+    context_.clock = &Clock::Real();
+    ASSERT_TRUE(shard_.Start().ok());
+    // No shard has a DeliveryShard attached: the hand-off to delivery is dropped, which is
+    // all these tests need (the recipients stay in the spool).
+    router_ = std::make_unique<delivery::DeliveryRouter>(std::vector<Shard*>{&shard_});
+    ASSERT_TRUE(shard_
+                    .Call([this] {
+                      injector_ =
+                          std::make_unique<Injector>(&shard_, context_, router_.get(), &ids_);
+                      smtp_ = std::make_unique<SmtpInjection>(injector_.get());
+                      return absl::OkStatus();
+                    })
+                    .ok());
+  }
+
+  void TearDown() override {
+    ASSERT_TRUE(shard_
+                    .Call([this] {
+                      smtp_.reset();
+                      injector_.reset();
+                      return absl::OkStatus();
+                    })
+                    .ok());
+    shard_.Post([this] { shard_.CloseMailbox(); });
+    shard_.Join();
+    writer_->Stop();
+  }
+
+  // Injects on the shard and waits for the answer.
+  absl::StatusOr<std::string> Inject(InjectRequest request) {
+    std::promise<absl::StatusOr<std::string>> answer;
+    shard_.Post([&] {
+      injector_->Inject(std::move(request), [&answer](absl::StatusOr<std::string> queue_id) {
+        answer.set_value(std::move(queue_id));
+      });
+    });
+    return answer.get_future().get();
+  }
+
+  static InjectRequest Request() {
+    InjectRequest request;
+    request.sender = "from@origin.test";
+    request.recipients = {{"a@example.test", "SUCCESS,FAILURE", ""}, {"b@example.test", "", ""}};
+    request.content = "Subject: hi\r\n\r\nbody\r\n";
+    request.peer_address = "127.0.0.1";
+    request.helo = "client.test";
+    return request;
+  }
+
+  std::string dir_;
+  std::unique_ptr<queue::Spool> spool_;
+  std::unique_ptr<queue::SpoolWriter> writer_;
+  config::Config config_;
+  std::unique_ptr<metrics::EngineMetrics> metrics_;
+  RecordingSink sink_;
+  delivery::EngineContext context_;
+  queue::MessageIdGenerator ids_{Clock::Real()};
+  Shard shard_{0};
+  std::unique_ptr<delivery::DeliveryRouter> router_;
+  std::unique_ptr<Injector> injector_;  // shard thread
+  std::unique_ptr<SmtpInjection> smtp_;
+};
+
+TEST_F(InjectorTest, AnInjectedMessageIsDurableBeforeItsQueueIdComesBack) {
+  absl::StatusOr<std::string> queue_id = Inject(Request());
+  ASSERT_TRUE(queue_id.ok()) << queue_id.status();
+  std::optional<queue::MessageId> id = queue::ParseQueueId(*queue_id);
+  ASSERT_TRUE(id.has_value()) << *queue_id;
+  // In the spool already (the insert was synced before the answer).
+  absl::StatusOr<std::vector<queue::RecipientRecord>> recipients = spool_->ReadRecipients(*id);
+  ASSERT_TRUE(recipients.ok()) << recipients.status();
+  ASSERT_EQ(recipients->size(), 2u);
+  EXPECT_EQ((*recipients)[0].address, "a@example.test");
+  EXPECT_EQ((*recipients)[0].dsn_notify, "SUCCESS,FAILURE");
+  absl::StatusOr<std::string> body = spool_->ReadBody(*id);
+  ASSERT_TRUE(body.ok());
+  EXPECT_TRUE(absl::StartsWith(*body, "Received: from client.test ([127.0.0.1])")) << *body;
+  EXPECT_TRUE(absl::StrContains(*body, absl::StrCat("Message-ID: <", *queue_id, "@volley.test>")));
+  std::lock_guard<std::mutex> lock(sink_.mutex_);
+  EXPECT_EQ(sink_.messages, std::vector<std::string>{"smtp:2"});
+  ASSERT_EQ(sink_.receptions.size(), 2u);
+  EXPECT_EQ(sink_.receptions[0], absl::StrCat("a@example.test 250 OK <", *queue_id, ">"));
+}
+
+TEST_F(InjectorTest, AStoppedSpoolWriterIsUnavailableAndTheClientGets421) {
+  writer_->Stop();
+  absl::StatusOr<std::string> queue_id = Inject(Request());
+  EXPECT_EQ(queue_id.status().code(), absl::StatusCode::kUnavailable) << queue_id.status();
+  // Through the SMTP adapter: 421 4.3.2, the session's last reply.
+  std::promise<smtp::MessageResponse> response;
+  smtp::Envelope envelope;
+  envelope.peer_address = "127.0.0.1";
+  envelope.mail_from = "from@origin.test";
+  envelope.recipients = {"a@example.test"};
+  envelope.recipient_params.resize(1);
+  shard_.Post([&] {
+    smtp_->OnMessage(envelope, "Subject: x\r\n\r\ny\r\n",
+                     [&response](smtp::MessageResponse r) { response.set_value(std::move(r)); });
+  });
+  const smtp::MessageResponse got = response.get_future().get();
+  EXPECT_EQ(got.reply.code, 421);
+  ASSERT_TRUE(got.reply.enhanced.has_value());
+  EXPECT_EQ(got.reply.enhanced->ToString(), "4.3.2");
+  std::lock_guard<std::mutex> lock(sink_.mutex_);
+  EXPECT_TRUE(sink_.receptions.empty());
+}
+
+TEST_F(InjectorTest, RelayRightsAndRecipientsWithoutADomain) {
+  absl::Status outsider, postmaster, fine;
+  ASSERT_TRUE(shard_
+                  .Call([&] {
+                    outsider = injector_->CheckRecipient("192.0.2.9", "a@example.test");
+                    postmaster = injector_->CheckRecipient("127.0.0.1", "postmaster");
+                    fine = injector_->CheckRecipient("::1", "a@example.test");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  EXPECT_EQ(outsider.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(SmtpReplyFor(outsider).ToWire(), "550 5.7.1 relaying denied for 192.0.2.9\r\n");
+  EXPECT_EQ(postmaster.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(SmtpReplyFor(postmaster).code, 550);
+  EXPECT_TRUE(fine.ok()) << fine;
+}
+
+TEST(RequestFromEnvelope, BdatContentGetsCrlfAndTheDsnParametersAreKept) {
+  smtp::Envelope envelope;
+  envelope.mail_from = "s@x.test";
+  envelope.bdat = true;
+  envelope.smtputf8_requested = true;
+  envelope.mail_params = {{"SIZE", "10"}, {"RET", "HDRS"}, {"ENVID", "abc"}};
+  envelope.recipients = {"a@x.test"};
+  envelope.recipient_params = {{{"NOTIFY", "NEVER"}, {"ORCPT", "rfc822;a@x.test"}}};
+  envelope.peer_address = "127.0.0.5";
+  envelope.helo = "c.test";
+  InjectRequest request = RequestFromEnvelope(envelope, "a\nb\r\n");
+  EXPECT_EQ(request.content, "a\r\nb\r\n");
+  EXPECT_EQ(request.dsn_ret, "HDRS");
+  EXPECT_EQ(request.dsn_envid, "abc");
+  EXPECT_TRUE(request.smtputf8);
+  ASSERT_EQ(request.recipients.size(), 1u);
+  EXPECT_EQ(request.recipients[0].dsn_notify, "NEVER");
+  EXPECT_EQ(request.recipients[0].dsn_orcpt, "rfc822;a@x.test");
+  EXPECT_EQ(request.peer_address, "127.0.0.5");
+  // DATA content is canonical already and stays as it is.
+  envelope.bdat = false;
+  EXPECT_EQ(RequestFromEnvelope(envelope, "a\nb").content, "a\nb");
+}
+
+}  // namespace
+}  // namespace volley::inject
