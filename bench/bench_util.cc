@@ -122,4 +122,17 @@ std::unique_ptr<test_support::VolleydProcess> StartVolleyd(const std::string& co
   return *std::move(volleyd);
 }
 
+QueueSizes ReadQueueSizes(uint16_t http_port) {
+  QueueSizes sizes;
+  absl::StatusOr<test_support::HttpResult> metrics =
+      test_support::HttpGet("127.0.0.1", http_port, "/metrics");
+  if (!metrics.ok() || metrics->status != 200) return sizes;
+  sizes.scheduled =
+      test_support::MetricValue(metrics->body, "volley_queue_size{state=\"scheduled\"}");
+  sizes.ready = test_support::MetricValue(metrics->body, "volley_queue_size{state=\"ready\"}");
+  sizes.in_flight =
+      test_support::MetricValue(metrics->body, "volley_queue_size{state=\"in_flight\"}");
+  return sizes;
+}
+
 }  // namespace volley::bench

@@ -1,6 +1,6 @@
 // Helpers shared by volley-bench's modes: process statistics from /proc, directory sizes,
-// percentiles, message bodies, flag parsing, and the volleyd each of them runs (its config
-// and its start).
+// percentiles, message bodies, flag parsing, and the volleyd each of them runs (its config,
+// its start and its queue sizes).
 #ifndef VOLLEY_BENCH_BENCH_UTIL_H_
 #define VOLLEY_BENCH_BENCH_UTIL_H_
 
@@ -76,6 +76,15 @@ void WriteTextFile(const std::string& path, const std::string& text);
 std::unique_ptr<test_support::VolleydProcess> StartVolleyd(
     const std::string& config_path, const std::string& log_path, absl::string_view what = "",
     absl::Duration ready_timeout = absl::Seconds(60));
+
+// Recipients volleyd holds, per state, from volley_queue_size in its /metrics; -1 for a state
+// missing there, and all -1 when the scrape fails.
+struct QueueSizes {
+  double scheduled = -1, ready = -1, in_flight = -1;
+  double total() const { return scheduled + ready + in_flight; }
+  bool complete() const { return scheduled >= 0 && ready >= 0 && in_flight >= 0; }
+};
+QueueSizes ReadQueueSizes(uint16_t http_port);
 
 }  // namespace volley::bench
 
