@@ -62,7 +62,10 @@ uint64_t DirectoryBytes(const std::string& path) {
 std::string MakeRunDirectory() {
   const char* base = std::getenv("VOLLEY_BENCH_DIR");
   std::string pattern = absl::StrCat(base != nullptr ? base : "/tmp", "/volley-bench-XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) return "";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    std::perror("volley-bench: mkdtemp");
+    return "";
+  }
   return pattern;
 }
 

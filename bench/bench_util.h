@@ -30,7 +30,8 @@ double ProcessRssMb(pid_t pid);
 double ProcessPeakRssMb(pid_t pid);
 // Bytes of all regular files under `path` (0 when it does not exist).
 uint64_t DirectoryBytes(const std::string& path);
-// A fresh directory /tmp/volley-bench-XXXXXX (or under $VOLLEY_BENCH_DIR); "" on failure.
+// A fresh directory /tmp/volley-bench-XXXXXX (or under $VOLLEY_BENCH_DIR); "" on failure,
+// which it reports on stderr.
 std::string MakeRunDirectory();
 // Removes the run's directory, or with `keep` leaves it and says where it is.
 void RemoveOrKeepRunDirectory(const std::string& dir, bool keep);

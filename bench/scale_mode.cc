@@ -266,10 +266,7 @@ int RunScaleMode(int argc, char** argv) {
   if (!ParseScaleFlags(argc, argv, &flags)) return 1;
   ScaleWorld world;
   world.dir = MakeRunDirectory();
-  if (world.dir.empty()) {
-    std::perror("volley-bench: mkdtemp");
-    return 1;
-  }
+  if (world.dir.empty()) return 1;
   // A failed set-up leaves the directory behind, volleyd's log in it.
   ScaleReport report;
   if (!SetUpScaleWorld(flags, &world, &report)) return 1;

@@ -262,10 +262,7 @@ int RunSpoolMode(int argc, char** argv) {
   SpoolFlags flags;
   if (!ParseSpoolFlags(argc, argv, &flags)) return 1;
   const std::string dir = MakeRunDirectory();
-  if (dir.empty()) {
-    std::perror("volley-bench: mkdtemp");
-    return 1;
-  }
+  if (dir.empty()) return 1;
   SpoolReport report;
   report.fdatasync_per_s = FdatasyncRate(dir);
   const std::string spool_path = absl::StrCat(dir, "/spool");

@@ -372,10 +372,7 @@ void PrintE2eJson(const E2eFlags& flags, const E2eReport& r, const std::vector<d
 
 int RunE2e(const E2eFlags& flags) {
   const std::string dir = MakeRunDirectory();
-  if (dir.empty()) {
-    std::perror("volley-bench: mkdtemp");
-    return 1;
-  }
+  if (dir.empty()) return 1;
   const std::string log_path = absl::StrCat(dir, "/delivery.jsonl");
   E2eReport report;
   if (!RunE2eWorld(flags, dir, log_path, &report)) return 1;
