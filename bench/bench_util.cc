@@ -4,12 +4,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "tests/support/volleyd_process.h"
 
 namespace volley::bench {
 namespace {
@@ -61,8 +62,20 @@ uint64_t DirectoryBytes(const std::string& path) {
 std::string MakeRunDirectory() {
   const char* base = std::getenv("VOLLEY_BENCH_DIR");
   std::string pattern = absl::StrCat(base != nullptr ? base : "/tmp", "/volley-bench-XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) return "";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    std::perror("volley-bench: mkdtemp");
+    return "";
+  }
   return pattern;
+}
+
+void RemoveOrKeepRunDirectory(const std::string& dir, bool keep) {
+  if (keep) {
+    std::fprintf(stderr, "volley-bench: kept %s\n", dir.c_str());
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 double Percentile(const std::vector<double>& sorted, double p) {
@@ -81,6 +94,48 @@ std::string MessageContent(size_t index, const std::string& recipient, size_t si
   while (content.size() + kLine.size() <= size) content.append(kLine.data(), kLine.size());
   content.append("end\r\n");
   return content;
+}
+
+std::string VolleydConfigHead(const std::string& dir, int threads, const std::string& log_path) {
+  return absl::StrCat("[server]\nthreads = ", threads, "\nspool = \"", dir, "/spool\"\nlog = \"",
+                      log_path, "\"\n",
+                      "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\nmax_connections = 10000\n",
+                      "[http]\nlisten = \"127.0.0.1:0\"\n",
+                      // Nothing here may reach a real resolver; a wrong route fails on a dead
+                      // port.
+                      "[dns]\nservers = [\"127.0.0.1:9\"]\n");
+}
+
+void WriteTextFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+}
+
+std::unique_ptr<test_support::VolleydProcess> StartVolleyd(const std::string& config_path,
+                                                           const std::string& log_path,
+                                                           absl::string_view what,
+                                                           absl::Duration ready_timeout) {
+  absl::StatusOr<std::unique_ptr<test_support::VolleydProcess>> volleyd =
+      test_support::VolleydProcess::Start(config_path, log_path, ready_timeout);
+  if (!volleyd.ok()) {
+    std::fprintf(stderr, "volley-bench: %s%s\n", std::string(what).c_str(),
+                 std::string(volleyd.status().message()).c_str());
+    return nullptr;
+  }
+  return *std::move(volleyd);
+}
+
+QueueSizes ReadQueueSizes(uint16_t http_port) {
+  QueueSizes sizes;
+  absl::StatusOr<test_support::HttpResult> metrics =
+      test_support::HttpGet("127.0.0.1", http_port, "/metrics");
+  if (!metrics.ok() || metrics->status != 200) return sizes;
+  sizes.scheduled =
+      test_support::MetricValue(metrics->body, "volley_queue_size{state=\"scheduled\"}");
+  sizes.ready = test_support::MetricValue(metrics->body, "volley_queue_size{state=\"ready\"}");
+  sizes.in_flight =
+      test_support::MetricValue(metrics->body, "volley_queue_size{state=\"in_flight\"}");
+  return sizes;
 }
 
 }  // namespace volley::bench

@@ -1,5 +1,6 @@
 // Helpers shared by volley-bench's modes: process statistics from /proc, directory sizes,
-// percentiles, message bodies and flag parsing.
+// percentiles, message bodies, flag parsing, and the volleyd each of them runs (its config,
+// its start and its queue sizes).
 #ifndef VOLLEY_BENCH_BENCH_UTIL_H_
 #define VOLLEY_BENCH_BENCH_UTIL_H_
 
@@ -8,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -16,6 +18,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "tests/support/volleyd_process.h"
 
 namespace volley::bench {
 
@@ -26,8 +30,14 @@ double ProcessRssMb(pid_t pid);
 double ProcessPeakRssMb(pid_t pid);
 // Bytes of all regular files under `path` (0 when it does not exist).
 uint64_t DirectoryBytes(const std::string& path);
-// A fresh directory /tmp/volley-bench-XXXXXX (or under $VOLLEY_BENCH_DIR); "" on failure.
+// A fresh directory /tmp/volley-bench-XXXXXX (or under $VOLLEY_BENCH_DIR); "" on failure,
+// which it reports on stderr.
 std::string MakeRunDirectory();
+// Removes the run's directory, or with `keep` leaves it and says where it is.
+void RemoveOrKeepRunDirectory(const std::string& dir, bool keep);
+
+// Bytes in a MiB, for the sizes the modes report in MiB.
+inline constexpr double kBytesPerMb = 1024.0 * 1024.0;
 
 // `sorted` ascending; p in [0, 1].
 double Percentile(const std::vector<double>& sorted, double p);
@@ -52,6 +62,30 @@ bool NumberFlag(absl::string_view arg, absl::string_view prefix, T* out) {
   }
   return true;
 }
+
+// The tables every volleyd of the benchmark starts with: [server] with `threads`, the spool
+// in `dir`/spool and the delivery log at `log_path` ("" for none), the SMTP injection and
+// HTTP listeners on 127.0.0.1 port 0, and [dns] at an address nobody answers. The mode
+// appends its [delivery], [shaping] and [routes] tables.
+std::string VolleydConfigHead(const std::string& dir, int threads, const std::string& log_path);
+// Writes `text` to `path`, replacing it. The modes notice a config that failed to be written
+// when volleyd refuses to start, so this reports nothing itself.
+void WriteTextFile(const std::string& path, const std::string& text);
+
+// Starts volleyd on `config_path` with its output in `log_path`; on failure prints
+// "volley-bench: <what><error>" and returns null.
+std::unique_ptr<test_support::VolleydProcess> StartVolleyd(
+    const std::string& config_path, const std::string& log_path, absl::string_view what = "",
+    absl::Duration ready_timeout = absl::Seconds(60));
+
+// Recipients volleyd holds, per state, from volley_queue_size in its /metrics; -1 for a state
+// missing there, and all -1 when the scrape fails.
+struct QueueSizes {
+  double scheduled = -1, ready = -1, in_flight = -1;
+  double total() const { return scheduled + ready + in_flight; }
+  bool complete() const { return scheduled >= 0 && ready >= 0 && in_flight >= 0; }
+};
+QueueSizes ReadQueueSizes(uint16_t http_port);
 
 }  // namespace volley::bench
 

@@ -59,78 +59,115 @@ double FdatasyncRate(const std::string& dir) {
   return seconds > 0 ? syncs / seconds : 0;
 }
 
-}  // namespace
+// Keeps `concurrency` inserts waiting for their synced commit, as that many injection sessions
+// waiting for their 250 would be, and records how long each waited for its acknowledgement.
+// The writer thread's callbacks use it until the writer stops, so it must outlive the writer.
+class InsertWindow {
+ public:
+  InsertWindow(size_t messages, int concurrency) : concurrency_(concurrency), ack_ms_(messages) {}
 
-int RunSpoolMode(int argc, char** argv) {
-  SpoolFlags flags;
+  // Blocks until fewer than `concurrency` inserts wait, then counts one more.
+  void Acquire() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [&] { return outstanding_ < concurrency_; });
+    ++outstanding_;
+  }
+  // On the writer thread: insert `index`, submitted at `submitted`, is acknowledged.
+  void RecordAck(size_t index, absl::Time submitted, bool ok) {
+    ack_ms_[index] = static_cast<float>(absl::ToDoubleMilliseconds(absl::Now() - submitted));
+    if (!ok) failed_.fetch_add(1);
+  }
+  // On the writer thread, after RecordAck: the insert no longer waits.
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --outstanding_;
+    }
+    room_.notify_one();
+  }
+  // Blocks until no insert waits.
+  void WaitIdle() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    room_.wait(lock, [&] { return outstanding_ == 0; });
+  }
+
+  size_t failed() const { return failed_.load(); }
+  // Call once the window is idle.
+  std::vector<double> SortedAckMs() const {
+    std::vector<double> acks(ack_ms_.begin(), ack_ms_.end());
+    std::sort(acks.begin(), acks.end());
+    return acks;
+  }
+
+ private:
+  const int concurrency_;
+  std::mutex mutex_;
+  std::condition_variable room_;
+  int outstanding_ = 0;
+  std::atomic<size_t> failed_{0};
+  std::vector<float> ack_ms_;
+};
+
+// The spool directory's size over the run: before it, its peak while messages flow, at once
+// when they have passed, after the writer's idle flush and compactions (with --deliver), and
+// once the spool is closed.
+struct SpoolDirSizes {
+  uint64_t start = 0, peak = 0, end_live = 0, idle = 0, closed = 0;
+};
+
+// What a run measured, for the report.
+struct SpoolReport {
+  double fdatasync_per_s = 0;
+  double seconds = 0;  // from the first insert until every one was acknowledged
+  queue::SpoolWriterStats stats;
+  size_t failed = 0;
+  std::vector<double> commit_ms;  // synced commits that stored messages, sorted
+  std::vector<double> ack_ms;     // per message, sorted
+  SpoolDirSizes dir_bytes;
+};
+
+bool ParseSpoolFlags(int argc, char** argv, SpoolFlags* flags) {
   for (int i = 2; i < argc; ++i) {
     const absl::string_view arg = argv[i];
-    if (NumberFlag(arg, "--messages=", &flags.messages) ||
-        NumberFlag(arg, "--size=", &flags.size) ||
-        NumberFlag(arg, "--concurrency=", &flags.concurrency)) {
+    if (NumberFlag(arg, "--messages=", &flags->messages) ||
+        NumberFlag(arg, "--size=", &flags->size) ||
+        NumberFlag(arg, "--concurrency=", &flags->concurrency)) {
       continue;
     }
     if (arg == "--deliver") {
-      flags.deliver = true;
+      flags->deliver = true;
     } else if (arg == "--keep") {
-      flags.keep = true;
+      flags->keep = true;
     } else {
       std::fprintf(stderr, "volley-bench spool: unknown flag %s\n%s", argv[i], kUsage);
-      return 1;
+      return false;
     }
   }
-  if (flags.messages == 0 || flags.concurrency <= 0) {
+  if (flags->messages == 0 || flags->concurrency <= 0) {
     std::fprintf(stderr, "volley-bench spool: --messages and --concurrency must be > 0\n");
-    return 1;
+    return false;
   }
-  const std::string dir = MakeRunDirectory();
-  if (dir.empty()) {
-    std::perror("volley-bench: mkdtemp");
-    return 1;
-  }
-  const double fdatasync_per_s = FdatasyncRate(dir);
-  const std::string spool_path = absl::StrCat(dir, "/spool");
-  absl::StatusOr<std::unique_ptr<queue::Spool>> spool = queue::Spool::Open(spool_path);
-  if (!spool.ok()) {
-    std::fprintf(stderr, "volley-bench: %s\n", std::string(spool.status().message()).c_str());
-    return 1;
-  }
-  const uint64_t dir_bytes_start = DirectoryBytes(spool_path);
+  return true;
+}
 
-  // Synced commits (those that stored messages) and their durations; the writer thread is the
-  // only one to touch this until the writer stops.
-  std::vector<double> commit_ms;
-  commit_ms.reserve(flags.messages);
-  auto writer = std::make_unique<queue::SpoolWriter>(
-      spool->get(), [&commit_ms](absl::Duration elapsed, int messages, bool ok) {
-        if (messages > 0 && ok) commit_ms.push_back(absl::ToDoubleMilliseconds(elapsed));
-      });
+// Inserts every message through `writer`, never more than the window's concurrency waiting,
+// and with --deliver completes each one's recipient once it is durable and samples the spool
+// directory's peak size. Returns the seconds until the last was acknowledged.
+double InsertMessages(const SpoolFlags& flags, const std::string& spool_path,
+                      queue::SpoolWriter* writer, InsertWindow* window, uint64_t* dir_bytes_peak) {
   queue::MessageIdGenerator ids(Clock::Real());
   auto body = std::make_shared<const std::string>(
       MessageContent(0, "someone@spool.bench.test", flags.size));
-
-  std::mutex mutex;
-  std::condition_variable room;
-  int outstanding = 0;
-  std::atomic<size_t> done{0};
-  std::atomic<size_t> failed{0};
-  std::vector<float> ack_ms(flags.messages);
-  uint64_t dir_bytes_peak = dir_bytes_start;
   absl::Time next_sample = absl::Now();
-
   std::fprintf(stderr,
                "volley-bench spool: %zu messages of %zu bytes, %d waiting at a time%s, in %s\n",
                flags.messages, flags.size, flags.concurrency,
                flags.deliver ? ", each completed once durable" : "", spool_path.c_str());
   const absl::Time start = absl::Now();
   for (size_t i = 0; i < flags.messages; ++i) {
-    {
-      std::unique_lock<std::mutex> lock(mutex);
-      room.wait(lock, [&] { return outstanding < flags.concurrency; });
-      ++outstanding;
-    }
+    window->Acquire();
     if (flags.deliver && absl::Now() >= next_sample) {
-      dir_bytes_peak = std::max(dir_bytes_peak, DirectoryBytes(spool_path));
+      *dir_bytes_peak = std::max(*dir_bytes_peak, DirectoryBytes(spool_path));
       next_sample = absl::Now() + absl::Milliseconds(250);
     }
     queue::MessageMeta meta;
@@ -143,60 +180,65 @@ int RunSpoolMode(int argc, char** argv) {
     recipient.address = absl::StrCat("u", i, "@spool.bench.test");
     const absl::Time submitted = absl::Now();
     const queue::MessageId id = meta.id;
-    writer->Insert(std::move(meta), body, {recipient}, [&, i, id, submitted](absl::Status status) {
-      ack_ms[i] = static_cast<float>(absl::ToDoubleMilliseconds(absl::Now() - submitted));
-      if (!status.ok()) {
-        failed.fetch_add(1);
-      } else if (flags.deliver) {
-        writer->RecipientDone(id, 0, absl::InfinitePast());
-      }
-      {
-        std::lock_guard<std::mutex> lock(mutex);
-        --outstanding;
-      }
-      done.fetch_add(1);
-      room.notify_one();
-    });
+    const bool deliver = flags.deliver;
+    writer->Insert(std::move(meta), body, {recipient},
+                   [window, writer, deliver, i, id, submitted](absl::Status status) {
+                     window->RecordAck(i, submitted, status.ok());
+                     if (status.ok() && deliver) writer->RecipientDone(id, 0, absl::InfinitePast());
+                     window->Release();
+                   });
   }
-  {
-    std::unique_lock<std::mutex> lock(mutex);
-    room.wait(lock, [&] { return outstanding == 0; });
+  window->WaitIdle();
+  return absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+// Opens the spool in `spool_path`, runs the flow through a SpoolWriter, and closes the spool
+// again, measuring as it goes. False when the spool does not open.
+bool RunSpoolFlow(const SpoolFlags& flags, const std::string& spool_path, SpoolReport* report) {
+  absl::StatusOr<std::unique_ptr<queue::Spool>> spool = queue::Spool::Open(spool_path);
+  if (!spool.ok()) {
+    std::fprintf(stderr, "volley-bench: %s\n", std::string(spool.status().message()).c_str());
+    return false;
   }
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  SpoolDirSizes& dir_bytes = report->dir_bytes;
+  dir_bytes.start = DirectoryBytes(spool_path);
+  dir_bytes.peak = dir_bytes.start;
+  // Only the writer thread touches commit_ms until the writer stops.
+  std::vector<double>& commit_ms = report->commit_ms;
+  commit_ms.reserve(flags.messages);
+  InsertWindow window(flags.messages, flags.concurrency);
+  auto writer = std::make_unique<queue::SpoolWriter>(
+      spool->get(), [&commit_ms](absl::Duration elapsed, int messages, bool ok) {
+        if (messages > 0 && ok) commit_ms.push_back(absl::ToDoubleMilliseconds(elapsed));
+      });
+  report->seconds = InsertMessages(flags, spool_path, writer.get(), &window, &dir_bytes.peak);
   writer->Flush();
-  const queue::SpoolWriterStats stats = writer->stats();
+  report->stats = writer->stats();
 
   // The spool's size once the flow has passed: at once, then after the writer's idle flush
   // (5 s without writes) and RocksDB's compactions have had their time, then closed.
-  const uint64_t dir_bytes_end_live = DirectoryBytes(spool_path);
-  uint64_t dir_bytes_idle = dir_bytes_end_live;
+  dir_bytes.end_live = DirectoryBytes(spool_path);
+  dir_bytes.idle = dir_bytes.end_live;
   if (flags.deliver) {
     for (int i = 0; i < 30; ++i) {
       absl::SleepFor(absl::Milliseconds(500));
-      dir_bytes_idle = DirectoryBytes(spool_path);
+      dir_bytes.idle = DirectoryBytes(spool_path);
     }
   }
   writer.reset();
   spool->reset();
-  const uint64_t dir_bytes_end_closed = DirectoryBytes(spool_path);
-
-  std::vector<double> acks(ack_ms.begin(), ack_ms.end());
-  std::sort(acks.begin(), acks.end());
+  dir_bytes.closed = DirectoryBytes(spool_path);
+  report->failed = window.failed();
+  report->ack_ms = window.SortedAckMs();
   std::sort(commit_ms.begin(), commit_ms.end());
-  const double stored = static_cast<double>(stats.messages);
-  std::fprintf(stderr,
-               "volley-bench spool: %llu messages in %.2f s, %llu synced commits, %llu failed; "
-               "fdatasync alone %.0f/s\n",
-               static_cast<unsigned long long>(stats.messages), seconds,
-               static_cast<unsigned long long>(stats.synced_commits),
-               static_cast<unsigned long long>(failed.load()), fdatasync_per_s);
-  if (!flags.keep) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  } else {
-    std::fprintf(stderr, "volley-bench: kept %s\n", dir.c_str());
-  }
-  constexpr double kMb = 1024.0 * 1024.0;
+  return true;
+}
+
+void PrintSpoolJson(const SpoolFlags& flags, const SpoolReport& report) {
+  const double seconds = report.seconds;
+  const double stored = static_cast<double>(report.stats.messages);
+  const std::vector<double>& commit_ms = report.commit_ms;
+  const SpoolDirSizes& dir_bytes = report.dir_bytes;
   std::printf(
       "{\"messages\": %zu, \"size\": %zu, \"concurrency\": %d, \"synced_messages_per_s\": %.0f, "
       "\"synced_commits_per_s\": %.0f, \"messages_per_commit\": %.1f, \"commit_p50_ms\": %.2f, "
@@ -207,11 +249,34 @@ int RunSpoolMode(int argc, char** argv) {
       flags.messages, flags.size, flags.concurrency, seconds > 0 ? stored / seconds : 0,
       seconds > 0 ? static_cast<double>(commit_ms.size()) / seconds : 0,
       commit_ms.empty() ? 0 : stored / static_cast<double>(commit_ms.size()),
-      Percentile(commit_ms, 0.5), Percentile(commit_ms, 0.99), Percentile(acks, 0.5),
-      Percentile(acks, 0.99), fdatasync_per_s, flags.deliver ? "true" : "false",
-      dir_bytes_start / kMb, std::max(dir_bytes_peak, dir_bytes_end_live) / kMb,
-      dir_bytes_end_live / kMb, dir_bytes_idle / kMb, dir_bytes_end_closed / kMb);
-  return failed.load() == 0 && stats.messages == flags.messages ? 0 : 3;
+      Percentile(commit_ms, 0.5), Percentile(commit_ms, 0.99), Percentile(report.ack_ms, 0.5),
+      Percentile(report.ack_ms, 0.99), report.fdatasync_per_s, flags.deliver ? "true" : "false",
+      dir_bytes.start / kBytesPerMb, std::max(dir_bytes.peak, dir_bytes.end_live) / kBytesPerMb,
+      dir_bytes.end_live / kBytesPerMb, dir_bytes.idle / kBytesPerMb,
+      dir_bytes.closed / kBytesPerMb);
+}
+
+}  // namespace
+
+int RunSpoolMode(int argc, char** argv) {
+  SpoolFlags flags;
+  if (!ParseSpoolFlags(argc, argv, &flags)) return 1;
+  const std::string dir = MakeRunDirectory();
+  if (dir.empty()) return 1;
+  SpoolReport report;
+  report.fdatasync_per_s = FdatasyncRate(dir);
+  const std::string spool_path = absl::StrCat(dir, "/spool");
+  if (!RunSpoolFlow(flags, spool_path, &report)) return 1;
+
+  std::fprintf(stderr,
+               "volley-bench spool: %llu messages in %.2f s, %llu synced commits, %llu failed; "
+               "fdatasync alone %.0f/s\n",
+               static_cast<unsigned long long>(report.stats.messages), report.seconds,
+               static_cast<unsigned long long>(report.stats.synced_commits),
+               static_cast<unsigned long long>(report.failed), report.fdatasync_per_s);
+  RemoveOrKeepRunDirectory(dir, flags.keep);
+  PrintSpoolJson(flags, report);
+  return report.failed == 0 && report.stats.messages == flags.messages ? 0 : 3;
 }
 
 }  // namespace volley::bench

@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -140,97 +139,99 @@ std::vector<double> LatenciesFromLog(const std::string& path) {
   return latencies;
 }
 
-// Recipients volleyd still holds (scheduled, ready or in flight) by its /metrics; -1 when the
-// scrape fails.
-double QueuedRecipients(uint16_t http_port) {
-  absl::StatusOr<test_support::HttpResult> metrics =
-      test_support::HttpGet("127.0.0.1", http_port, "/metrics");
-  if (!metrics.ok() || metrics->status != 200) return -1;
-  double held = 0;
-  for (const char* state : {"scheduled", "ready", "in_flight"}) {
-    const double value = test_support::MetricValue(
-        metrics->body, absl::StrCat("volley_queue_size{state=\"", state, "\"}"));
-    if (value < 0) return -1;
-    held += value;
-  }
-  return held;
-}
-
-int RunE2e(const E2eFlags& flags) {
-  const std::string dir = MakeRunDirectory();
-  if (dir.empty()) {
-    std::perror("volley-bench: mkdtemp");
-    return 1;
+// Counts what the sink receives. The sink knows each message by the index in its recipient's
+// local part ("u<index>@..."), so that a copy delivered twice shows as a duplicate.
+class ArrivalCounter {
+ public:
+  explicit ArrivalCounter(size_t messages)
+      : messages_(messages), arrivals_(new std::atomic<uint8_t>[messages]) {
+    for (size_t i = 0; i < messages; ++i) arrivals_[i].store(0);
   }
 
-  // The sink knows each message by the index in its recipient's local part.
-  std::unique_ptr<std::atomic<uint8_t>[]> arrivals(new std::atomic<uint8_t>[flags.messages]);
-  for (size_t i = 0; i < flags.messages; ++i) arrivals[i].store(0);
-  std::atomic<uint64_t> unique{0};
-  std::atomic<uint64_t> total{0};
-  std::atomic<int64_t> last_arrival_ns{0};
+  // On a sink thread, for every message the sink accepted.
+  void OnMessage(const ReceivedMessage& m) {
+    for (const std::string& rcpt : m.recipients) {
+      size_t index = 0;
+      const size_t at = rcpt.find('@');
+      if (rcpt.size() < 2 || at == std::string::npos ||
+          !absl::SimpleAtoi(absl::string_view(rcpt).substr(1, at - 1), &index) ||
+          index >= messages_) {
+        continue;
+      }
+      total_.fetch_add(1, std::memory_order_relaxed);
+      if (arrivals_[index].fetch_add(1, std::memory_order_relaxed) == 0) {
+        unique_.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    last_arrival_ns_.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
+  }
+
+  // Benchmark messages delivered at least once.
+  uint64_t unique() const { return unique_.load(); }
+  // Copies of benchmark messages delivered, duplicates included.
+  uint64_t total() const { return total_.load(); }
+  absl::Time last_arrival() const { return absl::FromUnixNanos(last_arrival_ns_.load()); }
+
+ private:
+  const size_t messages_;
+  std::unique_ptr<std::atomic<uint8_t>[]> arrivals_;
+  std::atomic<uint64_t> unique_{0};
+  std::atomic<uint64_t> total_{0};
+  std::atomic<int64_t> last_arrival_ns_{0};
+};
+
+// What a run measured, for the report.
+struct E2eReport {
+  uint64_t acked = 0, rejected = 0, failed = 0;
+  uint64_t delivered = 0;  // messages that reached the sink at least once
+  uint64_t copies = 0;     // copies that reached it, duplicates included
+  absl::Time started, injected, last_arrival;
+  double cpu_before = 0, cpu_after = 0;
+  double peak_rss_mb = 0;
+  uint64_t spool_start = 0, spool_peak = 0, spool_end = 0, spool_closed = 0;
+  bool drained = false;
+  int exit_code = -1;
+};
+
+// The sink every benchmark domain is routed to; null (and a message) when it does not start.
+// `arrivals` must outlive it.
+std::unique_ptr<SmtpSink> StartE2eSink(const E2eFlags& flags, ArrivalCounter* arrivals) {
   SinkOptions sink_options;
   sink_options.threads = 1;
   if (flags.tls) {
     sink_options.tls_cert_file = tls::TlsTestDataPath("selfsigned.pem");
     sink_options.tls_key_file = tls::TlsTestDataPath("selfsigned.key");
   }
-  sink_options.on_message = [&](const ReceivedMessage& m) {
-    for (const std::string& rcpt : m.recipients) {
-      size_t index = 0;
-      const size_t at = rcpt.find('@');
-      if (rcpt.size() < 2 || at == std::string::npos ||
-          !absl::SimpleAtoi(absl::string_view(rcpt).substr(1, at - 1), &index) ||
-          index >= flags.messages) {
-        continue;
-      }
-      total.fetch_add(1, std::memory_order_relaxed);
-      if (arrivals[index].fetch_add(1, std::memory_order_relaxed) == 0) {
-        unique.fetch_add(1, std::memory_order_relaxed);
-      }
-    }
-    last_arrival_ns.store(absl::ToUnixNanos(absl::Now()), std::memory_order_relaxed);
-  };
+  sink_options.on_message = [arrivals](const ReceivedMessage& m) { arrivals->OnMessage(m); };
   absl::StatusOr<std::unique_ptr<SmtpSink>> sink = SmtpSink::Start(sink_options);
   if (!sink.ok()) {
     std::fprintf(stderr, "volley-bench: sink: %s\n", std::string(sink.status().message()).c_str());
-    return 1;
+    return nullptr;
   }
+  return *std::move(sink);
+}
 
-  const std::string config_path = absl::StrCat(dir, "/volley.toml");
-  const std::string log_path = absl::StrCat(dir, "/delivery.jsonl");
-  {
-    std::ofstream config(config_path);
-    config << "[server]\nthreads = " << flags.threads << "\nspool = \"" << dir
-           << "/spool\"\nlog = \"" << log_path << "\"\n"
-           << "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\nmax_connections = 10000\n"
-           << "[http]\nlisten = \"127.0.0.1:0\"\n"
-           // Nothing here may reach a real resolver; a wrong route fails on a dead port.
-           << "[dns]\nservers = [\"127.0.0.1:9\"]\n"
-           << "[delivery]\nretry_initial = \"5s\"\nretry_max = \"10s\"\n"
-           << "[shaping.default]\nconnection_limit = 10\nmax_deliveries_per_connection = 1000\n"
-           << "tls = \"" << (flags.tls ? "opportunistic" : "disabled") << "\"\n"
-           << "[routes]\n";
-    for (int d = 0; d < flags.domains; ++d) {
-      config << "\"d" << d << ".bench.test\" = { host = \"127.0.0.1:" << (*sink)->port()
-             << "\" }\n";
-    }
+// volleyd's config: short retries, and [routes] that send every benchmark domain to the sink.
+std::string E2eConfig(const E2eFlags& flags, const std::string& dir, const std::string& log_path,
+                      uint16_t sink_port) {
+  std::string config = absl::StrCat(
+      VolleydConfigHead(dir, flags.threads, log_path),
+      "[delivery]\nretry_initial = \"5s\"\nretry_max = \"10s\"\n",
+      "[shaping.default]\nconnection_limit = 10\nmax_deliveries_per_connection = 1000\n",
+      "tls = \"", flags.tls ? "opportunistic" : "disabled", "\"\n", "[routes]\n");
+  for (int d = 0; d < flags.domains; ++d) {
+    absl::StrAppend(&config, "\"d", d, ".bench.test\" = { host = \"127.0.0.1:", sink_port,
+                    "\" }\n");
   }
-  absl::StatusOr<std::unique_ptr<test_support::VolleydProcess>> volleyd =
-      test_support::VolleydProcess::Start(config_path, absl::StrCat(dir, "/volleyd.log"));
-  if (!volleyd.ok()) {
-    std::fprintf(stderr, "volley-bench: %s\n", std::string(volleyd.status().message()).c_str());
-    return 1;
-  }
-  const pid_t pid = (*volleyd)->pid();
-  const double cpu_before = ProcessCpuSeconds(pid);
-  const std::string spool_path = absl::StrCat(dir, "/spool");
-  const uint64_t spool_start = DirectoryBytes(spool_path);
-  uint64_t spool_peak = spool_start;
+  return config;
+}
 
+// Injects the benchmark's messages into volleyd; false (and a message) when the injection
+// fails as a whole.
+bool InjectE2eMessages(const E2eFlags& flags, uint16_t smtp_port, E2eReport* report) {
   InjectorOptions injector;
   injector.host = "127.0.0.1";
-  injector.port = (*volleyd)->smtp_port();
+  injector.port = smtp_port;
   injector.connections = flags.connections;
   std::fprintf(stderr,
                "volley-bench: injecting %zu messages of ~%zu bytes to %d domains over %d "
@@ -250,21 +251,30 @@ int RunE2e(const E2eFlags& flags) {
   if (!result.ok()) {
     std::fprintf(stderr, "volley-bench: injection: %s\n",
                  std::string(result.status().message()).c_str());
-    return 1;
+    return false;
   }
-  const uint64_t acked = result->accepted;
+  report->acked = result->accepted;
+  report->rejected = result->rejected;
+  report->failed = result->failed;
+  report->started = result->started;
+  report->injected = result->finished;
+  return true;
+}
 
-  // Wait for the sink, as long as deliveries keep coming.
+// Waits for the sink to have every acknowledged message, as long as deliveries keep coming,
+// and samples the spool directory's peak size meanwhile.
+void WaitForDeliveries(const ArrivalCounter& arrivals, uint64_t acked,
+                       const std::string& spool_path, uint64_t* spool_peak) {
   absl::Time last_progress = absl::Now();
   uint64_t last_unique = 0;
   absl::Time next_sample = absl::Now();
-  while (unique.load() < acked) {
+  while (arrivals.unique() < acked) {
     absl::SleepFor(absl::Milliseconds(5));
     if (absl::Now() >= next_sample) {
-      spool_peak = std::max(spool_peak, DirectoryBytes(spool_path));
+      *spool_peak = std::max(*spool_peak, DirectoryBytes(spool_path));
       next_sample = absl::Now() + absl::Milliseconds(500);
     }
-    const uint64_t now_unique = unique.load();
+    const uint64_t now_unique = arrivals.unique();
     if (now_unique != last_unique) {
       last_unique = now_unique;
       last_progress = absl::Now();
@@ -273,70 +283,114 @@ int RunE2e(const E2eFlags& flags) {
       break;
     }
   }
-  // "duplicated" is final only once volleyd can send nothing more. Waiting out a retry
-  // (retry_initial = 5 s, plus a margin) would make a default run of 10,000 messages several
-  // times slower, so wait instead for volleyd to hold no recipient: scheduled, ready and in
-  // flight all 0 in /metrics. "scheduled" counts every recipient still in the spool, those
-  // waiting for a retry included, so at 0 every recipient is final and none will be sent
-  // again. And every copy sent is counted by then: the sink counts a message before it answers
-  // 250, so before volleyd can call the recipient delivered; a copy whose 250 volleyd missed
-  // (a reply timeout) was counted seconds before the retry that made its recipient final. The
-  // counts are read after volleyd exited and the sink stopped.
+}
+
+// "duplicated" is final only once volleyd can send nothing more. Waiting out a retry
+// (retry_initial = 5 s, plus a margin) would make a default run of 10,000 messages several
+// times slower, so wait instead for volleyd to hold no recipient: scheduled, ready and in
+// flight all 0 in /metrics. "scheduled" counts every recipient still in the spool, those
+// waiting for a retry included, so at 0 every recipient is final and none will be sent
+// again. And every copy sent is counted by then: the sink counts a message before it answers
+// 250, so before volleyd can call the recipient delivered; a copy whose 250 volleyd missed
+// (a reply timeout) was counted seconds before the retry that made its recipient final. The
+// counts are read after volleyd exited and the sink stopped.
+// Returns whether volleyd drained within 10 s.
+bool WaitForDrain(uint16_t http_port) {
+  // Recipients volleyd still holds (scheduled, ready or in flight); -1 when the scrape fails.
+  auto queued_recipients = [http_port] {
+    const QueueSizes sizes = ReadQueueSizes(http_port);
+    return sizes.complete() ? sizes.total() : -1;
+  };
   const absl::Time drain_deadline = absl::Now() + absl::Seconds(10);
-  double held = QueuedRecipients((*volleyd)->http_port());
+  double held = queued_recipients();
   while (held != 0 && absl::Now() < drain_deadline) {
     absl::SleepFor(absl::Milliseconds(20));
-    held = QueuedRecipients((*volleyd)->http_port());
+    held = queued_recipients();
   }
-  const bool drained = held == 0;
-  if (!drained) {
+  if (held != 0) {
     std::fprintf(stderr,
                  "volley-bench: volleyd still holds %.0f recipients after 10 s; \"duplicated\" "
                  "counts only the copies delivered so far\n",
                  held);
   }
-  const double cpu_after = ProcessCpuSeconds(pid);
-  const double peak_rss_mb = ProcessPeakRssMb(pid);
-  const absl::Time last_arrival = absl::FromUnixNanos(last_arrival_ns.load());
-  const uint64_t spool_end = DirectoryBytes(spool_path);
-  absl::StatusOr<test_support::ExitResult> exit = (*volleyd)->Terminate();
-  (*sink)->Stop();
-  const uint64_t spool_closed = DirectoryBytes(spool_path);
+  return held == 0;
+}
 
-  constexpr double kMb = 1024.0 * 1024.0;
-  const std::vector<double> latencies = LatenciesFromLog(log_path);
-  const double inject_seconds = absl::ToDoubleSeconds(result->finished - result->started);
-  const double deliver_seconds = absl::ToDoubleSeconds(last_arrival - result->started);
-  const uint64_t delivered = unique.load();
-  std::fprintf(stderr,
-               "volley-bench: acked %llu (refused %llu, failed %llu) in %.2f s; delivered %llu "
-               "in %.2f s; volleyd exit %d\n",
-               static_cast<unsigned long long>(acked),
-               static_cast<unsigned long long>(result->rejected),
-               static_cast<unsigned long long>(result->failed), inject_seconds,
-               static_cast<unsigned long long>(delivered), deliver_seconds,
-               exit.ok() ? exit->exit_code : -1);
-  if (!flags.keep) {
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  } else {
-    std::fprintf(stderr, "volley-bench: kept %s\n", dir.c_str());
-  }
+// Runs the world in `dir`: the sink, volleyd routed to it, the injection and the wait for the
+// deliveries; then stops volleyd and the sink, measuring as it goes. False when a part of the
+// world does not start or the injection fails.
+bool RunE2eWorld(const E2eFlags& flags, const std::string& dir, const std::string& log_path,
+                 E2eReport* report) {
+  ArrivalCounter arrivals(flags.messages);
+  std::unique_ptr<SmtpSink> sink = StartE2eSink(flags, &arrivals);
+  if (sink == nullptr) return false;
+  const std::string config_path = absl::StrCat(dir, "/volley.toml");
+  WriteTextFile(config_path, E2eConfig(flags, dir, log_path, sink->port()));
+  std::unique_ptr<test_support::VolleydProcess> volleyd =
+      StartVolleyd(config_path, absl::StrCat(dir, "/volleyd.log"));
+  if (volleyd == nullptr) return false;
+  const pid_t pid = volleyd->pid();
+  report->cpu_before = ProcessCpuSeconds(pid);
+  const std::string spool_path = absl::StrCat(dir, "/spool");
+  report->spool_start = DirectoryBytes(spool_path);
+  report->spool_peak = report->spool_start;
+
+  if (!InjectE2eMessages(flags, volleyd->smtp_port(), report)) return false;
+  WaitForDeliveries(arrivals, report->acked, spool_path, &report->spool_peak);
+  report->drained = WaitForDrain(volleyd->http_port());
+
+  report->cpu_after = ProcessCpuSeconds(pid);
+  report->peak_rss_mb = ProcessPeakRssMb(pid);
+  report->last_arrival = arrivals.last_arrival();
+  report->spool_end = DirectoryBytes(spool_path);
+  absl::StatusOr<test_support::ExitResult> exit = volleyd->Terminate();
+  report->exit_code = exit.ok() ? exit->exit_code : -1;
+  sink->Stop();
+  report->spool_closed = DirectoryBytes(spool_path);
+  report->delivered = arrivals.unique();
+  report->copies = arrivals.total();
+  return true;
+}
+
+void PrintE2eJson(const E2eFlags& flags, const E2eReport& r, const std::vector<double>& latencies,
+                  double inject_seconds, double deliver_seconds) {
   std::printf(
       "{\"messages\": %zu, \"injected_per_s\": %.0f, \"delivered_per_s\": %.0f, "
       "\"latency_p50_ms\": %.1f, \"latency_p99_ms\": %.1f, \"engine_cpu_s_per_1000\": %.3f, "
       "\"engine_peak_rss_mb\": %.1f, \"lost\": %llu, \"duplicated\": %llu, "
       "\"spool_dir_mb_start\": %.1f, \"spool_dir_mb_peak\": %.1f, \"spool_dir_mb_end\": %.1f, "
       "\"spool_dir_mb_closed\": %.1f, \"drained\": %s}\n",
-      flags.messages, inject_seconds > 0 ? static_cast<double>(acked) / inject_seconds : 0,
-      deliver_seconds > 0 ? static_cast<double>(delivered) / deliver_seconds : 0,
+      flags.messages, inject_seconds > 0 ? static_cast<double>(r.acked) / inject_seconds : 0,
+      deliver_seconds > 0 ? static_cast<double>(r.delivered) / deliver_seconds : 0,
       Percentile(latencies, 0.50), Percentile(latencies, 0.99),
-      (cpu_after - cpu_before) * 1000.0 / static_cast<double>(std::max<uint64_t>(1, acked)),
-      peak_rss_mb, static_cast<unsigned long long>(acked - std::min(acked, delivered)),
-      static_cast<unsigned long long>(total.load() - delivered), spool_start / kMb,
-      std::max(spool_peak, spool_end) / kMb, spool_end / kMb, spool_closed / kMb,
-      drained ? "true" : "false");
-  return delivered == acked && acked == flags.messages ? 0 : 3;
+      (r.cpu_after - r.cpu_before) * 1000.0 / static_cast<double>(std::max<uint64_t>(1, r.acked)),
+      r.peak_rss_mb, static_cast<unsigned long long>(r.acked - std::min(r.acked, r.delivered)),
+      static_cast<unsigned long long>(r.copies - r.delivered), r.spool_start / kBytesPerMb,
+      std::max(r.spool_peak, r.spool_end) / kBytesPerMb, r.spool_end / kBytesPerMb,
+      r.spool_closed / kBytesPerMb, r.drained ? "true" : "false");
+}
+
+int RunE2e(const E2eFlags& flags) {
+  const std::string dir = MakeRunDirectory();
+  if (dir.empty()) return 1;
+  const std::string log_path = absl::StrCat(dir, "/delivery.jsonl");
+  E2eReport report;
+  if (!RunE2eWorld(flags, dir, log_path, &report)) return 1;
+
+  const std::vector<double> latencies = LatenciesFromLog(log_path);
+  const double inject_seconds = absl::ToDoubleSeconds(report.injected - report.started);
+  const double deliver_seconds = absl::ToDoubleSeconds(report.last_arrival - report.started);
+  std::fprintf(stderr,
+               "volley-bench: acked %llu (refused %llu, failed %llu) in %.2f s; delivered %llu "
+               "in %.2f s; volleyd exit %d\n",
+               static_cast<unsigned long long>(report.acked),
+               static_cast<unsigned long long>(report.rejected),
+               static_cast<unsigned long long>(report.failed), inject_seconds,
+               static_cast<unsigned long long>(report.delivered), deliver_seconds,
+               report.exit_code);
+  RemoveOrKeepRunDirectory(dir, flags.keep);
+  PrintE2eJson(flags, report, latencies, inject_seconds, deliver_seconds);
+  return report.delivered == report.acked && report.acked == flags.messages ? 0 : 3;
 }
 
 }  // namespace

@@ -134,6 +134,118 @@ std::string BuildTxtQuery(uint16_t id, absl::string_view name) {
   return q;
 }
 
+// Writes `text` to `path` through a temporary file and a rename, so that unbound never
+// reads a half-written file.
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) return absl::InternalError(absl::StrCat("writing ", tmp, " failed"));
+  }
+  if (rename(tmp.c_str(), path.c_str()) != 0) return absl::InternalError(Errno("rename"));
+  return absl::OkStatus();
+}
+
+// Zones of kinds other than static: auth, SERVFAIL and drop zones. Each takes precedence
+// over the local zones above it (unbound picks the closest enclosing local-zone).
+struct SpecialZones {
+  std::set<std::string> names;
+  std::string local_zones;  // local-zone lines in server:
+  std::string clauses;      // stub-zone: and auth-zone: clauses
+};
+
+void AddAuthZone(const AuthZone& zone, const std::string& zone_file, SpecialZones* special) {
+  const std::string name = AbsoluteName(zone.name);
+  special->names.insert(name);
+  // Transparent: the query passes the local zones ("." refuses) on to the
+  // iterator, which answers from the auth zone.
+  absl::StrAppend(&special->local_zones, "  local-zone: \"", name, "\" transparent\n");
+  absl::StrAppend(&special->clauses, "auth-zone:\n  name: \"", name, "\"\n  zonefile: \"",
+                  zone_file,
+                  "\"\n  for-downstream: no\n  for-upstream: yes\n  fallback-enabled: no\n");
+}
+
+// Adds the SERVFAIL zones (stub zones pointing at 127.0.0.1, which unbound does not query)
+// and the drop zones (deny) of `options`.
+absl::Status AddServfailAndDropZones(const UnboundOptions& options, SpecialZones* special) {
+  for (const std::string& zone : options.servfail_zones) {
+    const std::string name = AbsoluteName(zone);
+    if (name == "." || HasBadChar(name, " \t\n\r\"'")) {
+      return absl::InvalidArgumentError(absl::StrCat("bad SERVFAIL zone: ", zone));
+    }
+    special->names.insert(name);
+    absl::StrAppend(&special->local_zones, "  local-zone: \"", name, "\" transparent\n");
+    absl::StrAppend(&special->clauses, "stub-zone:\n  name: \"", name,
+                    "\"\n  stub-addr: 127.0.0.1\n");
+  }
+  for (const std::string& zone : options.drop_zones) {
+    const std::string name = AbsoluteName(zone);
+    if (name == "." || HasBadChar(name, " \t\n\r\"'")) {
+      return absl::InvalidArgumentError(absl::StrCat("bad drop zone: ", zone));
+    }
+    special->names.insert(name);
+    absl::StrAppend(&special->local_zones, "  local-zone: \"", name, "\" deny\n");
+  }
+  return absl::OkStatus();
+}
+
+// The records as local-data lines, and the static zones that hold them.
+struct LocalData {
+  std::set<std::string> zones;
+  std::string lines;
+};
+
+// Validates and quotes `records`. The zones are `zones` when given, else the last label of
+// each record's name.
+absl::StatusOr<LocalData> CollectLocalData(const std::vector<DnsRecord>& records,
+                                           const std::vector<std::string>& zones) {
+  LocalData local;
+  for (const std::string& zone : zones) local.zones.insert(AbsoluteName(zone));
+  for (const DnsRecord& r : records) {
+    const std::string name = AbsoluteName(r.name);
+    if (name == "." || HasBadChar(r.name, " \t\n\r\"'") || r.type.empty() ||
+        HasBadChar(r.type, " \t\n\r\"'") || r.ttl < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad record: ", r.name, " ", r.ttl, " ", r.type, " ", r.data));
+    }
+    if (zones.empty()) {
+      // The last label: "mx.example.test." lives in the zone "test.".
+      absl::string_view trimmed = absl::StripSuffix(name, ".");
+      const size_t dot = trimmed.rfind('.');
+      local.zones.insert(
+          absl::StrCat(dot == absl::string_view::npos ? trimmed : trimmed.substr(dot + 1), "."));
+    }
+    absl::StatusOr<std::string> quoted =
+        QuoteValue(absl::StrCat(name, " ", r.ttl, " IN ", r.type, " ", r.data));
+    if (!quoted.ok()) return quoted.status();
+    absl::StrAppend(&local.lines, "  local-data: ", *quoted, "\n");
+  }
+  return local;
+}
+
+// The server: clause's fixed settings, up to the refusing root zone.
+std::string ServerSettings(int generation, uint16_t port, const std::string& dir,
+                           const std::string& log_path) {
+  return absl::StrCat("# Written by tests/support/unbound_server.cc; generation ", generation,
+                      ".\n", "server:\n", "  interface: 127.0.0.1\n", "  port: ", port, "\n",
+                      "  do-ip4: yes\n", "  do-ip6: no\n", "  do-udp: yes\n", "  do-tcp: yes\n",
+                      "  do-daemonize: no\n", "  chroot: \"\"\n", "  username: \"\"\n",
+                      "  directory: \"", dir, "\"\n", "  pidfile: \"", dir, "/unbound.pid\"\n",
+                      "  logfile: \"", log_path, "\"\n", "  use-syslog: no\n", "  verbosity: 1\n",
+                      "  log-queries: yes\n", "  access-control: 127.0.0.0/8 allow\n",
+                      // No validator and no trust anchor: nothing to fetch from the root.
+                      "  module-config: \"iterator\"\n",
+                      // Without SO_REUSEPORT a port clash fails the bind instead of sharing the
+                      // port with another test's unbound.
+                      "  so-reuseport: no\n", "  num-threads: 1\n", "  outgoing-range: 32\n",
+                      "  num-queries-per-thread: 16\n",
+                      // Everything outside the test zones is refused locally: unbound never
+                      // recurses.
+                      "  local-zone: \".\" refuse\n");
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<UnboundServer>> UnboundServer::Start(absl::string_view dir,
@@ -242,114 +354,35 @@ absl::StatusOr<std::string> UnboundServer::WriteZoneFile(const AuthZone& zone) {
   if (!has_ns) absl::StrAppend(&text, origin, " ", zone.soa_ttl, " IN NS ns.", origin, "\n");
 
   const std::string path = absl::StrCat(dir_, "/", origin, "zone");
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out) return absl::InternalError(absl::StrCat("writing ", tmp, " failed"));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) return absl::InternalError(Errno("rename"));
+  if (absl::Status s = WriteFileAtomically(path, text); !s.ok()) return s;
   return path;
 }
 
 absl::Status UnboundServer::WriteConfig(const std::vector<DnsRecord>& records) {
-  // Zones of the other kinds, each taking precedence over local zones above it
-  // (unbound picks the closest enclosing local-zone).
-  std::set<std::string> special;
-  std::string special_zones;  // local-zone lines in server:
-  std::string clauses;        // stub-zone: and auth-zone: clauses
+  SpecialZones special;
   for (const AuthZone& zone : options_.auth_zones) {
     absl::StatusOr<std::string> path = WriteZoneFile(zone);
     if (!path.ok()) return path.status();
-    const std::string name = AbsoluteName(zone.name);
-    special.insert(name);
-    // Transparent: the query passes the local zones ("." refuses) on to the
-    // iterator, which answers from the auth zone.
-    absl::StrAppend(&special_zones, "  local-zone: \"", name, "\" transparent\n");
-    absl::StrAppend(&clauses, "auth-zone:\n  name: \"", name, "\"\n  zonefile: \"", *path,
-                    "\"\n  for-downstream: no\n  for-upstream: yes\n  fallback-enabled: no\n");
+    AddAuthZone(zone, *path, &special);
   }
-  for (const std::string& zone : options_.servfail_zones) {
-    const std::string name = AbsoluteName(zone);
-    if (name == "." || HasBadChar(name, " \t\n\r\"'")) {
-      return absl::InvalidArgumentError(absl::StrCat("bad SERVFAIL zone: ", zone));
-    }
-    special.insert(name);
-    absl::StrAppend(&special_zones, "  local-zone: \"", name, "\" transparent\n");
-    absl::StrAppend(&clauses, "stub-zone:\n  name: \"", name, "\"\n  stub-addr: 127.0.0.1\n");
-  }
-  for (const std::string& zone : options_.drop_zones) {
-    const std::string name = AbsoluteName(zone);
-    if (name == "." || HasBadChar(name, " \t\n\r\"'")) {
-      return absl::InvalidArgumentError(absl::StrCat("bad drop zone: ", zone));
-    }
-    special.insert(name);
-    absl::StrAppend(&special_zones, "  local-zone: \"", name, "\" deny\n");
-  }
+  if (absl::Status s = AddServfailAndDropZones(options_, &special); !s.ok()) return s;
+  absl::StatusOr<LocalData> local = CollectLocalData(records, options_.zones);
+  if (!local.ok()) return local.status();
 
-  std::set<std::string> zones;
-  for (const std::string& zone : options_.zones) zones.insert(AbsoluteName(zone));
-  std::string data;
-  for (const DnsRecord& r : records) {
-    const std::string name = AbsoluteName(r.name);
-    if (name == "." || HasBadChar(r.name, " \t\n\r\"'") || r.type.empty() ||
-        HasBadChar(r.type, " \t\n\r\"'") || r.ttl < 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("bad record: ", r.name, " ", r.ttl, " ", r.type, " ", r.data));
-    }
-    if (options_.zones.empty()) {
-      // The last label: "mx.example.test." lives in the zone "test.".
-      absl::string_view trimmed = absl::StripSuffix(name, ".");
-      const size_t dot = trimmed.rfind('.');
-      zones.insert(
-          absl::StrCat(dot == absl::string_view::npos ? trimmed : trimmed.substr(dot + 1), "."));
-    }
-    absl::StatusOr<std::string> quoted =
-        QuoteValue(absl::StrCat(name, " ", r.ttl, " IN ", r.type, " ", r.data));
-    if (!quoted.ok()) return quoted.status();
-    absl::StrAppend(&data, "  local-data: ", *quoted, "\n");
-  }
-
-  std::string conf = absl::StrCat(
-      "# Written by tests/support/unbound_server.cc; generation ", generation_, ".\n", "server:\n",
-      "  interface: 127.0.0.1\n", "  port: ", port_, "\n", "  do-ip4: yes\n", "  do-ip6: no\n",
-      "  do-udp: yes\n", "  do-tcp: yes\n", "  do-daemonize: no\n", "  chroot: \"\"\n",
-      "  username: \"\"\n", "  directory: \"", dir_, "\"\n", "  pidfile: \"", dir_,
-      "/unbound.pid\"\n", "  logfile: \"", log_path(), "\"\n", "  use-syslog: no\n",
-      "  verbosity: 1\n", "  log-queries: yes\n", "  access-control: 127.0.0.0/8 allow\n",
-      // No validator and no trust anchor: nothing to fetch from the root.
-      "  module-config: \"iterator\"\n",
-      // Without SO_REUSEPORT a port clash fails the bind instead of sharing the
-      // port with another test's unbound.
-      "  so-reuseport: no\n", "  num-threads: 1\n", "  outgoing-range: 32\n",
-      "  num-queries-per-thread: 16\n",
-      // Everything outside the test zones is refused locally: unbound never
-      // recurses.
-      "  local-zone: \".\" refuse\n");
+  std::string conf = ServerSettings(generation_, port_, dir_, log_path());
   if (options_.log_replies) absl::StrAppend(&conf, "  log-replies: yes\n");
   // SERVFAIL zones rely on it (it is unbound's default).
   absl::StrAppend(&conf, "  do-not-query-localhost: yes\n");
-  for (const std::string& zone : zones) {
+  for (const std::string& zone : local->zones) {
     // A zone of another kind with the same name replaces the static one.
-    if (special.count(zone) != 0) continue;
+    if (special.names.count(zone) != 0) continue;
     absl::StrAppend(&conf, "  local-zone: \"", zone, "\" static\n");
   }
-  absl::StrAppend(&conf, special_zones);
+  absl::StrAppend(&conf, special.local_zones);
   absl::StrAppend(&conf, "  local-zone: \"", kHarnessZone, "\" static\n", "  local-data: '",
-                  kGenerationName, " 0 IN TXT \"", GenerationToken(generation_), "\"'\n", data,
-                  clauses, "remote-control:\n  control-enable: no\n");
-
-  const std::string path = dir_ + "/unbound.conf";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << conf;
-    out.close();
-    if (!out) return absl::InternalError(absl::StrCat("writing ", tmp, " failed"));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) return absl::InternalError(Errno("rename"));
-  return absl::OkStatus();
+                  kGenerationName, " 0 IN TXT \"", GenerationToken(generation_), "\"'\n",
+                  local->lines, special.clauses, "remote-control:\n  control-enable: no\n");
+  return WriteFileAtomically(dir_ + "/unbound.conf", conf);
 }
 
 absl::Status UnboundServer::Spawn() {
