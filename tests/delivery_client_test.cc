@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -471,17 +472,19 @@ TEST_F(ClientTest, DsnAndSmtpUtf8ParametersArePassedOn) {
   test_support::SinkOptions sink;
   sink.addresses = {"127.0.0.1"};
   Start(sink);
-  test_support::RawSmtpClient c(volleyd_->smtp_port());
-  ASSERT_TRUE(c.connected());
-  c.Reply();
-  c.Command("EHLO platform.test");
+  std::unique_ptr<test_support::RawSmtpClient> c =
+      test_support::RawSmtpClient::Connect("127.0.0.1", volleyd_->smtp_port());
+  ASSERT_NE(c, nullptr);
+  c->ReadFinal();
+  c->Command("EHLO platform.test");
   ASSERT_TRUE(absl::StartsWith(
-      c.Command("MAIL FROM:<s\xc3\xa9nder@volley.test> SMTPUTF8 RET=HDRS ENVID=QQ314159"), "250"));
-  ASSERT_TRUE(absl::StartsWith(c.Command("RCPT TO:<j\xc3\xb8rn@client.test> NOTIFY=SUCCESS,FAILURE "
-                                         "ORCPT=rfc822;j+C3+B8rn@client.test"),
-                               "250"));
-  ASSERT_TRUE(absl::StartsWith(c.Command("DATA"), "354"));
-  ASSERT_TRUE(absl::StartsWith(c.Command("Subject: dsn\r\n\r\nbody\r\n."), "250"));
+      c->Command("MAIL FROM:<s\xc3\xa9nder@volley.test> SMTPUTF8 RET=HDRS ENVID=QQ314159"), "250"));
+  ASSERT_TRUE(
+      absl::StartsWith(c->Command("RCPT TO:<j\xc3\xb8rn@client.test> NOTIFY=SUCCESS,FAILURE "
+                                  "ORCPT=rfc822;j+C3+B8rn@client.test"),
+                       "250"));
+  ASSERT_TRUE(absl::StartsWith(c->Command("DATA"), "354"));
+  ASSERT_TRUE(absl::StartsWith(c->Command("Subject: dsn\r\n\r\nbody\r\n."), "250"));
   WaitFinal({"j\xc3\xb8rn@client.test"});
   std::vector<test_support::ReceivedMessage> got = sink_->TakeMessages();
   ASSERT_EQ(got.size(), 1u);

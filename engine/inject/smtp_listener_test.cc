@@ -1,11 +1,5 @@
 #include "engine/inject/smtp_listener.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -22,12 +16,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "engine/base/logging.h"
-#include "engine/base/net_address.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/raw_smtp_client.h"
 #include "tls/testdata/testdata_paths.h"
 #include "tls/tls_context.h"
-#include "tls/tls_session.h"
 
 namespace volley::inject {
 namespace {
@@ -37,6 +30,7 @@ using smtp::MakeReply;
 using smtp::MessageResponse;
 using smtp::Reply;
 using smtp::ServerSessionHandler;
+using test_support::RawSmtpClient;
 
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -133,159 +127,6 @@ class RecordingHandler : public ServerSessionHandler {
   std::vector<absl::AnyInvocable<void(MessageResponse)>> held;
 };
 
-// A blocking client socket; every read has a deadline so that a broken server fails the test
-// instead of hanging it.
-class Client {
- public:
-  static std::unique_ptr<Client> Connect(const std::string& ip, uint16_t port) {
-    absl::StatusOr<sockaddr_storage> address = MakeSocketAddress(ip, port);
-    if (!address.ok()) return nullptr;
-    const int fd = ::socket(address->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return nullptr;
-    const socklen_t length =
-        address->ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*address), length) != 0) {
-      ::close(fd);
-      return nullptr;
-    }
-    timeval tv{.tv_sec = 10, .tv_usec = 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return std::unique_ptr<Client>(new Client(fd));
-  }
-
-  ~Client() { ::close(fd_); }
-
-  bool Send(absl::string_view bytes) {
-    if (tls_ != nullptr) {
-      if (!tls_->WritePlaintext(bytes).ok()) return false;
-      return SendRaw(tls_->TakeEncryptedOutput());
-    }
-    return SendRaw(bytes);
-  }
-
-  bool SendRaw(absl::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  // The lines of the next complete reply, or what arrived before EOF or the read timeout.
-  std::vector<std::string> ReadReply() {
-    std::vector<std::string> lines;
-    while (true) {
-      const size_t end = buffer_.find("\r\n");
-      if (end == std::string::npos) {
-        if (!Fill()) return lines;
-        continue;
-      }
-      std::string line = buffer_.substr(0, end);
-      buffer_.erase(0, end + 2);
-      const bool last = line.size() < 4 || line[3] != '-';
-      lines.push_back(std::move(line));
-      if (last) return lines;
-    }
-  }
-
-  // The last line of the next reply ("" on EOF or timeout).
-  std::string ReadFinal() {
-    std::vector<std::string> lines = ReadReply();
-    return lines.empty() ? "" : lines.back();
-  }
-
-  // True when the server closed the connection (after any unread replies; with TLS, after
-  // its close_notify).
-  bool ReadsEof() {
-    buffer_.clear();
-    while (true) {
-      char chunk[4096];
-      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-      if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
-      if (n < 0 || tls_ == nullptr) return false;
-      std::string plaintext;
-      if (!tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &plaintext)
-               .ok() ||
-          !plaintext.empty()) {
-        return false;
-      }
-    }
-  }
-
-  // The TLS handshake (after the 220 to STARTTLS, or at once for implicit TLS), verifying the
-  // server's certificate for `server_name` against the test CA.
-  absl::Status StartTls(absl::string_view server_name = "mx.tls.test") {
-    tls::TlsContextOptions options;
-    options.ca_file = tls::TlsTestDataPath("ca.pem");
-    absl::StatusOr<std::shared_ptr<tls::TlsContext>> context = tls::TlsContext::Create(options);
-    if (!context.ok()) return context.status();
-    tls::ClientSessionOptions session_options;
-    session_options.server_name = std::string(server_name);
-    session_options.verify_peer = true;
-    absl::StatusOr<std::unique_ptr<tls::TlsSession>> session =
-        tls::TlsSession::CreateClient(*context, session_options);
-    if (!session.ok()) return session.status();
-    tls_ = std::move(*session);
-    if (absl::Status status = tls_->StartHandshake(); !status.ok()) return status;
-    // Whatever the server sent in the clear after its 220 must not be taken as TLS.
-    if (!buffer_.empty()) return absl::InternalError("plaintext after the 220: " + buffer_);
-    while (!tls_->established()) {
-      if (!SendRaw(tls_->TakeEncryptedOutput())) return absl::UnavailableError("send failed");
-      char chunk[4096];
-      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-      if (n <= 0) return absl::UnavailableError("connection closed during the handshake");
-      absl::Status status =
-          tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
-      SendRaw(tls_->TakeEncryptedOutput());
-      if (!status.ok()) return status;
-    }
-    return SendRaw(tls_->TakeEncryptedOutput()) ? absl::OkStatus()
-                                                : absl::UnavailableError("send failed");
-  }
-
-  // Raw bytes as they arrive until EOF or the read timeout (for the break_starttls fault).
-  std::string ReadRawUntilEof() {
-    std::string all = std::move(buffer_);
-    buffer_.clear();
-    char chunk[4096];
-    ssize_t n;
-    while ((n = ::recv(fd_, chunk, sizeof(chunk), 0)) > 0) all.append(chunk, n);
-    return all;
-  }
-
-  std::string LocalIp() {
-    sockaddr_storage address;
-    socklen_t length = sizeof(address);
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
-    return IpOf(reinterpret_cast<sockaddr*>(&address));
-  }
-
- private:
-  explicit Client(int fd) : fd_(fd) {}
-
-  bool Fill() {
-    char chunk[4096];
-    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-    if (n <= 0) return false;
-    if (tls_ == nullptr) {
-      buffer_.append(chunk, static_cast<size_t>(n));
-      return true;
-    }
-    const size_t before = buffer_.size();
-    const absl::Status status =
-        tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
-    SendRaw(tls_->TakeEncryptedOutput());
-    // The last replies may come in the same read as the server's close_notify.
-    return status.ok() &&
-           (buffer_.size() > before || tls_->state() == tls::TlsSession::State::kEstablished);
-  }
-
-  int fd_;
-  std::string buffer_;  // plaintext received and not yet read
-  std::unique_ptr<tls::TlsSession> tls_;
-};
-
 // Closes the listener on its loop and waits for `done`.
 void CloseListener(LoopThread& loop, std::unique_ptr<SmtpListener>& listener,
                    absl::Duration grace = absl::Seconds(5)) {
@@ -317,7 +158,7 @@ TEST(SmtpListenerTest, FullSession) {
   ASSERT_NE(listener, nullptr);
   ASSERT_NE(listener->port(), 0);
 
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(client->ReadFinal(), "220 sink.test ESMTP Volley");
   ASSERT_TRUE(client->Send("EHLO me\r\n"));
@@ -364,7 +205,7 @@ TEST(SmtpListenerTest, Ipv6) {
     loop.StopAndJoin();
     GTEST_SKIP() << "no IPv6 loopback here";
   }
-  auto client = Client::Connect("::1", listener->port());
+  auto client = RawSmtpClient::Connect("::1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   ASSERT_TRUE(client->Send(
@@ -400,7 +241,7 @@ TEST(SmtpListenerTest, TwoLoopsShareThePortWithReusePort) {
   // listeners get some.
   bool seen_a = false, seen_b = false;
   for (int i = 0; i < 200 && !(seen_a && seen_b); ++i) {
-    auto client = Client::Connect("127.0.0.1", a->port());
+    auto client = RawSmtpClient::Connect("127.0.0.1", a->port());
     ASSERT_NE(client, nullptr);
     const std::string greeting = client->ReadFinal();
     seen_a |= greeting == "220 a.test ESMTP Volley";
@@ -421,7 +262,7 @@ TEST(SmtpListenerTest, CloseWhileClientConnectedSends421) {
   RecordingHandler handler;
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, SmtpListenerOptions(), &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   ASSERT_TRUE(client->Send("EHLO me\r\n"));
@@ -441,7 +282,7 @@ TEST(SmtpListenerTest, CloseWhileClientConnectedSends421) {
     return 0;
   });
   // No new connections after Close.
-  EXPECT_EQ(Client::Connect("127.0.0.1", port), nullptr);
+  EXPECT_EQ(RawSmtpClient::Connect("127.0.0.1", port), nullptr);
   loop.StopAndJoin();
 }
 
@@ -450,7 +291,7 @@ TEST(SmtpListenerTest, GraceExpiryClosesHard) {
   RecordingHandler handler;
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, SmtpListenerOptions(), &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   // Half a command: the session waits for its end before answering 421.
@@ -470,7 +311,7 @@ TEST(SmtpListenerTest, IdleTimeout) {
   options.idle_timeout = absl::Milliseconds(200);
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   const absl::Time start = absl::Now();
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
@@ -489,10 +330,10 @@ TEST(SmtpListenerTest, MaxConnections) {
   options.max_connections = 1;
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
-  auto first = Client::Connect("127.0.0.1", listener->port());
+  auto first = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(first, nullptr);
   EXPECT_THAT(first->ReadFinal(), StartsWith("220 "));
-  auto second = Client::Connect("127.0.0.1", listener->port());
+  auto second = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(second, nullptr);
   EXPECT_THAT(second->ReadFinal(), StartsWith("421 4.3.2 "));
   EXPECT_TRUE(second->ReadsEof());
@@ -511,7 +352,7 @@ TEST(SmtpListenerTest, HeldMessageBackpressureAndPipelinedCommands) {
   handler.hold = true;
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, SmtpListenerOptions(), &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   ASSERT_TRUE(client->Send("EHLO me\r\n"));
@@ -556,7 +397,7 @@ TEST(SmtpListenerTest, ClosingReplyArrivesDespiteUnreadInput) {
   options.session.max_errors = 2;
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   // The session hangs up after the second error with most of this still unread. Closing the
@@ -606,8 +447,8 @@ TEST(SmtpListenerTest, ReportsConnectionsOpenedAndClosed) {
   };
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
-  auto first = Client::Connect("127.0.0.1", listener->port());
-  auto second = Client::Connect("127.0.0.1", listener->port());
+  auto first = RawSmtpClient::Connect("127.0.0.1", listener->port());
+  auto second = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(first, nullptr);
   ASSERT_NE(second, nullptr);
   first->ReadFinal();
@@ -641,12 +482,6 @@ std::shared_ptr<tls::TlsContext> ServerTlsContext() {
   return *std::move(context);
 }
 
-// Reads the reply to EHLO (its lines).
-std::vector<std::string> Ehlo(Client& client) {
-  if (!client.Send("EHLO me\r\n")) return {};
-  return client.ReadReply();
-}
-
 TEST(SmtpListenerTlsTest, StartTlsThenASessionUnderTls) {
   LoopThread loop;
   RecordingHandler handler;
@@ -654,17 +489,17 @@ TEST(SmtpListenerTlsTest, StartTlsThenASessionUnderTls) {
   options.session.tls = ServerTlsContext();
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
-  EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
+  EXPECT_THAT(client->Ehlo("me"), Contains("250-STARTTLS"));
   ASSERT_TRUE(client->Send("STARTTLS\r\n"));
   EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
   ASSERT_TRUE(client->StartTls().ok());
   // The session starts over: EHLO again, and no STARTTLS any more.
   ASSERT_TRUE(client->Send("MAIL FROM:<s@x.org>\r\n"));
   EXPECT_THAT(client->ReadFinal(), StartsWith("503 5.5.1 "));
-  EXPECT_THAT(Ehlo(*client), Not(Contains(HasSubstr("STARTTLS"))));
+  EXPECT_THAT(client->Ehlo("me"), Not(Contains(HasSubstr("STARTTLS"))));
   const std::string body = std::string(100000, 'x') + "\r\n";
   ASSERT_TRUE(client->Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nDATA\r\n"));
   EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
@@ -697,16 +532,16 @@ TEST(SmtpListenerTlsTest, PlaintextAfterStartTlsIsNeverExecuted) {
   options.session.tls = ServerTlsContext();
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
-  EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
+  EXPECT_THAT(client->Ehlo("me"), Contains("250-STARTTLS"));
   // One write: STARTTLS and an injected transaction.
   ASSERT_TRUE(client->SendRaw("STARTTLS\r\nMAIL FROM:<evil@x.org>\r\nRCPT TO:<victim@x.org>\r\n"));
   // Exactly one reply in the clear, then the handshake works.
   EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
   ASSERT_TRUE(client->StartTls().ok());
-  EXPECT_THAT(Ehlo(*client), Contains("250 ENHANCEDSTATUSCODES"));
+  EXPECT_THAT(client->Ehlo("me"), Contains("250 ENHANCEDSTATUSCODES"));
   // Had the injected MAIL been taken, this RCPT would be accepted, and DATA too.
   ASSERT_TRUE(client->Send("RCPT TO:<a@x.org>\r\nDATA\r\nQUIT\r\n"));
   EXPECT_THAT(client->ReadFinal(), StartsWith("503 5.5.1 "));
@@ -730,7 +565,7 @@ TEST(SmtpListenerTlsTest, FailedHandshakeClosesTheConnection) {
   options.session.tls = ServerTlsContext();
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   ASSERT_TRUE(client->Send("EHLO me\r\nSTARTTLS\r\n"));
@@ -760,11 +595,11 @@ TEST(SmtpListenerTlsTest, ImplicitTls) {
   options.implicit_tls = true;
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->StartTls("localhost").ok());
   EXPECT_EQ(client->ReadFinal(), "220 tls.test ESMTP Volley");
-  EXPECT_THAT(Ehlo(*client), Not(Contains(HasSubstr("STARTTLS"))));
+  EXPECT_THAT(client->Ehlo("me"), Not(Contains(HasSubstr("STARTTLS"))));
   ASSERT_TRUE(
       client->Send("MAIL FROM:<s@x.org>\r\nRCPT TO:<r@x.org>\r\nBDAT 5 LAST\r\nhelloQUIT\r\n"));
   EXPECT_EQ(client->ReadFinal(), "250 2.1.0 Ok");
@@ -779,7 +614,7 @@ TEST(SmtpListenerTlsTest, ImplicitTls) {
     EXPECT_EQ(handler.contents[0], "hello");
   }
   // A client speaking plain SMTP gets nowhere.
-  auto plain = Client::Connect("127.0.0.1", listener->port());
+  auto plain = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(plain, nullptr);
   ASSERT_TRUE(plain->SendRaw("EHLO me\r\n"));
   EXPECT_THAT(plain->ReadRawUntilEof(), Not(HasSubstr("250")));
@@ -842,14 +677,14 @@ TEST(SmtpListenerTlsTest, AWrappedStreamCarriesTheSessionAndTls) {
   };
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
-  EXPECT_THAT(Ehlo(*client), Contains("250-STARTTLS"));
+  EXPECT_THAT(client->Ehlo("me"), Contains("250-STARTTLS"));
   ASSERT_TRUE(client->Send("STARTTLS\r\n"));
   EXPECT_EQ(client->ReadFinal(), "220 2.0.0 Ready to start TLS");
   ASSERT_TRUE(client->StartTls().ok());
-  EXPECT_THAT(Ehlo(*client), Contains("250 ENHANCEDSTATUSCODES"));
+  EXPECT_THAT(client->Ehlo("me"), Contains("250 ENHANCEDSTATUSCODES"));
   client.reset();
   CloseListener(loop, listener);
   loop.StopAndJoin();
@@ -867,10 +702,10 @@ TEST(SmtpListenerTest, BdatChunksSplitAcrossReads) {
   RecordingHandler handler;
   std::unique_ptr<SmtpListener> listener = CreateListener(loop, SmtpListenerOptions(), &handler);
   ASSERT_NE(listener, nullptr);
-  auto client = Client::Connect("127.0.0.1", listener->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
-  EXPECT_THAT(Ehlo(*client), Contains("250-CHUNKING"));
+  EXPECT_THAT(client->Ehlo("me"), Contains("250-CHUNKING"));
   std::string chunk1(300000, 'a');
   chunk1[1000] = '\0';
   const std::string chunk2 = "\r\n.\r\nend\r\n";

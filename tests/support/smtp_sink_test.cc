@@ -22,9 +22,8 @@
 #include "engine/smtp/reply.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/raw_smtp_client.h"
 #include "tls/testdata/testdata_paths.h"
-#include "tls/tls_context.h"
-#include "tls/tls_session.h"
 
 namespace volley::test_support {
 namespace {
@@ -361,148 +360,6 @@ using ::testing::Contains;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
-// A blocking SMTP client on a raw socket, with STARTTLS through tls::TlsSession; every read
-// has a deadline so that a broken server fails the test instead of hanging it.
-class RawClient {
- public:
-  static std::unique_ptr<RawClient> Connect(uint16_t port, const std::string& ip = "127.0.0.1") {
-    absl::StatusOr<sockaddr_storage> address = MakeSocketAddress(ip, port);
-    if (!address.ok()) return nullptr;
-    const int fd = ::socket(address->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return nullptr;
-    const socklen_t length =
-        address->ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&*address), length) != 0) {
-      ::close(fd);
-      return nullptr;
-    }
-    timeval tv{.tv_sec = 10, .tv_usec = 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return std::unique_ptr<RawClient>(new RawClient(fd));
-  }
-
-  ~RawClient() { ::close(fd_); }
-
-  bool Send(absl::string_view bytes) {
-    if (tls_ != nullptr) {
-      if (!tls_->WritePlaintext(bytes).ok()) return false;
-      return SendRaw(tls_->TakeEncryptedOutput());
-    }
-    return SendRaw(bytes);
-  }
-
-  bool SendRaw(absl::string_view bytes) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  // The lines of the next reply (what arrived before EOF or the timeout).
-  std::vector<std::string> ReadReply() {
-    std::vector<std::string> lines;
-    while (true) {
-      const size_t end = buffer_.find("\r\n");
-      if (end == std::string::npos) {
-        if (!Fill()) return lines;
-        continue;
-      }
-      std::string line = buffer_.substr(0, end);
-      buffer_.erase(0, end + 2);
-      const bool last = line.size() < 4 || line[3] != '-';
-      lines.push_back(std::move(line));
-      if (last) return lines;
-    }
-  }
-
-  std::string ReadFinal() {
-    std::vector<std::string> lines = ReadReply();
-    return lines.empty() ? "" : lines.back();
-  }
-
-  // Sends `command` and returns the last line of its reply.
-  std::string Command(absl::string_view command) {
-    if (!Send(absl::StrCat(command, "\r\n"))) return "";
-    return ReadFinal();
-  }
-
-  std::vector<std::string> Ehlo() {
-    if (!Send("EHLO client.test\r\n")) return {};
-    return ReadReply();
-  }
-
-  // True when the server closed the connection without sending anything more.
-  bool ReadsEof() {
-    while (true) {
-      char chunk[4096];
-      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-      if (n == 0 || (n < 0 && errno == ECONNRESET)) return buffer_.empty();
-      if (n < 0) return false;
-      if (tls_ == nullptr) return false;
-      std::string plaintext;
-      if (!tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &plaintext)
-               .ok() ||
-          !plaintext.empty()) {
-        return false;
-      }
-    }
-  }
-
-  // The handshake, verifying the sink's certificate (//tls/testdata mx.pem) for `server_name`.
-  absl::Status StartTls(absl::string_view server_name = "mx.tls.test") {
-    tls::TlsContextOptions options;
-    options.ca_file = tls::TlsTestDataPath("ca.pem");
-    absl::StatusOr<std::shared_ptr<tls::TlsContext>> context = tls::TlsContext::Create(options);
-    if (!context.ok()) return context.status();
-    tls::ClientSessionOptions session_options;
-    session_options.server_name = std::string(server_name);
-    session_options.verify_peer = true;
-    absl::StatusOr<std::unique_ptr<tls::TlsSession>> session =
-        tls::TlsSession::CreateClient(*context, session_options);
-    if (!session.ok()) return session.status();
-    tls_ = std::move(*session);
-    if (absl::Status status = tls_->StartHandshake(); !status.ok()) return status;
-    if (!buffer_.empty()) return absl::InternalError("plaintext after the 220: " + buffer_);
-    while (!tls_->established()) {
-      if (!SendRaw(tls_->TakeEncryptedOutput())) return absl::UnavailableError("send failed");
-      char chunk[4096];
-      const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-      if (n <= 0) return absl::UnavailableError("connection closed during the handshake");
-      absl::Status status =
-          tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
-      SendRaw(tls_->TakeEncryptedOutput());
-      if (!status.ok()) return status;
-    }
-    return SendRaw(tls_->TakeEncryptedOutput()) ? absl::OkStatus()
-                                                : absl::UnavailableError("send failed");
-  }
-
- private:
-  explicit RawClient(int fd) : fd_(fd) {}
-
-  bool Fill() {
-    char chunk[4096];
-    const ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
-    if (n <= 0) return false;
-    if (tls_ == nullptr) {
-      buffer_.append(chunk, static_cast<size_t>(n));
-      return true;
-    }
-    const size_t before = buffer_.size();
-    const absl::Status status =
-        tls_->OnEncryptedInput(absl::string_view(chunk, static_cast<size_t>(n)), &buffer_);
-    SendRaw(tls_->TakeEncryptedOutput());
-    return status.ok() &&
-           (buffer_.size() > before || tls_->state() == tls::TlsSession::State::kEstablished);
-  }
-
-  int fd_;
-  std::string buffer_;  // plaintext received and not yet read
-  std::unique_ptr<tls::TlsSession> tls_;
-};
-
 SinkOptions Recording() {
   SinkOptions options;
   options.record = true;
@@ -531,7 +388,7 @@ TEST(SmtpSinkExtensionsTest, EhloFollowsTheOptions) {
   SinkOptions options;
   std::unique_ptr<SmtpSink> sink = StartSink(options);
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(client->ReadFinal(), "220 sink.localdomain ESMTP Volley");
   EXPECT_THAT(client->Ehlo(), ElementsAre("250-sink.localdomain", "250-PIPELINING",
@@ -546,7 +403,7 @@ TEST(SmtpSinkExtensionsTest, EhloFollowsTheOptions) {
   options.max_message_size = 5000;
   std::unique_ptr<SmtpSink> plain = StartSink(options);
   ASSERT_NE(plain, nullptr);
-  auto plain_client = RawClient::Connect(plain->port());
+  auto plain_client = RawSmtpClient::Connect("127.0.0.1", plain->port());
   ASSERT_NE(plain_client, nullptr);
   EXPECT_THAT(plain_client->ReadFinal(), StartsWith("220 "));
   EXPECT_THAT(plain_client->Ehlo(),
@@ -561,7 +418,7 @@ TEST(SmtpSinkExtensionsTest, EhloFollowsTheOptions) {
 TEST(SmtpSinkExtensionsTest, BdatDsnAndSmtputf8AreRecorded) {
   std::unique_ptr<SmtpSink> sink = StartSink(Recording());
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   client->Ehlo();
@@ -635,7 +492,7 @@ TEST(SmtpSinkExtensionsTest, TransientGreeting) {
   options.greeting = smtp::MakeReply(421, "4.3.2", "sink.localdomain Service not available");
   std::unique_ptr<SmtpSink> sink = StartSink(options);
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(client->ReadFinal(), "421 4.3.2 sink.localdomain Service not available");
   EXPECT_TRUE(client->ReadsEof());
@@ -646,7 +503,7 @@ TEST(SmtpSinkExtensionsTest, PermanentGreeting) {
   options.greeting = smtp::MakeReply(554, "5.3.2", "sink.localdomain No service");
   std::unique_ptr<SmtpSink> sink = StartSink(options);
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(client->ReadFinal(), "554 5.3.2 sink.localdomain No service");
   EXPECT_THAT(client->Command("EHLO client.test"), StartsWith("503 5.5.1 "));
@@ -685,7 +542,7 @@ TEST(SmtpSinkExtensionsTest, DropDataFaultCutsTheConnectionInTheData) {
   EXPECT_EQ(sink->messages(), 1u);
 
   // With BDAT: the MAIL and RCPT replies arrive, then nothing but the end of the connection.
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   client->Ehlo();
@@ -695,7 +552,7 @@ TEST(SmtpSinkExtensionsTest, DropDataFaultCutsTheConnectionInTheData) {
   ASSERT_TRUE(client->Send("12345"));
   EXPECT_TRUE(client->ReadsEof());
   // A message without content ("BDAT 0 LAST") is dropped at its end instead.
-  client = RawClient::Connect(sink->port());
+  client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   client->Ehlo();
@@ -775,7 +632,7 @@ TEST(SmtpSinkExtensionsTest, NoTranscriptsWithoutRecord) {
 TEST(SmtpSinkTlsTest, StartTlsSession) {
   std::unique_ptr<SmtpSink> sink = StartSink(WithTls(Recording()));
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   EXPECT_THAT(client->Ehlo(), Contains("250-STARTTLS"));
@@ -809,7 +666,7 @@ TEST(SmtpSinkTlsTest, StartTlsSession) {
 TEST(SmtpSinkTlsTest, CommandsInjectedBeforeTheHandshakeAreDiscarded) {
   std::unique_ptr<SmtpSink> sink = StartSink(WithTls(Recording()));
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   client->Ehlo();
@@ -832,7 +689,7 @@ TEST(SmtpSinkTlsTest, AuthAfterTls) {
   options.auth_required = true;
   std::unique_ptr<SmtpSink> sink = StartSink(options);
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   std::vector<std::string> ehlo = client->Ehlo();
@@ -871,7 +728,7 @@ TEST(SmtpSinkTlsTest, AuthWithoutTlsWhenAllowed) {
   options.auth_requires_tls = false;
   std::unique_ptr<SmtpSink> sink = StartSink(options);
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   EXPECT_THAT(client->Ehlo(), Contains("250-AUTH PLAIN LOGIN"));
@@ -886,7 +743,7 @@ TEST(SmtpSinkTlsTest, ImplicitTls) {
   options.implicit_tls = true;
   std::unique_ptr<SmtpSink> sink = StartSink(options);
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(client->StartTls("127.0.0.1").ok());
   EXPECT_EQ(client->ReadFinal(), "220 sink.localdomain ESMTP Volley");
@@ -902,7 +759,7 @@ TEST(SmtpSinkTlsTest, StartTlsBreaksFault) {
   options.starttls_breaks = true;
   std::unique_ptr<SmtpSink> sink = StartSink(options);
   ASSERT_NE(sink, nullptr);
-  auto client = RawClient::Connect(sink->port());
+  auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
   EXPECT_THAT(client->Ehlo(), Contains("250-STARTTLS"));
