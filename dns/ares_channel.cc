@@ -162,7 +162,7 @@ absl::Status AresChannel::InitChannel() {
   // Names are absolute: never append the host's search domains. EDNS lets large
   // MX sets come back over UDP instead of falling back to TCP; an answer too
   // big even for EDNS comes back truncated (TC), and c-ares repeats the query
-  // over TCP (we do not set ARES_FLAG_IGNTC; mx_resolver_test checks it).
+  // over TCP (we do not set ARES_FLAG_IGNTC; mx_resolver_answers_test checks it).
   //
   // NOCHECKRESP: c-ares 1.18.1 answers a SERVFAIL or REFUSED from the last
   // server with ARES_ECONNREFUSED, losing the rcode our errors report. With the

@@ -1,7 +1,5 @@
 #include "queue/due_loader.h"
 
-#include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -10,19 +8,13 @@
 #include "engine/base/clock.h"
 #include "gtest/gtest.h"
 #include "queue/spool.h"
+#include "queue/test_temp_path.h"
 
 namespace volley::queue {
 namespace {
 
 // The test thread plays the writer thread: it writes to the spool and then tells the loader,
 // as SpoolWriter does after each commit.
-
-std::string TempPath(absl::string_view name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  std::string path = absl::StrCat(dir ? dir : "/tmp", "/", name);
-  std::filesystem::remove_all(path);
-  return path;
-}
 
 const absl::Time kStart = absl::FromUnixSeconds(1800000000);
 

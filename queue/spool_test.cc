@@ -3,24 +3,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "queue/test_temp_path.h"
 #include "rocksdb/db.h"
 
 namespace volley::queue {
 namespace {
-
-std::string TempPath(absl::string_view name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  std::string path = absl::StrCat(dir ? dir : "/tmp", "/", name);
-  std::filesystem::remove_all(path);
-  return path;
-}
 
 MessageMeta Meta(MessageId id, uint32_t recipients) {
   MessageMeta meta;

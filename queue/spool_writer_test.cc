@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <cstdlib>
-#include <filesystem>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -16,16 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "queue/test_temp_path.h"
 
 namespace volley::queue {
 namespace {
-
-std::string TempPath(absl::string_view name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  std::string path = absl::StrCat(dir ? dir : "/tmp", "/", name);
-  std::filesystem::remove_all(path);
-  return path;
-}
 
 MessageMeta Meta(MessageId id, uint32_t n) {
   MessageMeta meta;

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -223,13 +224,14 @@ TEST_F(DiskFull, BelowSpoolMinFreeInjectionAnswers452AndResumesByItself) {
 
   // Refused at MAIL: the client does not send a body we would not keep.
   {
-    RawSmtpClient client(volleyd_->smtp_port());
-    ASSERT_TRUE(client.connected());
-    EXPECT_TRUE(absl::StartsWith(client.Reply(), "220"));
-    EXPECT_TRUE(absl::StartsWith(client.Command("EHLO client.test"), "250"));
-    const std::string mail = client.Command("MAIL FROM:<full@volley.test>");
+    std::unique_ptr<RawSmtpClient> client =
+        RawSmtpClient::Connect("127.0.0.1", volleyd_->smtp_port());
+    ASSERT_NE(client, nullptr);
+    EXPECT_TRUE(absl::StartsWith(client->ReadFinal(), "220"));
+    EXPECT_TRUE(absl::StartsWith(client->Command("EHLO client.test"), "250"));
+    const std::string mail = client->Command("MAIL FROM:<full@volley.test>");
     EXPECT_TRUE(absl::StartsWith(mail, "452 4.3.1")) << mail;
-    EXPECT_TRUE(absl::StartsWith(client.Command("QUIT"), "221"));
+    EXPECT_TRUE(absl::StartsWith(client->Command("QUIT"), "221"));
   }
   const uint64_t delivered_when_refusing = sink_->messages();
   const bench::InjectResult refused = Inject(1000, 20, 2048);
@@ -287,11 +289,12 @@ TEST_F(DiskFull, SpoolWriteErrorsAnswer452AndTheEngineRecovers) {
   EXPECT_EQ(Metric("volley_spool_refusing_injection"), 1);
   EXPECT_GE(Metric("volley_spool_commit_failures_total"), 1);
   {
-    RawSmtpClient client(volleyd_->smtp_port());
-    ASSERT_TRUE(client.connected());
-    client.Reply();
-    client.Command("EHLO client.test");
-    const std::string mail = client.Command("MAIL FROM:<full@volley.test>");
+    std::unique_ptr<RawSmtpClient> client =
+        RawSmtpClient::Connect("127.0.0.1", volleyd_->smtp_port());
+    ASSERT_NE(client, nullptr);
+    client->ReadFinal();
+    client->Command("EHLO client.test");
+    const std::string mail = client->Command("MAIL FROM:<full@volley.test>");
     EXPECT_TRUE(absl::StartsWith(mail, "452 4.3.1")) << mail;
   }
 

@@ -11,7 +11,8 @@ namespace volley::config {
 namespace {
 
 // ParseDurationValue, ParseSizeValue, ParseHostPort, HostPort and Cidr are tested through
-// config.h in config_test.cc; these are the helpers values.h exposes for the section parsers.
+// config.h in config_values_test.cc; these are the helpers values.h exposes for the section
+// parsers.
 
 TEST(IsDomainName, AcceptsHostNames) {
   for (const char* name : {"example.com", "mx1.example.net", "localhost", "a_b.example",

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -13,16 +12,12 @@
 #include "absl/strings/str_split.h"
 #include "engine/events/log_record.h"
 #include "gtest/gtest.h"
+#include "queue/test_temp_path.h"
 
 namespace volley::events {
 namespace {
 
-std::string TempPath(absl::string_view name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  std::string path = absl::StrCat(dir ? dir : "/tmp", "/", name);
-  std::filesystem::remove_all(path);
-  return path;
-}
+using queue::TempPath;
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

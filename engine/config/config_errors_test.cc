@@ -1,0 +1,222 @@
+// Config: each kind of error, with the line it names, and the keys not supported yet.
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "engine/config/config.h"
+#include "engine/config/config_test_util.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace volley::config {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::SizeIs;
+using ::testing::StartsWith;
+
+// Each error kind, with the line it must name.
+TEST(ConfigErrors, UnknownKeyInTable) {
+  ExpectOneError("[server]\nthreads = 2\nthread = 2\n", 3, "unknown key 'thread' in [server]");
+}
+
+TEST(ConfigErrors, UnknownTable) {
+  ExpectOneError("\n[serverr]\nthreads = 2\n", 2, "unknown table [serverr]");
+}
+
+TEST(ConfigErrors, UnknownSubTable) {
+  ExpectOneError("[inject.http]\nlisten = \"127.0.0.1:1\"\n", 1, "unknown table [inject.http]");
+  ExpectOneError("[shaping.defualt]\nconnection_limit = 1\n", 1, "unknown table [shaping.defualt]");
+}
+
+TEST(ConfigErrors, UnknownTopLevelKey) {
+  ExpectOneError("threads = 4\n", 1, "unknown key 'threads' at the top level");
+}
+
+TEST(ConfigErrors, ShapingKeyOutsideDefault) {
+  ExpectOneError("[shaping]\nconnection_limit = 1\n", 2,
+                 "unknown key 'connection_limit' in [shaping] (default limits go in "
+                 "[shaping.default])");
+}
+
+TEST(ConfigErrors, WrongTypes) {
+  ExpectOneError("[server]\nthreads = \"four\"\n", 2,
+                 "[server] threads: expected an integer, got a string");
+  ExpectOneError("[server]\nhostname = 7\n", 2,
+                 "[server] hostname: expected a string, got an integer");
+  ExpectOneError("[dns]\ntimeout = 5\n", 2,
+                 "[dns] timeout: expected a duration string like \"30s\", got an integer");
+  ExpectOneError("[inject.smtp]\nmax_message_size = 1.5\n", 2,
+                 "[inject.smtp] max_message_size: expected a size");
+  ExpectOneError("[inject.smtp]\nlisten = 25\n", 2,
+                 "[inject.smtp] listen: expected a string or an array of strings");
+  ExpectOneError("[inject.smtp]\nrelay_networks = \"10.0.0.0/8\"\n", 2,
+                 "[inject.smtp] relay_networks: expected an array of CIDR strings, got a string");
+  ExpectOneError("[dns]\nservers = [\n  \"127.0.0.1\",\n  53,\n]\n", 4,
+                 "[dns] servers: expected a string, got an integer");
+  ExpectOneError("server = 1\n", 1, "[server]: expected a table, got an integer");
+  ExpectOneError("[routes]\n\"a.example\" = \"127.0.0.1:25\"\n", 2,
+                 "expected an inline table like { host = ");
+  ExpectOneError("[delivery]\nport = true\n", 2,
+                 "[delivery] port: expected an integer, got a boolean");
+}
+
+TEST(ConfigErrors, BadDuration) {
+  ExpectOneError("[delivery]\n\nretry_max = \"5 minutes\"\n", 3,
+                 "[delivery] retry_max: bad duration \"5 minutes\"");
+  ExpectOneError("[delivery]\nmax_age = \"0s\"\n", 2,
+                 "[delivery] max_age: must be longer than zero");
+}
+
+TEST(ConfigErrors, BadSize) {
+  ExpectOneError("[inject.smtp]\nmax_message_size = \"12XB\"\n", 2,
+                 "[inject.smtp] max_message_size: bad size \"12XB\": unknown unit \"XB\"");
+  ExpectOneError("[inject.smtp]\nmax_message_size = 0\n", 2, "must be larger than zero");
+  ExpectOneError("[server]\nspool_min_free = -1\n", 2,
+                 "[server] spool_min_free: must not be negative");
+  ExpectOneError("[server]\nspool_min_free = \"lots\"\n", 2, "[server] spool_min_free: bad size");
+}
+
+TEST(ConfigErrors, BadPort) {
+  ExpectOneError("[delivery]\nport = 0\n", 2,
+                 "[delivery] port: 0 is out of range (must be from 1 to 65535)");
+  ExpectOneError("[delivery]\nport = 65536\n", 2, "[delivery] port: 65536 is out of range");
+}
+
+TEST(ConfigErrors, BadCidr) {
+  ExpectOneError("[inject.smtp]\nrelay_networks = [\"127.0.0.0/8\",\n  \"10.0.0.0/33\"]\n", 3,
+                 "bad CIDR \"10.0.0.0/33\": prefix length must be a number from 0 to 32");
+}
+
+TEST(ConfigErrors, BadHostPort) {
+  ExpectOneError("[http]\nlisten = \"127.0.0.1\"\n", 2, "missing port");
+  ExpectOneError("[http]\nlisten = \"127.0.0.1:http\"\n", 2,
+                 "port \"http\" is not a number from 0 to 65535");
+  ExpectOneError("[http]\nlisten = \"127.0.0.1:70000\"\n", 2, "not a number from 0 to 65535");
+  ExpectOneError("[dns]\nservers = [\"127.0.0.1:0\"]\n", 2, "not a number from 1 to 65535");
+  ExpectOneError("[inject.smtp]\nlisten = [\"127.0.0.1:25\", \"localhost:26\"]\n", 2,
+                 "\"localhost:26\": the host must be a numeric IP address");
+  ExpectOneError("[inject.smtp]\nlisten = [\"127.0.0.1:25\", \"127.0.0.1:25\"]\n", 2,
+                 "127.0.0.1:25 is listed twice");
+  ExpectOneError("[routes]\n\"a.example\" = { host = \"::1\" }\n", 2,
+                 "write IPv6 addresses as [address]");
+  ExpectOneError("[routes]\n\"a.example\" = { host = \"bad host:25\" }\n", 2,
+                 "not a valid IP address or host name");
+}
+
+TEST(ConfigErrors, BadThreads) {
+  ExpectOneError("[server]\nthreads = -1\n", 2,
+                 "[server] threads: -1 is out of range (must be from 0 to 1024)");
+}
+
+TEST(ConfigErrors, OtherBadValues) {
+  ExpectOneError("[inject.smtp]\nmax_recipients = 0\n", 2,
+                 "[inject.smtp] max_recipients: 0 is out of range (must be at least 1)");
+  ExpectOneError("[shaping.default]\nconnection_limit = 0\n", 2, "must be at least 1");
+  ExpectOneError("[server]\nhostname = \"not a name\"\n", 2, "is not a valid host name");
+  ExpectOneError("[server]\nspool = \"\"\n", 2, "[server] spool: must not be empty");
+}
+
+TEST(ConfigErrors, RetryInitialAboveRetryMax) {
+  ExpectOneError("[delivery]\nretry_max = \"10m\"\nretry_initial = \"1h\"\n", 3,
+                 "[delivery] retry_initial (1h) must not be longer than retry_max (10m)");
+  // Only retry_max written: the error names its line.
+  ExpectOneError("[delivery]\nretry_max = \"1m\"\n", 2, "must not be longer than retry_max");
+}
+
+TEST(ConfigErrors, HttpListenClashesWithSmtp) {
+  ExpectOneError("[inject.smtp]\nlisten = \"127.0.0.1:8025\"\n", 2,
+                 "[http] listen: 127.0.0.1:8025 is also an [inject.smtp] listen address");
+}
+
+TEST(ConfigErrors, SyntaxErrorNamesLineAndColumn) {
+  ExpectOneError("[server]\nthreads = 4\nhostname = \"a\n", 3, "TOML syntax error at column");
+  const absl::StatusOr<Config> c = ParseConfig("a = 1\nb = [1,\n2 3]\n", kOrigin);
+  EXPECT_THAT(Errors(c), ElementsAre(StartsWith("t.toml:3: TOML syntax error at column 3: ")));
+}
+
+TEST(ConfigErrors, DuplicateTomlKeyIsASyntaxError) {
+  ExpectOneError("[server]\nthreads = 1\nthreads = 2\n", 3, "TOML syntax error");
+}
+
+TEST(ConfigErrors, DuplicateRouteDomainsIgnoringCase) {
+  ExpectOneError(R"toml([routes]
+"relay.example" = { host = "127.0.0.1:2600" }
+"Relay.Example" = { host = "127.0.0.1:2601" }
+)toml",
+                 3, "duplicate route for domain 'relay.example' (first at line 2");
+}
+
+TEST(ConfigErrors, RouteProblems) {
+  ExpectOneError("[routes]\n\"a.example\" = { }\n", 2,
+                 "[routes.\"a.example\"]: missing key 'host'");
+  ExpectOneError("[routes]\n\"a.example\" = { host = \"127.0.0.1\", hots = 1 }\n", 2,
+                 "unknown key 'hots' in [routes.\"a.example\"]");
+  ExpectOneError("[routes]\n\"*.example\" = { host = \"127.0.0.1\" }\n", 2,
+                 "\"*.example\" is not a valid domain name");
+}
+
+TEST(ConfigErrors, AllErrorsReportedTogetherInFileOrder) {
+  const absl::StatusOr<Config> c = ParseConfig(R"toml([server]
+threads = -1
+colour = "blue"
+
+[delivery]
+port = 0
+retry_initial = "5 minutes"
+
+[inject.smtp]
+max_message_size = "12XB"
+relay_networks = ["10.0.0.0/33"]
+auth_file = "users.txt"
+
+[http]
+listen = "127.0.0.1"
+)toml",
+                                               kOrigin);
+  const std::vector<std::string> errors = Errors(c);
+  ASSERT_THAT(errors, SizeIs(8)) << c.status();
+  EXPECT_THAT(errors[0], StartsWith("t.toml:2: [server] threads: -1 is out of range"));
+  EXPECT_THAT(errors[1], StartsWith("t.toml:3: unknown key 'colour' in [server]"));
+  EXPECT_THAT(errors[2], StartsWith("t.toml:6: [delivery] port: 0 is out of range"));
+  EXPECT_THAT(errors[3], StartsWith("t.toml:7: [delivery] retry_initial: bad duration"));
+  EXPECT_THAT(errors[4], StartsWith("t.toml:10: [inject.smtp] max_message_size: bad size"));
+  EXPECT_THAT(errors[5], StartsWith("t.toml:11: [inject.smtp] relay_networks: bad CIDR"));
+  EXPECT_EQ(errors[6], "t.toml:12: [inject.smtp] auth_file: not supported yet by this version");
+  EXPECT_THAT(errors[7], StartsWith("t.toml:15: [http] listen: bad address \"127.0.0.1\""));
+}
+
+struct UnsupportedCase {
+  const char* toml;
+  int line;
+  const char* message;
+};
+
+class NotSupportedYet : public ::testing::TestWithParam<UnsupportedCase> {};
+
+TEST_P(NotSupportedYet, IsRejectedWithItsLine) {
+  ExpectOneError(GetParam().toml, GetParam().line,
+                 absl::StrCat(GetParam().message, ": not supported yet by this version"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Keys, NotSupportedYet,
+    ::testing::Values(
+        UnsupportedCase{"[inject.smtp]\nauth_file = \"users.txt\"\n", 2, "[inject.smtp] auth_file"},
+        UnsupportedCase{"[inject.smtp]\ntls_cert = \"c.pem\"\n", 2, "[inject.smtp] tls_cert"},
+        UnsupportedCase{"[inject.smtp]\n\ntls_key = \"k.pem\"\n", 3, "[inject.smtp] tls_key"},
+        UnsupportedCase{"[http]\nadmin_token = \"x\"\n", 2, "[http] admin_token"},
+        UnsupportedCase{"[http]\nsite_metrics_limit = 10\n", 2, "[http] site_metrics_limit"},
+        UnsupportedCase{"[delivery]\ndsn = true\n", 2, "[delivery] dsn"},
+        UnsupportedCase{"[shaping.default]\nmax_message_rate = \"100/s\"\n", 2,
+                        "[shaping.default] max_message_rate"},
+        UnsupportedCase{"[shaping.default]\nmax_connection_rate = \"100/m\"\n", 2,
+                        "[shaping.default] max_connection_rate"},
+        UnsupportedCase{"[shaping.site.\"*.mx.example.net\"]\nconnection_limit = 2\n", 1,
+                        "[shaping.site.*] (per-site shaping)"},
+        UnsupportedCase{"[dkim.\"example.com\"]\nselector = \"s1\"\n", 1, "[dkim]"},
+        UnsupportedCase{"[dkim.\"example.org\"]\nselector = \"s2\"\n", 1, "[dkim]"}));
+
+}  // namespace
+}  // namespace volley::config

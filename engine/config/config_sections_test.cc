@@ -1,0 +1,174 @@
+// Config: the [shaping], [egress], [routes] and [dns] sections, and listen ports of 0.
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "engine/config/config.h"
+#include "gtest/gtest.h"
+
+namespace volley::config {
+namespace {
+
+TEST(ConfigListenPortZero, ListenAddressesMayAskForAnyFreePort) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\n[http]\nlisten = \"127.0.0.1:0\"\n", "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->inject_smtp.listen[0].port, 0);
+  EXPECT_EQ(config->http.listen.port, 0);
+  // Elsewhere port 0 stays an error.
+  absl::StatusOr<Config> bad = ParseConfig(
+      "[dns]\nservers = [\"127.0.0.1:0\"]\n[routes]\n\"a.test\" = { host = \"127.0.0.1:0\" }\n",
+      "t.toml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("t.toml:2:"), absl::string_view::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("t.toml:4:"), absl::string_view::npos) << bad.status();
+}
+
+TEST(ConfigShaping, DefaultAndPerDomainOverridesMergeKeyByKey) {
+  // The domain table comes first in the file; it still starts from [shaping.default].
+  absl::StatusOr<Config> config = ParseConfig(
+      "[shaping.\"Gmail.com\"]\nconnection_limit = 3\ntls = \"required_verify\"\n"
+      "[shaping.default]\nconnection_limit = 7\nmax_recipients_per_batch = 50\n"
+      "idle_timeout = \"10s\"\nconnect_timeout = \"5s\"\nbanner_timeout = \"6s\"\n"
+      "ehlo_timeout = \"7s\"\nmail_from_timeout = \"8s\"\nrcpt_to_timeout = \"9s\"\n"
+      "data_timeout = \"11s\"\ndata_dot_timeout = \"12s\"\ntls = \"disabled\"\n"
+      "tls_ca_file = \"/etc/ca.pem\"\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const ShapingConfig& d = config->shaping_default;
+  EXPECT_EQ(d.connection_limit, 7);
+  EXPECT_EQ(d.max_recipients_per_batch, 50);
+  EXPECT_EQ(d.timeouts.idle, absl::Seconds(10));
+  EXPECT_EQ(d.timeouts.connect, absl::Seconds(5));
+  EXPECT_EQ(d.timeouts.banner, absl::Seconds(6));
+  EXPECT_EQ(d.timeouts.ehlo, absl::Seconds(7));
+  EXPECT_EQ(d.timeouts.mail_from, absl::Seconds(8));
+  EXPECT_EQ(d.timeouts.rcpt_to, absl::Seconds(9));
+  EXPECT_EQ(d.timeouts.data, absl::Seconds(11));
+  EXPECT_EQ(d.timeouts.data_dot, absl::Seconds(12));
+  EXPECT_EQ(d.tls, TlsPolicy::kDisabled);
+  const ShapingConfig& g = config->ShapingFor("gmail.com");
+  EXPECT_EQ(g.connection_limit, 3);
+  EXPECT_EQ(g.tls, TlsPolicy::kRequiredVerify);
+  EXPECT_EQ(g.max_recipients_per_batch, 50);  // inherited
+  EXPECT_EQ(g.timeouts.idle, absl::Seconds(10));
+  EXPECT_EQ(g.tls_ca_file, "/etc/ca.pem");
+  EXPECT_EQ(&config->ShapingFor("other.example"), &config->shaping_default);
+}
+
+TEST(ConfigShaping, BadValuesNameTheirLine) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "[shaping.default]\ntls = \"maybe\"\nmax_recipients_per_batch = 0\n"
+      "[shaping.\"a.example\"]\negress_pool = \"nope\"\nimplicit = 1\n"
+      "[shaping.\"b.example\"]\ntls = \"implicit\"\n",
+      "t.toml");
+  ASSERT_FALSE(config.ok());
+  const std::string message(config.status().message());
+  EXPECT_NE(message.find("t.toml:2: [shaping.default] tls: \"maybe\" is not one of"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("t.toml:3:"), std::string::npos) << message;
+  EXPECT_NE(message.find("t.toml:5: egress_pool \"nope\" is not defined"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("t.toml:6: unknown key 'implicit'"), std::string::npos) << message;
+  // implicit TLS is for routes only.
+  EXPECT_NE(message.find("t.toml:8:"), std::string::npos) << message;
+}
+
+TEST(ConfigEgress, PoolsAndSources) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "[egress.outbound]\nsources = [{ address = \"127.0.0.2\", ehlo = \"a.example\" },\n"
+      "  { address = \"127.0.0.3\", ehlo = \"b.example\", name = \"second\" }]\n"
+      "[shaping.default]\negress_pool = \"outbound\"\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const EgressPool& pool = config->egress_pools.at("outbound");
+  ASSERT_EQ(pool.sources.size(), 2u);
+  EXPECT_EQ(pool.sources[0].name, "127.0.0.2");
+  EXPECT_EQ(pool.sources[0].ehlo, "a.example");
+  EXPECT_EQ(pool.sources[1].name, "second");
+  EXPECT_EQ(config->shaping_default.egress_pool, "outbound");
+  // The default pool is always there.
+  EXPECT_EQ(config->egress_pools.at("default").sources[0].address, "0.0.0.0");
+}
+
+TEST(ConfigEgress, Errors) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "[egress.p]\nsources = [{ address = \"host.example\" }, { ehlo = \"x.example\" },\n"
+      "  { address = \"10.0.0.1\", color = \"red\" }]\n[egress.q]\nsources = []\n",
+      "t.toml");
+  ASSERT_FALSE(config.ok());
+  const std::string message(config.status().message());
+  EXPECT_NE(message.find("t.toml:2: [egress.p] sources address: \"host.example\" is not a numeric"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("t.toml:2: [egress.p] sources: missing key 'address'"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("t.toml:3: unknown key 'color'"), std::string::npos) << message;
+  EXPECT_NE(message.find("t.toml:5: [egress.q] sources: expected a non-empty array"),
+            std::string::npos)
+      << message;
+}
+
+TEST(ConfigRoutes, TlsAndAuth) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "[routes]\n\"smart.example\" = { host = \"127.0.0.1\", tls = \"implicit\", "
+      "auth_user = \"u\", auth_password = \"p\" }\n"
+      "\"plain.example\" = { host = \"127.0.0.1:2600\", auth_user = \"u\", "
+      "auth_password = \"p\", allow_auth_without_tls = true, tls = \"disabled\" }\n"
+      "\"other.example\" = { host = \"127.0.0.1\" }\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const Route& smart = config->routes.at("smart.example");
+  EXPECT_EQ(smart.tls, TlsPolicy::kImplicit);
+  EXPECT_EQ(smart.host.port, 465);  // implicit TLS defaults to submissions' port
+  EXPECT_EQ(smart.auth_user, "u");
+  EXPECT_EQ(smart.auth_password, "p");
+  EXPECT_FALSE(smart.allow_auth_without_tls);
+  const Route& plain = config->routes.at("plain.example");
+  EXPECT_EQ(plain.tls, TlsPolicy::kDisabled);
+  EXPECT_TRUE(plain.allow_auth_without_tls);
+  EXPECT_FALSE(config->routes.at("other.example").tls.has_value());
+  EXPECT_EQ(config->routes.at("other.example").host.port, 25);
+
+  absl::StatusOr<Config> bad = ParseConfig(
+      "[routes]\n\"a.example\" = { host = \"127.0.0.1\", auth_user = \"u\" }\n"
+      "\"b.example\" = { host = \"127.0.0.1\", tls = \"sometimes\" }\n"
+      "\"c.example\" = { host = \"127.0.0.1\", allow_auth_without_tls = \"yes\" }\n",
+      "t.toml");
+  ASSERT_FALSE(bad.ok());
+  const std::string message(bad.status().message());
+  EXPECT_NE(message.find("t.toml:2: [routes.\"a.example\"]: auth_user and auth_password go "
+                         "together"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("t.toml:3:"), std::string::npos) << message;
+  EXPECT_NE(message.find("t.toml:4:"), std::string::npos) << message;
+}
+
+TEST(ConfigDns, ResolverKeys) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "[dns]\nip_lookup_strategy = \"ipv6_only\"\nmin_ttl = \"10s\"\nmax_ttl = \"2h\"\n"
+      "serve_stale = \"30m\"\ncache_size = 500\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->dns.ip_lookup_strategy, IpLookupStrategy::kIpv6Only);
+  EXPECT_EQ(config->dns.min_ttl, absl::Seconds(10));
+  EXPECT_EQ(config->dns.max_ttl, absl::Hours(2));
+  EXPECT_EQ(config->dns.serve_stale, absl::Minutes(30));
+  EXPECT_EQ(config->dns.cache_size, 500);
+  EXPECT_EQ(Config::Defaults().dns.ip_lookup_strategy, IpLookupStrategy::kIpv4ThenIpv6);
+  EXPECT_EQ(Config::Defaults().dns.serve_stale, absl::Hours(1));
+
+  absl::StatusOr<Config> bad = ParseConfig(
+      "[dns]\nip_lookup_strategy = \"both\"\nmin_ttl = \"2h\"\nmax_ttl = \"1h\"\n", "t.toml");
+  ASSERT_FALSE(bad.ok());
+  const std::string message(bad.status().message());
+  EXPECT_NE(message.find("t.toml:2: [dns] ip_lookup_strategy"), std::string::npos) << message;
+  EXPECT_NE(message.find("t.toml:4: [dns] min_ttl must not be longer than max_ttl"),
+            std::string::npos)
+      << message;
+}
+
+}  // namespace
+}  // namespace volley::config
