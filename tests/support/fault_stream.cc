@@ -14,6 +14,8 @@ namespace volley::test_support {
 
 using EndCallback = absl::AnyInvocable<void(const absl::Status&)>;
 
+constexpr absl::Duration kDropPoll = absl::Milliseconds(20);
+
 struct FaultStream::State {
   State(uv_loop_t* loop, std::unique_ptr<net::Stream> inner_stream, StreamFaults stream_faults)
       : inner(std::move(inner_stream)), faults(stream_faults), timer(loop, [this] { Flush(); }) {}
@@ -56,14 +58,28 @@ struct FaultStream::State {
     if (pending.size() == 1) timer.Start(faults.write_delay);
   }
 
+  bool Dropping() const { return faults.dropping != nullptr && faults.dropping->load(); }
+
   void Flush() {
+    if (shut && Dropping()) {
+      // The sink stops while a shut connection still holds writes back: it drops them.
+      pending.clear();
+      shutdown_after_flush.reset();
+      inner->Close();
+      if (orphaned) delete this;
+      return;
+    }
     const absl::Time now = absl::Now();
     while (!pending.empty() && pending.front().first <= now) {
       inner->Write(std::move(pending.front().second));
       pending.pop_front();
     }
     if (!pending.empty()) {
-      timer.Start(std::max(absl::Milliseconds(1), pending.front().first - now));
+      absl::Duration wait = std::max(absl::Milliseconds(1), pending.front().first - now);
+      // Nobody tells a shut connection that the sink stops: it looks every kDropPoll, so that
+      // a stop does not wait out a long write delay.
+      if (shut) wait = std::min(wait, kDropPoll);
+      timer.Start(wait);
       return;
     }
     if (shutdown_after_flush) {
@@ -131,13 +147,14 @@ void FaultStream::Write(std::string bytes) {
 void FaultStream::Shutdown(absl::Duration linger) {
   State& s = *state_;
   if (s.shut) return;
-  if (s.faults.dropping != nullptr && s.faults.dropping->load()) {
+  if (s.Dropping()) {
     Close();
     return;
   }
   s.shut = true;
   if (!s.pending.empty()) {
-    s.shutdown_after_flush = linger;  // the delayed writes go out first
+    s.shutdown_after_flush = linger;      // the delayed writes go out first
+    s.timer.Start(absl::ZeroDuration());  // from now on it also looks for the sink's stop
     return;
   }
   s.inner->Shutdown(linger);

@@ -20,6 +20,7 @@
 #include "engine/smtp/reply.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/raw_smtp_client.h"
 #include "tests/support/smtp_sink.h"
 #include "tests/support/smtp_sink_test_util.h"
 
@@ -220,6 +221,30 @@ TEST(SmtpSinkTest, InjectorTimesOutWithoutProgress) {
   const absl::Time start = absl::Now();
   absl::StatusOr<InjectResult> result = InjectAll(options, &Simple, 5);
   EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded) << result.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+}
+
+// A client that leaves while its replies are held back leaves the sink a shut connection with
+// writes waiting; stopping the sink drops them instead of waiting out the delay.
+TEST(SmtpSinkTest, StopDropsRepliesHeldBackForAClientThatLeft) {
+  SinkOptions sink_options;
+  sink_options.reply_delay = absl::Seconds(30);
+  std::unique_ptr<SmtpSink> sink = StartSink(sink_options);
+  ASSERT_NE(sink, nullptr);
+  {
+    std::unique_ptr<RawSmtpClient> client = RawSmtpClient::Connect("127.0.0.1", sink->port());
+    ASSERT_NE(client, nullptr);
+    // The greeting is held back; the client leaves without it.
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  auto stats = [&] { return sink->connection_stats("127.0.0.1"); };
+  while ((stats().accepted == 0 || stats().open > 0) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_EQ(stats().accepted, 1u);
+  ASSERT_EQ(stats().open, 0) << "the session did not end when the client left";
+  const absl::Time start = absl::Now();
+  sink->Stop();
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
 }
 
