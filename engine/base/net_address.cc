@@ -1,11 +1,8 @@
 #include "engine/base/net_address.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -53,36 +50,5 @@ uint16_t PortOf(const sockaddr* address) {
 }
 
 bool IsIpLiteral(absl::string_view text) { return MakeSocketAddress(text, 0).ok(); }
-
-absl::StatusOr<int> BindListeningSocket(absl::string_view ip, uint16_t port, bool reuse_port,
-                                        int backlog) {
-  absl::StatusOr<sockaddr_storage> address = MakeSocketAddress(ip, port);
-  if (!address.ok()) return address.status();
-  const int family = address->ss_family;
-  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", std::strerror(errno)));
-  int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return absl::InternalError(absl::StrCat("setsockopt(SO_REUSEPORT): ", std::strerror(err)));
-  }
-  if (family == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-  const socklen_t length = family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6);
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&*address), length) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", family == AF_INET6 ? "[" : "",
-                                               ip, family == AF_INET6 ? "]" : "", ":", port, ": ",
-                                               std::strerror(err)));
-  }
-  if (::listen(fd, backlog) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return absl::UnavailableError(absl::StrCat("listen: ", std::strerror(err)));
-  }
-  return fd;
-}
 
 }  // namespace volley

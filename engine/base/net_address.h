@@ -22,11 +22,6 @@ uint16_t PortOf(const sockaddr* address);
 // True for a numeric IPv4 or IPv6 address.
 bool IsIpLiteral(absl::string_view text);
 
-// Creates a non-blocking TCP socket bound to ip:port and listening, with SO_REUSEADDR and, when
-// asked, SO_REUSEPORT (so each shard's loop can accept on the same port). Returns the fd.
-absl::StatusOr<int> BindListeningSocket(absl::string_view ip, uint16_t port, bool reuse_port,
-                                        int backlog = 1024);
-
 }  // namespace volley
 
 #endif  // VOLLEY_ENGINE_BASE_NET_ADDRESS_H_
