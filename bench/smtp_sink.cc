@@ -1,6 +1,5 @@
 #include "bench/smtp_sink.h"
 
-#include <future>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -64,34 +63,36 @@ class SmtpSink::Worker {
   // Opens the listener on the worker's loop and returns its port.
   absl::StatusOr<uint16_t> Listen(const inject::SmtpListenerOptions& options,
                                   smtp::ServerSessionHandler* handler) {
-    std::promise<absl::StatusOr<uint16_t>> opened;
-    std::future<absl::StatusOr<uint16_t>> result = opened.get_future();
-    shard_.Post([&] {
+    uint16_t port = 0;
+    absl::Status status = shard_.Call([&]() -> absl::Status {
       absl::StatusOr<std::unique_ptr<inject::SmtpListener>> listener =
           inject::SmtpListener::Create(shard_.loop(), options, handler);
-      if (!listener.ok()) {
-        opened.set_value(listener.status());
-        return;
-      }
+      if (!listener.ok()) return listener.status();
+      port = (*listener)->port();
       listeners_.push_back(*std::move(listener));
-      opened.set_value(listeners_.back()->port());
+      return absl::OkStatus();
     });
-    return result.get();
+    if (!status.ok()) return status;
+    return port;
   }
 
   void Stop() {
     if (stopped_ || !started_) return;
     stopped_ = true;
     shard_.Post([this] {
-      open_ = static_cast<int>(listeners_.size());
-      if (open_ == 0) shard_.CloseMailbox();
-      for (auto& listener : listeners_) {
-        listener->Close(absl::ZeroDuration(), [this] {
-          if (--open_ > 0) return;
+      // One more than the listeners, so that a Close that finishes at once cannot end the
+      // count while the loop below still walks the list.
+      open_ = 1 + static_cast<int>(listeners_.size());
+      auto one_done = [this] {
+        if (--open_ > 0) return;
+        // Not inside a listener's own callback: the teardown goes on the next turn.
+        shard_.Post([this] {
           listeners_.clear();
           shard_.CloseMailbox();
         });
-      }
+      };
+      for (auto& listener : listeners_) listener->Close(absl::ZeroDuration(), one_done);
+      one_done();
     });
     shard_.Join();
   }
