@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
 #include "engine/base/net_address.h"
+#include "engine/net/callback_slot.h"
 #include "engine/runtime/timer.h"
 
 namespace volley::net {
@@ -38,14 +39,9 @@ struct TcpStream::Box {
   bool handle_closed = false;
   bool reading = false;
   bool ended = false;  // on_end was called
-  // Set while on_data runs: callbacks replaced meanwhile take over after it returns, so that
-  // the running one is not destroyed under itself.
-  bool dispatching = false;
-  std::unique_ptr<StreamCallbacks> next_callbacks;
-  StreamCallbacks callbacks;
+  CallbackSlot callbacks;
   ConnectCallback on_connected;
   std::unique_ptr<Timer> linger;
-  size_t write_queue_bytes = 0;
   std::string peer;
   std::string local;
 
@@ -87,18 +83,7 @@ struct TcpStream::Box {
       uv_read_stop(stream());
       reading = false;
     }
-    if (callbacks.on_end) callbacks.on_end(status);
-  }
-
-  void Deliver(absl::string_view bytes) {
-    if (!callbacks.on_data) return;
-    dispatching = true;
-    callbacks.on_data(bytes);
-    dispatching = false;
-    if (next_callbacks != nullptr) {
-      callbacks = std::move(*next_callbacks);
-      next_callbacks.reset();
-    }
+    callbacks.End(status);
   }
 
   static void OnAlloc(uv_handle_t*, size_t, uv_buf_t* buf) {
@@ -120,7 +105,7 @@ struct TcpStream::Box {
       box->End(nread == UV_EOF ? absl::OkStatus() : UvError("read", static_cast<int>(nread)));
       return;
     }
-    box->Deliver(absl::string_view(buf->base, static_cast<size_t>(nread)));
+    box->callbacks.Data(absl::string_view(buf->base, static_cast<size_t>(nread)));
   }
 };
 
@@ -195,11 +180,7 @@ TcpStream::~TcpStream() {
 }
 
 void TcpStream::SetCallbacks(StreamCallbacks callbacks) {
-  if (box_->dispatching) {
-    box_->next_callbacks = std::make_unique<StreamCallbacks>(std::move(callbacks));
-    return;
-  }
-  box_->callbacks = std::move(callbacks);
+  box_->callbacks.Set(std::move(callbacks));
 }
 
 absl::Status TcpStream::StartReading() {
@@ -234,19 +215,16 @@ void TcpStream::Write(std::string bytes) {
   auto* write = new WriteRequest;
   write->data = std::move(bytes);
   write->request.data = box;
-  box->write_queue_bytes += write->data.size();
   uv_buf_t buf = uv_buf_init(write->data.data(), static_cast<unsigned>(write->data.size()));
   const int rc = uv_write(&write->request, box->stream(), &buf, 1, [](uv_write_t* req, int status) {
     auto* write = reinterpret_cast<WriteRequest*>(req);
     // Write callbacks, cancelled ones included, all run before the handle's close callback, so
     // the box is still there.
     Box* box = static_cast<Box*>(req->data);
-    box->write_queue_bytes -= write->data.size();
     delete write;
     if (status < 0 && status != UV_ECANCELED) box->End(UvError("write", status));
   });
   if (rc != 0) {
-    box->write_queue_bytes -= write->data.size();
     delete write;
     box->End(UvError("uv_write", rc));
   }
@@ -285,6 +263,8 @@ bool TcpStream::closed() const {
 
 const std::string& TcpStream::peer_address() const { return box_->peer; }
 const std::string& TcpStream::local_address() const { return box_->local; }
-size_t TcpStream::write_queue_bytes() const { return box_->write_queue_bytes; }
+size_t TcpStream::write_queue_bytes() const {
+  return box_->state == Box::State::kClosed ? 0 : uv_stream_get_write_queue_size(box_->stream());
+}
 
 }  // namespace volley::net

@@ -3,20 +3,18 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/net/callback_slot.h"
 
 namespace volley::net {
 
 struct TlsStream::State {
   std::unique_ptr<Stream> transport;
   std::unique_ptr<tls::TlsSession> session;
-  StreamCallbacks callbacks;
-  // Replacements made while on_data runs take over after it returns (see TcpStream).
-  bool dispatching = false;
-  std::unique_ptr<StreamCallbacks> next_callbacks;
+  CallbackSlot callbacks;
   absl::AnyInvocable<void()> on_established;
   bool closed = false;
   bool ended = false;
-  std::string plaintext;  // reused buffer for decrypted input
+  std::string plaintext;  // decrypted input; the buffer is reused from read to read
 
   void SendOutput() {
     if (session->HasEncryptedOutput()) transport->Write(session->TakeEncryptedOutput());
@@ -25,7 +23,7 @@ struct TlsStream::State {
   void End(const absl::Status& status) {
     if (closed || ended) return;
     ended = true;
-    if (callbacks.on_end) callbacks.on_end(status);
+    callbacks.End(status);
   }
 
   void OnEncrypted(absl::string_view bytes) {
@@ -45,15 +43,10 @@ struct TlsStream::State {
       if (closed || ended) return;
     }
     // With TLS 1.3 the peer's first data may come with its Finished message.
-    if (!plaintext.empty() && callbacks.on_data) {
-      std::string data = std::move(plaintext);
-      dispatching = true;
-      callbacks.on_data(data);
-      dispatching = false;
-      if (next_callbacks != nullptr) {
-        callbacks = std::move(*next_callbacks);
-        next_callbacks.reset();
-      }
+    // on_data cannot re-enter OnEncrypted (input comes from the loop), so it reads the buffer
+    // in place.
+    if (!plaintext.empty()) {
+      callbacks.Data(plaintext);
       if (closed || ended) return;
     }
     if (session->state() == tls::TlsSession::State::kClosed) End(absl::OkStatus());
@@ -118,11 +111,7 @@ void TlsStream::set_on_established(absl::AnyInvocable<void()> on_established) {
 const tls::TlsSession& TlsStream::session() const { return *state_->session; }
 
 void TlsStream::SetCallbacks(StreamCallbacks callbacks) {
-  if (state_->dispatching) {
-    state_->next_callbacks = std::make_unique<StreamCallbacks>(std::move(callbacks));
-    return;
-  }
-  state_->callbacks = std::move(callbacks);
+  state_->callbacks.Set(std::move(callbacks));
 }
 
 absl::Status TlsStream::StartReading() { return state_->transport->StartReading(); }
