@@ -53,7 +53,7 @@ class SmtpListener::Impl {
   }
 
   uint16_t port() const { return listener_ != nullptr ? listener_->port() : 0; }
-  int open_connections() const { return sessions_; }
+  int open_connections() const { return static_cast<int>(connections_.size()); }
 
   void Close(absl::Duration grace, absl::AnyInvocable<void()> done) {
     DCHECK(thread_.InLoopThread());
@@ -89,7 +89,7 @@ class SmtpListener::Impl {
     if (closing_) return;  // dropped: the listener is going
     std::unique_ptr<net::Stream> stream = std::move(tcp);
     if (options_.wrap_stream) stream = options_.wrap_stream(loop_, std::move(stream));
-    if (sessions_ >= options_.max_connections) {
+    if (open_connections() >= options_.max_connections) {
       // (A client expecting TLS could not read the 421: it just sees the connection close.)
       if (!options_.implicit_tls) {
         stream->Write(
@@ -249,7 +249,6 @@ class SmtpListener::Impl {
   }
 
   void Count(int delta) {
-    sessions_ += delta;
     if (options_.on_connections_changed) options_.on_connections_changed(delta);
   }
 
@@ -271,7 +270,6 @@ class SmtpListener::Impl {
   std::vector<Connection*> ended_;
   Timer reaper_;
   Timer grace_timer_;
-  int sessions_ = 0;
   bool closing_ = false;
   absl::AnyInvocable<void()> close_done_;
 };

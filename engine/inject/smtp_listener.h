@@ -25,7 +25,9 @@ struct SmtpListenerOptions {
   std::string address = "127.0.0.1";  // numeric IPv4 or IPv6
   uint16_t port = 0;                  // 0: pick a free port (see port())
   bool reuse_port = true;             // SO_REUSEPORT, so several loops can share the port
-  int max_connections = 1000;         // beyond: 421 4.3.2 and close
+  // Sessions at once; beyond: 421 4.3.2 and close. A connection that has had its last reply and
+  // lingers (see `linger`) no longer counts: the client is done with it.
+  int max_connections = 1000;
   absl::Duration idle_timeout = absl::Minutes(5);  // RFC 5321 4.5.3.2.7; zero: none
   // After its last reply a session sends FIN and reads (discarding) for this long before closing:
   // closing with unread input makes the kernel send RST, which can destroy the reply (a 421 or
