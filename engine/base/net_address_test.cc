@@ -2,7 +2,6 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "gtest/gtest.h"
 
@@ -23,24 +22,6 @@ TEST(NetAddress, ParsesAndFormatsBothFamilies) {
   EXPECT_FALSE(MakeSocketAddress("[::1]", 25).ok());
   EXPECT_TRUE(IsIpLiteral("10.1.2.3"));
   EXPECT_FALSE(IsIpLiteral("mx.example.com"));
-}
-
-TEST(NetAddress, TwoReusePortSocketsShareAPort) {
-  auto first = BindListeningSocket("127.0.0.1", 0, /*reuse_port=*/true);
-  ASSERT_TRUE(first.ok()) << first.status();
-  sockaddr_storage bound;
-  socklen_t length = sizeof(bound);
-  ASSERT_EQ(getsockname(*first, reinterpret_cast<sockaddr*>(&bound), &length), 0);
-  const uint16_t port = PortOf(reinterpret_cast<sockaddr*>(&bound));
-  ASSERT_NE(port, 0);
-  auto second = BindListeningSocket("127.0.0.1", port, /*reuse_port=*/true);
-  EXPECT_TRUE(second.ok()) << second.status();
-  // Without SO_REUSEPORT the port is taken, and the error names the address.
-  auto third = BindListeningSocket("127.0.0.1", port, /*reuse_port=*/false);
-  ASSERT_FALSE(third.ok());
-  EXPECT_NE(third.status().message().find("127.0.0.1"), absl::string_view::npos);
-  close(*first);
-  if (second.ok()) close(*second);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/runtime/shard.h"
 #include "gtest/gtest.h"
 
 namespace volley::http {
@@ -25,43 +26,52 @@ class ServerFixture : public ::testing::Test {
   virtual HttpServerOptions Options() { return HttpServerOptions{}; }
 
   void SetUp() override {
-    ASSERT_EQ(uv_loop_init(&loop_), 0);
-    auto server = HttpServer::Create(&loop_, Options());
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    server_->Route("GET", "/hello", [](const HttpRequest& r, Respond respond) {
-      std::move(respond)(HttpResponse::Text(200, absl::StrCat("hi ", r.query, "\n")));
+    ASSERT_TRUE(shard_.Start().ok());
+    absl::Status created = shard_.Call([this]() -> absl::Status {
+      auto server = HttpServer::Create(shard_.loop(), Options());
+      if (!server.ok()) return server.status();
+      server_ = std::move(*server);
+      server_->Route("GET", "/hello", [](const HttpRequest& r, Respond respond) {
+        std::move(respond)(HttpResponse::Text(200, absl::StrCat("hi ", r.query, "\n")));
+      });
+      server_->Route("POST", "/echo", [](const HttpRequest& r, Respond respond) {
+        std::move(respond)(HttpResponse::Json(200, r.body));
+      });
+      AddTestRoutes();
+      return absl::OkStatus();
     });
-    server_->Route("POST", "/echo", [](const HttpRequest& r, Respond respond) {
-      std::move(respond)(HttpResponse::Json(200, r.body));
-    });
-    AddTestRoutes();
-    // Keeps the loop alive until the test stops it.
-    uv_async_init(&loop_, &stop_, [](uv_async_t* a) {
-      auto* self = static_cast<ServerFixture*>(a->data);
-      self->server_->Close([self] { self->CloseStopHandle(); });
-    });
-    stop_.data = this;
-    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+    ASSERT_TRUE(created.ok()) << created;
   }
 
   void TearDown() override {
     StopServer();
     server_.reset();
-    EXPECT_EQ(uv_loop_close(&loop_), 0);
   }
 
   // Closes the server and waits for its loop to end, which needs Close's `done`. Idempotent.
   void StopServer() {
-    if (!thread_.joinable()) return;
-    if (!stopped_) uv_async_send(&stop_);
-    thread_.join();
+    if (joined_) return;
+    if (!stopped_) {
+      shard_.Post([this] {
+        if (server_ == nullptr) return CloseStopHandle();  // SetUp failed
+        server_->Close([this] { CloseStopHandle(); });
+      });
+    }
+    JoinLoop();
   }
 
-  // On the loop thread, from Close's `done`: the last handle goes and the loop can end.
+  // Waits for the loop to end (after Close's `done` and the connections' linger), and checks
+  // that the server left no handle open.
+  void JoinLoop() {
+    shard_.Join();
+    joined_ = true;
+    EXPECT_TRUE(shard_.loop_close_status().ok()) << shard_.loop_close_status();
+  }
+
+  // On the loop thread, from Close's `done`: the loop can end.
   void CloseStopHandle() {
     stopped_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&stop_), nullptr);
+    shard_.CloseMailbox();
   }
 
   // Routes for the tests below; on the loop thread once the loop runs.
@@ -112,10 +122,9 @@ class ServerFixture : public ::testing::Test {
     return response;
   }
 
-  uv_loop_t loop_;
-  uv_async_t stop_;
+  Shard shard_{0};
   std::unique_ptr<HttpServer> server_;
-  std::thread thread_;
+  bool joined_ = false;  // test thread
   std::atomic<bool> stopped_{false};
   Respond held_;  // loop thread only
 };
@@ -328,7 +337,7 @@ TEST_F(ServerFixture, CloseFromAHandler) {
   client.Send("GET /close HTTP/1.1\r\n\r\n");
   // The connection closed without an answer, and `done` ran.
   EXPECT_TRUE(client.ReadsEof());
-  thread_.join();
+  JoinLoop();
   EXPECT_TRUE(stopped_);
   EXPECT_EQ(server_->connection_count(), 0u);
 }

@@ -59,8 +59,10 @@ TEST(SmtpListenerTest, GraceExpiryClosesHard) {
   auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
   ASSERT_NE(client, nullptr);
   EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
-  // Half a command: the session waits for its end before answering 421.
-  ASSERT_TRUE(client->Send("NO"));
+  // Half a command: the session waits for its end before answering 421. It rides with a
+  // whole one, so that the NOOP's reply shows the server has read it.
+  ASSERT_TRUE(client->Send("NOOP\r\nNO"));
+  EXPECT_THAT(client->ReadFinal(), StartsWith("250 "));
   EXPECT_EQ(loop.Call([&] { return listener->open_connections(); }), 1);
   const absl::Time start = absl::Now();
   CloseListener(loop, listener, absl::Milliseconds(200));

@@ -12,7 +12,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/inject/smtp_listener.h"
+#include "engine/runtime/shard.h"
 #include "engine/smtp/envelope.h"
 #include "engine/smtp/reply.h"
 #include "engine/smtp/server_session.h"
@@ -28,29 +28,18 @@
 
 namespace volley::inject {
 
-// A uv loop on its own thread, with a way to run code on it.
+// A shard (a loop on its own thread) for the test, with a way to run code on it and get the
+// result back.
 class LoopThread {
  public:
-  LoopThread() {
-    uv_loop_init(&loop_);
-    uv_async_init(&loop_, &async_, &OnAsync);
-    async_.data = this;
-    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
-  }
-
+  LoopThread() : shard_(0) { EXPECT_TRUE(shard_.Start().ok()); }
   ~LoopThread() {
-    if (thread_.joinable()) StopAndJoin();
+    if (!joined_) StopAndJoin();
   }
 
-  uv_loop_t* loop() { return &loop_; }
+  uv_loop_t* loop() { return shard_.loop(); }
 
-  void Post(std::function<void()> fn) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      queue_.push_back(std::move(fn));
-    }
-    uv_async_send(&async_);
-  }
+  void Post(absl::AnyInvocable<void()> fn) { shard_.Post(std::move(fn)); }
 
   // Runs `fn` on the loop thread and waits for its result.
   template <typename F>
@@ -61,29 +50,18 @@ class LoopThread {
     return result.get();
   }
 
-  // Ends the loop (all other handles must be closed by then) and checks that it closes clean.
+  // Ends the loop, which waits for connections that linger after their last reply, and checks
+  // that nothing the test made left a handle open.
   void StopAndJoin() {
-    Post([this] { uv_close(reinterpret_cast<uv_handle_t*>(&async_), nullptr); });
-    thread_.join();
-    EXPECT_EQ(uv_loop_close(&loop_), 0);
+    Post([this] { shard_.CloseMailbox(); });
+    shard_.Join();
+    joined_ = true;
+    EXPECT_TRUE(shard_.loop_close_status().ok()) << shard_.loop_close_status();
   }
 
  private:
-  static void OnAsync(uv_async_t* async) {
-    auto* self = static_cast<LoopThread*>(async->data);
-    std::vector<std::function<void()>> work;
-    {
-      std::lock_guard<std::mutex> lock(self->mutex_);
-      work.swap(self->queue_);
-    }
-    for (auto& fn : work) fn();
-  }
-
-  uv_loop_t loop_;
-  uv_async_t async_;
-  std::thread thread_;
-  std::mutex mutex_;
-  std::vector<std::function<void()>> queue_;
+  Shard shard_;
+  bool joined_ = false;
 };
 
 class RecordingHandler : public smtp::ServerSessionHandler {

@@ -38,8 +38,9 @@ absl::Status Shard::Start(absl::AnyInvocable<absl::Status()> init) {
     uv_run(&loop_, UV_RUN_DEFAULT);
     rc = uv_loop_close(&loop_);
     if (rc != 0) {
-      LOG(ERROR) << "shard " << index_
-                 << ": loop closed with handles still open: " << uv_strerror(rc);
+      loop_close_status_ = absl::FailedPreconditionError(absl::StrCat(
+          "shard ", index_, ": loop closed with handles still open: ", uv_strerror(rc)));
+      LOG(ERROR) << loop_close_status_.message();
     }
     if (!status.ok()) started.set_value(status);
   });

@@ -45,6 +45,9 @@ class Shard {
 
   // Waits for the thread to end (after CloseMailbox). Not on the loop thread.
   void Join();
+  // After Join: whether the loop closed clean, or which handles were still open then (a leak
+  // of whoever owned them; also logged).
+  const absl::Status& loop_close_status() const { return loop_close_status_; }
 
   bool InLoopThread() const { return std::this_thread::get_id() == thread_id_.load(); }
   uv_loop_t* loop() { return &loop_; }
@@ -56,6 +59,7 @@ class Shard {
   Mailbox mailbox_;
   std::thread thread_;
   std::atomic<std::thread::id> thread_id_;
+  absl::Status loop_close_status_;  // written by the loop thread before it ends
 };
 
 }  // namespace volley

@@ -1,6 +1,9 @@
 #include "engine/runtime/shard.h"
 
+#include <uv.h>
+
 #include <atomic>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -22,6 +25,7 @@ TEST(Shard, RunsPostedTasksOnItsThreadInOrder) {
   }
   shard.Post([&] { shard.CloseMailbox(); });
   shard.Join();
+  EXPECT_TRUE(shard.loop_close_status().ok()) << shard.loop_close_status();
   EXPECT_FALSE(wrong_thread);
   ASSERT_EQ(seen.size(), 1000u);
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(seen[i], i);
@@ -61,6 +65,19 @@ TEST(Shard, PostAfterCloseIsRefused) {
   shard.Post([&] { shard.CloseMailbox(); });
   shard.Join();
   EXPECT_FALSE(shard.Post([] {}));
+}
+
+TEST(Shard, AHandleLeftOpenIsReportedAfterJoin) {
+  Shard shard(4);
+  ASSERT_TRUE(shard.Start().ok());
+  uv_timer_t never_closed;  // initialised on the loop, never started nor closed
+  shard.Post([&] {
+    uv_timer_init(shard.loop(), &never_closed);
+    shard.CloseMailbox();
+  });
+  shard.Join();
+  EXPECT_EQ(shard.loop_close_status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(shard.loop_close_status().message().find("shard 4"), std::string::npos);
 }
 
 TEST(Shard, InitErrorIsReturnedAndThreadEnds) {
