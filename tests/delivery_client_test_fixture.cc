@@ -30,9 +30,7 @@ void ClientTest::Start(test_support::SinkOptions sink_options, const std::string
   log_path_ = absl::StrCat(dir_, "/delivery.jsonl");
   const std::string config_path = absl::StrCat(dir_, "/volley.toml");
   std::ofstream config(config_path);
-  config << "[server]\nthreads = 1\nspool = \"" << dir_ << "/spool\"\nlog = \"" << log_path_
-         << "\"\n[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\n[http]\nlisten = \"127.0.0.1:0\"\n"
-         << "[dns]\nservers = [\"127.0.0.1:9\"]\n"
+  config << test_support::LoopbackConfig(absl::StrCat(dir_, "/spool"), log_path_, /*threads=*/1)
          << "[delivery]\nretry_initial = \"1h\"\n"
          << "[routes]\n\"client.test\" = { host = \"" << sink_options.addresses[0] << ":"
          << sink_->port() << "\"" << route_extra << " }\n"
