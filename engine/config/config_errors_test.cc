@@ -209,12 +209,6 @@ INSTANTIATE_TEST_SUITE_P(
         UnsupportedCase{"[http]\nadmin_token = \"x\"\n", 2, "[http] admin_token"},
         UnsupportedCase{"[http]\nsite_metrics_limit = 10\n", 2, "[http] site_metrics_limit"},
         UnsupportedCase{"[delivery]\ndsn = true\n", 2, "[delivery] dsn"},
-        UnsupportedCase{"[shaping.default]\nmax_message_rate = \"100/s\"\n", 2,
-                        "[shaping.default] max_message_rate"},
-        UnsupportedCase{"[shaping.default]\nmax_connection_rate = \"100/m\"\n", 2,
-                        "[shaping.default] max_connection_rate"},
-        UnsupportedCase{"[shaping.site.\"*.mx.example.net\"]\nconnection_limit = 2\n", 1,
-                        "[shaping.site.*] (per-site shaping)"},
         UnsupportedCase{"[dkim.\"example.com\"]\nselector = \"s1\"\n", 1, "[dkim]"},
         UnsupportedCase{"[dkim.\"example.org\"]\nselector = \"s2\"\n", 1, "[dkim]"}));
 

@@ -38,15 +38,15 @@ TEST(ConfigDefaults, MatchTheInterface) {
   EXPECT_EQ(c.delivery.retry_initial, absl::Minutes(5));
   EXPECT_EQ(c.delivery.retry_max, absl::Hours(1));
   EXPECT_EQ(c.delivery.max_age, absl::Hours(24 * 5));
-  EXPECT_EQ(c.shaping_default.connection_limit, 10);
-  EXPECT_EQ(c.shaping_default.max_deliveries_per_connection, 100);
+  EXPECT_EQ(c.shaping.defaults.connection_limit, 10);
+  EXPECT_EQ(c.shaping.defaults.max_deliveries_per_connection, 100);
   EXPECT_TRUE(c.routes.empty());
 }
 
 // The delivery client's timeouts come from here alone (RFC 5321 4.5.3.2 and
 // docs/configuration.md).
 TEST(ConfigDefaults, SmtpTimeoutsAreTheDocumentedOnes) {
-  const SmtpTimeouts& t = Config::Defaults().shaping_default.timeouts;
+  const SmtpTimeouts& t = Config::Defaults().shaping.defaults.timeouts;
   EXPECT_EQ(t.connect, absl::Seconds(60));
   EXPECT_EQ(t.banner, absl::Minutes(5));
   EXPECT_EQ(t.ehlo, absl::Minutes(5));
@@ -122,8 +122,8 @@ max_deliveries_per_connection = 7
   EXPECT_EQ(c->delivery.retry_initial, absl::Seconds(30));
   EXPECT_EQ(c->delivery.retry_max, absl::Minutes(90));
   EXPECT_EQ(c->delivery.max_age, absl::Hours(48));
-  EXPECT_EQ(c->shaping_default.connection_limit, 3);
-  EXPECT_EQ(c->shaping_default.max_deliveries_per_connection, 7);
+  EXPECT_EQ(c->shaping.defaults.connection_limit, 3);
+  EXPECT_EQ(c->shaping.defaults.max_deliveries_per_connection, 7);
   ASSERT_EQ(c->routes.size(), 3u);
   EXPECT_EQ(c->routes.at("relay.example").host, (HostPort{"127.0.0.1", 2601}));
   // Lower-cased key; no port written, so [delivery] port.

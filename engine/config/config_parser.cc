@@ -84,8 +84,8 @@ absl::Status ConfigParser::Finish() {
 }
 
 void ConfigParser::Walk(const toml::table& table, absl::string_view table_name,
-                        std::initializer_list<Field> fields,
-                        std::initializer_list<absl::string_view> unsupported) {
+                        absl::Span<const Field> fields,
+                        absl::Span<const absl::string_view> unsupported) {
   for (auto&& [key, value] : table) {
     const absl::string_view name = AsAbsl(key.str());
     const auto field =
@@ -215,6 +215,23 @@ std::optional<TlsPolicy> ConfigParser::ReadTlsPolicy(const toml::node& node, abs
   AddError(node, absl::StrCat(what, ": \"", *text, "\" is not one of disabled, opportunistic, ",
                               "required, required_verify", allow_implicit ? ", implicit" : ""));
   return std::nullopt;
+}
+
+bool ConfigParser::ReadRate(const toml::node& node, absl::string_view what,
+                            std::optional<Rate>* rate) {
+  const auto* s = node.as_string();
+  if (s == nullptr) {
+    AddError(node,
+             absl::StrCat(what, ": expected a rate string like \"100/s\", got ", TypeName(node)));
+    return false;
+  }
+  absl::StatusOr<std::optional<Rate>> parsed = ParseRateValue(s->get());
+  if (!parsed.ok()) {
+    AddError(node, absl::StrCat(what, ": ", parsed.status().message()));
+    return false;
+  }
+  *rate = *parsed;
+  return true;
 }
 
 }  // namespace volley::config

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "engine/config/config_types.h"
 #include "engine/config/values.h"
 
@@ -63,6 +64,8 @@ struct CrossSectionState {
   uint32_t max_ttl_line = 0;
   std::vector<uint32_t> smtp_listen_lines;                   // one per [inject.smtp] listen address
   std::vector<std::pair<std::string, uint32_t>> pool_lines;  // egress_pool values and lines
+  // Egress source names of [shaping.source."NAME"] and [shaping."domain".source."NAME"].
+  std::vector<std::pair<std::string, uint32_t>> source_lines;
   std::vector<PendingRoute> pending_routes;
 };
 
@@ -98,9 +101,8 @@ class ConfigParser {
   // Dispatches each key of `table` to its field, and reports keys that are documented but not
   // implemented (`unsupported`), and keys nobody knows. `table_name` is as in messages:
   // "server", "shaping.default".
-  void Walk(const toml::table& table, absl::string_view table_name,
-            std::initializer_list<Field> fields,
-            std::initializer_list<absl::string_view> unsupported);
+  void Walk(const toml::table& table, absl::string_view table_name, absl::Span<const Field> fields,
+            absl::Span<const absl::string_view> unsupported);
 
   // The readers. `what` starts each message: "[server] threads".
   const toml::table* ExpectTable(const toml::node& node, absl::string_view what);
@@ -121,6 +123,9 @@ class ConfigParser {
   // A TLS policy name; "implicit" only where `allow_implicit` ([routes]).
   std::optional<TlsPolicy> ReadTlsPolicy(const toml::node& node, absl::string_view what,
                                          bool allow_implicit);
+
+  // A rate ("100/s", "20/m,max_burst=5"); "" stores nullopt (no limit). False on an error.
+  bool ReadRate(const toml::node& node, absl::string_view what, std::optional<Rate>* rate);
 
   CrossSectionState& cross_section() { return cross_section_; }
 

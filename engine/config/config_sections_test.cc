@@ -4,6 +4,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/config/config.h"
+#include "engine/config/config_test_util.h"
 #include "gtest/gtest.h"
 
 namespace volley::config {
@@ -35,7 +36,7 @@ TEST(ConfigShaping, DefaultAndPerDomainOverridesMergeKeyByKey) {
       "tls_ca_file = \"/etc/ca.pem\"\n",
       "t.toml");
   ASSERT_TRUE(config.ok()) << config.status();
-  const ShapingConfig& d = config->shaping_default;
+  const ShapingConfig& d = config->shaping.defaults;
   EXPECT_EQ(d.connection_limit, 7);
   EXPECT_EQ(d.max_recipients_per_batch, 50);
   EXPECT_EQ(d.timeouts.idle, absl::Seconds(10));
@@ -47,13 +48,15 @@ TEST(ConfigShaping, DefaultAndPerDomainOverridesMergeKeyByKey) {
   EXPECT_EQ(d.timeouts.data, absl::Seconds(11));
   EXPECT_EQ(d.timeouts.data_dot, absl::Seconds(12));
   EXPECT_EQ(d.tls, TlsPolicy::kDisabled);
-  const ShapingConfig& g = config->ShapingFor("gmail.com");
+  const ShapingConfig g = config->shaping.Resolve("gmail.com", {}, "");
   EXPECT_EQ(g.connection_limit, 3);
   EXPECT_EQ(g.tls, TlsPolicy::kRequiredVerify);
   EXPECT_EQ(g.max_recipients_per_batch, 50);  // inherited
   EXPECT_EQ(g.timeouts.idle, absl::Seconds(10));
   EXPECT_EQ(g.tls_ca_file, "/etc/ca.pem");
-  EXPECT_EQ(&config->ShapingFor("other.example"), &config->shaping_default);
+  const ShapingConfig other = config->shaping.Resolve("other.example", {}, "");
+  EXPECT_EQ(other.connection_limit, 7);
+  EXPECT_EQ(other.tls, TlsPolicy::kDisabled);
 }
 
 TEST(ConfigShaping, BadValuesNameTheirLine) {
@@ -75,6 +78,34 @@ TEST(ConfigShaping, BadValuesNameTheirLine) {
   EXPECT_NE(message.find("t.toml:8:"), std::string::npos) << message;
 }
 
+TEST(ConfigShaping, RatesTheirDefaultsAndNoLimit) {
+  const ShapingConfig defaults;
+  EXPECT_EQ(defaults.max_message_rate->ToString(), "100/s");
+  EXPECT_EQ(defaults.max_connection_rate->ToString(), "100/m");
+  absl::StatusOr<Config> config = ParseConfig(
+      "[shaping.default]\nmax_message_rate = \"20/m,max_burst=5\"\n"
+      "[shaping.\"bulk.example\"]\nmax_message_rate = \"\"\nmax_connection_rate = \"1,000/h\"\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->shaping.defaults.max_message_rate->ToString(), "20/m,max_burst=5");
+  EXPECT_EQ(config->shaping.defaults.max_connection_rate->ToString(), "100/m");
+  const ShapingConfig bulk = config->shaping.Resolve("bulk.example", {}, "");
+  EXPECT_FALSE(bulk.max_message_rate.has_value());
+  EXPECT_EQ(bulk.max_connection_rate->ToString(), "1000/h");
+}
+
+TEST(ConfigShaping, BadRatesNameTheirLine) {
+  ExpectOneError("[shaping.default]\nmax_message_rate = \"fast\"\n", 2,
+                 "[shaping.default] max_message_rate: bad rate \"fast\": missing '/'");
+  ExpectOneError("[shaping.default]\n\nmax_message_rate = \"0/s\"\n", 3,
+                 "bad rate \"0/s\": the count must be at least 1");
+  ExpectOneError("[shaping.\"a.example\"]\nmax_connection_rate = \"10/fortnight\"\n", 2,
+                 "[shaping.\"a.example\"] max_connection_rate: bad rate \"10/fortnight\": "
+                 "unknown period \"fortnight\"");
+  ExpectOneError("[shaping.default]\nmax_connection_rate = 5\n", 2,
+                 "expected a rate string like \"100/s\", got an integer");
+}
+
 TEST(ConfigEgress, PoolsAndSources) {
   absl::StatusOr<Config> config = ParseConfig(
       "[egress.outbound]\nsources = [{ address = \"127.0.0.2\", ehlo = \"a.example\" },\n"
@@ -87,7 +118,7 @@ TEST(ConfigEgress, PoolsAndSources) {
   EXPECT_EQ(pool.sources[0].name, "127.0.0.2");
   EXPECT_EQ(pool.sources[0].ehlo, "a.example");
   EXPECT_EQ(pool.sources[1].name, "second");
-  EXPECT_EQ(config->shaping_default.egress_pool, "outbound");
+  EXPECT_EQ(config->shaping.defaults.egress_pool, "outbound");
   // The default pool is always there.
   EXPECT_EQ(config->egress_pools.at("default").sources[0].address, "0.0.0.0");
 }

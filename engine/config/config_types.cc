@@ -17,25 +17,4 @@ Config Config::Defaults() {
   return config;
 }
 
-const ShapingConfig& Config::ShapingFor(absl::string_view domain) const {
-  auto it = shaping_domains.find(domain);
-  return it == shaping_domains.end() ? shaping_default : it->second;
-}
-
-absl::string_view TlsPolicyName(TlsPolicy policy) {
-  switch (policy) {
-    case TlsPolicy::kDisabled:
-      return "disabled";
-    case TlsPolicy::kOpportunistic:
-      return "opportunistic";
-    case TlsPolicy::kRequired:
-      return "required";
-    case TlsPolicy::kRequiredVerify:
-      return "required_verify";
-    case TlsPolicy::kImplicit:
-      return "implicit";
-  }
-  return "?";
-}
-
 }  // namespace volley::config

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/config/shaping_rules.h"
 #include "engine/config/values.h"
 
 namespace volley::config {
@@ -60,43 +61,6 @@ struct DeliveryConfig {
   absl::Duration max_age = absl::Hours(24 * 5);
 };
 
-// How the delivery client uses TLS with a destination.
-enum class TlsPolicy {
-  kDisabled,        // never STARTTLS
-  kOpportunistic,   // STARTTLS when offered, certificate not verified (RFC 7435); a failed
-                    // handshake: reconnect once without TLS, and remember that for the host
-  kRequired,        // STARTTLS or a transient failure (next host)
-  kRequiredVerify,  // also verify the chain (tls_ca_file or the system bundle) and host name
-  kImplicit,        // [routes] only: TLS from the first byte (port 465, RFC 8314)
-};
-absl::string_view TlsPolicyName(TlsPolicy policy);
-
-// The delivery client's timeouts per phase (RFC 5321 4.5.3.2), from [shaping] tables.
-struct SmtpTimeouts {
-  absl::Duration connect = absl::Seconds(60);   // TCP connect, per address tried
-  absl::Duration banner = absl::Minutes(5);     // the 220 greeting (4.5.3.2.1)
-  absl::Duration ehlo = absl::Minutes(5);       // EHLO/HELO, STARTTLS and its handshake, AUTH
-  absl::Duration mail_from = absl::Minutes(5);  // the MAIL FROM reply (4.5.3.2.2)
-  absl::Duration rcpt_to = absl::Minutes(5);    // each RCPT TO reply (4.5.3.2.3)
-  absl::Duration data = absl::Minutes(2);       // DATA's 354 (4.5.3.2.4)
-  absl::Duration data_dot = absl::Minutes(10);  // the end of the data or BDAT LAST (4.5.3.2.6)
-  absl::Duration idle = absl::Seconds(60);      // an idle connection waits this long, then QUITs
-};
-
-// Limits and behaviour for a destination: [shaping.default], overridden key by key by
-// [shaping."domain"].
-struct ShapingConfig {
-  int connection_limit = 10;
-  int max_deliveries_per_connection = 100;
-  int max_recipients_per_batch = 100;  // RCPTs in one transaction
-  // Read from the keys connect_timeout, banner_timeout, ... idle_timeout.
-  SmtpTimeouts timeouts;
-  TlsPolicy tls = TlsPolicy::kOpportunistic;
-  // Trust anchors (PEM bundle) for required_verify; "" = the system bundle.
-  std::string tls_ca_file;
-  std::string egress_pool = "default";
-};
-
 // A local address deliveries may leave from, and the name it says in EHLO.
 struct EgressSource {
   std::string name;     // for log records; defaults to the address
@@ -125,16 +89,12 @@ struct Config {
   HttpConfig http;
   DnsConfig dns;
   DeliveryConfig delivery;
-  ShapingConfig shaping_default;
-  // Recipient domain (lower-cased) -> the complete shaping for it (default plus overrides).
-  absl::flat_hash_map<std::string, ShapingConfig> shaping_domains;
+  // [shaping]: the default and the tables that override it (shaping_rules.h).
+  ShapingRules shaping;
   // Pool name -> pool. Always has "default" (one source: any address).
   absl::flat_hash_map<std::string, EgressPool> egress_pools;
   // Recipient domain (lower-cased) -> smarthost.
   absl::flat_hash_map<std::string, Route> routes;
-
-  // The shaping that applies to a recipient domain (lower-case).
-  const ShapingConfig& ShapingFor(absl::string_view domain) const;
 
   // The config with every default filled in (what `volleyd` runs on without --config).
   static Config Defaults();

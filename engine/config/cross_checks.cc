@@ -57,6 +57,20 @@ void CheckPools(ConfigParser& parser, const Config& config) {
   }
 }
 
+void CheckShapingSources(ConfigParser& parser, const Config& config) {
+  for (const auto& [source, line] : parser.cross_section().source_lines) {
+    bool found = false;
+    for (const auto& [name, pool] : config.egress_pools) {
+      for (const EgressSource& s : pool.sources) found = found || s.name == source;
+    }
+    if (!found) {
+      parser.AddError(line, absl::StrCat("egress source \"", source,
+                                         "\" is not in any [egress] pool (a source's name is its "
+                                         "`name`, or its address)"));
+    }
+  }
+}
+
 void CheckRetries(ConfigParser& parser, const Config& config) {
   const DeliveryConfig& delivery = config.delivery;
   if (delivery.retry_initial > delivery.retry_max) {
@@ -92,6 +106,7 @@ void CheckAcrossSections(ConfigParser& parser, Config& config) {
   ResolveRoutes(parser, config);
   CheckTtls(parser, config);
   CheckPools(parser, config);
+  CheckShapingSources(parser, config);
   CheckRetries(parser, config);
   CheckListenClash(parser, config);
 }

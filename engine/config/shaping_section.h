@@ -1,4 +1,4 @@
-// [shaping.default] and [shaping."domain"]: limits, timeouts and TLS per destination.
+// [shaping]: limits, timeouts and TLS per destination, in the tables of shaping_rules.h.
 #ifndef VOLLEY_ENGINE_CONFIG_SHAPING_SECTION_H_
 #define VOLLEY_ENGINE_CONFIG_SHAPING_SECTION_H_
 
@@ -7,9 +7,9 @@
 
 namespace volley::config {
 
-// Reads [shaping] into config.shaping_default and config.shaping_domains (each domain starts
-// from [shaping.default], wherever that is in the file), and remembers each egress_pool written
-// with its line, for the check that the pool exists.
+// Reads [shaping] into config.shaping: [shaping.default] into its defaults (wherever that table
+// is in the file), every other table as a layer over them. Remembers each egress_pool and egress
+// source name written, with its line, for the checks that they exist.
 void ParseShapingSection(const toml::table& table, ConfigParser& parser, Config& config);
 
 }  // namespace volley::config

@@ -7,9 +7,9 @@
 
 namespace volley::delivery {
 
-ConnectionOptions ConnectionPool::OptionsFor(const SiteRoute& route) {
+ConnectionOptions ConnectionPool::OptionsFor(const SiteRoute& route, int source_index) {
   const config::Config& config = *services_->config;
-  const config::ShapingConfig& limits = *route.shaping;
+  const config::ShapingConfig& limits = route.shaping->by_source[source_index];
   const config::Route* smarthost = route.route;
   ConnectionOptions options;
   options.protocol.ehlo_name = config.server.hostname;
@@ -29,20 +29,22 @@ ConnectionOptions ConnectionPool::OptionsFor(const SiteRoute& route) {
       LOG(ERROR) << "TLS client context for " << route.key << ": " << context.status();
     }
   }
-  const config::EgressPool& pool = config.egress_pools.at(limits.egress_pool);
-  const config::EgressSource& source = pool.sources[next_source_++ % pool.sources.size()];
+  const config::EgressPool& pool = *route.shaping->pool;
+  const config::EgressSource& source = pool.sources[source_index];
   options.source_address = source.address;
   options.egress_pool = pool.name;
   options.egress_source = source.name;
+  options.egress_source_index = source_index;
   if (!source.ehlo.empty()) options.protocol.ehlo_name = source.ehlo;
   options.timeouts = limits.timeouts;
   return options;
 }
 
-void ConnectionPool::Open(std::vector<ConnectTarget> targets, const SiteRoute& route) {
+void ConnectionPool::Open(std::vector<ConnectTarget> targets, const SiteRoute& route,
+                          int source_index) {
   DCHECK(thread_.InLoopThread());
-  DeliveryConnection* connection =
-      services_->connect(services_->loop, this, std::move(targets), OptionsFor(route));
+  DeliveryConnection* connection = services_->connect(services_->loop, this, std::move(targets),
+                                                      OptionsFor(route, source_index));
   connections_.insert(connection);
   connecting_.insert(connection);
 }

@@ -1,6 +1,7 @@
-// The connections of one site: opening them (egress sources in turn, TLS and AUTH settings,
-// timeouts), which one is connecting, idle or busy, what each carries, and what the site's
-// hosts taught the shard (failed hosts, TLS failures, sessions to resume).
+// The connections of one site: opening them (from the egress source the site's shaper chose,
+// with TLS and AUTH settings and timeouts), which one is connecting, idle or busy, what each
+// carries, and what the site's hosts taught the shard (failed hosts, TLS failures, sessions to
+// resume).
 #ifndef VOLLEY_ENGINE_DELIVERY_CONNECTION_POOL_H_
 #define VOLLEY_ENGINE_DELIVERY_CONNECTION_POOL_H_
 
@@ -37,8 +38,9 @@ class ConnectionPool final : public ConnectionOwner {
   ConnectionPool(const ShardServices* services, Listener* listener)
       : services_(services), listener_(listener) {}
 
-  // Opens a connection to the first usable of `targets` with the site's settings.
-  void Open(std::vector<ConnectTarget> targets, const SiteRoute& route);
+  // Opens a connection to the first usable of `targets` from the egress source at
+  // `source_index` of the site's pool, with that source's settings for the site.
+  void Open(std::vector<ConnectTarget> targets, const SiteRoute& route, int source_index);
   // Gives `connection` (ready and idle) a transaction carrying `batch`.
   void Start(DeliveryConnection* connection, std::vector<RecipientPtr> batch,
              smtp::Transaction transaction);
@@ -69,12 +71,11 @@ class ConnectionPool final : public ConnectionOwner {
   void OnTlsHandshake(bool ok) override;
 
  private:
-  ConnectionOptions OptionsFor(const SiteRoute& route);
+  ConnectionOptions OptionsFor(const SiteRoute& route, int source_index);
 
   const ShardServices* const services_;
   Listener* const listener_;
   ThreadChecker thread_;
-  size_t next_source_ = 0;  // round-robin over the egress pool
   absl::flat_hash_set<DeliveryConnection*> connections_;
   absl::flat_hash_set<DeliveryConnection*> connecting_;  // not yet ready
   std::vector<DeliveryConnection*> idle_;

@@ -28,6 +28,7 @@ struct ConnectionOptions {
   std::string source_address;  // egress: local address to bind; "" / 0.0.0.0 / :: = any
   std::string egress_pool;     // names, for log records
   std::string egress_source;
+  int egress_source_index = 0;  // in the pool, for the site's limits per source
   config::SmtpTimeouts timeouts;
   // Connection attempts per connection (hosts x addresses), so one dead site cannot keep a
   // connection slot for hours.

@@ -83,7 +83,7 @@ class DeliveryShardTest : public ::testing::Test {
     config_.delivery.retry_initial = absl::Minutes(5);
     config_.delivery.retry_max = absl::Hours(1);
     config_.delivery.max_age = absl::Hours(24);
-    config_.shaping_default.connection_limit = 1;
+    config_.shaping.defaults.connection_limit = 1;
     context_.config = &config_;
     context_.spool = spool_.get();
     context_.writer = writer_.get();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/net_address.h"
@@ -29,9 +30,8 @@ std::string RouteKey(const config::Route& route) {
 DomainQueue::DomainQueue(const ShardServices* services, std::string domain)
     : services_(services),
       domain_(std::move(domain)),
-      shaping_(services->config->ShapingFor(domain_)),
       route_(RouteFor(*services->config, domain_)),
-      own_site_(services->config->shaping_domains.contains(domain_)) {}
+      own_site_(services->config->shaping.HasDomainTables(domain_)) {}
 
 DomainQueue::~DomainQueue() = default;
 
@@ -94,9 +94,21 @@ void DomainQueue::OnResolved(const dns::MxResult& result) {
         site->name = result.site_name;
         site->key = site->name;
       }
-      if (own_site_) site->key = absl::StrCat("domain:", domain_);
+      std::vector<std::string> hosts;
+      for (const dns::MxHost& host : result.hosts)
+        hosts.push_back(absl::AsciiStrToLower(host.name));
+      site->shaping = ResolveShaping(hosts);
+      if (own_site_) {
+        site->key = absl::StrCat("domain:", domain_);
+      } else if (const std::string& provider = site->shaping->site.provider; !provider.empty()) {
+        // A provider may take a domain by its name: then the domains of this MX set that it
+        // does not take have other limits, and a queue of their own.
+        const config::ShapingProvider* by_hosts = config.shaping.ProviderFor("", hosts);
+        if (by_hosts == nullptr || by_hosts->name != provider) {
+          absl::StrAppend(&site->key, "#provider=", provider);
+        }
+      }
       site->expires = result.expires;
-      site->shaping = &shaping_;
       site->route = route_;
       if (site->targets.empty()) {
         FailPending(smtp::MakeLocalReply(smtp::LocalReply::kNoAddress, domain_),
@@ -132,7 +144,9 @@ void DomainQueue::FailPending(const smtp::Reply& reply, bounce::BounceClass clas
   failed.swap(pending_);
   AttemptInfo attempt;
   attempt.site = site_ != nullptr ? site_->name : domain_;
-  attempt.egress_pool = shaping_.egress_pool;
+  attempt.egress_pool = site_ != nullptr
+                            ? site_->shaping->site.egress_pool
+                            : services_->config->shaping.Resolve(domain_, {}, "").egress_pool;
   for (RecipientPtr& r : failed) {
     if (permanent) {
       services_->recorder->Bounce(std::move(r), reply, classification, attempt);
@@ -140,6 +154,18 @@ void DomainQueue::FailPending(const smtp::Reply& reply, bounce::BounceClass clas
       services_->recorder->Defer(std::move(r), reply, std::nullopt, attempt, classification);
     }
   }
+}
+
+std::shared_ptr<const SiteShaping> DomainQueue::ResolveShaping(
+    const std::vector<std::string>& hosts) const {
+  const config::ShapingRules& rules = services_->config->shaping;
+  auto shaping = std::make_shared<SiteShaping>();
+  shaping->site = rules.Resolve(domain_, hosts, "");
+  shaping->pool = &services_->config->egress_pools.at(shaping->site.egress_pool);
+  for (const config::EgressSource& source : shaping->pool->sources) {
+    shaping->by_source.push_back(rules.Resolve(domain_, hosts, source.name));
+  }
+  return shaping;
 }
 
 void DomainQueue::BeginShutdown() { pending_.clear(); }

@@ -39,15 +39,16 @@ class DomainQueue {
  private:
   void Resolve();
   void OnResolved(const dns::MxResult& result);
+  // The limits of this domain at a site of `hosts` (lower-case MX host names).
+  std::shared_ptr<const SiteShaping> ResolveShaping(const std::vector<std::string>& hosts) const;
   // Ends every pending recipient with `reply` (bounce when permanent).
   void FailPending(const smtp::Reply& reply, bounce::BounceClass classification, bool permanent);
 
   const ShardServices* const services_;
   ThreadChecker thread_;
   const std::string domain_;
-  const config::ShapingConfig& shaping_;
   const config::Route* route_;
-  const bool own_site_;  // the domain has its own shaping table: it never shares a site
+  const bool own_site_;  // the domain has shaping tables of its own: it never shares a site
   std::vector<RecipientPtr> pending_;
   std::shared_ptr<const SiteRoute> site_;  // from the last successful resolution
   bool resolving_ = false;

@@ -12,14 +12,17 @@
 namespace volley::delivery {
 
 SiteQueue::SiteQueue(const ShardServices* services, std::string key)
-    : services_(services), key_(std::move(key)), pool_(services, this) {}
+    : services_(services),
+      key_(std::move(key)),
+      pool_(services, this),
+      wake_(services->loop, [this] { Pump(); }) {}
 
 SiteQueue::~SiteQueue() = default;
 
 void SiteQueue::Add(std::shared_ptr<const SiteRoute> route, std::vector<RecipientPtr> recipients) {
   DCHECK(thread_.InLoopThread());
   route_ = std::move(route);
-  shaper_.set_limits(route_->shaping);
+  shaper_.set_limits(&route_->shaping->by_source);
   for (RecipientPtr& r : recipients) {
     // Far from the front, a body is only memory: it is read again when its turn comes.
     if (ready_.size() >= kBodyWindow) r->body.reset();
@@ -92,26 +95,55 @@ void SiteQueue::ExpireReady() {
 
 void SiteQueue::Pump() {
   if (ready_.empty() || shutting_down_ || route_ == nullptr) return;
+  const absl::Time now = services_->clock->Now();
   // Work goes to idle connections first, as soon as the message's body is at hand.
   while (FrontReady()) {
     DeliveryConnection* connection = pool_.PopIdle();
     if (connection == nullptr) break;
-    StartTransaction(connection);
+    if (!SendOrWait(connection, now)) break;
   }
   EnsureBodies();
-  OpenConnections();
+  OpenConnections(now);
 }
 
-void SiteQueue::OpenConnections() {
+bool SiteQueue::SendOrWait(DeliveryConnection* connection, absl::Time now) {
+  const shaping::Admission admission =
+      shaper_.AdmitMessage(connection->options().egress_source_index, now);
+  if (!admission.go()) {
+    // The message rate holds the site back: the connection waits (until its idle timeout at
+    // most) and the site wakes when the rate allows the next message.
+    pool_.AddIdle(connection);
+    WakeAt(admission.not_before(), now);
+    return false;
+  }
+  StartTransaction(connection);
+  return true;
+}
+
+void SiteQueue::WakeAt(absl::Time when, absl::Time now) {
+  if (when == absl::InfiniteFuture()) return;
+  if (wake_.active() && wake_at_ <= when) return;
+  wake_at_ = when;
+  wake_.Start(when - now);
+}
+
+void SiteQueue::OpenConnections(absl::Time now) {
+  if (ready_.empty()) return;
   // More connections while the shaper allows and each pending one would have a transaction of
-  // its own.
-  const absl::Time now = services_->clock->Now();
-  const size_t transactions = PendingTransactions(static_cast<size_t>(shaper_.connection_limit()));
-  auto admitted = [&] {
-    return !ready_.empty() && pool_.connecting() < transactions &&
-           shaper_.AdmitConnection(static_cast<int>(pool_.size()), now).go();
-  };
-  if (!admitted()) return;
+  // its own, which the message rate lets it send now.
+  const size_t transactions =
+      std::min<uint64_t>(PendingTransactions(static_cast<size_t>(shaper_.connection_limit())),
+                         shaper_.MessagesAvailable(now));
+  if (transactions == 0) {
+    // Connections that are open wake the site when they are ready for more; with none, the
+    // site wakes when the rate allows the next message.
+    if (pool_.size() == 0) WakeAt(shaper_.NextMessage(now).not_before(), now);
+    return;
+  }
+  if (pool_.connecting() >= transactions ||
+      static_cast<int>(pool_.size()) >= shaper_.connection_limit()) {
+    return;
+  }
   // Hosts that just failed are left out for a while.
   std::vector<ConnectTarget> usable;
   for (const ConnectTarget& target : route_->targets) {
@@ -125,11 +157,19 @@ void SiteQueue::OpenConnections() {
     }
     return;
   }
-  while (admitted()) pool_.Open(usable, *route_);
+  while (!ready_.empty() && pool_.connecting() < transactions) {
+    int source = 0;
+    const shaping::Admission admission = shaper_.AdmitConnection(now, &source);
+    if (!admission.go()) {
+      WakeAt(admission.not_before(), now);
+      return;
+    }
+    pool_.Open(usable, *route_, source);
+  }
 }
 
 size_t SiteQueue::PendingTransactions(size_t cap) const {
-  const int batch_size = shaper_.max_recipients_per_batch();
+  const int batch_size = route_->shaping->site.max_recipients_per_batch;
   // Recipients of one message sit together and go in one transaction (up to the batch size).
   size_t transactions = 0;
   int in_batch = 0;
@@ -150,7 +190,7 @@ AttemptInfo SiteQueue::AttemptOf(const DeliveryConnection* connection) const {
   AttemptInfo attempt;
   attempt.site = route_->name;
   if (connection == nullptr) {
-    attempt.egress_pool = shaper_.limits().egress_pool;
+    attempt.egress_pool = route_->shaping->site.egress_pool;
     return attempt;
   }
   attempt.peer_name = connection->target().host_name;
@@ -180,7 +220,8 @@ void SiteQueue::FailAllReady(const smtp::Reply& reply, bounce::BounceClass class
 void SiteQueue::StartTransaction(DeliveryConnection* connection) {
   std::vector<RecipientPtr> batch;
   const queue::MessageId id = ready_.front()->message->id;
-  const int batch_size = shaper_.max_recipients_per_batch();
+  const int batch_size =
+      shaper_.max_recipients_per_batch(connection->options().egress_source_index);
   // The recipients of one message arrive together, so they sit next to each other.
   while (!ready_.empty() && ready_.front()->message->id == id &&
          static_cast<int>(batch.size()) < batch_size) {
@@ -204,12 +245,13 @@ void SiteQueue::StartTransaction(DeliveryConnection* connection) {
 
 void SiteQueue::OnReady(DeliveryConnection* connection) {
   const absl::Time now = services_->clock->Now();
-  if (shutting_down_ || !shaper_.AdmitTransaction(connection->transactions(), now).go()) {
+  const int source = connection->options().egress_source_index;
+  if (shutting_down_ || !shaper_.AdmitTransaction(source, connection->transactions()).go()) {
     connection->Quit();
     return;
   }
   if (FrontReady()) {
-    StartTransaction(connection);
+    SendOrWait(connection, now);
     return;
   }
   // Nothing to send now (or the body is still being read): keep it for the next arrival until
@@ -243,6 +285,7 @@ smtp::RecipientOutcome SiteQueue::OutcomeAfterClose(size_t i,
 
 void SiteQueue::OnClosed(DeliveryConnection* connection, bool never_ready,
                          std::vector<RecipientPtr> batch, ConnectionOwner::CloseInfo info) {
+  shaper_.ConnectionClosed(connection->options().egress_source_index);
   if (!batch.empty()) {
     const AttemptInfo attempt = AttemptOf(connection);
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -283,6 +326,7 @@ void SiteQueue::OnNoSession(const ConnectionOwner::CloseInfo& info) {
 void SiteQueue::BeginShutdown() {
   DCHECK(thread_.InLoopThread());
   shutting_down_ = true;
+  wake_.Stop();
   pool_.BeginShutdown();
   ready_.clear();
 }

@@ -21,6 +21,7 @@
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/shard_services.h"
 #include "engine/delivery/site_route.h"
+#include "engine/runtime/timer.h"
 #include "engine/shaping/shaper.h"
 
 namespace volley::delivery {
@@ -70,7 +71,12 @@ class SiteQueue final : public ConnectionPool::Listener {
   // Starts work on what is ready: transactions on idle connections, new connections within the
   // limits.
   void Pump();
-  void OpenConnections();
+  void OpenConnections(absl::Time now);
+  // Starts the front transaction on `connection` if the message rate allows it now; otherwise
+  // keeps the connection idle, wakes the site when the rate allows, and returns false.
+  bool SendOrWait(DeliveryConnection* connection, absl::Time now);
+  // Runs Pump at `when` (or earlier, if an earlier wake is set already).
+  void WakeAt(absl::Time when, absl::Time now);
   void StartTransaction(DeliveryConnection* connection);
   // What decides a carried recipient's fate when its connection closed.
   smtp::RecipientOutcome OutcomeAfterClose(size_t i, const ConnectionOwner::CloseInfo& info) const;
@@ -88,9 +94,11 @@ class SiteQueue final : public ConnectionPool::Listener {
   const std::string key_;
   ThreadChecker thread_;
   std::shared_ptr<const SiteRoute> route_;  // the latest resolution that sent recipients here
-  shaping::Shaper shaper_{nullptr};         // limits from route_
+  shaping::Shaper shaper_;                  // limits from route_
   ConnectionPool pool_;
   std::deque<RecipientPtr> ready_;
+  Timer wake_;  // a rate said "not before": Pump then
+  absl::Time wake_at_ = absl::InfiniteFuture();
   absl::flat_hash_set<queue::MessageId> loading_;  // bodies being read
   bool shutting_down_ = false;
   Liveness liveness_;

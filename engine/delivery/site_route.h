@@ -5,6 +5,7 @@
 #define VOLLEY_ENGINE_DELIVERY_SITE_ROUTE_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,17 +21,26 @@ struct ConnectTarget {
   uint16_t port = 25;
 };
 
+// The shaping of a site as its domain resolved it (config::ShapingRules::Resolve): for
+// connections from each source of its egress pool, and for what is not per source.
+struct SiteShaping {
+  config::ShapingConfig site;                    // without source tables: pool, log records
+  std::vector<config::ShapingConfig> by_source;  // index: the pool's sources
+  const config::EgressPool* pool = nullptr;      // points into the Config
+};
+
 struct SiteRoute {
   // The site queue's identity: domains with the same key share one ready queue, one connection
   // pool and one set of limits. The sorted MX host names for most domains; a domain with its
-  // own [shaping."domain"] table keeps a queue of its own; routes are keyed by host and by
-  // their TLS and AUTH settings.
+  // own [shaping."domain"] tables keeps a queue of its own, and so does each provider taking
+  // domains by their name (DomainSuffix) from a site; routes are keyed by host and by their TLS
+  // and AUTH settings.
   std::string key;
   std::string name;  // the site as log records show it
   std::vector<ConnectTarget> targets;
   absl::Time expires = absl::InfiniteFuture();  // when the domain must be resolved again
-  // Both point into the process's Config, which outlives every shard.
-  const config::ShapingConfig* shaping = nullptr;
+  std::shared_ptr<const SiteShaping> shaping;
+  // Points into the process's Config, which outlives every shard.
   const config::Route* route = nullptr;  // null unless the domain has a [routes] entry
 };
 

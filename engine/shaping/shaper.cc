@@ -1,18 +1,117 @@
 #include "engine/shaping/shaper.h"
 
-namespace volley::shaping {
+#include <algorithm>
+#include <limits>
 
-Admission Shaper::AdmitConnection(int open, absl::Time now) const {
-  (void)now;  // the rates to come are measured in time; the limit is not
-  if (open < limits_->connection_limit) return Admission::Go();
-  return Admission::NotBefore(absl::InfiniteFuture());
+namespace volley::shaping {
+namespace {
+
+constexpr absl::string_view kConnectionLimit = "connection_limit";
+constexpr absl::string_view kConnectionRate = "max_connection_rate";
+constexpr absl::string_view kDeliveriesPerConnection = "max_deliveries_per_connection";
+constexpr absl::string_view kMessageRate = "max_message_rate";
+
+// Keeps `throttle` in step with `rate`: made when a rate appears, dropped when it goes, and
+// otherwise given the new rate with what was spent.
+void Follow(const std::optional<config::Rate>& rate, absl::string_view limit,
+            std::optional<Throttle>& throttle) {
+  if (!rate.has_value()) {
+    throttle.reset();
+  } else if (!throttle.has_value()) {
+    throttle.emplace(*rate, limit);
+  } else if (!(throttle->rate() == *rate)) {
+    throttle->set_rate(*rate);
+  }
 }
 
-Admission Shaper::AdmitTransaction(int transactions, absl::Time now) const {
-  (void)now;
-  if (transactions < limits_->max_deliveries_per_connection) return Admission::Go();
+}  // namespace
+
+void Shaper::set_limits(const std::vector<config::ShapingConfig>* by_source) {
+  if (by_source == limits_) return;
+  limits_ = by_source;
+  paths_.resize(by_source->size());
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    Follow((*by_source)[i].max_message_rate, kMessageRate, paths_[i].message_rate);
+    Follow((*by_source)[i].max_connection_rate, kConnectionRate, paths_[i].connection_rate);
+  }
+}
+
+Admission Shaper::AdmitOn(int source, absl::Time now) {
+  Path& path = paths_[source];
+  if (path.open >= (*limits_)[source].connection_limit) {
+    // Until a connection closes, which the site notices by itself.
+    return Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit);
+  }
+  if (path.connection_rate.has_value()) return path.connection_rate->TryTake(now);
+  return Admission::Go();
+}
+
+Admission Shaper::AdmitConnection(absl::Time now, int* source) {
+  std::optional<Admission> earliest;
+  const size_t n = paths_.size();
+  for (size_t k = 0; k < n; ++k) {
+    const int i = static_cast<int>((next_source_ + k) % n);
+    const Admission admission = AdmitOn(i, now);
+    if (admission.go()) {
+      ++paths_[i].open;
+      *source = i;
+      next_source_ = static_cast<size_t>(i) + 1;
+      return admission;
+    }
+    if (!earliest.has_value() || admission.not_before() < earliest->not_before()) {
+      earliest = admission;
+    }
+  }
+  return earliest.value_or(Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit));
+}
+
+void Shaper::ConnectionClosed(int source) {
+  // A source that a new config took away has no path left to count.
+  if (source < static_cast<int>(paths_.size()) && paths_[source].open > 0) --paths_[source].open;
+}
+
+Admission Shaper::AdmitTransaction(int source, int transactions) const {
+  if (transactions < (*limits_)[source].max_deliveries_per_connection) return Admission::Go();
   // This connection is done; a new one (if the site still has work) starts afresh.
-  return Admission::NotBefore(absl::InfiniteFuture());
+  return Admission::NotBefore(absl::InfiniteFuture(), kDeliveriesPerConnection);
+}
+
+Admission Shaper::AdmitMessage(int source, absl::Time now) {
+  std::optional<Throttle>& rate = paths_[source].message_rate;
+  return rate.has_value() ? rate->TryTake(now) : Admission::Go();
+}
+
+uint64_t Shaper::MessagesAvailable(absl::Time now) const {
+  constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
+  uint64_t total = 0;
+  for (const Path& path : paths_) {
+    if (!path.message_rate.has_value()) return kUnlimited;
+    total += std::min(path.message_rate->Available(now), kUnlimited - total);
+  }
+  return total;
+}
+
+Admission Shaper::NextMessage(absl::Time now) const {
+  std::optional<Admission> earliest;
+  for (const Path& path : paths_) {
+    if (!path.message_rate.has_value()) return Admission::Go();
+    // A copy answers without taking.
+    Throttle probe = *path.message_rate;
+    const Admission admission = probe.TryTake(now);
+    if (admission.go()) return admission;
+    if (!earliest.has_value() || admission.not_before() < earliest->not_before()) {
+      earliest = admission;
+    }
+  }
+  return earliest.value_or(Admission::Go());
+}
+
+int Shaper::connection_limit() const {
+  int total = 0;
+  for (const config::ShapingConfig& limits : *limits_) {
+    total += std::min(limits.connection_limit, std::numeric_limits<int>::max() - total);
+  }
+  return total;
 }
 
 }  // namespace volley::shaping

@@ -1,52 +1,73 @@
 // Traffic shaping: what a site may do now. Before it opens a connection or starts a
-// transaction, a site asks its Shaper and gets "go" or "not before T". Today's limits are
-// connection_limit (concurrent connections to the site) and max_deliveries_per_connection
-// (transactions on one connection); message and connection rates, suspensions and adaptive
-// control come in behind the same two questions.
+// transaction, a site asks its Shaper and gets "go" or "not before T" with the limit that holds
+// it back.
+//
+// Limits are per egress path, source x site, as in KumoMTA and PowerMTA: each source of the
+// site's egress pool has its own connection_limit (concurrent connections), max_connection_rate
+// (new connections per period), max_deliveries_per_connection (transactions on one connection)
+// and max_message_rate (transactions, that is messages sent, per period), from the tables that
+// apply to it (config/shaping_rules.h). With one source (the default pool) they are the site's.
+// Suspensions and adaptive control come in behind the same questions.
 #ifndef VOLLEY_ENGINE_SHAPING_SHAPER_H_
 #define VOLLEY_ENGINE_SHAPING_SHAPER_H_
 
+#include <cstdint>
+#include <optional>
+#include <vector>
+
 #include "absl/time/time.h"
 #include "engine/config/config.h"
+#include "engine/shaping/admission.h"
+#include "engine/shaping/throttle.h"
 
 namespace volley::shaping {
-
-// The answer to "may I now?".
-class Admission {
- public:
-  static Admission Go() { return Admission(absl::InfinitePast()); }
-  // Not before `when`; absl::InfiniteFuture() means "not until something changes" (a
-  // connection closes), which the site notices by itself.
-  static Admission NotBefore(absl::Time when) { return Admission(when); }
-
-  bool go() const { return not_before_ == absl::InfinitePast(); }
-  absl::Time not_before() const { return not_before_; }
-
- private:
-  explicit Admission(absl::Time not_before) : not_before_(not_before) {}
-  absl::Time not_before_;
-};
 
 // One per site, owned by the site's queue. All calls on the owning shard's loop.
 class Shaper {
  public:
-  // `limits` points into the process's Config, which outlives every shard.
-  explicit Shaper(const config::ShapingConfig* limits) : limits_(limits) {}
+  Shaper() = default;
 
-  // The limits changed (the site's latest resolution carries the domain's shaping table).
-  void set_limits(const config::ShapingConfig* limits) { limits_ = limits; }
+  // The limits per source (index: the egress pool's sources), from the site's latest
+  // resolution. They point into the process's Config, which outlives every shard. The rates
+  // keep what has been spent; a source keeps its connections.
+  void set_limits(const std::vector<config::ShapingConfig>* by_source);
 
-  // A new connection, when `open` connections (established or connecting) exist.
-  Admission AdmitConnection(int open, absl::Time now) const;
-  // Another transaction on a connection that has completed `transactions` already.
-  Admission AdmitTransaction(int transactions, absl::Time now) const;
+  // A new connection: the next source in turn whose limits allow one now. A "go" sets
+  // `*source` and counts the connection as open (until ConnectionClosed) and takes one from
+  // that source's connection rate: the caller opens it. Otherwise the earliest time a source
+  // would allow one, with the limit that held that source back.
+  Admission AdmitConnection(absl::Time now, int* source);
+  void ConnectionClosed(int source);
+  // Another transaction on a connection from `source` that has completed `transactions`.
+  Admission AdmitTransaction(int source, int transactions) const;
+  // A message to send now on a connection from `source`. A "go" takes one from the source's
+  // message rate: the caller sends it.
+  Admission AdmitMessage(int source, absl::Time now);
+  // How many messages the sources' message rates would let through at `now` (saturating at
+  // UINT64_MAX), and, when none, the admission that says until when.
+  uint64_t MessagesAvailable(absl::Time now) const;
+  Admission NextMessage(absl::Time now) const;
 
-  int connection_limit() const { return limits_->connection_limit; }
-  int max_recipients_per_batch() const { return limits_->max_recipients_per_batch; }
-  const config::ShapingConfig& limits() const { return *limits_; }
+  // The sum of the sources' connection limits: the most connections the site may have.
+  int connection_limit() const;
+  int max_recipients_per_batch(int source) const {
+    return (*limits_)[source].max_recipients_per_batch;
+  }
+  int open_connections(int source) const { return paths_[source].open; }
 
  private:
-  const config::ShapingConfig* limits_;
+  // One egress path: a source toward this site.
+  struct Path {
+    int open = 0;
+    std::optional<Throttle> message_rate;
+    std::optional<Throttle> connection_rate;
+  };
+
+  Admission AdmitOn(int source, absl::Time now);
+
+  const std::vector<config::ShapingConfig>* limits_ = nullptr;
+  std::vector<Path> paths_;
+  size_t next_source_ = 0;  // round-robin over the sources
 };
 
 }  // namespace volley::shaping

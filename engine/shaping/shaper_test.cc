@@ -1,38 +1,146 @@
 #include "engine/shaping/shaper.h"
 
+#include <limits>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace volley::shaping {
 namespace {
 
-TEST(Shaper, ConnectionLimitAndDeliveriesPerConnection) {
+const absl::Time kNow = absl::FromUnixSeconds(1000);
+
+config::Rate RateOf(absl::string_view text) {
+  absl::StatusOr<std::optional<config::Rate>> rate = config::ParseRateValue(text);
+  EXPECT_TRUE(rate.ok() && rate->has_value()) << text;
+  return rate.ok() && rate->has_value() ? **rate : config::Rate{};
+}
+
+config::ShapingConfig Unlimited() {
   config::ShapingConfig limits;
-  limits.connection_limit = 2;
-  limits.max_deliveries_per_connection = 3;
-  Shaper shaper(&limits);
-  const absl::Time now = absl::FromUnixSeconds(1000);
-  EXPECT_TRUE(shaper.AdmitConnection(0, now).go());
-  EXPECT_TRUE(shaper.AdmitConnection(1, now).go());
-  const Admission full = shaper.AdmitConnection(2, now);
+  limits.max_message_rate.reset();
+  limits.max_connection_rate.reset();
+  return limits;
+}
+
+TEST(Shaper, ConnectionLimitAndDeliveriesPerConnection) {
+  std::vector<config::ShapingConfig> limits = {Unlimited()};
+  limits[0].connection_limit = 2;
+  limits[0].max_deliveries_per_connection = 3;
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  int source = -1;
+  EXPECT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  EXPECT_EQ(source, 0);
+  EXPECT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  const Admission full = shaper.AdmitConnection(kNow, &source);
   EXPECT_FALSE(full.go());
   EXPECT_EQ(full.not_before(), absl::InfiniteFuture());
-  EXPECT_TRUE(shaper.AdmitTransaction(0, now).go());
-  EXPECT_TRUE(shaper.AdmitTransaction(2, now).go());
-  EXPECT_FALSE(shaper.AdmitTransaction(3, now).go());
+  EXPECT_EQ(full.limit(), "connection_limit");
+  // A closed connection makes room.
+  shaper.ConnectionClosed(0);
+  EXPECT_EQ(shaper.open_connections(0), 1);
+  EXPECT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  EXPECT_TRUE(shaper.AdmitTransaction(0, 0).go());
+  EXPECT_TRUE(shaper.AdmitTransaction(0, 2).go());
+  EXPECT_EQ(shaper.AdmitTransaction(0, 3).limit(), "max_deliveries_per_connection");
 
-  // New limits take effect at once.
-  config::ShapingConfig wider = limits;
-  wider.connection_limit = 5;
+  // New limits take effect at once; open connections stay counted.
+  std::vector<config::ShapingConfig> wider = limits;
+  wider[0].connection_limit = 5;
   shaper.set_limits(&wider);
-  EXPECT_TRUE(shaper.AdmitConnection(2, now).go());
+  EXPECT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  EXPECT_EQ(shaper.open_connections(0), 3);
   EXPECT_EQ(shaper.connection_limit(), 5);
+}
+
+TEST(Shaper, EachSourceHasItsOwnLimitsAndTheyAreUsedInTurn) {
+  std::vector<config::ShapingConfig> limits = {Unlimited(), Unlimited(), Unlimited()};
+  limits[0].connection_limit = 1;
+  limits[1].connection_limit = 3;
+  limits[2].connection_limit = 1;
+  limits[2].max_message_rate = RateOf("2/s");
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  EXPECT_EQ(shaper.connection_limit(), 5);
+  std::vector<int> sources;
+  int source = -1;
+  while (shaper.AdmitConnection(kNow, &source).go()) sources.push_back(source);
+  // In turn while each has room, then the one with room left.
+  EXPECT_EQ(sources, (std::vector<int>{0, 1, 2, 1, 1}));
+  // Source 2's message rate is its own.
+  EXPECT_TRUE(shaper.AdmitMessage(2, kNow).go());
+  EXPECT_TRUE(shaper.AdmitMessage(2, kNow).go());
+  EXPECT_EQ(shaper.AdmitMessage(2, kNow).limit(), "max_message_rate");
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(shaper.AdmitMessage(1, kNow).go());
+}
+
+TEST(Shaper, MessageRateTakesOnlyWhatIsAdmitted) {
+  std::vector<config::ShapingConfig> limits = {Unlimited()};
+  limits[0].max_message_rate = RateOf("10/s");
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  EXPECT_EQ(shaper.MessagesAvailable(kNow), 10u);
+  // Asking when the next message may go takes nothing.
+  EXPECT_TRUE(shaper.NextMessage(kNow).go());
+  EXPECT_EQ(shaper.MessagesAvailable(kNow), 10u);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(shaper.AdmitMessage(0, kNow).go()) << i;
+  EXPECT_EQ(shaper.MessagesAvailable(kNow), 0u);
+  const Admission next = shaper.NextMessage(kNow);
+  EXPECT_EQ(next.not_before(), kNow + absl::Milliseconds(100));
+  EXPECT_EQ(next.limit(), "max_message_rate");
+  EXPECT_FALSE(shaper.AdmitMessage(0, kNow).go());
+  EXPECT_TRUE(shaper.AdmitMessage(0, next.not_before()).go());
+}
+
+TEST(Shaper, ConnectionRateIsCheckedAfterTheLimit) {
+  std::vector<config::ShapingConfig> limits = {Unlimited()};
+  limits[0].connection_limit = 1;
+  limits[0].max_connection_rate = RateOf("2/m,max_burst=1");
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  int source = -1;
+  EXPECT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  // At the limit, the rate is not asked (and so not spent).
+  EXPECT_EQ(shaper.AdmitConnection(kNow, &source).limit(), "connection_limit");
+  shaper.ConnectionClosed(0);
+  const Admission second = shaper.AdmitConnection(kNow, &source);
+  EXPECT_EQ(second.limit(), "max_connection_rate");
+  EXPECT_EQ(second.not_before(), kNow + absl::Seconds(30));
+}
+
+TEST(Shaper, EmptyRatesAreUnlimited) {
+  std::vector<config::ShapingConfig> limits = {Unlimited()};
+  limits[0].connection_limit = 1'000'000;
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  int source = -1;
+  for (int i = 0; i < 100000; ++i) ASSERT_TRUE(shaper.AdmitMessage(0, kNow).go());
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  EXPECT_EQ(shaper.MessagesAvailable(kNow), std::numeric_limits<uint64_t>::max());
+}
+
+TEST(Shaper, NewLimitsKeepWhatTheRateSpent) {
+  std::vector<config::ShapingConfig> fast = {Unlimited()};
+  fast[0].max_message_rate = RateOf("100/s");
+  Shaper shaper;
+  shaper.set_limits(&fast);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(shaper.AdmitMessage(0, kNow).go());
+  std::vector<config::ShapingConfig> slow = fast;
+  slow[0].max_message_rate = RateOf("10/s,max_burst=1");
+  shaper.set_limits(&slow);
+  EXPECT_FALSE(shaper.AdmitMessage(0, kNow + absl::Milliseconds(500)).go());
+  // A limit that goes away frees the site at once.
+  std::vector<config::ShapingConfig> open = {Unlimited()};
+  shaper.set_limits(&open);
+  EXPECT_TRUE(shaper.AdmitMessage(0, kNow).go());
 }
 
 TEST(Admission, GoAndNotBefore) {
   EXPECT_TRUE(Admission::Go().go());
   const absl::Time t = absl::FromUnixSeconds(5);
-  EXPECT_FALSE(Admission::NotBefore(t).go());
-  EXPECT_EQ(Admission::NotBefore(t).not_before(), t);
+  EXPECT_FALSE(Admission::NotBefore(t, "max_message_rate").go());
+  EXPECT_EQ(Admission::NotBefore(t, "max_message_rate").not_before(), t);
 }
 
 }  // namespace

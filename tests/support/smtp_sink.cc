@@ -160,6 +160,7 @@ void SmtpSink::Record(const ReceivedMessage& message) {
 }
 
 void SmtpSink::OnConnections(const std::string& address, int delta) {
+  if (options_.on_connections_changed) options_.on_connections_changed(address, delta);
   std::lock_guard<std::mutex> lock(stats_mutex_);
   ConnectionStats& stats = connection_stats_[address];
   stats.open += delta;
