@@ -37,6 +37,12 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
       hosts_(*context.clock),
       bodies_(context.spool, context.io_pool,
               [shard](Task task) { return shard->Post(std::move(task)); }),
+      shared_limits_(shard->loop(), shard->index(), static_cast<int>(router->size()), context.clock,
+                     [router](int index, absl::AnyInvocable<void(shaping::SharedLimits&) &&> task) {
+                       router->Post(index, [task = std::move(task)](DeliveryShard& owner) mutable {
+                         std::move(task)(owner.shared_limits_);
+                       });
+                     }),
       sweep_timer_(shard->loop(), [this] { SweepIdleQueues(); }),
       grace_timer_(shard->loop(), [this] {
         for (auto& [key, site] : sites_) site->AbortConnections();
@@ -48,6 +54,7 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
   services_.config = context.config;
   services_.recorder = &recorder_;
   services_.bodies = &bodies_;
+  services_.shared_limits = &shared_limits_;
   services_.hosts = &hosts_;
   services_.tls = &tls_;
   services_.resolver = resolver_.get();

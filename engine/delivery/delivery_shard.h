@@ -1,8 +1,9 @@
 // The delivery half of a shard: it owns the recipient domains whose names hash to it and the
 // sites whose keys hash to it (so a domain's recipients may be delivered from another shard
 // than the one that resolved it), and the shard's one instance of each delivery service: the
-// resolver, the retry schedule, the outcome recorder, host health, the TLS client contexts and
-// the body loader. A thin owner: the work is done by DomainQueue, SiteQueue and those services.
+// resolver, the retry schedule, the outcome recorder, host health, the TLS client contexts, the
+// body loader and its part of the shared shaping budgets. A thin owner: the work is done by
+// DomainQueue, SiteQueue and those services.
 #ifndef VOLLEY_ENGINE_DELIVERY_DELIVERY_SHARD_H_
 #define VOLLEY_ENGINE_DELIVERY_DELIVERY_SHARD_H_
 
@@ -32,6 +33,7 @@
 #include "engine/runtime/shard.h"
 #include "engine/runtime/shard_router.h"
 #include "engine/runtime/timer.h"
+#include "engine/shaping/shared_limits.h"
 
 namespace volley::delivery {
 
@@ -104,6 +106,7 @@ class DeliveryShard {
   HostHealth hosts_;
   TlsClientCache tls_;
   BodyLoader bodies_;
+  shaping::SharedLimits shared_limits_;  // outlives the sites, whose shapers lease from it
   ShardServices services_;
   absl::flat_hash_map<std::string, std::unique_ptr<DomainQueue>> domains_;
   absl::flat_hash_map<std::string, std::unique_ptr<SiteQueue>> sites_;

@@ -21,6 +21,7 @@
 #include "engine/delivery/site_route.h"
 #include "engine/delivery/tls_client_cache.h"
 #include "engine/metrics/engine_metrics.h"
+#include "engine/shaping/shared_limits.h"
 
 namespace volley::delivery {
 
@@ -32,6 +33,7 @@ struct ShardServices {
   const config::Config* config = nullptr;
   OutcomeRecorder* recorder = nullptr;
   BodyLoader* bodies = nullptr;
+  shaping::SharedLimits* shared_limits = nullptr;  // the shared budgets' leases on this shard
   HostHealth* hosts = nullptr;
   TlsClientCache* tls = nullptr;
   dns::Resolver* resolver = nullptr;

@@ -15,7 +15,13 @@ SiteQueue::SiteQueue(const ShardServices* services, std::string key)
     : services_(services),
       key_(std::move(key)),
       pool_(services, this),
-      wake_(services->loop, [this] { Pump(); }) {}
+      wake_(services->loop, [this] { Pump(); }) {
+  // A shared budget that refused the site wakes it on a later loop turn.
+  shaper_.Bind(services->shared_limits, liveness_.Guard([this] {
+    const absl::Time now = services_->clock->Now();
+    WakeAt(now, now);
+  }));
+}
 
 SiteQueue::~SiteQueue() = default;
 

@@ -36,14 +36,63 @@ void Shaper::set_limits(const std::vector<config::ShapingConfig>* by_source) {
   }
 }
 
-Admission Shaper::AdmitOn(int source, absl::Time now) {
-  Path& path = paths_[source];
+Shaper::~Shaper() {
+  if (shared_ == nullptr) return;
+  for (Path& path : paths_) {
+    for (const std::vector<std::string>& names : path.held) {
+      for (const std::string& name : names) shared_->ReleaseConnection(name);
+    }
+  }
+}
+
+Admission Shaper::PathAllows(int source, absl::Time now) const {
+  const Path& path = paths_[source];
   if (path.open >= (*limits_)[source].connection_limit) {
     // Until a connection closes, which the site notices by itself.
     return Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit);
   }
-  if (path.connection_rate.has_value()) return path.connection_rate->TryTake(now);
+  if (path.connection_rate.has_value() && path.connection_rate->Available(now) == 0) {
+    Throttle probe = *path.connection_rate;
+    return probe.TryTake(now);
+  }
   return Admission::Go();
+}
+
+Admission Shaper::TakeShared(int source, absl::Time now, bool connection,
+                             std::vector<std::string>* taken) {
+  if (shared_ == nullptr) return Admission::Go();
+  using Kind = config::SharedLimitSpec::Kind;
+  std::vector<const config::SharedLimitSpec*> done;
+  for (const config::SharedLimitSpec& spec : (*limits_)[source].shared_limits) {
+    Admission admission = Admission::Go();
+    if (connection && spec.kind == Kind::kConnections) {
+      admission = shared_->AcquireConnection(spec, waker_);
+    } else if ((connection && spec.kind == Kind::kConnectionRate) ||
+               (!connection && spec.kind == Kind::kMessageRate)) {
+      admission = shared_->TakeEvent(spec, now, waker_);
+    } else {
+      continue;
+    }
+    if (!admission.go()) {
+      GiveBackShared(done);
+      return admission;
+    }
+    done.push_back(&spec);
+  }
+  for (const config::SharedLimitSpec* spec : done) {
+    if (spec->kind == Kind::kConnections) taken->push_back(spec->name);
+  }
+  return Admission::Go();
+}
+
+void Shaper::GiveBackShared(const std::vector<const config::SharedLimitSpec*>& taken) {
+  for (const config::SharedLimitSpec* spec : taken) {
+    if (spec->kind == config::SharedLimitSpec::Kind::kConnections) {
+      shared_->ReleaseConnection(spec->name);
+    } else {
+      shared_->ReturnEvent(spec->name);
+    }
+  }
 }
 
 Admission Shaper::AdmitConnection(absl::Time now, int* source) {
@@ -51,9 +100,14 @@ Admission Shaper::AdmitConnection(absl::Time now, int* source) {
   const size_t n = paths_.size();
   for (size_t k = 0; k < n; ++k) {
     const int i = static_cast<int>((next_source_ + k) % n);
-    const Admission admission = AdmitOn(i, now);
+    Admission admission = PathAllows(i, now);
+    std::vector<std::string> taken;
+    if (admission.go()) admission = TakeShared(i, now, /*connection=*/true, &taken);
     if (admission.go()) {
-      ++paths_[i].open;
+      Path& path = paths_[i];
+      if (path.connection_rate.has_value()) path.connection_rate->TryTake(now);
+      ++path.open;
+      path.held.push_back(std::move(taken));
       *source = i;
       next_source_ = static_cast<size_t>(i) + 1;
       return admission;
@@ -67,7 +121,14 @@ Admission Shaper::AdmitConnection(absl::Time now, int* source) {
 
 void Shaper::ConnectionClosed(int source) {
   // A source that a new config took away has no path left to count.
-  if (source < static_cast<int>(paths_.size()) && paths_[source].open > 0) --paths_[source].open;
+  if (source >= static_cast<int>(paths_.size())) return;
+  Path& path = paths_[source];
+  if (path.open > 0) --path.open;
+  if (path.held.empty()) return;
+  if (shared_ != nullptr) {
+    for (const std::string& name : path.held.back()) shared_->ReleaseConnection(name);
+  }
+  path.held.pop_back();
 }
 
 Admission Shaper::AdmitTransaction(int source, int transactions) const {
@@ -78,7 +139,11 @@ Admission Shaper::AdmitTransaction(int source, int transactions) const {
 
 Admission Shaper::AdmitMessage(int source, absl::Time now) {
   std::optional<Throttle>& rate = paths_[source].message_rate;
-  return rate.has_value() ? rate->TryTake(now) : Admission::Go();
+  if (rate.has_value() && rate->Available(now) == 0) return rate->TryTake(now);
+  const Admission shared = TakeShared(source, now, /*connection=*/false, nullptr);
+  if (!shared.go()) return shared;
+  if (rate.has_value()) rate->TryTake(now);
+  return Admission::Go();
 }
 
 uint64_t Shaper::MessagesAvailable(absl::Time now) const {

@@ -7,6 +7,10 @@
 // (new connections per period), max_deliveries_per_connection (transactions on one connection)
 // and max_message_rate (transactions, that is messages sent, per period), from the tables that
 // apply to it (config/shaping_rules.h). With one source (the default pool) they are the site's.
+// Shared budgets (a provider's limits, additional_connection_limits,
+// additional_message_rate_throttles) are asked of the shard's SharedLimits after the path's own
+// limits allow: a connection takes a slot of each connection budget and an event of each
+// connection-rate budget, a message an event of each message-rate budget.
 // Suspensions and adaptive control come in behind the same questions.
 #ifndef VOLLEY_ENGINE_SHAPING_SHAPER_H_
 #define VOLLEY_ENGINE_SHAPING_SHAPER_H_
@@ -18,6 +22,7 @@
 #include "absl/time/time.h"
 #include "engine/config/config.h"
 #include "engine/shaping/admission.h"
+#include "engine/shaping/shared_limits.h"
 #include "engine/shaping/throttle.h"
 
 namespace volley::shaping {
@@ -26,6 +31,14 @@ namespace volley::shaping {
 class Shaper {
  public:
   Shaper() = default;
+  ~Shaper();  // gives back the shared slots of connections still counted
+
+  // Where shared budgets are asked (null: none are enforced, for unit tests of the rest), and
+  // what wakes the site when one that refused it may allow again.
+  void Bind(SharedLimits* shared, Waker waker) {
+    shared_ = shared;
+    waker_ = std::move(waker);
+  }
 
   // The limits per source (index: the egress pool's sources), from the site's latest
   // resolution. They point into the process's Config, which outlives every shard. The rates
@@ -61,13 +74,24 @@ class Shaper {
     int open = 0;
     std::optional<Throttle> message_rate;
     std::optional<Throttle> connection_rate;
+    // The shared connection budgets each open connection holds a slot of (most recent last).
+    std::vector<std::vector<std::string>> held;
   };
 
-  Admission AdmitOn(int source, absl::Time now);
+  // The path's own limits for one more connection, without taking anything.
+  Admission PathAllows(int source, absl::Time now) const;
+  // Takes a slot or an event of each shared budget of `source` that a new connection (or, when
+  // not `connection`, a message) draws from, all or nothing; `taken` gets the connection
+  // budgets it holds a slot of.
+  Admission TakeShared(int source, absl::Time now, bool connection,
+                       std::vector<std::string>* taken);
+  void GiveBackShared(const std::vector<const config::SharedLimitSpec*>& taken);
 
   const std::vector<config::ShapingConfig>* limits_ = nullptr;
   std::vector<Path> paths_;
   size_t next_source_ = 0;  // round-robin over the sources
+  SharedLimits* shared_ = nullptr;
+  Waker waker_;
 };
 
 }  // namespace volley::shaping

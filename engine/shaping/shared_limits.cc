@@ -77,10 +77,26 @@ Admission SharedLimits::AcquireConnection(const config::SharedLimitSpec& spec, c
 void SharedLimits::ReleaseConnection(const std::string& name) {
   auto it = connection_leases_.find(name);
   if (it == connection_leases_.end() || it->second.in_use == 0) return;
-  --it->second.in_use;
+  ConnectionLease& lease = it->second;
+  --lease.in_use;
+  if (!lease.waiters.empty()) {
+    Wake(lease.waiters);  // a site here waits for it
+    ScheduleReturnIdle();
+    return;
+  }
+  if (OwnerOf(name) == shard_) {
+    // Another shard waiting gets the slot now.
+    auto owned = owned_connections_.find(name);
+    if (owned != owned_connections_.end() &&
+        std::any_of(owned->second.wanting.begin(), owned->second.wanting.end(),
+                    [](int want) { return want > 0; })) {
+      --lease.held;
+      OwnerReturnConnections(shard_, name, 1);
+      return;
+    }
+  }
   // Kept for a moment: a site that closes a connection often opens the next one at once.
   ScheduleReturnIdle();
-  if (!it->second.waiters.empty()) Wake(it->second.waiters);
 }
 
 int SharedLimits::held_connections(const std::string& name) const {

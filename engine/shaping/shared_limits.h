@@ -114,7 +114,8 @@ class SharedLimits {
   // Returns what leases hold but nobody uses: slots beyond those in use, expired events.
   void ReturnIdle();
   void ScheduleReturnIdle();
-  static void Wake(std::vector<Waker>& waiters);
+  // Calls `waiters` on the next loop turn and clears the list.
+  void Wake(std::vector<Waker>& waiters);
 
   const int shard_;
   const int shards_;

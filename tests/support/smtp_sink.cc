@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "tests/support/fault_stream.h"
 #include "tls/testdata/testdata_paths.h"
 
@@ -187,9 +188,11 @@ void SmtpSink::RecordCommand(const smtp::Envelope& envelope, absl::string_view l
     fresh.session_id = envelope.session_id;
     fresh.local_address = envelope.local_address;
     fresh.peer_address = envelope.peer_address;
+    fresh.first_command = absl::Now();
   }
   SessionTranscript& transcript = transcripts_[it->second];
   transcript.commands.emplace_back(line);
+  transcript.last_command = absl::Now();
   transcript.tls = envelope.tls;
   transcript.tls_version = envelope.tls_version;
   transcript.auth_user = envelope.auth_user;
@@ -205,6 +208,27 @@ std::vector<ReceivedMessage> SmtpSink::TakeMessages() {
   std::vector<ReceivedMessage> messages;
   messages.swap(recorded_);
   return messages;
+}
+
+int MostConcurrentSessions(const std::vector<SessionTranscript>& transcripts,
+                           const std::string& peer_address) {
+  // Starts (0) sort before ends (1) at one time, so sessions that touch count as overlapping
+  // (the strict reading).
+  constexpr int kStart = 0;
+  std::vector<std::pair<absl::Time, int>> edges;
+  for (const SessionTranscript& t : transcripts) {
+    if (!peer_address.empty() && t.peer_address != peer_address) continue;
+    edges.emplace_back(t.first_command, kStart);
+    edges.emplace_back(t.last_command, kStart + 1);
+  }
+  std::sort(edges.begin(), edges.end());
+  int open = 0;
+  int most = 0;
+  for (const auto& [time, kind] : edges) {
+    open += kind == kStart ? 1 : -1;
+    most = std::max(most, open);
+  }
+  return most;
 }
 
 }  // namespace volley::test_support

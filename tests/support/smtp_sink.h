@@ -48,7 +48,16 @@ struct SessionTranscript {
   bool tls = false;
   std::string tls_version;
   std::string auth_user;
+  // When the session's first and latest command lines arrived: the session was open at least
+  // from one to the other (for tests of how many sessions a client keeps at once).
+  absl::Time first_command;
+  absl::Time last_command;
 };
+
+// The most sessions of `transcripts` from `peer_address` ("" for any) whose command spans
+// overlapped at one moment.
+int MostConcurrentSessions(const std::vector<SessionTranscript>& transcripts,
+                           const std::string& peer_address = "");
 
 // The fast sink's options (addresses, port, threads, the extensions offered, TLS, AUTH,
 // on_message), and the test sink's own.
