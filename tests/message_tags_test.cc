@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -82,30 +83,60 @@ void ExpectTags(const LogEntry& e, absl::string_view tenant, absl::string_view c
   EXPECT_EQ(e.raw["priority"].get<int>(), priority) << e.raw.dump();
 }
 
-TEST(MessageTags, SetByHeadersOrDefaultsLoggedAndNeverDelivered) {
-  const std::string dir = absl::StrCat(TestTempDir(), "/message-tags");
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  test_support::SinkOptions sink_options;
-  sink_options.addresses = {"127.0.0.1"};
-  sink_options.record = true;
-  auto sink = test_support::SmtpSink::Start(sink_options);
-  ASSERT_TRUE(sink.ok()) << sink.status();
-
-  const std::string config_path = absl::StrCat(dir, "/volley.toml");
-  const std::string log_path = absl::StrCat(dir, "/delivery.jsonl");
-  {
-    std::ofstream config(config_path);
-    config << "[server]\nthreads = 2\nspool = \"" << dir << "/spool\"\nlog = \"" << log_path
-           << "\"\n[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\ndefault_tenant = \"platform\"\n"
-           << "default_campaign = \"general\"\ndefault_priority = \"bulk\"\n"
-           << "[http]\nlisten = \"127.0.0.1:0\"\n[dns]\nservers = [\"127.0.0.1:9\"]\n"
-           << "[routes]\n\"tags.test\" = { host = \"127.0.0.1:" << (*sink)->port() << "\" }\n";
+// Each message at the sink: behind the Received header, exactly what the platform wrote minus
+// the control fields.
+void ExpectDeliveredWithoutControlFields(const std::vector<test_support::ReceivedMessage>& got) {
+  std::set<std::string> recipients;
+  for (const test_support::ReceivedMessage& m : got) {
+    ASSERT_EQ(m.recipients.size(), 1u);
+    recipients.insert(m.recipients[0]);
+    const absl::string_view expected =
+        m.recipients[0] == "tagged@tags.test" ? kTaggedDelivered : kPlain;
+    EXPECT_TRUE(absl::EndsWith(m.content, expected)) << m.content;
+    EXPECT_TRUE(absl::StartsWith(m.content, "Received: from ")) << m.content;
+    const std::string headers =
+        absl::AsciiStrToLower(m.content.substr(0, m.content.find("\r\n\r\n")));
+    EXPECT_FALSE(absl::StrContains(headers, "x-volley")) << m.content;
   }
-  auto volleyd = VolleydProcess::Start(config_path, absl::StrCat(dir, "/volleyd.log"));
-  ASSERT_TRUE(volleyd.ok()) << volleyd.status();
+  EXPECT_EQ(got.size(), 2u);
+  EXPECT_EQ(recipients, (std::set<std::string>{"plain@tags.test", "tagged@tags.test"}));
+}
 
-  std::unique_ptr<RawSmtpClient> c = RawSmtpClient::Connect("127.0.0.1", (*volleyd)->smtp_port());
+class MessageTagsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string dir = absl::StrCat(TestTempDir(), "/message-tags");
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    test_support::SinkOptions sink_options;
+    sink_options.addresses = {"127.0.0.1"};
+    sink_options.record = true;
+    auto sink = test_support::SmtpSink::Start(sink_options);
+    ASSERT_TRUE(sink.ok()) << sink.status();
+    sink_ = *std::move(sink);
+    // The listener's defaults differ from the built-in ones, so that the test sees them used.
+    const std::string config_path = absl::StrCat(dir, "/volley.toml");
+    log_path_ = absl::StrCat(dir, "/delivery.jsonl");
+    {
+      std::ofstream config(config_path);
+      config << "[server]\nthreads = 2\nspool = \"" << dir << "/spool\"\nlog = \"" << log_path_
+             << "\"\n[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\ndefault_tenant = \"platform\"\n"
+             << "default_campaign = \"general\"\ndefault_priority = \"bulk\"\n"
+             << "[http]\nlisten = \"127.0.0.1:0\"\n[dns]\nservers = [\"127.0.0.1:9\"]\n"
+             << "[routes]\n\"tags.test\" = { host = \"127.0.0.1:" << sink_->port() << "\" }\n";
+    }
+    auto volleyd = VolleydProcess::Start(config_path, absl::StrCat(dir, "/volleyd.log"));
+    ASSERT_TRUE(volleyd.ok()) << volleyd.status();
+    volleyd_ = *std::move(volleyd);
+  }
+
+  std::unique_ptr<test_support::SmtpSink> sink_;
+  std::unique_ptr<VolleydProcess> volleyd_;
+  std::string log_path_;
+};
+
+TEST_F(MessageTagsTest, SetByHeadersOrDefaultsLoggedAndNeverDelivered) {
+  std::unique_ptr<RawSmtpClient> c = RawSmtpClient::Connect("127.0.0.1", volleyd_->smtp_port());
   ASSERT_NE(c, nullptr);
   ASSERT_TRUE(absl::StartsWith(c->ReadFinal(), "220"));
   c->Ehlo();
@@ -119,9 +150,8 @@ TEST(MessageTags, SetByHeadersOrDefaultsLoggedAndNeverDelivered) {
   // The same over BDAT LAST.
   const std::string bad_bdat = SendWithBdat(
       *c, "bad2@tags.test", "X-Volley-Tenant: two words\r\nSubject: bad\r\n\r\nbody\r\n");
-  EXPECT_TRUE(absl::StartsWith(bad_bdat,
-                               "550 5.6.0 message refused: X-Volley-Tenant: \"two "
-                               "words\" is not 1 to 64"))
+  EXPECT_TRUE(absl::StartsWith(
+      bad_bdat, "550 5.6.0 message refused: X-Volley-Tenant: \"two words\" is not 1 to 64"))
       << bad_bdat;
   const std::string plain_reply = SendWithBdat(*c, "plain@tags.test", kPlain);
   ASSERT_TRUE(absl::StartsWith(plain_reply, "250 2.0.0 OK <")) << plain_reply;
@@ -129,12 +159,13 @@ TEST(MessageTags, SetByHeadersOrDefaultsLoggedAndNeverDelivered) {
 
   // Both accepted messages are delivered; their records carry the tags.
   auto entries = test_support::WaitForFinalRecords(
-      log_path, {"tagged@tags.test", "plain@tags.test"}, absl::Seconds(30));
+      log_path_, {"tagged@tags.test", "plain@tags.test"}, absl::Seconds(30));
   ASSERT_TRUE(entries.ok()) << entries.status();
-  ASSERT_EQ(test_support::TypesFor(*entries, "tagged@tags.test"),
-            (std::vector<std::string>{"Reception", "Delivery"}));
-  ASSERT_EQ(test_support::TypesFor(*entries, "plain@tags.test"),
-            (std::vector<std::string>{"Reception", "Delivery"}));
+  for (const char* rcpt : {"tagged@tags.test", "plain@tags.test"}) {
+    ASSERT_EQ(test_support::TypesFor(*entries, rcpt),
+              (std::vector<std::string>{"Reception", "Delivery"}))
+        << rcpt;
+  }
   for (const LogEntry& e : test_support::EntriesFor(*entries, "tagged@tags.test")) {
     ExpectTags(e, "acme", "spring-2026", 8);
   }
@@ -146,33 +177,21 @@ TEST(MessageTags, SetByHeadersOrDefaultsLoggedAndNeverDelivered) {
   EXPECT_TRUE(test_support::EntriesFor(*entries, "bad1@tags.test").empty());
   EXPECT_TRUE(test_support::EntriesFor(*entries, "bad2@tags.test").empty());
 
-  // The recipient got the message without the control fields, everything else intact.
-  ASSERT_TRUE((*sink)->WaitForMessages(2, absl::Seconds(10)));
-  std::vector<test_support::ReceivedMessage> received = (*sink)->TakeMessages();
-  ASSERT_EQ(received.size(), 2u);
-  for (const test_support::ReceivedMessage& m : received) {
-    ASSERT_EQ(m.recipients.size(), 1u);
-    const absl::string_view expected =
-        m.recipients[0] == "tagged@tags.test" ? kTaggedDelivered : kPlain;
-    EXPECT_TRUE(absl::EndsWith(m.content, expected)) << m.content;
-    EXPECT_TRUE(absl::StartsWith(m.content, "Received: from ")) << m.content;
-    const std::string headers =
-        absl::AsciiStrToLower(m.content.substr(0, m.content.find("\r\n\r\n")));
-    EXPECT_FALSE(absl::StrContains(headers, "x-volley")) << m.content;
-  }
+  ASSERT_TRUE(sink_->WaitForMessages(2, absl::Seconds(10)));
+  ExpectDeliveredWithoutControlFields(sink_->TakeMessages());
 
-  // Only the two accepted messages were stored, and nothing is left to deliver: no copy of a
-  // refused one can still arrive.
-  auto metrics = test_support::HttpGet("127.0.0.1", (*volleyd)->http_port(), "/metrics");
+  // Only the two accepted messages were stored, so nothing else can be delivered; after the
+  // stop the sink still has just those two.
+  auto metrics = test_support::HttpGet("127.0.0.1", volleyd_->http_port(), "/metrics");
   ASSERT_TRUE(metrics.ok()) << metrics.status();
   EXPECT_EQ(
       test_support::MetricValue(metrics->body, "volley_messages_received_total{listener=\"smtp\"}"),
       2);
   EXPECT_EQ(test_support::MetricValue(metrics->body, "volley_spool_synced_messages_total"), 2);
-  auto exit = (*volleyd)->Terminate();
+  auto exit = volleyd_->Terminate();
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_EQ(exit->exit_code, 0) << exit->output;
-  EXPECT_EQ((*sink)->messages(), 2u);
+  EXPECT_EQ(sink_->messages(), 2u);
 }
 
 }  // namespace
