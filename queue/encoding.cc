@@ -1,14 +1,18 @@
 #include "queue/encoding.h"
 
 #include <algorithm>
+#include <cstdint>
 
 #include "absl/strings/str_format.h"
 
 namespace volley::queue {
 namespace {
 
-// The format byte each value starts with; a record that grows gets a new one.
-constexpr uint8_t kMetaFormat = 1;
+// The format byte each value starts with; a record that grows gets a new one, and the decoder
+// keeps reading the older ones. Message records: 1 up to the DSN ENVID; 2 adds the tenant, the
+// campaign and the priority (format 1 records read as none, none, kDefaultPriority).
+constexpr uint8_t kMetaFormatV1 = 1;
+constexpr uint8_t kMetaFormat = 2;
 constexpr uint8_t kRecipientFormat = 1;
 
 // Times are stored as microseconds since the epoch, 0 standing for "at once".
@@ -154,11 +158,16 @@ std::string EncodeMeta(const MessageMeta& meta) {
   PutVarint64(&out, (meta.eight_bit ? 1 : 0) | (meta.smtputf8 ? 2 : 0));
   PutLengthPrefixed(&out, meta.dsn_ret);
   PutLengthPrefixed(&out, meta.dsn_envid);
+  PutLengthPrefixed(&out, meta.tenant);
+  PutLengthPrefixed(&out, meta.campaign);
+  PutVarint64(&out, meta.priority);
   return out;
 }
 
 bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta) {
-  if (value.empty() || static_cast<uint8_t>(value[0]) != kMetaFormat) return false;
+  if (value.empty()) return false;
+  const uint8_t format = static_cast<uint8_t>(value[0]);
+  if (format != kMetaFormatV1 && format != kMetaFormat) return false;
   value.remove_prefix(1);
   uint64_t created, size, count, flags;
   if (!GetVarint64(&value, &created) || !GetLengthPrefixed(&value, &meta->sender) ||
@@ -166,6 +175,18 @@ bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta) {
       !GetLengthPrefixed(&value, &meta->message_id) || !GetVarint64(&value, &flags) ||
       !GetLengthPrefixed(&value, &meta->dsn_ret) || !GetLengthPrefixed(&value, &meta->dsn_envid)) {
     return false;
+  }
+  if (format == kMetaFormatV1) {
+    meta->tenant.clear();
+    meta->campaign.clear();
+    meta->priority = kDefaultPriority;
+  } else {
+    uint64_t priority;
+    if (!GetLengthPrefixed(&value, &meta->tenant) || !GetLengthPrefixed(&value, &meta->campaign) ||
+        !GetVarint64(&value, &priority) || priority > UINT8_MAX) {
+      return false;
+    }
+    meta->priority = static_cast<uint8_t>(priority);
   }
   meta->eight_bit = (flags & 1) != 0;
   meta->smtputf8 = (flags & 2) != 0;

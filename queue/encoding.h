@@ -30,6 +30,10 @@ bool GetLengthPrefixed(absl::string_view* in, std::string* value);
 
 using MessageId = uint64_t;
 
+// A message's priority when none was given (engine/message/message_tags.h: "normal"); 0 to 9,
+// higher goes first.
+inline constexpr uint8_t kDefaultPriority = 5;
+
 // Queue ids as users see them: 16 lower-case hex digits.
 std::string FormatQueueId(MessageId id);
 std::optional<MessageId> ParseQueueId(absl::string_view text);
@@ -45,6 +49,9 @@ struct MessageMeta {
   bool smtputf8 = false;   // injected with SMTPUTF8 (RFC 6531): must be relayed with it
   std::string dsn_ret;     // RFC 3461 RET (FULL or HDRS), "" when not given
   std::string dsn_envid;   // RFC 3461 ENVID (xtext as received), "" when not given
+  std::string tenant;      // who the message is sent for, "" for none
+  std::string campaign;    // "" for none
+  uint8_t priority = kDefaultPriority;
 
   friend bool operator==(const MessageMeta&, const MessageMeta&) = default;
 };

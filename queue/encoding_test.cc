@@ -84,7 +84,17 @@ TEST(Encoding, RecordsRoundTrip) {
   meta.smtputf8 = true;
   meta.dsn_ret = "HDRS";
   meta.dsn_envid = "QQ+2B314";
+  meta.tenant = "acme";
+  meta.campaign = "spring-2026";
+  meta.priority = 8;
   MessageMeta decoded;
+  ASSERT_TRUE(DecodeMeta(7, EncodeMeta(meta), &decoded));
+  EXPECT_EQ(decoded, meta);
+  EXPECT_EQ(EncodeMeta(meta)[0], '\x02') << "the message record's current format byte";
+  // None, none and the lowest priority survive too (0 is not "unset").
+  meta.tenant.clear();
+  meta.campaign.clear();
+  meta.priority = 0;
   ASSERT_TRUE(DecodeMeta(7, EncodeMeta(meta), &decoded));
   EXPECT_EQ(decoded, meta);
 
@@ -108,6 +118,67 @@ TEST(Encoding, RecordsRoundTrip) {
   EXPECT_FALSE(DecodeMeta(1, "", &decoded));
   EXPECT_FALSE(DecodeMeta(1, std::string("\x01\x80", 2), &decoded));
   EXPECT_FALSE(DecodeRecipient(1, "\x09", &back));
+}
+
+// A message record as volleyd wrote it before the tenant, campaign and priority existed (format
+// byte 1), byte by byte, so that the test does not depend on today's encoder.
+std::string FormatOneMeta() {
+  std::string out = "\x01";
+  PutVarint64(&out, 1700000000123456);  // created
+  PutLengthPrefixed(&out, "old@example.com");
+  PutVarint64(&out, 42);  // size
+  PutVarint64(&out, 2);   // recipients
+  PutLengthPrefixed(&out, "<old@example.com>");
+  PutVarint64(&out, 1);  // flags: 8-bit
+  PutLengthPrefixed(&out, "FULL");
+  PutLengthPrefixed(&out, "env-1");
+  return out;
+}
+
+TEST(Encoding, FormatOneMessageRecordsStillDecodeWithoutTags) {
+  MessageMeta decoded;
+  // Whatever the struct held before, an old record gives none, none and the default priority.
+  decoded.tenant = "stale";
+  decoded.campaign = "stale";
+  decoded.priority = 9;
+  ASSERT_TRUE(DecodeMeta(3, FormatOneMeta(), &decoded));
+  EXPECT_EQ(decoded.id, 3u);
+  EXPECT_EQ(decoded.created, absl::FromUnixMicros(1700000000123456));
+  EXPECT_EQ(decoded.sender, "old@example.com");
+  EXPECT_EQ(decoded.size, 42u);
+  EXPECT_EQ(decoded.num_recipients, 2u);
+  EXPECT_EQ(decoded.message_id, "<old@example.com>");
+  EXPECT_TRUE(decoded.eight_bit);
+  EXPECT_FALSE(decoded.smtputf8);
+  EXPECT_EQ(decoded.dsn_ret, "FULL");
+  EXPECT_EQ(decoded.dsn_envid, "env-1");
+  EXPECT_EQ(decoded.tenant, "");
+  EXPECT_EQ(decoded.campaign, "");
+  EXPECT_EQ(decoded.priority, kDefaultPriority);
+  EXPECT_EQ(kDefaultPriority, 5);
+}
+
+TEST(Encoding, TruncatedOrUnknownMessageRecordsAreRejected) {
+  MessageMeta meta;
+  meta.tenant = "acme";
+  meta.campaign = "c";
+  meta.priority = 7;
+  const std::string current = EncodeMeta(meta);
+  MessageMeta decoded;
+  // Format 2 without its tags (a format 1 body under the new byte) is corrupt, not "no tags".
+  std::string v1_body_v2_byte = FormatOneMeta();
+  v1_body_v2_byte[0] = '\x02';
+  EXPECT_FALSE(DecodeMeta(1, v1_body_v2_byte, &decoded));
+  for (size_t cut = 1; cut < current.size(); ++cut) {
+    EXPECT_FALSE(DecodeMeta(1, current.substr(0, current.size() - cut), &decoded)) << cut;
+  }
+  std::string future = current;
+  future[0] = '\x03';
+  EXPECT_FALSE(DecodeMeta(1, future, &decoded));
+  // A priority that does not fit its byte.
+  std::string wide = current.substr(0, current.size() - 1);
+  PutVarint64(&wide, 300);
+  EXPECT_FALSE(DecodeMeta(1, wide, &decoded));
 }
 
 TEST(Encoding, KeysSortByIdThenIndex) {

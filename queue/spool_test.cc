@@ -190,6 +190,63 @@ TEST(Spool, NewerSchemaIsRefused) {
   EXPECT_NE(spool.status().message().find("99"), absl::string_view::npos);
 }
 
+TEST(Spool, TagsAreStoredAndRecordsWithoutThemStillRead) {
+  const std::string path = TempPath("spool_tags");
+  MessageMeta tagged = Meta(1, 1);
+  tagged.tenant = "acme";
+  tagged.campaign = "spring-2026";
+  tagged.priority = 8;
+  // Message 2 is first stored with tags, then rewritten as an old record without them: what
+  // reads back must come from the old record.
+  const MessageMeta old = Meta(2, 1);
+  MessageMeta overwritten = old;
+  overwritten.tenant = "gone";
+  overwritten.campaign = "gone";
+  overwritten.priority = 1;
+  {
+    auto spool = Spool::Open(path);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    Spool::Batch batch = (*spool)->NewBatch();
+    batch.PutMessage(tagged, "one", Recipients(1));
+    batch.PutMessage(overwritten, "two", Recipients(1));
+    ASSERT_TRUE((*spool)->Write(&batch, /*sync=*/true).ok());
+  }
+  {
+    // Rewrite message 2 as a volleyd from before the tags wrote it: format byte 1, the record
+    // ending after the DSN ENVID. Today's encoding of a message without tags is that plus ""
+    // (0x00), "" (0x00) and priority 5 (0x05).
+    std::string v1 = EncodeMeta(old);
+    ASSERT_EQ(v1.substr(v1.size() - 3), std::string("\0\0\x05", 3));
+    v1.resize(v1.size() - 3);
+    v1[0] = '\x01';
+    rocksdb::Options options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {"default", "messages", "bodies", "recipients", "schedule"}) {
+      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path, cfs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[1], EncodeMessageKey(2), v1).ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  auto spool = Spool::Open(path);
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  EXPECT_EQ(*(*spool)->ReadMeta(1), tagged);
+  EXPECT_EQ(*(*spool)->ReadMeta(2), old);
+  EXPECT_EQ(old.priority, kDefaultPriority);
+  EXPECT_EQ(old.tenant, "");
+  std::vector<MessageMeta> recovered;
+  auto stats = (*spool)->Recover(
+      [&](const MessageMeta& meta, std::vector<RecipientRecord>) { recovered.push_back(meta); });
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->orphans_removed, 0u);
+  ASSERT_EQ(recovered.size(), 2u);
+  EXPECT_EQ(recovered[0], tagged);
+  EXPECT_EQ(recovered[1], old);
+}
+
 TEST(Spool, UnopenablePathIsAnError) {
   // Not even root can create directories under /proc.
   auto spool = Spool::Open("/proc/volley-cannot-exist/spool");

@@ -118,6 +118,47 @@ TEST(ConfigErrors, OtherBadValues) {
   ExpectOneError("[server]\nspool = \"\"\n", 2, "[server] spool: must not be empty");
 }
 
+TEST(ConfigErrors, BadControlHeaderNamesAndDefaults) {
+  ExpectOneError("[inject.smtp]\ntenant_header = \"X Tenant\"\n", 2,
+                 "[inject.smtp] tenant_header: \"X Tenant\" is not a header field name");
+  ExpectOneError("[inject.smtp]\n\ncampaign_header = \"X-Campaign:\"\n", 3,
+                 "[inject.smtp] campaign_header: \"X-Campaign:\" is not a header field name");
+  ExpectOneError("[inject.smtp]\npriority_header = \"\"\n", 2,
+                 "[inject.smtp] priority_header: \"\" is not a header field name");
+  ExpectOneError("[inject.smtp]\npriority_header = 5\n", 2,
+                 "[inject.smtp] priority_header: expected a string, got an integer");
+  ExpectOneError("[inject.smtp]\ndefault_tenant = \"acme corp\"\n", 2,
+                 "[inject.smtp] default_tenant: \"acme corp\" is not 1 to 64 of the characters "
+                 "A-Z a-z 0-9 . _ : @ + - (or \"\" for none)");
+  ExpectOneError(absl::StrCat("[inject.smtp]\ndefault_campaign = \"", std::string(65, 'c'), "\"\n"),
+                 2, "[inject.smtp] default_campaign: \"cccc");
+  ExpectOneError("[inject.smtp]\ndefault_priority = \"urgent\"\n", 2,
+                 "[inject.smtp] default_priority: \"urgent\" is not a priority (high, normal, "
+                 "bulk or a digit 0 to 9)");
+  ExpectOneError("[inject.smtp]\ndefault_priority = 10\n", 2,
+                 "[inject.smtp] default_priority: 10 is out of range (must be from 0 to 9)");
+  ExpectOneError("[inject.smtp]\ndefault_priority = true\n", 2,
+                 "[inject.smtp] default_priority: expected a priority (\"high\", \"normal\", "
+                 "\"bulk\" or 0 to 9), got a boolean");
+}
+
+TEST(ConfigErrors, ControlHeaderNamesMustDiffer) {
+  // The written one is blamed when it takes another's default name, in any case.
+  ExpectOneError("[inject.smtp]\nmax_recipients = 5\ncampaign_header = \"x-volley-tenant\"\n", 3,
+                 "[inject.smtp] campaign_header: \"x-volley-tenant\" is also the tenant_header "
+                 "(header names are compared case-insensitively)");
+  // Both written: the later line.
+  ExpectOneError("[inject.smtp]\npriority_header = \"X-P\"\n\ntenant_header = \"X-P\"\n", 4,
+                 "[inject.smtp] tenant_header: \"X-P\" is also the priority_header");
+  // Swapping two names is fine.
+  const absl::StatusOr<Config> c = ParseConfig(
+      "[inject.smtp]\ntenant_header = \"X-Volley-Campaign\"\n"
+      "campaign_header = \"X-Volley-Tenant\"\n",
+      kOrigin);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->inject_smtp.tenant_header, "X-Volley-Campaign");
+}
+
 TEST(ConfigErrors, RetryInitialAboveRetryMax) {
   ExpectOneError("[delivery]\nretry_max = \"10m\"\nretry_initial = \"1h\"\n", 3,
                  "[delivery] retry_initial (1h) must not be longer than retry_max (10m)");

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +33,12 @@ TEST(ConfigDefaults, MatchTheInterface) {
   EXPECT_EQ(c.inject_smtp.max_message_size, 25u * 1024 * 1024);
   EXPECT_EQ(c.inject_smtp.max_recipients, 1000);
   EXPECT_EQ(c.inject_smtp.max_connections, 1000);
+  EXPECT_EQ(c.inject_smtp.tenant_header, "X-Volley-Tenant");
+  EXPECT_EQ(c.inject_smtp.campaign_header, "X-Volley-Campaign");
+  EXPECT_EQ(c.inject_smtp.priority_header, "X-Volley-Priority");
+  EXPECT_EQ(c.inject_smtp.default_tenant, "");
+  EXPECT_EQ(c.inject_smtp.default_campaign, "");
+  EXPECT_EQ(c.inject_smtp.default_priority, 5);
   EXPECT_EQ(c.http.listen, (HostPort{"127.0.0.1", 8025}));
   EXPECT_TRUE(c.dns.servers.empty());
   EXPECT_EQ(c.dns.timeout, absl::Seconds(5));
@@ -79,6 +87,12 @@ relay_networks = ["10.0.0.0/8", "2001:db8::/32", "192.168.1.7"]
 max_message_size = "10MB"
 max_recipients = 50
 max_connections = 200
+tenant_header = "X-Customer"
+campaign_header = "X-Mailing"
+priority_header = "X-Prio"
+default_tenant = "platform"
+default_campaign = "misc.2026"
+default_priority = "bulk"
 
 [http]
 listen = "[::1]:8080"
@@ -114,6 +128,12 @@ max_deliveries_per_connection = 7
   EXPECT_EQ(c->inject_smtp.max_message_size, 10'000'000u);
   EXPECT_EQ(c->inject_smtp.max_recipients, 50);
   EXPECT_EQ(c->inject_smtp.max_connections, 200);
+  EXPECT_EQ(c->inject_smtp.tenant_header, "X-Customer");
+  EXPECT_EQ(c->inject_smtp.campaign_header, "X-Mailing");
+  EXPECT_EQ(c->inject_smtp.priority_header, "X-Prio");
+  EXPECT_EQ(c->inject_smtp.default_tenant, "platform");
+  EXPECT_EQ(c->inject_smtp.default_campaign, "misc.2026");
+  EXPECT_EQ(c->inject_smtp.default_priority, 2);
   EXPECT_EQ(c->http.listen, (HostPort{"::1", 8080}));
   EXPECT_THAT(c->dns.servers, ElementsAre(HostPort{"127.0.0.1", 5353}, HostPort{"10.0.0.2", 53},
                                           HostPort{"::1", 53}));
@@ -153,6 +173,27 @@ TEST(ParseConfig, SpoolMinFree) {
   c = ParseConfig("[server]\nspool_min_free = 0\n", kOrigin);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->server.spool_min_free, 0u);
+}
+
+TEST(ParseConfig, DefaultPriorityAsNameDigitOrInteger) {
+  for (const auto& [written, priority] : std::vector<std::pair<std::string, int>>{{"\"high\"", 8},
+                                                                                  {"\"normal\"", 5},
+                                                                                  {"\"bulk\"", 2},
+                                                                                  {"\"0\"", 0},
+                                                                                  {"\"9\"", 9},
+                                                                                  {"7", 7},
+                                                                                  {"0", 0}}) {
+    const absl::StatusOr<Config> c =
+        ParseConfig(absl::StrCat("[inject.smtp]\ndefault_priority = ", written, "\n"), kOrigin);
+    ASSERT_TRUE(c.ok()) << written << ": " << c.status();
+    EXPECT_EQ(c->inject_smtp.default_priority, priority) << written;
+  }
+  // "" is no tenant and no campaign, as when the key is not written.
+  const absl::StatusOr<Config> c =
+      ParseConfig("[inject.smtp]\ndefault_tenant = \"\"\ndefault_campaign = \"\"\n", kOrigin);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->inject_smtp.default_tenant, "");
+  EXPECT_EQ(c->inject_smtp.default_campaign, "");
 }
 
 TEST(ParseConfig, EmptyRelayNetworksMeansNobodyRelays) {

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "engine/config/shaping_rules.h"
 #include "engine/config/values.h"
+#include "engine/message/message_tags.h"
 
 namespace volley::config {
 
@@ -34,6 +35,14 @@ struct SmtpInjectConfig {
   uint64_t max_message_size = 25ull * 1024 * 1024;
   int max_recipients = 1000;
   int max_connections = 1000;
+  // The header fields that set a message's tenant, campaign and priority (removed from the
+  // message before it is stored), and the values of a message without them.
+  std::string tenant_header = "X-Volley-Tenant";
+  std::string campaign_header = "X-Volley-Campaign";
+  std::string priority_header = "X-Volley-Priority";
+  std::string default_tenant;    // "" = none
+  std::string default_campaign;  // "" = none
+  uint8_t default_priority = message::kPriorityNormal;
 };
 
 struct HttpConfig {

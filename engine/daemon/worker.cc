@@ -60,7 +60,8 @@ absl::Status Worker::Build() {
       shard_, context, shared_.router, *std::move(resolver), delivery::SmtpConnectionFactory());
   shared_.router->Attach(static_cast<size_t>(index), delivery_.get());
   injector_ = std::make_unique<inject::Injector>(shard_, context, shared_.router, shared_.ids);
-  smtp_injection_ = std::make_unique<inject::SmtpInjection>(injector_.get());
+  smtp_injection_ = std::make_unique<inject::SmtpInjection>(
+      injector_.get(), inject::ControlHeaderPolicyFrom(context.config->inject_smtp));
   return absl::OkStatus();
 }
 

@@ -35,6 +35,9 @@ void OutcomeRecorder::Emit(events::EventType type, const QueuedRecipient& r,
   event.classification = classification;
   event.expired = expired;
   event.message_id = message.message_id;
+  event.tenant = message.tenant;
+  event.campaign = message.campaign;
+  event.priority = message.priority;
   event.timestamp = options_.clock->Now();
   event.created = message.created;
   options_.events->OnEvent(event);

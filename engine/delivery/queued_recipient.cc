@@ -18,6 +18,9 @@ std::shared_ptr<const MessageInfo> MakeMessageInfo(const queue::MessageMeta& met
   info->smtputf8 = meta.smtputf8;
   info->dsn_ret = meta.dsn_ret;
   info->dsn_envid = meta.dsn_envid;
+  info->tenant = meta.tenant;
+  info->campaign = meta.campaign;
+  info->priority = meta.priority;
   return info;
 }
 

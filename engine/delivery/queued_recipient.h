@@ -25,6 +25,9 @@ struct MessageInfo {
   bool smtputf8 = false;
   std::string dsn_ret;
   std::string dsn_envid;
+  std::string tenant;                          // "" = none
+  std::string campaign;                        // "" = none
+  uint8_t priority = queue::kDefaultPriority;  // 0 to 9, higher goes first
 };
 
 struct QueuedRecipient {

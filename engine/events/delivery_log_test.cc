@@ -49,6 +49,9 @@ RecipientEvent Sample() {
   r.egress_pool = "default";
   r.egress_source = "default";
   r.message_id = "<abc@example.com>";
+  r.tenant = "acme";
+  r.campaign = "spring-2026";
+  r.priority = 8;
   r.timestamp = absl::FromUnixMicros(1700000000123456);
   r.created = absl::FromUnixSeconds(1699999999);
   return r;
@@ -65,8 +68,31 @@ TEST(LogRecord, MatchesTheDocumentedShape) {
             "\\\"X\\\"\",\"command\":\"DATA\"},\"peer_address\":{\"name\":\"mx.example.net\","
             "\"addr\":\"127.0.0.3\"},\"egress_pool\":\"default\",\"egress_source\":\"default\","
             "\"tls_protocol_version\":null,\"tls_cipher\":null,\"bounce_classification\":null,"
-            "\"message_id\":\"<abc@example.com>\",\"timestamp\":1700000000,\"event_time\":"
+            "\"message_id\":\"<abc@example.com>\",\"tenant\":\"acme\",\"campaign\":\"spring-"
+            "2026\",\"priority\":8,\"timestamp\":1700000000,\"event_time\":"
             "\"2023-11-14T22:13:20.123456Z\",\"created\":1699999999}\n");
+}
+
+TEST(LogRecord, TenantAndCampaignAreNullWhenUnsetAndThePriorityIsAlwaysANumber) {
+  RecipientEvent r = Sample();
+  r.tenant = "";
+  r.campaign = "";
+  r.priority = 0;
+  std::string line;
+  AppendLogRecord(r, &line);
+  EXPECT_NE(line.find("\"message_id\":\"<abc@example.com>\",\"tenant\":null,\"campaign\":null,"
+                      "\"priority\":0,\"timestamp\":"),
+            std::string::npos)
+      << line;
+  // Only the tenant set: the campaign stays null.
+  r.tenant = "t.1";
+  r.priority = 9;
+  line.clear();
+  AppendLogRecord(r, &line);
+  EXPECT_NE(line.find("\"tenant\":\"t.1\",\"campaign\":null,\"priority\":9"), std::string::npos)
+      << line;
+  // An event nobody tagged has the normal priority.
+  EXPECT_EQ(RecipientEvent().priority, 5);
 }
 
 TEST(LogRecord, TlsFieldsWhenTlsWasUsed) {

@@ -10,6 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/bounce/bounce_class.h"
+#include "engine/message/message_tags.h"
 #include "engine/smtp/reply.h"
 
 namespace volley::events {
@@ -52,6 +53,9 @@ struct RecipientEvent {
   // The Bounce that ends an expired recipient, right after its Expiration.
   bool expired = false;
   absl::string_view message_id;
+  absl::string_view tenant;    // "" = none (null in the log record)
+  absl::string_view campaign;  // "" = none
+  uint8_t priority = message::kPriorityNormal;
   absl::Time timestamp = absl::UnixEpoch();
   absl::Time created = absl::UnixEpoch();
 };

@@ -69,7 +69,10 @@ void AppendLogRecord(const RecipientEvent& e, std::string* out) {
   } else {
     w.Null("bounce_classification");
   }
-  w.String("message_id", e.message_id)
+  w.String("message_id", e.message_id);
+  StringOrNull(w, "tenant", e.tenant);
+  StringOrNull(w, "campaign", e.campaign);
+  w.Uint("priority", e.priority)
       .Int("timestamp", absl::ToUnixSeconds(e.timestamp))
       .String("event_time",
               absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", e.timestamp, absl::UTCTimeZone()))

@@ -13,6 +13,9 @@
 
 namespace volley::inject {
 
+static_assert(queue::kDefaultPriority == message::kPriorityNormal,
+              "a spooled message without a priority has the normal one");
+
 // What the completion of a spool insert needs to finish the injection.
 struct Injector::Stored {
   queue::MessageMeta meta;
@@ -85,6 +88,9 @@ void Injector::Inject(InjectRequest request, Done done) {
   meta.smtputf8 = request.smtputf8;
   meta.dsn_ret = std::move(request.dsn_ret);
   meta.dsn_envid = std::move(request.dsn_envid);
+  meta.tenant = std::move(request.tags.tenant);
+  meta.campaign = std::move(request.tags.campaign);
+  meta.priority = request.tags.priority;
   std::vector<queue::RecipientRecord> records;
   records.reserve(request.recipients.size());
   for (size_t i = 0; i < request.recipients.size(); ++i) {
@@ -148,6 +154,9 @@ void Injector::OnStored(Stored stored, absl::Status status) {
     event.peer_address = stored.peer_address;
     event.peer_name = stored.helo;
     event.message_id = meta.message_id;
+    event.tenant = meta.tenant;
+    event.campaign = meta.campaign;
+    event.priority = meta.priority;
     event.timestamp = meta.created;
     event.created = meta.created;
     events.OnEvent(event);

@@ -17,6 +17,7 @@
 #include "engine/base/thread_checker.h"
 #include "engine/delivery/context.h"
 #include "engine/delivery/delivery_shard.h"
+#include "engine/message/message_tags.h"
 #include "engine/runtime/shard.h"
 #include "queue/message_id.h"
 
@@ -40,6 +41,9 @@ struct InjectRequest {
   std::string peer_address;
   std::string helo;
   bool esmtp = true;
+  // Tenant, campaign and priority, as the adapter found them (SMTP: the X-Volley-* headers, or
+  // the listener's defaults).
+  message::MessageTags tags;
 };
 
 // One per shard. All calls and callbacks on the shard's loop thread.

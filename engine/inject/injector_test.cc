@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/inject/smtp_injection.h"
@@ -22,6 +23,7 @@ class RecordingSink final : public events::EventSink {
   void OnEvent(const events::RecipientEvent& e) override {
     std::lock_guard<std::mutex> lock(mutex_);
     receptions.push_back(absl::StrCat(e.recipient, " ", e.reply->code, " ", e.reply->Text()));
+    tags.push_back(absl::StrCat(e.tenant, "|", e.campaign, "|", e.priority));
   }
   void OnMessageReceived(const events::MessageReceived& m) override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -29,6 +31,7 @@ class RecordingSink final : public events::EventSink {
   }
   std::mutex mutex_;
   std::vector<std::string> receptions;
+  std::vector<std::string> tags;  // "tenant|campaign|priority" per Reception
   std::vector<std::string> messages;
 };
 
@@ -45,6 +48,8 @@ class InjectorTest : public ::testing::Test {
     writer_ = std::make_unique<queue::SpoolWriter>(spool_.get());
     config_ = config::Config::Defaults();
     config_.server.hostname = "volley.test";
+    config_.inject_smtp.default_tenant = "platform";
+    config_.inject_smtp.default_priority = 3;
     metrics_ = std::make_unique<metrics::EngineMetrics>(1);
     context_.config = &config_;
     context_.spool = spool_.get();
@@ -60,7 +65,8 @@ class InjectorTest : public ::testing::Test {
                     .Call([this] {
                       injector_ =
                           std::make_unique<Injector>(&shard_, context_, router_.get(), &ids_);
-                      smtp_ = std::make_unique<SmtpInjection>(injector_.get());
+                      smtp_ = std::make_unique<SmtpInjection>(
+                          injector_.get(), ControlHeaderPolicyFrom(config_.inject_smtp));
                       return absl::OkStatus();
                     })
                     .ok());
@@ -88,6 +94,34 @@ class InjectorTest : public ::testing::Test {
       });
     });
     return answer.get_future().get();
+  }
+
+  // Hands `content` for a@example.test to the SMTP adapter, as a session does at the end of
+  // the data, and waits for its reply.
+  smtp::MessageResponse SmtpMessage(std::string content) {
+    std::promise<smtp::MessageResponse> response;
+    smtp::Envelope envelope;
+    envelope.peer_address = "127.0.0.1";
+    envelope.mail_from = "from@origin.test";
+    envelope.recipients = {"a@example.test"};
+    envelope.recipient_params.resize(1);
+    shard_.Post([&] {
+      smtp_->OnMessage(envelope, std::move(content),
+                       [&response](smtp::MessageResponse r) { response.set_value(std::move(r)); });
+    });
+    return response.get_future().get();
+  }
+
+  // The messages in the spool, once the writer has written what it was given.
+  std::vector<queue::MessageMeta> Spooled() {
+    writer_->Flush();
+    std::vector<queue::MessageMeta> metas;
+    auto stats =
+        spool_->Recover([&](const queue::MessageMeta& meta, std::vector<queue::RecipientRecord>) {
+          metas.push_back(meta);
+        });
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    return metas;
   }
 
   static InjectRequest Request() {
@@ -133,6 +167,58 @@ TEST_F(InjectorTest, AnInjectedMessageIsDurableBeforeItsQueueIdComesBack) {
   EXPECT_EQ(sink_.messages, std::vector<std::string>{"smtp:2"});
   ASSERT_EQ(sink_.receptions.size(), 2u);
   EXPECT_EQ(sink_.receptions[0], absl::StrCat("a@example.test 250 OK <", *queue_id, ">"));
+}
+
+TEST_F(InjectorTest, ControlHeadersSetTheTagsAndAreNotStored) {
+  const smtp::MessageResponse got = SmtpMessage(
+      "X-Volley-Tenant: acme\r\nSubject: hi\r\nx-volley-campaign: spring\r\n"
+      "X-Volley-Priority: high\r\n\r\nbody\r\n");
+  ASSERT_EQ(got.reply.code, 250) << got.reply.Text();
+  const std::vector<queue::MessageMeta> spooled = Spooled();
+  ASSERT_EQ(spooled.size(), 1u);
+  EXPECT_EQ(spooled[0].tenant, "acme");
+  EXPECT_EQ(spooled[0].campaign, "spring");
+  EXPECT_EQ(spooled[0].priority, 8);
+  absl::StatusOr<std::string> body = spool_->ReadBody(spooled[0].id);
+  ASSERT_TRUE(body.ok()) << body.status();
+  EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(*body), "x-volley")) << *body;
+  EXPECT_TRUE(absl::EndsWith(*body, "Subject: hi\r\n\r\nbody\r\n")) << *body;
+  EXPECT_EQ(spooled[0].size, body->size());
+  std::lock_guard<std::mutex> lock(sink_.mutex_);
+  EXPECT_EQ(sink_.tags, std::vector<std::string>{"acme|spring|8"});
+}
+
+TEST_F(InjectorTest, WithoutControlHeadersTheListenerDefaultsApply) {
+  ASSERT_EQ(SmtpMessage("Subject: plain\r\n\r\nbody\r\n").reply.code, 250);
+  // Only the campaign given: the tenant and priority still come from the defaults.
+  ASSERT_EQ(SmtpMessage("X-Volley-Campaign: c7\r\n\r\nbody\r\n").reply.code, 250);
+  const std::vector<queue::MessageMeta> spooled = Spooled();
+  ASSERT_EQ(spooled.size(), 2u);
+  EXPECT_EQ(spooled[0].tenant, "platform");
+  EXPECT_EQ(spooled[0].campaign, "");
+  EXPECT_EQ(spooled[0].priority, 3);
+  EXPECT_EQ(spooled[1].tenant, "platform");
+  EXPECT_EQ(spooled[1].campaign, "c7");
+  EXPECT_EQ(spooled[1].priority, 3);
+  std::lock_guard<std::mutex> lock(sink_.mutex_);
+  EXPECT_EQ(sink_.tags, (std::vector<std::string>{"platform||3", "platform|c7|3"}));
+}
+
+TEST_F(InjectorTest, ABadControlHeaderValueIs550AndNothingIsStored) {
+  const smtp::MessageResponse got =
+      SmtpMessage("X-Volley-Tenant: acme\r\nX-Volley-Priority: urgent\r\n\r\nbody\r\n");
+  EXPECT_EQ(got.reply.ToWire(),
+            "550 5.6.0 message refused: X-Volley-Priority: \"urgent\" is not a priority (high, "
+            "normal, bulk or a digit 0 to 9)\r\n");
+  EXPECT_EQ(got.then, smtp::MessageResponse::Then::kContinue);
+  const smtp::MessageResponse tenant = SmtpMessage("X-Volley-Tenant: a b\r\n\r\nbody\r\n");
+  EXPECT_EQ(tenant.reply.code, 550);
+  EXPECT_TRUE(absl::StrContains(tenant.reply.Text(), "X-Volley-Tenant: \"a b\""))
+      << tenant.reply.Text();
+  EXPECT_TRUE(Spooled().empty());
+  std::lock_guard<std::mutex> lock(sink_.mutex_);
+  EXPECT_TRUE(sink_.receptions.empty());
+  EXPECT_TRUE(sink_.messages.empty());
 }
 
 TEST_F(InjectorTest, AStoppedSpoolWriterIsUnavailableAndTheClientGets421) {

@@ -58,10 +58,29 @@ std::optional<smtp::Reply> SmtpInjection::CheckRecipient(const smtp::Envelope& e
   return SmtpReplyFor(status);
 }
 
+message::ControlHeaderPolicy ControlHeaderPolicyFrom(const config::SmtpInjectConfig& smtp) {
+  message::ControlHeaderPolicy policy;
+  policy.tenant_header = smtp.tenant_header;
+  policy.campaign_header = smtp.campaign_header;
+  policy.priority_header = smtp.priority_header;
+  policy.defaults.tenant = smtp.default_tenant;
+  policy.defaults.campaign = smtp.default_campaign;
+  policy.defaults.priority = smtp.default_priority;
+  return policy;
+}
+
 void SmtpInjection::OnMessage(smtp::Envelope envelope, std::string content,
                               absl::AnyInvocable<void(smtp::MessageResponse)> done) {
   DCHECK(thread_.InLoopThread());
-  injector_->Inject(RequestFromEnvelope(std::move(envelope), std::move(content)),
+  InjectRequest request = RequestFromEnvelope(std::move(envelope), std::move(content));
+  absl::StatusOr<message::MessageTags> tags =
+      message::ExtractControlHeaders(control_headers_, &request.content);
+  if (!tags.ok()) {
+    done(smtp::MakeLocalReply(smtp::LocalReply::kBadControlHeader, tags.status().message()));
+    return;
+  }
+  request.tags = *std::move(tags);
+  injector_->Inject(std::move(request),
                     [done = std::move(done)](absl::StatusOr<std::string> queue_id) mutable {
                       if (!queue_id.ok()) {
                         done(SmtpReplyFor(queue_id.status()));

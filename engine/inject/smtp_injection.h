@@ -5,18 +5,27 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "engine/base/thread_checker.h"
+#include "engine/config/config.h"
 #include "engine/inject/injector.h"
+#include "engine/message/control_headers.h"
 #include "engine/smtp/server_session.h"
 
 namespace volley::inject {
 
 // One per shard, for every session of the shard's SMTP listeners. All calls on the shard's
 // loop thread.
+//
+// At the end of the data it takes the control headers (message/control_headers.h) out of the
+// content: their values, or the policy's defaults, become the message's tags. A bad value
+// refuses the message with 550 5.6.0 naming the header and the value; nothing is stored and
+// the session goes on.
 class SmtpInjection final : public smtp::ServerSessionHandler {
  public:
-  explicit SmtpInjection(Injector* injector) : injector_(injector) {}
+  SmtpInjection(Injector* injector, message::ControlHeaderPolicy control_headers)
+      : injector_(injector), control_headers_(std::move(control_headers)) {}
 
   std::optional<smtp::Reply> CheckMailFrom(const smtp::Envelope& envelope) override;
   std::optional<smtp::Reply> CheckRecipient(const smtp::Envelope& envelope,
@@ -26,8 +35,12 @@ class SmtpInjection final : public smtp::ServerSessionHandler {
 
  private:
   Injector* const injector_;
+  const message::ControlHeaderPolicy control_headers_;
   ThreadChecker thread_;
 };
+
+// The control headers' names and defaults of [inject.smtp].
+message::ControlHeaderPolicy ControlHeaderPolicyFrom(const config::SmtpInjectConfig& smtp);
 
 // The request for a message received over SMTP: BDAT content (octets as sent) is made
 // canonical with CRLF line endings, as DATA's unstuffing already is; the DSN parameters (RET,

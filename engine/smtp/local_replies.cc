@@ -72,6 +72,7 @@ constexpr LocalReplySpec kTable[] = {
      "Error: encryption required for requested authentication mechanism", 0},
     {L::kRelayDenied, 550, "5.7.1", "relaying denied for $0", 1},
     {L::kRecipientNeedsDomain, 550, "5.1.3", "recipient address must include a domain", 0},
+    {L::kBadControlHeader, 550, "5.6.0", "message refused: $0", 1},
     {L::kMessageTooBig, 552, "5.3.4", "Error: message size exceeds fixed limit", 0},
     {L::kNoValidRecipients, 554, "5.5.1", "Error: no valid recipients", 0},
     {L::kUnsupportedParameter, 555, "5.5.4", "Error: unsupported parameter $0", 1},

@@ -79,6 +79,7 @@ enum class LocalReply {
   kEncryptionRequired,     // 538 5.7.11
   kRelayDenied,            // 550 5.7.1 ($0 client address)
   kRecipientNeedsDomain,   // 550 5.1.3
+  kBadControlHeader,       // 550 5.6.0 ($0 the header and what is wrong with its value)
   kMessageTooBig,          // 552 5.3.4
   kNoValidRecipients,      // 554 5.5.1
   kUnsupportedParameter,   // 555 5.5.4 ($0 keyword)
