@@ -43,13 +43,16 @@ namespace volley::bench {
 
 const char kUsage[] =
     "usage: volley-bench e2e --messages=N --size=BYTES --domains=D [--connections=C]\n"
-    "                        [--threads=T] [--tls] [--keep]\n"
+    "                        [--threads=T] [--tls] [--limits] [--keep]\n"
     "  --messages     messages to inject (default 10000)\n"
     "  --size         approximate message size in bytes (default 4096)\n"
     "  --domains      recipient domains, each routed to the sink (default 100)\n"
     "  --connections  injection connections (default 16)\n"
     "  --threads      volleyd [server] threads (default 0: one per core)\n"
     "  --tls          the sink offers STARTTLS and volleyd uses it (tls = opportunistic)\n"
+    "  --limits       shaping limits configured but far from binding (rates, a provider's\n"
+    "                 shared connection limit and rate, a named limit): what they cost;\n"
+    "                 without it rates are off (\"\")\n"
     "  --keep         keep the run's directory (spool, delivery log, config)\n"
     "       volley-bench spool --messages=N --size=BYTES [--concurrency=C] [--deliver] [--keep]\n"
     "  the spool writer alone: synced group commits of C waiting messages (default 256);\n"
@@ -69,6 +72,7 @@ struct E2eFlags {
   int connections = 16;
   int threads = 0;
   bool tls = false;
+  bool limits = false;
   bool keep = false;
 };
 
@@ -94,6 +98,10 @@ bool ParseE2eFlags(int argc, char** argv, E2eFlags* flags) {
     }
     if (arg == "--tls") {
       flags->tls = true;
+      continue;
+    }
+    if (arg == "--limits") {
+      flags->limits = true;
       continue;
     }
     std::fprintf(stderr, "volley-bench: unknown flag %s\n%s", argv[i], kUsage);
@@ -218,7 +226,20 @@ std::string E2eConfig(const E2eFlags& flags, const std::string& dir, const std::
       VolleydConfigHead(dir, flags.threads, log_path),
       "[delivery]\nretry_initial = \"5s\"\nretry_max = \"10s\"\n",
       "[shaping.default]\nconnection_limit = 10\nmax_deliveries_per_connection = 1000\n",
-      "tls = \"", flags.tls ? "opportunistic" : "disabled", "\"\n", "[routes]\n");
+      "tls = \"", flags.tls ? "opportunistic" : "disabled", "\"\n");
+  if (flags.limits) {
+    // Every limit kind on the path of each message, none binding: per-path rates, a provider
+    // that takes every domain with its shared connection limit and rate (leased across
+    // shards), and a named shared limit.
+    absl::StrAppend(&config,
+                    "max_message_rate = \"10000000/s\"\nmax_connection_rate = \"100000/s\"\n"
+                    "additional_connection_limits = { \"bench-all\" = 100000 }\n"
+                    "[shaping.provider.\"bench\"]\nmatch = [\"DomainSuffix=.bench.test\"]\n"
+                    "connection_limit = 10\nmax_message_rate = \"10000000/s\"\n");
+  } else {
+    absl::StrAppend(&config, "max_message_rate = \"\"\nmax_connection_rate = \"\"\n");
+  }
+  absl::StrAppend(&config, "[routes]\n");
   for (int d = 0; d < flags.domains; ++d) {
     absl::StrAppend(&config, "\"d", d, ".bench.test\" = { host = \"127.0.0.1:", sink_port,
                     "\" }\n");

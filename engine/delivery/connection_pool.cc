@@ -71,6 +71,18 @@ void ConnectionPool::AddIdle(DeliveryConnection* connection) {
   }
 }
 
+void ConnectionPool::QuitIdleIf(const std::function<bool(const DeliveryConnection&)>& quit) {
+  DCHECK(thread_.InLoopThread());
+  std::vector<DeliveryConnection*> quitting;
+  auto kept = std::remove_if(idle_.begin(), idle_.end(), [&](DeliveryConnection* c) {
+    if (!quit(*c)) return false;
+    quitting.push_back(c);
+    return true;
+  });
+  idle_.erase(kept, idle_.end());
+  for (DeliveryConnection* connection : quitting) connection->Quit();
+}
+
 size_t ConnectionPool::in_flight_recipients() const {
   size_t n = 0;
   for (const auto& [connection, batch] : in_flight_) n += batch.size();

@@ -5,6 +5,7 @@
 #ifndef VOLLEY_ENGINE_DELIVERY_CONNECTION_POOL_H_
 #define VOLLEY_ENGINE_DELIVERY_CONNECTION_POOL_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,8 @@ class ConnectionPool final : public ConnectionOwner {
   DeliveryConnection* PopIdle();
   // Keeps a ready connection with nothing to do until its idle timeout.
   void AddIdle(DeliveryConnection* connection);
+  // Quits the idle connections `quit` picks.
+  void QuitIdleIf(const std::function<bool(const DeliveryConnection&)>& quit);
 
   size_t size() const { return connections_.size(); }
   size_t connecting() const { return connecting_.size(); }

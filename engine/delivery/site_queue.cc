@@ -30,49 +30,47 @@ void SiteQueue::Add(std::shared_ptr<const SiteRoute> route, std::vector<Recipien
   route_ = std::move(route);
   shaper_.set_limits(&route_->shaping->by_source);
   for (RecipientPtr& r : recipients) {
-    // Far from the front, a body is only memory: it is read again when its turn comes.
-    if (ready_.size() >= kBodyWindow) r->body.reset();
-    ready_.push_back(std::move(r));
+    // Far from the front of its lane, a body is only memory: it is read again when its turn
+    // comes.
+    std::shared_ptr<const std::string> body = std::move(r->body);
+    size_t lane_size = 0;
+    QueuedRecipient* added = r.get();
+    ready_.Push(std::move(r), &lane_size);
+    if (lane_size < kBodyWindow) added->body = std::move(body);
   }
   Pump();
 }
 
 bool SiteQueue::FrontReady() {
   // Expired recipients at the front leave first (max_age holds in the ready state too).
-  while (!ready_.empty() && services_->recorder->ExpireIfDue(ready_.front())) ready_.pop_front();
-  return !ready_.empty() && ready_.front()->body != nullptr;
+  for (RecipientPtr* front = ready_.Front(); front != nullptr; front = ready_.Front()) {
+    if (!services_->recorder->ExpireIfDue(*front)) return (*front)->body != nullptr;
+    ready_.PopFront();
+  }
+  return false;
 }
 
 void SiteQueue::EnsureBodies() {
-  // Bodies for the transactions that can start soon: the messages at the front, two per
-  // connection the site may have.
-  const size_t window = 2 * static_cast<size_t>(shaper_.connection_limit());
-  size_t messages = 0;
-  size_t scanned = 0;
-  queue::MessageId last = 0;
-  for (const RecipientPtr& r : ready_) {
-    const queue::MessageId id = r->message->id;
-    if (scanned++ == 0 || id != last) {
-      if (++messages > window) break;
-      last = id;
-    }
-    if (r->body != nullptr || !loading_.insert(id).second) continue;
+  // Bodies for the transactions that can start soon.
+  ready_.ForEachUpcoming(ReadAheadMessages(), [&](QueuedRecipient& r) {
+    const queue::MessageId id = r.message->id;
+    if (r.body != nullptr || !loading_.insert(id).second) return;
     services_->bodies->Load(id, liveness_.Guard([this, id](const BodyLoader::Body& body) {
       loading_.erase(id);
       OnBodyLoaded(id, body);
     }));
-  }
+  });
 }
 
 void SiteQueue::OnBodyLoaded(queue::MessageId id, const BodyLoader::Body& body) {
   if (!body.ok()) {
     // The spool could not give it now: the recipients try again later; nothing is lost.
-    std::deque<RecipientPtr> keep;
     std::vector<RecipientPtr> failed;
-    for (RecipientPtr& r : ready_) {
-      (r->message->id == id ? failed.emplace_back(std::move(r)) : keep.emplace_back(std::move(r)));
-    }
-    ready_.swap(keep);
+    ready_.Filter([&](RecipientPtr& r) {
+      if (r->message->id != id) return true;
+      failed.push_back(std::move(r));
+      return false;
+    });
     const smtp::Reply reply =
         smtp::MakeLocalReply(smtp::LocalReply::kSpoolReadFailed, body.status().message());
     for (RecipientPtr& r : failed) {
@@ -80,27 +78,28 @@ void SiteQueue::OnBodyLoaded(queue::MessageId id, const BodyLoader::Body& body) 
                                  bounce::BounceClass::kBadConfiguration);
     }
   } else {
-    // The message's recipients sit together near the front.
-    size_t seen = 0;
-    for (RecipientPtr& r : ready_) {
-      if (r->message->id == id && r->body == nullptr) r->body = *body;
-      if (++seen > kBodyWindow) break;
-    }
+    // It was read for one of the messages served soon; if others came before it since, it is
+    // read again when its turn comes.
+    ready_.ForEachUpcoming(ReadAheadMessages(), [&](QueuedRecipient& r) {
+      if (r.message->id == id && r.body == nullptr) r.body = *body;
+    });
   }
   Pump();
 }
 
 void SiteQueue::ExpireReady() {
   DCHECK(thread_.InLoopThread());
-  std::deque<RecipientPtr> keep;
-  for (RecipientPtr& r : ready_) {
-    if (!services_->recorder->ExpireIfDue(r)) keep.push_back(std::move(r));
-  }
-  ready_.swap(keep);
+  ready_.Filter([this](RecipientPtr& r) { return !services_->recorder->ExpireIfDue(r); });
 }
 
 void SiteQueue::Pump() {
-  if (ready_.empty() || shutting_down_ || route_ == nullptr) return;
+  if (shutting_down_ || route_ == nullptr) return;
+  // A shared budget that sites wait for (here or elsewhere) gets back the slots idle
+  // connections hold.
+  pool_.QuitIdleIf([this](const DeliveryConnection& c) {
+    return shaper_.Contended(c.options().egress_source_index);
+  });
+  if (ready_.empty()) return;
   const absl::Time now = services_->clock->Now();
   // Work goes to idle connections first, as soon as the message's body is at hand.
   while (FrontReady()) {
@@ -175,21 +174,8 @@ void SiteQueue::OpenConnections(absl::Time now) {
 }
 
 size_t SiteQueue::PendingTransactions(size_t cap) const {
-  const int batch_size = route_->shaping->site.max_recipients_per_batch;
   // Recipients of one message sit together and go in one transaction (up to the batch size).
-  size_t transactions = 0;
-  int in_batch = 0;
-  queue::MessageId current = 0;
-  for (const RecipientPtr& r : ready_) {
-    if (transactions == 0 || r->message->id != current || in_batch >= batch_size) {
-      if (transactions == cap) break;
-      ++transactions;
-      current = r->message->id;
-      in_batch = 0;
-    }
-    ++in_batch;
-  }
-  return transactions;
+  return ready_.CountTransactions(cap, route_->shaping->site.max_recipients_per_batch);
 }
 
 AttemptInfo SiteQueue::AttemptOf(const DeliveryConnection* connection) const {
@@ -210,8 +196,7 @@ AttemptInfo SiteQueue::AttemptOf(const DeliveryConnection* connection) const {
 
 void SiteQueue::FailAllReady(const smtp::Reply& reply, bounce::BounceClass classification,
                              bool permanent) {
-  std::deque<RecipientPtr> failed;
-  failed.swap(ready_);
+  std::vector<RecipientPtr> failed = ready_.TakeAll();
   const AttemptInfo attempt = AttemptOf(nullptr);
   for (RecipientPtr& r : failed) {
     if (permanent) {
@@ -224,16 +209,8 @@ void SiteQueue::FailAllReady(const smtp::Reply& reply, bounce::BounceClass class
 }
 
 void SiteQueue::StartTransaction(DeliveryConnection* connection) {
-  std::vector<RecipientPtr> batch;
-  const queue::MessageId id = ready_.front()->message->id;
-  const int batch_size =
-      shaper_.max_recipients_per_batch(connection->options().egress_source_index);
-  // The recipients of one message arrive together, so they sit next to each other.
-  while (!ready_.empty() && ready_.front()->message->id == id &&
-         static_cast<int>(batch.size()) < batch_size) {
-    batch.push_back(std::move(ready_.front()));
-    ready_.pop_front();
-  }
+  std::vector<RecipientPtr> batch = ready_.TakeTransaction(
+      shaper_.max_recipients_per_batch(connection->options().egress_source_index));
   const MessageInfo& message = *batch.front()->message;
   smtp::Transaction transaction;
   transaction.mail_from = message.sender;
@@ -261,7 +238,11 @@ void SiteQueue::OnReady(DeliveryConnection* connection) {
     return;
   }
   // Nothing to send now (or the body is still being read): keep it for the next arrival until
-  // its idle timeout.
+  // its idle timeout, unless a site elsewhere waits for the shared slot it holds.
+  if (shaper_.Contended(source)) {
+    connection->Quit();
+    return;
+  }
   pool_.AddIdle(connection);
   EnsureBodies();
 }
@@ -279,7 +260,7 @@ void SiteQueue::OnDone(DeliveryConnection* connection, std::vector<RecipientPtr>
   }
   // "Too many recipients": they lead the next transaction, on this connection if it goes on,
   // and no attempt is counted for them.
-  for (auto r = deferred.rbegin(); r != deferred.rend(); ++r) ready_.push_front(std::move(*r));
+  for (auto r = deferred.rbegin(); r != deferred.rend(); ++r) ready_.PushFront(std::move(*r));
 }
 
 smtp::RecipientOutcome SiteQueue::OutcomeAfterClose(size_t i,
@@ -334,7 +315,7 @@ void SiteQueue::BeginShutdown() {
   shutting_down_ = true;
   wake_.Stop();
   pool_.BeginShutdown();
-  ready_.clear();
+  ready_.TakeAll();
 }
 
 void SiteQueue::AbortConnections() {

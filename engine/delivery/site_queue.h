@@ -19,6 +19,7 @@
 #include "engine/bounce/bounce_class.h"
 #include "engine/delivery/connection_pool.h"
 #include "engine/delivery/queued_recipient.h"
+#include "engine/delivery/ready_queue.h"
 #include "engine/delivery/shard_services.h"
 #include "engine/delivery/site_route.h"
 #include "engine/runtime/timer.h"
@@ -59,13 +60,15 @@ class SiteQueue final : public ConnectionPool::Listener {
                 ConnectionOwner::CloseInfo info) override;
 
  private:
-  // Recipients this far from the front of the queue do not keep their message body in memory.
+  // Recipients this far from the front of their lane do not keep their message body in memory.
   static constexpr size_t kBodyWindow = 1000;
 
   // Expires what is past max_age at the front; true when the front recipient can be sent (its
   // body is loaded).
   bool FrontReady();
-  // Starts reading the bodies of the messages at the front.
+  // The messages served next whose bodies are read ahead: two per connection the site may have.
+  size_t ReadAheadMessages() const { return 2 * static_cast<size_t>(shaper_.connection_limit()); }
+  // Starts reading the bodies of the messages served next.
   void EnsureBodies();
   void OnBodyLoaded(queue::MessageId id, const BodyLoader::Body& body);
   // Starts work on what is ready: transactions on idle connections, new connections within the
@@ -96,7 +99,7 @@ class SiteQueue final : public ConnectionPool::Listener {
   std::shared_ptr<const SiteRoute> route_;  // the latest resolution that sent recipients here
   shaping::Shaper shaper_;                  // limits from route_
   ConnectionPool pool_;
-  std::deque<RecipientPtr> ready_;
+  ReadyQueue ready_;
   Timer wake_;  // a rate said "not before": Pump then
   absl::Time wake_at_ = absl::InfiniteFuture();
   absl::flat_hash_set<queue::MessageId> loading_;  // bodies being read

@@ -40,7 +40,7 @@ Shaper::~Shaper() {
   if (shared_ == nullptr) return;
   for (Path& path : paths_) {
     for (const std::vector<std::string>& names : path.held) {
-      for (const std::string& name : names) shared_->ReleaseConnection(name);
+      for (const std::string& name : names) shared_->ReleaseConnection(name, this);
     }
   }
 }
@@ -66,7 +66,7 @@ Admission Shaper::TakeShared(int source, absl::Time now, bool connection,
   for (const config::SharedLimitSpec& spec : (*limits_)[source].shared_limits) {
     Admission admission = Admission::Go();
     if (connection && spec.kind == Kind::kConnections) {
-      admission = shared_->AcquireConnection(spec, waker_);
+      admission = shared_->AcquireConnection(spec, this, waker_);
     } else if ((connection && spec.kind == Kind::kConnectionRate) ||
                (!connection && spec.kind == Kind::kMessageRate)) {
       admission = shared_->TakeEvent(spec, now, waker_);
@@ -88,7 +88,7 @@ Admission Shaper::TakeShared(int source, absl::Time now, bool connection,
 void Shaper::GiveBackShared(const std::vector<const config::SharedLimitSpec*>& taken) {
   for (const config::SharedLimitSpec* spec : taken) {
     if (spec->kind == config::SharedLimitSpec::Kind::kConnections) {
-      shared_->ReleaseConnection(spec->name);
+      shared_->ReleaseConnection(spec->name, this);
     } else {
       shared_->ReturnEvent(spec->name);
     }
@@ -126,7 +126,7 @@ void Shaper::ConnectionClosed(int source) {
   if (path.open > 0) --path.open;
   if (path.held.empty()) return;
   if (shared_ != nullptr) {
-    for (const std::string& name : path.held.back()) shared_->ReleaseConnection(name);
+    for (const std::string& name : path.held.back()) shared_->ReleaseConnection(name, this);
   }
   path.held.pop_back();
 }
@@ -169,6 +169,16 @@ Admission Shaper::NextMessage(absl::Time now) const {
     }
   }
   return earliest.value_or(Admission::Go());
+}
+
+bool Shaper::Contended(int source) const {
+  if (shared_ == nullptr || source >= static_cast<int>(paths_.size())) return false;
+  for (const std::vector<std::string>& names : paths_[source].held) {
+    for (const std::string& name : names) {
+      if (shared_->contended(name, this)) return true;
+    }
+  }
+  return false;
 }
 
 int Shaper::connection_limit() const {

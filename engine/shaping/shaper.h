@@ -61,6 +61,10 @@ class Shaper {
   uint64_t MessagesAvailable(absl::Time now) const;
   Admission NextMessage(absl::Time now) const;
 
+  // True when a shared budget that connections from `source` hold a slot of is contended
+  // (sites wait for slots): an idle connection from there should close.
+  bool Contended(int source) const;
+
   // The sum of the sources' connection limits: the most connections the site may have.
   int connection_limit() const;
   int max_recipients_per_batch(int source) const {

@@ -26,13 +26,14 @@ SharedLimits::SharedLimits(uv_loop_t* loop, int shard, int shards, Clock* clock,
       clock_(clock),
       post_(std::move(post)),
       return_idle_(loop, [this] { ReturnIdle(); }),
-      wake_local_(loop, [this] {
-        std::vector<Waker> waiters;
-        waiters.swap(local_waiters_);
-        for (const Waker& waker : waiters) waker();
+      wake_(loop, [this] {
+        std::vector<Waker> wakers;
+        wakers.swap(to_wake_);
+        for (const Waker& waker : wakers) waker();
       }) {
+  // A shard's other handles keep its loop running; these must not keep it from ending.
   return_idle_.Unref();
-  wake_local_.Unref();
+  wake_.Unref();
 }
 
 SharedLimits::~SharedLimits() = default;
@@ -41,119 +42,150 @@ int SharedLimits::OwnerOf(absl::string_view name) const {
   return static_cast<int>(absl::Hash<absl::string_view>()(name) % static_cast<size_t>(shards_));
 }
 
-void SharedLimits::Wake(std::vector<Waker>& waiters) {
-  // Not from inside the call that freed something: the waiter may be the caller.
-  for (Waker& waker : waiters) local_waiters_.push_back(std::move(waker));
-  waiters.clear();
-  if (!local_waiters_.empty()) wake_local_.Start(absl::ZeroDuration());
+void SharedLimits::WakeLater(Waker waker) {
+  to_wake_.push_back(std::move(waker));
+  if (!wake_.active()) wake_.Start(absl::ZeroDuration());
 }
 
-// ---- Connections ----
+// ---- Connections: the asking shard ----
 
-Admission SharedLimits::AcquireConnection(const config::SharedLimitSpec& spec, const Waker& waker) {
+Admission SharedLimits::AcquireConnection(const config::SharedLimitSpec& spec, const void* holder,
+                                          const Waker& waker) {
   ConnectionLease& lease = connection_leases_[spec.name];
-  const int owner = OwnerOf(spec.name);
-  if (lease.in_use >= lease.held && owner == shard_) {
-    // The truth is here: ask it now. A grant arrives at once when there is room.
-    OwnerAskConnections(shard_, spec, 1);
-  }
-  if (lease.in_use < lease.held) {
+  auto claim = [&]() {
+    auto it = lease.unclaimed.find(holder);
+    if (it == lease.unclaimed.end()) return false;
+    it->second.pop_back();
+    if (it->second.empty()) lease.unclaimed.erase(it);
     ++lease.in_use;
-    return Admission::Go();
+    auto& [count, holder_waker] = lease.holders[holder];
+    ++count;
+    holder_waker = waker;
+    return true;
+  };
+  if (claim()) return Admission::Go();
+  auto asking = lease.asking.find(holder);
+  if (asking != lease.asking.end()) {
+    asking->second = waker;  // one ask per site at a time
+    return Admission::NotBefore(absl::InfiniteFuture(), spec.name);
   }
-  lease.waiters.push_back(waker);
-  if (!lease.asking) {
-    lease.asking = true;
-    if (owner != shard_) {
-      const int want = static_cast<int>(lease.waiters.size());
-      post_(owner, [from = shard_, spec, want](SharedLimits& o) {
-        o.OwnerAskConnections(from, spec, want);
-      });
-    }
+  const int owner = OwnerOf(spec.name);
+  if (owner == shard_) {
+    OwnerAsk(shard_, spec, holder);  // grants at once when there is room
+    if (claim()) return Admission::Go();
+  } else {
+    post_(owner,
+          [from = shard_, spec, holder](SharedLimits& o) { o.OwnerAsk(from, spec, holder); });
   }
+  lease.asking[holder] = waker;
   return Admission::NotBefore(absl::InfiniteFuture(), spec.name);
 }
 
-void SharedLimits::ReleaseConnection(const std::string& name) {
+void SharedLimits::OnGranted(const std::string& name, const void* holder) {
+  ConnectionLease& lease = connection_leases_[name];
+  lease.unclaimed[holder].push_back(clock_->Now());
+  if (auto it = lease.asking.find(holder); it != lease.asking.end()) {
+    WakeLater(std::move(it->second));
+    lease.asking.erase(it);
+  }
+  ScheduleReturnIdle();  // in case the site does not take it after all
+}
+
+void SharedLimits::ReleaseConnection(const std::string& name, const void* holder) {
   auto it = connection_leases_.find(name);
   if (it == connection_leases_.end() || it->second.in_use == 0) return;
   ConnectionLease& lease = it->second;
   --lease.in_use;
-  if (!lease.waiters.empty()) {
-    Wake(lease.waiters);  // a site here waits for it
-    ScheduleReturnIdle();
-    return;
+  if (auto h = lease.holders.find(holder); h != lease.holders.end() && --h->second.first <= 0) {
+    lease.holders.erase(h);
   }
-  if (OwnerOf(name) == shard_) {
-    // Another shard waiting gets the slot now.
-    auto owned = owned_connections_.find(name);
-    if (owned != owned_connections_.end() &&
-        std::any_of(owned->second.wanting.begin(), owned->second.wanting.end(),
-                    [](int want) { return want > 0; })) {
-      --lease.held;
-      OwnerReturnConnections(shard_, name, 1);
-      return;
-    }
-  }
-  // Kept for a moment: a site that closes a connection often opens the next one at once.
-  ScheduleReturnIdle();
+  ReturnSlot(name);
 }
 
-int SharedLimits::held_connections(const std::string& name) const {
-  auto it = connection_leases_.find(name);
-  return it == connection_leases_.end() ? 0 : it->second.held;
+void SharedLimits::ReturnSlot(const std::string& name) {
+  const int owner = OwnerOf(name);
+  if (owner == shard_) {
+    OwnerReturn(shard_, name);
+  } else {
+    post_(owner, [from = shard_, name](SharedLimits& o) { o.OwnerReturn(from, name); });
+  }
 }
+
+void SharedLimits::OnContended(const std::string& name, bool contended) {
+  ConnectionLease& lease = connection_leases_[name];
+  lease.contended = contended;
+  if (!contended) return;
+  for (const auto& [holder, entry] : lease.holders) WakeLater(entry.second);
+}
+
+bool SharedLimits::contended(const std::string& name, const void* holder) const {
+  auto it = connection_leases_.find(name);
+  // A site that waits itself has work for its connections: it keeps them.
+  return it != connection_leases_.end() && it->second.contended &&
+         !it->second.asking.contains(holder);
+}
+
+int SharedLimits::connections_in_use(const std::string& name) const {
+  auto it = connection_leases_.find(name);
+  return it == connection_leases_.end() ? 0 : it->second.in_use;
+}
+
+// ---- Connections: the owner ----
 
 SharedLimits::OwnedConnections& SharedLimits::Owned(const config::SharedLimitSpec& spec) {
   OwnedConnections& owned = owned_connections_[spec.name];
-  if (owned.granted.empty()) {
-    owned.granted.assign(shards_, 0);
-    owned.wanting.assign(shards_, 0);
+  if (owned.told.empty()) {
+    owned.told.assign(shards_, false);
+    owned.out_by_shard.assign(shards_, 0);
   }
   // A new config's limit applies to the next grant; slots out stay out until returned.
   owned.limit = spec.connections;
   return owned;
 }
 
-void SharedLimits::OwnerAskConnections(int from, const config::SharedLimitSpec& spec, int want) {
+void SharedLimits::OwnerAsk(int from, const config::SharedLimitSpec& spec, const void* holder) {
   OwnedConnections& owned = Owned(spec);
-  owned.wanting[from] = std::max(owned.wanting[from], want);
-  OwnerGrantWaiting(spec.name, owned);
+  owned.queue.push_back({from, holder});
+  OwnerGrantQueued(spec.name, owned);
 }
 
-void SharedLimits::OwnerReturnConnections(int from, const std::string& name, int n) {
+void SharedLimits::OwnerReturn(int from, const std::string& name) {
   auto it = owned_connections_.find(name);
-  if (it == owned_connections_.end()) return;
+  if (it == owned_connections_.end() || it->second.out_by_shard[from] == 0) return;
   OwnedConnections& owned = it->second;
-  n = std::min(n, owned.granted[from]);
-  owned.granted[from] -= n;
-  owned.total -= n;
-  OwnerGrantWaiting(name, owned);
+  --owned.out;
+  --owned.out_by_shard[from];
+  OwnerGrantQueued(name, owned);
 }
 
-void SharedLimits::OwnerGrantWaiting(const std::string& name, OwnedConnections& owned) {
-  for (int k = 0; k < shards_ && owned.total < owned.limit; ++k) {
-    const int i = static_cast<int>((owned.next_wanting + k) % shards_);
-    if (owned.wanting[i] == 0) continue;
-    const int grant = std::min(owned.wanting[i], owned.limit - owned.total);
-    owned.total += grant;
-    owned.granted[i] += grant;
-    owned.wanting[i] = 0;
-    owned.next_wanting = static_cast<size_t>(i) + 1;
-    if (i == shard_) {
-      OnConnectionsGranted(name, grant);
+void SharedLimits::OwnerGrantQueued(const std::string& name, OwnedConnections& owned) {
+  while (owned.out < owned.limit && !owned.queue.empty()) {
+    const OwnedConnections::Ask ask = owned.queue.front();
+    owned.queue.pop_front();
+    ++owned.out;
+    ++owned.out_by_shard[ask.shard];
+    if (ask.shard == shard_) {
+      OnGranted(name, ask.holder);
     } else {
-      post_(i, [name, grant](SharedLimits& s) { s.OnConnectionsGranted(name, grant); });
+      post_(ask.shard, [name, holder = ask.holder](SharedLimits& s) { s.OnGranted(name, holder); });
     }
   }
+  OwnerTellContended(name, owned, !owned.queue.empty());
 }
 
-void SharedLimits::OnConnectionsGranted(const std::string& name, int n) {
-  ConnectionLease& lease = connection_leases_[name];
-  lease.held += n;
-  lease.asking = false;
-  Wake(lease.waiters);
-  ScheduleReturnIdle();  // in case nobody takes them after all
+void SharedLimits::OwnerTellContended(const std::string& name, OwnedConnections& owned,
+                                      bool contended) {
+  for (int i = 0; i < shards_; ++i) {
+    // Told when it holds slots; told again once nobody waits.
+    const bool tell = contended ? owned.out_by_shard[i] > 0 && !owned.told[i] : owned.told[i];
+    if (!tell) continue;
+    owned.told[i] = contended;
+    if (i == shard_) {
+      OnContended(name, contended);
+    } else {
+      post_(i, [name, contended](SharedLimits& s) { s.OnContended(name, contended); });
+    }
+  }
 }
 
 // ---- Rates ----
@@ -223,7 +255,9 @@ void SharedLimits::OnEventsGranted(const std::string& name, uint64_t n, absl::Ti
   lease.events += n;
   lease.expires = clock_->Now() + kRateLeaseTtl;
   if (n == 0) lease.refused_until = not_before;
-  Wake(lease.waiters);
+  std::vector<Waker> waiters;
+  waiters.swap(lease.waiters);
+  for (Waker& waker : waiters) WakeLater(std::move(waker));
   ScheduleReturnIdle();
 }
 
@@ -234,25 +268,21 @@ void SharedLimits::ScheduleReturnIdle() {
 }
 
 void SharedLimits::ReturnIdle() {
+  const absl::Time now = clock_->Now();
   bool again = false;
   for (auto& [name, lease] : connection_leases_) {
-    const int surplus = lease.held - lease.in_use;
-    if (surplus <= 0) continue;
-    if (!lease.waiters.empty() || lease.asking) {
-      again = true;  // woken sites have not asked yet
-      continue;
+    std::vector<const void*> emptied;
+    for (auto& [holder, grants] : lease.unclaimed) {
+      const size_t before = grants.size();
+      grants.erase(std::remove_if(grants.begin(), grants.end(),
+                                  [&](absl::Time at) { return now - at >= kUnclaimedGrantTtl; }),
+                   grants.end());
+      for (size_t i = grants.size(); i < before; ++i) ReturnSlot(name);
+      if (grants.empty()) emptied.push_back(holder);
+      again = again || !grants.empty();
     }
-    lease.held -= surplus;
-    const int owner = OwnerOf(name);
-    if (owner == shard_) {
-      OwnerReturnConnections(shard_, name, surplus);
-    } else {
-      post_(owner, [from = shard_, name, surplus](SharedLimits& o) {
-        o.OwnerReturnConnections(from, name, surplus);
-      });
-    }
+    for (const void* holder : emptied) lease.unclaimed.erase(holder);
   }
-  const absl::Time now = clock_->Now();
   for (auto& [name, lease] : rate_leases_) {
     if (lease.events == 0) continue;
     if (now < lease.expires) {

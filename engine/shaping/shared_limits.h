@@ -2,33 +2,35 @@
 // additional_connection_limits and additional_message_rate_throttles), held exactly although
 // the sites live on different shards, with no lock on the hot path.
 //
-// Each budget has one owner, the shard its name hashes to, which holds the truth: the count of
-// connection slots handed out, or the rate's GCRA (Throttle). Every shard keeps a lease of it:
-//   - Connections: slots granted to the shard. A site takes one from the lease for each
-//     connection it opens and gives it back when the connection closes; a shard asks the owner
-//     for more when its lease is used up, and returns what it holds but does not use. The owner
-//     never grants beyond the limit, so the connections open across all shards never exceed it:
-//     exact, at every moment.
-//   - Rates: events taken from the owner's throttle in batches (at most a tenth of the rate's
-//     burst, and what the throttle allows now) and spent by the shard within kRateLeaseTtl;
-//     what is not spent by then is given back. Every event was admitted by the one throttle,
-//     at most kRateLeaseTtl before it happened, so in any window of length w the events are
-//     at most the throttle's bound for w + kRateLeaseTtl: quantity + max_burst - 1 +
-//     ceil(kRateLeaseTtl / interval) for a window of one period.
-// When the owner is the asking shard itself, no lease is used: the site asks the owner's state
-// directly, so with one shard the budgets are plain local limits.
-//
-// A site that is refused registers a waker; it is called (on the site's shard, from a timer or
-// a reply, never from inside the site's own call) when the lease changes.
+// Each budget has one owner, the shard its name hashes to, which holds the truth:
+//   - Connections: the owner counts the slots out. A site asks for one slot per connection it
+//     wants to open; the owner grants it if the count is below the limit, or queues the ask
+//     (first come, first served, across shards) and grants it when a slot comes back. A slot
+//     goes back when its connection closes, or when a grant is not taken within
+//     kUnclaimedGrantTtl. The count never exceeds the limit, so the connections open across all
+//     shards never do: exact, at every moment. While asks wait, the owner tells the shards
+//     holding slots that the budget is contended, and their sites close the connections they
+//     keep idle, so that idle connections do not hold slots that others wait for.
+//   - Rates: events taken from the owner's throttle in small batches (at most a tenth of the
+//     burst, and what the throttle allows now) and spent by the asking shard within
+//     kRateLeaseTtl; what is not spent by then is given back. Every event was admitted by the
+//     one throttle at most kRateLeaseTtl before it happened, so in any window of length w the
+//     events are at most the throttle's bound for w + kRateLeaseTtl: for a window of one period,
+//     quantity + max_burst - 1 + ceil(kRateLeaseTtl / interval).
+// The owner's own sites ask its state directly (no message), so with one shard the budgets are
+// plain local limits. A site that is refused is woken (on its shard, on a later loop turn,
+// never from inside its own call) when asking again may succeed.
 #ifndef VOLLEY_ENGINE_SHAPING_SHARED_LIMITS_H_
 #define VOLLEY_ENGINE_SHAPING_SHARED_LIMITS_H_
 
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -51,6 +53,8 @@ class SharedLimits {
  public:
   // How long a shard may hold rate events it was granted before giving them back.
   static constexpr absl::Duration kRateLeaseTtl = absl::Milliseconds(50);
+  // How long a granted connection slot waits for its site to take it.
+  static constexpr absl::Duration kUnclaimedGrantTtl = absl::Milliseconds(50);
 
   // Runs `task` with shard `index`'s SharedLimits on that shard's loop.
   using PostFn = std::function<void(int index, absl::AnyInvocable<void(SharedLimits&) &&> task)>;
@@ -63,23 +67,47 @@ class SharedLimits {
   // The shard that owns the budget `name`.
   int OwnerOf(absl::string_view name) const;
 
-  // A connection slot of a kConnections budget; a "go" holds it until ReleaseConnection.
-  Admission AcquireConnection(const config::SharedLimitSpec& spec, const Waker& waker);
-  void ReleaseConnection(const std::string& name);
+  // A connection slot of a kConnections budget for `holder` (a site); a "go" holds it until
+  // ReleaseConnection. Refused: `waker` is called when the slot asked for arrives. While
+  // `holder` holds slots, `waker` is also called when the budget becomes contended.
+  Admission AcquireConnection(const config::SharedLimitSpec& spec, const void* holder,
+                              const Waker& waker);
+  void ReleaseConnection(const std::string& name, const void* holder);
+  // True while asks for slots of `name` wait at the owner, other than `holder`'s own: holders
+  // should close the connections they keep idle.
+  bool contended(const std::string& name, const void* holder) const;
+
   // One event of a rate budget (kMessageRate, kConnectionRate). A "go" spends it.
   Admission TakeEvent(const config::SharedLimitSpec& spec, absl::Time now, const Waker& waker);
   // Gives back an event TakeEvent granted but that was not used after all.
   void ReturnEvent(const std::string& name);
 
-  // For tests and read-outs: slots this shard holds (leased and in use) for `name`.
-  int held_connections(const std::string& name) const;
+  // For tests and read-outs: slots this shard's sites hold for `name`.
+  int connections_in_use(const std::string& name) const;
 
  private:
+  // A shard's side of a connection budget.
   struct ConnectionLease {
-    int held = 0;    // granted by the owner (or, on the owner, counted in its total)
-    int in_use = 0;  // taken by sites
-    bool asking = false;
-    std::vector<Waker> waiters;
+    int in_use = 0;
+    bool contended = false;  // as the owner last said
+    // Asks sent and not yet granted, by site.
+    absl::flat_hash_map<const void*, Waker> asking;
+    // Slots granted and not yet taken, by site, with when they came.
+    absl::flat_hash_map<const void*, std::vector<absl::Time>> unclaimed;
+    // The sites holding slots: how many each, and how to wake them.
+    absl::flat_hash_map<const void*, std::pair<int, Waker>> holders;
+  };
+  // The owner's side.
+  struct OwnedConnections {
+    int limit = 0;
+    int out = 0;  // slots granted, all shards
+    struct Ask {
+      int shard;
+      const void* holder;
+    };
+    std::deque<Ask> queue;   // first come, first served
+    std::vector<bool> told;  // per shard: told the budget is contended
+    std::vector<int> out_by_shard;
   };
   struct RateLease {
     uint64_t events = 0;
@@ -88,47 +116,44 @@ class SharedLimits {
     bool asking = false;
     std::vector<Waker> waiters;
   };
-  struct OwnedConnections {
-    int limit = 0;
-    int total = 0;             // slots granted, all shards
-    std::vector<int> granted;  // per shard
-    std::vector<int> wanting;  // per shard: slots asked for and not yet granted
-    size_t next_wanting = 0;   // round-robin over the shards that wait
-  };
   struct OwnedRate {
-    explicit OwnedRate(const config::Rate& rate, absl::string_view limit) : throttle(rate, limit) {}
+    OwnedRate(const config::Rate& rate, absl::string_view limit) : throttle(rate, limit) {}
     Throttle throttle;
   };
 
   // Owner side (run on the owner's loop).
-  void OwnerAskConnections(int from, const config::SharedLimitSpec& spec, int want);
-  void OwnerReturnConnections(int from, const std::string& name, int n);
-  void OwnerGrantWaiting(const std::string& name, OwnedConnections& owned);
+  void OwnerAsk(int from, const config::SharedLimitSpec& spec, const void* holder);
+  void OwnerReturn(int from, const std::string& name);
+  // Grants queued asks while there is room, then says whether asks still wait.
+  void OwnerGrantQueued(const std::string& name, OwnedConnections& owned);
+  void OwnerTellContended(const std::string& name, OwnedConnections& owned, bool contended);
   void OwnerAskEvents(int from, const config::SharedLimitSpec& spec, uint64_t want);
   void OwnerGiveBack(const std::string& name, uint64_t n);
   OwnedConnections& Owned(const config::SharedLimitSpec& spec);
   OwnedRate& OwnedRateFor(const config::SharedLimitSpec& spec);
   // Client side (run on the asking shard's loop).
-  void OnConnectionsGranted(const std::string& name, int n);
+  void OnGranted(const std::string& name, const void* holder);
+  void OnContended(const std::string& name, bool contended);
   void OnEventsGranted(const std::string& name, uint64_t n, absl::Time not_before);
-  // Returns what leases hold but nobody uses: slots beyond those in use, expired events.
+  // Sends a slot back to the owner.
+  void ReturnSlot(const std::string& name);
+  // Gives back what is granted but not used: slots nobody took, expired rate events.
   void ReturnIdle();
   void ScheduleReturnIdle();
-  // Calls `waiters` on the next loop turn and clears the list.
-  void Wake(std::vector<Waker>& waiters);
+  // Calls `waker` on the next loop turn.
+  void WakeLater(Waker waker);
 
   const int shard_;
   const int shards_;
   Clock* const clock_;
   const PostFn post_;
   absl::flat_hash_map<std::string, ConnectionLease> connection_leases_;
-  absl::flat_hash_map<std::string, RateLease> rate_leases_;
   absl::flat_hash_map<std::string, OwnedConnections> owned_connections_;
+  absl::flat_hash_map<std::string, RateLease> rate_leases_;
   absl::flat_hash_map<std::string, std::unique_ptr<OwnedRate>> owned_rates_;
   Timer return_idle_;
-  // Wakes local waiters on the next loop turn, never inside the call that freed something.
-  Timer wake_local_;
-  std::vector<Waker> local_waiters_;
+  Timer wake_;
+  std::vector<Waker> to_wake_;
 };
 
 }  // namespace volley::shaping

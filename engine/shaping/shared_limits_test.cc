@@ -67,48 +67,75 @@ class SharedLimitsTest : public ::testing::Test {
 TEST_F(SharedLimitsTest, ConnectionSlotsNeverExceedTheLimitAcrossShards) {
   MakeShards(3);
   const config::SharedLimitSpec spec = ConnectionSpec(3, /*not_owner=*/-1);
-  std::vector<int> woken(3, 0);
-  std::vector<Waker> wakers;
-  for (int s = 0; s < 3; ++s) wakers.push_back([&woken, s] { ++woken[s]; });
-  std::vector<int> open(3, 0);
-  auto total = [&] { return open[0] + open[1] + open[2]; };
-  auto held = [&] {
+  // Two sites per shard, each wanting as many connections as it can get.
+  struct Site {
+    int shard;
+    int open = 0;
+    int woken = 0;
+  };
+  std::vector<Site> sites = {{0}, {0}, {1}, {1}, {2}, {2}};
+  auto total = [&] {
     int sum = 0;
-    for (const auto& shard : shards_) sum += shard->held_connections(spec.name);
+    for (const Site& site : sites) sum += site.open;
     return sum;
   };
-  // Every shard asks for more than the limit, over and over, as grants arrive.
-  for (int round = 0; round < 10; ++round) {
-    for (int s = 0; s < 3; ++s) {
-      while (shards_[s]->AcquireConnection(spec, wakers[s]).go()) {
-        ++open[s];
+  auto try_all = [&] {
+    for (Site& site : sites) {
+      while (shards_[site.shard]->AcquireConnection(spec, &site, [&site] { ++site.woken; }).go()) {
+        ++site.open;
         ASSERT_LE(total(), 3);
       }
     }
+  };
+  for (int round = 0; round < 5; ++round) {
+    try_all();
     Deliver();
-    ASSERT_LE(held(), 3);
   }
+  try_all();
   EXPECT_EQ(total(), 3);
-  // A slot given back on one shard reaches a shard that waits for one, which then takes it.
-  const int giver = open[0] > 0 ? 0 : (open[1] > 0 ? 1 : 2);
-  shards_[giver]->ReleaseConnection(spec.name);
-  --open[giver];
-  std::fill(woken.begin(), woken.end(), 0);
-  int taker = -1;
-  for (int i = 0; i < 20 && taker < 0; ++i) {
-    Deliver();
-    for (int s = 0; s < 3; ++s) {
-      if (woken[s] > 0 && shards_[s]->AcquireConnection(spec, wakers[s]).go()) {
-        ++open[s];
-        taker = s;
-        break;
-      }
+  // The budget is contended: the shards with holders are told; a site that waits itself is
+  // not asked to close its idle connections (it has work for them).
+  const int other = 0;
+  for (Site& site : sites) {
+    if (site.open == 0) continue;
+    EXPECT_TRUE(shards_[site.shard]->contended(spec.name, &other)) << site.shard;
+    EXPECT_FALSE(shards_[site.shard]->contended(spec.name, &site));
+  }
+  // Slots go back one by one; each reaches the site that asked first, on whichever shard.
+  for (int i = 0; i < 12; ++i) {
+    Site* giver = nullptr;
+    for (Site& site : sites) {
+      if (site.open > 0) giver = &site;
     }
-    if (taker < 0) uv_run(&loop_, UV_RUN_ONCE);  // the idle-return timer (a real 50 ms)
+    ASSERT_NE(giver, nullptr);
+    shards_[giver->shard]->ReleaseConnection(spec.name, giver);
+    --giver->open;
+    Deliver();
+    try_all();
+    Deliver();
+    EXPECT_EQ(total(), 3) << "a freed slot reaches a waiting site at once";
   }
-  EXPECT_GE(taker, 0) << "the freed slot reached nobody";
-  EXPECT_EQ(total(), 3);
-  EXPECT_LE(held(), 3);
+  int served = 0;
+  for (const Site& site : sites) served += site.woken > 0;
+  EXPECT_GE(served, 4) << "first come, first served across shards";
+}
+
+TEST_F(SharedLimitsTest, AGrantNobodyTakesGoesBack) {
+  MakeShards(2);
+  const config::SharedLimitSpec spec = ConnectionSpec(1, /*not_owner=*/1);  // owner: shard 0
+  const int holder = 0, asker = 0;
+  ASSERT_TRUE(shards_[0]->AcquireConnection(spec, &holder, [] {}).go());
+  EXPECT_FALSE(shards_[1]->AcquireConnection(spec, &asker, [] {}).go());
+  Deliver();
+  shards_[0]->ReleaseConnection(spec.name, &holder);
+  Deliver();  // the slot is granted to shard 1, whose site no longer wants it
+  EXPECT_FALSE(shards_[0]->AcquireConnection(spec, &holder, [] {}).go());
+  for (int i = 0; i < 10 && !shards_[0]->AcquireConnection(spec, &holder, [] {}).go(); ++i) {
+    clock_.Advance(SharedLimits::kUnclaimedGrantTtl);
+    uv_run(&loop_, UV_RUN_ONCE);  // the return timer (a real 50 ms)
+    Deliver();
+  }
+  EXPECT_EQ(shards_[0]->connections_in_use(spec.name), 1) << "the unclaimed slot came back";
 }
 
 TEST_F(SharedLimitsTest, OneShardIsAPlainLimit) {
@@ -117,17 +144,30 @@ TEST_F(SharedLimitsTest, OneShardIsAPlainLimit) {
   spec.kind = config::SharedLimitSpec::Kind::kConnections;
   spec.name = "additional:x connections";
   spec.connections = 2;
-  int woken = 0;
-  const Waker waker = [&woken] { ++woken; };
-  EXPECT_TRUE(shards_[0]->AcquireConnection(spec, waker).go());
-  EXPECT_TRUE(shards_[0]->AcquireConnection(spec, waker).go());
-  EXPECT_FALSE(shards_[0]->AcquireConnection(spec, waker).go());
+  int holder_woken = 0;
+  int waiter_woken = 0;
+  const int holder = 1, waiter = 2;
+  const Waker wake_holder = [&] { ++holder_woken; };
+  const Waker wake_waiter = [&] { ++waiter_woken; };
+  EXPECT_TRUE(shards_[0]->AcquireConnection(spec, &holder, wake_holder).go());
+  EXPECT_TRUE(shards_[0]->AcquireConnection(spec, &holder, wake_holder).go());
+  EXPECT_FALSE(shards_[0]->contended(spec.name, &holder));
+  EXPECT_FALSE(shards_[0]->AcquireConnection(spec, &waiter, wake_waiter).go());
   EXPECT_TRUE(mail_.empty()) << "the owner is asked directly";
-  shards_[0]->ReleaseConnection(spec.name);
-  EXPECT_EQ(woken, 0) << "never from inside the call that freed the slot";
+  // The holder hears that a site waits, so that it can close a connection it keeps idle.
+  EXPECT_TRUE(shards_[0]->contended(spec.name, &holder));
+  EXPECT_FALSE(shards_[0]->contended(spec.name, &waiter)) << "not by its own wait";
+  EXPECT_EQ(holder_woken, 0) << "never from inside the call";
   uv_run(&loop_, UV_RUN_NOWAIT);
-  EXPECT_EQ(woken, 1);
-  EXPECT_TRUE(shards_[0]->AcquireConnection(spec, waker).go());
+  EXPECT_EQ(holder_woken, 1);
+  EXPECT_EQ(waiter_woken, 0);
+  shards_[0]->ReleaseConnection(spec.name, &holder);
+  EXPECT_EQ(waiter_woken, 0) << "never from inside the call that freed the slot";
+  EXPECT_FALSE(shards_[0]->contended(spec.name, &holder)) << "nobody waits any more";
+  uv_run(&loop_, UV_RUN_NOWAIT);
+  EXPECT_EQ(waiter_woken, 1);
+  EXPECT_TRUE(shards_[0]->AcquireConnection(spec, &waiter, wake_waiter).go());
+  EXPECT_FALSE(shards_[0]->AcquireConnection(spec, &waiter, wake_waiter).go());
 }
 
 TEST_F(SharedLimitsTest, RateEventsComeFromTheOwnersThrottle) {
