@@ -65,7 +65,8 @@ void BM_AdmitWithSharedBudgets(benchmark::State& state) {
   uv_loop_init(&loop);
   SimulatedClock clock;
   {
-    SharedLimits shared(&loop, 0, 1, &clock, [](int, absl::AnyInvocable<void(SharedLimits&) &&>) {});
+    SharedLimits shared(&loop, 0, 1, &clock,
+                        [](int, absl::AnyInvocable<void(SharedLimits&) &&>) {});
     std::vector<config::ShapingConfig> limits = {Limits(true)};
     config::SharedLimitSpec rate;
     rate.kind = config::SharedLimitSpec::Kind::kMessageRate;

@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "bench/smtp_injector.h"
 #include "gtest/gtest.h"
 #include "tests/support/delivery_log.h"
+#include "tests/support/inject_each.h"
 #include "tests/support/smtp_sink.h"
 #include "tests/support/unbound_server.h"
 #include "tests/support/volleyd_process.h"
@@ -81,20 +81,8 @@ class ShapingLimits : public ::testing::Test {
         recipients.push_back(absl::StrCat("u", i, "@", domain));
       }
     }
-    bench::InjectorOptions injector;
-    injector.port = volleyd_->smtp_port();
-    injector.connections = 4;
-    auto injected = bench::InjectAll(
-        injector,
-        [&](size_t i) {
-          bench::InjectMessage m;
-          m.mail_from = "s@volley.test";
-          m.recipients = {recipients[i]};
-          m.content = absl::StrCat("Subject: limits ", i, "\r\n\r\nbody\r\n");
-          return m;
-        },
-        recipients.size());
-    EXPECT_TRUE(injected.ok()) << injected.status();
+    auto accepted = test_support::InjectEach(volleyd_->smtp_port(), recipients);
+    EXPECT_TRUE(accepted.ok()) << accepted.status();
     auto entries = test_support::WaitForFinalRecords(log_path_, recipients, absl::Seconds(90));
     EXPECT_TRUE(entries.ok()) << entries.status();
     if (!entries.ok()) return {};
@@ -138,7 +126,7 @@ TEST_F(ShapingLimits, ProviderConnectionLimitIsSharedByItsSites) {
             << transcripts.size() << "\n";
   EXPECT_LE(most, 3);
   EXPECT_GE(most, 2) << "the limit should be used, not undershot to one";
-  for (const std::string& address : {"127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"}) {
+  for (const char* address : {"127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14"}) {
     EXPECT_GT(sink_->connection_stats(address).accepted, 0u) << address;
   }
 }

@@ -10,9 +10,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "bench/smtp_injector.h"
 #include "gtest/gtest.h"
 #include "tests/support/delivery_log.h"
+#include "tests/support/inject_each.h"
 #include "tests/support/smtp_sink.h"
 #include "tests/support/volleyd_process.h"
 
@@ -85,21 +85,9 @@ class ShapingRates : public ::testing::Test {
   std::vector<std::string> InjectAndDeliver(int n, absl::Duration timeout) {
     std::vector<std::string> recipients;
     for (int i = 0; i < n; ++i) recipients.push_back(absl::StrCat("u", i, "@rate.test"));
-    bench::InjectorOptions injector;
-    injector.port = volleyd_->smtp_port();
-    injector.connections = 4;
-    auto injected = bench::InjectAll(
-        injector,
-        [&](size_t i) {
-          bench::InjectMessage m;
-          m.mail_from = "s@volley.test";
-          m.recipients = {recipients[i]};
-          m.content = absl::StrCat("Subject: rate ", i, "\r\n\r\nbody\r\n");
-          return m;
-        },
-        recipients.size());
-    EXPECT_TRUE(injected.ok()) << injected.status();
-    if (injected.ok()) EXPECT_EQ(injected->accepted, recipients.size());
+    auto accepted = test_support::InjectEach(volleyd_->smtp_port(), recipients);
+    EXPECT_TRUE(accepted.ok()) << accepted.status();
+    if (accepted.ok()) EXPECT_EQ(*accepted, recipients.size());
     auto entries = test_support::WaitForFinalRecords(log_path_, recipients, timeout);
     EXPECT_TRUE(entries.ok()) << entries.status();
     if (entries.ok()) {

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "bench/smtp_injector.h"
 #include "gtest/gtest.h"
 #include "tests/support/delivery_log.h"
+#include "tests/support/inject_each.h"
 #include "tests/support/smtp_sink.h"
 #include "tests/support/unbound_server.h"
 #include "tests/support/volleyd_process.h"
@@ -58,21 +58,9 @@ TEST(Sites, TwoHundredDomainsOnOneMxShareItsConnectionLimit) {
   for (int i = 0; i < kDomains * kPerDomain; ++i) {
     recipients.push_back(absl::StrCat("u", i, "@d", i % kDomains, ".sites.test"));
   }
-  bench::InjectorOptions injector;
-  injector.port = (*volleyd)->smtp_port();
-  injector.connections = 8;
-  auto injected = bench::InjectAll(
-      injector,
-      [&](size_t i) {
-        bench::InjectMessage m;
-        m.mail_from = "s@volley.test";
-        m.recipients = {recipients[i]};
-        m.content = absl::StrCat("Subject: site ", i, "\r\n\r\nbody\r\n");
-        return m;
-      },
-      recipients.size());
-  ASSERT_TRUE(injected.ok()) << injected.status();
-  ASSERT_EQ(injected->accepted, recipients.size());
+  auto accepted = test_support::InjectEach((*volleyd)->smtp_port(), recipients, 8);
+  ASSERT_TRUE(accepted.ok()) << accepted.status();
+  ASSERT_EQ(*accepted, recipients.size());
 
   auto entries = test_support::WaitForFinalRecords(log_path, recipients, absl::Seconds(60));
   ASSERT_TRUE(entries.ok()) << entries.status();

@@ -30,48 +30,47 @@ bool ProviderMatches(const ProviderMatch& match, absl::string_view domain,
   return false;
 }
 
+SharedLimitSpec Connections(std::string name, int limit) {
+  SharedLimitSpec spec;
+  spec.kind = SharedLimitSpec::Kind::kConnections;
+  spec.name = std::move(name);
+  spec.connections = limit;
+  return spec;
+}
+
+SharedLimitSpec RateSpec(SharedLimitSpec::Kind kind, std::string name, const Rate& rate) {
+  SharedLimitSpec spec;
+  spec.kind = kind;
+  spec.name = std::move(name);
+  spec.rate = rate;
+  return spec;
+}
+
 // The provider's own limits, each one budget for every site it takes.
 void AddProviderLimits(const ShapingProvider& provider, std::vector<SharedLimitSpec>& shared) {
   ShapingConfig own;
   provider.layer.ApplyTo(own);
   const std::string prefix = absl::StrCat("provider:", provider.name, " ");
   if (provider.layer.Sets("connection_limit")) {
-    SharedLimitSpec spec;
-    spec.kind = SharedLimitSpec::Kind::kConnections;
-    spec.name = absl::StrCat(prefix, "connection_limit");
-    spec.connections = own.connection_limit;
-    shared.push_back(std::move(spec));
+    shared.push_back(Connections(prefix + "connection_limit", own.connection_limit));
   }
   if (provider.layer.Sets("max_message_rate") && own.max_message_rate.has_value()) {
-    SharedLimitSpec spec;
-    spec.kind = SharedLimitSpec::Kind::kMessageRate;
-    spec.name = absl::StrCat(prefix, "max_message_rate");
-    spec.rate = *own.max_message_rate;
-    shared.push_back(std::move(spec));
+    shared.push_back(RateSpec(SharedLimitSpec::Kind::kMessageRate, prefix + "max_message_rate",
+                              *own.max_message_rate));
   }
   if (provider.layer.Sets("max_connection_rate") && own.max_connection_rate.has_value()) {
-    SharedLimitSpec spec;
-    spec.kind = SharedLimitSpec::Kind::kConnectionRate;
-    spec.name = absl::StrCat(prefix, "max_connection_rate");
-    spec.rate = *own.max_connection_rate;
-    shared.push_back(std::move(spec));
+    shared.push_back(RateSpec(SharedLimitSpec::Kind::kConnectionRate,
+                              prefix + "max_connection_rate", *own.max_connection_rate));
   }
 }
 
 void AddNamedLimits(const ShapingConfig& config, std::vector<SharedLimitSpec>& shared) {
   for (const auto& [name, limit] : config.additional_connection_limits) {
-    SharedLimitSpec spec;
-    spec.kind = SharedLimitSpec::Kind::kConnections;
-    spec.name = absl::StrCat("additional:", name, " connections");
-    spec.connections = limit;
-    shared.push_back(std::move(spec));
+    shared.push_back(Connections(absl::StrCat("additional:", name, " connections"), limit));
   }
   for (const auto& [name, rate] : config.additional_message_rate_throttles) {
-    SharedLimitSpec spec;
-    spec.kind = SharedLimitSpec::Kind::kMessageRate;
-    spec.name = absl::StrCat("additional:", name, " messages");
-    spec.rate = rate;
-    shared.push_back(std::move(spec));
+    shared.push_back(RateSpec(SharedLimitSpec::Kind::kMessageRate,
+                              absl::StrCat("additional:", name, " messages"), rate));
   }
 }
 

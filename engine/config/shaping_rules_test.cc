@@ -131,7 +131,13 @@ TEST(ShapingRules, MergeOrderLayerByLayer) {
     for (const ShapingLayer* layer : applied) tables.push_back(layer->table);
     EXPECT_EQ(tables, c.tables) << c.name;
   }
-  // Every layer's own key survives the ones after it.
+}
+
+TEST(ShapingRules, EveryLayersOwnKeySurvivesTheOnesAfterIt) {
+  absl::StatusOr<Config> config = ParseConfig(kLayers, kOrigin);
+  ASSERT_TRUE(config.ok()) << config.status();
+  const ShapingRules& rules = config->shaping;
+  const std::vector<std::string> google_mx = {"alt1.aspmx.l.google.com", "aspmx.l.google.com"};
   const ShapingConfig all = rules.Resolve("gmail.com", google_mx, "ip1");
   EXPECT_EQ(all.max_recipients_per_batch, 11);
   EXPECT_EQ(all.egress_pool, "pool");
