@@ -64,7 +64,9 @@ class ShapingPriority : public ::testing::Test {
                           "\r\nSubject: ", i, "\r\n\r\nbody\r\n");
     });
     EXPECT_TRUE(accepted.ok()) << accepted.status();
-    if (accepted.ok()) EXPECT_EQ(*accepted, recipients.size());
+    if (accepted.ok()) {
+      EXPECT_EQ(*accepted, recipients.size());
+    }
     return recipients;
   }
 

@@ -87,7 +87,9 @@ class ShapingRates : public ::testing::Test {
     for (int i = 0; i < n; ++i) recipients.push_back(absl::StrCat("u", i, "@rate.test"));
     auto accepted = test_support::InjectEach(volleyd_->smtp_port(), recipients);
     EXPECT_TRUE(accepted.ok()) << accepted.status();
-    if (accepted.ok()) EXPECT_EQ(*accepted, recipients.size());
+    if (accepted.ok()) {
+      EXPECT_EQ(*accepted, recipients.size());
+    }
     auto entries = test_support::WaitForFinalRecords(log_path_, recipients, timeout);
     EXPECT_TRUE(entries.ok()) << entries.status();
     if (entries.ok()) {
