@@ -96,6 +96,19 @@ std::vector<RecipientPtr> ReadyQueue::TakeTransaction(int max) {
 
 void ReadyQueue::ForEachUpcoming(size_t messages, const std::function<void(QueuedRecipient&)>& fn) {
   size_t seen = 0;
+  if (levels_.size() == 1 && levels_.begin()->second.turn.size() == 1) {
+    // One lane (the common case: one tenant at one priority): its front, in order.
+    queue::MessageId current = 0;
+    for (RecipientPtr& r : levels_.begin()->second.turn.front()->recipients) {
+      if (seen == 0 || r->message->id != current) {
+        if (seen == messages) break;
+        ++seen;
+        current = r->message->id;
+      }
+      fn(*r);
+    }
+    return;
+  }
   for (auto& [priority, level] : levels_) {
     // The lanes' fronts in turn order, one message each round.
     struct Cursor {

@@ -96,9 +96,11 @@ void SiteQueue::Pump() {
   if (shutting_down_ || route_ == nullptr) return;
   // A shared budget that sites wait for (here or elsewhere) gets back the slots idle
   // connections hold.
-  pool_.QuitIdleIf([this](const DeliveryConnection& c) {
-    return shaper_.Contended(c.options().egress_source_index);
-  });
+  if (shaper_.has_shared_limits()) {
+    pool_.QuitIdleIf([this](const DeliveryConnection& c) {
+      return shaper_.Contended(c.options().egress_source_index);
+    });
+  }
   if (ready_.empty()) return;
   const absl::Time now = services_->clock->Now();
   // Work goes to idle connections first, as soon as the message's body is at hand.

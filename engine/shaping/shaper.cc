@@ -30,7 +30,9 @@ void Shaper::set_limits(const std::vector<config::ShapingConfig>* by_source) {
   if (by_source == limits_) return;
   limits_ = by_source;
   paths_.resize(by_source->size());
+  has_shared_ = false;
   for (size_t i = 0; i < paths_.size(); ++i) {
+    has_shared_ = has_shared_ || !(*by_source)[i].shared_limits.empty();
     Follow((*by_source)[i].max_message_rate, kMessageRate, paths_[i].message_rate);
     Follow((*by_source)[i].max_connection_rate, kConnectionRate, paths_[i].connection_rate);
   }

@@ -64,6 +64,8 @@ class Shaper {
   // True when a shared budget that connections from `source` hold a slot of is contended
   // (sites wait for slots): an idle connection from there should close.
   bool Contended(int source) const;
+  // True when some source's limits name a shared budget (else Contended is always false).
+  bool has_shared_limits() const { return has_shared_; }
 
   // The sum of the sources' connection limits: the most connections the site may have.
   int connection_limit() const;
@@ -96,6 +98,7 @@ class Shaper {
   size_t next_source_ = 0;  // round-robin over the sources
   SharedLimits* shared_ = nullptr;
   Waker waker_;
+  bool has_shared_ = false;
 };
 
 }  // namespace volley::shaping
