@@ -31,7 +31,10 @@ void Shaper::set_limits(const std::vector<config::ShapingConfig>* by_source) {
   limits_ = by_source;
   paths_.resize(by_source->size());
   has_shared_ = false;
+  connection_limit_ = 0;
   for (size_t i = 0; i < paths_.size(); ++i) {
+    connection_limit_ += std::min((*by_source)[i].connection_limit,
+                                  std::numeric_limits<int>::max() - connection_limit_);
     has_shared_ = has_shared_ || !(*by_source)[i].shared_limits.empty();
     Follow((*by_source)[i].max_message_rate, kMessageRate, paths_[i].message_rate);
     Follow((*by_source)[i].max_connection_rate, kConnectionRate, paths_[i].connection_rate);
@@ -53,10 +56,7 @@ Admission Shaper::PathAllows(int source, absl::Time now) const {
     // Until a connection closes, which the site notices by itself.
     return Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit);
   }
-  if (path.connection_rate.has_value() && path.connection_rate->Available(now) == 0) {
-    Throttle probe = *path.connection_rate;
-    return probe.TryTake(now);
-  }
+  if (path.connection_rate.has_value()) return path.connection_rate->Peek(now);
   return Admission::Go();
 }
 
@@ -141,7 +141,10 @@ Admission Shaper::AdmitTransaction(int source, int transactions) const {
 
 Admission Shaper::AdmitMessage(int source, absl::Time now) {
   std::optional<Throttle>& rate = paths_[source].message_rate;
-  if (rate.has_value() && rate->Available(now) == 0) return rate->TryTake(now);
+  if (!has_shared_) return rate.has_value() ? rate->TryTake(now) : Admission::Go();
+  if (rate.has_value()) {
+    if (const Admission path = rate->Peek(now); !path.go()) return path;
+  }
   const Admission shared = TakeShared(source, now, /*connection=*/false, nullptr);
   if (!shared.go()) return shared;
   if (rate.has_value()) rate->TryTake(now);
@@ -162,9 +165,7 @@ Admission Shaper::NextMessage(absl::Time now) const {
   std::optional<Admission> earliest;
   for (const Path& path : paths_) {
     if (!path.message_rate.has_value()) return Admission::Go();
-    // A copy answers without taking.
-    Throttle probe = *path.message_rate;
-    const Admission admission = probe.TryTake(now);
+    const Admission admission = path.message_rate->Peek(now);
     if (admission.go()) return admission;
     if (!earliest.has_value() || admission.not_before() < earliest->not_before()) {
       earliest = admission;
@@ -177,18 +178,10 @@ bool Shaper::Contended(int source) const {
   if (shared_ == nullptr || source >= static_cast<int>(paths_.size())) return false;
   for (const std::vector<std::string>& names : paths_[source].held) {
     for (const std::string& name : names) {
-      if (shared_->contended(name, this)) return true;
+      if (shared_->contended(name)) return true;
     }
   }
   return false;
-}
-
-int Shaper::connection_limit() const {
-  int total = 0;
-  for (const config::ShapingConfig& limits : *limits_) {
-    total += std::min(limits.connection_limit, std::numeric_limits<int>::max() - total);
-  }
-  return total;
 }
 
 }  // namespace volley::shaping

@@ -68,7 +68,7 @@ class Shaper {
   bool has_shared_limits() const { return has_shared_; }
 
   // The sum of the sources' connection limits: the most connections the site may have.
-  int connection_limit() const;
+  int connection_limit() const { return connection_limit_; }
   int max_recipients_per_batch(int source) const {
     return (*limits_)[source].max_recipients_per_batch;
   }
@@ -99,6 +99,7 @@ class Shaper {
   SharedLimits* shared_ = nullptr;
   Waker waker_;
   bool has_shared_ = false;
+  int connection_limit_ = 0;  // the sources' connection limits, summed
 };
 
 }  // namespace volley::shaping

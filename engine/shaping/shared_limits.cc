@@ -118,11 +118,13 @@ void SharedLimits::OnContended(const std::string& name, bool contended) {
   for (const auto& [holder, entry] : lease.holders) WakeLater(entry.second);
 }
 
-bool SharedLimits::contended(const std::string& name, const void* holder) const {
+bool SharedLimits::contended(const std::string& name) const {
+  // Also for a site that waits itself: it is asked only about connections it keeps idle, which
+  // it does not need now, and its own ask may be stale (its work went out on the others). A
+  // site that kept them because it waits could hold slots from everyone for a whole
+  // idle_timeout.
   auto it = connection_leases_.find(name);
-  // A site that waits itself has work for its connections: it keeps them.
-  return it != connection_leases_.end() && it->second.contended &&
-         !it->second.asking.contains(holder);
+  return it != connection_leases_.end() && it->second.contended;
 }
 
 int SharedLimits::connections_in_use(const std::string& name) const {
@@ -237,8 +239,7 @@ void SharedLimits::OwnerAskEvents(int from, const config::SharedLimitSpec& spec,
   if (grant > 0) {
     throttle.TryTake(now, grant);
   } else {
-    Throttle probe = throttle;
-    not_before = probe.TryTake(now).not_before();
+    not_before = throttle.Peek(now).not_before();
   }
   post_(from, [name = spec.name, grant, not_before](SharedLimits& s) {
     s.OnEventsGranted(name, grant, not_before);

@@ -73,9 +73,9 @@ class SharedLimits {
   Admission AcquireConnection(const config::SharedLimitSpec& spec, const void* holder,
                               const Waker& waker);
   void ReleaseConnection(const std::string& name, const void* holder);
-  // True while asks for slots of `name` wait at the owner, other than `holder`'s own: holders
-  // should close the connections they keep idle.
-  bool contended(const std::string& name, const void* holder) const;
+  // True while asks for slots of `name` wait at the owner: holders should close the
+  // connections they keep idle.
+  bool contended(const std::string& name) const;
 
   // One event of a rate budget (kMessageRate, kConnectionRate). A "go" spends it.
   Admission TakeEvent(const config::SharedLimitSpec& spec, absl::Time now, const Waker& waker);

@@ -4,15 +4,25 @@
 
 namespace volley::shaping {
 
-Admission Throttle::TryTake(absl::Time now, uint64_t n) {
+Admission Throttle::Check(absl::Time now, uint64_t n, absl::Time* new_tat) const {
   if (n > rate_.max_burst) return Admission::NotBefore(absl::InfiniteFuture(), limit_);
   const absl::Duration interval = rate_.interval();
-  const absl::Time base = std::max(tat_, now);
-  const absl::Time new_tat = base + interval * static_cast<int64_t>(n);
-  const absl::Time allowed_at = new_tat - interval * static_cast<int64_t>(rate_.max_burst);
+  *new_tat = std::max(tat_, now) + interval * static_cast<int64_t>(n);
+  const absl::Time allowed_at = *new_tat - interval * static_cast<int64_t>(rate_.max_burst);
   if (now < allowed_at) return Admission::NotBefore(allowed_at, limit_);
-  tat_ = new_tat;
   return Admission::Go();
+}
+
+Admission Throttle::TryTake(absl::Time now, uint64_t n) {
+  absl::Time new_tat;
+  const Admission admission = Check(now, n, &new_tat);
+  if (admission.go()) tat_ = new_tat;
+  return admission;
+}
+
+Admission Throttle::Peek(absl::Time now, uint64_t n) const {
+  absl::Time new_tat;
+  return Check(now, n, &new_tat);
 }
 
 uint64_t Throttle::Available(absl::Time now) const {

@@ -24,6 +24,8 @@ class Throttle {
   // Takes `n` events if the rate allows them at `now`; otherwise takes nothing and says when it
   // would (never, for more than max_burst at once).
   Admission TryTake(absl::Time now, uint64_t n = 1);
+  // What TryTake would answer, taking nothing.
+  Admission Peek(absl::Time now, uint64_t n = 1) const;
   // How many events could be taken at `now`.
   uint64_t Available(absl::Time now) const;
   // Returns `n` events taken but not used (a lease given back), as if they had not been taken.
@@ -35,6 +37,9 @@ class Throttle {
   const config::Rate& rate() const { return rate_; }
 
  private:
+  // The TAT after taking `n` at `now`, or the admission that refuses them.
+  Admission Check(absl::Time now, uint64_t n, absl::Time* new_tat) const;
+
   config::Rate rate_;
   absl::string_view limit_;
   absl::Time tat_ = absl::InfinitePast();

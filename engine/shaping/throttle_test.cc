@@ -18,7 +18,10 @@ const absl::Time kStart = absl::FromUnixSeconds(1'000'000);
 
 TEST(Throttle, WithoutMaxBurstTheQuotaMaySpendAtOnce) {
   Throttle throttle(RateOf("10/s"), "max_message_rate");
+  // Peeking takes nothing.
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(throttle.Peek(kStart).go());
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(throttle.TryTake(kStart).go()) << i;
+  EXPECT_EQ(throttle.Peek(kStart).not_before(), kStart + absl::Milliseconds(100));
   const Admission refused = throttle.TryTake(kStart);
   ASSERT_FALSE(refused.go());
   EXPECT_EQ(refused.not_before(), kStart + absl::Milliseconds(100));
