@@ -6,13 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/arrival_times.h"
 #include "tests/support/delivery_log.h"
 #include "tests/support/inject_each.h"
 #include "tests/support/smtp_sink.h"
@@ -40,10 +40,7 @@ class ShapingLimits : public ::testing::Test {
     sink_options.addresses = addresses;
     sink_options.record = true;
     sink_options.reply_delay = absl::Milliseconds(5);
-    sink_options.on_message = [this](const bench::ReceivedMessage&) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      arrivals_.push_back(absl::Now());
-    };
+    sink_options.on_message = [this](const bench::ReceivedMessage&) { arrivals_.Add(); };
     auto sink = test_support::SmtpSink::Start(sink_options);
     ASSERT_TRUE(sink.ok()) << sink.status();
     sink_ = *std::move(sink);
@@ -92,17 +89,9 @@ class ShapingLimits : public ::testing::Test {
     return *entries;
   }
 
-  std::vector<absl::Time> Arrivals() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<absl::Time> sorted = arrivals_;
-    std::sort(sorted.begin(), sorted.end());
-    return sorted;
-  }
-
   std::string dir_;
   std::string log_path_;
-  std::mutex mutex_;
-  std::vector<absl::Time> arrivals_;
+  test_support::ArrivalTimes arrivals_;
   std::unique_ptr<test_support::SmtpSink> sink_;
   std::unique_ptr<test_support::UnboundServer> unbound_;
   std::unique_ptr<VolleydProcess> volleyd_;
@@ -162,17 +151,13 @@ TEST_F(ShapingLimits, ProviderMessageRateHoldsAcrossShards) {
   StartVolleyd(absl::StrCat(kNoRates, "[shaping.provider.\"prov\"]\nmatch = [\"MXSuffix=.test\"]\n",
                             "max_message_rate = \"100/s,max_burst=10\"\n"));
   Deliver(domains, 100);
-  const std::vector<absl::Time> arrivals = Arrivals();
+  const std::vector<absl::Time> arrivals = arrivals_.Sorted();
   ASSERT_EQ(arrivals.size(), 400u);
   const double seconds = absl::ToDoubleSeconds(arrivals.back() - arrivals[9]);
   const double rate = (400 - 10) / seconds;
   // Events leased to a shard are spent within SharedLimits::kRateLeaseTtl (50 ms = 5 intervals)
   // of being granted; the network adds a little.
-  size_t most = 0;
-  for (size_t begin = 0, end = 0; end < arrivals.size(); ++end) {
-    while (arrivals[end] - arrivals[begin] >= absl::Seconds(1)) ++begin;
-    most = std::max(most, end - begin + 1);
-  }
+  const size_t most = test_support::MostInAnyWindow(arrivals, absl::Seconds(1));
   std::cout << "provider 100/s over 4 sites: " << rate << " msg/s, at most " << most
             << " in any second\n";
   EXPECT_LE(rate, 100 * 1.1);

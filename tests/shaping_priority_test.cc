@@ -5,13 +5,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/arrival_times.h"
 #include "tests/support/delivery_log.h"
 #include "tests/support/inject_each.h"
 #include "tests/support/smtp_sink.h"
@@ -33,10 +33,8 @@ class ShapingPriority : public ::testing::Test {
     std::filesystem::create_directories(dir_);
     test_support::SinkOptions sink_options;
     sink_options.on_message = [this](const bench::ReceivedMessage& m) {
-      std::lock_guard<std::mutex> lock(mutex_);
       // Tenant A's recipients are a<i>@prio.test.
-      const bool bulk = !m.recipients.empty() && m.recipients[0][0] == 'a';
-      (bulk ? bulk_arrivals_ : other_arrivals_).push_back(absl::Now());
+      if (!m.recipients.empty() && m.recipients[0][0] == 'a') bulk_.Add();
     };
     auto sink = test_support::SmtpSink::Start(sink_options);
     ASSERT_TRUE(sink.ok()) << sink.status();
@@ -93,22 +91,14 @@ class ShapingPriority : public ::testing::Test {
 
   // The backlog's rate at the sink over the last `window`.
   double BulkRate(absl::Duration window) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const absl::Time end = absl::Now();
-    const int64_t n = std::count_if(bulk_arrivals_.begin(), bulk_arrivals_.end(),
-                                    [&](absl::Time t) { return t > end - window; });
-    return static_cast<double>(n) / absl::ToDoubleSeconds(window);
+    return static_cast<double>(bulk_.CountSince(absl::Now() - window)) /
+           absl::ToDoubleSeconds(window);
   }
-  size_t bulk_delivered() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    return bulk_arrivals_.size();
-  }
+  size_t bulk_delivered() { return bulk_.size(); }
 
   std::string dir_;
   std::string log_path_;
-  std::mutex mutex_;
-  std::vector<absl::Time> bulk_arrivals_;
-  std::vector<absl::Time> other_arrivals_;
+  test_support::ArrivalTimes bulk_;  // tenant A's messages at the sink
   std::unique_ptr<test_support::SmtpSink> sink_;
   std::unique_ptr<VolleydProcess> volleyd_;
 };

@@ -4,13 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/support/arrival_times.h"
 #include "tests/support/delivery_log.h"
 #include "tests/support/inject_each.h"
 #include "tests/support/smtp_sink.h"
@@ -19,38 +19,9 @@
 namespace volley {
 namespace {
 
+using test_support::MostInAnyWindow;
 using test_support::TestTempDir;
 using test_support::VolleydProcess;
-
-// Times of events seen on sink threads.
-class Arrivals {
- public:
-  void Add() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    times_.push_back(absl::Now());
-  }
-  std::vector<absl::Time> Sorted() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<absl::Time> times = times_;
-    std::sort(times.begin(), times.end());
-    return times;
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<absl::Time> times_;
-};
-
-// The most events in any window of `width` (half-open, as the throttle's bound is stated).
-size_t MostInAnyWindow(const std::vector<absl::Time>& sorted, absl::Duration width) {
-  size_t most = 0;
-  size_t begin = 0;
-  for (size_t end = 0; end < sorted.size(); ++end) {
-    while (sorted[end] - sorted[begin] >= width) ++begin;
-    most = std::max(most, end - begin + 1);
-  }
-  return most;
-}
 
 class ShapingRates : public ::testing::Test {
  protected:
@@ -102,8 +73,8 @@ class ShapingRates : public ::testing::Test {
 
   std::string dir_;
   std::string log_path_;
-  Arrivals messages_;
-  Arrivals connections_;
+  test_support::ArrivalTimes messages_;
+  test_support::ArrivalTimes connections_;
   std::unique_ptr<test_support::SmtpSink> sink_;
   std::unique_ptr<VolleydProcess> volleyd_;
 };
