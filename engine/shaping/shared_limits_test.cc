@@ -96,7 +96,9 @@ TEST_F(SharedLimitsTest, ConnectionSlotsNeverExceedTheLimitAcrossShards) {
   // The budget is contended: the shards with holders are told (their sites close what they
   // keep idle, a waiting site too: its ask may be stale).
   for (Site& site : sites) {
-    if (site.open > 0) EXPECT_TRUE(shards_[site.shard]->contended(spec.name)) << site.shard;
+    if (site.open > 0) {
+      EXPECT_TRUE(shards_[site.shard]->contended(spec.name)) << site.shard;
+    }
   }
   // Slots go back one by one; each reaches the site that asked first, on whichever shard.
   for (int i = 0; i < 12; ++i) {

@@ -470,6 +470,16 @@ absl::Status PostfixServer::WaitReady() {
     // A polite end, so that the log shows no lost connection.
     const ssize_t ignored = write(sock.get(), "QUIT\r\n", 6);
     (void)ignored;
+    // Ready includes the log: the master's first line reaches maillog through postlogd, which
+    // may still be starting when smtpd already answers (a server stopped at once could
+    // otherwise leave an empty log).
+    while (!absl::StrContains(ReadFile(log_path()), "daemon started")) {
+      if (absl::Now() >= deadline) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "Postfix on ", address(), " greeted but logged no \"daemon started\"; ", LogTail()));
+      }
+      SleepBriefly();
+    }
     return absl::OkStatus();
   }
   return absl::DeadlineExceededError(
