@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 #include <string_view>
 #include <utility>
 
@@ -67,6 +68,9 @@ void ParseRoot(const toml::table& root, ConfigParser& parser, Config& config) {
     const toml::table* table = parser.ExpectTable(value, what);
     if (table == nullptr) continue;
     section->parse(*table, parser, config);
+    std::ostringstream text;
+    text << *table;
+    config.tables[name] = text.str();
   }
 }
 

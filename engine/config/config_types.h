@@ -104,6 +104,10 @@ struct Config {
   absl::flat_hash_map<std::string, EgressPool> egress_pools;
   // Recipient domain (lower-cased) -> smarthost.
   absl::flat_hash_map<std::string, Route> routes;
+  // Each top-level table of the file as toml++ prints it back (a canonical form: comments,
+  // spacing and key order do not count), so that a reload can tell which tables changed. Empty
+  // for the embedded defaults.
+  absl::flat_hash_map<std::string, std::string> tables;
 
   // The config with every default filled in (what `volleyd` runs on without --config).
   static Config Defaults();

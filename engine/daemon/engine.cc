@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/base/logging.h"
+#include "engine/config/reload.h"
 #include "engine/daemon/worker.h"
 #include "engine/delivery/context.h"
 #include "engine/delivery/delivery_shard.h"
@@ -32,6 +33,8 @@ constexpr absl::Duration kLoaderInterval = absl::Seconds(1);
 class Engine::Impl {
  public:
   config::Config config;
+  // What delivery follows: `config`, or the last reload of it (its reloadable tables).
+  std::shared_ptr<const config::Config> live;
   std::unique_ptr<queue::Spool> spool;
   std::unique_ptr<events::DeliveryLog> log;
   std::unique_ptr<metrics::EngineMetrics> metrics;
@@ -61,6 +64,7 @@ class Engine::Impl {
 absl::Status Engine::Impl::Assemble(const config::Config& config_in,
                                     std::unique_ptr<queue::Spool> spool_in) {
   config = config_in;
+  live = std::shared_ptr<const config::Config>(std::shared_ptr<void>(), &config);
   spool = std::move(spool_in);
   absl::StatusOr<std::unique_ptr<events::DeliveryLog>> opened =
       events::DeliveryLog::Open(config.server.log);
@@ -232,6 +236,18 @@ void Engine::Stop(absl::Duration grace) {
   impl_->io_pool.reset();
   if (impl_->writer != nullptr) impl_->writer->Stop();
   if (impl_->log != nullptr) impl_->log->Flush();
+}
+
+Engine::ReloadReport Engine::Reload(config::Config loaded) {
+  config::ReloadPlan plan = config::PlanReload(*impl_->live, std::move(loaded));
+  ReloadReport report{std::move(plan.applied), std::move(plan.need_restart)};
+  if (report.applied.empty() || impl_->stopped) return report;
+  impl_->live = std::make_shared<const config::Config>(std::move(plan.config));
+  for (size_t i = 0; i < impl_->router->size(); ++i) {
+    impl_->router->Post(
+        i, [config = impl_->live](delivery::DeliveryShard& shard) { shard.Reconfigure(config); });
+  }
+  return report;
 }
 
 void Engine::ReopenLog() { impl_->log->Reopen(); }

@@ -30,6 +30,16 @@ class Engine {
   // queued), the spool is flushed and closed. Blocks until done. Idempotent.
   void Stop(absl::Duration grace = absl::Seconds(10));
 
+  // SIGHUP: delivery follows the [shaping], [routes] and [egress] tables of `loaded` (a file
+  // parsed and checked whole) from the next connection or transaction on; connections stay open
+  // and queued mail stays queued. The other tables keep what the engine started with. Returns
+  // the tables that changed: applied, and those that need a restart.
+  struct ReloadReport {
+    std::vector<std::string> applied;
+    std::vector<std::string> need_restart;
+  };
+  ReloadReport Reload(config::Config loaded);
+
   // Reopens the delivery log file (after logrotate moved it).
   void ReopenLog();
 

@@ -55,6 +55,34 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
   return true;
 }
 
+// SIGHUP: re-reads the file; one with any error is refused whole and the running config stays.
+void Reload(const std::string& config_path, volley::Engine& engine) {
+  if (config_path.empty()) {
+    LOG(WARNING) << "SIGHUP: running on the embedded defaults, there is no file to reload";
+    return;
+  }
+  absl::StatusOr<volley::config::Config> loaded = volley::config::LoadConfigFile(config_path);
+  if (!loaded.ok()) {
+    LOG(ERROR) << "SIGHUP: " << config_path << " refused, the running configuration stays:\n"
+               << loaded.status().message();
+    return;
+  }
+  const volley::Engine::ReloadReport report = engine.Reload(*std::move(loaded));
+  auto tables = [](const std::vector<std::string>& names) {
+    return names.empty() ? std::string("none")
+                         : absl::StrCat("[", absl::StrJoin(names, "], ["), "]");
+  };
+  // One line (one write), so that whoever waits for the answer reads all of it.
+  std::string message =
+      absl::StrCat("SIGHUP: reloaded ", config_path, ": applied ", tables(report.applied));
+  if (!report.need_restart.empty()) {
+    absl::StrAppend(&message, "; ", tables(report.need_restart),
+                    " changed but take effect only at the next start (a reload applies "
+                    "[shaping], [routes] and [egress])");
+  }
+  LOG(INFO) << message;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,8 +145,7 @@ int main(int argc, char** argv) {
       continue;
     }
     if (signal_number == SIGHUP) {
-      LOG(WARNING) << "SIGHUP: configuration reload is not supported yet; restart to apply "
-                      "changes";
+      Reload(flags.config_path, **engine);
       continue;
     }
     LOG(INFO) << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") << ": stopping";

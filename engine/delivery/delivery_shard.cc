@@ -51,7 +51,8 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
   services_.loop = shard->loop();
   services_.shard = shard->index();
   services_.clock = context.clock;
-  services_.config = context.config;
+  // Not owned: the engine's config outlives the shards (reloaded ones are shared).
+  services_.config = std::shared_ptr<const config::Config>(std::shared_ptr<void>(), context.config);
   services_.recorder = &recorder_;
   services_.bodies = &bodies_;
   services_.shared_limits = &shared_limits_;
@@ -63,6 +64,9 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
   services_.send_to_site = [this](std::shared_ptr<const SiteRoute> site,
                                   std::vector<RecipientPtr> recipients) {
     SendToSite(std::move(site), std::move(recipients));
+  };
+  services_.send_to_domains = [this](std::vector<RecipientPtr> recipients) {
+    Dispatch(*router_, std::move(recipients));
   };
   services_.on_site_idle = [this] { MaybeFinishShutdown(); };
   bodies_.set_after_load([this] { MaybeFinishShutdown(); });
@@ -170,6 +174,12 @@ void DeliveryShard::AddToSite(std::shared_ptr<const SiteRoute> site,
                               std::vector<RecipientPtr> recipients) {
   DCHECK(thread_.InLoopThread());
   if (shutting_down_) return;
+  if (site->config != services_.config) {
+    // Resolved before this shard's reload: the domains resolve again under the new config
+    // (their shards have the reload queued before these recipients, or have done it).
+    Dispatch(*router_, std::move(recipients));
+    return;
+  }
   const std::string& key = site->key;
   Site(key).Add(std::move(site), std::move(recipients));
 }
@@ -195,6 +205,13 @@ void DeliveryShard::SweepIdleQueues() {
   for (auto& [key, site] : sites_) site->ExpireReady();
   absl::erase_if(domains_, [](const auto& entry) { return entry.second->Idle(); });
   absl::erase_if(sites_, [](const auto& entry) { return entry.second->Idle(); });
+}
+
+void DeliveryShard::Reconfigure(std::shared_ptr<const config::Config> config) {
+  DCHECK(thread_.InLoopThread());
+  services_.config = std::move(config);
+  for (auto& [name, domain] : domains_) domain->Reconfigure();
+  for (auto& [key, site] : sites_) site->Reconfigure();
 }
 
 void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> done) {

@@ -63,6 +63,11 @@ class DeliveryShard {
   // On the site's owner: the recipients join the site's queue.
   void AddToSite(std::shared_ptr<const SiteRoute> site, std::vector<RecipientPtr> recipients);
 
+  // A reload (SIGHUP): from now on delivery follows `config`. Domains resolve their routes and
+  // limits again, sites take their new limits for the next connection or transaction (open
+  // connections stay), and ready recipients whose site the new config changed move to it.
+  void Reconfigure(std::shared_ptr<const config::Config> config);
+
   // Stops delivering: idle connections quit, transactions in flight get `grace` to finish,
   // then everything is closed. `done` runs on the loop thread once nothing is left in flight;
   // the shard may be destroyed after it returns, but not from inside it.

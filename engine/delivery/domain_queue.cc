@@ -1,37 +1,16 @@
 #include "engine/delivery/domain_queue.h"
 
-#include <algorithm>
 #include <utility>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "engine/base/net_address.h"
 #include "engine/smtp/local_replies.h"
 
 namespace volley::delivery {
-namespace {
-
-const config::Route* RouteFor(const config::Config& config, const std::string& domain) {
-  auto it = config.routes.find(domain);
-  return it == config.routes.end() ? nullptr : &it->second;
-}
-
-// Routed domains share a queue when they go to the same host the same way.
-std::string RouteKey(const config::Route& route) {
-  std::string key = absl::StrCat("route:", route.host.ToString());
-  if (route.tls) absl::StrAppend(&key, "#tls=", config::TlsPolicyName(*route.tls));
-  if (!route.auth_user.empty()) absl::StrAppend(&key, "#auth=", route.auth_user);
-  return key;
-}
-
-}  // namespace
 
 DomainQueue::DomainQueue(const ShardServices* services, std::string domain)
     : services_(services),
       domain_(std::move(domain)),
-      route_(RouteFor(*services->config, domain_)),
-      own_site_(services->config->shaping.HasDomainTables(domain_)) {}
+      route_(RouteFor(*services->config, domain_)) {}
 
 DomainQueue::~DomainQueue() = default;
 
@@ -53,8 +32,12 @@ void DomainQueue::Flush() {
 }
 
 void DomainQueue::Resolve() {
-  auto on_result = liveness_.Guard([this](const dns::MxResult& result) {
+  auto on_result = liveness_.Guard([this, generation = generation_](const dns::MxResult& result) {
     resolving_ = false;
+    if (generation != generation_) {
+      Resolve();
+      return;
+    }
     OnResolved(result);
   });
   resolving_ = true;
@@ -77,39 +60,7 @@ void DomainQueue::Resolve() {
 void DomainQueue::OnResolved(const dns::MxResult& result) {
   switch (result.outcome) {
     case dns::MxOutcome::kOk: {
-      const config::Config& config = *services_->config;
-      auto site = std::make_shared<SiteRoute>();
-      const uint16_t port = route_ != nullptr ? route_->host.port : config.delivery.port;
-      for (const dns::MxHost& host : result.hosts) {
-        for (const std::string& address : host.addresses) {
-          site->targets.push_back(ConnectTarget{host.name, address, port});
-        }
-      }
-      if (route_ != nullptr) {
-        site->name = absl::StrCat("route:", route_->host.ToString());
-        site->key = RouteKey(*route_);
-      } else {
-        // Every MX host name, sorted (the resolver's site name): stable while a host briefly
-        // lacks an address.
-        site->name = result.site_name;
-        site->key = site->name;
-      }
-      std::vector<std::string> hosts;
-      for (const dns::MxHost& host : result.hosts)
-        hosts.push_back(absl::AsciiStrToLower(host.name));
-      site->shaping = ResolveShaping(hosts);
-      if (own_site_) {
-        site->key = absl::StrCat("domain:", domain_);
-      } else if (const std::string& provider = site->shaping->site.provider; !provider.empty()) {
-        // A provider may take a domain by its name: then the domains of this MX set that it
-        // does not take have other limits, and a queue of their own.
-        const config::ShapingProvider* by_hosts = config.shaping.ProviderFor("", hosts);
-        if (by_hosts == nullptr || by_hosts->name != provider) {
-          absl::StrAppend(&site->key, "#provider=", provider);
-        }
-      }
-      site->expires = result.expires;
-      site->route = route_;
+      std::shared_ptr<const SiteRoute> site = MakeSiteRoute(services_->config, domain_, result);
       if (site->targets.empty()) {
         FailPending(smtp::MakeLocalReply(smtp::LocalReply::kNoAddress, domain_),
                     bounce::BounceClass::kDNSFailure, /*permanent=*/false);
@@ -156,16 +107,13 @@ void DomainQueue::FailPending(const smtp::Reply& reply, bounce::BounceClass clas
   }
 }
 
-std::shared_ptr<const SiteShaping> DomainQueue::ResolveShaping(
-    const std::vector<std::string>& hosts) const {
-  const config::ShapingRules& rules = services_->config->shaping;
-  auto shaping = std::make_shared<SiteShaping>();
-  shaping->site = rules.Resolve(domain_, hosts, "");
-  shaping->pool = &services_->config->egress_pools.at(shaping->site.egress_pool);
-  for (const config::EgressSource& source : shaping->pool->sources) {
-    shaping->by_source.push_back(rules.Resolve(domain_, hosts, source.name));
-  }
-  return shaping;
+void DomainQueue::Reconfigure() {
+  DCHECK(thread_.InLoopThread());
+  route_ = RouteFor(*services_->config, domain_);
+  // Resolved again (from the resolver's cache) under the new config at the next Flush; an
+  // answer still on its way was asked for under the old one, and is asked for again.
+  site_.reset();
+  ++generation_;
 }
 
 void DomainQueue::BeginShutdown() { pending_.clear(); }

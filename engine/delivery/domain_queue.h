@@ -29,6 +29,8 @@ class DomainQueue {
   void Add(RecipientPtr recipient);
   // Resolves when needed, then passes the pending recipients on.
   void Flush();
+  // The shard switched to a reloaded config: the domain's route and site are looked up again.
+  void Reconfigure();
   // Drops what waits here (it stays in the spool).
   void BeginShutdown();
 
@@ -39,19 +41,17 @@ class DomainQueue {
  private:
   void Resolve();
   void OnResolved(const dns::MxResult& result);
-  // The limits of this domain at a site of `hosts` (lower-case MX host names).
-  std::shared_ptr<const SiteShaping> ResolveShaping(const std::vector<std::string>& hosts) const;
   // Ends every pending recipient with `reply` (bounce when permanent).
   void FailPending(const smtp::Reply& reply, bounce::BounceClass classification, bool permanent);
 
   const ShardServices* const services_;
   ThreadChecker thread_;
   const std::string domain_;
-  const config::Route* route_;
-  const bool own_site_;  // the domain has shaping tables of its own: it never shares a site
+  const config::Route* route_;  // in services_->config: what Resolve looks up
   std::vector<RecipientPtr> pending_;
   std::shared_ptr<const SiteRoute> site_;  // from the last successful resolution
   bool resolving_ = false;
+  int generation_ = 0;  // counts reconfigurations: an answer asked for before one is stale
   Liveness liveness_;
 };
 

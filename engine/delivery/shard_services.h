@@ -30,7 +30,10 @@ struct ShardServices {
   uv_loop_t* loop = nullptr;
   int shard = 0;  // the shard's index, for its metric slots
   Clock* clock = nullptr;
-  const config::Config* config = nullptr;
+  // The config delivery reads now: the one the engine started with, or the last one a reload
+  // (SIGHUP) switched this shard to. Read it at each use; what keeps a pointer into it holds
+  // this pointer too (SiteRoute::config).
+  std::shared_ptr<const config::Config> config;
   OutcomeRecorder* recorder = nullptr;
   BodyLoader* bodies = nullptr;
   shaping::SharedLimits* shared_limits = nullptr;  // the shared budgets' leases on this shard
@@ -42,6 +45,9 @@ struct ShardServices {
   // Hands recipients resolved to `site` to the shard that owns the site (maybe this one).
   std::function<void(std::shared_ptr<const SiteRoute> site, std::vector<RecipientPtr>)>
       send_to_site;
+  // Hands recipients back to their domains' queues (on their shards), to be resolved again: a
+  // reload gave them another site.
+  std::function<void(std::vector<RecipientPtr>)> send_to_domains;
   // A site has no connection left (the shard may be done shutting down).
   std::function<void()> on_site_idle;
 };

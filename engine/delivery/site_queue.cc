@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
 #include "engine/bounce/classifier.h"
@@ -27,8 +28,7 @@ SiteQueue::~SiteQueue() = default;
 
 void SiteQueue::Add(std::shared_ptr<const SiteRoute> route, std::vector<RecipientPtr> recipients) {
   DCHECK(thread_.InLoopThread());
-  route_ = std::move(route);
-  shaper_.set_limits(&route_->shaping->by_source);
+  UseRoute(std::move(route));
   for (RecipientPtr& r : recipients) {
     // Far from the front of its lane, a body is only memory: it is read again when its turn
     // comes.
@@ -39,6 +39,62 @@ void SiteQueue::Add(std::shared_ptr<const SiteRoute> route, std::vector<Recipien
     if (lane_size < kBodyWindow) added->body = std::move(body);
   }
   Pump();
+}
+
+void SiteQueue::Reconfigure() {
+  DCHECK(thread_.InLoopThread());
+  if (route_ == nullptr || shutting_down_) return;
+  // Each domain waiting here is made again under the new config from the resolution it came
+  // with; those whose site key changed (a route, a provider or tables of their own appeared or
+  // went) move on.
+  absl::flat_hash_map<std::string, std::shared_ptr<const SiteRoute>> remade;
+  std::shared_ptr<const SiteRoute> kept;
+  // A domain whose route host changed is resolved again, even when it keeps its queue.
+  auto same_host = [&](const std::string& domain) {
+    const config::Route* before = RouteFor(*route_->config, domain);
+    const config::Route* now = RouteFor(*services_->config, domain);
+    if (before == nullptr || now == nullptr) return before == now;
+    return before->host.host == now->host.host;
+  };
+  auto stays = [&](const std::string& domain) {
+    auto [it, inserted] = remade.try_emplace(domain);
+    if (inserted && same_host(domain)) {
+      it->second = MakeSiteRoute(services_->config, domain, route_->resolution);
+    }
+    if (it->second == nullptr || it->second->key != key_) return false;
+    if (kept == nullptr) kept = it->second;
+    return true;
+  };
+  std::vector<RecipientPtr> moved;
+  ready_.Filter([&](RecipientPtr& r) {
+    if (stays(r->domain)) return true;
+    moved.push_back(std::move(r));
+    return false;
+  });
+  if (kept != nullptr || stays(route_->domain)) UseRoute(std::move(kept));
+  if (!moved.empty()) services_->send_to_domains(std::move(moved));
+  Pump();
+}
+
+void SiteQueue::UseRoute(std::shared_ptr<const SiteRoute> route) {
+  if (route == route_) return;
+  const bool first = route_ == nullptr;
+  const bool same_targets = !first && route_->targets == route->targets;
+  const bool same_config = !first && route_->config == route->config;
+  route_ = std::move(route);
+  shaper_.set_limits(&route_->shaping->by_source);
+  if (first || (same_config && same_targets)) return;
+  if (!same_targets) check_targets_ = true;
+  // A reload may have taken a source from the pool or a host from the route (or a new answer
+  // a host from the MX set): connections from or to there are done once idle.
+  pool_.QuitIdleIf([this](const DeliveryConnection& c) { return !Current(c); });
+}
+
+bool SiteQueue::Current(const DeliveryConnection& connection) const {
+  if (!shaper_.HasSource(connection.options().egress_source_index)) return false;
+  if (!check_targets_) return true;
+  const ConnectTarget& target = connection.target();
+  return std::find(route_->targets.begin(), route_->targets.end(), target) != route_->targets.end();
 }
 
 bool SiteQueue::FrontReady() {
@@ -231,7 +287,10 @@ void SiteQueue::StartTransaction(DeliveryConnection* connection) {
 void SiteQueue::OnReady(DeliveryConnection* connection) {
   const absl::Time now = services_->clock->Now();
   const int source = connection->options().egress_source_index;
-  if (shutting_down_ || !shaper_.AdmitTransaction(source, connection->transactions()).go()) {
+  // A reload may have lowered the connection limit below what is open, or taken the source
+  // away: such a connection ends at its next transaction.
+  if (shutting_down_ || !shaper_.AdmitTransaction(source, connection->transactions()).go() ||
+      !Current(*connection) || shaper_.RetireIfOverLimit(source)) {
     connection->Quit();
     return;
   }

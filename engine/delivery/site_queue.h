@@ -38,6 +38,12 @@ class SiteQueue final : public ConnectionPool::Listener {
   // of one message arrive together, so they go out in one transaction.
   void Add(std::shared_ptr<const SiteRoute> route, std::vector<RecipientPtr> recipients);
 
+  // The shard switched to a reloaded config: the site takes its new limits (the next connection
+  // and transaction obey them; connections a smaller pool or limit leaves over quit when idle),
+  // and the ready recipients whose domain the new config sends elsewhere go back to their
+  // domains.
+  void Reconfigure();
+
   // Expires the ready recipients past max_age (called now and then by the shard).
   void ExpireReady();
 
@@ -63,6 +69,11 @@ class SiteQueue final : public ConnectionPool::Listener {
   // Recipients this far from the front of their lane do not keep their message body in memory.
   static constexpr size_t kBodyWindow = 1000;
 
+  // Takes the site's latest resolution: its hosts and limits.
+  void UseRoute(std::shared_ptr<const SiteRoute> route);
+  // False for a connection that the site's route no longer has a place for: from a source the
+  // pool lost, or to a host the route (or the domain's MX set) no longer lists.
+  bool Current(const DeliveryConnection& connection) const;
   // Expires what is past max_age at the front; true when the front recipient can be sent (its
   // body is loaded).
   bool FrontReady();
@@ -98,6 +109,7 @@ class SiteQueue final : public ConnectionPool::Listener {
   ThreadChecker thread_;
   std::shared_ptr<const SiteRoute> route_;  // the latest resolution that sent recipients here
   shaping::Shaper shaper_;                  // limits from route_
+  bool check_targets_ = false;  // route_'s hosts changed since the first: Current compares
   ConnectionPool pool_;
   ReadyQueue ready_;
   Timer wake_;  // a rate said "not before": Pump then

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "dns/resolver.h"
 #include "engine/config/config.h"
 
 namespace volley::delivery {
@@ -19,6 +20,10 @@ struct ConnectTarget {
   std::string host_name;  // MX host name (or the route host) for logs, SNI and verification
   std::string address;    // numeric IP
   uint16_t port = 25;
+
+  bool operator==(const ConnectTarget& other) const {
+    return address == other.address && port == other.port && host_name == other.host_name;
+  }
 };
 
 // The shaping of a site as its domain resolved it (config::ShapingRules::Resolve): for
@@ -26,7 +31,7 @@ struct ConnectTarget {
 struct SiteShaping {
   config::ShapingConfig site;                    // without source tables: pool, log records
   std::vector<config::ShapingConfig> by_source;  // index: the pool's sources
-  const config::EgressPool* pool = nullptr;      // points into the Config
+  const config::EgressPool* pool = nullptr;      // points into the route's config
 };
 
 struct SiteRoute {
@@ -40,9 +45,23 @@ struct SiteRoute {
   std::vector<ConnectTarget> targets;
   absl::Time expires = absl::InfiniteFuture();  // when the domain must be resolved again
   std::shared_ptr<const SiteShaping> shaping;
-  // Points into the process's Config, which outlives every shard.
   const config::Route* route = nullptr;  // null unless the domain has a [routes] entry
+  // The config this was made under, which `shaping->pool` and `route` point into: a reload
+  // (SIGHUP) switches the shards to a new one while routes made before it still hold the old.
+  std::shared_ptr<const config::Config> config;
+  // What it was made of (MakeSiteRoute), to make it again under a reloaded config.
+  std::string domain;
+  dns::MxResult resolution;
 };
+
+// What `domain`, resolved to `resolution` (kOk), sends to under `config`: the site's key, its
+// hosts and its limits. A domain with a [routes] entry was resolved for the route's host.
+std::shared_ptr<const SiteRoute> MakeSiteRoute(std::shared_ptr<const config::Config> config,
+                                               const std::string& domain,
+                                               const dns::MxResult& resolution);
+
+// The domain's [routes] entry in `config`, or null.
+const config::Route* RouteFor(const config::Config& config, const std::string& domain);
 
 }  // namespace volley::delivery
 

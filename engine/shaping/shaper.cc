@@ -29,6 +29,15 @@ void Follow(const std::optional<config::Rate>& rate, absl::string_view limit,
 void Shaper::set_limits(const std::vector<config::ShapingConfig>* by_source) {
   if (by_source == limits_) return;
   limits_ = by_source;
+  // Sources a reload took away give back the shared slots their connections hold; the
+  // connections themselves end when idle (HasSource).
+  for (size_t i = by_source->size(); i < paths_.size(); ++i) {
+    for (const std::vector<std::string>& names : paths_[i].held) {
+      for (const std::string& name : names) {
+        if (shared_ != nullptr) shared_->ReleaseConnection(name, this);
+      }
+    }
+  }
   paths_.resize(by_source->size());
   has_shared_ = false;
   connection_limit_ = 0;
@@ -126,6 +135,7 @@ void Shaper::ConnectionClosed(int source) {
   if (source >= static_cast<int>(paths_.size())) return;
   Path& path = paths_[source];
   if (path.open > 0) --path.open;
+  if (path.retiring > 0) --path.retiring;
   if (path.held.empty()) return;
   if (shared_ != nullptr) {
     for (const std::string& name : path.held.back()) shared_->ReleaseConnection(name, this);
@@ -133,13 +143,23 @@ void Shaper::ConnectionClosed(int source) {
   path.held.pop_back();
 }
 
+bool Shaper::RetireIfOverLimit(int source) {
+  if (!HasSource(source)) return true;
+  Path& path = paths_[source];
+  if (path.open - path.retiring <= (*limits_)[source].connection_limit) return false;
+  ++path.retiring;
+  return true;
+}
+
 Admission Shaper::AdmitTransaction(int source, int transactions) const {
+  if (!HasSource(source)) return Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit);
   if (transactions < (*limits_)[source].max_deliveries_per_connection) return Admission::Go();
   // This connection is done; a new one (if the site still has work) starts afresh.
   return Admission::NotBefore(absl::InfiniteFuture(), kDeliveriesPerConnection);
 }
 
 Admission Shaper::AdmitMessage(int source, absl::Time now) {
+  if (!HasSource(source)) return Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit);
   std::optional<Throttle>& rate = paths_[source].message_rate;
   if (!has_shared_) return rate.has_value() ? rate->TryTake(now) : Admission::Go();
   if (rate.has_value()) {

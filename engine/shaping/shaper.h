@@ -41,8 +41,8 @@ class Shaper {
   }
 
   // The limits per source (index: the egress pool's sources), from the site's latest
-  // resolution. They point into the process's Config, which outlives every shard. The rates
-  // keep what has been spent; a source keeps its connections.
+  // resolution, which the caller keeps alive while they are set. The rates keep what has been
+  // spent; a source keeps its connections, counted by its index in the pool.
   void set_limits(const std::vector<config::ShapingConfig>* by_source);
 
   // A new connection: the next source in turn whose limits allow one now. A "go" sets
@@ -61,6 +61,12 @@ class Shaper {
   uint64_t MessagesAvailable(absl::Time now) const;
   Admission NextMessage(absl::Time now) const;
 
+  // After a reload (set_limits): false for a source the egress pool no longer has; true, and
+  // counted as closing, for a connection from `source` beyond its new connection limit. The
+  // caller then quits that connection.
+  bool HasSource(int source) const { return source < static_cast<int>(paths_.size()); }
+  bool RetireIfOverLimit(int source);
+
   // True when a shared budget that connections from `source` hold a slot of is contended
   // (sites wait for slots): an idle connection from there should close.
   bool Contended(int source) const;
@@ -78,6 +84,7 @@ class Shaper {
   // One egress path: a source toward this site.
   struct Path {
     int open = 0;
+    int retiring = 0;  // of `open`: told to quit by RetireIfOverLimit
     std::optional<Throttle> message_rate;
     std::optional<Throttle> connection_rate;
     // The shared connection budgets each open connection holds a slot of (most recent last).

@@ -136,6 +136,51 @@ TEST(Shaper, NewLimitsKeepWhatTheRateSpent) {
   EXPECT_TRUE(shaper.AdmitMessage(0, kNow).go());
 }
 
+TEST(Shaper, ALowerLimitRetiresConnectionsOneByOne) {
+  std::vector<config::ShapingConfig> limits = {Unlimited()};
+  limits[0].connection_limit = 4;
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  int source = -1;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  EXPECT_FALSE(shaper.RetireIfOverLimit(0));
+  // Reloaded with a limit of 2: the next two connections to ask are told to quit, the others
+  // stay, even before the first two have closed.
+  std::vector<config::ShapingConfig> lower = limits;
+  lower[0].connection_limit = 2;
+  shaper.set_limits(&lower);
+  EXPECT_TRUE(shaper.RetireIfOverLimit(0));
+  EXPECT_TRUE(shaper.RetireIfOverLimit(0));
+  EXPECT_FALSE(shaper.RetireIfOverLimit(0));
+  shaper.ConnectionClosed(0);
+  shaper.ConnectionClosed(0);
+  EXPECT_EQ(shaper.open_connections(0), 2);
+  EXPECT_FALSE(shaper.RetireIfOverLimit(0));
+  EXPECT_FALSE(shaper.AdmitConnection(kNow, &source).go());
+}
+
+TEST(Shaper, ASourceTakenAwayIsNoLongerUsed) {
+  std::vector<config::ShapingConfig> limits = {Unlimited(), Unlimited()};
+  limits[0].connection_limit = 1;
+  limits[1].connection_limit = 1;
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  int source = -1;
+  ASSERT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  ASSERT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  EXPECT_EQ(source, 1);
+  std::vector<config::ShapingConfig> one = {limits[0]};
+  shaper.set_limits(&one);
+  EXPECT_TRUE(shaper.HasSource(0));
+  EXPECT_FALSE(shaper.HasSource(1));
+  EXPECT_TRUE(shaper.RetireIfOverLimit(1));
+  EXPECT_FALSE(shaper.AdmitTransaction(1, 0).go());
+  EXPECT_FALSE(shaper.AdmitMessage(1, kNow).go());
+  shaper.ConnectionClosed(1);  // its connection closing later is no harm
+  EXPECT_EQ(shaper.connection_limit(), 1);
+  EXPECT_FALSE(shaper.AdmitConnection(kNow, &source).go());
+}
+
 TEST(Admission, GoAndNotBefore) {
   EXPECT_TRUE(Admission::Go().go());
   const absl::Time t = absl::FromUnixSeconds(5);

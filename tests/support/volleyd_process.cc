@@ -241,6 +241,26 @@ bool VolleydProcess::running() {
 
 std::string VolleydProcess::output() const { return ReadFileOrEmpty(log_path_); }
 
+absl::StatusOr<std::string> VolleydProcess::Reload(absl::Duration timeout) {
+  if (pid_ <= 0) return absl::FailedPreconditionError("not running");
+  const size_t before = output().size();
+  ::kill(pid_, SIGHUP);
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    const std::string out = output();
+    const std::string since = out.size() > before ? out.substr(before) : "";
+    // The answer is complete once its first line has ended (a refusal lists its errors in
+    // the same write).
+    const size_t answer = since.find("SIGHUP: ");
+    if (answer != std::string::npos && since.find('\n', answer) != std::string::npos) {
+      return since;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("volleyd did not answer SIGHUP within ", absl::FormatDuration(timeout)));
+}
+
 absl::StatusOr<uint16_t> FreeTcpPort(const std::string& ip) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError("socket");

@@ -52,6 +52,9 @@ class VolleydProcess {
   absl::StatusOr<ExitResult> Terminate(absl::Duration timeout = absl::Seconds(30));
   bool running();
   std::string output() const;
+  // SIGHUP, then waits up to `timeout` for volleyd's answer to it ("SIGHUP: reloaded ..." or
+  // "SIGHUP: ... refused ..." with the errors): returns the output written since the signal.
+  absl::StatusOr<std::string> Reload(absl::Duration timeout = absl::Seconds(10));
 
  private:
   VolleydProcess() = default;
