@@ -248,7 +248,6 @@ INSTANTIATE_TEST_SUITE_P(
         UnsupportedCase{"[inject.smtp]\ntls_cert = \"c.pem\"\n", 2, "[inject.smtp] tls_cert"},
         UnsupportedCase{"[inject.smtp]\n\ntls_key = \"k.pem\"\n", 3, "[inject.smtp] tls_key"},
         UnsupportedCase{"[http]\nadmin_token = \"x\"\n", 2, "[http] admin_token"},
-        UnsupportedCase{"[http]\nsite_metrics_limit = 10\n", 2, "[http] site_metrics_limit"},
         UnsupportedCase{"[delivery]\ndsn = true\n", 2, "[delivery] dsn"},
         UnsupportedCase{"[dkim.\"example.com\"]\nselector = \"s1\"\n", 1, "[dkim]"},
         UnsupportedCase{"[dkim.\"example.org\"]\nselector = \"s2\"\n", 1, "[dkim]"}));

@@ -201,5 +201,14 @@ TEST(ConfigDns, ResolverKeys) {
       << message;
 }
 
+TEST(ConfigSections, SiteMetricsLimit) {
+  EXPECT_EQ(Config::Defaults().http.site_metrics_limit, 100);
+  absl::StatusOr<Config> config = ParseConfig("[http]\nsite_metrics_limit = 0\n", "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http.site_metrics_limit, 0);
+  ExpectOneError("[http]\n\nsite_metrics_limit = -1\n", 3, "[http] site_metrics_limit");
+  ExpectOneError("[http]\nsite_metrics_limit = \"10\"\n", 2, "[http] site_metrics_limit");
+}
+
 }  // namespace
 }  // namespace volley::config

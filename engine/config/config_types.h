@@ -47,6 +47,9 @@ struct SmtpInjectConfig {
 
 struct HttpConfig {
   HostPort listen = {"127.0.0.1", 8025};
+  // The volley_site_* series (and those by tenant and campaign) cover this many of the busiest
+  // sites (tenant x campaign pairs); the rest are summed as site="other" (tenant="other").
+  int site_metrics_limit = 100;
 };
 
 enum class IpLookupStrategy { kIpv4ThenIpv6, kIpv6ThenIpv4, kIpv4Only, kIpv6Only };

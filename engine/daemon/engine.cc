@@ -1,5 +1,6 @@
 #include "engine/daemon/engine.h"
 
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -56,8 +57,12 @@ class Engine::Impl {
   absl::Status Recover();
   absl::Status OpenListeners();
   void StartLoader();
+  // Runs `each` with every worker on its shard's thread, one at a time, then `done` on shard 0.
+  void OnEveryShard(std::function<void(daemon::Worker&)> each, absl::AnyInvocable<void()> done);
   // Answers a /metrics scrape once every shard has added its part, on its own thread.
   void Scrape(absl::AnyInvocable<void(std::string)> reply);
+  // Answers an explain read-out with the site's queues on every shard.
+  void Explain(std::string site, absl::AnyInvocable<void(std::vector<std::string>)> reply);
   void StopWorkers(absl::Duration grace);
 };
 
@@ -72,7 +77,7 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   log = *std::move(opened);
   int threads = config.server.threads;
   if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  metrics = std::make_unique<metrics::EngineMetrics>(threads);
+  metrics = std::make_unique<metrics::EngineMetrics>(threads, config.http.site_metrics_limit);
   metrics::EngineMetrics* m = metrics.get();
   writer = std::make_unique<queue::SpoolWriter>(spool.get(),
                                                 [m](absl::Duration elapsed, int messages, bool ok) {
@@ -139,48 +144,68 @@ absl::Status Engine::Impl::OpenListeners() {
   }
   smtp_ports = ports;
   absl::StatusOr<uint16_t> http = workers[0]->OpenHttp(
-      [this](absl::AnyInvocable<void(std::string)> reply) { Scrape(std::move(reply)); });
+      [this](absl::AnyInvocable<void(std::string)> reply) { Scrape(std::move(reply)); },
+      [this](std::string site, absl::AnyInvocable<void(std::vector<std::string>)> reply) {
+        Explain(std::move(site), std::move(reply));
+      });
   if (!http.ok()) return http.status();
   http_port = *http;
   return absl::OkStatus();
 }
 
-void Engine::Impl::Scrape(absl::AnyInvocable<void(std::string)> reply) {
-  // What one scrape gathers; the last shard to add its part hands it back to shard 0, whose loop
-  // runs the HTTP server.
-  struct Gathering {
-    std::mutex mutex;
-    metrics::ScrapeTotals totals;
+void Engine::Impl::OnEveryShard(std::function<void(daemon::Worker&)> each,
+                                absl::AnyInvocable<void()> done) {
+  // The last shard to run `each` hands `done` to shard 0, whose loop runs the HTTP server.
+  struct Round {
+    std::mutex mutex;  // serialises `each`, which adds to what the caller gathers
     int remaining = 0;
-    absl::AnyInvocable<void(std::string)> reply;
+    absl::AnyInvocable<void()> done;
   };
-  auto gathering = std::make_shared<Gathering>();
-  gathering->reply = std::move(reply);
-  gathering->remaining = static_cast<int>(workers.size());
-  gathering->totals.spooled_recipients = static_cast<int64_t>(writer->queued_recipients());
-  gathering->totals.spool_bytes = spool->DiskBytes();
-  gathering->totals.spool_free_bytes = disk_space->free_bytes();
-  gathering->totals.spool_refusing = context.SpoolRefusesInjection();
-  auto finish = [this, gathering] {
-    shards[0]->Post(
-        [this, gathering] { std::move(gathering->reply)(metrics->Render(gathering->totals)); });
-  };
+  auto round = std::make_shared<Round>();
+  round->remaining = static_cast<int>(workers.size());
+  round->done = std::move(done);
+  auto finish = [this, round] { shards[0]->Post([round] { std::move(round->done)(); }); };
   for (auto& worker : workers) {
     daemon::Worker* w = worker.get();
-    auto add = [w, gathering, finish] {
+    auto run = [w, round, each, finish] {
       {
-        std::lock_guard<std::mutex> lock(gathering->mutex);
-        w->Collect(&gathering->totals);
-        if (--gathering->remaining > 0) return;
+        std::lock_guard<std::mutex> lock(round->mutex);
+        each(*w);
+        if (--round->remaining > 0) return;
       }
       finish();
     };
-    if (!w->shard()->Post(add)) {
+    if (!w->shard()->Post(run)) {
       // A stopped shard holds nothing.
-      std::lock_guard<std::mutex> lock(gathering->mutex);
-      if (--gathering->remaining == 0) finish();
+      std::lock_guard<std::mutex> lock(round->mutex);
+      if (--round->remaining == 0) finish();
     }
   }
+}
+
+void Engine::Impl::Scrape(absl::AnyInvocable<void(std::string)> reply) {
+  auto totals = std::make_shared<metrics::ScrapeTotals>();
+  totals->spooled_recipients = static_cast<int64_t>(writer->queued_recipients());
+  totals->spool_bytes = spool->DiskBytes();
+  totals->spool_free_bytes = disk_space->free_bytes();
+  totals->spool_refusing = context.SpoolRefusesInjection();
+  OnEveryShard([totals](daemon::Worker& w) { w.Collect(totals.get()); },
+               [this, totals, reply = std::move(reply)]() mutable {
+                 std::move(reply)(metrics->Render(*totals));
+               });
+}
+
+void Engine::Impl::Explain(std::string site,
+                           absl::AnyInvocable<void(std::vector<std::string>)> reply) {
+  auto found = std::make_shared<std::vector<delivery::SiteSnapshot>>();
+  OnEveryShard([found, site](daemon::Worker& w) { w.Explain(site, found.get()); },
+               [found, reply = std::move(reply)]() mutable {
+                 std::vector<std::string> queues;
+                 for (const delivery::SiteSnapshot& s : *found) {
+                   queues.push_back(delivery::SiteSnapshotJson(s));
+                 }
+                 std::move(reply)(std::move(queues));
+               });
 }
 
 void Engine::Impl::StartLoader() {

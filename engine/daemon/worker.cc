@@ -95,7 +95,8 @@ absl::StatusOr<std::vector<uint16_t>> Worker::OpenSmtp(const std::vector<uint16_
   return bound;
 }
 
-absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape) {
+absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape,
+                                          http::api::ExplainSite explain) {
   uint16_t port = 0;
   absl::Status status = shard_->Call([&]() -> absl::Status {
     const config::HostPort& listen = shared_.context.config->http.listen;
@@ -111,11 +112,17 @@ absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape) {
     http_ = *std::move(server);
     http::api::RegisterMetrics(&http_->router(), std::move(scrape));
     http::api::RegisterLiveness(&http_->router());
+    http::api::RegisterExplain(&http_->router(), std::move(explain));
     port = http_->port();
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
   return port;
+}
+
+void Worker::Explain(absl::string_view site, std::vector<delivery::SiteSnapshot>* found) const {
+  DCHECK(shard_->InLoopThread());
+  if (delivery_ != nullptr) delivery_->Explain(site, found);
 }
 
 void Worker::Collect(metrics::ScrapeTotals* totals) const {

@@ -15,6 +15,7 @@
 #include "engine/delivery/context.h"
 #include "engine/delivery/delivery_shard.h"
 #include "engine/events/event_bus.h"
+#include "engine/http/api/explain.h"
 #include "engine/http/api/metrics.h"
 #include "engine/http/http_server.h"
 #include "engine/inject/injector.h"
@@ -53,9 +54,11 @@ class Worker {
   // address (0: the kernel chooses); the ports bound are returned.
   absl::StatusOr<std::vector<uint16_t>> OpenSmtp(const std::vector<uint16_t>& ports);
   // The HTTP server (shard 0); returns the port bound.
-  absl::StatusOr<uint16_t> OpenHttp(http::api::Scrape scrape);
-  // On the shard's loop thread: this shard's part of a /metrics scrape.
+  absl::StatusOr<uint16_t> OpenHttp(http::api::Scrape scrape, http::api::ExplainSite explain);
+  // On the shard's loop thread: this shard's part of a /metrics scrape, and of an explain
+  // read-out (its queues of `site`).
   void Collect(metrics::ScrapeTotals* totals) const;
+  void Explain(absl::string_view site, std::vector<delivery::SiteSnapshot>* found) const;
 
   // Stops: listeners close (sessions finish their current transaction, at most `grace`),
   // delivery stops (transactions in flight get `grace`, then are abandoned and stay queued),

@@ -89,6 +89,12 @@ size_t ConnectionPool::in_flight_recipients() const {
   return n;
 }
 
+void ConnectionPool::ForEachInFlight(const std::function<void(const QueuedRecipient&)>& fn) const {
+  for (const auto& [connection, batch] : in_flight_) {
+    for (const RecipientPtr& r : batch) fn(*r);
+  }
+}
+
 void ConnectionPool::BeginShutdown() {
   DCHECK(thread_.InLoopThread());
   std::vector<DeliveryConnection*> idle;

@@ -53,8 +53,11 @@ class ConnectionPool final : public ConnectionOwner {
   void QuitIdleIf(const std::function<bool(const DeliveryConnection&)>& quit);
 
   size_t size() const { return connections_.size(); }
+  size_t idle_count() const { return idle_.size(); }
   size_t connecting() const { return connecting_.size(); }
   size_t in_flight_recipients() const;
+  // Calls `fn` on every recipient in a transaction now.
+  void ForEachInFlight(const std::function<void(const QueuedRecipient&)>& fn) const;
 
   // Quits the idle connections, aborts those still connecting, and quits the rest after their
   // transaction.

@@ -60,6 +60,7 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
   services_.tls = &tls_;
   services_.resolver = resolver_.get();
   services_.metrics = context.metrics;
+  services_.throttled_total = &throttled_total_;
   services_.connect = std::move(connect);
   services_.send_to_site = [this](std::shared_ptr<const SiteRoute> site,
                                   std::vector<RecipientPtr> recipients) {
@@ -99,19 +100,33 @@ void DeliveryShard::Collect(metrics::ScrapeTotals* totals) const {
   int64_t ready = 0;
   int64_t in_flight = 0;
   int64_t connections = 0;
-  for (const auto& [name, domain] : domains_)
+  metrics::SiteScrape& by_site = totals->sites;
+  for (const auto& [name, domain] : domains_) {
     ready += static_cast<int64_t>(domain->pending_count());
+    for (const RecipientPtr& r : domain->pending()) {
+      ++by_site.tenants[{r->message->tenant, r->message->campaign}].ready;
+    }
+  }
   for (const auto& [key, site] : sites_) {
     ready += static_cast<int64_t>(site->ready_count());
     in_flight += static_cast<int64_t>(site->in_flight_count());
     connections += static_cast<int64_t>(site->connection_count());
+    site->Collect(&by_site.sites[site->name()], &by_site);
   }
+  for (const auto& [limit, n] : throttled_total_) by_site.throttled_total[limit] += n;
   totals->queue[static_cast<size_t>(metrics::QueueState::kScheduled)] +=
       static_cast<int64_t>(scheduler_.size());
   totals->queue[static_cast<size_t>(metrics::QueueState::kReady)] += ready;
   totals->queue[static_cast<size_t>(metrics::QueueState::kInFlight)] += in_flight;
   totals->connections[static_cast<size_t>(metrics::Direction::kOutbound)] += connections;
   totals->AddDns(resolver_->stats());
+}
+
+void DeliveryShard::Explain(absl::string_view site, std::vector<SiteSnapshot>* found) const {
+  DCHECK(thread_.InLoopThread());
+  for (const auto& [key, queue] : sites_) {
+    if (key == site || queue->name() == site) found->push_back(queue->Snapshot());
+  }
 }
 
 void DeliveryShard::Enqueue(std::vector<RecipientPtr> recipients) {

@@ -77,6 +77,10 @@ class DeliveryShard {
   // statistics) to a scrape.
   void Collect(metrics::ScrapeTotals* totals) const;
 
+  // The site queues named `site` (as log records name sites) or keyed so, for the explain
+  // read-out.
+  void Explain(absl::string_view site, std::vector<SiteSnapshot>* found) const;
+
   int index() const { return shard_->index(); }
 
   // For unit tests: the retry schedule (RunDue after moving a simulated clock), and the sweep
@@ -111,7 +115,8 @@ class DeliveryShard {
   HostHealth hosts_;
   TlsClientCache tls_;
   BodyLoader bodies_;
-  shaping::SharedLimits shared_limits_;  // outlives the sites, whose shapers lease from it
+  shaping::SharedLimits shared_limits_;      // outlives the sites, whose shapers lease from it
+  metrics::ThrottleCounts throttled_total_;  // services_.throttled_total
   ShardServices services_;
   absl::flat_hash_map<std::string, std::unique_ptr<DomainQueue>> domains_;
   absl::flat_hash_map<std::string, std::unique_ptr<SiteQueue>> sites_;

@@ -36,6 +36,7 @@ class DomainQueue {
 
   bool Idle() const { return pending_.empty() && !resolving_; }
   size_t pending_count() const { return pending_.size(); }
+  const std::vector<RecipientPtr>& pending() const { return pending_; }
   const std::string& domain() const { return domain_; }
 
  private:

@@ -172,6 +172,14 @@ void ReadyQueue::Filter(const std::function<bool(RecipientPtr&)>& keep) {
   }
 }
 
+void ReadyQueue::ForEach(const std::function<void(const QueuedRecipient&)>& fn) const {
+  for (const auto& [priority, level] : levels_) {
+    for (const auto& [tenant, lane] : level.lanes) {
+      for (const RecipientPtr& r : lane->recipients) fn(*r);
+    }
+  }
+}
+
 std::vector<RecipientPtr> ReadyQueue::TakeAll() {
   std::vector<RecipientPtr> all;
   all.reserve(size_);

@@ -54,6 +54,8 @@ class ReadyQueue {
   size_t CountTransactions(size_t cap, int batch_size) const;
   // Keeps the recipients for which `keep` returns true; `keep` may move the others out.
   void Filter(const std::function<bool(RecipientPtr&)>& keep);
+  // Calls `fn` on every recipient, in no particular order (a scrape's counts).
+  void ForEach(const std::function<void(const QueuedRecipient&)>& fn) const;
   // Everything, in service order per lane; the queue is left empty.
   std::vector<RecipientPtr> TakeAll();
 

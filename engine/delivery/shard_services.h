@@ -21,6 +21,7 @@
 #include "engine/delivery/site_route.h"
 #include "engine/delivery/tls_client_cache.h"
 #include "engine/metrics/engine_metrics.h"
+#include "engine/metrics/site_metrics.h"
 #include "engine/shaping/shared_limits.h"
 
 namespace volley::delivery {
@@ -41,6 +42,8 @@ struct ShardServices {
   TlsClientCache* tls = nullptr;
   dns::Resolver* resolver = nullptr;
   metrics::EngineMetrics* metrics = nullptr;
+  // Messages delayed by each limit at this shard's sites since start (site queues come and go).
+  metrics::ThrottleCounts* throttled_total = nullptr;
   ConnectionFactory connect;
   // Hands recipients resolved to `site` to the shard that owns the site (maybe this one).
   std::function<void(std::shared_ptr<const SiteRoute> site, std::vector<RecipientPtr>)>

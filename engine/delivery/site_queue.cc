@@ -176,6 +176,7 @@ bool SiteQueue::SendOrWait(DeliveryConnection* connection, absl::Time now) {
     // The message rate holds the site back: the connection waits (until its idle timeout at
     // most) and the site wakes when the rate allows the next message.
     pool_.AddIdle(connection);
+    NoteHeldBack(admission);
     WakeAt(admission.not_before(), now);
     return false;
   }
@@ -200,11 +201,17 @@ void SiteQueue::OpenConnections(absl::Time now) {
   if (transactions == 0) {
     // Connections that are open wake the site when they are ready for more; with none, the
     // site wakes when the rate allows the next message.
-    if (pool_.size() == 0) WakeAt(shaper_.NextMessage(now).not_before(), now);
+    const shaping::Admission next = shaper_.NextMessage(now);
+    NoteHeldBack(next);
+    if (pool_.size() == 0) WakeAt(next.not_before(), now);
     return;
   }
-  if (pool_.connecting() >= transactions ||
-      static_cast<int>(pool_.size()) >= shaper_.connection_limit()) {
+  if (pool_.connecting() >= transactions) return;
+  if (static_cast<int>(pool_.size()) >= shaper_.connection_limit()) {
+    // Every connection is busy (work went to the idle ones first) and no other may open.
+    if (pool_.idle_count() == 0 && FrontReady()) {
+      NoteHeldBack(shaping::Admission::NotBefore(absl::InfiniteFuture(), "connection_limit"));
+    }
     return;
   }
   // Hosts that just failed are left out for a while.
@@ -224,6 +231,7 @@ void SiteQueue::OpenConnections(absl::Time now) {
     int source = 0;
     const shaping::Admission admission = shaper_.AdmitConnection(now, &source);
     if (!admission.go()) {
+      NoteHeldBack(admission);
       WakeAt(admission.not_before(), now);
       return;
     }
@@ -266,7 +274,60 @@ void SiteQueue::FailAllReady(const smtp::Reply& reply, bounce::BounceClass class
   services_->on_site_idle();
 }
 
+void SiteQueue::NoteHeldBack(const shaping::Admission& admission) {
+  if (admission.go()) return;
+  held_by_.assign(admission.limit().data(), admission.limit().size());
+  held_until_ = admission.not_before();
+  const RecipientPtr* front = ready_.Front();
+  if (front == nullptr || (*front)->message->id == last_delayed_) return;
+  last_delayed_ = (*front)->message->id;
+  for (metrics::ThrottleCounts* counts : {&throttled_, services_->throttled_total}) {
+    if (counts == nullptr) continue;
+    auto it = counts->find(held_by_);
+    if (it == counts->end()) it = counts->emplace(held_by_, 0).first;
+    ++it->second;
+  }
+}
+
+void SiteQueue::Collect(metrics::SiteTotals* site, metrics::SiteScrape* scrape) const {
+  site->ready += static_cast<int64_t>(ready_.size());
+  site->in_flight += static_cast<int64_t>(pool_.in_flight_recipients());
+  site->connections += static_cast<int64_t>(pool_.size());
+  for (const auto& [limit, n] : throttled_) site->throttled[limit] += n;
+  if (!ready_.empty() && !held_by_.empty()) ++site->held_back[held_by_];
+  ready_.ForEach([scrape](const QueuedRecipient& r) {
+    ++scrape->tenants[{r.message->tenant, r.message->campaign}].ready;
+  });
+  pool_.ForEachInFlight([scrape](const QueuedRecipient& r) {
+    ++scrape->tenants[{r.message->tenant, r.message->campaign}].in_flight;
+  });
+}
+
+SiteSnapshot SiteQueue::Snapshot() const {
+  SiteSnapshot snapshot;
+  snapshot.key = key_;
+  snapshot.name = name();
+  snapshot.ready = ready_.size();
+  snapshot.in_flight = pool_.in_flight_recipients();
+  snapshot.connections = pool_.size();
+  if (!ready_.empty()) {
+    snapshot.held_by = held_by_;
+    snapshot.held_until = held_until_;
+  }
+  snapshot.route = route_;
+  if (route_ != nullptr) {
+    for (size_t i = 0; i < route_->shaping->by_source.size(); ++i) {
+      const int source = static_cast<int>(i);
+      snapshot.open_by_source.push_back(shaper_.HasSource(source) ? shaper_.open_connections(source)
+                                                                  : 0);
+    }
+  }
+  snapshot.throttled = throttled_;
+  return snapshot;
+}
+
 void SiteQueue::StartTransaction(DeliveryConnection* connection) {
+  held_by_.clear();
   std::vector<RecipientPtr> batch = ready_.TakeTransaction(
       shaper_.max_recipients_per_batch(connection->options().egress_source_index));
   const MessageInfo& message = *batch.front()->message;

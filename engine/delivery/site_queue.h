@@ -21,7 +21,9 @@
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/ready_queue.h"
 #include "engine/delivery/shard_services.h"
+#include "engine/delivery/site_explain.h"
 #include "engine/delivery/site_route.h"
+#include "engine/metrics/site_metrics.h"
 #include "engine/runtime/timer.h"
 #include "engine/shaping/shaper.h"
 
@@ -57,6 +59,14 @@ class SiteQueue final : public ConnectionPool::Listener {
   size_t ready_count() const { return ready_.size(); }
   size_t in_flight_count() const { return pool_.in_flight_recipients(); }
   size_t connection_count() const { return pool_.size(); }
+  // The site as log records and metrics name it.
+  const std::string& name() const { return route_ != nullptr ? route_->name : key_; }
+  // Adds what the site holds now to a scrape: its queue sizes, connections, the messages that
+  // waited for each limit and the limit that holds it back now; and its recipients by tenant
+  // and campaign.
+  void Collect(metrics::SiteTotals* site, metrics::SiteScrape* scrape) const;
+  // Its state now, for the explain read-out.
+  SiteSnapshot Snapshot() const;
 
   // ConnectionPool::Listener:
   void OnReady(DeliveryConnection* connection) override;
@@ -69,6 +79,9 @@ class SiteQueue final : public ConnectionPool::Listener {
   // Recipients this far from the front of their lane do not keep their message body in memory.
   static constexpr size_t kBodyWindow = 1000;
 
+  // A limit said "not yet" to the message at the front: it is counted as delayed by that limit
+  // (once per message), and the site is held back by it until a transaction starts.
+  void NoteHeldBack(const shaping::Admission& admission);
   // Takes the site's latest resolution: its hosts and limits.
   void UseRoute(std::shared_ptr<const SiteRoute> route);
   // False for a connection that the site's route no longer has a place for: from a source the
@@ -116,6 +129,12 @@ class SiteQueue final : public ConnectionPool::Listener {
   absl::Time wake_at_ = absl::InfiniteFuture();
   absl::flat_hash_set<queue::MessageId> loading_;  // bodies being read
   bool shutting_down_ = false;
+  // Observability: messages delayed by each limit, the limit that holds the site back now ("":
+  // none), the last message counted as delayed.
+  metrics::ThrottleCounts throttled_;
+  std::string held_by_;
+  absl::Time held_until_ = absl::InfiniteFuture();
+  queue::MessageId last_delayed_ = 0;
   Liveness liveness_;
 };
 

@@ -26,7 +26,15 @@ std::shared_ptr<const SiteShaping> ResolveShaping(const config::Config& config,
   shaping->site = rules.Resolve(domain, hosts, "");
   shaping->pool = &config.egress_pools.at(shaping->site.egress_pool);
   for (const config::EgressSource& source : shaping->pool->sources) {
-    shaping->by_source.push_back(rules.Resolve(domain, hosts, source.name));
+    std::vector<const config::ShapingLayer*> applied;
+    shaping->by_source.push_back(rules.Resolve(domain, hosts, source.name, &applied));
+    // The built-in defaults under [shaping.default] come first, then every table that applied.
+    std::vector<std::string>& names = shaping->rules_by_source.emplace_back();
+    names.push_back("[shaping.default]");
+    for (const config::ShapingLayer* layer : applied) {
+      names.push_back(layer->line == 0 ? layer->table
+                                       : absl::StrCat(layer->table, " (line ", layer->line, ")"));
+    }
   }
   return shaping;
 }

@@ -31,7 +31,10 @@ struct ConnectTarget {
 struct SiteShaping {
   config::ShapingConfig site;                    // without source tables: pool, log records
   std::vector<config::ShapingConfig> by_source;  // index: the pool's sources
-  const config::EgressPool* pool = nullptr;      // points into the route's config
+  // The tables that made each source's limits, in the order they applied: "[shaping.default]
+  // (line 3)" (for the explain read-out).
+  std::vector<std::vector<std::string>> rules_by_source;
+  const config::EgressPool* pool = nullptr;  // points into the route's config
 };
 
 struct SiteRoute {

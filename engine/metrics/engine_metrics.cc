@@ -55,7 +55,8 @@ void ScrapeTotals::AddDns(const dns::ResolverStats& stats) {
   dns_lookup_seconds->MergeFrom(stats.lookup_seconds);
 }
 
-EngineMetrics::EngineMetrics(int shards) : registry_(shards) {
+EngineMetrics::EngineMetrics(int shards, int site_metrics_limit)
+    : registry_(shards), site_metrics_limit_(site_metrics_limit) {
   Registry& r = registry_;
   messages_received_smtp_ =
       &r.AddCounter("volley_messages_received_total",
@@ -150,6 +151,7 @@ std::string EngineMetrics::Render(const ScrapeTotals& totals) {
   out.reserve(8192);
   registry_.Render(&out);
   AppendDns(totals, &out);
+  AppendSiteSeries(totals.sites, site_metrics_limit_, &out);
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "dns/resolver.h"
 #include "engine/base/histogram.h"
 #include "engine/metrics/registry.h"
+#include "engine/metrics/site_metrics.h"
 
 namespace volley::metrics {
 
@@ -37,12 +38,16 @@ struct ScrapeTotals {
   uint64_t dns_stale = 0;
   uint64_t dns_coalesced = 0;
   std::unique_ptr<Histogram> dns_lookup_seconds;
+
+  // Per site, and by tenant and campaign (site_metrics.h).
+  SiteScrape sites;
 };
 
 // Series updates are thread-safe (see Registry); Render runs on the scraping thread.
 class EngineMetrics {
  public:
-  explicit EngineMetrics(int shards);
+  // `site_metrics_limit`: [http] site_metrics_limit.
+  explicit EngineMetrics(int shards, int site_metrics_limit = 100);
   EngineMetrics(const EngineMetrics&) = delete;
   EngineMetrics& operator=(const EngineMetrics&) = delete;
 
@@ -66,6 +71,7 @@ class EngineMetrics {
 
  private:
   Registry registry_;
+  const int site_metrics_limit_;
   Counter* messages_received_smtp_;
   std::array<Counter*, static_cast<size_t>(Outcome::kCount)> deliveries_;
   std::array<Gauge*, static_cast<size_t>(QueueState::kCount)> queue_size_;

@@ -1,0 +1,45 @@
+// The explain read-out of a site queue (GET /api/admin/explain/v1?site=...): what it holds, the
+// limits in force for each egress source and the tables they came from, and which limit holds
+// it back now.
+#ifndef VOLLEY_ENGINE_DELIVERY_SITE_EXPLAIN_H_
+#define VOLLEY_ENGINE_DELIVERY_SITE_EXPLAIN_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "engine/delivery/site_route.h"
+#include "engine/metrics/site_metrics.h"
+
+namespace volley::delivery {
+
+// A site queue's state at one moment (SiteQueue::Snapshot), copied off its loop.
+struct SiteSnapshot {
+  std::string key;
+  std::string name;
+  size_t ready = 0;
+  size_t in_flight = 0;
+  size_t connections = 0;
+  std::string held_by;  // the limit holding the front message back, "" when none
+  absl::Time held_until = absl::InfiniteFuture();  // infinite: until a connection frees up
+  std::shared_ptr<const SiteRoute> route;          // its limits; null before any recipient
+  std::vector<int> open_by_source;                 // connections counted per source
+  metrics::ThrottleCounts throttled;
+};
+
+// One JSON object:
+//   {"key", "site", "ready", "in_flight", "connections",
+//    "held_back": {"limit", "until": RFC 3339 | null} | null, "egress_pool", "provider" | null,
+//    "sources": [{"source", "open_connections", "connection_limit", "max_connection_rate",
+//                 "max_message_rate" (null: unlimited), "max_deliveries_per_connection",
+//                 "max_recipients_per_batch", "shared_limits": [...], "rules": [...]}],
+//    "throttled": {"limit": n, ...}, "next_change": null}
+// `next_change` is when a limit changes by itself; nothing does yet (adaptive control and
+// warm-up are issue 11), so it is null.
+std::string SiteSnapshotJson(const SiteSnapshot& snapshot);
+
+}  // namespace volley::delivery
+
+#endif  // VOLLEY_ENGINE_DELIVERY_SITE_EXPLAIN_H_
