@@ -6,7 +6,9 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -41,7 +43,8 @@ struct TimedSink {
   ArrivalTimes opened;
   ArrivalTimes closed;
   std::mutex mutex;
-  absl::flat_hash_map<std::string, int> received;  // recipient -> times
+  absl::flat_hash_map<std::string, int> received;         // recipient -> times
+  std::vector<std::pair<absl::Time, std::string>> peers;  // each message's client address
 
   void Start() {
     test_support::SinkOptions options;
@@ -49,6 +52,7 @@ struct TimedSink {
       messages.Add();
       std::lock_guard<std::mutex> lock(mutex);
       for (const std::string& r : message.recipients) ++received[r];
+      peers.emplace_back(absl::Now(), message.peer_address);
     };
     options.on_connections_changed = [this](const std::string&, int delta) {
       (delta > 0 ? opened : closed).Add();
@@ -56,6 +60,15 @@ struct TimedSink {
     auto started = SmtpSink::Start(options);
     ASSERT_TRUE(started.ok()) << started.status();
     sink = *std::move(started);
+  }
+  // The client addresses that sent messages from `since` on.
+  std::set<std::string> PeersSince(absl::Time since) {
+    std::lock_guard<std::mutex> lock(mutex);
+    std::set<std::string> out;
+    for (const auto& [when, peer] : peers) {
+      if (when >= since) out.insert(peer);
+    }
+    return out;
   }
   int Received(const std::string& recipient) {
     std::lock_guard<std::mutex> lock(mutex);
@@ -73,22 +86,22 @@ class ShapingReload : public ::testing::Test {
 
   // Writes the config: reload.test goes to the first or the second sink, with `shaping` as its
   // [shaping."reload.test"] table.
-  void WriteConfig(bool to_second, const std::string& shaping) {
+  void WriteConfig(bool to_second, const std::string& shaping, const std::string& extra = "") {
     const uint16_t port = (to_second ? second_ : first_).sink->port();
     std::ofstream(config_path_, std::ios::trunc)
         << test_support::LoopbackConfig(absl::StrCat(dir_, "/spool"), log_path_)
-        << "[routes]\n\"reload.test\" = { host = \"127.0.0.1:" << port
-        << "\" }\n[shaping.\"reload.test\"]\n"
+        << "[routes]\n\"reload.test\" = { host = \"127.0.0.1:" << port << "\" }\n"
+        << extra << "[shaping.\"reload.test\"]\n"
         << shaping;
   }
 
-  void Start(const std::string& name, const std::string& shaping) {
+  void Start(const std::string& name, const std::string& shaping, const std::string& extra = "") {
     dir_ = absl::StrCat(TestTempDir(), "/", name);
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     config_path_ = absl::StrCat(dir_, "/volley.toml");
     log_path_ = absl::StrCat(dir_, "/delivery.jsonl");
-    WriteConfig(false, shaping);
+    WriteConfig(false, shaping, extra);
     auto volleyd = VolleydProcess::Start(config_path_, absl::StrCat(dir_, "/volleyd.log"));
     ASSERT_TRUE(volleyd.ok()) << volleyd.status();
     volleyd_ = *std::move(volleyd);
@@ -203,6 +216,28 @@ TEST_F(ShapingReload, NewRouteTakesTheQueuedMail) {
             << second_.messages.size() << "\n";
   EXPECT_GE(second_.messages.size(), static_cast<size_t>(kMessages / 2));
   EXPECT_EQ(first_.messages.CountSince(reloaded + absl::Seconds(1)), 0u);
+}
+
+TEST_F(ShapingReload, ASmallerEgressPoolTakesOverFromTheNextTransaction) {
+  const std::string shaping = absl::StrCat(kSteadyConnections, "egress_pool = \"pool\"\n",
+                                           "max_message_rate = \"100/s,max_burst=10\"\n");
+  Start("smaller_pool", shaping,
+        "[egress.pool]\nsources = [{ address = \"127.0.0.1\", name = \"one\" }, "
+        "{ address = \"127.0.0.2\", name = \"two\" }]\n");
+  constexpr int kMessages = 600;
+  const std::vector<std::string> recipients = Inject(kMessages);
+  ASSERT_TRUE(WaitForArrivals(100, absl::Seconds(30)));
+  WriteConfig(false, shaping,
+              "[egress.pool]\nsources = [{ address = \"127.0.0.2\", name = \"two\" }]\n");
+  const absl::Time reloaded = absl::Now();
+  auto answer = volleyd_->Reload();
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_THAT(*answer, HasSubstr("applied [egress]"));
+  ExpectEachDeliveredOnce(recipients, absl::Seconds(60));
+  // Both sources sent before the reload; a second after it, only the one left.
+  EXPECT_EQ(first_.PeersSince(absl::InfinitePast()),
+            (std::set<std::string>{"127.0.0.1", "127.0.0.2"}));
+  EXPECT_EQ(first_.PeersSince(reloaded + absl::Seconds(1)), std::set<std::string>{"127.0.0.2"});
 }
 
 TEST_F(ShapingReload, FileWithErrorsIsRefusedWholeAndTheRunningConfigStays) {

@@ -11,6 +11,19 @@
 #include "engine/smtp/local_replies.h"
 
 namespace volley::delivery {
+namespace {
+
+bool SamePool(const config::EgressPool& a, const config::EgressPool& b) {
+  if (a.sources.size() != b.sources.size()) return false;
+  for (size_t i = 0; i < a.sources.size(); ++i) {
+    if (a.sources[i].name != b.sources[i].name || a.sources[i].address != b.sources[i].address) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 SiteQueue::SiteQueue(const ShardServices* services, std::string key)
     : services_(services),
@@ -81,17 +94,29 @@ void SiteQueue::UseRoute(std::shared_ptr<const SiteRoute> route) {
   const bool first = route_ == nullptr;
   const bool same_targets = !first && route_->targets == route->targets;
   const bool same_config = !first && route_->config == route->config;
+  const bool same_pool =
+      same_config || (!first && SamePool(*route_->shaping->pool, *route->shaping->pool));
   route_ = std::move(route);
   shaper_.set_limits(&route_->shaping->by_source);
   if (first || (same_config && same_targets)) return;
   if (!same_targets) check_targets_ = true;
+  if (!same_pool) check_sources_ = true;
   // A reload may have taken a source from the pool or a host from the route (or a new answer
   // a host from the MX set): connections from or to there are done once idle.
   pool_.QuitIdleIf([this](const DeliveryConnection& c) { return !Current(c); });
 }
 
 bool SiteQueue::Current(const DeliveryConnection& connection) const {
-  if (!shaper_.HasSource(connection.options().egress_source_index)) return false;
+  const ConnectionOptions& options = connection.options();
+  if (!shaper_.HasSource(options.egress_source_index)) return false;
+  if (check_sources_) {
+    // Sources are counted by their place in the pool; a reload may have put another there.
+    const config::EgressSource& source =
+        route_->shaping->pool->sources[options.egress_source_index];
+    if (source.name != options.egress_source || source.address != options.source_address) {
+      return false;
+    }
+  }
   if (!check_targets_) return true;
   const ConnectTarget& target = connection.target();
   return std::find(route_->targets.begin(), route_->targets.end(), target) != route_->targets.end();

@@ -123,6 +123,7 @@ class SiteQueue final : public ConnectionPool::Listener {
   std::shared_ptr<const SiteRoute> route_;  // the latest resolution that sent recipients here
   shaping::Shaper shaper_;                  // limits from route_
   bool check_targets_ = false;  // route_'s hosts changed since the first: Current compares
+  bool check_sources_ = false;  // and its egress pool
   ConnectionPool pool_;
   ReadyQueue ready_;
   Timer wake_;  // a rate said "not before": Pump then
