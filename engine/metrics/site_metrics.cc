@@ -138,20 +138,28 @@ void AppendSiteSeries(const SiteScrape& scrape, int limit, std::string* out) {
                       "\n");
     }
   }
-  Header(out, "volley_site_held_back", "gauge",
-         "Site queues that a limit holds back now (a message waits for it), by site and limit.");
-  for (const auto& [site, totals] : top) {
-    for (const std::string& limit_name : Limits(totals.held_back)) {
-      absl::StrAppend(out, "volley_site_held_back{site=\"", LabelValue(site), "\",limit=\"",
-                      LabelValue(limit_name), "\"} ", totals.held_back.at(limit_name), "\n");
-    }
-  }
-  Header(out, "volley_throttled_total", "counter",
-         "Messages that waited for a limit before they were sent, by site and limit.");
-  for (const auto& [site, totals] : top) {
-    for (const std::string& limit_name : Limits(totals.throttled)) {
-      absl::StrAppend(out, "volley_throttled_total{site=\"", LabelValue(site), "\",limit=\"",
-                      LabelValue(limit_name), "\"} ", totals.throttled.at(limit_name), "\n");
+  struct ByLimit {
+    absl::string_view name;
+    absl::string_view type;
+    absl::string_view help;
+    ThrottleCounts SiteTotals::*field;
+  };
+  static constexpr ByLimit kByLimit[] = {
+      {"volley_site_held_back", "gauge",
+       "Site queues that a limit holds back now (a message waits for it), by site and limit.",
+       &SiteTotals::held_back},
+      {"volley_throttled_total", "counter",
+       "Messages that waited for a limit before they were sent, by site and limit.",
+       &SiteTotals::throttled},
+  };
+  for (const ByLimit& family : kByLimit) {
+    Header(out, family.name, family.type, family.help);
+    for (const auto& [site, totals] : top) {
+      const ThrottleCounts& counts = totals.*family.field;
+      for (const std::string& limit_name : Limits(counts)) {
+        absl::StrAppend(out, family.name, "{site=\"", LabelValue(site), "\",limit=\"",
+                        LabelValue(limit_name), "\"} ", counts.at(limit_name), "\n");
+      }
     }
   }
   AppendTenants(scrape, limit, out);
