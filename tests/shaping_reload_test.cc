@@ -38,13 +38,14 @@ constexpr size_t kJitterSlack = 2;
 // One sink and what it saw: every message's arrival, each recipient's count, connections
 // opened and closed.
 struct TimedSink {
-  std::unique_ptr<SmtpSink> sink;
   ArrivalTimes messages;
   ArrivalTimes opened;
   ArrivalTimes closed;
   std::mutex mutex;
   absl::flat_hash_map<std::string, int> received;         // recipient -> times
   std::vector<std::pair<absl::Time, std::string>> peers;  // each message's client address
+  // Last, so that it stops (and calls back no more) before the rest goes.
+  std::unique_ptr<SmtpSink> sink;
 
   void Start() {
     test_support::SinkOptions options;

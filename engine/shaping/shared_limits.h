@@ -117,7 +117,11 @@ class SharedLimits {
     std::vector<Waker> waiters;
   };
   struct OwnedRate {
-    OwnedRate(const config::Rate& rate, absl::string_view limit) : throttle(rate, limit) {}
+    OwnedRate(const config::Rate& rate, absl::string_view limit)
+        : name(limit), throttle(rate, name) {}
+    // The throttle's admissions name the limit by a view of this: the spec it came from lives
+    // only as long as the site route that asked first.
+    const std::string name;
     Throttle throttle;
   };
 

@@ -18,7 +18,8 @@ namespace volley::shaping {
 // Not thread-safe: owned and used on one shard's loop.
 class Throttle {
  public:
-  // `limit` names the limit in the admissions it refuses (a string literal).
+  // `limit` names the limit in the admissions it refuses; it must outlive the throttle (a
+  // string literal, or a name the owner keeps).
   Throttle(const config::Rate& rate, absl::string_view limit) : rate_(rate), limit_(limit) {}
 
   // Takes `n` events if the rate allows them at `now`; otherwise takes nothing and says when it
