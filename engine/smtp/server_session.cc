@@ -302,6 +302,12 @@ class ServerSession::Impl {
     switch (step.kind) {
       case Kind::kReply:
         state_ = State::kCommand;
+        // RFC 5321 3.8: a 421 (a handler's answer to MAIL or RCPT, say "too many messages on
+        // this connection") means the server is closing the channel.
+        if (step.reply.code == 421) {
+          CloseWith(step.reply);
+          return;
+        }
         Append(step.reply);
         return;
       case Kind::kBadCommand:

@@ -34,6 +34,9 @@ class TestHandler : public ServerSessionHandler {
     if (envelope.mail_from == "blocked@example.com") {
       return MakeReply(550, "5.7.1", "sender blocked");
     }
+    if (envelope.mail_from == "closing@example.com") {
+      return MakeReply(421, "4.7.0", "too many messages on this connection");
+    }
     return std::nullopt;
   }
 

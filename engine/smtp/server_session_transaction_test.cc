@@ -205,6 +205,20 @@ TEST_F(SessionTest, AHandlers421EndsTheSessionAfterTheReply) {
   EXPECT_TRUE(session_->closed());
 }
 
+TEST_F(SessionTest, AHandlers421AtMailEndsTheSession) {
+  Ehlo();
+  // The pipelined RCPT and DATA behind the MAIL are never answered.
+  EXPECT_THAT(Send("MAIL FROM:<closing@example.com>\r\nRCPT TO:<a@x.org>\r\nDATA\r\n"),
+              ElementsAre("421 4.7.0 too many messages on this connection"));
+  EXPECT_TRUE(closed_);
+  EXPECT_TRUE(session_->closed());
+  // Other refusals at MAIL leave the session open.
+  Create();
+  Ehlo();
+  EXPECT_THAT(Send("MAIL FROM:<blocked@example.com>\r\n"), ElementsAre("550 5.7.1 sender blocked"));
+  EXPECT_FALSE(session_->closed());
+}
+
 TEST_F(SessionTest, AHandlerMayCloseAfterAnyReplyOrDisconnectWithoutOne) {
   handler_.async = true;
   Ehlo();

@@ -66,6 +66,11 @@ class SmtpSink::FaultHandler : public smtp::ServerSessionHandler {
     if (sink_->options_.record) sink_->RecordCommand(envelope, line);
   }
 
+  std::optional<smtp::Reply> CheckMailFrom(const smtp::Envelope& envelope) override {
+    if (sink_->MailAllowed(envelope.session_id)) return std::nullopt;
+    return smtp::MakeReply(421, "4.7.0", "Too many messages on this connection");
+  }
+
   bool ContinueData(const smtp::Envelope& envelope, size_t) override {
     return std::none_of(envelope.recipients.begin(), envelope.recipients.end(),
                         [](const std::string& r) { return FaultOf(r) == Fault::kDropData; });
@@ -173,6 +178,12 @@ SmtpSink::ConnectionStats SmtpSink::connection_stats(const std::string& address)
   std::lock_guard<std::mutex> lock(stats_mutex_);
   auto it = connection_stats_.find(address);
   return it == connection_stats_.end() ? ConnectionStats{} : it->second;
+}
+
+bool SmtpSink::MailAllowed(uint64_t session_id) {
+  if (options_.max_messages_per_connection <= 0) return true;
+  std::lock_guard<std::mutex> lock(stats_mutex_);
+  return ++mails_[session_id] <= options_.max_messages_per_connection;
 }
 
 bool SmtpSink::FirstSight(const std::string& recipient) {

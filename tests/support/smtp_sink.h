@@ -70,6 +70,9 @@ struct SinkOptions : bench::SinkOptions {
   // Offer STARTTLS (with the //tls/testdata certificate when none is given), answer 220, then
   // write bytes that are not TLS and close, so that the client's handshake fails.
   bool starttls_breaks = false;
+  // More than this many MAIL commands on one connection: the next gets "421 4.7.0 Too many
+  // messages on this connection" and the connection ends, as busy receivers do (0: no limit).
+  int max_messages_per_connection = 0;
 };
 
 // Thread-safe: the getters and TakeMessages may be called from any thread while the sink runs.
@@ -119,6 +122,9 @@ class SmtpSink {
   void OnConnections(const std::string& address, int delta);
   // True the first time `recipient` is seen (for tempfailonce*).
   bool FirstSight(const std::string& recipient);
+  // Counts a MAIL on session `session_id`; false when it is one more than
+  // max_messages_per_connection.
+  bool MailAllowed(uint64_t session_id);
 
   SinkOptions options_;
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
@@ -126,10 +132,11 @@ class SmtpSink {
   std::unique_ptr<bench::SmtpSink> server_;
   std::mutex mutex_;  // guards recorded_
   std::vector<ReceivedMessage> recorded_;
-  mutable std::mutex stats_mutex_;  // guards connection_stats_ and seen_
+  mutable std::mutex stats_mutex_;  // guards connection_stats_, seen_ and mails_
   absl::flat_hash_map<std::string, ConnectionStats> connection_stats_;
   absl::flat_hash_set<std::string> seen_;
-  mutable std::mutex transcripts_mutex_;  // guards transcripts_ and transcript_index_
+  absl::flat_hash_map<uint64_t, int> mails_;  // session id -> MAIL commands seen
+  mutable std::mutex transcripts_mutex_;      // guards transcripts_ and transcript_index_
   std::vector<SessionTranscript> transcripts_;
   absl::flat_hash_map<uint64_t, size_t> transcript_index_;  // session id -> transcripts_ index
 };

@@ -151,6 +151,31 @@ TEST(SmtpSinkExtensionsTest, TransientGreeting) {
   EXPECT_TRUE(client->ReadsEof());
 }
 
+TEST(SmtpSinkExtensionsTest, MaxMessagesPerConnection) {
+  SinkOptions options;
+  options.max_messages_per_connection = 2;
+  std::unique_ptr<SmtpSink> sink = StartSink(options);
+  ASSERT_NE(sink, nullptr);
+  for (int connection = 0; connection < 2; ++connection) {
+    auto client = RawSmtpClient::Connect("127.0.0.1", sink->port());
+    ASSERT_NE(client, nullptr);
+    ASSERT_THAT(client->ReadFinal(), StartsWith("220 "));
+    ASSERT_THAT(client->Command("EHLO client.test"), StartsWith("250 "));
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_THAT(client->Command("MAIL FROM:<s@x.test>"), StartsWith("250 "));
+      EXPECT_THAT(client->Command("RCPT TO:<a@y.test>"), StartsWith("250 "));
+      EXPECT_THAT(client->Command("DATA"), StartsWith("354 "));
+      EXPECT_THAT(client->Command("Subject: x\r\n\r\nx\r\n."), StartsWith("250 "));
+    }
+    // The third on the same connection is refused and the connection ends; a new one starts
+    // afresh.
+    EXPECT_EQ(client->Command("MAIL FROM:<s@x.test>"),
+              "421 4.7.0 Too many messages on this connection");
+    EXPECT_TRUE(client->ReadsEof());
+  }
+  EXPECT_EQ(sink->messages(), 4u);
+}
+
 TEST(SmtpSinkExtensionsTest, PermanentGreeting) {
   SinkOptions options = Recording();
   options.greeting = smtp::MakeReply(554, "5.3.2", "sink.localdomain No service");
