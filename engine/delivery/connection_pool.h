@@ -34,6 +34,9 @@ class ConnectionPool final : public ConnectionOwner {
     // closed, `never_ready` that no session was established on any host.
     virtual void OnClosed(DeliveryConnection* connection, bool never_ready,
                           std::vector<RecipientPtr> batch, CloseInfo info) = 0;
+    // A new connection to `target` failed (refused, 421 greeting, ...) while `working` others
+    // with it are up or starting: the host is not down, it takes no more.
+    virtual void OnHostBusy(const ConnectTarget& target, int working) = 0;
   };
 
   ConnectionPool(const ShardServices* services, Listener* listener)
@@ -54,6 +57,8 @@ class ConnectionPool final : public ConnectionOwner {
 
   size_t size() const { return connections_.size(); }
   size_t idle_count() const { return idle_.size(); }
+  // Connections to `target` (up, or trying it now).
+  int OpenTo(const ConnectTarget& target) const;
   size_t connecting() const { return connecting_.size(); }
   size_t in_flight_recipients() const;
   // Calls `fn` on every recipient in a transaction now.

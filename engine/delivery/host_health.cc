@@ -27,6 +27,12 @@ bool HostHealth::RecentlyFailed(const ConnectTarget& target) {
   return Active(failed_, HostKey(target), clock_.Now());
 }
 
+absl::Time HostHealth::FailedUntil(const ConnectTarget& target) {
+  DCHECK(thread_.InLoopThread());
+  auto it = failed_.find(HostKey(target));
+  return it == failed_.end() ? absl::InfinitePast() : it->second;
+}
+
 void HostHealth::MarkFailed(const ConnectTarget& target) {
   DCHECK(thread_.InLoopThread());
   failed_[HostKey(target)] = clock_.Now() + kFailedHostDelay;

@@ -25,6 +25,8 @@ class HostHealth {
   explicit HostHealth(Clock& clock) : clock_(clock) {}
 
   bool RecentlyFailed(const ConnectTarget& target);
+  // When a failed host may be tried again (the past when it has not failed lately).
+  absl::Time FailedUntil(const ConnectTarget& target);
   void MarkFailed(const ConnectTarget& target);
   bool TlsRecentlyFailed(const ConnectTarget& target);
   void MarkTlsFailed(const ConnectTarget& target);

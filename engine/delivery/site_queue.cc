@@ -1,9 +1,11 @@
 #include "engine/delivery/site_queue.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
 #include "engine/bounce/classifier.h"
@@ -239,20 +241,16 @@ void SiteQueue::OpenConnections(absl::Time now) {
     }
     return;
   }
-  // Hosts that just failed are left out for a while.
-  std::vector<ConnectTarget> usable;
-  for (const ConnectTarget& target : route_->targets) {
-    if (!services_->hosts->RecentlyFailed(target)) usable.push_back(target);
-  }
+  absl::Time retry_at = absl::InfiniteFuture();
+  int room = 0;
+  const std::vector<ConnectTarget> usable = UsableTargets(now, &retry_at, &room);
   if (usable.empty()) {
-    if (pool_.size() == 0) {
-      FailAllReady(smtp::MakeLocalReply(smtp::LocalReply::kHostsFailedRecently, route_->name,
-                                        absl::FormatDuration(HostHealth::kFailedHostDelay)),
-                   bounce::BounceClass::kNoAnswerFromHost, /*permanent=*/false);
-    }
+    // Every host failed just now or takes no more connections. That is no attempt, so none is
+    // counted: the site tries again when a host's pause ends, or when a connection frees up.
+    WakeAt(retry_at, now);
     return;
   }
-  while (!ready_.empty() && pool_.connecting() < transactions) {
+  while (!ready_.empty() && pool_.connecting() < transactions && room-- > 0) {
     int source = 0;
     const shaping::Admission admission = shaper_.AdmitConnection(now, &source);
     if (!admission.go()) {
@@ -262,6 +260,28 @@ void SiteQueue::OpenConnections(absl::Time now) {
     }
     pool_.Open(usable, *route_, source);
   }
+}
+
+std::vector<ConnectTarget> SiteQueue::UsableTargets(absl::Time now, absl::Time* retry_at,
+                                                    int* room) const {
+  std::vector<ConnectTarget> usable;
+  const bool capped = feedback_.any_host_cap(now);
+  *room = capped ? 0 : std::numeric_limits<int>::max();
+  for (const ConnectTarget& target : route_->targets) {
+    // Hosts that just failed are left out for a while.
+    if (services_->hosts->RecentlyFailed(target)) {
+      *retry_at = std::min(*retry_at, services_->hosts->FailedUntil(target));
+      continue;
+    }
+    if (capped) {
+      // A host that said it takes no more gets no more (until its cap lapses).
+      const int open = pool_.OpenTo(target);
+      if (feedback_.HostFull(target, open, now)) continue;
+      *room += 1;
+    }
+    usable.push_back(target);
+  }
+  return usable;
 }
 
 size_t SiteQueue::PendingTransactions(size_t cap) const {
@@ -376,7 +396,8 @@ void SiteQueue::OnReady(DeliveryConnection* connection) {
   // A reload may have lowered the connection limit below what is open, or taken the source
   // away: such a connection ends at its next transaction.
   if (shutting_down_ || !shaper_.AdmitTransaction(source, connection->transactions()).go() ||
-      !Current(*connection) || shaper_.RetireIfOverLimit(source)) {
+      feedback_.DeliveriesDone(connection->transactions(), now) || !Current(*connection) ||
+      shaper_.RetireIfOverLimit(source)) {
     connection->Quit();
     return;
   }
@@ -417,9 +438,29 @@ smtp::RecipientOutcome SiteQueue::OutcomeAfterClose(size_t i,
                                 "", true};
 }
 
+void SiteQueue::OnHostBusy(const ConnectTarget& target, int working) {
+  feedback_.HostBusy(target, working, services_->clock->Now());
+}
+
+bool SiteQueue::EndedAtMail(DeliveryConnection* connection, std::vector<RecipientPtr>& batch,
+                            const ConnectionOwner::CloseInfo& info) {
+  if (batch.empty() || !info.reply || info.reply->code != 421 || info.in_flight.empty() ||
+      !absl::StartsWith(info.in_flight[0].command, "MAIL")) {
+    return false;
+  }
+  // The server ended the connection before it looked at the recipients ("too many messages on
+  // this connection"): they were not tried, so no attempt is counted; they lead the next
+  // transaction, on another connection, and connections end after as many messages from now on.
+  feedback_.ConnectionEndedAfter(connection->transactions(), services_->clock->Now());
+  for (auto r = batch.rbegin(); r != batch.rend(); ++r) ready_.PushFront(std::move(*r));
+  batch.clear();
+  return true;
+}
+
 void SiteQueue::OnClosed(DeliveryConnection* connection, bool never_ready,
                          std::vector<RecipientPtr> batch, ConnectionOwner::CloseInfo info) {
   shaper_.ConnectionClosed(connection->options().egress_source_index);
+  if (!shutting_down_) EndedAtMail(connection, batch, info);
   if (!batch.empty()) {
     const AttemptInfo attempt = AttemptOf(connection);
     for (size_t i = 0; i < batch.size(); ++i) {

@@ -22,6 +22,7 @@
 #include "engine/delivery/ready_queue.h"
 #include "engine/delivery/shard_services.h"
 #include "engine/delivery/site_explain.h"
+#include "engine/delivery/site_feedback.h"
 #include "engine/delivery/site_route.h"
 #include "engine/metrics/site_metrics.h"
 #include "engine/runtime/timer.h"
@@ -74,6 +75,7 @@ class SiteQueue final : public ConnectionPool::Listener {
               std::vector<smtp::RecipientOutcome> outcomes) override;
   void OnClosed(DeliveryConnection* connection, bool never_ready, std::vector<RecipientPtr> batch,
                 ConnectionOwner::CloseInfo info) override;
+  void OnHostBusy(const ConnectTarget& target, int working) override;
 
  private:
   // Recipients this far from the front of their lane do not keep their message body in memory.
@@ -114,6 +116,14 @@ class SiteQueue final : public ConnectionPool::Listener {
   void FailAllReady(const smtp::Reply& reply, bounce::BounceClass classification, bool permanent);
   // Transactions the ready recipients make, counted up to `cap`.
   size_t PendingTransactions(size_t cap) const;
+  // The route's hosts a new connection may go to now: not failed just now, and below what they
+  // told us they take. `*retry_at` gets when the first failed one may be tried again, `*room`
+  // how many more connections the capped hosts take.
+  std::vector<ConnectTarget> UsableTargets(absl::Time now, absl::Time* retry_at, int* room) const;
+  // A connection the server ended with 421 at MAIL: its recipients go back to the front of the
+  // queue, untried, and the site learns the messages a connection may carry. False otherwise.
+  bool EndedAtMail(DeliveryConnection* connection, std::vector<RecipientPtr>& batch,
+                   const ConnectionOwner::CloseInfo& info);
   // The attempt description for log records about `connection` (null: no connection).
   AttemptInfo AttemptOf(const DeliveryConnection* connection) const;
 
@@ -122,6 +132,7 @@ class SiteQueue final : public ConnectionPool::Listener {
   ThreadChecker thread_;
   std::shared_ptr<const SiteRoute> route_;  // the latest resolution that sent recipients here
   shaping::Shaper shaper_;                  // limits from route_
+  SiteFeedback feedback_;                   // what the site told us by refusing
   bool check_targets_ = false;  // route_'s hosts changed since the first: Current compares
   bool check_sources_ = false;  // and its egress pool
   ConnectionPool pool_;

@@ -82,7 +82,6 @@ constexpr LocalReplySpec kTable[] = {
     {L::kNoSuchDomain, 550, "5.1.2", "domain $0 does not exist", 1},
     {L::kNoMxNoAddress, 550, "5.1.2", "domain $0 has no MX or address records", 1},
     {L::kNullMx, 556, "5.1.10", "domain $0 does not accept mail (null MX)", 1},
-    {L::kHostsFailedRecently, 451, "4.4.1", "every host of $0 failed within the last $1", 2},
     {L::kNoAnswer, 451, "4.4.1", "$0", 1},
     {L::kConnectionLost, 451, "4.4.2", "$0", 1},
     {L::kSessionFailed, 451, "4.5.0", "session failed: $0", 1},

@@ -90,7 +90,6 @@ enum class LocalReply {
   kNoSuchDomain,         // 550 5.1.2 ($0 domain)
   kNoMxNoAddress,        // 550 5.1.2 ($0 domain)
   kNullMx,               // 556 5.1.10 ($0 domain)
-  kHostsFailedRecently,  // 451 4.4.1 ($0 site, $1 duration)
   kNoAnswer,             // 451 4.4.1 ($0 why)
   kConnectionLost,       // 451 4.4.2 ($0 why)
   kSessionFailed,        // 451 4.5.0 ($0 why)

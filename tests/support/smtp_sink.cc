@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "tests/support/busy_stream.h"
 #include "tests/support/fault_stream.h"
 #include "tls/testdata/testdata_paths.h"
 
@@ -140,6 +141,15 @@ absl::StatusOr<std::unique_ptr<SmtpSink>> SmtpSink::Start(const SinkOptions& opt
     faults.dropping = sink->stopping_;
     server.wrap_stream = [faults](uv_loop_t* loop, std::unique_ptr<net::Stream> stream) {
       return std::unique_ptr<net::Stream>(new FaultStream(loop, std::move(stream), faults));
+    };
+  }
+  if (options.max_connections > 0) {
+    auto live = std::make_shared<std::atomic<int>>(0);
+    auto inner = std::move(server.wrap_stream);
+    server.wrap_stream = [live, inner, max = options.max_connections](
+                             uv_loop_t* loop, std::unique_ptr<net::Stream> stream) {
+      if (inner) stream = inner(loop, std::move(stream));
+      return std::unique_ptr<net::Stream>(new BusyStream(std::move(stream), live, max));
     };
   }
   absl::StatusOr<std::unique_ptr<bench::SmtpSink>> started = bench::SmtpSink::Start(server);

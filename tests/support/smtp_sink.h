@@ -73,6 +73,9 @@ struct SinkOptions : bench::SinkOptions {
   // More than this many MAIL commands on one connection: the next gets "421 4.7.0 Too many
   // messages on this connection" and the connection ends, as busy receivers do (0: no limit).
   int max_messages_per_connection = 0;
+  // More than this many connections at once (over all addresses): the next gets "421 4.7.0
+  // Too many connections" instead of the greeting and ends (0: no limit).
+  int max_connections = 0;
 };
 
 // Thread-safe: the getters and TakeMessages may be called from any thread while the sink runs.

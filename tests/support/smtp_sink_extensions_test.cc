@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -174,6 +175,37 @@ TEST(SmtpSinkExtensionsTest, MaxMessagesPerConnection) {
     EXPECT_TRUE(client->ReadsEof());
   }
   EXPECT_EQ(sink->messages(), 4u);
+}
+
+TEST(SmtpSinkExtensionsTest, MaxConnections) {
+  SinkOptions options;
+  options.max_connections = 2;
+  std::unique_ptr<SmtpSink> sink = StartSink(options);
+  ASSERT_NE(sink, nullptr);
+  auto first = RawSmtpClient::Connect("127.0.0.1", sink->port());
+  auto second = RawSmtpClient::Connect("127.0.0.1", sink->port());
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  EXPECT_THAT(first->ReadFinal(), StartsWith("220 "));
+  EXPECT_THAT(second->ReadFinal(), StartsWith("220 "));
+  auto third = RawSmtpClient::Connect("127.0.0.1", sink->port());
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(third->ReadFinal(), "421 4.7.0 Too many connections");
+  EXPECT_TRUE(third->ReadsEof());
+  // One ends: the next connection is taken.
+  EXPECT_EQ(first->Command("QUIT"), "221 2.0.0 Bye");
+  EXPECT_TRUE(first->ReadsEof());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  std::string greeting;
+  while (absl::Now() < deadline) {
+    auto next = RawSmtpClient::Connect("127.0.0.1", sink->port());
+    ASSERT_NE(next, nullptr);
+    greeting = next->ReadFinal();
+    if (absl::StartsWith(greeting, "220 ")) break;
+    absl::SleepFor(absl::Milliseconds(20));  // the first session's end is still being counted
+  }
+  EXPECT_THAT(greeting, StartsWith("220 "));
+  EXPECT_THAT(second->Command("NOOP"), StartsWith("250 "));
 }
 
 TEST(SmtpSinkExtensionsTest, PermanentGreeting) {
