@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -156,6 +157,7 @@ absl::StatusOr<ExitResult> RunVolleyd(const std::vector<std::string>& args,
   }
   ExitResult result = FromWaitStatus(status);
   result.output = ReadFileOrEmpty(log_path);
+  AbortOnSanitizerReport(result.output);
   return result;
 }
 
@@ -204,7 +206,25 @@ absl::StatusOr<std::unique_ptr<VolleydProcess>> VolleydProcess::Start(
   }
 }
 
-VolleydProcess::~VolleydProcess() { Kill(); }
+VolleydProcess::~VolleydProcess() {
+  Kill();
+  AbortOnSanitizerReport(output());
+}
+
+void AbortOnSanitizerReport(const std::string& output) {
+  // A sanitizer in the child (bazel test --config=asan or tsan) only writes its report: the
+  // test that ran it would pass unless something it checks went wrong. It fails here instead,
+  // with the report.
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                             "WARNING: ThreadSanitizer", "runtime error: "}) {
+    const size_t at = output.find(marker);
+    if (at == std::string::npos) continue;
+    const size_t from = output.rfind('\n', at);
+    std::fprintf(stderr, "volleyd reported a sanitizer finding:\n%s\n",
+                 output.substr(from == std::string::npos ? 0 : from + 1, 6000).c_str());
+    std::abort();
+  }
+}
 
 void VolleydProcess::Kill() {
   if (pid_ <= 0) return;

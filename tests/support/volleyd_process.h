@@ -90,6 +90,10 @@ std::string TestTempDir();
 std::string LoopbackConfig(const std::string& spool, const std::string& log, int threads = 2,
                            absl::string_view server_extra = "");
 std::string ReadFileOrEmpty(const std::string& path);
+// Prints the first sanitizer report in volleyd's `output` (AddressSanitizer, LeakSanitizer,
+// ThreadSanitizer, UBSan) and aborts the process: a test whose volleyd had one fails, even when
+// what it checks went right. VolleydProcess checks its log when it is destroyed.
+void AbortOnSanitizerReport(const std::string& output);
 
 }  // namespace volley::test_support
 
