@@ -145,16 +145,19 @@ void ConnectionPool::OnConnectionClosed(DeliveryConnection* connection, CloseInf
 }
 
 void ConnectionPool::OnTargetFailed(const ConnectTarget& target) {
-  // The others with this host (the one that failed is among them): up, or still starting,
-  // since a burst of new connections hears the refusals before the greetings of those taken.
-  const int others = OpenTo(target) - 1;
+  // The others with this host (the one that failed is among those counted): up, or still
+  // starting, since a burst of new connections hears the refusals before the greetings of
+  // those taken.
+  int others = -1;
+  int up = 0;
+  for (DeliveryConnection* c : connections_) {
+    if (c->target() != target) continue;
+    ++others;
+    up += !connecting_.contains(c);
+  }
   if (others > 0) {
     // Busy, not down: skipping it would stop the sessions that work too. It takes the ones up
     // (or, while none is up yet, at most the others).
-    int up = 0;
-    for (DeliveryConnection* c : connections_) {
-      up += !connecting_.contains(c) && c->target() == target;
-    }
     listener_->OnHostBusy(target, up > 0 ? up : others);
     return;
   }
