@@ -2,7 +2,6 @@
 // connections at once (a third gets 421 at the greeting) and five messages per connection (the
 // sixth MAIL gets 421 and the connection ends). Volley learns both from the refusals and
 // delivers everything at once, without counting attempts for what the site never looked at.
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -22,13 +21,10 @@
 namespace volley {
 namespace {
 
-using test_support::TestTempDir;
 using test_support::VolleydProcess;
 
 TEST(BusySite, AllMessagesArriveOnceWithinTheSitesLimits) {
-  const std::string dir = absl::StrCat(TestTempDir(), "/busy_site");
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const std::string dir = test_support::FreshTestDir("busy_site");
   std::mutex mutex;
   absl::flat_hash_map<std::string, int> received;
   test_support::ArrivalTimes connections;
@@ -49,8 +45,8 @@ TEST(BusySite, AllMessagesArriveOnceWithinTheSitesLimits) {
   // The site's own limits are the defaults (10 connections, 100 messages per connection): far
   // above what it takes.
   std::ofstream(config_path) << test_support::LoopbackConfig(absl::StrCat(dir, "/spool"), log_path)
-                             << "[routes]\n\"busy.test\" = { host = \"127.0.0.1:" << (*sink)->port()
-                             << "\" }\n[shaping.default]\nmax_message_rate = \"\"\n"
+                             << test_support::RoutesToSinks({{"busy.test", (*sink)->port()}})
+                             << "[shaping.default]\nmax_message_rate = \"\"\n"
                                 "max_connection_rate = \"\"\n";
   auto volleyd = VolleydProcess::Start(config_path, absl::StrCat(dir, "/volleyd.log"));
   ASSERT_TRUE(volleyd.ok()) << volleyd.status();

@@ -3,7 +3,6 @@
 // rate held across shards, and each egress source's own connection limit. Real volleyd (four
 // shards, so that sites live on different ones), real unbound, real sinks on 127.0.0.x.
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -24,7 +23,6 @@ namespace {
 
 using test_support::LogEntry;
 using test_support::MostConcurrentSessions;
-using test_support::TestTempDir;
 using test_support::VolleydProcess;
 
 class ShapingLimits : public ::testing::Test {
@@ -33,9 +31,7 @@ class ShapingLimits : public ::testing::Test {
   // `domains` has the MX host mx.DOMAIN with the address of the same index.
   void StartWorld(const std::string& name, const std::vector<std::string>& domains,
                   const std::vector<std::string>& addresses) {
-    dir_ = absl::StrCat(TestTempDir(), "/", name);
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = test_support::FreshTestDir(name);
     test_support::SinkOptions sink_options;
     sink_options.addresses = addresses;
     sink_options.record = true;

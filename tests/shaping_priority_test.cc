@@ -2,7 +2,6 @@
 // tenant's big backlog to a site held to 2 connections and 200/s does not hold back another
 // tenant's urgent mail, nor (at one priority) another tenant's few messages.
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -21,16 +20,13 @@ namespace volley {
 namespace {
 
 using test_support::LogEntry;
-using test_support::TestTempDir;
 using test_support::VolleydProcess;
 
 class ShapingPriority : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = absl::StrCat(TestTempDir(), "/priority_",
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = test_support::FreshTestDir(
+        absl::StrCat("priority_", ::testing::UnitTest::GetInstance()->current_test_info()->name()));
     test_support::SinkOptions sink_options;
     sink_options.on_message = [this](const bench::ReceivedMessage& m) {
       // Tenant A's recipients are a<i>@prio.test.
@@ -43,8 +39,8 @@ class ShapingPriority : public ::testing::Test {
     const std::string config_path = absl::StrCat(dir_, "/volley.toml");
     std::ofstream(config_path) << test_support::LoopbackConfig(absl::StrCat(dir_, "/spool"),
                                                                log_path_)
-                               << "[routes]\n\"prio.test\" = { host = \"127.0.0.1:" << sink_->port()
-                               << "\" }\n[shaping.\"prio.test\"]\n"
+                               << test_support::RoutesToSinks({{"prio.test", sink_->port()}})
+                               << "[shaping.\"prio.test\"]\n"
                                << "connection_limit = 2\nmax_message_rate = \"200/s\"\n"
                                << "max_deliveries_per_connection = 100000\n";
     auto volleyd = VolleydProcess::Start(config_path, absl::StrCat(dir_, "/volleyd.log"));

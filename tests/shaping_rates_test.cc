@@ -1,7 +1,6 @@
 // Message and connection rates as a receiving site sees them: the arrival times of messages and
 // connections at a real sink, behind a real volleyd.
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -20,7 +19,6 @@ namespace volley {
 namespace {
 
 using test_support::MostInAnyWindow;
-using test_support::TestTempDir;
 using test_support::VolleydProcess;
 
 class ShapingRates : public ::testing::Test {
@@ -28,9 +26,7 @@ class ShapingRates : public ::testing::Test {
   // A volleyd routing rate.test to a sink, with `shaping` as the domain's table; every message
   // and every connection the sink sees is timed.
   void Start(const std::string& name, const std::string& shaping) {
-    dir_ = absl::StrCat(TestTempDir(), "/", name);
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = test_support::FreshTestDir(name);
     test_support::SinkOptions sink_options;
     sink_options.on_message = [this](const bench::ReceivedMessage&) { messages_.Add(); };
     sink_options.on_connections_changed = [this](const std::string&, int delta) {
@@ -43,8 +39,8 @@ class ShapingRates : public ::testing::Test {
     const std::string config_path = absl::StrCat(dir_, "/volley.toml");
     std::ofstream(config_path) << test_support::LoopbackConfig(absl::StrCat(dir_, "/spool"),
                                                                log_path_)
-                               << "[routes]\n\"rate.test\" = { host = \"127.0.0.1:" << sink_->port()
-                               << "\" }\n[shaping.\"rate.test\"]\n"
+                               << test_support::RoutesToSinks({{"rate.test", sink_->port()}})
+                               << "[shaping.\"rate.test\"]\n"
                                << shaping;
     auto volleyd = VolleydProcess::Start(config_path, absl::StrCat(dir_, "/volleyd.log"));
     ASSERT_TRUE(volleyd.ok()) << volleyd.status();

@@ -2,7 +2,6 @@
 // sinks is given a new file; the new limits and routes show at the sinks, no connection is
 // dropped, and every message arrives exactly once. A file with errors changes nothing.
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -28,7 +27,6 @@ namespace {
 using test_support::ArrivalTimes;
 using test_support::MostInAnyWindow;
 using test_support::SmtpSink;
-using test_support::TestTempDir;
 using test_support::VolleydProcess;
 using ::testing::HasSubstr;
 
@@ -91,15 +89,13 @@ class ShapingReload : public ::testing::Test {
     const uint16_t port = (to_second ? second_ : first_).sink->port();
     std::ofstream(config_path_, std::ios::trunc)
         << test_support::LoopbackConfig(absl::StrCat(dir_, "/spool"), log_path_)
-        << "[routes]\n\"reload.test\" = { host = \"127.0.0.1:" << port << "\" }\n"
-        << extra << "[shaping.\"reload.test\"]\n"
+        << test_support::RoutesToSinks({{"reload.test", port}}) << extra
+        << "[shaping.\"reload.test\"]\n"
         << shaping;
   }
 
   void Start(const std::string& name, const std::string& shaping, const std::string& extra = "") {
-    dir_ = absl::StrCat(TestTempDir(), "/", name);
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    dir_ = test_support::FreshTestDir(name);
     config_path_ = absl::StrCat(dir_, "/volley.toml");
     log_path_ = absl::StrCat(dir_, "/delivery.jsonl");
     WriteConfig(false, shaping, extra);
@@ -127,6 +123,22 @@ class ShapingReload : public ::testing::Test {
       absl::SleepFor(absl::Milliseconds(5));
     }
     return true;
+  }
+
+  // Once `arrived` messages are at the sinks, rewrites the config (as WriteConfig) and sends
+  // SIGHUP; expects volleyd's answer to say it applied `table`. Returns when the signal went.
+  absl::Time ReloadAfter(size_t arrived, bool to_second, const std::string& shaping,
+                         const std::string& extra, absl::string_view table) {
+    EXPECT_TRUE(WaitForArrivals(arrived, absl::Seconds(30)));
+    WriteConfig(to_second, shaping, extra);
+    const absl::Time reloaded = absl::Now();
+    auto answer = volleyd_->Reload();
+    EXPECT_TRUE(answer.ok()) << answer.status();
+    if (answer.ok()) {
+      EXPECT_THAT(*answer, HasSubstr("SIGHUP: reloaded"));
+      EXPECT_THAT(*answer, HasSubstr(absl::StrCat("applied ", table)));
+    }
+    return reloaded;
   }
 
   // Every recipient got its Delivery record and arrived exactly once, at one of the sinks.
@@ -161,14 +173,9 @@ TEST_F(ShapingReload, LowerRateShowsWithinASecond) {
         absl::StrCat(kSteadyConnections, "max_message_rate = \"400/s,max_burst=20\"\n"));
   constexpr int kMessages = 1200;
   const std::vector<std::string> recipients = Inject(kMessages);
-  ASSERT_TRUE(WaitForArrivals(300, absl::Seconds(30)));
-  WriteConfig(false,
-              absl::StrCat(kSteadyConnections, "max_message_rate = \"100/s,max_burst=20\"\n"));
-  const absl::Time reloaded = absl::Now();
-  auto answer = volleyd_->Reload();
-  ASSERT_TRUE(answer.ok()) << answer.status();
-  EXPECT_THAT(*answer, HasSubstr("SIGHUP: reloaded"));
-  EXPECT_THAT(*answer, HasSubstr("applied [shaping]"));
+  const absl::Time reloaded = ReloadAfter(
+      300, false, absl::StrCat(kSteadyConnections, "max_message_rate = \"100/s,max_burst=20\"\n"),
+      "", "[shaping]");
   ExpectEachDeliveredOnce(recipients, absl::Seconds(60));
 
   const std::vector<absl::Time> arrivals = first_.messages.Sorted();
@@ -203,13 +210,9 @@ TEST_F(ShapingReload, NewRouteTakesTheQueuedMail) {
         absl::StrCat(kSteadyConnections, "max_message_rate = \"100/s,max_burst=10\"\n"));
   constexpr int kMessages = 600;
   const std::vector<std::string> recipients = Inject(kMessages);
-  ASSERT_TRUE(WaitForArrivals(100, absl::Seconds(30)));
-  WriteConfig(true,
-              absl::StrCat(kSteadyConnections, "max_message_rate = \"100/s,max_burst=10\"\n"));
-  const absl::Time reloaded = absl::Now();
-  auto answer = volleyd_->Reload();
-  ASSERT_TRUE(answer.ok()) << answer.status();
-  EXPECT_THAT(*answer, HasSubstr("applied [routes]"));
+  const absl::Time reloaded = ReloadAfter(
+      100, true, absl::StrCat(kSteadyConnections, "max_message_rate = \"100/s,max_burst=10\"\n"),
+      "", "[routes]");
   ExpectEachDeliveredOnce(recipients, absl::Seconds(60));
   // The queued mail went to the new route; the old one got nothing a second after the reload
   // (what was in flight at the reload finished there).
@@ -227,13 +230,9 @@ TEST_F(ShapingReload, ASmallerEgressPoolTakesOverFromTheNextTransaction) {
         "{ address = \"127.0.0.2\", name = \"two\" }]\n");
   constexpr int kMessages = 600;
   const std::vector<std::string> recipients = Inject(kMessages);
-  ASSERT_TRUE(WaitForArrivals(100, absl::Seconds(30)));
-  WriteConfig(false, shaping,
-              "[egress.pool]\nsources = [{ address = \"127.0.0.2\", name = \"two\" }]\n");
-  const absl::Time reloaded = absl::Now();
-  auto answer = volleyd_->Reload();
-  ASSERT_TRUE(answer.ok()) << answer.status();
-  EXPECT_THAT(*answer, HasSubstr("applied [egress]"));
+  const absl::Time reloaded = ReloadAfter(
+      100, false, shaping,
+      "[egress.pool]\nsources = [{ address = \"127.0.0.2\", name = \"two\" }]\n", "[egress]");
   ExpectEachDeliveredOnce(recipients, absl::Seconds(60));
   // Both sources sent before the reload; a second after it, only the one left.
   EXPECT_EQ(first_.PeersSince(absl::InfinitePast()),

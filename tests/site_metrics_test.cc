@@ -1,6 +1,5 @@
 // The per-site series, the series by tenant and campaign and the explain read-out, from a real
 // volleyd whose sites are held back by their message rates, with [http] site_metrics_limit = 1.
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -21,7 +20,6 @@ namespace {
 using test_support::HttpGet;
 using test_support::MetricValue;
 using test_support::SmtpSink;
-using test_support::TestTempDir;
 using test_support::VolleydProcess;
 
 std::unique_ptr<SmtpSink> StartSink() {
@@ -41,9 +39,7 @@ std::vector<std::string> Recipients(int n, absl::string_view domain) {
 class SiteMetrics : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string dir = absl::StrCat(TestTempDir(), "/site_metrics");
-    std::filesystem::remove_all(dir);
-    std::filesystem::create_directories(dir);
+    const std::string dir = test_support::FreshTestDir("site_metrics");
     busy_ = StartSink();
     quiet_ = StartSink();
     ASSERT_NE(busy_, nullptr);
@@ -54,9 +50,9 @@ class SiteMetrics : public ::testing::Test {
     std::ofstream(config_path)
         << absl::StrReplaceAll(test_support::LoopbackConfig(absl::StrCat(dir, "/spool"), log_path_),
                                {{"[http]\n", "[http]\nsite_metrics_limit = 1\n"}})
-        << "[routes]\n\"busy.test\" = { host = \"127.0.0.1:" << busy_->port()
-        << "\" }\n\"quiet.test\" = { host = \"127.0.0.1:" << quiet_->port()
-        << "\" }\n[shaping.\"busy.test\"]\nmax_message_rate = \"20/s,max_burst=1\"\n"
+        << test_support::RoutesToSinks(
+               {{"busy.test", busy_->port()}, {"quiet.test", quiet_->port()}})
+        << "[shaping.\"busy.test\"]\nmax_message_rate = \"20/s,max_burst=1\"\n"
            "[shaping.\"quiet.test\"]\nmax_message_rate = \"5/s,max_burst=1\"\n";
     auto volleyd = VolleydProcess::Start(config_path, absl::StrCat(dir, "/volleyd.log"));
     ASSERT_TRUE(volleyd.ok()) << volleyd.status();

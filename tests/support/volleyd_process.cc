@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -102,6 +103,21 @@ bool ParseHostPort(absl::string_view text, std::string* host, uint16_t* port) {
 std::string TestTempDir() {
   const char* dir = std::getenv("TEST_TMPDIR");
   return dir != nullptr ? dir : "/tmp";
+}
+
+std::string FreshTestDir(const std::string& name) {
+  const std::string dir = absl::StrCat(TestTempDir(), "/", name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string RoutesToSinks(const std::vector<std::pair<std::string, uint16_t>>& routes) {
+  std::string table = "[routes]\n";
+  for (const auto& [domain, port] : routes) {
+    absl::StrAppend(&table, "\"", domain, "\" = { host = \"127.0.0.1:", port, "\" }\n");
+  }
+  return table;
 }
 
 std::string LoopbackConfig(const std::string& spool, const std::string& log, int threads,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -82,6 +83,10 @@ absl::StatusOr<HttpResult> HttpGet(const std::string& host, uint16_t port, const
 double MetricValue(const std::string& metrics, const std::string& series);
 
 std::string TestTempDir();
+// TestTempDir()/`name`, emptied (a test's spool, logs and config go there).
+std::string FreshTestDir(const std::string& name);
+// A [routes] table sending each domain to a sink on 127.0.0.1 at its port.
+std::string RoutesToSinks(const std::vector<std::pair<std::string, uint16_t>>& routes);
 
 // The tables an integration test's config starts with: [server] with `threads`, `spool`, `log`
 // and any `server_extra` lines ("key = value\n"), the SMTP and HTTP listeners on 127.0.0.1
