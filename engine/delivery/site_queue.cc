@@ -237,7 +237,8 @@ void SiteQueue::OpenConnections(absl::Time now) {
   if (static_cast<int>(pool_.size()) >= shaper_.connection_limit()) {
     // Every connection is busy (work went to the idle ones first) and no other may open.
     if (pool_.idle_count() == 0 && FrontReady()) {
-      NoteHeldBack(shaping::Admission::NotBefore(absl::InfiniteFuture(), "connection_limit"));
+      NoteHeldBack(
+          shaping::Admission::NotBefore(absl::InfiniteFuture(), shaping::kConnectionLimit));
     }
     return;
   }

@@ -7,6 +7,13 @@
 
 namespace volley::shaping {
 
+// The names of the per-path limits, as admissions, metrics and read-outs give them (the config
+// keys they come from).
+inline constexpr absl::string_view kConnectionLimit = "connection_limit";
+inline constexpr absl::string_view kConnectionRate = "max_connection_rate";
+inline constexpr absl::string_view kDeliveriesPerConnection = "max_deliveries_per_connection";
+inline constexpr absl::string_view kMessageRate = "max_message_rate";
+
 class Admission {
  public:
   static Admission Go() { return Admission(absl::InfinitePast(), ""); }

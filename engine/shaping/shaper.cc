@@ -6,11 +6,6 @@
 namespace volley::shaping {
 namespace {
 
-constexpr absl::string_view kConnectionLimit = "connection_limit";
-constexpr absl::string_view kConnectionRate = "max_connection_rate";
-constexpr absl::string_view kDeliveriesPerConnection = "max_deliveries_per_connection";
-constexpr absl::string_view kMessageRate = "max_message_rate";
-
 // Keeps `throttle` in step with `rate`: made when a rate appears, dropped when it goes, and
 // otherwise given the new rate with what was spent.
 void Follow(const std::optional<config::Rate>& rate, absl::string_view limit,
