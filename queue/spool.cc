@@ -57,6 +57,11 @@ class SpoolLogger : public rocksdb::Logger {
 
 constexpr char kSchemaKey[] = "volley.schema";
 constexpr char kRecipientCountKey[] = "volley.recipients";
+constexpr char kStatePrefix[] = "volley.state/";
+
+std::string StateKey(absl::string_view kind, absl::string_view name) {
+  return absl::StrCat(kStatePrefix, kind, "/", name);
+}
 
 std::string CountValue(uint64_t count) {
   std::string value;
@@ -402,6 +407,36 @@ absl::StatusOr<MessageId> Spool::MaxMessageId() const {
     return absl::DataLossError(absl::StrCat("spool ", path_, " is corrupt: bad message key"));
   }
   return id;
+}
+
+absl::Status Spool::PutState(absl::string_view kind, absl::string_view name,
+                             absl::string_view value, bool sync) {
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  rocksdb::Status s = db_->Put(options, default_cf_, StateKey(kind, name),
+                               rocksdb::Slice(value.data(), value.size()));
+  if (!s.ok()) return FromRocks(s, "spool write failed for", path_);
+  return absl::OkStatus();
+}
+
+absl::Status Spool::DeleteState(absl::string_view kind, absl::string_view name, bool sync) {
+  rocksdb::WriteOptions options;
+  options.sync = sync;
+  rocksdb::Status s = db_->Delete(options, default_cf_, StateKey(kind, name));
+  if (!s.ok()) return FromRocks(s, "spool write failed for", path_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Spool::ReadState(
+    absl::string_view kind) const {
+  const std::string prefix = StateKey(kind, "");
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), default_cf_));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    out.emplace_back(it->key().ToString().substr(prefix.size()), it->value().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "spool read failed for", path_);
+  return out;
 }
 
 absl::Status Spool::Resume() {

@@ -3,6 +3,8 @@
 // Column families:
 //   default     "volley.schema" -> schema version (decimal text)
 //               "volley.recipients" -> BE64 count of queued recipients
+//               "volley.state/<kind>/<name>" -> engine state that must survive a restart
+//               (suspensions, warm-up schedules), written by PutState
 //   messages    BE64(id) -> MessageMeta (sender, created, size, recipient count)
 //   bodies      BE64(id) -> the message content, stored once for all its recipients
 //   recipients  BE64(id) BE32(index) -> RecipientRecord (address, attempts, next due, last reply)
@@ -22,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -139,6 +142,16 @@ class Spool {
   // recipient count.
   absl::StatusOr<RecoveryStats> Recover(
       absl::FunctionRef<void(const MessageMeta&, std::vector<RecipientRecord>)> fn);
+
+  // Engine state records (not messages): `kind` names the record type ("suspension"), `name`
+  // the record. PutState and DeleteState commit at once (synced with `sync`), beside the
+  // SpoolWriter's batches; they block, so the engine calls them off its loops. ReadState lists
+  // one kind's records in name order.
+  absl::Status PutState(absl::string_view kind, absl::string_view name, absl::string_view value,
+                        bool sync);
+  absl::Status DeleteState(absl::string_view kind, absl::string_view name, bool sync);
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadState(
+      absl::string_view kind) const;
 
   // Bytes of SST files (RocksDB's count), for metrics.
   uint64_t DiskBytes() const;

@@ -156,6 +156,36 @@ TEST(Spool, RecipientStateUpdates) {
   EXPECT_EQ((*records)[0], r);
 }
 
+TEST(Spool, StateRecordsSurviveAReopenAndKeepToTheirKind) {
+  const std::string path = TempPath("spool_state");
+  {
+    auto spool = Spool::Open(path);
+    ASSERT_TRUE(spool.ok()) << spool.status();
+    ASSERT_TRUE((*spool)->PutState("suspension", "b", "second", /*sync=*/true).ok());
+    ASSERT_TRUE((*spool)->PutState("suspension", "a", "first", /*sync=*/true).ok());
+    ASSERT_TRUE((*spool)->PutState("suspension", "c", "gone", /*sync=*/true).ok());
+    ASSERT_TRUE((*spool)->PutState("warmup", "a", "other kind", /*sync=*/true).ok());
+    ASSERT_TRUE((*spool)->DeleteState("suspension", "c", /*sync=*/true).ok());
+    // Messages and their counts are not state.
+    auto batch = (*spool)->NewBatch();
+    batch.PutMessage(Meta(1, 1), "body", Recipients(1));
+    batch.SetRecipientCount(1);
+    ASSERT_TRUE((*spool)->Write(&batch, true).ok());
+  }
+  auto spool = Spool::Open(path);
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  auto state = (*spool)->ReadState("suspension");
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_EQ(state->size(), 2u);
+  EXPECT_EQ((*state)[0], std::make_pair(std::string("a"), std::string("first")));
+  EXPECT_EQ((*state)[1], std::make_pair(std::string("b"), std::string("second")));
+  auto warmup = (*spool)->ReadState("warmup");
+  ASSERT_TRUE(warmup.ok());
+  ASSERT_EQ(warmup->size(), 1u);
+  EXPECT_EQ((*warmup)[0].second, "other kind");
+  EXPECT_EQ(*(*spool)->RecipientCount(), 1u);
+}
+
 TEST(Spool, SecondOpenIsRefusedNamingThePath) {
   const std::string path = TempPath("spool_locked");
   auto first = Spool::Open(path);

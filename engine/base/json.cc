@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/time.h"
 
 namespace volley {
 namespace {
@@ -153,6 +154,16 @@ JsonObjectWriter& JsonObjectWriter::EndObject() {
   out_->push_back('}');
   first_ = false;
   return *this;
+}
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
+}
+
+bool ParseRfc3339(absl::string_view text, absl::Time* t) {
+  std::string error;
+  return absl::ParseTime("%Y-%m-%d%ET%H:%M:%E*S%Ez", std::string(text), absl::UTCTimeZone(), t,
+                         &error);
 }
 
 }  // namespace volley

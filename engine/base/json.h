@@ -7,12 +7,19 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace volley {
 
 // Appends `text` as a JSON string literal (with quotes). Invalid UTF-8 bytes are replaced by
 // U+FFFD so that the output is always valid JSON.
 void AppendJsonString(std::string* out, absl::string_view text);
+
+// `t` as RFC 3339 in UTC with microseconds ("2026-12-03T19:29:42.000000Z"), as log records and
+// the API write times.
+std::string Rfc3339(absl::Time t);
+// Reads what Rfc3339 writes, and any RFC 3339 time with an offset.
+bool ParseRfc3339(absl::string_view text, absl::Time* t);
 
 // Writes {"k": v, ...} with correct commas. Nested objects via BeginObject/EndObject.
 class JsonObjectWriter {

@@ -46,4 +46,16 @@ TEST(Json, EmptyNestedObject) {
 }
 
 }  // namespace
+TEST(Rfc3339, WritesUtcMicrosecondsAndReadsItBackWithAnyOffset) {
+  const absl::Time t = absl::FromUnixMicros(1700000000123456);
+  EXPECT_EQ(Rfc3339(t), "2023-11-14T22:13:20.123456Z");
+  absl::Time back;
+  ASSERT_TRUE(ParseRfc3339(Rfc3339(t), &back));
+  EXPECT_EQ(back, t);
+  ASSERT_TRUE(ParseRfc3339("2023-11-14T23:13:20+01:00", &back));
+  EXPECT_EQ(back, absl::FromUnixSeconds(1700000000));
+  EXPECT_FALSE(ParseRfc3339("yesterday", &back));
+  EXPECT_FALSE(ParseRfc3339("2023-11-14", &back));
+}
+
 }  // namespace volley

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/adaptive/suspension_store.h"
 #include "engine/base/logging.h"
 #include "engine/config/reload.h"
 #include "engine/daemon/worker.h"
@@ -43,6 +44,7 @@ class Engine::Impl {
   std::unique_ptr<WorkerPool> io_pool;
   std::unique_ptr<queue::DiskSpaceMonitor> disk_space;
   std::unique_ptr<queue::MessageIdGenerator> ids;
+  std::unique_ptr<adaptive::SuspensionStore> suspensions;
   delivery::EngineContext context;
   std::vector<std::unique_ptr<Shard>> shards;
   std::unique_ptr<delivery::DeliveryRouter> router;
@@ -57,6 +59,10 @@ class Engine::Impl {
   absl::Status Recover();
   absl::Status OpenListeners();
   void StartLoader();
+  // Hands every shard the suspensions in force.
+  void PublishSuspensions(std::shared_ptr<const adaptive::SuspensionSet> set);
+  // The admin API's suspensions: its spool writes run on the I/O pool, answers on shard 0.
+  http::api::SuspendBackend SuspendApi();
   // Runs `each` with every worker on its shard's thread, one at a time, then `done` on shard 0.
   void OnEveryShard(std::function<void(daemon::Worker&)> each, absl::AnyInvocable<void()> done);
   // Answers a /metrics scrape once every shard has added its part, on its own thread.
@@ -87,6 +93,8 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   disk_space =
       std::make_unique<queue::DiskSpaceMonitor>(config.server.spool, config.server.spool_min_free);
   ids = std::make_unique<queue::MessageIdGenerator>(Clock::Real());
+  suspensions = std::make_unique<adaptive::SuspensionStore>(spool.get(), &Clock::Real(), log.get());
+  if (absl::Status loaded = suspensions->Load(); !loaded.ok()) return loaded;
   context.config = &config;
   context.spool = spool.get();
   context.writer = writer.get();
@@ -101,6 +109,9 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
     raw.push_back(shards.back().get());
   }
   router = std::make_unique<delivery::DeliveryRouter>(std::move(raw));
+  suspensions->set_publish([this](std::shared_ptr<const adaptive::SuspensionSet> set) {
+    PublishSuspensions(std::move(set));
+  });
   daemon::WorkerShared shared;
   shared.context = context;
   shared.log = log.get();
@@ -117,7 +128,33 @@ absl::Status Engine::Impl::StartWorkers() {
   for (auto& worker : workers) {
     if (absl::Status status = worker->Start(); !status.ok()) return status;
   }
+  // Before the loader or any injection hands them mail (a shard's tasks run in order).
+  PublishSuspensions(suspensions->current());
+  suspensions->StartExpiring();
   return absl::OkStatus();
+}
+
+void Engine::Impl::PublishSuspensions(std::shared_ptr<const adaptive::SuspensionSet> set) {
+  for (size_t i = 0; i < router->size(); ++i) {
+    router->Post(i, [set](delivery::DeliveryShard& shard) { shard.SetSuspensions(set); });
+  }
+}
+
+http::api::SuspendBackend Engine::Impl::SuspendApi() {
+  http::api::SuspendBackend backend;
+  backend.store = suspensions.get();
+  backend.clock = &Clock::Real();
+  backend.run_blocking = [this](absl::AnyInvocable<http::HttpResponse() &&> work,
+                                http::Respond respond) {
+    Shard* http_shard = shards[0].get();
+    io_pool->Run([http_shard, work = std::move(work), respond = std::move(respond)]() mutable {
+      http::HttpResponse response = std::move(work)();
+      http_shard->Post([response = std::move(response), respond = std::move(respond)]() mutable {
+        std::move(respond)(std::move(response));
+      });
+    });
+  };
+  return backend;
 }
 
 absl::Status Engine::Impl::Recover() {
@@ -147,7 +184,8 @@ absl::Status Engine::Impl::OpenListeners() {
       [this](absl::AnyInvocable<void(std::string)> reply) { Scrape(std::move(reply)); },
       [this](std::string site, absl::AnyInvocable<void(std::vector<std::string>)> reply) {
         Explain(std::move(site), std::move(reply));
-      });
+      },
+      SuspendApi());
   if (!http.ok()) return http.status();
   http_port = *http;
   return absl::OkStatus();
@@ -189,6 +227,8 @@ void Engine::Impl::Scrape(absl::AnyInvocable<void(std::string)> reply) {
   totals->spool_bytes = spool->DiskBytes();
   totals->spool_free_bytes = disk_space->free_bytes();
   totals->spool_refusing = context.SpoolRefusesInjection();
+  totals->suspended_domains = suspensions->SuspendedDomains();
+  totals->suspensions = static_cast<int64_t>(suspensions->List().size());
   OnEveryShard([totals](daemon::Worker& w) { w.Collect(totals.get()); },
                [this, totals, reply = std::move(reply)]() mutable {
                  std::move(reply)(metrics->Render(*totals));
@@ -259,6 +299,7 @@ void Engine::Stop(absl::Duration grace) {
   impl_->stopped = true;
   impl_->StopWorkers(grace);
   impl_->io_pool.reset();
+  impl_->suspensions.reset();  // its expiry thread posts to the shards and writes the spool
   if (impl_->writer != nullptr) impl_->writer->Stop();
   if (impl_->log != nullptr) impl_->log->Flush();
 }

@@ -95,8 +95,8 @@ absl::StatusOr<std::vector<uint16_t>> Worker::OpenSmtp(const std::vector<uint16_
   return bound;
 }
 
-absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape,
-                                          http::api::ExplainSite explain) {
+absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape, http::api::ExplainSite explain,
+                                          http::api::SuspendBackend suspend) {
   uint16_t port = 0;
   absl::Status status = shard_->Call([&]() -> absl::Status {
     const config::HostPort& listen = shared_.context.config->http.listen;
@@ -113,6 +113,7 @@ absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape,
     http::api::RegisterMetrics(&http_->router(), std::move(scrape));
     http::api::RegisterLiveness(&http_->router());
     http::api::RegisterExplain(&http_->router(), std::move(explain));
+    http::api::RegisterSuspend(&http_->router(), std::move(suspend));
     port = http_->port();
     return absl::OkStatus();
   });

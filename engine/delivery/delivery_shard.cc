@@ -61,6 +61,7 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
   services_.resolver = resolver_.get();
   services_.metrics = context.metrics;
   services_.throttled_total = &throttled_total_;
+  services_.suspensions = std::make_shared<const adaptive::SuspensionSet>();
   services_.connect = std::move(connect);
   services_.send_to_site = [this](std::shared_ptr<const SiteRoute> site,
                                   std::vector<RecipientPtr> recipients) {
@@ -227,6 +228,12 @@ void DeliveryShard::Reconfigure(std::shared_ptr<const config::Config> config) {
   services_.config = std::move(config);
   for (auto& [name, domain] : domains_) domain->Reconfigure();
   for (auto& [key, site] : sites_) site->Reconfigure();
+}
+
+void DeliveryShard::SetSuspensions(std::shared_ptr<const adaptive::SuspensionSet> suspensions) {
+  DCHECK(thread_.InLoopThread());
+  services_.suspensions = std::move(suspensions);
+  for (auto& [key, site] : sites_) site->ApplySuspensions();
 }
 
 void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> done) {

@@ -68,6 +68,9 @@ class DeliveryShard {
   // connections stay), and ready recipients whose site the new config changed move to it.
   void Reconfigure(std::shared_ptr<const config::Config> config);
 
+  // The engine's suspensions changed: sites hold back or release what they concern at once.
+  void SetSuspensions(std::shared_ptr<const adaptive::SuspensionSet> suspensions);
+
   // Stops delivering: idle connections quit, transactions in flight get `grace` to finish,
   // then everything is closed. `done` runs on the loop thread once nothing is left in flight;
   // the shard may be destroyed after it returns, but not from inside it.

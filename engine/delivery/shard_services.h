@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dns/resolver.h"
+#include "engine/adaptive/suspension.h"
 #include "engine/base/clock.h"
 #include "engine/config/config.h"
 #include "engine/delivery/body_loader.h"
@@ -42,6 +43,8 @@ struct ShardServices {
   TlsClientCache* tls = nullptr;
   dns::Resolver* resolver = nullptr;
   metrics::EngineMetrics* metrics = nullptr;
+  // The suspensions in force (never null): the latest set the engine's store published.
+  std::shared_ptr<const adaptive::SuspensionSet> suspensions;
   // Messages delayed by each limit at this shard's sites since start (site queues come and go).
   metrics::ThrottleCounts* throttled_total = nullptr;
   ConnectionFactory connect;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "engine/base/json.h"
 
 namespace volley::delivery {
@@ -71,8 +72,7 @@ std::string SiteSnapshotJson(const SiteSnapshot& snapshot) {
     if (snapshot.held_until == absl::InfiniteFuture()) {
       w.Null("until");
     } else {
-      w.String("until",
-               absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", snapshot.held_until, absl::UTCTimeZone()));
+      w.String("until", Rfc3339(snapshot.held_until));
     }
     w.EndObject();
   }
@@ -92,6 +92,8 @@ std::string SiteSnapshotJson(const SiteSnapshot& snapshot) {
   w.BeginObject("throttled");
   for (const auto& [limit, n] : throttled) w.Uint(limit, n);
   w.EndObject();
+  w.Uint("suspended", snapshot.suspended)
+      .Raw("suspensions", absl::StrCat("[", absl::StrJoin(snapshot.suspensions, ","), "]"));
   w.Null("next_change");
   w.Finish();
   return out;

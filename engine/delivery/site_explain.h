@@ -27,6 +27,9 @@ struct SiteSnapshot {
   std::shared_ptr<const SiteRoute> route;          // its limits; null before any recipient
   std::vector<int> open_by_source;                 // connections counted per source
   metrics::ThrottleCounts throttled;
+  size_t suspended = 0;  // of `ready`: held back by a suspension
+  // The suspensions in force that concern the site, as SuspensionJson writes them.
+  std::vector<std::string> suspensions;
 };
 
 // One JSON object:
@@ -35,7 +38,8 @@ struct SiteSnapshot {
 //    "sources": [{"source", "open_connections", "connection_limit", "max_connection_rate",
 //                 "max_message_rate" (null: unlimited), "max_deliveries_per_connection",
 //                 "max_recipients_per_batch", "shared_limits": [...], "rules": [...]}],
-//    "throttled": {"limit": n, ...}, "next_change": null}
+//    "throttled": {"limit": n, ...}, "suspended": n, "suspensions": [SuspensionJson...],
+//    "next_change": null}
 // `next_change` is when a limit changes by itself; nothing does yet (adaptive control and
 // warm-up are issue 11), so it is null.
 std::string SiteSnapshotJson(const SiteSnapshot& snapshot);

@@ -44,7 +44,10 @@ SiteQueue::~SiteQueue() = default;
 void SiteQueue::Add(std::shared_ptr<const SiteRoute> route, std::vector<RecipientPtr> recipients) {
   DCHECK(thread_.InLoopThread());
   UseRoute(std::move(route));
+  const absl::Time now = services_->clock->Now();
+  if (hold_.Stale(services_->suspensions.get(), now)) ApplySuspensionsAt(now);
   for (RecipientPtr& r : recipients) {
+    if (hold_.HoldIfSuspended(r, site_name(), now)) continue;
     // Far from the front of its lane, a body is only memory: it is read again when its turn
     // comes.
     std::shared_ptr<const std::string> body = std::move(r->body);
@@ -81,11 +84,13 @@ void SiteQueue::Reconfigure() {
     return true;
   };
   std::vector<RecipientPtr> moved;
-  ready_.Filter([&](RecipientPtr& r) {
-    if (stays(r->domain)) return true;
-    moved.push_back(std::move(r));
-    return false;
-  });
+  for (ReadyQueue* queue : {&ready_, &hold_.held()}) {
+    queue->Filter([&](RecipientPtr& r) {
+      if (stays(r->domain)) return true;
+      moved.push_back(std::move(r));
+      return false;
+    });
+  }
   if (kept != nullptr || stays(route_->domain)) UseRoute(std::move(kept));
   if (!moved.empty()) services_->send_to_domains(std::move(moved));
   Pump();
@@ -100,6 +105,7 @@ void SiteQueue::UseRoute(std::shared_ptr<const SiteRoute> route) {
       same_config || (!first && SamePool(*route_->shaping->pool, *route->shaping->pool));
   route_ = std::move(route);
   shaper_.set_limits(&route_->shaping->by_source);
+  hold_.Invalidate();  // the site's name or its sources may have changed
   if (first || (same_config && same_targets)) return;
   if (!same_targets) check_targets_ = true;
   if (!same_pool) check_sources_ = true;
@@ -172,11 +178,36 @@ void SiteQueue::OnBodyLoaded(queue::MessageId id, const BodyLoader::Body& body) 
 
 void SiteQueue::ExpireReady() {
   DCHECK(thread_.InLoopThread());
-  ready_.Filter([this](RecipientPtr& r) { return !services_->recorder->ExpireIfDue(r); });
+  for (ReadyQueue* queue : {&ready_, &hold_.held()}) {
+    queue->Filter([this](RecipientPtr& r) { return !services_->recorder->ExpireIfDue(r); });
+  }
+}
+
+void SiteQueue::ApplySuspensions() {
+  DCHECK(thread_.InLoopThread());
+  if (route_ == nullptr || shutting_down_) return;
+  ApplySuspensionsAt(services_->clock->Now());
+  Pump();
+}
+
+void SiteQueue::ApplySuspensionsAt(absl::Time now) {
+  const bool any_paused = hold_.Apply(services_->suspensions.get(), site_name(),
+                                      route_->shaping->pool->sources, shaper_, ready_, now);
+  // No connection stays open for held mail alone, nor from a paused source.
+  const bool only_held = OnlyHeld();
+  if (any_paused || only_held) {
+    pool_.QuitIdleIf([this, only_held](const DeliveryConnection& c) {
+      const int source = c.options().egress_source_index;
+      return only_held || (shaper_.HasSource(source) && shaper_.paused(source));
+    });
+  }
+  WakeAt(hold_.change_at(), now);
 }
 
 void SiteQueue::Pump() {
   if (shutting_down_ || route_ == nullptr) return;
+  const absl::Time now = services_->clock->Now();
+  if (hold_.Stale(services_->suspensions.get(), now)) ApplySuspensionsAt(now);
   // A shared budget that sites wait for (here or elsewhere) gets back the slots idle
   // connections hold.
   if (shaper_.has_shared_limits()) {
@@ -185,7 +216,6 @@ void SiteQueue::Pump() {
     });
   }
   if (ready_.empty()) return;
-  const absl::Time now = services_->clock->Now();
   // Work goes to idle connections first, as soon as the message's body is at hand.
   while (FrontReady()) {
     DeliveryConnection* connection = pool_.PopIdle();
@@ -336,14 +366,17 @@ void SiteQueue::NoteHeldBack(const shaping::Admission& admission) {
 }
 
 void SiteQueue::Collect(metrics::SiteTotals* site, metrics::SiteScrape* scrape) const {
-  site->ready += static_cast<int64_t>(ready_.size());
+  site->ready += static_cast<int64_t>(ready_count());
   site->in_flight += static_cast<int64_t>(pool_.in_flight_recipients());
   site->connections += static_cast<int64_t>(pool_.size());
   for (const auto& [limit, n] : throttled_) site->throttled[limit] += n;
   if (!ready_.empty() && !held_by_.empty()) ++site->held_back[held_by_];
-  ready_.ForEach([scrape](const QueuedRecipient& r) {
-    ++scrape->tenants[{r.message->tenant, r.message->campaign}].ready;
-  });
+  if (!hold_.held().empty()) ++site->held_back[std::string(shaping::kSuspension)];
+  for (const ReadyQueue* queue : {&ready_, &hold_.held()}) {
+    queue->ForEach([scrape](const QueuedRecipient& r) {
+      ++scrape->tenants[{r.message->tenant, r.message->campaign}].ready;
+    });
+  }
   pool_.ForEachInFlight([scrape](const QueuedRecipient& r) {
     ++scrape->tenants[{r.message->tenant, r.message->campaign}].in_flight;
   });
@@ -353,7 +386,7 @@ SiteSnapshot SiteQueue::Snapshot() const {
   SiteSnapshot snapshot;
   snapshot.key = key_;
   snapshot.name = name();
-  snapshot.ready = ready_.size();
+  snapshot.ready = ready_count();
   snapshot.in_flight = pool_.in_flight_recipients();
   snapshot.connections = pool_.size();
   if (!ready_.empty()) {
@@ -369,6 +402,12 @@ SiteSnapshot SiteQueue::Snapshot() const {
     }
   }
   snapshot.throttled = throttled_;
+  snapshot.suspended = hold_.held().size();
+  const absl::Time now = services_->clock->Now();
+  for (const adaptive::Suspension* s :
+       services_->suspensions->Concerning(adaptive::SiteName{name(), key_}, now)) {
+    snapshot.suspensions.push_back(adaptive::SuspensionJson(*s, now));
+  }
   return snapshot;
 }
 
@@ -407,8 +446,9 @@ void SiteQueue::OnReady(DeliveryConnection* connection) {
     return;
   }
   // Nothing to send now (or the body is still being read): keep it for the next arrival until
-  // its idle timeout, unless a site elsewhere waits for the shared slot it holds.
-  if (shaper_.Contended(source)) {
+  // its idle timeout, unless a site elsewhere waits for the shared slot it holds, or what waits
+  // here is suspended.
+  if (shaper_.Contended(source) || OnlyHeld()) {
     connection->Quit();
     return;
   }
@@ -505,6 +545,7 @@ void SiteQueue::BeginShutdown() {
   wake_.Stop();
   pool_.BeginShutdown();
   ready_.TakeAll();
+  hold_.held().TakeAll();
 }
 
 void SiteQueue::AbortConnections() {

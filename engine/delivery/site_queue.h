@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "engine/adaptive/suspension.h"
 #include "engine/base/liveness.h"
 #include "engine/base/thread_checker.h"
 #include "engine/bounce/bounce_class.h"
@@ -24,6 +25,7 @@
 #include "engine/delivery/site_explain.h"
 #include "engine/delivery/site_feedback.h"
 #include "engine/delivery/site_route.h"
+#include "engine/delivery/suspension_hold.h"
 #include "engine/metrics/site_metrics.h"
 #include "engine/runtime/timer.h"
 #include "engine/shaping/shaper.h"
@@ -47,17 +49,25 @@ class SiteQueue final : public ConnectionPool::Listener {
   // domains.
   void Reconfigure();
 
-  // Expires the ready recipients past max_age (called now and then by the shard).
+  // Expires the ready recipients past max_age, and those a suspension holds (called now and then
+  // by the shard).
   void ExpireReady();
+
+  // Follows the shard's suspensions (ShardServices::suspensions) now: recipients a suspension
+  // holds wait aside (no attempt, no record), those whose suspension ended go back into line,
+  // suspended sources open nothing more and their idle connections quit. Runs by itself when a
+  // suspension that concerns the site ends.
+  void ApplySuspensions();
 
   // Quits idle connections, lets transactions in flight finish, and aborts what is still open
   // when AbortConnections is called. Ready recipients are dropped: they are in the spool.
   void BeginShutdown();
   void AbortConnections();
-  bool Idle() const { return ready_.empty() && pool_.size() == 0; }
+  bool Idle() const { return ready_.empty() && hold_.held().empty() && pool_.size() == 0; }
 
   const std::string& key() const { return key_; }
-  size_t ready_count() const { return ready_.size(); }
+  // Ready recipients, those a suspension holds among them.
+  size_t ready_count() const { return ready_.size() + hold_.held().size(); }
   size_t in_flight_count() const { return pool_.in_flight_recipients(); }
   size_t connection_count() const { return pool_.size(); }
   // The site as log records and metrics name it.
@@ -84,6 +94,10 @@ class SiteQueue final : public ConnectionPool::Listener {
   // A limit said "not yet" to the message at the front: it is counted as delayed by that limit
   // (once per message), and the site is held back by it until a transaction starts.
   void NoteHeldBack(const shaping::Admission& admission);
+  void ApplySuspensionsAt(absl::Time now);
+  adaptive::SiteName site_name() const { return adaptive::SiteName{name(), key_}; }
+  // True when nothing but held mail waits: connections then do not stay open for it.
+  bool OnlyHeld() const { return ready_.empty() && !hold_.held().empty(); }
   // Takes the site's latest resolution: its hosts and limits.
   void UseRoute(std::shared_ptr<const SiteRoute> route);
   // False for a connection that the site's route no longer has a place for: from a source the
@@ -137,7 +151,8 @@ class SiteQueue final : public ConnectionPool::Listener {
   bool check_sources_ = false;  // and its egress pool
   ConnectionPool pool_;
   ReadyQueue ready_;
-  Timer wake_;  // a rate said "not before": Pump then
+  SuspensionHold hold_;  // what suspensions hold back
+  Timer wake_;           // a rate said "not before": Pump then
   absl::Time wake_at_ = absl::InfiniteFuture();
   absl::flat_hash_set<queue::MessageId> loading_;  // bodies being read
   bool shutting_down_ = false;

@@ -61,6 +61,17 @@ void DeliveryLog::OnEvent(const RecipientEvent& event) {
   std::string line;
   line.reserve(768);
   AppendLogRecord(event, &line);
+  Append(line);
+}
+
+void DeliveryLog::OnSuspension(const SuspensionEvent& event) {
+  if (path_.empty()) return;
+  std::string line;
+  AppendSuspensionRecord(event, &line);
+  Append(line);
+}
+
+void DeliveryLog::Append(const std::string& line) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -26,6 +26,7 @@ class DeliveryLog final : public EventSink {
 
   // Thread-safe: formats the record on the calling thread and queues it.
   void OnEvent(const RecipientEvent& event) override;
+  void OnSuspension(const SuspensionEvent& event) override;
   // Reopens the file at the next write (after logrotate moved it). Async-signal-safe.
   void Reopen() { reopen_.store(true, std::memory_order_relaxed); }
   // Blocks until everything written so far is in the file.
@@ -36,6 +37,8 @@ class DeliveryLog final : public EventSink {
 
  private:
   DeliveryLog() = default;
+  // Queues one formatted record for the writer thread.
+  void Append(const std::string& line);
   void Run();
   absl::Status OpenFile();
 

@@ -73,6 +73,28 @@ TEST(LogRecord, MatchesTheDocumentedShape) {
             "\"2023-11-14T22:13:20.123456Z\",\"created\":1699999999}\n");
 }
 
+TEST(LogRecord, SuspendedRecordNamesWhatItHoldsAndHowItEnded) {
+  SuspensionEvent e;
+  e.state = "end";
+  e.ended_by = "expired";
+  e.id = "9511a32e-66f8-42aa-b151-ccb176df47d9";
+  e.domain = "example.net";
+  e.campaign = "spring";
+  e.reason = "421 4.7.28 rate limited";
+  e.origin = "rule 1 (line 3)";
+  e.expires = absl::FromUnixSeconds(1700000600);
+  e.timestamp = absl::FromUnixSeconds(1700000600);
+  std::string line;
+  AppendSuspensionRecord(e, &line);
+  EXPECT_EQ(line,
+            "{\"type\":\"Suspended\",\"id\":\"9511a32e-66f8-42aa-b151-ccb176df47d9\","
+            "\"state\":\"end\",\"ended_by\":\"expired\",\"queue\":\"example.net\",\"site\":null,"
+            "\"tenant\":null,\"campaign\":\"spring\",\"egress_source\":null,\"reason\":\"421 "
+            "4.7.28 rate limited\",\"origin\":\"rule 1 (line 3)\",\"expires\":\"2023-11-14T22:"
+            "23:20.000000Z\",\"timestamp\":1700000600,\"event_time\":\"2023-11-14T22:23:20."
+            "000000Z\"}\n");
+}
+
 TEST(LogRecord, TenantAndCampaignAreNullWhenUnsetAndThePriorityIsAlwaysANumber) {
   RecipientEvent r = Sample();
   r.tenant = "";

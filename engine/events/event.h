@@ -66,6 +66,23 @@ struct MessageReceived {
   uint64_t recipients = 0;
 };
 
+// A suspension began or ended (adaptive/suspension.h): the delivery log's "Suspended" record.
+// The views are valid only during the call.
+struct SuspensionEvent {
+  absl::string_view state;     // "begin", "extended" (a rule fired again) or "end"
+  absl::string_view ended_by;  // "lifted" or "expired" when it ends, else ""
+  absl::string_view id;
+  absl::string_view domain;  // "" = any (null in the record), as the four below
+  absl::string_view site;
+  absl::string_view tenant;
+  absl::string_view campaign;
+  absl::string_view source;
+  absl::string_view reason;
+  absl::string_view origin;
+  absl::Time expires = absl::UnixEpoch();
+  absl::Time timestamp = absl::UnixEpoch();
+};
+
 // Receives events on the emitting thread (a shard's loop, in the order they happened for each
 // recipient). Implementations must not block and must be safe to call from every shard at once.
 class EventSink {
@@ -73,6 +90,7 @@ class EventSink {
   virtual ~EventSink() = default;
   virtual void OnEvent(const RecipientEvent& event) = 0;
   virtual void OnMessageReceived(const MessageReceived& message) { (void)message; }
+  virtual void OnSuspension(const SuspensionEvent& event) { (void)event; }
 };
 
 }  // namespace volley::events

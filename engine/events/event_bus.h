@@ -21,6 +21,9 @@ class EventBus final : public EventSink {
   void OnMessageReceived(const MessageReceived& message) override {
     for (EventSink* sink : sinks_) sink->OnMessageReceived(message);
   }
+  void OnSuspension(const SuspensionEvent& event) override {
+    for (EventSink* sink : sinks_) sink->OnSuspension(event);
+  }
 
  private:
   std::vector<EventSink*> sinks_;

@@ -74,9 +74,26 @@ void AppendLogRecord(const RecipientEvent& e, std::string* out) {
   StringOrNull(w, "campaign", e.campaign);
   w.Uint("priority", e.priority)
       .Int("timestamp", absl::ToUnixSeconds(e.timestamp))
-      .String("event_time",
-              absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", e.timestamp, absl::UTCTimeZone()))
+      .String("event_time", Rfc3339(e.timestamp))
       .Int("created", absl::ToUnixSeconds(e.created));
+  w.Finish();
+  out->push_back('\n');
+}
+
+void AppendSuspensionRecord(const SuspensionEvent& e, std::string* out) {
+  JsonObjectWriter w(out);
+  w.String("type", "Suspended").String("id", e.id).String("state", e.state);
+  StringOrNull(w, "ended_by", e.ended_by);
+  StringOrNull(w, "queue", e.domain);
+  StringOrNull(w, "site", e.site);
+  StringOrNull(w, "tenant", e.tenant);
+  StringOrNull(w, "campaign", e.campaign);
+  StringOrNull(w, "egress_source", e.source);
+  w.String("reason", e.reason)
+      .String("origin", e.origin)
+      .String("expires", Rfc3339(e.expires))
+      .Int("timestamp", absl::ToUnixSeconds(e.timestamp))
+      .String("event_time", Rfc3339(e.timestamp));
   w.Finish();
   out->push_back('\n');
 }

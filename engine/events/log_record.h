@@ -11,6 +11,11 @@ namespace volley::events {
 
 // Appends the event as one JSON object followed by '\n'. Pure; any thread.
 void AppendLogRecord(const RecipientEvent& event, std::string* out);
+// A "Suspended" record: {"type": "Suspended", "id": <the suspension's id>, "state": "begin" |
+// "extended" | "end", "ended_by": "lifted" | "expired" | null, "queue" (the domain), "site",
+// "tenant", "campaign", "egress_source" (each null when the suspension does not name one),
+// "reason", "origin", "expires", "timestamp", "event_time"}.
+void AppendSuspensionRecord(const SuspensionEvent& event, std::string* out);
 
 }  // namespace volley::events
 

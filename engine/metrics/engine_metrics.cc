@@ -115,6 +115,10 @@ EngineMetrics::EngineMetrics(int shards, int site_metrics_limit)
   spool_refusing_ = &r.AddGauge("volley_spool_refusing_injection",
                                 "1 while injection answers 452 4.3.1: the spool's disk is below "
                                 "spool_min_free or its writes fail.");
+  suspended_domains_ =
+      &r.AddGauge("volley_suspended_domains", "Recipient domains that an active suspension names.");
+  suspensions_ = &r.AddGauge(
+      "volley_suspensions", "Active suspensions (of domains, sites, sources, tenants, campaigns).");
 }
 
 void EngineMetrics::CountSpoolCommit(absl::Duration elapsed, int messages, bool ok) {
@@ -147,6 +151,8 @@ std::string EngineMetrics::Render(const ScrapeTotals& totals) {
   spool_bytes_->Set(static_cast<int64_t>(totals.spool_bytes));
   spool_free_bytes_->Set(static_cast<int64_t>(totals.spool_free_bytes));
   spool_refusing_->Set(totals.spool_refusing ? 1 : 0);
+  suspended_domains_->Set(totals.suspended_domains);
+  suspensions_->Set(totals.suspensions);
   std::string out;
   out.reserve(8192);
   registry_.Render(&out);

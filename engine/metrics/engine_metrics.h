@@ -30,6 +30,9 @@ struct ScrapeTotals {
   uint64_t spool_bytes = 0;
   uint64_t spool_free_bytes = 0;
   bool spool_refusing = false;
+  // Active suspensions (adaptive/suspension_store.h): distinct domains named, and all.
+  int64_t suspended_domains = 0;
+  int64_t suspensions = 0;
 
   // The shards' resolvers, summed.
   void AddDns(const dns::ResolverStats& stats);
@@ -87,6 +90,8 @@ class EngineMetrics {
   Gauge* spool_bytes_;
   Gauge* spool_free_bytes_;
   Gauge* spool_refusing_;
+  Gauge* suspended_domains_;
+  Gauge* suspensions_;
 };
 
 }  // namespace volley::metrics

@@ -13,6 +13,8 @@ inline constexpr absl::string_view kConnectionLimit = "connection_limit";
 inline constexpr absl::string_view kConnectionRate = "max_connection_rate";
 inline constexpr absl::string_view kDeliveriesPerConnection = "max_deliveries_per_connection";
 inline constexpr absl::string_view kMessageRate = "max_message_rate";
+// Not a limit: a suspension of the site, or of its source.
+inline constexpr absl::string_view kSuspension = "suspension";
 
 class Admission {
  public:

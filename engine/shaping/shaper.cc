@@ -56,6 +56,8 @@ Shaper::~Shaper() {
 
 Admission Shaper::PathAllows(int source, absl::Time now) const {
   const Path& path = paths_[source];
+  // Until the suspension ends, which the site notices by itself.
+  if (path.paused) return Admission::NotBefore(absl::InfiniteFuture(), kSuspension);
   if (path.open >= (*limits_)[source].connection_limit) {
     // Until a connection closes, which the site notices by itself.
     return Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit);
@@ -148,6 +150,7 @@ bool Shaper::RetireIfOverLimit(int source) {
 
 Admission Shaper::AdmitTransaction(int source, int transactions) const {
   if (!HasSource(source)) return Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit);
+  if (paths_[source].paused) return Admission::NotBefore(absl::InfiniteFuture(), kSuspension);
   if (transactions < (*limits_)[source].max_deliveries_per_connection) return Admission::Go();
   // This connection is done; a new one (if the site still has work) starts afresh.
   return Admission::NotBefore(absl::InfiniteFuture(), kDeliveriesPerConnection);

@@ -11,7 +11,8 @@
 // additional_message_rate_throttles) are asked of the shard's SharedLimits after the path's own
 // limits allow: a connection takes a slot of each connection budget and an event of each
 // connection-rate budget, a message an event of each message-rate budget.
-// Suspensions and adaptive control come in behind the same questions.
+// A suspended source (adaptive/suspension.h) opens no connection and starts no transaction;
+// adaptive control comes in behind the same questions.
 #ifndef VOLLEY_ENGINE_SHAPING_SHAPER_H_
 #define VOLLEY_ENGINE_SHAPING_SHAPER_H_
 
@@ -67,6 +68,11 @@ class Shaper {
   bool HasSource(int source) const { return source < static_cast<int>(paths_.size()); }
   bool RetireIfOverLimit(int source);
 
+  // A suspension of `source` toward this site: while paused it opens no connection and its
+  // connections start no transaction (kSuspension).
+  void set_paused(int source, bool paused) { paths_[source].paused = paused; }
+  bool paused(int source) const { return paths_[source].paused; }
+
   // True when a shared budget that connections from `source` hold a slot of is contended
   // (sites wait for slots): an idle connection from there should close.
   bool Contended(int source) const;
@@ -85,6 +91,7 @@ class Shaper {
   struct Path {
     int open = 0;
     int retiring = 0;  // of `open`: told to quit by RetireIfOverLimit
+    bool paused = false;
     std::optional<Throttle> message_rate;
     std::optional<Throttle> connection_rate;
     // The shared connection budgets each open connection holds a slot of (most recent last).

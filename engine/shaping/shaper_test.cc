@@ -75,6 +75,27 @@ TEST(Shaper, EachSourceHasItsOwnLimitsAndTheyAreUsedInTurn) {
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(shaper.AdmitMessage(1, kNow).go());
 }
 
+TEST(Shaper, APausedSourceOpensNothingAndStartsNoTransaction) {
+  std::vector<config::ShapingConfig> limits = {Unlimited(), Unlimited()};
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  shaper.set_paused(0, true);
+  int source = -1;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+    EXPECT_EQ(source, 1);
+  }
+  EXPECT_EQ(shaper.AdmitTransaction(0, 0).limit(), "suspension");
+  EXPECT_TRUE(shaper.AdmitTransaction(1, 0).go());
+  shaper.set_paused(1, true);
+  const Admission none = shaper.AdmitConnection(kNow, &source);
+  EXPECT_EQ(none.limit(), "suspension");
+  EXPECT_EQ(none.not_before(), absl::InfiniteFuture());
+  shaper.set_paused(0, false);
+  EXPECT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  EXPECT_EQ(source, 0);
+}
+
 TEST(Shaper, MessageRateTakesOnlyWhatIsAdmitted) {
   std::vector<config::ShapingConfig> limits = {Unlimited()};
   limits[0].max_message_rate = RateOf("10/s");

@@ -33,7 +33,10 @@ std::vector<LogEntry> ReadDeliveryLog(const std::string& path) {
     e.recipient = StringOr(j, "recipient");
     e.queue = StringOr(j, "queue");
     e.site = StringOr(j, "site");
-    const nlohmann::json& response = j["response"];
+    // Records about no recipient (Suspended) have no response.
+    const nlohmann::json response = j.contains("response") && j["response"].is_object()
+                                        ? j["response"]
+                                        : nlohmann::json::object();
     e.code = response.value("code", 0);
     if (response.contains("enhanced_code") && response["enhanced_code"].is_object()) {
       const nlohmann::json& ec = response["enhanced_code"];

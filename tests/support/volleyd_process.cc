@@ -315,6 +315,12 @@ absl::StatusOr<uint16_t> FreeTcpPort(const std::string& ip) {
 
 absl::StatusOr<HttpResult> HttpGet(const std::string& host, uint16_t port, const std::string& path,
                                    absl::Duration timeout) {
+  return HttpCall(host, port, "GET", path, "", timeout);
+}
+
+absl::StatusOr<HttpResult> HttpCall(const std::string& host, uint16_t port,
+                                    const std::string& method, const std::string& path,
+                                    const std::string& body, absl::Duration timeout) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -331,8 +337,13 @@ absl::StatusOr<HttpResult> HttpGet(const std::string& host, uint16_t port, const
     return absl::UnavailableError(
         absl::StrCat("connect ", host, ":", port, ": ", std::strerror(err)));
   }
-  const std::string request =
-      absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: ", host, "\r\nConnection: close\r\n\r\n");
+  std::string request =
+      absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", host, "\r\nConnection: close\r\n");
+  if (!body.empty()) {
+    absl::StrAppend(&request, "Content-Type: application/json\r\nContent-Length: ", body.size(),
+                    "\r\n");
+  }
+  absl::StrAppend(&request, "\r\n", body);
   if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     ::close(fd);
     return absl::UnavailableError("short write");

@@ -74,7 +74,12 @@ struct HttpResult {
   int status = 0;
   std::string body;
 };
-// A blocking HTTP/1.1 GET on loopback.
+// A blocking HTTP/1.1 request on loopback, with `body` (sent as application/json) unless
+// empty.
+absl::StatusOr<HttpResult> HttpCall(const std::string& host, uint16_t port,
+                                    const std::string& method, const std::string& path,
+                                    const std::string& body = "",
+                                    absl::Duration timeout = absl::Seconds(10));
 absl::StatusOr<HttpResult> HttpGet(const std::string& host, uint16_t port, const std::string& path,
                                    absl::Duration timeout = absl::Seconds(10));
 
