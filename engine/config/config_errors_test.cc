@@ -37,7 +37,7 @@ TEST(ConfigErrors, UnknownTopLevelKey) {
 TEST(ConfigErrors, ShapingKeyOutsideDefault) {
   ExpectOneError("[shaping]\nconnection_limit = 1\n", 2,
                  "unknown key 'connection_limit' in [shaping] (default limits go in "
-                 "[shaping.default])");
+                 "[shaping.default]; [shaping] itself takes only default_automation)");
 }
 
 TEST(ConfigErrors, WrongTypes) {

@@ -128,6 +128,8 @@ class ConfigParser {
   bool ReadRate(const toml::node& node, absl::string_view what, std::optional<Rate>* rate);
 
   CrossSectionState& cross_section() { return cross_section_; }
+  // The file's name as messages give it.
+  const std::string& origin() const { return origin_; }
 
  private:
   struct Problem {

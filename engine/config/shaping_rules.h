@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -71,12 +72,43 @@ struct ShapingDomain {
   absl::flat_hash_map<std::string, ShapingLayer> sources;  // [shaping."domain".source."NAME"]
 };
 
+// One action of a [[shaping.automation]] rule.
+struct AutomationAction {
+  enum class Kind { kSuspend, kSuspendTenant, kSuspendCampaign, kBounce, kSetConfig };
+  Kind kind = Kind::kSuspend;
+  // kSetConfig: the shaping key it overrides and the value, an integer (connection_limit,
+  // max_deliveries_per_connection, max_recipients_per_batch) or a rate (max_message_rate,
+  // max_connection_rate; nullopt: no limit).
+  std::string name;
+  int int_value = 0;
+  std::optional<Rate> rate_value;
+  friend bool operator==(const AutomationAction&, const AutomationAction&) = default;
+};
+
+// [[shaping.automation]]: what to do when a site's replies match (adaptive/response_rules.h).
+struct AutomationRule {
+  std::string origin;  // "volley.toml:14": where it was written
+  uint32_t line = 0;
+  std::vector<std::string> regex;  // RE2, checked when read; any one matches
+  std::vector<AutomationAction> actions;
+  // Immediate (nullopt), or "fire at the quantity-th match within the period".
+  std::optional<Rate> threshold;
+  absl::Duration duration = absl::ZeroDuration();
+  std::string provider;  // only sites this [shaping.provider] takes ("" = any)
+  std::string domain;    // only replies about mail to this domain ("" = any)
+  friend bool operator==(const AutomationRule&, const AutomationRule&) = default;
+};
+
 struct ShapingRules {
   ShapingConfig defaults;                  // [shaping.default] over the built-in defaults
   std::vector<ShapingProvider> providers;  // file order
   std::vector<ShapingSiteGlob> sites;      // file order
   absl::flat_hash_map<std::string, ShapingDomain> domains;  // lower-case domain
   absl::flat_hash_map<std::string, ShapingLayer> sources;   // egress source name
+  // [[shaping.automation]] in file order, and whether the shipped rules (adaptive/
+  // default_automation.toml) come before them ([shaping] default_automation).
+  std::vector<AutomationRule> automation;
+  bool default_automation = true;
 
   // The provider that takes `domain` delivered to `mx_hosts` (lower-case host names), or null.
   const ShapingProvider* ProviderFor(absl::string_view domain,

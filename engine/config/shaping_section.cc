@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "engine/config/automation_section.h"
 #include "engine/config/values.h"
 
 namespace volley::config {
@@ -348,7 +349,17 @@ void ParseShapingSection(const toml::table& table, ConfigParser& parser, Config&
   for (auto&& [key, value] : table) {
     const absl::string_view name = AsAbsl(key.str());
     if (name == "default") continue;
-    if (name == "provider") {
+    if (name == "automation") {
+      ParseAutomationRules(value, parser, &config.shaping.automation);
+    } else if (name == "default_automation") {
+      if (const auto* b = value.as_boolean()) {
+        config.shaping.default_automation = b->get();
+      } else {
+        parser.AddError(value, absl::StrCat("[shaping] default_automation: expected true or false, "
+                                            "got ",
+                                            TypeName(value)));
+      }
+    } else if (name == "provider") {
       ForEachNamed(value, "[shaping.provider]", parse, ParseProvider);
     } else if (name == "site") {
       ForEachNamed(value, "[shaping.site]", parse, ParseSite);
@@ -361,12 +372,24 @@ void ParseShapingSection(const toml::table& table, ConfigParser& parser, Config&
       parser.AddError(key, absl::StrCat("unknown table [shaping.", QuoteKey(key.str()), "]"));
     } else {
       parser.AddError(key, absl::StrCat("unknown key '", name,
-                                        "' in [shaping] (default limits go in [shaping.default])"));
+                                        "' in [shaping] (default limits go in [shaping.default]; "
+                                        "[shaping] itself takes only default_automation)"));
     }
   }
   // Providers are tried, and site tables applied, in the order they are written.
   SortByLine(config.shaping.providers);
   SortByLine(config.shaping.sites);
+  for (const AutomationRule& rule : config.shaping.automation) {
+    if (rule.provider.empty()) continue;
+    const bool known =
+        std::any_of(config.shaping.providers.begin(), config.shaping.providers.end(),
+                    [&](const ShapingProvider& p) { return p.name == rule.provider; });
+    if (!known) {
+      parser.AddError(rule.line, absl::StrCat("[[shaping.automation]] provider: no "
+                                              "[shaping.provider.",
+                                              QuoteKey(rule.provider), "] table"));
+    }
+  }
 }
 
 }  // namespace volley::config

@@ -103,6 +103,15 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   context.io_pool = io_pool.get();
   context.disk_space = disk_space.get();
   context.memory_horizon = kMemoryHorizon;
+  // A response rule's suspension is stored off the loops, then published like an operator's.
+  context.suspend = [this](adaptive::Suspension s) {
+    io_pool->Run([this, s = std::move(s)]() mutable {
+      absl::StatusOr<adaptive::Suspension> added = suspensions->Add(std::move(s));
+      if (!added.ok()) {
+        LOG_EVERY_N_SEC(ERROR, 60) << "a rule's suspension was not stored: " << added.status();
+      }
+    });
+  };
   std::vector<Shard*> raw;
   for (int i = 0; i < threads; ++i) {
     shards.push_back(std::make_unique<Shard>(i));

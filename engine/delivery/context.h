@@ -3,6 +3,9 @@
 #ifndef VOLLEY_ENGINE_DELIVERY_CONTEXT_H_
 #define VOLLEY_ENGINE_DELIVERY_CONTEXT_H_
 
+#include <functional>
+
+#include "engine/adaptive/suspension.h"
 #include "engine/base/clock.h"
 #include "engine/config/config.h"
 #include "engine/events/event.h"
@@ -29,6 +32,9 @@ struct EngineContext {
   // Recipients whose retry is due within this stay in memory; later ones are let go and read
   // back from the spool by the writer's loader (LoaderOptions::horizon).
   absl::Duration memory_horizon = absl::Minutes(1);
+  // Stores a response rule's suspension (the engine's SuspensionStore, off the loops); null in
+  // unit tests. Thread-safe.
+  std::function<void(adaptive::Suspension)> suspend;
 
   // True while injection answers 452 4.3.1: the spool's disk is below [server] spool_min_free,
   // or a spool write failed and the writer's probes have not yet seen one succeed.

@@ -62,6 +62,8 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
   services_.metrics = context.metrics;
   services_.throttled_total = &throttled_total_;
   services_.suspensions = std::make_shared<const adaptive::SuspensionSet>();
+  services_.rules = std::make_shared<const adaptive::ResponseRules>(context.config->shaping);
+  services_.suspend = context.suspend;
   services_.connect = std::move(connect);
   services_.send_to_site = [this](std::shared_ptr<const SiteRoute> site,
                                   std::vector<RecipientPtr> recipients) {
@@ -226,6 +228,7 @@ void DeliveryShard::SweepIdleQueues() {
 void DeliveryShard::Reconfigure(std::shared_ptr<const config::Config> config) {
   DCHECK(thread_.InLoopThread());
   services_.config = std::move(config);
+  services_.rules = std::make_shared<const adaptive::ResponseRules>(services_.config->shaping);
   for (auto& [name, domain] : domains_) domain->Reconfigure();
   for (auto& [key, site] : sites_) site->Reconfigure();
 }

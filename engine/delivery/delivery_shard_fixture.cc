@@ -16,6 +16,11 @@ void RecordingSink::OnEvent(const events::RecipientEvent& e) {
                        e.reply->enhanced ? e.reply->enhanced->ToString() : "", e.reply->Text(),
                        e.num_attempts, e.classification, e.expired});
 }
+size_t RecordingSink::Count() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return seen_.size();
+}
+
 std::vector<Seen> RecordingSink::Take() {
   std::lock_guard<std::mutex> lock(mutex_);
   std::vector<Seen> out;
@@ -49,6 +54,7 @@ void DeliveryShardTest::SetUp() {
   config_.delivery.retry_max = absl::Hours(1);
   config_.delivery.max_age = absl::Hours(24);
   config_.shaping.defaults.connection_limit = 1;
+  AdjustConfig();
   context_.config = &config_;
   context_.spool = spool_.get();
   context_.writer = writer_.get();

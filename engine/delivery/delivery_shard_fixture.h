@@ -36,6 +36,7 @@ class RecordingSink final : public events::EventSink {
  public:
   void OnEvent(const events::RecipientEvent& e) override;
   std::vector<Seen> Take();
+  size_t Count();
 
  private:
   std::mutex mutex_;
@@ -50,6 +51,8 @@ class DeliveryShardTest : public ::testing::Test {
  protected:
   void SetUp() override;
   void TearDown() override;
+  // A test's changes to config_ (and context_) before the shard is made.
+  virtual void AdjustConfig() {}
 
   // Runs `fn` on the shard's loop and waits for it.
   template <typename Fn>

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dns/resolver.h"
+#include "engine/adaptive/response_rules.h"
 #include "engine/adaptive/suspension.h"
 #include "engine/base/clock.h"
 #include "engine/config/config.h"
@@ -45,6 +46,11 @@ struct ShardServices {
   metrics::EngineMetrics* metrics = nullptr;
   // The suspensions in force (never null): the latest set the engine's store published.
   std::shared_ptr<const adaptive::SuspensionSet> suspensions;
+  // The response rules of `config` (never null).
+  std::shared_ptr<const adaptive::ResponseRules> rules;
+  // Hands a response rule's suspension to the engine's store (null: rules suspend nothing, in
+  // unit tests).
+  std::function<void(adaptive::Suspension)> suspend;
   // Messages delayed by each limit at this shard's sites since start (site queues come and go).
   metrics::ThrottleCounts* throttled_total = nullptr;
   ConnectionFactory connect;

@@ -33,7 +33,8 @@ std::string SourcesJson(const SiteSnapshot& snapshot) {
   const SiteShaping& shaping = *snapshot.route->shaping;
   std::string out = "[";
   for (size_t i = 0; i < shaping.by_source.size(); ++i) {
-    const config::ShapingConfig& limits = shaping.by_source[i];
+    const config::ShapingConfig& limits =
+        i < snapshot.effective.size() ? snapshot.effective[i] : shaping.by_source[i];
     if (i > 0) out.push_back(',');
     JsonObjectWriter w(&out);
     w.String("source", shaping.pool->sources[i].name);
@@ -94,7 +95,12 @@ std::string SiteSnapshotJson(const SiteSnapshot& snapshot) {
   w.EndObject();
   w.Uint("suspended", snapshot.suspended)
       .Raw("suspensions", absl::StrCat("[", absl::StrJoin(snapshot.suspensions, ","), "]"));
-  w.Null("next_change");
+  w.Raw("overrides", absl::StrCat("[", absl::StrJoin(snapshot.overrides, ","), "]"));
+  if (snapshot.next_change == absl::InfiniteFuture()) {
+    w.Null("next_change");
+  } else {
+    w.String("next_change", Rfc3339(snapshot.next_change));
+  }
   w.Finish();
   return out;
 }

@@ -26,10 +26,16 @@ struct SiteSnapshot {
   absl::Time held_until = absl::InfiniteFuture();  // infinite: until a connection frees up
   std::shared_ptr<const SiteRoute> route;          // its limits; null before any recipient
   std::vector<int> open_by_source;                 // connections counted per source
+  // The limits in force per source: the route's with response rules' overrides (empty: the
+  // route's).
+  std::vector<config::ShapingConfig> effective;
   metrics::ThrottleCounts throttled;
   size_t suspended = 0;  // of `ready`: held back by a suspension
   // The suspensions in force that concern the site, as SuspensionJson writes them.
   std::vector<std::string> suspensions;
+  // Limits response rules override now: {"source", "key", "value", "until", "rule"}.
+  std::vector<std::string> overrides;
+  absl::Time next_change = absl::InfiniteFuture();  // when a limit changes by itself
 };
 
 // One JSON object:
@@ -39,9 +45,8 @@ struct SiteSnapshot {
 //                 "max_message_rate" (null: unlimited), "max_deliveries_per_connection",
 //                 "max_recipients_per_batch", "shared_limits": [...], "rules": [...]}],
 //    "throttled": {"limit": n, ...}, "suspended": n, "suspensions": [SuspensionJson...],
-//    "next_change": null}
-// `next_change` is when a limit changes by itself; nothing does yet (adaptive control and
-// warm-up are issue 11), so it is null.
+//    "overrides": [{"source", "key", "value", "until", "rule"}], "next_change": RFC 3339 | null}
+// `next_change` is when a limit changes by itself (an override ends); null when none will.
 std::string SiteSnapshotJson(const SiteSnapshot& snapshot);
 
 }  // namespace volley::delivery

@@ -56,6 +56,7 @@ void SiteQueue::Add(std::shared_ptr<const SiteRoute> route, std::vector<Recipien
     ready_.Push(std::move(r), &lane_size);
     if (lane_size < kBodyWindow) added->body = std::move(body);
   }
+  BounceWaiting(now);  // a Bounce rule's window takes what arrives too
   Pump();
 }
 
@@ -104,7 +105,7 @@ void SiteQueue::UseRoute(std::shared_ptr<const SiteRoute> route) {
   const bool same_pool =
       same_config || (!first && SamePool(*route_->shaping->pool, *route->shaping->pool));
   route_ = std::move(route);
-  shaper_.set_limits(&route_->shaping->by_source);
+  RecomputeLimits();
   hold_.Invalidate();  // the site's name or its sources may have changed
   if (first || (same_config && same_targets)) return;
   if (!same_targets) check_targets_ = true;
@@ -208,6 +209,7 @@ void SiteQueue::Pump() {
   if (shutting_down_ || route_ == nullptr) return;
   const absl::Time now = services_->clock->Now();
   if (hold_.Stale(services_->suspensions.get(), now)) ApplySuspensionsAt(now);
+  if (now >= automation_.next_change()) ExpireAutomation(now);
   // A shared budget that sites wait for (here or elsewhere) gets back the slots idle
   // connections hold.
   if (shaper_.has_shared_limits()) {
@@ -403,6 +405,10 @@ SiteSnapshot SiteQueue::Snapshot() const {
   }
   snapshot.throttled = throttled_;
   snapshot.suspended = hold_.held().size();
+  snapshot.effective = effective_;
+  if (route_ != nullptr)
+    snapshot.overrides = automation_.OverridesJson(route_->shaping->pool->sources);
+  snapshot.next_change = automation_.next_change();
   const absl::Time now = services_->clock->Now();
   for (const adaptive::Suspension* s :
        services_->suspensions->Concerning(adaptive::SiteName{name(), key_}, now)) {
@@ -460,7 +466,20 @@ void SiteQueue::OnDone(DeliveryConnection* connection, std::vector<RecipientPtr>
                        std::vector<smtp::RecipientOutcome> outcomes) {
   const AttemptInfo attempt = AttemptOf(connection);
   std::vector<RecipientPtr> deferred;
+  // The replies the rules look at: each distinct one once per transaction.
+  struct Seen {
+    smtp::Reply reply;
+    std::shared_ptr<const MessageInfo> message;
+    std::string domain;
+  };
+  std::vector<Seen> replies;
   for (size_t i = 0; i < batch.size(); ++i) {
+    const smtp::Reply& reply = outcomes[i].reply;
+    if (!reply.IsPositive() && std::none_of(replies.begin(), replies.end(), [&](const Seen& seen) {
+          return seen.reply == reply;
+        })) {
+      replies.push_back(Seen{reply, batch[i]->message, batch[i]->domain});
+    }
     if (outcomes[i].deferred && !shutting_down_) {
       deferred.push_back(std::move(batch[i]));
       continue;
@@ -470,6 +489,10 @@ void SiteQueue::OnDone(DeliveryConnection* connection, std::vector<RecipientPtr>
   // "Too many recipients": they lead the next transaction, on this connection if it goes on,
   // and no attempt is counted for them.
   for (auto r = deferred.rbegin(); r != deferred.rend(); ++r) ready_.PushFront(std::move(*r));
+  if (shutting_down_) return;
+  for (const Seen& seen : replies) {
+    ConsiderReply(seen.reply, *connection, seen.message.get(), seen.domain);
+  }
 }
 
 smtp::RecipientOutcome SiteQueue::OutcomeAfterClose(size_t i,
@@ -501,6 +524,9 @@ bool SiteQueue::EndedAtMail(DeliveryConnection* connection, std::vector<Recipien
 void SiteQueue::OnClosed(DeliveryConnection* connection, bool never_ready,
                          std::vector<RecipientPtr> batch, ConnectionOwner::CloseInfo info) {
   shaper_.ConnectionClosed(connection->options().egress_source_index);
+  // What the reply that ended it was about, before the batch is recorded.
+  const std::shared_ptr<const MessageInfo> message = batch.empty() ? nullptr : batch[0]->message;
+  const std::string domain = batch.empty() ? route_->domain : batch[0]->domain;
   if (!shutting_down_) EndedAtMail(connection, batch, info);
   if (!batch.empty()) {
     const AttemptInfo attempt = AttemptOf(connection);
@@ -514,6 +540,7 @@ void SiteQueue::OnClosed(DeliveryConnection* connection, bool never_ready,
       services_->recorder->Record(std::move(batch[i]), outcome, attempt);
     }
   }
+  if (info.reply && !shutting_down_) ConsiderReply(*info.reply, *connection, message.get(), domain);
   if (never_ready && pool_.size() == 0 && !ready_.empty() && !shutting_down_) OnNoSession(info);
   if (shutting_down_ || ready_.empty()) {
     services_->on_site_idle();

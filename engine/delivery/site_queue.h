@@ -22,6 +22,7 @@
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/ready_queue.h"
 #include "engine/delivery/shard_services.h"
+#include "engine/delivery/site_automation.h"
 #include "engine/delivery/site_explain.h"
 #include "engine/delivery/site_feedback.h"
 #include "engine/delivery/site_route.h"
@@ -98,6 +99,18 @@ class SiteQueue final : public ConnectionPool::Listener {
   adaptive::SiteName site_name() const { return adaptive::SiteName{name(), key_}; }
   // True when nothing but held mail waits: connections then do not stay open for it.
   bool OnlyHeld() const { return ready_.empty() && !hold_.held().empty(); }
+  // Response rules (site_queue_automation.cc). A remote reply that is not a success, about
+  // `message` to `domain` (null message: about no mail, e.g. a greeting), on `connection`:
+  // the rules it fires act now.
+  void ConsiderReply(const smtp::Reply& reply, const DeliveryConnection& connection,
+                     const MessageInfo* message, absl::string_view domain);
+  // The site's effective limits: the route's with the rules' overrides; the shaper follows.
+  void RecomputeLimits();
+  // Ends overrides and bounce windows that are over.
+  void ExpireAutomation(absl::Time now);
+  // A Bounce rule's window: what waits (ready or held) bounces with its reply; true when the
+  // window is open now.
+  bool BounceWaiting(absl::Time now);
   // Takes the site's latest resolution: its hosts and limits.
   void UseRoute(std::shared_ptr<const SiteRoute> route);
   // False for a connection that the site's route no longer has a place for: from a source the
@@ -151,8 +164,11 @@ class SiteQueue final : public ConnectionPool::Listener {
   bool check_sources_ = false;  // and its egress pool
   ConnectionPool pool_;
   ReadyQueue ready_;
-  SuspensionHold hold_;  // what suspensions hold back
-  Timer wake_;           // a rate said "not before": Pump then
+  SuspensionHold hold_;        // what suspensions hold back
+  SiteAutomation automation_;  // what response rules made of the site's replies
+  // The limits the shaper follows: route_'s per source, with the rules' overrides.
+  std::vector<config::ShapingConfig> effective_;
+  Timer wake_;  // a rate said "not before": Pump then
   absl::Time wake_at_ = absl::InfiniteFuture();
   absl::flat_hash_set<queue::MessageId> loading_;  // bodies being read
   bool shutting_down_ = false;

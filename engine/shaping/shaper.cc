@@ -22,7 +22,6 @@ void Follow(const std::optional<config::Rate>& rate, absl::string_view limit,
 }  // namespace
 
 void Shaper::set_limits(const std::vector<config::ShapingConfig>* by_source) {
-  if (by_source == limits_) return;
   limits_ = by_source;
   // Sources a reload took away give back the shared slots their connections hold; the
   // connections themselves end when idle (HasSource).

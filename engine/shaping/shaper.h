@@ -42,8 +42,9 @@ class Shaper {
   }
 
   // The limits per source (index: the egress pool's sources), from the site's latest
-  // resolution, which the caller keeps alive while they are set. The rates keep what has been
-  // spent; a source keeps its connections, counted by its index in the pool.
+  // resolution with what response rules override, which the caller keeps alive while they are
+  // set; call again when they change. The rates keep what has been spent; a source keeps its
+  // connections, counted by its index in the pool.
   void set_limits(const std::vector<config::ShapingConfig>* by_source);
 
   // A new connection: the next source in turn whose limits allow one now. A "go" sets

@@ -146,10 +146,12 @@ absl::StatusOr<std::unique_ptr<SmtpSink>> SmtpSink::Start(const SinkOptions& opt
   if (options.max_connections > 0) {
     auto live = std::make_shared<std::atomic<int>>(0);
     auto inner = std::move(server.wrap_stream);
-    server.wrap_stream = [live, inner, max = options.max_connections](
+    server.wrap_stream = [live, inner, max = options.max_connections, refused = sink->refused_](
                              uv_loop_t* loop, std::unique_ptr<net::Stream> stream) {
       if (inner) stream = inner(loop, std::move(stream));
-      return std::unique_ptr<net::Stream>(new BusyStream(std::move(stream), live, max));
+      auto busy = std::make_unique<BusyStream>(std::move(stream), live, max);
+      if (busy->refused()) refused->fetch_add(1);
+      return std::unique_ptr<net::Stream>(std::move(busy));
     };
   }
   absl::StatusOr<std::unique_ptr<bench::SmtpSink>> started = bench::SmtpSink::Start(server);

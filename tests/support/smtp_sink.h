@@ -91,6 +91,8 @@ class SmtpSink {
   uint64_t messages() const { return server_->messages(); }
   uint64_t recipients() const { return server_->recipients(); }
   uint64_t bytes() const { return server_->bytes(); }
+  // Connections refused for max_connections so far.
+  uint64_t refused_connections() const { return refused_->load(); }
 
   struct ConnectionStats {
     uint64_t accepted = 0;  // connections accepted on the address so far
@@ -131,6 +133,7 @@ class SmtpSink {
 
   SinkOptions options_;
   std::shared_ptr<std::atomic<bool>> stopping_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<std::atomic<uint64_t>> refused_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::unique_ptr<FaultHandler> handler_;
   std::unique_ptr<bench::SmtpSink> server_;
   std::mutex mutex_;  // guards recorded_
