@@ -59,6 +59,23 @@ TEST(ConfigShaping, DefaultAndPerDomainOverridesMergeKeyByKey) {
   EXPECT_EQ(other.tls, TlsPolicy::kDisabled);
 }
 
+TEST(ConfigShaping, AdaptiveKeys) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "[shaping.default]\nadaptive_min_connections = 2\nadaptive_decrease_factor = 0.7\n"
+      "[shaping.\"slow.example\"]\nadaptive = false\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->shaping.defaults.adaptive);  // on by default
+  EXPECT_EQ(config->shaping.defaults.adaptive_min_connections, 2);
+  EXPECT_DOUBLE_EQ(config->shaping.defaults.adaptive_decrease_factor, 0.7);
+  EXPECT_FALSE(config->shaping.Resolve("slow.example", {}, "").adaptive);
+  ExpectOneError("[shaping.default]\nadaptive = \"yes\"\n", 2, "adaptive: expected true or false");
+  ExpectOneError("[shaping.default]\nadaptive_decrease_factor = 1.5\n", 2,
+                 "adaptive_decrease_factor: expected a number between 0 and 1");
+  ExpectOneError("[shaping.default]\nadaptive_min_connections = 0\n", 2,
+                 "adaptive_min_connections");
+}
+
 TEST(ConfigShaping, BadValuesNameTheirLine) {
   absl::StatusOr<Config> config = ParseConfig(
       "[shaping.default]\ntls = \"maybe\"\nmax_recipients_per_batch = 0\n"

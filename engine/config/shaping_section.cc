@@ -142,6 +142,30 @@ std::vector<ConfigParser::Field> LayerReader::ShapingFields() {
                         Set(v, "egress_pool", [value](C& c) { c.egress_pool = value; });
                       }
                     }});
+  fields.push_back({"adaptive", [this](const toml::node& v) {
+                      const auto* b = v.as_boolean();
+                      if (b == nullptr) {
+                        parser_.AddError(v, absl::StrCat(prefix_, "adaptive: expected true or "
+                                                                  "false, got ",
+                                                         TypeName(v)));
+                        return;
+                      }
+                      const bool value = b->get();
+                      Set(v, "adaptive", [value](C& c) { c.adaptive = value; });
+                    }});
+  fields.push_back(Positive("adaptive_min_connections", &C::adaptive_min_connections));
+  fields.push_back({"adaptive_decrease_factor", [this](const toml::node& v) {
+                      const std::optional<double> f = v.value<double>();
+                      if (!f.has_value() || !(*f > 0 && *f < 1)) {
+                        parser_.AddError(v, prefix_ +
+                                                "adaptive_decrease_factor: expected a number "
+                                                "between 0 and 1 (exclusive), such as 0.5");
+                        return;
+                      }
+                      const double value = *f;
+                      Set(v, "adaptive_decrease_factor",
+                          [value](C& c) { c.adaptive_decrease_factor = value; });
+                    }});
   fields.push_back({"additional_connection_limits",
                     [this](const toml::node& v) { ReadNamedConnectionLimits(v); }});
   fields.push_back(

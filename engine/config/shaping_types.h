@@ -63,6 +63,12 @@ struct ShapingConfig {
   // Trust anchors (PEM bundle) for required_verify; "" = the system bundle.
   std::string tls_ca_file;
   std::string egress_pool = "default";
+  // Closed-loop control per egress path (adaptive/aimd.h): the connection concurrency (and the
+  // message rate with it) moves between adaptive_min_connections and connection_limit; a
+  // congestion signal multiplies it by adaptive_decrease_factor.
+  bool adaptive = true;
+  int adaptive_min_connections = 1;
+  double adaptive_decrease_factor = 0.5;
   // Named budgets shared with every site whose tables name them: name -> limit.
   absl::flat_hash_map<std::string, int> additional_connection_limits;
   absl::flat_hash_map<std::string, Rate> additional_message_rate_throttles;

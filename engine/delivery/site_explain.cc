@@ -96,6 +96,7 @@ std::string SiteSnapshotJson(const SiteSnapshot& snapshot) {
   w.Uint("suspended", snapshot.suspended)
       .Raw("suspensions", absl::StrCat("[", absl::StrJoin(snapshot.suspensions, ","), "]"));
   w.Raw("overrides", absl::StrCat("[", absl::StrJoin(snapshot.overrides, ","), "]"));
+  w.Raw("adaptive", absl::StrCat("[", absl::StrJoin(snapshot.adaptive, ","), "]"));
   if (snapshot.next_change == absl::InfiniteFuture()) {
     w.Null("next_change");
   } else {

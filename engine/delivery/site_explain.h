@@ -36,6 +36,8 @@ struct SiteSnapshot {
   // Limits response rules override now: {"source", "key", "value", "until", "rule"}.
   std::vector<std::string> overrides;
   absl::Time next_change = absl::InfiniteFuture();  // when a limit changes by itself
+  // Path control per source (PathControl::Json).
+  std::vector<std::string> adaptive;
 };
 
 // One JSON object:
@@ -45,8 +47,13 @@ struct SiteSnapshot {
 //                 "max_message_rate" (null: unlimited), "max_deliveries_per_connection",
 //                 "max_recipients_per_batch", "shared_limits": [...], "rules": [...]}],
 //    "throttled": {"limit": n, ...}, "suspended": n, "suspensions": [SuspensionJson...],
-//    "overrides": [{"source", "key", "value", "until", "rule"}], "next_change": RFC 3339 | null}
-// `next_change` is when a limit changes by itself (an override ends); null when none will.
+//    "overrides": [{"source", "key", "value", "until", "rule"}],
+//    "adaptive": [{"source", "adaptive", "connection_limit", "configured_connection_limit",
+//                  "last_signal", "detail", "changed_at", "increase_after", "latency_ms",
+//                  "latency_baseline_ms"}],
+//    "next_change": RFC 3339 | null}
+// `next_change` is when a limit changes by itself (an override ends, a path cut back may grow
+// again); null when none will.
 std::string SiteSnapshotJson(const SiteSnapshot& snapshot);
 
 }  // namespace volley::delivery

@@ -408,7 +408,9 @@ SiteSnapshot SiteQueue::Snapshot() const {
   snapshot.effective = effective_;
   if (route_ != nullptr)
     snapshot.overrides = automation_.OverridesJson(route_->shaping->pool->sources);
-  snapshot.next_change = automation_.next_change();
+  snapshot.adaptive = control_.Json(services_->clock->Now());
+  snapshot.next_change =
+      std::min(automation_.next_change(), control_.NextIncrease(services_->clock->Now()));
   const absl::Time now = services_->clock->Now();
   for (const adaptive::Suspension* s :
        services_->suspensions->Concerning(adaptive::SiteName{name(), key_}, now)) {
@@ -433,6 +435,7 @@ void SiteQueue::StartTransaction(DeliveryConnection* connection) {
     transaction.recipients.push_back(
         smtp::TransactionRecipient{r->address, r->dsn_notify, r->dsn_orcpt});
   }
+  started_[connection] = services_->clock->Now();
   pool_.Start(connection, std::move(batch), std::move(transaction));
 }
 
@@ -490,6 +493,7 @@ void SiteQueue::OnDone(DeliveryConnection* connection, std::vector<RecipientPtr>
   // and no attempt is counted for them.
   for (auto r = deferred.rbegin(); r != deferred.rend(); ++r) ready_.PushFront(std::move(*r));
   if (shutting_down_) return;
+  ControlAfterTransaction(*connection, outcomes);
   for (const Seen& seen : replies) {
     ConsiderReply(seen.reply, *connection, seen.message.get(), seen.domain);
   }
@@ -527,7 +531,9 @@ void SiteQueue::OnClosed(DeliveryConnection* connection, bool never_ready,
   // What the reply that ended it was about, before the batch is recorded.
   const std::shared_ptr<const MessageInfo> message = batch.empty() ? nullptr : batch[0]->message;
   const std::string domain = batch.empty() ? route_->domain : batch[0]->domain;
-  if (!shutting_down_) EndedAtMail(connection, batch, info);
+  started_.erase(connection);
+  const bool ended_at_mail = !shutting_down_ && EndedAtMail(connection, batch, info);
+  if (!shutting_down_) ControlAfterClose(*connection, never_ready, ended_at_mail, info);
   if (!batch.empty()) {
     const AttemptInfo attempt = AttemptOf(connection);
     for (size_t i = 0; i < batch.size(); ++i) {

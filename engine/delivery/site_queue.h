@@ -13,12 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "engine/adaptive/suspension.h"
 #include "engine/base/liveness.h"
 #include "engine/base/thread_checker.h"
 #include "engine/bounce/bounce_class.h"
 #include "engine/delivery/connection_pool.h"
+#include "engine/delivery/path_control.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/ready_queue.h"
 #include "engine/delivery/shard_services.h"
@@ -104,8 +106,15 @@ class SiteQueue final : public ConnectionPool::Listener {
   // the rules it fires act now.
   void ConsiderReply(const smtp::Reply& reply, const DeliveryConnection& connection,
                      const MessageInfo* message, absl::string_view domain);
-  // The site's effective limits: the route's with the rules' overrides; the shaper follows.
+  // The site's effective limits: the route's with the rules' overrides, under path control;
+  // the shaper follows.
   void RecomputeLimits();
+  // Path control's signals: a transaction's outcomes (success and its latency, or a 421 or a
+  // 4.7.x deferral), and a connection that ended (refused while others work, or with a 421).
+  void ControlAfterTransaction(const DeliveryConnection& connection,
+                               const std::vector<smtp::RecipientOutcome>& outcomes);
+  void ControlAfterClose(const DeliveryConnection& connection, bool never_ready, bool ended_at_mail,
+                         const ConnectionOwner::CloseInfo& info);
   // Ends overrides and bounce windows that are over.
   void ExpireAutomation(absl::Time now);
   // A Bounce rule's window: what waits (ready or held) bounces with its reply; true when the
@@ -166,6 +175,8 @@ class SiteQueue final : public ConnectionPool::Listener {
   ReadyQueue ready_;
   SuspensionHold hold_;        // what suspensions hold back
   SiteAutomation automation_;  // what response rules made of the site's replies
+  PathControl control_;        // AIMD per egress source
+  absl::flat_hash_map<const DeliveryConnection*, absl::Time> started_;  // transactions' starts
   // The limits the shaper follows: route_'s per source, with the rules' overrides.
   std::vector<config::ShapingConfig> effective_;
   Timer wake_;  // a rate said "not before": Pump then

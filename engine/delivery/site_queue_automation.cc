@@ -1,5 +1,7 @@
-// SiteQueue's part of the response rules (site_automation.h): what a reply fires, and the
-// site's effective limits. In its own file to keep site_queue.cc to one screenful of concerns.
+// SiteQueue's adaptive part: what a reply fires (response rules, site_automation.h), what path
+// control learns (path_control.h), and the site's effective limits. In its own file to keep
+// site_queue.cc to the queue itself.
+#include <optional>
 #include <utility>
 
 #include "engine/bounce/classifier.h"
@@ -31,8 +33,64 @@ void SiteQueue::ConsiderReply(const smtp::Reply& reply, const DeliveryConnection
 }
 
 void SiteQueue::RecomputeLimits() {
-  effective_ = automation_.Effective(route_->shaping->by_source);
+  effective_ = control_.Apply(automation_.Effective(route_->shaping->by_source), name(),
+                              route_->shaping->pool->sources);
   shaper_.set_limits(&effective_);
+}
+
+namespace {
+
+// A congestion signal in a reply: 421 (the server closes), or a 4.7.x deferral (RFC 3463:
+// security or policy, which is how receivers say "slow down").
+std::optional<PathControl::Signal> CongestionIn(const smtp::Reply& reply) {
+  if (reply.code == 421) return PathControl::Signal::kReply421;
+  if (reply.IsTransient() && reply.enhanced && reply.enhanced->subject == 7) {
+    return PathControl::Signal::kDeferral;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void SiteQueue::ControlAfterTransaction(const DeliveryConnection& connection,
+                                        const std::vector<smtp::RecipientOutcome>& outcomes) {
+  const absl::Time now = services_->clock->Now();
+  auto started = started_.find(&connection);
+  if (started == started_.end()) return;
+  const absl::Duration latency = now - started->second;
+  started_.erase(started);
+  const int source = connection.options().egress_source_index;
+  bool delivered = false;
+  for (const smtp::RecipientOutcome& o : outcomes) {
+    if (std::optional<PathControl::Signal> signal = CongestionIn(o.reply)) {
+      if (control_.OnCongestion(source, *signal, adaptive::ReplyText(o.reply), now)) {
+        RecomputeLimits();
+      }
+      return;
+    }
+    delivered = delivered || o.reply.IsPositive();
+  }
+  if (delivered && shaper_.HasSource(source) &&
+      control_.OnSuccess(source, latency, shaper_.open_connections(source), now)) {
+    RecomputeLimits();
+  }
+}
+
+void SiteQueue::ControlAfterClose(const DeliveryConnection& connection, bool never_ready,
+                                  bool ended_at_mail, const ConnectionOwner::CloseInfo& info) {
+  const int source = connection.options().egress_source_index;
+  const absl::Time now = services_->clock->Now();
+  bool changed = false;
+  if (never_ready && pool_.size() > 0) {
+    // Refused while other connections to the site work: the site takes no more.
+    changed = control_.OnCongestion(
+        source, PathControl::Signal::kRefused,
+        info.reply ? adaptive::ReplyText(*info.reply) : "connection refused: " + info.error, now);
+  } else if (!never_ready && !ended_at_mail && info.reply && info.reply->code == 421) {
+    changed = control_.OnCongestion(source, PathControl::Signal::kReply421,
+                                    adaptive::ReplyText(*info.reply), now);
+  }
+  if (changed) RecomputeLimits();
 }
 
 void SiteQueue::ExpireAutomation(absl::Time now) {

@@ -23,6 +23,8 @@ class SiteRulesTest : public DeliveryShardTest {
     ASSERT_TRUE(rules.ok()) << rules.status();
     config_.shaping.automation = *rules;
     config_.shaping.defaults.connection_limit = connection_limit_;
+    // Path control would also answer the refusals; these tests look at the rules alone.
+    config_.shaping.defaults.adaptive = false;
     context_.suspend = [this](adaptive::Suspension s) {
       std::lock_guard<std::mutex> lock(mutex_);
       suspended_.push_back(std::move(s));

@@ -49,13 +49,17 @@ struct FaultStream::State {
   }
 
   void Send(std::string bytes) {
-    if (faults.write_delay <= absl::ZeroDuration() && pending.empty()) {
+    const absl::Duration delay = faults.Delay();
+    if (delay <= absl::ZeroDuration() && pending.empty()) {
       inner->Write(std::move(bytes));
       if (ending) timer.Start(absl::ZeroDuration());  // the end is reported on the next turn
       return;
     }
-    pending.emplace_back(absl::Now() + faults.write_delay, std::move(bytes));
-    if (pending.size() == 1) timer.Start(faults.write_delay);
+    // In order: a write never overtakes one held back longer.
+    absl::Time at = absl::Now() + delay;
+    if (!pending.empty()) at = std::max(at, pending.back().first);
+    pending.emplace_back(at, std::move(bytes));
+    if (pending.size() == 1) timer.Start(at - absl::Now());
   }
 
   bool Dropping() const { return faults.dropping != nullptr && faults.dropping->load(); }

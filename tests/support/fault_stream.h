@@ -19,6 +19,12 @@ struct StreamFaults {
   // Every write (greeting, replies, TLS records) goes out this long after it was made, in
   // order.
   absl::Duration write_delay = absl::ZeroDuration();
+  // When set, the delay in microseconds instead, read at every write (a test changes it while
+  // the sink runs: a receiver that slows down and recovers).
+  std::shared_ptr<const std::atomic<int64_t>> write_delay_us;
+  absl::Duration Delay() const {
+    return write_delay_us != nullptr ? absl::Microseconds(write_delay_us->load()) : write_delay;
+  }
   // After the client's STARTTLS, the session's 220 goes out, then this text instead of a TLS
   // handshake, then the connection ends.
   bool break_starttls = false;

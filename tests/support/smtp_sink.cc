@@ -134,9 +134,11 @@ absl::StatusOr<std::unique_ptr<SmtpSink>> SmtpSink::Start(const SinkOptions& opt
     server.tls_cert_file = tls::TlsTestDataPath("mx.pem");
     server.tls_key_file = tls::TlsTestDataPath("mx.key");
   }
-  if (options.reply_delay > absl::ZeroDuration() || options.starttls_breaks) {
+  if (options.reply_delay > absl::ZeroDuration() || options.starttls_breaks ||
+      options.reply_delay_us != nullptr) {
     StreamFaults faults;
     faults.write_delay = options.reply_delay;
+    faults.write_delay_us = options.reply_delay_us;
     faults.break_starttls = options.starttls_breaks;
     faults.dropping = sink->stopping_;
     server.wrap_stream = [faults](uv_loop_t* loop, std::unique_ptr<net::Stream> stream) {

@@ -67,6 +67,8 @@ struct SinkOptions : bench::SinkOptions {
   bool record = false;
   // Delays every reply (greeting included), to trigger client timeouts.
   absl::Duration reply_delay = absl::ZeroDuration();
+  // When set, the reply delay in microseconds, read at every reply (the test changes it).
+  std::shared_ptr<std::atomic<int64_t>> reply_delay_us;
   // Offer STARTTLS (with the //tls/testdata certificate when none is given), answer 220, then
   // write bytes that are not TLS and close, so that the client's handshake fails.
   bool starttls_breaks = false;
