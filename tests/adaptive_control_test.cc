@@ -2,59 +2,36 @@
 // to 500 ms under load, the path's connection concurrency comes down; when they are fast again
 // it climbs back to the configured limit; every message arrives once.
 #include <atomic>
-#include <fstream>
 #include <iostream>
-#include <mutex>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/delivery_log.h"
 #include "tests/support/inject_each.h"
-#include "tests/support/smtp_sink.h"
-#include "tests/support/volleyd_process.h"
+#include "tests/support/relay_world.h"
 
 namespace volley {
 namespace {
 
-using test_support::VolleydProcess;
-
 TEST(AdaptiveControl, ConcurrencyFollowsTheSitesLatencyDownAndBackUp) {
-  const std::string dir = test_support::FreshTestDir("adaptive_control");
   auto delay_us = std::make_shared<std::atomic<int64_t>>(5000);
-  std::mutex mutex;
-  absl::flat_hash_map<std::string, int> received;
-  test_support::SinkOptions options;
-  options.reply_delay_us = delay_us;
-  options.on_message = [&](const bench::ReceivedMessage& m) {
-    std::lock_guard<std::mutex> lock(mutex);
-    for (const std::string& r : m.recipients) ++received[r];
-  };
-  auto sink = test_support::SmtpSink::Start(options);
-  ASSERT_TRUE(sink.ok()) << sink.status();
-  const std::string log_path = absl::StrCat(dir, "/delivery.jsonl");
-  const std::string config_path = absl::StrCat(dir, "/volley.toml");
-  std::ofstream(config_path) << test_support::LoopbackConfig(absl::StrCat(dir, "/spool"), log_path)
-                             << test_support::RoutesToSinks({{"slow.test", (*sink)->port()}})
-                             << "[shaping.default]\nmax_message_rate = \"\"\n"
-                                "max_connection_rate = \"\"\nconnection_limit = 10\n";
-  auto volleyd = VolleydProcess::Start(config_path, absl::StrCat(dir, "/volleyd.log"));
-  ASSERT_TRUE(volleyd.ok()) << volleyd.status();
+  test_support::RelayWorld world;
+  test_support::RelayOptions options;
+  options.name = "adaptive_control";
+  options.sink.reply_delay_us = delay_us;
+  options.domains = {"slow.test"};
+  options.shaping_default = "connection_limit = 10\n";
+  ASSERT_TRUE(world.Start(std::move(options)).ok());
+  const std::string& log_path = world.log_path();
   // The path's control read-out.
   auto control = [&]() -> nlohmann::json {
-    auto r = test_support::HttpGet(
-        "127.0.0.1", (*volleyd)->http_port(),
-        absl::StrCat("/api/admin/explain/v1?site=route:127.0.0.1:", (*sink)->port()));
-    if (!r.ok() || r->status != 200) return nlohmann::json();
-    nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
-    if (!j.is_object() || j["queues"].empty() || j["queues"][0]["adaptive"].empty()) {
-      return nlohmann::json();
-    }
-    return j["queues"][0]["adaptive"][0];
+    const nlohmann::json q = world.Explain();
+    if (!q.is_object() || q["adaptive"].empty()) return nlohmann::json();
+    return q["adaptive"][0];
   };
   auto limit_now = [&]() {
     const nlohmann::json c = control();
@@ -64,7 +41,7 @@ TEST(AdaptiveControl, ConcurrencyFollowsTheSitesLatencyDownAndBackUp) {
   auto send = [&](const std::string& prefix, int n) {
     std::vector<std::string> batch;
     for (int i = 0; i < n; ++i) batch.push_back(absl::StrCat(prefix, i, "@slow.test"));
-    auto accepted = test_support::InjectEach((*volleyd)->smtp_port(), batch, 4);
+    auto accepted = test_support::InjectEach(world.volleyd().smtp_port(), batch, 4);
     EXPECT_TRUE(accepted.ok() && *accepted == batch.size());
     all.insert(all.end(), batch.begin(), batch.end());
     return batch;
@@ -114,10 +91,7 @@ TEST(AdaptiveControl, ConcurrencyFollowsTheSitesLatencyDownAndBackUp) {
 
   auto entries = test_support::WaitForFinalRecords(log_path, all, absl::Seconds(120));
   ASSERT_TRUE(entries.ok()) << entries.status();
-  std::lock_guard<std::mutex> lock(mutex);
-  int wrong = 0;
-  for (const std::string& r : all) wrong += received[r] != 1;
-  EXPECT_EQ(wrong, 0);
+  EXPECT_EQ(world.NotOnce(all), 0);
 }
 
 }  // namespace

@@ -3,59 +3,34 @@
 // spool), and everything goes once it is lifted; a tenant's suspension holds only that tenant's
 // mail at a site that goes on delivering the rest, and ends by itself.
 #include <atomic>
-#include <fstream>
-#include <mutex>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/delivery_log.h"
 #include "tests/support/inject_each.h"
-#include "tests/support/smtp_sink.h"
-#include "tests/support/volleyd_process.h"
+#include "tests/support/relay_world.h"
 
 namespace volley {
 namespace {
 
-using test_support::VolleydProcess;
-
 class SuspensionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = test_support::FreshTestDir("suspension");
-    test_support::SinkOptions options;
-    options.on_message = [this](const bench::ReceivedMessage& m) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      for (const std::string& r : m.recipients) ++received_[r];
-    };
-    options.on_connections_changed = [this](const std::string&, int delta) {
+    test_support::RelayOptions options;
+    options.name = "suspension";
+    options.domains = {"held.test", "open.test"};
+    options.sink.on_connections_changed = [this](const std::string&, int delta) {
       if (delta > 0) ++connections_opened_;
     };
-    auto sink = test_support::SmtpSink::Start(options);
-    ASSERT_TRUE(sink.ok()) << sink.status();
-    sink_ = *std::move(sink);
-    log_path_ = absl::StrCat(dir_, "/delivery.jsonl");
-    config_path_ = absl::StrCat(dir_, "/volley.toml");
-    std::ofstream(config_path_)
-        << test_support::LoopbackConfig(absl::StrCat(dir_, "/spool"), log_path_)
-        << test_support::RoutesToSinks({{"held.test", sink_->port()}, {"open.test", sink_->port()}})
-        << "[shaping.default]\nmax_message_rate = \"\"\nmax_connection_rate = \"\"\n";
-    StartVolleyd();
-  }
-
-  void StartVolleyd() {
-    auto volleyd = VolleydProcess::Start(config_path_, absl::StrCat(dir_, "/volleyd.log"));
-    ASSERT_TRUE(volleyd.ok()) << volleyd.status();
-    volleyd_ = *std::move(volleyd);
+    ASSERT_TRUE(world_.Start(std::move(options)).ok());
   }
 
   test_support::HttpResult Api(const std::string& method, const std::string& body = "") {
-    auto r = test_support::HttpCall("127.0.0.1", volleyd_->http_port(), method,
-                                    "/api/admin/suspend/v1", body);
+    auto r = world_.Api(method, "/api/admin/suspend/v1", body);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : test_support::HttpResult{};
   }
@@ -63,14 +38,8 @@ class SuspensionTest : public ::testing::Test {
   // The recipients a suspension holds at the sink's site, by the explain read-out (-1: the
   // site has no queue in memory).
   int SuspendedAtSite() {
-    auto r = test_support::HttpGet(
-        "127.0.0.1", volleyd_->http_port(),
-        absl::StrCat("/api/admin/explain/v1?site=route:127.0.0.1:", sink_->port()));
-    if (!r.ok() || r->status != 200) return -1;
-    const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
-    int held = 0;
-    for (const nlohmann::json& q : j["queues"]) held += q.value("suspended", 0);
-    return held;
+    const nlohmann::json q = world_.Explain();
+    return q.is_object() ? q.value("suspended", 0) : -1;
   }
 
   // Polls until the site holds `n` suspended recipients (a positive sign the suspension has
@@ -84,26 +53,16 @@ class SuspensionTest : public ::testing::Test {
     return false;
   }
 
-  int Received(const std::string& r) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = received_.find(r);
-    return it == received_.end() ? 0 : it->second;
-  }
-
   std::vector<nlohmann::json> SuspendedRecords() {
     std::vector<nlohmann::json> out;
-    for (const test_support::LogEntry& e : test_support::ReadDeliveryLog(log_path_)) {
+    for (const test_support::LogEntry& e : test_support::ReadDeliveryLog(world_.log_path())) {
       if (e.type == "Suspended") out.push_back(e.raw);
     }
     return out;
   }
 
-  std::string dir_, log_path_, config_path_;
-  std::mutex mutex_;
-  absl::flat_hash_map<std::string, int> received_;
+  test_support::RelayWorld world_;
   std::atomic<int> connections_opened_{0};
-  std::unique_ptr<test_support::SmtpSink> sink_;
-  std::unique_ptr<VolleydProcess> volleyd_;
 };
 
 TEST_F(SuspensionTest, ASuspendedDomainWaitsWithoutConnectionsAndGoesOnceLifted) {
@@ -115,24 +74,23 @@ TEST_F(SuspensionTest, ASuspendedDomainWaitsWithoutConnectionsAndGoesOnceLifted)
   constexpr int kMessages = 1000;
   std::vector<std::string> recipients;
   for (int i = 0; i < kMessages; ++i) recipients.push_back(absl::StrCat("u", i, "@held.test"));
-  auto accepted = test_support::InjectEach(volleyd_->smtp_port(), recipients);
+  auto accepted = test_support::InjectEach(world_.volleyd().smtp_port(), recipients);
   ASSERT_TRUE(accepted.ok()) << accepted.status();
   ASSERT_EQ(*accepted, static_cast<size_t>(kMessages));
   ASSERT_TRUE(WaitUntilSuspended(kMessages, absl::Seconds(30))) << SuspendedAtSite();
   EXPECT_EQ(connections_opened_.load(), 0);
-  auto metrics = test_support::HttpGet("127.0.0.1", volleyd_->http_port(), "/metrics");
+  auto metrics = test_support::HttpGet("127.0.0.1", world_.volleyd().http_port(), "/metrics");
   ASSERT_TRUE(metrics.ok());
   EXPECT_EQ(test_support::MetricValue(metrics->body, "volley_suspended_domains"), 1);
-  EXPECT_EQ(test_support::MetricValue(
-                metrics->body, "volley_site_held_back{site=\"route:127.0.0.1:" +
-                                   std::to_string(sink_->port()) + "\",limit=\"suspension\"}"),
-            1)
+  EXPECT_EQ(
+      test_support::MetricValue(metrics->body, "volley_site_held_back{site=\"route:127.0.0.1:" +
+                                                   std::to_string(world_.sink().port()) +
+                                                   "\",limit=\"suspension\"}"),
+      1)
       << metrics->body;
 
   // A restart keeps it: the spool has it, and the reloaded mail is held again.
-  auto stopped = volleyd_->Terminate();
-  ASSERT_TRUE(stopped.ok() && stopped->exit_code == 0) << stopped.status();
-  StartVolleyd();
+  ASSERT_TRUE(world_.Restart().ok());
   const nlohmann::json listed = nlohmann::json::parse(Api("GET").body);
   ASSERT_EQ(listed.size(), 1u) << listed.dump();
   EXPECT_EQ(listed[0]["id"], id);
@@ -142,10 +100,11 @@ TEST_F(SuspensionTest, ASuspendedDomainWaitsWithoutConnectionsAndGoesOnceLifted)
 
   const test_support::HttpResult lifted = Api("DELETE", absl::StrCat(R"({"id": ")", id, R"("})"));
   ASSERT_EQ(lifted.status, 200) << lifted.body;
-  auto entries = test_support::WaitForFinalRecords(log_path_, recipients, absl::Seconds(60));
+  auto entries =
+      test_support::WaitForFinalRecords(world_.log_path(), recipients, absl::Seconds(60));
   ASSERT_TRUE(entries.ok()) << entries.status();
   int wrong = 0, attempts_counted = 0;
-  for (const std::string& r : recipients) wrong += Received(r) != 1;
+  for (const std::string& r : recipients) wrong += world_.Received(r) != 1;
   for (const test_support::LogEntry& e : *entries) {
     EXPECT_NE(e.type, "TransientFailure") << e.recipient;
     if (e.type == "Delivery") attempts_counted += e.num_attempts != 1;
@@ -172,14 +131,16 @@ TEST_F(SuspensionTest, ATenantsSuspensionHoldsOnlyItsMailAndEndsByItself) {
                               &expires, nullptr));
   std::vector<std::string> recipients;
   for (int i = 0; i < 40; ++i) recipients.push_back(absl::StrCat("u", i, "@open.test"));
-  auto accepted = test_support::InjectEach(volleyd_->smtp_port(), recipients, 2, [](size_t i) {
-    return absl::StrCat("X-Volley-Tenant: t", 1 + i % 2, "\r\nSubject: m", i, "\r\n\r\nbody\r\n");
-  });
+  auto accepted =
+      test_support::InjectEach(world_.volleyd().smtp_port(), recipients, 2, [](size_t i) {
+        return absl::StrCat("X-Volley-Tenant: t", 1 + i % 2, "\r\nSubject: m", i,
+                            "\r\n\r\nbody\r\n");
+      });
   ASSERT_TRUE(accepted.ok()) << accepted.status();
   std::vector<std::string> t1, t2;
   for (size_t i = 0; i < recipients.size(); ++i) (i % 2 == 0 ? t1 : t2).push_back(recipients[i]);
   // t2 goes at once; t1 waits at the same site, with no record but its Reception.
-  auto others = test_support::WaitForFinalRecords(log_path_, t2, absl::Seconds(30));
+  auto others = test_support::WaitForFinalRecords(world_.log_path(), t2, absl::Seconds(30));
   ASSERT_TRUE(others.ok()) << others.status();
   const int held = SuspendedAtSite();
   ASSERT_LT(absl::Now(), expires) << "too slow to see the suspension in force";
@@ -187,9 +148,9 @@ TEST_F(SuspensionTest, ATenantsSuspensionHoldsOnlyItsMailAndEndsByItself) {
   for (const std::string& r : t1) {
     EXPECT_EQ(test_support::TypesFor(*others, r), std::vector<std::string>{"Reception"}) << r;
   }
-  auto all = test_support::WaitForFinalRecords(log_path_, recipients, absl::Seconds(30));
+  auto all = test_support::WaitForFinalRecords(world_.log_path(), recipients, absl::Seconds(30));
   ASSERT_TRUE(all.ok()) << all.status();
-  for (const std::string& r : recipients) EXPECT_EQ(Received(r), 1) << r;
+  for (const std::string& r : recipients) EXPECT_EQ(world_.Received(r), 1) << r;
   // The store ends it within a second of its time.
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (SuspendedRecords().size() < 2 && absl::Now() < deadline) {

@@ -51,14 +51,6 @@ std::string DurationText(absl::Duration d) {
   return out;
 }
 
-void StringOrNull(JsonObjectWriter& w, absl::string_view key, const std::string& value) {
-  if (value.empty()) {
-    w.Null(key);
-  } else {
-    w.String(key, value);
-  }
-}
-
 // The string field `key` of `j`: absent or null is "", anything else but a string an error.
 absl::StatusOr<std::string> OptionalString(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
@@ -168,11 +160,11 @@ std::string SuspensionJson(const Suspension& s, absl::Time now) {
   std::string out;
   JsonObjectWriter w(&out);
   w.String("id", s.id);
-  StringOrNull(w, "domain", s.domain);
-  StringOrNull(w, "site", s.site);
-  StringOrNull(w, "tenant", s.tenant);
-  StringOrNull(w, "campaign", s.campaign);
-  StringOrNull(w, "source", s.source);
+  w.StringOrNull("domain", s.domain);
+  w.StringOrNull("site", s.site);
+  w.StringOrNull("tenant", s.tenant);
+  w.StringOrNull("campaign", s.campaign);
+  w.StringOrNull("source", s.source);
   w.String("reason", s.reason)
       .String("origin", s.origin)
       .String("created", Rfc3339(s.created))

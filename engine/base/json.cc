@@ -156,6 +156,10 @@ JsonObjectWriter& JsonObjectWriter::EndObject() {
   return *this;
 }
 
+JsonObjectWriter& JsonObjectWriter::StringOrNull(absl::string_view key, absl::string_view value) {
+  return value.empty() ? Null(key) : String(key, value);
+}
+
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
 }

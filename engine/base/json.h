@@ -32,6 +32,8 @@ class JsonObjectWriter {
   JsonObjectWriter& Double(absl::string_view key, double value);
   JsonObjectWriter& Bool(absl::string_view key, bool value);
   JsonObjectWriter& Null(absl::string_view key);
+  // `value`, or null when it is empty (an optional field: a tenant, a domain).
+  JsonObjectWriter& StringOrNull(absl::string_view key, absl::string_view value);
   // Appends `json` verbatim as the value (it must be valid JSON).
   JsonObjectWriter& Raw(absl::string_view key, absl::string_view json);
   JsonObjectWriter& BeginObject(absl::string_view key);

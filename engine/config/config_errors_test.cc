@@ -30,6 +30,11 @@ TEST(ConfigErrors, UnknownSubTable) {
   ExpectOneError("[shaping.defualt]\nconnection_limit = 1\n", 1, "unknown table [shaping.defualt]");
 }
 
+TEST(ConfigErrors, WarmupIsNotSupportedYet) {
+  ExpectOneError("[egress.a]\nsources = [{ address = \"127.0.0.2\", warmup = \"standard\" }]\n", 2,
+                 "[egress.a] sources warmup: not supported yet");
+}
+
 TEST(ConfigErrors, UnknownTopLevelKey) {
   ExpectOneError("threads = 4\n", 1, "unknown key 'threads' at the top level");
 }

@@ -48,6 +48,10 @@ std::optional<EgressSource> ParseEgressSource(const toml::node& element, absl::s
       source.ehlo = *std::move(text);
     } else if (field == "name") {
       source.name = *std::move(text);
+    } else if (field == "warmup") {
+      // IP warm-up (docs/adaptive.md) is the part of adaptive delivery still to come.
+      parser.AddError(source_key, absl::StrCat(what, " sources warmup: ", kNotSupported));
+      ok = false;
     } else {
       parser.AddError(source_key, absl::StrCat("unknown key '", field, "' in ", what, " sources"));
       ok = false;

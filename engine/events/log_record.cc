@@ -27,14 +27,6 @@ void AppendResponse(const RecipientEvent& e, JsonObjectWriter& w) {
   w.EndObject();
 }
 
-void StringOrNull(JsonObjectWriter& w, absl::string_view key, absl::string_view value) {
-  if (value.empty()) {
-    w.Null(key);
-  } else {
-    w.String(key, value);
-  }
-}
-
 }  // namespace
 
 void AppendLogRecord(const RecipientEvent& e, std::string* out) {
@@ -57,7 +49,7 @@ void AppendLogRecord(const RecipientEvent& e, std::string* out) {
     w.Null("peer_address");
   }
   w.String("egress_pool", e.egress_pool).String("egress_source", e.egress_source);
-  StringOrNull(w, "tls_protocol_version", e.tls_version);
+  w.StringOrNull("tls_protocol_version", e.tls_version);
   // The cipher is written exactly when the version is: both or neither.
   if (e.tls_version.empty()) {
     w.Null("tls_cipher");
@@ -70,8 +62,8 @@ void AppendLogRecord(const RecipientEvent& e, std::string* out) {
     w.Null("bounce_classification");
   }
   w.String("message_id", e.message_id);
-  StringOrNull(w, "tenant", e.tenant);
-  StringOrNull(w, "campaign", e.campaign);
+  w.StringOrNull("tenant", e.tenant);
+  w.StringOrNull("campaign", e.campaign);
   w.Uint("priority", e.priority)
       .Int("timestamp", absl::ToUnixSeconds(e.timestamp))
       .String("event_time", Rfc3339(e.timestamp))
@@ -83,12 +75,12 @@ void AppendLogRecord(const RecipientEvent& e, std::string* out) {
 void AppendSuspensionRecord(const SuspensionEvent& e, std::string* out) {
   JsonObjectWriter w(out);
   w.String("type", "Suspended").String("id", e.id).String("state", e.state);
-  StringOrNull(w, "ended_by", e.ended_by);
-  StringOrNull(w, "queue", e.domain);
-  StringOrNull(w, "site", e.site);
-  StringOrNull(w, "tenant", e.tenant);
-  StringOrNull(w, "campaign", e.campaign);
-  StringOrNull(w, "egress_source", e.source);
+  w.StringOrNull("ended_by", e.ended_by);
+  w.StringOrNull("queue", e.domain);
+  w.StringOrNull("site", e.site);
+  w.StringOrNull("tenant", e.tenant);
+  w.StringOrNull("campaign", e.campaign);
+  w.StringOrNull("egress_source", e.source);
   w.String("reason", e.reason)
       .String("origin", e.origin)
       .String("expires", Rfc3339(e.expires))
