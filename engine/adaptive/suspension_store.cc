@@ -68,10 +68,12 @@ void SuspensionStore::set_publish(Publish publish) {
 }
 
 absl::StatusOr<Suspension> SuspensionStore::Add(Suspension s) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  // Writers take turns; readers (the API's list, scrapes, on a loop) never wait for the spool.
+  std::lock_guard<std::mutex> writing(write_mutex_);
   const absl::Time now = clock_->Now();
   if (s.origin != "admin") {
-    for (Suspension& active : all_) {
+    for (size_t i = 0; i < all_.size(); ++i) {
+      const Suspension& active = all_[i];
       if (active.origin != s.origin || !active.SameTarget(s) || active.expires <= now) continue;
       if (s.expires <= active.expires) return active;
       Suspension extended = active;
@@ -81,10 +83,11 @@ absl::StatusOr<Suspension> SuspensionStore::Add(Suspension s) {
           !w.ok()) {
         return w;
       }
-      active = extended;
-      LogLocked(active, "extended", "");
+      std::lock_guard<std::mutex> lock(mutex_);
+      all_[i] = extended;
+      LogLocked(extended, "extended", "");
       PublishLocked();
-      return active;
+      return extended;
     }
   }
   s.id = NewSuspensionId();
@@ -93,6 +96,7 @@ absl::StatusOr<Suspension> SuspensionStore::Add(Suspension s) {
       !w.ok()) {
     return w;
   }
+  std::lock_guard<std::mutex> lock(mutex_);
   all_.push_back(s);
   LogLocked(s, "begin", "");
   PublishLocked();
@@ -100,39 +104,41 @@ absl::StatusOr<Suspension> SuspensionStore::Add(Suspension s) {
 }
 
 absl::Status SuspensionStore::Lift(absl::string_view id) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> writing(write_mutex_);
   const absl::Time now = clock_->Now();
   for (size_t i = 0; i < all_.size(); ++i) {
     if (all_[i].id != id || all_[i].expires <= now) continue;
-    if (absl::Status s = EndLocked(i, "lifted"); !s.ok()) return s;
-    PublishLocked();
+    if (absl::Status s = End({i}, "lifted"); !s.ok()) return s;
     return absl::OkStatus();
   }
   return absl::NotFoundError(absl::StrCat("no active suspension has id \"", id, "\""));
 }
 
 absl::Status SuspensionStore::ExpireDue() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::lock_guard<std::mutex> writing(write_mutex_);
   const absl::Time now = clock_->Now();
-  bool changed = false;
-  for (size_t i = all_.size(); i-- > 0;) {
-    if (all_[i].expires > now) continue;
-    if (absl::Status s = EndLocked(i, "expired"); !s.ok()) return s;
-    changed = true;
+  std::vector<size_t> due;
+  for (size_t i = 0; i < all_.size(); ++i) {
+    if (all_[i].expires <= now) due.push_back(i);
   }
-  if (changed) PublishLocked();
-  return absl::OkStatus();
+  if (due.empty()) return absl::OkStatus();
+  return End(due, "expired");
 }
 
-absl::Status SuspensionStore::EndLocked(size_t index, absl::string_view ended_by) {
-  // Not synced: a deletion lost in a crash leaves a suspension that Load ends again (expired)
-  // or, when lifted, one the operator lifts again.
-  if (absl::Status s = spool_->DeleteState(kKind, all_[index].id, /*sync=*/ended_by == "lifted");
-      !s.ok()) {
-    return s;
+absl::Status SuspensionStore::End(const std::vector<size_t>& indexes, absl::string_view ended_by) {
+  // Not synced when they expire: a deletion lost in a crash leaves a suspension that Load ends
+  // again. A lift is synced: the operator was told it is gone.
+  for (size_t i : indexes) {
+    if (absl::Status s = spool_->DeleteState(kKind, all_[i].id, ended_by == "lifted"); !s.ok()) {
+      return s;
+    }
   }
-  LogLocked(all_[index], "end", ended_by);
-  all_.erase(all_.begin() + static_cast<std::ptrdiff_t>(index));
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto i = indexes.rbegin(); i != indexes.rend(); ++i) {
+    LogLocked(all_[*i], "end", ended_by);
+    all_.erase(all_.begin() + static_cast<std::ptrdiff_t>(*i));
+  }
+  PublishLocked();
   return absl::OkStatus();
 }
 

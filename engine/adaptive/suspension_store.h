@@ -63,13 +63,18 @@ class SuspensionStore {
   // With mutex_ held: publishes `all_` as the new set.
   void PublishLocked();
   void LogLocked(const Suspension& s, absl::string_view state, absl::string_view ended_by);
-  absl::Status EndLocked(size_t index, absl::string_view ended_by);
+  // With write_mutex_ held: removes the suspensions at `indexes` (ascending) from the spool,
+  // then from the set, and publishes it.
+  absl::Status End(const std::vector<size_t>& indexes, absl::string_view ended_by);
 
   queue::Spool* const spool_;
   Clock* const clock_;
   events::EventSink* const log_;
+  // Changes take write_mutex_ for their whole length (spool write included), then mutex_ for
+  // the moment they change all_; readers take mutex_ only, so they never wait for the disk.
+  std::mutex write_mutex_;
   mutable std::mutex mutex_;
-  std::vector<Suspension> all_;  // creation order
+  std::vector<Suspension> all_;  // creation order; written under both
   std::shared_ptr<const SuspensionSet> current_;
   Publish publish_;
   std::condition_variable stop_;
