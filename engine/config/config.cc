@@ -25,6 +25,7 @@
 #include "engine/config/routes_section.h"
 #include "engine/config/server_section.h"
 #include "engine/config/shaping_section.h"
+#include "engine/config/warmup_section.h"
 
 namespace volley::config {
 namespace {
@@ -41,6 +42,7 @@ constexpr Section kSections[] = {
     {"http", ParseHttpSection},         {"dns", ParseDnsSection},
     {"delivery", ParseDeliverySection}, {"shaping", ParseShapingSection},
     {"routes", ParseRoutesSection},     {"egress", ParseEgressSection},
+    {"warmup", ParseWarmupSection},
 };
 
 // Hands each top-level table to its section, in the document's (key) order.

@@ -30,9 +30,28 @@ TEST(ConfigErrors, UnknownSubTable) {
   ExpectOneError("[shaping.defualt]\nconnection_limit = 1\n", 1, "unknown table [shaping.defualt]");
 }
 
-TEST(ConfigErrors, WarmupIsNotSupportedYet) {
-  ExpectOneError("[egress.a]\nsources = [{ address = \"127.0.0.2\", warmup = \"standard\" }]\n", 2,
-                 "[egress.a] sources warmup: not supported yet");
+TEST(ConfigErrors, WarmupSchedules) {
+  ExpectOneError("[egress.a]\nsources = [{ address = \"127.0.0.2\", warmup = \"slow\" }]\n", 2,
+                 "warm-up schedule \"slow\" is not defined (no [warmup.slow] table)");
+  ExpectOneError("[warmup.slow]\nhourly = [1]\n", 1, "[warmup.slow]: missing key 'daily'");
+  ExpectOneError("[warmup.slow]\ndaily = []\n", 2,
+                 "[warmup.slow] daily: expected an array of 1 to 366 message counts, one per day");
+  ExpectOneError("[warmup.slow]\ndaily = [10, 0]\n", 2,
+                 "[warmup.slow] daily: 0 is out of range (must be at least 1)");
+  ExpectOneError("[warmup.slow]\ndaily = [10, 20]\nhourly = [5]\n", 3,
+                 "[warmup.slow] hourly: has 1 days but daily has 2");
+  ExpectOneError("[warmup.slow]\ndaily = [10, 20]\nhourly = [5, 30]\n", 3,
+                 "[warmup.slow] hourly: day 2 allows 30 an hour but only 20 a day");
+  ExpectOneError("[warmup.slow]\ndaily = [10]\nhold_above = 1.5\n", 3,
+                 "[warmup.slow] hold_above: expected a rate from 0 to 1, such as 0.05 for 5%");
+  ExpectOneError("[warmup.slow]\ndaily = [10]\nhold_above = 0.3\nstep_back_above = 0.2\n", 4,
+                 "[warmup.slow] step_back_above (0.2) must be above hold_above (0.3)");
+  ExpectOneError("[warmup.slow]\ndaily = [10]\ncomplaint_rate = 0.1\n", 3,
+                 "unknown key 'complaint_rate' in [warmup.slow]");
+  ExpectOneError(
+      "[egress.a]\nsources = [{ address = \"127.0.0.2\", warmup = \"standard\" }]\n"
+      "[egress.b]\nsources = [{ address = \"127.0.0.2\" }]\n",
+      4, "egress source \"127.0.0.2\" has warmup \"\" here but \"standard\" in [egress.a]");
 }
 
 TEST(ConfigErrors, UnknownTopLevelKey) {

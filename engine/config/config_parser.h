@@ -66,6 +66,8 @@ struct CrossSectionState {
   std::vector<std::pair<std::string, uint32_t>> pool_lines;  // egress_pool values and lines
   // Egress source names of [shaping.source."NAME"] and [shaping."domain".source."NAME"].
   std::vector<std::pair<std::string, uint32_t>> source_lines;
+  // Warm-up schedule names of [egress] sources, with their lines.
+  std::vector<std::pair<std::string, uint32_t>> warmup_lines;
   std::vector<PendingRoute> pending_routes;
 };
 

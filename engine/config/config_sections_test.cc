@@ -140,6 +140,33 @@ TEST(ConfigEgress, PoolsAndSources) {
   EXPECT_EQ(config->egress_pools.at("default").sources[0].address, "0.0.0.0");
 }
 
+TEST(ConfigWarmup, SchedulesAndTheSourcesThatWarmUpOnThem) {
+  absl::StatusOr<Config> config = ParseConfig(
+      "[egress.default]\nsources = [{ address = \"127.0.0.2\", warmup = \"slow\" },\n"
+      "  { address = \"127.0.0.3\", warmup = \"standard\" }, { address = \"127.0.0.4\" }]\n"
+      "[warmup.slow]\ndaily = [20, 50, 100]\nhold_above = 0.02\nstep_back_above = 0.1\n"
+      "[warmup.fixed]\ndaily = [10, 10]\nhourly = [10, 5]\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const std::vector<EgressSource>& sources = config->egress_pools.at("default").sources;
+  EXPECT_EQ(sources[0].warmup, "slow");
+  EXPECT_EQ(sources[1].warmup, "standard");
+  EXPECT_EQ(sources[2].warmup, "");
+  const WarmupSchedule& slow = config->warmup_schedules.at("slow");
+  EXPECT_EQ(slow.daily, (std::vector<int64_t>{20, 50, 100}));
+  EXPECT_EQ(slow.hourly, (std::vector<int64_t>{3, 7, 13}));  // an eighth, rounded up
+  EXPECT_DOUBLE_EQ(slow.hold_above, 0.02);
+  EXPECT_DOUBLE_EQ(slow.step_back_above, 0.1);
+  EXPECT_EQ(config->warmup_schedules.at("fixed").hourly, (std::vector<int64_t>{10, 5}));
+  // The shipped schedule is there unless a table replaces it.
+  const WarmupSchedule& standard = config->warmup_schedules.at("standard");
+  EXPECT_EQ(standard.daily.front(), 50);
+  EXPECT_EQ(standard.daily.size(), standard.hourly.size());
+  absl::StatusOr<Config> replaced = ParseConfig("[warmup.standard]\ndaily = [5]\n", "t.toml");
+  ASSERT_TRUE(replaced.ok()) << replaced.status();
+  EXPECT_EQ(replaced->warmup_schedules.at("standard").daily, (std::vector<int64_t>{5}));
+}
+
 TEST(ConfigEgress, Errors) {
   absl::StatusOr<Config> config = ParseConfig(
       "[egress.p]\nsources = [{ address = \"host.example\" }, { ehlo = \"x.example\" },\n"

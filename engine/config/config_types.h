@@ -78,6 +78,26 @@ struct EgressSource {
   std::string name;     // for log records; defaults to the address
   std::string address;  // numeric IP to bind; "0.0.0.0" or "::" = let the kernel choose
   std::string ehlo;     // "" = [server] hostname
+  // The [warmup."NAME"] schedule this source is warming up on (adaptive/warmup_ledger.h); ""
+  // for a warm source, which no warm-up cap holds back.
+  std::string warmup;
+};
+
+// [warmup."NAME"]: an IP warm-up schedule. Per day of warm-up (day 1 first), the most messages a
+// warming source sends to one provider (a [shaping.provider] name, or the site itself) in a UTC
+// day and in a UTC hour. Past the last day the source is warm for that provider.
+struct WarmupSchedule {
+  std::string name;
+  std::vector<int64_t> daily;
+  std::vector<int64_t> hourly;  // same length as `daily`
+  // A day of sending is judged at its end by its deferral rate (4xx replies among the messages
+  // tried): below hold_above the next day's caps apply, from hold_above the day repeats, from
+  // step_back_above it goes back one day.
+  double hold_above = 0.05;
+  double step_back_above = 0.20;
+
+  // The schedule volleyd ships as "standard", which a [warmup.standard] table replaces.
+  static WarmupSchedule Standard();
 };
 
 struct EgressPool {
@@ -105,6 +125,8 @@ struct Config {
   ShapingRules shaping;
   // Pool name -> pool. Always has "default" (one source: any address).
   absl::flat_hash_map<std::string, EgressPool> egress_pools;
+  // Schedule name -> IP warm-up schedule. Always has "standard".
+  absl::flat_hash_map<std::string, WarmupSchedule> warmup_schedules;
   // Recipient domain (lower-cased) -> smarthost.
   absl::flat_hash_map<std::string, Route> routes;
   // Each top-level table of the file as toml++ prints it back (a canonical form: comments,

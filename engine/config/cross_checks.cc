@@ -71,6 +71,15 @@ void CheckShapingSources(ConfigParser& parser, const Config& config) {
   }
 }
 
+void CheckWarmups(ConfigParser& parser, const Config& config) {
+  for (const auto& [schedule, line] : parser.cross_section().warmup_lines) {
+    if (!config.warmup_schedules.contains(schedule)) {
+      parser.AddError(line, absl::StrCat("warm-up schedule \"", schedule,
+                                         "\" is not defined (no [warmup.", schedule, "] table)"));
+    }
+  }
+}
+
 void CheckRetries(ConfigParser& parser, const Config& config) {
   const DeliveryConfig& delivery = config.delivery;
   if (delivery.retry_initial > delivery.retry_max) {
@@ -107,6 +116,7 @@ void CheckAcrossSections(ConfigParser& parser, Config& config) {
   CheckTtls(parser, config);
   CheckPools(parser, config);
   CheckShapingSources(parser, config);
+  CheckWarmups(parser, config);
   CheckRetries(parser, config);
   CheckListenClash(parser, config);
 }

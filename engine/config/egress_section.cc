@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/net_address.h"
 #include "engine/config/values.h"
@@ -49,9 +50,11 @@ std::optional<EgressSource> ParseEgressSource(const toml::node& element, absl::s
     } else if (field == "name") {
       source.name = *std::move(text);
     } else if (field == "warmup") {
-      // IP warm-up (docs/adaptive.md) is the part of adaptive delivery still to come.
-      parser.AddError(source_key, absl::StrCat(what, " sources warmup: ", kNotSupported));
-      ok = false;
+      // A [warmup] table may come later in the file: the name is checked once all is read.
+      if (!text->empty()) {
+        parser.cross_section().warmup_lines.emplace_back(*text, source_value.source().begin.line);
+      }
+      source.warmup = *std::move(text);
     } else {
       parser.AddError(source_key, absl::StrCat("unknown key '", field, "' in ", what, " sources"));
       ok = false;
@@ -66,9 +69,12 @@ std::optional<EgressSource> ParseEgressSource(const toml::node& element, absl::s
   return source;
 }
 
+// Each source's warm-up schedule and the pool that said it first, by source name.
+using WarmupBySource = absl::flat_hash_map<std::string, std::pair<std::string, std::string>>;
+
 // One [egress."pool"] table.
 void ParseEgressPool(const toml::key& key, const toml::node& value, ConfigParser& parser,
-                     Config& config) {
+                     WarmupBySource& warmups, Config& config) {
   const std::string name(AsAbsl(key.str()));
   const std::string what = absl::StrCat("[egress.", QuoteKey(key.str()), "]");
   const toml::table* pool_table = parser.ExpectTable(value, what);
@@ -92,7 +98,16 @@ void ParseEgressPool(const toml::key& key, const toml::node& value, ConfigParser
     }
     for (const toml::node& element : *array) {
       std::optional<EgressSource> source = ParseEgressSource(element, what, parser);
-      if (source.has_value()) pool.sources.push_back(*std::move(source));
+      if (!source.has_value()) continue;
+      // A source is one address with one reputation: every pool that lists it warms it alike.
+      const auto [it, inserted] = warmups.try_emplace(source->name, source->warmup, name);
+      if (!inserted && it->second.first != source->warmup) {
+        parser.AddError(element, absl::StrCat("egress source \"", source->name, "\" has warmup \"",
+                                              source->warmup, "\" here but \"", it->second.first,
+                                              "\" in [egress.", it->second.second, "]"));
+        continue;
+      }
+      pool.sources.push_back(*std::move(source));
     }
   }
   if (!has_sources) {
@@ -105,7 +120,8 @@ void ParseEgressPool(const toml::key& key, const toml::node& value, ConfigParser
 }  // namespace
 
 void ParseEgressSection(const toml::table& table, ConfigParser& parser, Config& config) {
-  for (auto&& [key, value] : table) ParseEgressPool(key, value, parser, config);
+  WarmupBySource warmups;
+  for (auto&& [key, value] : table) ParseEgressPool(key, value, parser, warmups, config);
 }
 
 }  // namespace volley::config

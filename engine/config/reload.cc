@@ -7,8 +7,8 @@ namespace volley::config {
 namespace {
 
 // Every top-level table the parser knows, in the order operators read them in the docs.
-constexpr absl::string_view kAllTables[] = {"server",   "inject",  "http",   "dns",
-                                            "delivery", "shaping", "routes", "egress"};
+constexpr absl::string_view kAllTables[] = {"server",  "inject", "http",   "dns",   "delivery",
+                                            "shaping", "routes", "egress", "warmup"};
 
 bool Reloadable(absl::string_view table) {
   return std::find(std::begin(kReloadableTables), std::end(kReloadableTables), table) !=
@@ -34,6 +34,7 @@ ReloadPlan PlanReload(const Config& running, Config loaded) {
   plan.config.shaping = std::move(loaded.shaping);
   plan.config.routes = std::move(loaded.routes);
   plan.config.egress_pools = std::move(loaded.egress_pools);
+  plan.config.warmup_schedules = std::move(loaded.warmup_schedules);
   for (absl::string_view table : kReloadableTables) {
     auto it = loaded.tables.find(table);
     if (it == loaded.tables.end()) {

@@ -1,4 +1,4 @@
-// What SIGHUP changes in a running engine: the tables it re-reads ([shaping], [routes],
+// What SIGHUP changes in a running engine: the tables it re-reads ([shaping], [routes], [warmup],
 // [egress]) come from the new file; every other table stays as the engine started, since
 // listeners, the spool, threads and the retry schedule are fixed for the life of the process.
 #ifndef VOLLEY_ENGINE_CONFIG_RELOAD_H_
@@ -13,7 +13,7 @@
 namespace volley::config {
 
 // The top-level tables a reload applies.
-inline constexpr absl::string_view kReloadableTables[] = {"shaping", "routes", "egress"};
+inline constexpr absl::string_view kReloadableTables[] = {"shaping", "routes", "egress", "warmup"};
 
 struct ReloadPlan {
   Config config;  // the running config with the reloadable tables of the new file

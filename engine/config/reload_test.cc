@@ -42,7 +42,10 @@ retry_initial = "7m"
 max_message_rate = "10/s"
 
 [egress.two]
-sources = [{ address = "127.0.0.2" }]
+sources = [{ address = "127.0.0.2", warmup = "new" }]
+
+[warmup.new]
+daily = [7]
 )toml"));
   const ShapingConfig slow = plan.config.shaping.Resolve("slow.test", {}, "");
   ASSERT_TRUE(slow.max_message_rate.has_value());
@@ -50,9 +53,10 @@ sources = [{ address = "127.0.0.2" }]
   EXPECT_EQ(slow.connection_limit, ShapingConfig{}.connection_limit);
   EXPECT_TRUE(plan.config.routes.empty());
   EXPECT_TRUE(plan.config.egress_pools.contains("two"));
+  EXPECT_EQ(plan.config.warmup_schedules.at("new").daily, std::vector<int64_t>{7});
   // [delivery] changed in the file but is not reloaded.
   EXPECT_EQ(plan.config.delivery.retry_initial, absl::Minutes(1));
-  EXPECT_THAT(plan.applied, ElementsAre("shaping", "routes", "egress"));
+  EXPECT_THAT(plan.applied, ElementsAre("shaping", "routes", "egress", "warmup"));
   EXPECT_THAT(plan.need_restart, ElementsAre("delivery"));
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/adaptive/suspension_store.h"
+#include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/logging.h"
 #include "engine/config/reload.h"
 #include "engine/daemon/worker.h"
@@ -45,6 +46,7 @@ class Engine::Impl {
   std::unique_ptr<queue::DiskSpaceMonitor> disk_space;
   std::unique_ptr<queue::MessageIdGenerator> ids;
   std::unique_ptr<adaptive::SuspensionStore> suspensions;
+  std::unique_ptr<adaptive::WarmupLedger> warmup;
   delivery::EngineContext context;
   std::vector<std::unique_ptr<Shard>> shards;
   std::unique_ptr<delivery::DeliveryRouter> router;
@@ -95,12 +97,16 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   ids = std::make_unique<queue::MessageIdGenerator>(Clock::Real());
   suspensions = std::make_unique<adaptive::SuspensionStore>(spool.get(), &Clock::Real(), log.get());
   if (absl::Status loaded = suspensions->Load(); !loaded.ok()) return loaded;
+  warmup = std::make_unique<adaptive::WarmupLedger>(spool.get());
+  if (absl::Status loaded = warmup->Load(); !loaded.ok()) return loaded;
+  warmup->StartFlushing();
   context.config = &config;
   context.spool = spool.get();
   context.writer = writer.get();
   context.metrics = metrics.get();
   context.clock = &Clock::Real();
   context.io_pool = io_pool.get();
+  context.warmup = warmup.get();
   context.disk_space = disk_space.get();
   context.memory_horizon = kMemoryHorizon;
   // A response rule's suspension is stored off the loops, then published like an operator's.
@@ -309,6 +315,7 @@ void Engine::Stop(absl::Duration grace) {
   impl_->StopWorkers(grace);
   impl_->io_pool.reset();
   impl_->suspensions.reset();  // its expiry thread posts to the shards and writes the spool
+  impl_->warmup.reset();       // writes the warm-up counts as they are at the stop
   if (impl_->writer != nullptr) impl_->writer->Stop();
   if (impl_->log != nullptr) impl_->log->Flush();
 }

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "engine/adaptive/suspension.h"
+#include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/clock.h"
 #include "engine/config/config.h"
 #include "engine/events/event.h"
@@ -35,6 +36,8 @@ struct EngineContext {
   // Stores a response rule's suspension (the engine's SuspensionStore, off the loops); null in
   // unit tests. Thread-safe.
   std::function<void(adaptive::Suspension)> suspend;
+  // The IP warm-up ledger (null: no source is held back by a warm-up cap). Thread-safe.
+  adaptive::WarmupLedger* warmup = nullptr;
 
   // True while injection answers 452 4.3.1: the spool's disk is below [server] spool_min_free,
   // or a spool write failed and the writer's probes have not yet seen one succeed.

@@ -20,7 +20,10 @@ FakeConnection::~FakeConnection() {
   open.erase(std::remove(open.begin(), open.end(), this), open.end());
 }
 
-void FakeConnection::Ready() { owner_->OnConnectionReady(this); }
+void FakeConnection::Ready() {
+  readied_ = true;
+  owner_->OnConnectionReady(this);
+}
 
 void FakeConnection::Complete(std::vector<smtp::RecipientOutcome> outcomes) {
   CHECK(transaction_.has_value());

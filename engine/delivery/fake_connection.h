@@ -36,6 +36,7 @@ class FakeConnection final : public DeliveryConnection {
   // --- What the test looks at. ---
   const std::vector<ConnectTarget>& targets() const { return targets_; }
   bool quit_requested() const { return quit_requested_; }
+  bool was_readied() const { return readied_; }  // Ready was called
   bool aborted() const { return aborted_; }
   const std::optional<smtp::Transaction>& transaction() const { return transaction_; }
   int transactions_started() const { return started_; }
@@ -62,6 +63,7 @@ class FakeConnection final : public DeliveryConnection {
   int completed_ = 0;
   bool quit_requested_ = false;
   bool aborted_ = false;
+  bool readied_ = false;
 };
 
 // The factory and the connections it made that are still open, in order of creation.

@@ -13,6 +13,7 @@
 #include "dns/resolver.h"
 #include "engine/adaptive/response_rules.h"
 #include "engine/adaptive/suspension.h"
+#include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/clock.h"
 #include "engine/config/config.h"
 #include "engine/delivery/body_loader.h"
@@ -51,6 +52,9 @@ struct ShardServices {
   // Hands a response rule's suspension to the engine's store (null: rules suspend nothing, in
   // unit tests).
   std::function<void(adaptive::Suspension)> suspend;
+  // The IP warm-up ledger whose caps hold back warming sources (null: none do, in unit tests
+  // that do not warm up). Thread-safe.
+  adaptive::WarmupLedger* warmup = nullptr;
   // Messages delayed by each limit at this shard's sites since start (site queues come and go).
   metrics::ThrottleCounts* throttled_total = nullptr;
   ConnectionFactory connect;

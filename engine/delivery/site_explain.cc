@@ -97,6 +97,7 @@ std::string SiteSnapshotJson(const SiteSnapshot& snapshot) {
       .Raw("suspensions", absl::StrCat("[", absl::StrJoin(snapshot.suspensions, ","), "]"));
   w.Raw("overrides", absl::StrCat("[", absl::StrJoin(snapshot.overrides, ","), "]"));
   w.Raw("adaptive", absl::StrCat("[", absl::StrJoin(snapshot.adaptive, ","), "]"));
+  w.Raw("warmup", absl::StrCat("[", absl::StrJoin(snapshot.warmup, ","), "]"));
   if (snapshot.next_change == absl::InfiniteFuture()) {
     w.Null("next_change");
   } else {

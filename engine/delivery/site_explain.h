@@ -38,6 +38,8 @@ struct SiteSnapshot {
   absl::Time next_change = absl::InfiniteFuture();  // when a limit changes by itself
   // Path control per source (PathControl::Json).
   std::vector<std::string> adaptive;
+  // The warming sources' warm-up toward the site's provider (WarmupState::ExplainJson).
+  std::vector<std::string> warmup;
 };
 
 // One JSON object:
@@ -51,9 +53,12 @@ struct SiteSnapshot {
 //    "adaptive": [{"source", "adaptive", "connection_limit", "configured_connection_limit",
 //                  "last_signal", "detail", "changed_at", "increase_after", "latency_ms",
 //                  "latency_baseline_ms"}],
+//    "warmup": [{"source", "provider", "schedule", "day", "days", "warm", "daily_cap",
+//                "hourly_cap", "sent_today", "sent_last_hour", "tried_today", "deferred_today",
+//                "last_verdict", "started", "next_opening"}],
 //    "next_change": RFC 3339 | null}
 // `next_change` is when a limit changes by itself (an override ends, a path cut back may grow
-// again); null when none will.
+// again, a full warm-up cap opens); null when none will.
 std::string SiteSnapshotJson(const SiteSnapshot& snapshot);
 
 }  // namespace volley::delivery

@@ -231,6 +231,12 @@ void SiteQueue::Pump() {
 bool SiteQueue::SendOrWait(DeliveryConnection* connection, absl::Time now) {
   const shaping::Admission admission =
       shaper_.AdmitMessage(connection->options().egress_source_index, now);
+  if (!admission.go() && admission.limit() == shaping::kWarmup) {
+    connection->Quit();
+    NoteHeldBack(admission);
+    WakeAt(admission.not_before(), now);
+    return true;
+  }
   if (!admission.go()) {
     // The message rate holds the site back: the connection waits (until its idle timeout at
     // most) and the site wakes when the rate allows the next message.
@@ -409,8 +415,10 @@ SiteSnapshot SiteQueue::Snapshot() const {
   if (route_ != nullptr)
     snapshot.overrides = automation_.OverridesJson(route_->shaping->pool->sources);
   snapshot.adaptive = control_.Json(services_->clock->Now());
+  snapshot.warmup = warmup_.Json(services_->clock->Now());
   snapshot.next_change =
-      std::min(automation_.next_change(), control_.NextIncrease(services_->clock->Now()));
+      std::min({automation_.next_change(), control_.NextIncrease(services_->clock->Now()),
+                warmup_.NextOpening(services_->clock->Now())});
   const absl::Time now = services_->clock->Now();
   for (const adaptive::Suspension* s :
        services_->suspensions->Concerning(adaptive::SiteName{name(), key_}, now)) {
@@ -493,6 +501,8 @@ void SiteQueue::OnDone(DeliveryConnection* connection, std::vector<RecipientPtr>
   // and no attempt is counted for them.
   for (auto r = deferred.rbegin(); r != deferred.rend(); ++r) ready_.PushFront(std::move(*r));
   if (shutting_down_) return;
+  warmup_.CountReplies(connection->options().egress_source_index, outcomes,
+                       services_->clock->Now());
   ControlAfterTransaction(*connection, outcomes);
   for (const Seen& seen : replies) {
     ConsiderReply(seen.reply, *connection, seen.message.get(), seen.domain);

@@ -28,6 +28,7 @@
 #include "engine/delivery/site_explain.h"
 #include "engine/delivery/site_feedback.h"
 #include "engine/delivery/site_route.h"
+#include "engine/delivery/site_warmup.h"
 #include "engine/delivery/suspension_hold.h"
 #include "engine/metrics/site_metrics.h"
 #include "engine/runtime/timer.h"
@@ -138,7 +139,9 @@ class SiteQueue final : public ConnectionPool::Listener {
   void Pump();
   void OpenConnections(absl::Time now);
   // Starts the front transaction on `connection` if the message rate allows it now; otherwise
-  // keeps the connection idle, wakes the site when the rate allows, and returns false.
+  // keeps the connection idle, wakes the site when the rate allows, and returns false. A
+  // source whose warm-up cap is full quits the connection instead (it may wait an hour), and
+  // true says the other idle connections may still take the message.
   bool SendOrWait(DeliveryConnection* connection, absl::Time now);
   // Runs Pump at `when` (or earlier, if an earlier wake is set already).
   void WakeAt(absl::Time when, absl::Time now);
@@ -176,6 +179,7 @@ class SiteQueue final : public ConnectionPool::Listener {
   SuspensionHold hold_;        // what suspensions hold back
   SiteAutomation automation_;  // what response rules made of the site's replies
   PathControl control_;        // AIMD per egress source
+  SiteWarmup warmup_;          // the warming sources' caps
   absl::flat_hash_map<const DeliveryConnection*, absl::Time> started_;  // transactions' starts
   // The limits the shaper follows: route_'s per source, with the rules' overrides.
   std::vector<config::ShapingConfig> effective_;

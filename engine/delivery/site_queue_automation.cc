@@ -36,6 +36,7 @@ void SiteQueue::RecomputeLimits() {
   effective_ = control_.Apply(automation_.Effective(route_->shaping->by_source), name(),
                               route_->shaping->pool->sources);
   shaper_.set_limits(&effective_);
+  warmup_.Apply(*route_, services_->warmup, shaper_, services_->clock->Now());
 }
 
 namespace {

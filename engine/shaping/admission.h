@@ -15,6 +15,8 @@ inline constexpr absl::string_view kDeliveriesPerConnection = "max_deliveries_pe
 inline constexpr absl::string_view kMessageRate = "max_message_rate";
 // Not a limit: a suspension of the site, or of its source.
 inline constexpr absl::string_view kSuspension = "suspension";
+// Not a limit either: a warming egress source's cap (adaptive/warmup_state.h).
+inline constexpr absl::string_view kWarmup = "warmup";
 
 class Admission {
  public:

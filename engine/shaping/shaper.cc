@@ -61,7 +61,11 @@ Admission Shaper::PathAllows(int source, absl::Time now) const {
     // Until a connection closes, which the site notices by itself.
     return Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit);
   }
-  if (path.connection_rate.has_value()) return path.connection_rate->Peek(now);
+  if (path.connection_rate.has_value()) {
+    if (Admission rate = path.connection_rate->Peek(now); !rate.go()) return rate;
+  }
+  // A connection that could send nothing for a while would only hold a slot.
+  if (path.cap != nullptr) return path.cap->Peek(now);
   return Admission::Go();
 }
 
@@ -157,23 +161,52 @@ Admission Shaper::AdmitTransaction(int source, int transactions) const {
 
 Admission Shaper::AdmitMessage(int source, absl::Time now) {
   if (!HasSource(source)) return Admission::NotBefore(absl::InfiniteFuture(), kConnectionLimit);
-  std::optional<Throttle>& rate = paths_[source].message_rate;
-  if (!has_shared_) return rate.has_value() ? rate->TryTake(now) : Admission::Go();
-  if (rate.has_value()) {
-    if (const Admission path = rate->Peek(now); !path.go()) return path;
+  Path& path = paths_[source];
+  std::optional<Throttle>& rate = path.message_rate;
+  if (!has_shared_ && path.cap == nullptr) {
+    return rate.has_value() ? rate->TryTake(now) : Admission::Go();
   }
-  const Admission shared = TakeShared(source, now, /*connection=*/false, nullptr);
-  if (!shared.go()) return shared;
+  if (rate.has_value()) {
+    if (const Admission peek = rate->Peek(now); !peek.go()) return peek;
+  }
+  // The cap is counted first: it is shared with other shards, so only taking it is sure.
+  if (path.cap != nullptr) {
+    if (const Admission cap = path.cap->Take(now); !cap.go()) return cap;
+  }
+  if (const Admission shared = TakeShared(source, now, /*connection=*/false, nullptr);
+      !shared.go()) {
+    if (path.cap != nullptr) path.cap->Return(now);
+    return shared;
+  }
   if (rate.has_value()) rate->TryTake(now);
   return Admission::Go();
+}
+
+uint64_t Shaper::PathMessagesAvailable(const Path& path, absl::Time now) const {
+  constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
+  uint64_t available =
+      path.message_rate.has_value() ? path.message_rate->Available(now) : kUnlimited;
+  if (path.cap != nullptr) {
+    available =
+        std::min(available, static_cast<uint64_t>(std::max<int64_t>(0, path.cap->Available(now))));
+  }
+  return available;
+}
+
+Admission Shaper::PathNextMessage(const Path& path, absl::Time now) const {
+  if (path.message_rate.has_value()) {
+    if (const Admission rate = path.message_rate->Peek(now); !rate.go()) return rate;
+  }
+  return path.cap != nullptr ? path.cap->Peek(now) : Admission::Go();
 }
 
 uint64_t Shaper::MessagesAvailable(absl::Time now) const {
   constexpr uint64_t kUnlimited = std::numeric_limits<uint64_t>::max();
   uint64_t total = 0;
   for (const Path& path : paths_) {
-    if (!path.message_rate.has_value()) return kUnlimited;
-    total += std::min(path.message_rate->Available(now), kUnlimited - total);
+    const uint64_t available = PathMessagesAvailable(path, now);
+    if (available == kUnlimited) return kUnlimited;
+    total += std::min(available, kUnlimited - total);
   }
   return total;
 }
@@ -181,8 +214,7 @@ uint64_t Shaper::MessagesAvailable(absl::Time now) const {
 Admission Shaper::NextMessage(absl::Time now) const {
   std::optional<Admission> earliest;
   for (const Path& path : paths_) {
-    if (!path.message_rate.has_value()) return Admission::Go();
-    const Admission admission = path.message_rate->Peek(now);
+    const Admission admission = PathNextMessage(path, now);
     if (admission.go()) return admission;
     if (!earliest.has_value() || admission.not_before() < earliest->not_before()) {
       earliest = admission;

@@ -11,8 +11,9 @@
 // additional_message_rate_throttles) are asked of the shard's SharedLimits after the path's own
 // limits allow: a connection takes a slot of each connection budget and an event of each
 // connection-rate budget, a message an event of each message-rate budget.
-// A suspended source (adaptive/suspension.h) opens no connection and starts no transaction;
-// adaptive control comes in behind the same questions.
+// A suspended source (adaptive/suspension.h) opens no connection and starts no transaction, nor
+// does a warming source whose warm-up cap is full (source_cap.h); adaptive control comes in
+// behind the same questions.
 #ifndef VOLLEY_ENGINE_SHAPING_SHAPER_H_
 #define VOLLEY_ENGINE_SHAPING_SHAPER_H_
 
@@ -24,6 +25,7 @@
 #include "engine/config/config.h"
 #include "engine/shaping/admission.h"
 #include "engine/shaping/shared_limits.h"
+#include "engine/shaping/source_cap.h"
 #include "engine/shaping/throttle.h"
 
 namespace volley::shaping {
@@ -73,6 +75,9 @@ class Shaper {
   // connections start no transaction (kSuspension).
   void set_paused(int source, bool paused) { paths_[source].paused = paused; }
   bool paused(int source) const { return paths_[source].paused; }
+  // A cap on `source`'s messages (null: none), which the caller keeps alive while it is set:
+  // while it is full the source opens no connection and sends nothing (kWarmup).
+  void set_cap(int source, SourceCap* cap) { paths_[source].cap = cap; }
 
   // True when a shared budget that connections from `source` hold a slot of is contended
   // (sites wait for slots): an idle connection from there should close.
@@ -93,6 +98,7 @@ class Shaper {
     int open = 0;
     int retiring = 0;  // of `open`: told to quit by RetireIfOverLimit
     bool paused = false;
+    SourceCap* cap = nullptr;
     std::optional<Throttle> message_rate;
     std::optional<Throttle> connection_rate;
     // The shared connection budgets each open connection holds a slot of (most recent last).
@@ -101,6 +107,9 @@ class Shaper {
 
   // The path's own limits for one more connection, without taking anything.
   Admission PathAllows(int source, absl::Time now) const;
+  // The messages `path`'s rate and cap let through now, and when none, until when.
+  uint64_t PathMessagesAvailable(const Path& path, absl::Time now) const;
+  Admission PathNextMessage(const Path& path, absl::Time now) const;
   // Takes a slot or an event of each shared budget of `source` that a new connection (or, when
   // not `connection`, a message) draws from, all or nothing; `taken` gets the connection
   // budgets it holds a slot of.

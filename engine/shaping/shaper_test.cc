@@ -202,6 +202,73 @@ TEST(Shaper, ASourceTakenAwayIsNoLongerUsed) {
   EXPECT_FALSE(shaper.AdmitConnection(kNow, &source).go());
 }
 
+// A cap that lets `left` messages through, then none until `opens`.
+class CountingCap final : public SourceCap {
+ public:
+  CountingCap(int64_t left, absl::Time opens) : left_(left), opens_(opens) {}
+  Admission Peek(absl::Time) override {
+    return left_ > 0 ? Admission::Go() : Admission::NotBefore(opens_, kWarmup);
+  }
+  Admission Take(absl::Time now) override {
+    const Admission a = Peek(now);
+    if (a.go()) --left_;
+    return a;
+  }
+  void Return(absl::Time) override { ++left_; }
+  int64_t Available(absl::Time) override { return left_; }
+  int64_t left() const { return left_; }
+
+ private:
+  int64_t left_;
+  absl::Time opens_;
+};
+
+TEST(Shaper, AFullCapSendsTheSourcesMailToTheOthersOrWaitsForItsOpening) {
+  std::vector<config::ShapingConfig> limits = {Unlimited(), Unlimited()};
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  CountingCap cap(2, kNow + absl::Hours(1));
+  shaper.set_cap(0, &cap);
+  EXPECT_EQ(shaper.MessagesAvailable(kNow), std::numeric_limits<uint64_t>::max());
+  int source = -1;
+  ASSERT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+  ASSERT_EQ(source, 0);
+  EXPECT_TRUE(shaper.AdmitMessage(0, kNow).go());
+  EXPECT_TRUE(shaper.AdmitMessage(0, kNow).go());
+  EXPECT_EQ(cap.left(), 0);
+  const Admission full = shaper.AdmitMessage(0, kNow);
+  EXPECT_EQ(full.limit(), kWarmup);
+  EXPECT_EQ(full.not_before(), kNow + absl::Hours(1));
+  // New connections come from the other source only.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(shaper.AdmitConnection(kNow, &source).go());
+    EXPECT_EQ(source, 1);
+  }
+  // Alone, the capped source waits for its opening.
+  std::vector<config::ShapingConfig> one = {Unlimited()};
+  Shaper alone;
+  alone.set_limits(&one);
+  alone.set_cap(0, &cap);
+  EXPECT_EQ(alone.MessagesAvailable(kNow), 0u);
+  EXPECT_EQ(alone.NextMessage(kNow).not_before(), kNow + absl::Hours(1));
+  const Admission wait = alone.AdmitConnection(kNow, &source);
+  EXPECT_EQ(wait.limit(), kWarmup);
+  EXPECT_EQ(wait.not_before(), kNow + absl::Hours(1));
+}
+
+TEST(Shaper, ACapIsNotSpentOnAMessageTheRateRefuses) {
+  std::vector<config::ShapingConfig> limits = {Unlimited()};
+  limits[0].max_message_rate = RateOf("1/h");
+  Shaper shaper;
+  shaper.set_limits(&limits);
+  CountingCap cap(5, kNow + absl::Hours(1));
+  shaper.set_cap(0, &cap);
+  EXPECT_EQ(shaper.MessagesAvailable(kNow), 1u);
+  EXPECT_TRUE(shaper.AdmitMessage(0, kNow).go());
+  EXPECT_EQ(shaper.AdmitMessage(0, kNow).limit(), kMessageRate);
+  EXPECT_EQ(cap.left(), 4);
+}
+
 TEST(Admission, GoAndNotBefore) {
   EXPECT_TRUE(Admission::Go().go());
   const absl::Time t = absl::FromUnixSeconds(5);
