@@ -16,25 +16,12 @@ constexpr absl::string_view kKind = "suspension";
 SuspensionStore::SuspensionStore(queue::Spool* spool, Clock* clock, events::EventSink* log)
     : spool_(spool), clock_(clock), log_(log), current_(std::make_shared<SuspensionSet>()) {}
 
-SuspensionStore::~SuspensionStore() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  stop_.notify_all();
-  if (expiry_.joinable()) expiry_.join();
-}
+SuspensionStore::~SuspensionStore() { expiry_.Stop(); }
 
 void SuspensionStore::StartExpiring(absl::Duration interval) {
-  expiry_ = std::thread([this, interval] {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (
-        !stop_.wait_for(lock, absl::ToChronoNanoseconds(interval), [this] { return stopping_; })) {
-      lock.unlock();
-      if (absl::Status s = ExpireDue(); !s.ok()) {
-        LOG_EVERY_N_SEC(ERROR, 60) << "suspensions: " << s.message();
-      }
-      lock.lock();
+  expiry_.Start(interval, [this] {
+    if (absl::Status s = ExpireDue(); !s.ok()) {
+      LOG_EVERY_N_SEC(ERROR, 60) << "suspensions: " << s.message();
     }
   });
 }

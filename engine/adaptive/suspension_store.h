@@ -4,17 +4,16 @@
 #ifndef VOLLEY_ENGINE_ADAPTIVE_SUSPENSION_STORE_H_
 #define VOLLEY_ENGINE_ADAPTIVE_SUSPENSION_STORE_H_
 
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "engine/adaptive/suspension.h"
 #include "engine/base/clock.h"
+#include "engine/base/periodic_thread.h"
 #include "engine/events/event.h"
 #include "queue/spool.h"
 
@@ -77,9 +76,7 @@ class SuspensionStore {
   std::vector<Suspension> all_;  // creation order; written under both
   std::shared_ptr<const SuspensionSet> current_;
   Publish publish_;
-  std::condition_variable stop_;
-  bool stopping_ = false;
-  std::thread expiry_;
+  PeriodicThread expiry_;
 };
 
 }  // namespace volley::adaptive

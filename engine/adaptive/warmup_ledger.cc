@@ -54,12 +54,7 @@ std::string WarmupCap::ExplainJson(absl::Time now) {
 }
 
 WarmupLedger::~WarmupLedger() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  stop_.notify_all();
-  if (flusher_.joinable()) flusher_.join();
+  flusher_.Stop();
   if (absl::Status s = Flush(); !s.ok()) LOG(ERROR) << "warm-up states not written: " << s;
 }
 
@@ -122,15 +117,9 @@ absl::Status WarmupLedger::Flush() {
 }
 
 void WarmupLedger::StartFlushing(absl::Duration interval) {
-  flusher_ = std::thread([this, interval] {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (
-        !stop_.wait_for(lock, absl::ToChronoNanoseconds(interval), [this] { return stopping_; })) {
-      lock.unlock();
-      if (absl::Status s = Flush(); !s.ok()) {
-        LOG_EVERY_N_SEC(ERROR, 60) << "warm-up states not written: " << s.message();
-      }
-      lock.lock();
+  flusher_.Start(interval, [this] {
+    if (absl::Status s = Flush(); !s.ok()) {
+      LOG_EVERY_N_SEC(ERROR, 60) << "warm-up states not written: " << s.message();
     }
   });
 }

@@ -9,17 +9,16 @@
 #ifndef VOLLEY_ENGINE_ADAPTIVE_WARMUP_LEDGER_H_
 #define VOLLEY_ENGINE_ADAPTIVE_WARMUP_LEDGER_H_
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/container/node_hash_map.h"
 #include "absl/status/status.h"
 #include "engine/adaptive/warmup_state.h"
+#include "engine/base/periodic_thread.h"
 #include "engine/config/config.h"
 #include "engine/shaping/source_cap.h"
 #include "queue/spool.h"
@@ -101,9 +100,7 @@ class WarmupLedger {
   mutable std::mutex mutex_;
   absl::node_hash_map<Key, WarmupEntry> entries_;  // node map: caps hold pointers
   std::mutex flush_mutex_;  // flushes one at a time, so that writes land in order
-  std::condition_variable stop_;
-  bool stopping_ = false;  // under mutex_
-  std::thread flusher_;
+  PeriodicThread flusher_;
 };
 
 }  // namespace volley::adaptive
