@@ -35,6 +35,11 @@ absl::Status RelayWorld::Start(RelayOptions options) {
   return Restart();
 }
 
+RelayWorld::~RelayWorld() {
+  volleyd_.reset();
+  if (sink_ != nullptr) sink_->Stop();
+}
+
 absl::Status RelayWorld::Restart() {
   if (volleyd_ != nullptr) {
     absl::StatusOr<ExitResult> stopped = volleyd_->Terminate();

@@ -33,6 +33,12 @@ struct RelayOptions {
 // Thread-safe counts; the rest on the test's thread.
 class RelayWorld {
  public:
+  RelayWorld() = default;
+  // Stops volleyd, then the sink (joining its threads), before the counts they write go.
+  ~RelayWorld();
+  RelayWorld(const RelayWorld&) = delete;
+  RelayWorld& operator=(const RelayWorld&) = delete;
+
   absl::Status Start(RelayOptions options);
   // volleyd stops (SIGTERM, a clean exit) and starts again on the same spool and config.
   absl::Status Restart();
