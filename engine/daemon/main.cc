@@ -6,13 +6,16 @@
 
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/logging.h"
 #include "engine/config/config.h"
+#include "engine/config/reload.h"
 #include "engine/daemon/engine.h"
 #include "queue/spool.h"
 #include "queue/spool_check.h"
@@ -77,8 +80,10 @@ void Reload(const std::string& config_path, volley::Engine& engine) {
       absl::StrCat("SIGHUP: reloaded ", config_path, ": applied ", tables(report.applied));
   if (!report.need_restart.empty()) {
     absl::StrAppend(&message, "; ", tables(report.need_restart),
-                    " changed but take effect only at the next start (a reload applies "
-                    "[shaping], [routes] and [egress])");
+                    " changed but take effect only at the next start (a reload applies ",
+                    tables(std::vector<std::string>(std::begin(volley::config::kReloadableTables),
+                                                    std::end(volley::config::kReloadableTables))),
+                    ")");
   }
   LOG(INFO) << message;
 }
