@@ -48,6 +48,21 @@ TEST(VolleydCli, CheckConfigNamesEveryBadLine) {
   EXPECT_TRUE(absl::StrContains(result->output, absl::StrCat(path, ":5:"))) << result->output;
 }
 
+TEST(VolleydCli, CheckConfigNamesTheBadLineOfABounceRulesFile) {
+  const std::string rules =
+      WriteFile("rules.toml", "[[rule]]\nclass = \"SpamBlock\"\nregex = ['(open']\n");
+  const std::string path = WriteFile(
+      "with-rules.toml",
+      absl::StrCat(MinimalConfig("/tmp/unused-spool"), "[bounce]\nrules = \"", rules, "\"\n"));
+  auto result = RunVolleyd({"--check-config", absl::StrCat("--config=", path)});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 1) << result->output;
+  // The config's line and the rules file's.
+  EXPECT_TRUE(absl::StrContains(result->output, absl::StrCat(path, ":12: [bounce] rules: ", rules,
+                                                             ":3: [[rule]] regex \"(open\"")))
+      << result->output;
+}
+
 TEST(VolleydCli, StartingWithABadConfigExitsOne) {
   const std::string path = WriteFile("bad-start.toml", "[delivery]\nport = 0\n");
   auto result = RunVolleyd({absl::StrCat("--config=", path)});

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/status_macros.h"
+#include "engine/config/bounce_section.h"
 #include "engine/config/config_parser.h"
 #include "engine/config/cross_checks.h"
 #include "engine/config/delivery_section.h"
@@ -42,7 +43,7 @@ constexpr Section kSections[] = {
     {"http", ParseHttpSection},         {"dns", ParseDnsSection},
     {"delivery", ParseDeliverySection}, {"shaping", ParseShapingSection},
     {"routes", ParseRoutesSection},     {"egress", ParseEgressSection},
-    {"warmup", ParseWarmupSection},
+    {"warmup", ParseWarmupSection},     {"bounce", ParseBounceSection},
 };
 
 // Hands each top-level table to its section, in the document's (key) order.

@@ -1,4 +1,5 @@
 // Config: each kind of error, with the line it names, and the keys not supported yet.
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,19 @@ TEST(ConfigErrors, WarmupSchedules) {
       "[egress.a]\nsources = [{ address = \"127.0.0.2\", warmup = \"standard\" }]\n"
       "[egress.b]\nsources = [{ address = \"127.0.0.2\" }]\n",
       4, "egress source \"127.0.0.2\" has warmup \"\" here but \"standard\" in [egress.a]");
+}
+
+TEST(ConfigErrors, BounceRules) {
+  ExpectOneError("[bounce]\nrules = \"/nonexistent/rules.toml\"\n", 2,
+                 "[bounce] rules: cannot read \"/nonexistent/rules.toml\": No such file");
+  ExpectOneError("[bounce]\nverp_domain = \"b.example\"\n", 2,
+                 "[bounce] verp_domain: not supported yet");
+  ExpectOneError("[bounce]\nsuppress_classes = []\n", 2,
+                 "[bounce] suppress_classes: not supported yet");
+  const std::string path = absl::StrCat(testing::TempDir(), "/bad_rules.toml");
+  std::ofstream(path) << "[codes]\n\"5.1.1\" = \"Nope\"\n";
+  ExpectOneError(absl::StrCat("\n[bounce]\nrules = \"", path, "\"\n"), 3,
+                 absl::StrCat("[bounce] rules: ", path, ":2: [codes] \"5.1.1\": expected one of"));
 }
 
 TEST(ConfigErrors, UnknownTopLevelKey) {

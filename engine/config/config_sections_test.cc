@@ -1,7 +1,9 @@
 // Config: the [shaping], [egress], [routes] and [dns] sections, and listen ports of 0.
+#include <fstream>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "engine/config/config.h"
 #include "engine/config/config_test_util.h"
@@ -165,6 +167,24 @@ TEST(ConfigWarmup, SchedulesAndTheSourcesThatWarmUpOnThem) {
   absl::StatusOr<Config> replaced = ParseConfig("[warmup.standard]\ndaily = [5]\n", "t.toml");
   ASSERT_TRUE(replaced.ok()) << replaced.status();
   EXPECT_EQ(replaced->warmup_schedules.at("standard").daily, (std::vector<int64_t>{5}));
+}
+
+TEST(ConfigBounce, AnOperatorsRulesGoOnTheShippedOnes) {
+  absl::StatusOr<Config> plain = ParseConfig("", "t.toml");
+  ASSERT_TRUE(plain.ok());
+  ASSERT_NE(plain->bounce.rules, nullptr);
+  EXPECT_EQ(plain->bounce.rules.get(), &bounce::BounceRules::Shipped());
+  const std::string path = absl::StrCat(testing::TempDir(), "/rules.toml");
+  std::ofstream(path) << "[codes]\n\"5.1.1\" = \"InactiveMailbox\"\n";
+  absl::StatusOr<Config> config =
+      ParseConfig(absl::StrCat("[bounce]\nrules = \"", path, "\"\n"), "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->bounce.rules_path, path);
+  EXPECT_EQ(config->bounce.rules->Classify(smtp::MakeReply(550, "5.1.1", "x")),
+            bounce::BounceClass::kInactiveMailbox);
+  // The shipped rules still do the rest.
+  EXPECT_EQ(config->bounce.rules->Classify(smtp::MakeReply(550, "5.1.2", "x")),
+            bounce::BounceClass::kBadDomain);
 }
 
 TEST(ConfigEgress, Errors) {

@@ -16,6 +16,9 @@ Config Config::Defaults() {
   config.egress_pools["default"] =
       EgressPool{"default", {EgressSource{"default", "0.0.0.0", "", ""}}};
   config.warmup_schedules["standard"] = WarmupSchedule::Standard();
+  // The shipped rules live for the whole process: nothing to own.
+  config.bounce.rules = std::shared_ptr<const bounce::BounceRules>(std::shared_ptr<void>(),
+                                                                   &bounce::BounceRules::Shipped());
   return config;
 }
 

@@ -6,6 +6,7 @@
 #define VOLLEY_ENGINE_CONFIG_CONFIG_TYPES_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "engine/bounce/bounce_rules.h"
 #include "engine/config/shaping_rules.h"
 #include "engine/config/values.h"
 #include "engine/message/message_tags.h"
@@ -115,12 +117,21 @@ struct Route {
   bool allow_auth_without_tls = false;
 };
 
+// [bounce]: what Volley makes of failures. (verp_domain and suppress_classes are not supported
+// yet: the parser refuses them.)
+struct BounceConfig {
+  std::string rules_path;  // `rules`: an operator's rules file, "" for none
+  // The shipped classification rules with `rules_path`'s on top (never null).
+  std::shared_ptr<const bounce::BounceRules> rules;
+};
+
 struct Config {
   ServerConfig server;
   SmtpInjectConfig inject_smtp;
   HttpConfig http;
   DnsConfig dns;
   DeliveryConfig delivery;
+  BounceConfig bounce;
   // [shaping]: the default and the tables that override it (shaping_rules.h).
   ShapingRules shaping;
   // Pool name -> pool. Always has "default" (one source: any address).

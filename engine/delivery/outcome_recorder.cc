@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
-#include "engine/bounce/classifier.h"
 #include "engine/smtp/local_replies.h"
 
 namespace volley::delivery {
@@ -60,7 +59,7 @@ void OutcomeRecorder::Record(RecipientPtr recipient, const smtp::RecipientOutcom
     Done(*recipient);
     return;
   }
-  const bounce::BounceClass classification = bounce::Classify(reply);
+  const bounce::BounceClass classification = Classify(reply);
   if (reply.IsPermanent()) {
     ++recipient->attempts;
     Emit(events::EventType::kBounce, *recipient, reply, remote, command, attempt, classification);

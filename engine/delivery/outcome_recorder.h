@@ -11,6 +11,7 @@
 #include "engine/base/clock.h"
 #include "engine/base/thread_checker.h"
 #include "engine/bounce/bounce_class.h"
+#include "engine/bounce/bounce_rules.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/retry_policy.h"
 #include "engine/events/event.h"
@@ -31,6 +32,8 @@ class OutcomeRecorder {
     queue::SpoolWriter* writer = nullptr;
     Clock* clock = nullptr;
     RetryPolicy* retry = nullptr;
+    // The classification rules ([bounce] rules on the shipped ones; null: the shipped ones).
+    const bounce::BounceRules* bounce_rules = nullptr;
     // Retries due within this stay in memory (`keep`); later ones are let go and read back from
     // the spool by the writer's loader (queue/due_loader.h).
     absl::Duration memory_horizon = absl::Minutes(1);
@@ -38,7 +41,14 @@ class OutcomeRecorder {
     absl::AnyInvocable<void(RecipientPtr)> keep;
   };
 
-  explicit OutcomeRecorder(Options options) : options_(std::move(options)) {}
+  explicit OutcomeRecorder(Options options) : options_(std::move(options)) {
+    if (options_.bounce_rules == nullptr) options_.bounce_rules = &bounce::BounceRules::Shipped();
+  }
+
+  // The bounce class of a failure's reply, by the configured rules.
+  bounce::BounceClass Classify(const smtp::Reply& reply) const {
+    return options_.bounce_rules->Classify(reply);
+  }
 
   // A server's reply (or a reply made up for a failed session) decided the recipient's
   // transaction: 2xx delivered, 5xx bounced (classified), anything else deferred.

@@ -8,7 +8,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
-#include "engine/bounce/classifier.h"
 #include "engine/delivery/host_health.h"
 #include "engine/smtp/local_replies.h"
 
@@ -574,7 +573,7 @@ void SiteQueue::OnNoSession(const ConnectionOwner::CloseInfo& info) {
     // A host answered but would not take a session (a 4xx greeting, a refused STARTTLS or
     // AUTH): its reply tells why, even a 5xx one such as 535 bad credentials, which is our
     // configuration to fix rather than the recipients' fault. They wait for their next retry.
-    FailAllReady(*info.reply, bounce::Classify(*info.reply), /*permanent=*/false);
+    FailAllReady(*info.reply, services_->recorder->Classify(*info.reply), /*permanent=*/false);
   } else {
     // No host answered at all.
     FailAllReady(smtp::MakeLocalReply(smtp::LocalReply::kNoAnswer, info.error),

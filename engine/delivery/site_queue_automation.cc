@@ -4,7 +4,6 @@
 #include <optional>
 #include <utility>
 
-#include "engine/bounce/classifier.h"
 #include "engine/delivery/site_queue.h"
 
 namespace volley::delivery {
@@ -102,7 +101,7 @@ void SiteQueue::ExpireAutomation(absl::Time now) {
 bool SiteQueue::BounceWaiting(absl::Time now) {
   const smtp::Reply* reply = automation_.Bouncing(now);
   if (reply == nullptr) return false;
-  const bounce::BounceClass classification = bounce::Classify(*reply);
+  const bounce::BounceClass classification = services_->recorder->Classify(*reply);
   const AttemptInfo attempt = AttemptOf(nullptr);
   for (ReadyQueue* queue : {&ready_, &hold_.held()}) {
     for (RecipientPtr& r : queue->TakeAll()) {
