@@ -16,8 +16,10 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
 #include "queue/encoding.h"
+#include "queue/rocks_status.h"
 #include "rocksdb/db.h"
 #include "rocksdb/env.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/utilities/table_properties_collectors.h"
@@ -57,37 +59,21 @@ class SpoolLogger : public rocksdb::Logger {
 
 constexpr char kSchemaKey[] = "volley.schema";
 constexpr char kRecipientCountKey[] = "volley.recipients";
-constexpr char kStatePrefix[] = "volley.state/";
-
-std::string StateKey(absl::string_view kind, absl::string_view name) {
-  return absl::StrCat(kStatePrefix, kind, "/", name);
+// The suppression list: a point read at every injection, mostly of addresses not in it, which a
+// whole-key bloom filter answers without reading a block.
+rocksdb::ColumnFamilyOptions SuppressionOptions() {
+  rocksdb::ColumnFamilyOptions options;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.write_buffer_size = 16ull << 20;
+  return options;
 }
 
 std::string CountValue(uint64_t count) {
   std::string value;
   PutFixed64BE(&value, count);
   return value;
-}
-
-// Maps a RocksDB error to a Status whose message names the spool path.
-absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what, absl::string_view path) {
-  std::string message = absl::StrCat(what, " ", path, ": ", s.ToString());
-  if (s.IsCorruption()) return absl::DataLossError(message);
-  if (s.IsIOError()) {
-    const std::string text = s.ToString();
-    if (text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos) {
-      return absl::UnavailableError(
-          absl::StrCat("spool ", path, " is in use by another process (", s.ToString(), ")"));
-    }
-    if (text.find("Permission denied") != std::string::npos) {
-      return absl::PermissionDeniedError(message);
-    }
-    if (text.find("No space left") != std::string::npos) {
-      return absl::ResourceExhaustedError(message);
-    }
-    return absl::UnavailableError(message);
-  }
-  return absl::InternalError(message);
 }
 
 // kDataLoss naming the spool: volleyd exits 2 with it, and the operator needs the path.
@@ -189,13 +175,12 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
   bodies_cf.compression = rocksdb::kNoCompression;
   bodies_cf.table_properties_collector_factories = small_cf.table_properties_collector_factories;
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
-      {rocksdb::kDefaultColumnFamilyName, small_cf},
-      {"messages", small_cf},
-      {"bodies", bodies_cf},
-      {"recipients", small_cf},
-      {"schedule", small_cf},
-  };
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string name : kSpoolColumnFamilies) {
+    descriptors.emplace_back(name, name == "bodies"        ? bodies_cf
+                                   : name == "suppression" ? SuppressionOptions()
+                                                           : small_cf);
+  }
 
   auto spool = std::unique_ptr<Spool>(new Spool());
   spool->path_ = path;
@@ -209,6 +194,7 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
   spool->bodies_cf_ = spool->handles_[2];
   spool->recipients_cf_ = spool->handles_[3];
   spool->schedule_cf_ = spool->handles_[4];
+  spool->suppression_cf_ = spool->handles_[5];
   absl::Status schema = spool->CheckSchema();
   if (!schema.ok()) return schema;
   return spool;
@@ -407,36 +393,6 @@ absl::StatusOr<MessageId> Spool::MaxMessageId() const {
     return absl::DataLossError(absl::StrCat("spool ", path_, " is corrupt: bad message key"));
   }
   return id;
-}
-
-absl::Status Spool::PutState(absl::string_view kind, absl::string_view name,
-                             absl::string_view value, bool sync) {
-  rocksdb::WriteOptions options;
-  options.sync = sync;
-  rocksdb::Status s = db_->Put(options, default_cf_, StateKey(kind, name),
-                               rocksdb::Slice(value.data(), value.size()));
-  if (!s.ok()) return FromRocks(s, "spool write failed for", path_);
-  return absl::OkStatus();
-}
-
-absl::Status Spool::DeleteState(absl::string_view kind, absl::string_view name, bool sync) {
-  rocksdb::WriteOptions options;
-  options.sync = sync;
-  rocksdb::Status s = db_->Delete(options, default_cf_, StateKey(kind, name));
-  if (!s.ok()) return FromRocks(s, "spool write failed for", path_);
-  return absl::OkStatus();
-}
-
-absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Spool::ReadState(
-    absl::string_view kind) const {
-  const std::string prefix = StateKey(kind, "");
-  std::vector<std::pair<std::string, std::string>> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), default_cf_));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    out.emplace_back(it->key().ToString().substr(prefix.size()), it->value().ToString());
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "spool read failed for", path_);
-  return out;
 }
 
 absl::Status Spool::Resume() {

@@ -11,6 +11,7 @@
 //   schedule    BE64(due µs; 0 = at once) BE64(id) BE32(index) -> "" : the due-time index, one
 //               entry per queued recipient, so that the engine can read what comes due next
 //               without holding the whole queue in memory
+//   suppression the suppression list's entries (engine/bounce/suppression_list.h), by key
 //
 // Message and body keys are written once and removed with SingleDelete, so a message that is
 // delivered before its memtable is flushed leaves nothing behind on disk. Recipient records
@@ -23,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +48,10 @@ namespace volley::queue {
 // in encoding.h.
 
 inline constexpr int kSchemaVersion = 1;
+// The column families a spool has, in the order Spool::Open opens them ("default" first). Tests
+// that open a spool with RocksDB directly must name them all.
+inline constexpr const char* kSpoolColumnFamilies[] = {"default",    "messages", "bodies",
+                                                       "recipients", "schedule", "suppression"};
 
 // A queued recipient read back from the index, with what delivering it needs (not the body).
 struct DueRecipient {
@@ -153,6 +159,18 @@ class Spool {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadState(
       absl::string_view kind) const;
 
+  // The suppression column family (spool_state.cc): entries written and removed at once
+  // (synced with `sync`), read by key (nullopt: none), and scanned in key order: up to `limit`
+  // entries whose keys start with `prefix` and come after `after` ("": from the first). They
+  // block: the engine calls them off its loops.
+  absl::Status PutSuppression(absl::string_view key, absl::string_view value, bool sync);
+  absl::Status DeleteSuppression(absl::string_view key, bool sync);
+  absl::StatusOr<std::optional<std::string>> GetSuppression(absl::string_view key) const;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanSuppressions(
+      absl::string_view prefix, absl::string_view after, size_t limit) const;
+  // RocksDB's estimate of the entries (exact while they are in memtables).
+  uint64_t EstimatedSuppressions() const;
+
   // Bytes of SST files (RocksDB's count), for metrics.
   uint64_t DiskBytes() const;
   // Bytes in memtables (written, not yet in SST files; their WAL files are kept for them).
@@ -175,6 +193,7 @@ class Spool {
   rocksdb::ColumnFamilyHandle* bodies_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* recipients_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* schedule_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* suppression_cf_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
 

@@ -196,6 +196,40 @@ TEST(Spool, SecondOpenIsRefusedNamingThePath) {
   EXPECT_NE(second.status().message().find(path), absl::string_view::npos) << second.status();
 }
 
+TEST(Spool, ASpoolFromBeforeTheSuppressionListGainsIt) {
+  const std::string path = TempPath("spool_old_families");
+  {
+    // The column families of a spool written before the suppression list existed.
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {"default", "messages", "bodies", "recipients", "schedule"}) {
+      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path, cfs, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  }
+  auto spool = Spool::Open(path);
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  auto missing = (*spool)->GetSuppression("a@example.com");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+  ASSERT_TRUE((*spool)->PutSuppression("a@example.com", "v", /*sync=*/true).ok());
+  auto found = (*spool)->GetSuppression("a@example.com");
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ(**found, "v");
+  auto scanned = (*spool)->ScanSuppressions("a@", "", 10);
+  ASSERT_TRUE(scanned.ok());
+  ASSERT_EQ(scanned->size(), 1u);
+  EXPECT_TRUE((*spool)->ScanSuppressions("b@", "", 10)->empty());
+  ASSERT_TRUE((*spool)->DeleteSuppression("a@example.com", /*sync=*/true).ok());
+  EXPECT_FALSE((*spool)->GetSuppression("a@example.com")->has_value());
+}
+
 TEST(Spool, NewerSchemaIsRefused) {
   const std::string path = TempPath("spool_schema");
   ASSERT_TRUE(Spool::Open(path).ok());
@@ -203,7 +237,7 @@ TEST(Spool, NewerSchemaIsRefused) {
     // Write a future schema version with RocksDB directly.
     rocksdb::Options options;
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "messages", "bodies", "recipients", "schedule"}) {
+    for (const char* name : kSpoolColumnFamilies) {
       cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -251,7 +285,7 @@ TEST(Spool, TagsAreStoredAndRecordsWithoutThemStillRead) {
     v1[0] = '\x01';
     rocksdb::Options options;
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "messages", "bodies", "recipients", "schedule"}) {
+    for (const char* name : kSpoolColumnFamilies) {
       cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;

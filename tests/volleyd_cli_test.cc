@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/smtp_injector.h"
 #include "gtest/gtest.h"
+#include "queue/spool.h"
 #include "rocksdb/db.h"
 #include "tests/support/volleyd_process.h"
 
@@ -196,7 +197,7 @@ TEST(VolleydCli, NewerSchemaExitsTwoNamingThePath) {
   {
     // What a later volleyd would leave: its own schema version.
     std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "messages", "bodies", "recipients", "schedule"}) {
+    for (const char* name : volley::queue::kSpoolColumnFamilies) {
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
