@@ -36,6 +36,7 @@
 #include "bench/smtp_injector.h"
 #include "bench/smtp_sink.h"
 #include "bench/volley_bench_modes.h"
+#include "engine/bounce/suppression_list.h"
 #include "tests/support/volleyd_process.h"
 #include "tls/testdata/testdata_paths.h"
 
@@ -54,6 +55,8 @@ const char kUsage[] =
     "                 shared connection limit and rate, a named limit): what they cost;\n"
     "                 without it rates are off (\"\")\n"
     "  --keep         keep the run's directory (spool, delivery log, config)\n"
+    "  --suppressed   N entries on the suppression list first, none of them an injected\n"
+    "                 recipient (every injection looks its recipients up; default 0)\n"
     "       volley-bench spool --messages=N --size=BYTES [--concurrency=C] [--deliver] [--keep]\n"
     "  the spool writer alone: synced group commits of C waiting messages (default 256);\n"
     "  --deliver completes each message once durable and follows the spool's size\n"
@@ -74,6 +77,7 @@ struct E2eFlags {
   bool tls = false;
   bool limits = false;
   bool keep = false;
+  size_t suppressed = 0;  // suppression entries in the spool before volleyd starts
 };
 
 bool ParseE2eFlags(int argc, char** argv, E2eFlags* flags) {
@@ -89,7 +93,7 @@ bool ParseE2eFlags(int argc, char** argv, E2eFlags* flags) {
     };
     if (number("--messages=", &flags->messages) || number("--size=", &flags->size) ||
         number("--domains=", &flags->domains) || number("--connections=", &flags->connections) ||
-        number("--threads=", &flags->threads)) {
+        number("--threads=", &flags->threads) || number("--suppressed=", &flags->suppressed)) {
       continue;
     }
     if (arg == "--keep") {
@@ -337,6 +341,36 @@ bool WaitForDrain(uint16_t http_port) {
   return held == 0;
 }
 
+// Puts flags.suppressed entries on the suppression list of the spool at `spool_path`, for the
+// bench's domains but other local parts than the injected recipients', so that every lookup
+// misses, as most do in production.
+bool FillSuppressionList(const E2eFlags& flags, const std::string& spool_path) {
+  absl::StatusOr<std::unique_ptr<queue::Spool>> spool = queue::Spool::Open(spool_path);
+  if (!spool.ok()) {
+    std::fprintf(stderr, "volley-bench: %s\n", std::string(spool.status().message()).c_str());
+    return false;
+  }
+  bounce::SuppressionList list(spool->get(), &Clock::Real());
+  const absl::Time start = absl::Now();
+  for (size_t i = 0; i < flags.suppressed; ++i) {
+    bounce::SuppressionEntry e;
+    e.recipient =
+        absl::StrCat("gone", i, "@d", i % static_cast<size_t>(flags.domains), ".bench.test");
+    e.reason = "550 5.1.1 user unknown";
+    e.source = "bench";
+    e.created = start;
+    if (absl::Status s = list.Add(std::move(e), /*sync=*/false); !s.ok()) {
+      std::fprintf(stderr, "volley-bench: %s\n", std::string(s.message()).c_str());
+      return false;
+    }
+  }
+  // Flushed to SST files (with their bloom filters), as a long-lived list is.
+  if (absl::Status s = (*spool)->FlushMemtables(/*wait=*/true); !s.ok()) return false;
+  std::fprintf(stderr, "volley-bench: %zu suppression entries written in %.1f s\n",
+               flags.suppressed, absl::ToDoubleSeconds(absl::Now() - start));
+  return true;
+}
+
 // Runs the world in `dir`: the sink, volleyd routed to it, the injection and the wait for the
 // deliveries; then stops volleyd and the sink, measuring as it goes. False when a part of the
 // world does not start or the injection fails.
@@ -347,6 +381,8 @@ bool RunE2eWorld(const E2eFlags& flags, const std::string& dir, const std::strin
   if (sink == nullptr) return false;
   const std::string config_path = absl::StrCat(dir, "/volley.toml");
   WriteTextFile(config_path, E2eConfig(flags, dir, log_path, sink->port()));
+  if (flags.suppressed > 0 && !FillSuppressionList(flags, absl::StrCat(dir, "/spool")))
+    return false;
   std::unique_ptr<test_support::VolleydProcess> volleyd =
       StartVolleyd(config_path, absl::StrCat(dir, "/volleyd.log"));
   if (volleyd == nullptr) return false;

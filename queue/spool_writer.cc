@@ -53,12 +53,13 @@ void SpoolWriter::Enqueue(Op op) {
 }
 
 void SpoolWriter::Insert(MessageMeta meta, std::shared_ptr<const std::string> body,
-                         std::vector<RecipientRecord> recipients, Done done) {
+                         std::vector<RecipientRecord> recipients, Done done, RecipientFilter keep) {
   Op op;
   op.kind = Op::Kind::kInsert;
   op.meta = std::move(meta);
   op.body = std::move(body);
   op.recipients = std::move(recipients);
+  op.filter = std::move(keep);
   op.done = std::move(done);
   Enqueue(std::move(op));
 }
@@ -231,7 +232,12 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
   }
   AfterCommit(ops, tally, status.ok());
   for (Op& op : ops) {
-    if (op.done) std::move(op.done)(status);
+    if (!op.done) continue;
+    if (op.filtered_out) {
+      std::move(op.done)(absl::FailedPreconditionError("no recipient was kept"));
+    } else {
+      std::move(op.done)(status);
+    }
   }
 }
 
@@ -239,6 +245,20 @@ void SpoolWriter::AddToBatch(std::vector<Op>& ops, Spool::Batch& batch, Tally& t
   for (Op& op : ops) {
     switch (op.kind) {
       case Op::Kind::kInsert:
+        if (op.filter) {
+          std::vector<RecipientRecord> kept;
+          for (RecipientRecord& r : op.recipients) {
+            if (!op.filter(op.meta, r)) continue;
+            r.index = static_cast<uint32_t>(kept.size());
+            kept.push_back(std::move(r));
+          }
+          op.recipients = std::move(kept);
+          op.meta.num_recipients = static_cast<uint32_t>(op.recipients.size());
+          if (op.recipients.empty()) {
+            op.filtered_out = true;
+            break;
+          }
+        }
         batch.PutMessage(op.meta, *op.body, op.recipients);
         tally.sync = true;
         ++tally.messages;
@@ -319,7 +339,7 @@ void SpoolWriter::AfterCommit(std::vector<Op>& ops, const Tally& tally, bool ok)
   for (Op& op : ops) {
     switch (op.kind) {
       case Op::Kind::kInsert:
-        if (!ok) break;
+        if (!ok || op.filtered_out) break;
         remaining_[op.meta.id] = static_cast<uint32_t>(op.recipients.size());
         loader_.AddResident(op.meta.id, op.recipients);
         break;

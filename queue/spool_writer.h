@@ -25,6 +25,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,6 +62,9 @@ struct SpoolWriterStats {
 class SpoolWriter {
  public:
   using Done = absl::AnyInvocable<void(absl::Status) &&>;
+  // Whether to store one recipient of a new message (on the writer thread, just before the
+  // write: the suppression list's lookups happen there, with no trip of their own).
+  using RecipientFilter = std::function<bool(const MessageMeta&, const RecipientRecord&)>;
   // Called on the writer thread after each commit with its duration (for metrics).
   using CommitObserver = absl::AnyInvocable<void(absl::Duration, int messages, bool ok)>;
   // Recipients read from the index, for the engine; called on the writer thread.
@@ -74,9 +78,12 @@ class SpoolWriter {
 
   // Stores a new message with all its recipients, synced. `done` runs on the writer thread
   // after the commit: OK once durable, or the error (then nothing of it was kept). Its
-  // recipients are in memory (the engine delivers them from the injection).
+  // recipients are in memory (the engine delivers them from the injection). With `keep`, only
+  // the recipients it keeps are stored, their indexes renumbered in order (and the message's
+  // count with them); when it keeps none, nothing is written and `done` gets
+  // kFailedPrecondition.
   void Insert(MessageMeta meta, std::shared_ptr<const std::string> body,
-              std::vector<RecipientRecord> recipients, Done done);
+              std::vector<RecipientRecord> recipients, Done done, RecipientFilter keep = nullptr);
 
   // A recipient reached a final state (delivered, bounced, expired): remove it (its index entry
   // is at `due`), and the message with its last recipient.
@@ -119,6 +126,8 @@ class SpoolWriter {
     uint32_t index = 0;                       // kDone
     absl::Time due;                           // kDone: the index entry; kReschedule: old one
     bool keep = false;                        // kReschedule
+    RecipientFilter filter;                   // kInsert
+    bool filtered_out = false;                // kInsert: `filter` kept no recipient
     Done done;
   };
   // What a commit's changes add up to, besides the batch.

@@ -10,20 +10,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/types/optional.h"
 #include "engine/base/json.h"
+#include "engine/base/json_request.h"
 #include "engine/config/values.h"
 #include "nlohmann/json.hpp"
 
 namespace volley::adaptive {
 namespace {
-
-constexpr absl::string_view kFieldPayload = "volley/field";
-
-absl::Status FieldError(absl::string_view field, absl::string_view message) {
-  absl::Status status = absl::InvalidArgumentError(
-      field.empty() ? std::string(message) : absl::StrCat(field, ": ", message));
-  status.SetPayload(kFieldPayload, absl::Cord(field));
-  return status;
-}
 
 bool SiteMatches(absl::string_view wanted, const SiteName& site) {
   return wanted.empty() || wanted == site.name || wanted == site.key;
@@ -49,31 +41,6 @@ std::string DurationText(absl::Duration d) {
   if (total % 3600 >= 60) absl::StrAppend(&out, (total % 3600) / 60, "m");
   if (total % 60 != 0 || out.empty()) absl::StrAppend(&out, total % 60, "s");
   return out;
-}
-
-// The string field `key` of `j`: absent or null is "", anything else but a string an error.
-absl::StatusOr<std::string> OptionalString(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::string();
-  if (!it->is_string()) return FieldError(key, "must be a string");
-  return it->get<std::string>();
-}
-
-absl::StatusOr<nlohmann::json> ParseObject(absl::string_view body) {
-  nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
-  if (j.is_discarded()) return FieldError("", "the body is not valid JSON");
-  if (!j.is_object()) return FieldError("", "the body must be a JSON object");
-  return j;
-}
-
-absl::Status CheckKnownFields(const nlohmann::json& j, const std::vector<std::string>& known) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
-      return FieldError(it.key(),
-                        absl::StrCat("unknown field (known: ", absl::StrJoin(known, ", "), ")"));
-    }
-  }
-  return absl::OkStatus();
 }
 
 // When the requested suspension ends: `duration` from now, or `expires`, or the default.
@@ -175,7 +142,7 @@ std::string SuspensionJson(const Suspension& s, absl::Time now) {
 }
 
 absl::StatusOr<Suspension> SuspensionFromJson(absl::string_view json) {
-  absl::StatusOr<nlohmann::json> j = ParseObject(json);
+  absl::StatusOr<nlohmann::json> j = ParseJsonObject(json);
   if (!j.ok()) return j.status();
   Suspension s;
   for (auto [key, field] :
@@ -201,7 +168,7 @@ absl::StatusOr<Suspension> SuspensionFromJson(absl::string_view json) {
 }
 
 absl::StatusOr<Suspension> ParseSuspendRequest(absl::string_view body, absl::Time now) {
-  absl::StatusOr<nlohmann::json> j = ParseObject(body);
+  absl::StatusOr<nlohmann::json> j = ParseJsonObject(body);
   if (!j.ok()) return j.status();
   if (j->contains("queue_names")) {
     return FieldError("queue_names",
@@ -249,13 +216,10 @@ absl::StatusOr<Suspension> ParseSuspendRequest(absl::string_view body, absl::Tim
   return s;
 }
 
-std::string RequestField(const absl::Status& status) {
-  absl::optional<absl::Cord> field = status.GetPayload(kFieldPayload);
-  return field.has_value() ? std::string(*field) : std::string();
-}
+std::string RequestField(const absl::Status& status) { return FieldOf(status); }
 
 absl::StatusOr<std::string> ParseLiftRequest(absl::string_view body) {
-  absl::StatusOr<nlohmann::json> j = ParseObject(body);
+  absl::StatusOr<nlohmann::json> j = ParseJsonObject(body);
   if (!j.ok()) return j.status();
   if (absl::Status known = CheckKnownFields(*j, {"id"}); !known.ok()) return known;
   absl::StatusOr<std::string> id = OptionalString(*j, "id");

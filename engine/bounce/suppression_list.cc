@@ -53,7 +53,7 @@ std::string SuppressionEntryJson(const SuppressionEntry& entry) {
   return out;
 }
 
-absl::Status SuppressionList::Add(SuppressionEntry entry) {
+absl::Status SuppressionList::Add(SuppressionEntry entry, bool sync) {
   const size_t at = entry.recipient.rfind('@');
   if (at == std::string::npos || at == 0 || at + 1 == entry.recipient.size() ||
       absl::StrContains(entry.recipient, '\0') || absl::StrContains(entry.tenant, '\0')) {
@@ -62,7 +62,7 @@ absl::Status SuppressionList::Add(SuppressionEntry entry) {
   }
   entry.recipient = absl::AsciiStrToLower(entry.recipient);
   return spool_->PutSuppression(Key(entry.recipient, entry.tenant), SuppressionEntryJson(entry),
-                                /*sync=*/true);
+                                sync);
 }
 
 absl::Status SuppressionList::Remove(absl::string_view recipient, absl::string_view tenant) {

@@ -37,9 +37,10 @@ class SuppressionList {
   // `spool` outlives the list.
   SuppressionList(queue::Spool* spool, Clock* clock) : spool_(spool), clock_(clock) {}
 
-  // Adds or replaces the entry for its recipient and tenant (synced). InvalidArgument for a
-  // recipient that is not an address.
-  absl::Status Add(SuppressionEntry entry);
+  // Adds or replaces the entry for its recipient and tenant (synced unless `sync` is false: a
+  // bulk load, which syncs once at its end). InvalidArgument for a recipient that is not an
+  // address.
+  absl::Status Add(SuppressionEntry entry, bool sync = true);
   // NotFound when there is no such entry.
   absl::Status Remove(absl::string_view recipient, absl::string_view tenant);
   // The entry that suppresses `recipient` for mail of `tenant` now: the tenant's own, else one

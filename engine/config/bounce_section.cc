@@ -11,7 +11,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "engine/bounce/bounce_class.h"
 #include "engine/bounce/bounce_rules.h"
+#include "engine/config/values.h"
 
 namespace volley::config {
 namespace {
@@ -45,10 +47,51 @@ void ReadRulesFile(const toml::node& value, ConfigParser& parser, BounceConfig& 
 
 }  // namespace
 
+void ReadSuppressClasses(const toml::node& value, ConfigParser& parser, BounceConfig& bounce) {
+  const toml::array* array = value.as_array();
+  if (array == nullptr) {
+    parser.AddError(value, absl::StrCat("[bounce] suppress_classes: expected an array of bounce "
+                                        "class names, got ",
+                                        TypeName(value)));
+    return;
+  }
+  std::vector<bounce::BounceClass> classes;
+  bool ok = true;
+  for (const toml::node& element : *array) {
+    std::optional<std::string> name = parser.ReadString(element, "[bounce] suppress_classes");
+    if (!name.has_value()) {
+      ok = false;
+      continue;
+    }
+    std::optional<bounce::BounceClass> c = bounce::ParseBounceClass(*name);
+    if (!c.has_value()) {
+      parser.AddError(element, absl::StrCat("[bounce] suppress_classes: \"", *name,
+                                            "\" is not one of the 29 bounce classes"));
+      ok = false;
+      continue;
+    }
+    classes.push_back(*c);
+  }
+  if (ok) bounce.suppress_classes = std::move(classes);
+}
+
 void ParseBounceSection(const toml::table& table, ConfigParser& parser, Config& config) {
-  parser.Walk(table, "bounce",
-              {{"rules", [&](const toml::node& v) { ReadRulesFile(v, parser, config.bounce); }}},
-              {"verp_domain", "suppress_classes"});
+  BounceConfig& bounce = config.bounce;
+  parser.Walk(
+      table, "bounce",
+      {{"rules", [&](const toml::node& v) { ReadRulesFile(v, parser, bounce); }},
+       {"suppress_classes", [&](const toml::node& v) { ReadSuppressClasses(v, parser, bounce); }},
+       {"suppress_for",
+        [&](const toml::node& v) {
+          std::optional<std::string> text = parser.ReadString(v, "[bounce] suppress_for");
+          if (!text.has_value()) return;
+          if (text->empty()) {
+            bounce.suppress_for = absl::InfiniteDuration();  // until removed
+            return;
+          }
+          if (auto d = parser.ReadDuration(v, "[bounce] suppress_for")) bounce.suppress_for = *d;
+        }}},
+      {"verp_domain"});
 }
 
 }  // namespace volley::config

@@ -60,8 +60,12 @@ TEST(ConfigErrors, BounceRules) {
                  "[bounce] rules: cannot read \"/nonexistent/rules.toml\": No such file");
   ExpectOneError("[bounce]\nverp_domain = \"b.example\"\n", 2,
                  "[bounce] verp_domain: not supported yet");
-  ExpectOneError("[bounce]\nsuppress_classes = []\n", 2,
-                 "[bounce] suppress_classes: not supported yet");
+  ExpectOneError("[bounce]\nsuppress_classes = [\"InvalidRecipient\", \"Gone\"]\n", 2,
+                 "[bounce] suppress_classes: \"Gone\" is not one of the 29 bounce classes");
+  ExpectOneError("[bounce]\nsuppress_classes = \"InvalidRecipient\"\n", 2,
+                 "[bounce] suppress_classes: expected an array of bounce class names");
+  ExpectOneError("[bounce]\nsuppress_for = \"forever\"\n", 2,
+                 "[bounce] suppress_for: bad duration");
   const std::string path = absl::StrCat(testing::TempDir(), "/bad_rules.toml");
   std::ofstream(path) << "[codes]\n\"5.1.1\" = \"Nope\"\n";
   ExpectOneError(absl::StrCat("\n[bounce]\nrules = \"", path, "\"\n"), 3,

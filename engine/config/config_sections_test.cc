@@ -187,6 +187,25 @@ TEST(ConfigBounce, AnOperatorsRulesGoOnTheShippedOnes) {
             bounce::BounceClass::kBadDomain);
 }
 
+TEST(ConfigBounce, SuppressClassesAndLifetime) {
+  absl::StatusOr<Config> plain = ParseConfig("", "t.toml");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->bounce.suppress_classes.size(), 3u);
+  EXPECT_EQ(plain->bounce.suppress_for, absl::InfiniteDuration());
+  absl::StatusOr<Config> config = ParseConfig(
+      "[bounce]\nsuppress_classes = [\"InvalidRecipient\", \"SpamBlock\"]\n"
+      "suppress_for = \"180d\"\n",
+      "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->bounce.suppress_classes,
+            (std::vector<bounce::BounceClass>{bounce::BounceClass::kInvalidRecipient,
+                                              bounce::BounceClass::kSpamBlock}));
+  EXPECT_EQ(config->bounce.suppress_for, absl::Hours(24 * 180));
+  absl::StatusOr<Config> none = ParseConfig("[bounce]\nsuppress_classes = []\n", "t.toml");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_TRUE(none->bounce.suppress_classes.empty());
+}
+
 TEST(ConfigEgress, Errors) {
   absl::StatusOr<Config> config = ParseConfig(
       "[egress.p]\nsources = [{ address = \"host.example\" }, { ehlo = \"x.example\" },\n"

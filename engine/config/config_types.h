@@ -117,12 +117,18 @@ struct Route {
   bool allow_auth_without_tls = false;
 };
 
-// [bounce]: what Volley makes of failures. (verp_domain and suppress_classes are not supported
-// yet: the parser refuses them.)
+// [bounce]: what Volley makes of failures. (verp_domain is not supported yet: the parser
+// refuses it.)
 struct BounceConfig {
   std::string rules_path;  // `rules`: an operator's rules file, "" for none
   // The shipped classification rules with `rules_path`'s on top (never null).
   std::shared_ptr<const bounce::BounceRules> rules;
+  // A hard bounce of these classes puts its recipient on the suppression list, for every
+  // tenant, for `suppress_for` (infinite: until removed).
+  std::vector<bounce::BounceClass> suppress_classes = {bounce::BounceClass::kInvalidRecipient,
+                                                       bounce::BounceClass::kBadDomain,
+                                                       bounce::BounceClass::kInactiveMailbox};
+  absl::Duration suppress_for = absl::InfiniteDuration();
 };
 
 struct Config {

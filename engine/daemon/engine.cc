@@ -10,6 +10,7 @@
 #include "engine/adaptive/suspension_store.h"
 #include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/logging.h"
+#include "engine/bounce/suppression_list.h"
 #include "engine/config/reload.h"
 #include "engine/daemon/worker.h"
 #include "engine/delivery/context.h"
@@ -47,6 +48,7 @@ class Engine::Impl {
   std::unique_ptr<queue::MessageIdGenerator> ids;
   std::unique_ptr<adaptive::SuspensionStore> suspensions;
   std::unique_ptr<adaptive::WarmupLedger> warmup;
+  std::unique_ptr<bounce::SuppressionList> suppressions;
   delivery::EngineContext context;
   std::vector<std::unique_ptr<Shard>> shards;
   std::unique_ptr<delivery::DeliveryRouter> router;
@@ -63,8 +65,12 @@ class Engine::Impl {
   void StartLoader();
   // Hands every shard the suspensions in force.
   void PublishSuspensions(std::shared_ptr<const adaptive::SuspensionSet> set);
-  // The admin API's suspensions: its spool writes run on the I/O pool, answers on shard 0.
+  // The admin API's suspensions and suppression list: their spool reads and writes run on the
+  // I/O pool, answers on shard 0.
   http::api::SuspendBackend SuspendApi();
+  http::api::SuppressionBackend SuppressionApi();
+  // Runs the work on the I/O pool and hands its answer to shard 0 (the HTTP server's loop).
+  http::RunBlocking RunBlockingOnIoPool();
   // Runs `each` with every worker on its shard's thread, one at a time, then `done` on shard 0.
   void OnEveryShard(std::function<void(daemon::Worker&)> each, absl::AnyInvocable<void()> done);
   // Answers a /metrics scrape once every shard has added its part, on its own thread.
@@ -100,6 +106,7 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   warmup = std::make_unique<adaptive::WarmupLedger>(spool.get());
   if (absl::Status loaded = warmup->Load(); !loaded.ok()) return loaded;
   warmup->StartFlushing();
+  suppressions = std::make_unique<bounce::SuppressionList>(spool.get(), &Clock::Real());
   context.config = &config;
   context.spool = spool.get();
   context.writer = writer.get();
@@ -107,6 +114,7 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   context.clock = &Clock::Real();
   context.io_pool = io_pool.get();
   context.warmup = warmup.get();
+  context.suppressions = suppressions.get();
   context.disk_space = disk_space.get();
   context.memory_horizon = kMemoryHorizon;
   // A response rule's suspension is stored off the loops, then published like an operator's.
@@ -115,6 +123,14 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
       absl::StatusOr<adaptive::Suspension> added = suspensions->Add(std::move(s));
       if (!added.ok()) {
         LOG_EVERY_N_SEC(ERROR, 60) << "a rule's suspension was not stored: " << added.status();
+      }
+    });
+  };
+  // A hard bounce's suppression is stored off the loops too.
+  context.suppress = [this](bounce::SuppressionEntry e) {
+    io_pool->Run([this, e = std::move(e)]() mutable {
+      if (absl::Status added = suppressions->Add(std::move(e)); !added.ok()) {
+        LOG_EVERY_N_SEC(ERROR, 60) << "a bounce's suppression was not stored: " << added;
       }
     });
   };
@@ -159,8 +175,20 @@ http::api::SuspendBackend Engine::Impl::SuspendApi() {
   http::api::SuspendBackend backend;
   backend.store = suspensions.get();
   backend.clock = &Clock::Real();
-  backend.run_blocking = [this](absl::AnyInvocable<http::HttpResponse() &&> work,
-                                http::Respond respond) {
+  backend.run_blocking = RunBlockingOnIoPool();
+  return backend;
+}
+
+http::api::SuppressionBackend Engine::Impl::SuppressionApi() {
+  http::api::SuppressionBackend backend;
+  backend.list = suppressions.get();
+  backend.clock = &Clock::Real();
+  backend.run_blocking = RunBlockingOnIoPool();
+  return backend;
+}
+
+http::RunBlocking Engine::Impl::RunBlockingOnIoPool() {
+  return [this](absl::AnyInvocable<http::HttpResponse() &&> work, http::Respond respond) {
     Shard* http_shard = shards[0].get();
     io_pool->Run([http_shard, work = std::move(work), respond = std::move(respond)]() mutable {
       http::HttpResponse response = std::move(work)();
@@ -169,7 +197,6 @@ http::api::SuspendBackend Engine::Impl::SuspendApi() {
       });
     });
   };
-  return backend;
 }
 
 absl::Status Engine::Impl::Recover() {
@@ -200,7 +227,7 @@ absl::Status Engine::Impl::OpenListeners() {
       [this](std::string site, absl::AnyInvocable<void(std::vector<std::string>)> reply) {
         Explain(std::move(site), std::move(reply));
       },
-      SuspendApi());
+      SuspendApi(), SuppressionApi());
   if (!http.ok()) return http.status();
   http_port = *http;
   return absl::OkStatus();

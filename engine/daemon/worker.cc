@@ -96,7 +96,8 @@ absl::StatusOr<std::vector<uint16_t>> Worker::OpenSmtp(const std::vector<uint16_
 }
 
 absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape, http::api::ExplainSite explain,
-                                          http::api::SuspendBackend suspend) {
+                                          http::api::SuspendBackend suspend,
+                                          http::api::SuppressionBackend suppression) {
   uint16_t port = 0;
   absl::Status status = shard_->Call([&]() -> absl::Status {
     const config::HostPort& listen = shared_.context.config->http.listen;
@@ -114,6 +115,7 @@ absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape, http::api::E
     http::api::RegisterLiveness(&http_->router());
     http::api::RegisterExplain(&http_->router(), std::move(explain));
     http::api::RegisterSuspend(&http_->router(), std::move(suspend));
+    http::api::RegisterSuppression(&http_->router(), std::move(suppression));
     port = http_->port();
     return absl::OkStatus();
   });

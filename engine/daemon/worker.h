@@ -17,6 +17,7 @@
 #include "engine/events/event_bus.h"
 #include "engine/http/api/explain.h"
 #include "engine/http/api/metrics.h"
+#include "engine/http/api/suppression.h"
 #include "engine/http/api/suspend.h"
 #include "engine/http/http_server.h"
 #include "engine/inject/injector.h"
@@ -56,7 +57,8 @@ class Worker {
   absl::StatusOr<std::vector<uint16_t>> OpenSmtp(const std::vector<uint16_t>& ports);
   // The HTTP server (shard 0); returns the port bound.
   absl::StatusOr<uint16_t> OpenHttp(http::api::Scrape scrape, http::api::ExplainSite explain,
-                                    http::api::SuspendBackend suspend);
+                                    http::api::SuspendBackend suspend,
+                                    http::api::SuppressionBackend suppression);
   // On the shard's loop thread: this shard's part of a /metrics scrape, and of an explain
   // read-out (its queues of `site`).
   void Collect(metrics::ScrapeTotals* totals) const;

@@ -8,6 +8,7 @@
 #include "engine/adaptive/suspension.h"
 #include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/clock.h"
+#include "engine/bounce/suppression_list.h"
 #include "engine/config/config.h"
 #include "engine/events/event.h"
 #include "engine/metrics/engine_metrics.h"
@@ -38,6 +39,11 @@ struct EngineContext {
   std::function<void(adaptive::Suspension)> suspend;
   // The IP warm-up ledger (null: no source is held back by a warm-up cap). Thread-safe.
   adaptive::WarmupLedger* warmup = nullptr;
+  // The suppression list injection consults (null: none is). Thread-safe; it blocks.
+  bounce::SuppressionList* suppressions = nullptr;
+  // Adds a hard bounce's entry to the list, off the loops (null: bounces suppress nothing, in
+  // unit tests). Thread-safe.
+  std::function<void(bounce::SuppressionEntry)> suppress;
 
   // True while injection answers 452 4.3.1: the spool's disk is below [server] spool_min_free,
   // or a spool write failed and the writer's probes have not yet seen one succeed.

@@ -63,6 +63,7 @@ void OutcomeRecorder::Record(RecipientPtr recipient, const smtp::RecipientOutcom
   if (reply.IsPermanent()) {
     ++recipient->attempts;
     Emit(events::EventType::kBounce, *recipient, reply, remote, command, attempt, classification);
+    MaybeSuppress(*recipient, reply, classification);
     Done(*recipient);
     return;
   }
@@ -75,7 +76,28 @@ void OutcomeRecorder::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
   ++recipient->attempts;
   Emit(events::EventType::kBounce, *recipient, reply, /*remote_reply=*/false, std::nullopt, attempt,
        classification);
+  MaybeSuppress(*recipient, reply, classification);
   Done(*recipient);
+}
+
+void OutcomeRecorder::MaybeSuppress(const QueuedRecipient& recipient, const smtp::Reply& reply,
+                                    bounce::BounceClass classification) {
+  const std::vector<bounce::BounceClass>& classes = options_.suppress_classes;
+  if (!options_.suppress ||
+      std::find(classes.begin(), classes.end(), classification) == classes.end()) {
+    return;
+  }
+  bounce::SuppressionEntry entry;
+  entry.recipient = recipient.address;
+  entry.reason = absl::StrCat(reply.code, " ",
+                              reply.enhanced ? absl::StrCat(reply.enhanced->ToString(), " ") : "",
+                              reply.Text());
+  entry.source = "bounce";
+  entry.created = options_.clock->Now();
+  if (options_.suppress_for != absl::InfiniteDuration()) {
+    entry.expires = entry.created + options_.suppress_for;
+  }
+  options_.suppress(std::move(entry));
 }
 
 void OutcomeRecorder::Defer(RecipientPtr recipient, const smtp::Reply& reply,

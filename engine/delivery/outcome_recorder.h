@@ -3,6 +3,8 @@
 #ifndef VOLLEY_ENGINE_DELIVERY_OUTCOME_RECORDER_H_
 #define VOLLEY_ENGINE_DELIVERY_OUTCOME_RECORDER_H_
 
+#include <algorithm>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -12,6 +14,7 @@
 #include "engine/base/thread_checker.h"
 #include "engine/bounce/bounce_class.h"
 #include "engine/bounce/bounce_rules.h"
+#include "engine/bounce/suppression_list.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/retry_policy.h"
 #include "engine/events/event.h"
@@ -34,6 +37,11 @@ class OutcomeRecorder {
     RetryPolicy* retry = nullptr;
     // The classification rules ([bounce] rules on the shipped ones; null: the shipped ones).
     const bounce::BounceRules* bounce_rules = nullptr;
+    // A hard bounce of one of `suppress_classes` goes to `suppress` (null: nowhere), as an entry
+    // for every tenant that lasts `suppress_for`.
+    std::function<void(bounce::SuppressionEntry)> suppress;
+    std::vector<bounce::BounceClass> suppress_classes;
+    absl::Duration suppress_for = absl::InfiniteDuration();
     // Retries due within this stay in memory (`keep`); later ones are let go and read back from
     // the spool by the writer's loader (queue/due_loader.h).
     absl::Duration memory_horizon = absl::Minutes(1);
@@ -67,6 +75,9 @@ class OutcomeRecorder {
   bool ExpireIfDue(RecipientPtr& recipient);
 
  private:
+  // Puts a hard-bounced recipient on the suppression list when its class says so.
+  void MaybeSuppress(const QueuedRecipient& recipient, const smtp::Reply& reply,
+                     bounce::BounceClass classification);
   // An Expiration record, then a MessageExpired bounce.
   void Expire(RecipientPtr recipient, const smtp::Reply& reply, std::optional<std::string> command,
               const AttemptInfo& attempt, bool remote_reply);

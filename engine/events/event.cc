@@ -14,6 +14,8 @@ absl::string_view EventTypeName(EventType type) {
       return "Bounce";
     case EventType::kExpiration:
       return "Expiration";
+    case EventType::kSuppressed:
+      return "Suppressed";
   }
   return "Unknown";
 }

@@ -21,6 +21,8 @@ enum class EventType {
   kTransientFailure,
   kBounce,
   kExpiration,
+  // A recipient left out at injection: the suppression list has it (engine/bounce).
+  kSuppressed,
 };
 
 // "Reception", "Delivery", ... (the log record's "type").

@@ -3,6 +3,7 @@
 #ifndef VOLLEY_ENGINE_HTTP_HTTP_MESSAGE_H_
 #define VOLLEY_ENGINE_HTTP_HTTP_MESSAGE_H_
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,11 @@ struct HttpResponse {
 // after the connection closed is safe and does nothing.
 using Respond = absl::AnyInvocable<void(HttpResponse) &&>;
 using Handler = absl::AnyInvocable<void(const HttpRequest&, Respond)>;
+// Runs `work` where it may block (a spool read or write, off the loop), then hands its answer to
+// `respond` on the server's loop thread: what the admin API's handlers that touch the spool are
+// given.
+using RunBlocking =
+    std::function<void(absl::AnyInvocable<HttpResponse() &&> work, Respond respond)>;
 
 // The reason phrase of a status code: the IANA registry's for every registered code, and the
 // name of its class ("Client Error", ...) for other codes of 100 to 599. Codes outside that

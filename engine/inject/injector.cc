@@ -3,6 +3,7 @@
 #include <memory>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/bytes.h"
 #include "engine/base/logging.h"
@@ -101,29 +102,104 @@ void Injector::Inject(InjectRequest request, Done done) {
     record.dsn_orcpt = std::move(request.recipients[i].dsn_orcpt);
     records.push_back(std::move(record));
   }
-  Stored stored{meta,
+  Stored stored{std::move(meta),
                 std::make_shared<const std::string>(std::move(prepared.content)),
-                records,
+                std::move(records),
                 std::move(request.listener),
                 std::move(request.peer_address),
                 std::move(request.helo),
                 std::move(done)};
   ++pending_;
+  Store(std::move(stored));
+}
+
+void Injector::LeaveOutSuppressed(Stored& stored, const Lookups& found) {
+  std::vector<queue::RecipientRecord> kept;
+  for (size_t i = 0; i < stored.records.size(); ++i) {
+    queue::RecipientRecord& record = stored.records[i];
+    if (!found[i].has_value()) {
+      record.index = static_cast<uint32_t>(kept.size());  // as the spool writer renumbered
+      kept.push_back(std::move(record));
+      continue;
+    }
+    const smtp::Reply reply = smtp::MakeLocalReply(smtp::LocalReply::kSuppressedRecipient,
+                                                   record.address, found[i]->reason);
+    EmitFor(stored, events::EventType::kSuppressed, record.address,
+            absl::AsciiStrToLower(smtp::DomainOf(record.address)), reply);
+  }
+  stored.records = std::move(kept);
+  stored.meta.num_recipients = static_cast<uint32_t>(stored.records.size());
+}
+
+void Injector::Store(Stored stored) {
+  queue::MessageMeta meta = stored.meta;
+  std::vector<queue::RecipientRecord> records = stored.records;
   std::shared_ptr<const std::string> body = stored.body;
+  // The suppression lookups read the spool: the writer makes them on its thread, just before
+  // the write, so they cost no trip of their own (and no wait on this loop).
+  queue::SpoolWriter::RecipientFilter keep;
+  std::shared_ptr<Lookups> found;
+  if (bounce::SuppressionList* list = context_.suppressions; list != nullptr) {
+    found = std::make_shared<Lookups>(records.size());
+    keep = [list, found](const queue::MessageMeta& m, const queue::RecipientRecord& r) {
+      absl::StatusOr<std::optional<bounce::SuppressionEntry>> entry =
+          list->Lookup(r.address, m.tenant);
+      // A list that cannot be read suppresses nothing: the mail is the platform's to send.
+      if (!entry.ok()) LOG_EVERY_N_SEC(ERROR, 60) << "suppression lookup: " << entry.status();
+      if (entry.ok() && entry->has_value() && r.index < found->size()) {
+        (*found)[r.index] = **std::move(entry);
+        return false;
+      }
+      return true;
+    };
+  }
   // The completion runs on the spool writer's thread: hop back to this shard.
-  context_.writer->Insert(std::move(meta), std::move(body), std::move(records),
-                          [this, alive = liveness_.weak(), shard = shard_,
-                           stored = std::move(stored)](absl::Status status) mutable {
-                            shard->Post([this, alive, stored = std::move(stored),
-                                         status = std::move(status)]() mutable {
-                              if (!alive.alive()) return;
-                              OnStored(std::move(stored), std::move(status));
-                            });
-                          });
+  context_.writer->Insert(
+      std::move(meta), std::move(body), std::move(records),
+      [this, alive = liveness_.weak(), shard = shard_, stored = std::move(stored),
+       found](absl::Status status) mutable {
+        shard->Post(
+            [this, alive, stored = std::move(stored), found, status = std::move(status)]() mutable {
+              if (!alive.alive()) return;
+              // (A failed write kept nothing, and the client sends the message again.)
+              if (found != nullptr && (status.ok() || absl::IsFailedPrecondition(status))) {
+                LeaveOutSuppressed(stored, *found);
+              }
+              OnStored(std::move(stored), std::move(status));
+            });
+      },
+      std::move(keep));
+}
+
+void Injector::EmitFor(const Stored& stored, events::EventType type, absl::string_view recipient,
+                       absl::string_view domain, const smtp::Reply& reply) {
+  const queue::MessageMeta& meta = stored.meta;
+  const std::string queue_id = queue::FormatQueueId(meta.id);
+  events::RecipientEvent event;
+  event.type = type;
+  event.queue_id = queue_id;
+  event.sender = meta.sender;
+  event.recipient = recipient;
+  event.domain = domain;
+  event.size = meta.size;
+  event.reply = &reply;
+  event.peer_address = stored.peer_address;
+  event.peer_name = stored.helo;
+  event.message_id = meta.message_id;
+  event.tenant = meta.tenant;
+  event.campaign = meta.campaign;
+  event.priority = meta.priority;
+  event.timestamp = meta.created;
+  event.created = meta.created;
+  context_.events->OnEvent(event);
 }
 
 void Injector::OnStored(Stored stored, absl::Status status) {
   --pending_;
+  if (status.code() == absl::StatusCode::kFailedPrecondition) {
+    stored.done(absl::FailedPreconditionError("every recipient is on the suppression list"));
+    return;
+  }
   if (!status.ok()) {
     // Nothing was kept: the client keeps the message and retries later.
     if (status.code() == absl::StatusCode::kUnavailable) {
@@ -134,8 +210,7 @@ void Injector::OnStored(Stored stored, absl::Status status) {
     stored.done(absl::ResourceExhaustedError(status.message()));
     return;
   }
-  const queue::MessageMeta& meta = stored.meta;
-  std::shared_ptr<const delivery::MessageInfo> info = delivery::MakeMessageInfo(meta);
+  std::shared_ptr<const delivery::MessageInfo> info = delivery::MakeMessageInfo(stored.meta);
   const smtp::Reply ok = smtp::MakeLocalReply(smtp::LocalReply::kQueued, info->queue_id);
   events::EventSink& events = *context_.events;
   events.OnMessageReceived({stored.listener, stored.records.size()});
@@ -143,23 +218,7 @@ void Injector::OnStored(Stored stored, absl::Status status) {
   recipients.reserve(stored.records.size());
   for (queue::RecipientRecord& record : stored.records) {
     delivery::RecipientPtr r = delivery::MakeRecipient(info, stored.body, std::move(record));
-    events::RecipientEvent event;
-    event.type = events::EventType::kReception;
-    event.queue_id = info->queue_id;
-    event.sender = meta.sender;
-    event.recipient = r->address;
-    event.domain = r->domain;
-    event.size = meta.size;
-    event.reply = &ok;
-    event.peer_address = stored.peer_address;
-    event.peer_name = stored.helo;
-    event.message_id = meta.message_id;
-    event.tenant = meta.tenant;
-    event.campaign = meta.campaign;
-    event.priority = meta.priority;
-    event.timestamp = meta.created;
-    event.created = meta.created;
-    events.OnEvent(event);
+    EmitFor(stored, events::EventType::kReception, r->address, r->domain, ok);
     recipients.push_back(std::move(r));
   }
   // The Reception records are queued before any delivery can be logged for these recipients.

@@ -6,6 +6,7 @@
 #ifndef VOLLEY_ENGINE_INJECT_INJECTOR_H_
 #define VOLLEY_ENGINE_INJECT_INJECTOR_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/base/liveness.h"
 #include "engine/base/thread_checker.h"
+#include "engine/bounce/suppression_list.h"
 #include "engine/delivery/context.h"
 #include "engine/delivery/delivery_shard.h"
 #include "engine/message/message_tags.h"
@@ -53,6 +55,7 @@ struct InjectRequest {
 //   kUnavailable        the spool writer has stopped (the engine is going down)
 //   kPermissionDenied   the client may not relay; the message is the client's address
 //   kInvalidArgument    a recipient without a domain (Volley relays; it has no mailboxes)
+//   kFailedPrecondition every recipient is on the suppression list: nothing was kept
 class Injector {
  public:
   using Done = absl::AnyInvocable<void(absl::StatusOr<std::string> queue_id)>;
@@ -77,7 +80,17 @@ class Injector {
 
  private:
   struct Stored;
+  // What the suppression list said of each recipient (nullopt: not suppressed).
+  using Lookups = std::vector<std::optional<bounce::SuppressionEntry>>;
+  // After the spool writer's lookups: the suppressed recipients leave `stored` with a
+  // Suppressed record each, the rest are renumbered as the writer stored them.
+  void LeaveOutSuppressed(Stored& stored, const Lookups& found);
+  // The synced spool insert, leaving out suppressed recipients; OnStored finishes on this loop.
+  void Store(Stored stored);
   void OnStored(Stored stored, absl::Status status);
+  // A recipient event of the message in `stored` (Reception, Suppressed).
+  void EmitFor(const Stored& stored, events::EventType type, absl::string_view recipient,
+               absl::string_view domain, const smtp::Reply& reply);
 
   Shard* const shard_;
   const delivery::EngineContext context_;

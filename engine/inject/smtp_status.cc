@@ -14,6 +14,8 @@ smtp::Reply SmtpReplyFor(const absl::Status& status) {
       return smtp::MakeLocalReply(LocalReply::kSpoolUnavailable);
     case absl::StatusCode::kPermissionDenied:
       return smtp::MakeLocalReply(LocalReply::kRelayDenied, status.message());
+    case absl::StatusCode::kFailedPrecondition:
+      return smtp::MakeLocalReply(LocalReply::kAllSuppressed);
     case absl::StatusCode::kInvalidArgument:
       return smtp::MakeLocalReply(LocalReply::kRecipientNeedsDomain);
     default:

@@ -62,7 +62,7 @@ EngineMetrics::EngineMetrics(int shards, int site_metrics_limit)
       &r.AddCounter("volley_messages_received_total",
                     "Messages accepted and made durable, by listener.", {{"listener", "smtp"}});
   static constexpr absl::string_view kOutcomes[] = {"delivered", "transient_failure", "bounced",
-                                                    "expired"};
+                                                    "expired", "suppressed"};
   for (size_t i = 0; i < deliveries_.size(); ++i) {
     deliveries_[i] = &r.AddCounter("volley_deliveries_total", "Recipient outcomes, by outcome.",
                                    {{"outcome", std::string(kOutcomes[i])}});

@@ -16,7 +16,7 @@
 
 namespace volley::metrics {
 
-enum class Outcome { kDelivered = 0, kTransientFailure, kBounced, kExpired, kCount };
+enum class Outcome { kDelivered = 0, kTransientFailure, kBounced, kExpired, kSuppressed, kCount };
 enum class QueueState { kScheduled = 0, kReady, kInFlight, kCount };
 enum class Direction { kInbound = 0, kOutbound, kCount };
 

@@ -24,6 +24,9 @@ void EventCounters::OnEvent(const events::RecipientEvent& event) {
     case events::EventType::kExpiration:
       metrics_->deliveries(Outcome::kExpired).Add(shard_);
       return;
+    case events::EventType::kSuppressed:
+      metrics_->deliveries(Outcome::kSuppressed).Add(shard_);
+      return;
   }
 }
 

@@ -75,6 +75,8 @@ constexpr LocalReplySpec kTable[] = {
     {L::kBadControlHeader, 550, "5.6.0", "message refused: $0", 1},
     {L::kMessageTooBig, 552, "5.3.4", "Error: message size exceeds fixed limit", 0},
     {L::kNoValidRecipients, 554, "5.5.1", "Error: no valid recipients", 0},
+    {L::kAllSuppressed, 554, "5.7.1", "Error: every recipient is on the suppression list", 0},
+    {L::kSuppressedRecipient, 550, "5.7.1", "$0 is on the suppression list: $1", 2},
     {L::kUnsupportedParameter, 555, "5.5.4", "Error: unsupported parameter $0", 1},
     {L::kParametersNeedEhlo, 555, "5.5.4", "Error: parameters need EHLO", 0},
     {L::kDnsFailed, 451, "4.4.3", "DNS lookup for $0 failed: $1", 2},

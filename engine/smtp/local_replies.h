@@ -82,6 +82,8 @@ enum class LocalReply {
   kBadControlHeader,       // 550 5.6.0 ($0 the header and what is wrong with its value)
   kMessageTooBig,          // 552 5.3.4
   kNoValidRecipients,      // 554 5.5.1
+  kAllSuppressed,          // 554 5.7.1: every recipient is on the suppression list
+  kSuppressedRecipient,    // 550 5.7.1 ($0 recipient, $1 the entry's reason): a Suppressed record
   kUnsupportedParameter,   // 555 5.5.4 ($0 keyword)
   kParametersNeedEhlo,     // 555 5.5.4
   // --- Delivery: outcomes no server reply decided. ---

@@ -22,9 +22,7 @@ inline constexpr absl::string_view kSuspendPath = "/api/admin/suspend/v1";
 struct SuspendBackend {
   adaptive::SuspensionStore* store = nullptr;  // outlives the router
   Clock* clock = nullptr;
-  // Runs `work` where it may block (it writes the spool), then hands its answer to `respond`
-  // on the router's thread.
-  std::function<void(absl::AnyInvocable<HttpResponse() &&> work, Respond respond)> run_blocking;
+  RunBlocking run_blocking;  // its spool writes
 };
 
 // Routes POST, GET and DELETE kSuspendPath. Call on the router's thread.

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/http/api/route_test_util.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "queue/test_temp_path.h"
@@ -21,21 +22,12 @@ class SuspendRouteTest : public ::testing::Test {
     backend.store = store_.get();
     backend.clock = &clock_;
     // The engine runs the work on its I/O pool; here it runs at once.
-    backend.run_blocking = [](absl::AnyInvocable<HttpResponse() &&> work, Respond respond) {
-      std::move(respond)(std::move(work)());
-    };
+    backend.run_blocking = RunBlockingAtOnce();
     RegisterSuspend(&router_, std::move(backend));
   }
 
   HttpResponse Ask(const std::string& method, const std::string& body) {
-    HttpRequest request;
-    request.method = method;
-    request.path = std::string(kSuspendPath);
-    request.body = body;
-    std::optional<HttpResponse> response;
-    router_.Dispatch(request, [&response](HttpResponse r) { response = std::move(r); });
-    EXPECT_TRUE(response.has_value());
-    return response.value_or(HttpResponse::Text(0, ""));
+    return AskRoute(router_, method, kSuspendPath, body);
   }
 
   SimulatedClock clock_;
