@@ -53,6 +53,7 @@ SuppressionList& ListOf(int n) {
     CHECK(list->Add(std::move(e), /*sync=*/false).ok());
   }
   CHECK((*spool)->FlushMemtables(/*wait=*/true).ok());
+  CHECK((*spool)->CompactSuppressions().ok());
   SuppressionList& out = *list;
   (*lists)[n] = {*std::move(spool), std::move(list)};
   return out;

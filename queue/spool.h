@@ -168,8 +168,9 @@ class Spool {
   absl::StatusOr<std::optional<std::string>> GetSuppression(absl::string_view key) const;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanSuppressions(
       absl::string_view prefix, absl::string_view after, size_t limit) const;
-  // RocksDB's estimate of the entries (exact while they are in memtables).
-  uint64_t EstimatedSuppressions() const;
+  // Compacts the suppression column family whole (after a bulk load, so that it reads as a
+  // long-lived list does, without the load's compactions still to come). Blocks until done.
+  absl::Status CompactSuppressions();
 
   // Bytes of SST files (RocksDB's count), for metrics.
   uint64_t DiskBytes() const;

@@ -90,10 +90,11 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Spool::ScanSupp
   return out;
 }
 
-uint64_t Spool::EstimatedSuppressions() const {
-  uint64_t n = 0;
-  db_->GetIntProperty(suppression_cf_, rocksdb::DB::Properties::kEstimateNumKeys, &n);
-  return n;
+absl::Status Spool::CompactSuppressions() {
+  rocksdb::Status s =
+      db_->CompactRange(rocksdb::CompactRangeOptions(), suppression_cf_, nullptr, nullptr);
+  if (!s.ok()) return FromRocks(s, "spool compaction failed for", path_);
+  return absl::OkStatus();
 }
 
 }  // namespace volley::queue
