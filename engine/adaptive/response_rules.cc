@@ -10,11 +10,6 @@
 
 namespace volley::adaptive {
 
-std::string ReplyText(const smtp::Reply& reply) {
-  if (!reply.enhanced) return absl::StrCat(reply.code, " ", reply.Text());
-  return absl::StrCat(reply.code, " ", reply.enhanced->ToString(), " ", reply.Text());
-}
-
 const std::vector<config::AutomationRule>& DefaultAutomationRules() {
   static const std::vector<config::AutomationRule>* const rules = [] {
     absl::StatusOr<std::vector<config::AutomationRule>> parsed =

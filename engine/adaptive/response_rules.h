@@ -21,9 +21,6 @@ class RE2;
 
 namespace volley::adaptive {
 
-// What rules match: "421 4.7.0 Too many connections".
-std::string ReplyText(const smtp::Reply& reply);
-
 // The shipped rules (default_automation.toml, built into the binary).
 const std::vector<config::AutomationRule>& DefaultAutomationRules();
 

@@ -23,19 +23,13 @@ config::ShapingRules Only(absl::string_view toml) {
   return shaping;
 }
 
-TEST(ReplyText, IsCodeEnhancedCodeAndText) {
-  EXPECT_EQ(ReplyText(MakeReply(421, smtp::EnhancedCode{4, 7, 0}, "Too many connections")),
-            "421 4.7.0 Too many connections");
-  EXPECT_EQ(ReplyText(MakeReply(450, std::nullopt, "busy")), "450 busy");
-}
-
 TEST(ResponseRules, TheShippedRulesKnowTheBigProviders) {
   config::ShapingRules shaping;
   ResponseRules rules(shaping);
   ASSERT_EQ(rules.size(), DefaultAutomationRules().size());
   ASSERT_GE(rules.size(), 6u);
   auto first = [&](int code, smtp::EnhancedCode ec, const std::string& text) -> std::string {
-    std::vector<size_t> m = rules.Matching(ReplyText(MakeReply(code, ec, text)), "", "x.example");
+    std::vector<size_t> m = rules.Matching(MakeReply(code, ec, text).Summary(), "", "x.example");
     return m.empty() ? "" : rules.rule(m[0]).origin;
   };
   const std::string gmail = first(

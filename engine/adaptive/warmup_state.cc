@@ -187,12 +187,8 @@ std::string WarmupState::ExplainJson(absl::string_view source, absl::string_view
       .Int("deferred_today", deferred_today_)
       .StringOrNull("last_verdict", last_verdict_)
       .String("started", Rfc3339(started_));
-  if (next.go()) {
-    writer.Null("next_opening");
-  } else {
-    writer.String("next_opening", Rfc3339(next.not_before()));
-  }
-  writer.Finish();
+  writer.TimeOrNull("next_opening", next.go() ? absl::InfiniteFuture() : next.not_before())
+      .Finish();
   return out;
 }
 

@@ -160,6 +160,11 @@ JsonObjectWriter& JsonObjectWriter::StringOrNull(absl::string_view key, absl::st
   return value.empty() ? Null(key) : String(key, value);
 }
 
+JsonObjectWriter& JsonObjectWriter::TimeOrNull(absl::string_view key, absl::Time t) {
+  if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) return Null(key);
+  return String(key, Rfc3339(t));
+}
+
 std::string Rfc3339(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", t, absl::UTCTimeZone());
 }

@@ -34,6 +34,9 @@ class JsonObjectWriter {
   JsonObjectWriter& Null(absl::string_view key);
   // `value`, or null when it is empty (an optional field: a tenant, a domain).
   JsonObjectWriter& StringOrNull(absl::string_view key, absl::string_view value);
+  // `t` as Rfc3339, or null when it is infinite (absl::InfiniteFuture: never, no expiry;
+  // absl::InfinitePast: not yet, no change so far).
+  JsonObjectWriter& TimeOrNull(absl::string_view key, absl::Time t);
   // Appends `json` verbatim as the value (it must be valid JSON).
   JsonObjectWriter& Raw(absl::string_view key, absl::string_view json);
   JsonObjectWriter& BeginObject(absl::string_view key);

@@ -37,6 +37,16 @@ TEST(Json, ObjectWriterPlacesCommas) {
   EXPECT_EQ(out, "{\"a\":\"x\",\"b\":-2,\"c\":{\"d\":true,\"e\":null},\"f\":7}");
 }
 
+TEST(Json, TimeOrNullWritesNullForInfiniteTimes) {
+  std::string out;
+  JsonObjectWriter(&out)
+      .TimeOrNull("never", absl::InfiniteFuture())
+      .TimeOrNull("not_yet", absl::InfinitePast())
+      .TimeOrNull("at", absl::FromUnixSeconds(0))
+      .Finish();
+  EXPECT_EQ(out, R"({"never":null,"not_yet":null,"at":"1970-01-01T00:00:00.000000Z"})");
+}
+
 TEST(Json, EmptyNestedObject) {
   std::string out;
   JsonObjectWriter w(&out);

@@ -229,8 +229,7 @@ BounceClass BounceRules::Classify(const smtp::Reply& reply) const {
     if (auto it = codes_.find(enhanced); it != codes_.end()) return it->second;
   }
   if (set_ != nullptr) {
-    const std::string text =
-        absl::StrCat(reply.code, " ", enhanced, enhanced.empty() ? "" : " ", reply.Text());
+    const std::string text = reply.Summary();
     std::vector<int> matched;
     if (set_->Match(text, &matched) && !matched.empty()) {
       return rules_[*std::min_element(matched.begin(), matched.end())].bounce_class;

@@ -43,13 +43,9 @@ std::string SuppressionEntryJson(const SuppressionEntry& entry) {
       .StringOrNull("tenant", entry.tenant)
       .String("reason", entry.reason)
       .String("source", entry.source)
-      .String("created", Rfc3339(entry.created));
-  if (entry.expires == absl::InfiniteFuture()) {
-    w.Null("expires");
-  } else {
-    w.String("expires", Rfc3339(entry.expires));
-  }
-  w.Finish();
+      .String("created", Rfc3339(entry.created))
+      .TimeOrNull("expires", entry.expires)
+      .Finish();
   return out;
 }
 

@@ -89,9 +89,7 @@ void OutcomeRecorder::MaybeSuppress(const QueuedRecipient& recipient, const smtp
   }
   bounce::SuppressionEntry entry;
   entry.recipient = recipient.address;
-  entry.reason = absl::StrCat(reply.code, " ",
-                              reply.enhanced ? absl::StrCat(reply.enhanced->ToString(), " ") : "",
-                              reply.Text());
+  entry.reason = reply.Summary();
   entry.source = "bounce";
   entry.created = options_.clock->Now();
   if (options_.suppress_for != absl::InfiniteDuration()) {

@@ -105,17 +105,11 @@ std::vector<std::string> PathControl::Json(absl::Time now) const {
         .Int("configured_connection_limit", path.configured)
         .String("last_signal", adaptive::AimdController::SignalName(c.last_signal()))
         .String("detail", c.last_detail());
-    if (c.changed_at() == absl::InfinitePast()) {
-      w.Null("changed_at");
-    } else {
-      w.String("changed_at", Rfc3339(c.changed_at()));
-    }
+    w.TimeOrNull("changed_at", c.changed_at());
     // When it may grow again: null when it is at its ceiling or may grow now.
-    if (c.at_limit() || c.increase_after() <= now) {
-      w.Null("increase_after");
-    } else {
-      w.String("increase_after", Rfc3339(c.increase_after()));
-    }
+    w.TimeOrNull("increase_after", c.at_limit() || c.increase_after() <= now
+                                       ? absl::InfiniteFuture()
+                                       : c.increase_after());
     w.Double("latency_ms", absl::ToDoubleMilliseconds(c.latency()));
     if (c.latency_baseline() == absl::InfiniteDuration()) {
       w.Null("latency_baseline_ms");

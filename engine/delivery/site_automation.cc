@@ -23,7 +23,7 @@ SiteAutomation::Effects SiteAutomation::OnReply(const adaptive::ResponseRules& r
     triggers_.Clear();
   }
   if (rules.empty() || reply.IsPositive()) return effects;
-  const std::string text = adaptive::ReplyText(reply);
+  const std::string text = reply.Summary();
   for (size_t i : rules.Matching(text, about.provider, about.domain)) {
     const config::AutomationRule& rule = rules.rule(i);
     if (triggers_.Match(i, about.source, rule.threshold, now))
@@ -36,7 +36,7 @@ void SiteAutomation::Act(const config::AutomationRule& rule, const smtp::Reply& 
                          const About& about, absl::Time now, Effects* effects) {
   using Kind = config::AutomationAction::Kind;
   const absl::Time until = now + rule.duration;
-  std::string text = adaptive::ReplyText(reply);
+  std::string text = reply.Summary();
   if (text.size() > kReasonReplyChars) text.resize(kReasonReplyChars);
   for (const config::AutomationAction& action : rule.actions) {
     adaptive::Suspension s;

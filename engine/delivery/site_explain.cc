@@ -70,11 +70,7 @@ std::string SiteSnapshotJson(const SiteSnapshot& snapshot) {
   } else {
     w.BeginObject("held_back");
     w.String("limit", snapshot.held_by);
-    if (snapshot.held_until == absl::InfiniteFuture()) {
-      w.Null("until");
-    } else {
-      w.String("until", Rfc3339(snapshot.held_until));
-    }
+    w.TimeOrNull("until", snapshot.held_until);
     w.EndObject();
   }
   if (snapshot.route != nullptr) {
@@ -98,11 +94,7 @@ std::string SiteSnapshotJson(const SiteSnapshot& snapshot) {
   w.Raw("overrides", absl::StrCat("[", absl::StrJoin(snapshot.overrides, ","), "]"));
   w.Raw("adaptive", absl::StrCat("[", absl::StrJoin(snapshot.adaptive, ","), "]"));
   w.Raw("warmup", absl::StrCat("[", absl::StrJoin(snapshot.warmup, ","), "]"));
-  if (snapshot.next_change == absl::InfiniteFuture()) {
-    w.Null("next_change");
-  } else {
-    w.String("next_change", Rfc3339(snapshot.next_change));
-  }
+  w.TimeOrNull("next_change", snapshot.next_change);
   w.Finish();
   return out;
 }

@@ -63,7 +63,7 @@ void SiteQueue::ControlAfterTransaction(const DeliveryConnection& connection,
   bool delivered = false;
   for (const smtp::RecipientOutcome& o : outcomes) {
     if (std::optional<PathControl::Signal> signal = CongestionIn(o.reply)) {
-      if (control_.OnCongestion(source, *signal, adaptive::ReplyText(o.reply), now)) {
+      if (control_.OnCongestion(source, *signal, o.reply.Summary(), now)) {
         RecomputeLimits();
       }
       return;
@@ -85,10 +85,10 @@ void SiteQueue::ControlAfterClose(const DeliveryConnection& connection, bool nev
     // Refused while other connections to the site work: the site takes no more.
     changed = control_.OnCongestion(
         source, PathControl::Signal::kRefused,
-        info.reply ? adaptive::ReplyText(*info.reply) : "connection refused: " + info.error, now);
+        info.reply ? info.reply->Summary() : "connection refused: " + info.error, now);
   } else if (!never_ready && !ended_at_mail && info.reply && info.reply->code == 421) {
-    changed = control_.OnCongestion(source, PathControl::Signal::kReply421,
-                                    adaptive::ReplyText(*info.reply), now);
+    changed =
+        control_.OnCongestion(source, PathControl::Signal::kReply421, info.reply->Summary(), now);
   }
   if (changed) RecomputeLimits();
 }

@@ -84,6 +84,11 @@ std::optional<EnhancedCode> ParseEnhancedCode(absl::string_view text) {
   return EnhancedCode{klass - '0', *subject, *detail};
 }
 
+std::string Reply::Summary() const {
+  if (!enhanced) return absl::StrCat(code, " ", Text());
+  return absl::StrCat(code, " ", enhanced->ToString(), " ", Text());
+}
+
 std::string Reply::Text() const {
   std::string text;
   for (size_t i = 0; i < lines.size(); ++i) {

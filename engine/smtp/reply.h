@@ -37,6 +37,9 @@ struct Reply {
 
   // The lines joined with a single space, e.g. for log records.
   std::string Text() const;
+  // The code, the enhanced code when there is one, and Text(): "421 4.7.0 Too many
+  // connections", as response rules and bounce rules match it and suppression entries keep it.
+  std::string Summary() const;
 
   // The wire form, every line ending in CRLF: "250-first\r\n250 2.0.0 last\r\n". The enhanced
   // code, when set, is repeated on every line, as RFC 2034 requires. An entry of `lines` that

@@ -52,6 +52,13 @@ TEST(ParseEnhancedCodeTest, Table) {
   }
 }
 
+TEST(ReplyTest, SummaryIsCodeEnhancedCodeAndText) {
+  EXPECT_EQ(MakeReply(421, "4.7.0", "Too many connections").Summary(),
+            "421 4.7.0 Too many connections");
+  EXPECT_EQ(MakeReply(450, "", "busy").Summary(), "450 busy");
+  EXPECT_EQ(MakeReply(250, "", "a\nb").Summary(), "250 a b");
+}
+
 TEST(ReplyTest, Classes) {
   EXPECT_TRUE(MakeReply(250, "", "ok").IsPositive());
   EXPECT_TRUE(MakeReply(354, "", "go").IsPositive());
