@@ -50,6 +50,7 @@ class WarmupCap final : public shaping::SourceCap {
 
   const std::string& source() const { return source_; }
   const std::string& provider() const { return provider_; }
+  const config::WarmupSchedule* schedule() const { return schedule_; }
 
  private:
   friend class WarmupLedger;

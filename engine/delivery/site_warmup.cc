@@ -10,17 +10,16 @@ void SiteWarmup::Apply(const SiteRoute& route, adaptive::WarmupLedger* ledger,
   const std::string& provider =
       route.shaping->site.provider.empty() ? route.name : route.shaping->site.provider;
   std::vector<std::unique_ptr<adaptive::WarmupCap>> caps(sources.size());
-  std::vector<const config::WarmupSchedule*> schedules(sources.size(), nullptr);
   for (size_t i = 0; i < sources.size() && ledger != nullptr; ++i) {
     if (sources[i].warmup.empty()) continue;
-    auto schedule = route.config->warmup_schedules.find(sources[i].warmup);
-    if (schedule == route.config->warmup_schedules.end()) continue;  // the parser refuses it
-    schedules[i] = &schedule->second;
-    if (i < caps_.size() && caps_[i] != nullptr && schedules_[i] == schedules[i] &&
+    auto found = route.config->warmup_schedules.find(sources[i].warmup);
+    if (found == route.config->warmup_schedules.end()) continue;  // the parser refuses it
+    const config::WarmupSchedule* schedule = &found->second;
+    if (i < caps_.size() && caps_[i] != nullptr && caps_[i]->schedule() == schedule &&
         caps_[i]->source() == sources[i].name && caps_[i]->provider() == provider) {
       caps[i] = std::move(caps_[i]);
     } else {
-      caps[i] = ledger->Cap(sources[i].name, provider, schedules[i], now);
+      caps[i] = ledger->Cap(sources[i].name, provider, schedule, now);
     }
   }
   // The shaper lets go of the old caps before they go.
@@ -28,7 +27,6 @@ void SiteWarmup::Apply(const SiteRoute& route, adaptive::WarmupLedger* ledger,
     if (shaper.HasSource(static_cast<int>(i))) shaper.set_cap(static_cast<int>(i), caps[i].get());
   }
   caps_ = std::move(caps);
-  schedules_ = std::move(schedules);
 }
 
 void SiteWarmup::CountReplies(int source, const std::vector<smtp::RecipientOutcome>& outcomes,

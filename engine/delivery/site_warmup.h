@@ -36,7 +36,6 @@ class SiteWarmup {
 
  private:
   std::vector<std::unique_ptr<adaptive::WarmupCap>> caps_;  // index: the pool's sources
-  std::vector<const config::WarmupSchedule*> schedules_;    // what each cap was made with
 };
 
 }  // namespace volley::delivery
