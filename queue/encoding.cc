@@ -14,6 +14,8 @@ namespace {
 constexpr uint8_t kMetaFormatV1 = 1;
 constexpr uint8_t kMetaFormat = 2;
 constexpr uint8_t kRecipientFormat = 1;
+// RecipientRecord flags.
+constexpr uint64_t kRecipientDelayNotified = 1;
 
 // Times are stored as microseconds since the epoch, 0 standing for "at once".
 int64_t TimeToMicros(absl::Time t) {
@@ -207,6 +209,8 @@ std::string EncodeRecipient(const RecipientRecord& record) {
   PutLengthPrefixed(&out, record.last_response);
   PutLengthPrefixed(&out, record.dsn_notify);
   PutLengthPrefixed(&out, record.dsn_orcpt);
+  // Flags, last: a record written before they existed ends before them and reads as 0.
+  PutVarint64(&out, record.delay_notified ? kRecipientDelayNotified : 0);
   return out;
 }
 
@@ -220,6 +224,9 @@ bool DecodeRecipient(uint32_t index, absl::string_view value, RecipientRecord* r
       !GetLengthPrefixed(&value, &record->dsn_orcpt)) {
     return false;
   }
+  uint64_t flags = 0;
+  if (!value.empty() && !GetVarint64(&value, &flags)) return false;
+  record->delay_notified = (flags & kRecipientDelayNotified) != 0;
   record->index = index;
   record->attempts = static_cast<uint32_t>(attempts);
   record->next_due = MicrosToTime(static_cast<int64_t>(due));

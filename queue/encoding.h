@@ -64,6 +64,7 @@ struct RecipientRecord {
   std::string last_response;                   // the last transient failure, for operators
   std::string dsn_notify;                      // RFC 3461 NOTIFY as received, "" when not given
   std::string dsn_orcpt;                       // RFC 3461 ORCPT as received, "" when not given
+  bool delay_notified = false;                 // a delay notice (DSN) went to the sender
 
   friend bool operator==(const RecipientRecord&, const RecipientRecord&) = default;
 };

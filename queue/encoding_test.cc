@@ -106,9 +106,16 @@ TEST(Encoding, RecordsRoundTrip) {
   r.last_response = "451 4.3.0 try later";
   r.dsn_notify = "SUCCESS,FAILURE";
   r.dsn_orcpt = "rfc822;a@b.c";
+  r.delay_notified = true;
   RecipientRecord back;
   ASSERT_TRUE(DecodeRecipient(4, EncodeRecipient(r), &back));
   EXPECT_EQ(back, r);
+  // A record from before the flags (it ends after the ORCPT) reads with none set.
+  std::string old_record = EncodeRecipient(r);
+  old_record.pop_back();
+  ASSERT_TRUE(DecodeRecipient(4, old_record, &back));
+  EXPECT_FALSE(back.delay_notified);
+  EXPECT_EQ(back.dsn_orcpt, r.dsn_orcpt);
 
   RecipientRecord due_now;
   due_now.address = "x@y";

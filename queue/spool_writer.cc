@@ -53,13 +53,15 @@ void SpoolWriter::Enqueue(Op op) {
 }
 
 void SpoolWriter::Insert(MessageMeta meta, std::shared_ptr<const std::string> body,
-                         std::vector<RecipientRecord> recipients, Done done, RecipientFilter keep) {
+                         std::vector<RecipientRecord> recipients, Done done, RecipientFilter keep,
+                         std::vector<RecipientRef> completes) {
   Op op;
   op.kind = Op::Kind::kInsert;
   op.meta = std::move(meta);
   op.body = std::move(body);
   op.recipients = std::move(recipients);
   op.filter = std::move(keep);
+  op.completes = std::move(completes);
   op.done = std::move(done);
   Enqueue(std::move(op));
 }
@@ -233,7 +235,7 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
   AfterCommit(ops, tally, status.ok());
   for (Op& op : ops) {
     if (!op.done) continue;
-    if (op.filtered_out) {
+    if (op.filtered_out && status.ok()) {
       std::move(op.done)(absl::FailedPreconditionError("no recipient was kept"));
     } else {
       std::move(op.done)(status);
@@ -241,10 +243,36 @@ void SpoolWriter::Commit(std::vector<Op>& ops) {
   }
 }
 
+void SpoolWriter::AddRemoval(const RecipientRef& ref, Spool::Batch& batch, Tally& tally) {
+  const MessageId id = ref.id;
+  if (!remaining_.contains(id) && !tally.counted.contains(id)) {
+    absl::StatusOr<uint32_t> count = spool_->CountRecipients(id);
+    if (!count.ok()) {
+      LOG(ERROR) << "cannot count the recipients of " << FormatQueueId(id) << ": "
+                 << count.status();
+    }
+    tally.counted[id] = count.ok() ? *count : UINT32_MAX;
+  }
+  batch.DeleteRecipient(id, ref.index, ref.due);
+  ++tally.done_counts[id];
+  --tally.queued_delta;
+}
+
+void SpoolWriter::AfterRemoval(const RecipientRef& ref, bool ok, bool let_go) {
+  if (ok) {
+    loader_.RemoveResident(ref.id, ref.index);
+  } else if (let_go) {
+    // Still in the spool: let the loader find it again (a duplicate, never a loss).
+    loader_.LetGo(ref.id, ref.index, ref.due);
+  }
+}
+
 void SpoolWriter::AddToBatch(std::vector<Op>& ops, Spool::Batch& batch, Tally& tally) {
   for (Op& op : ops) {
     switch (op.kind) {
       case Op::Kind::kInsert:
+        // What the new message completes goes with it, also when no recipient of it is kept.
+        for (const RecipientRef& ref : op.completes) AddRemoval(ref, batch, tally);
         if (op.filter) {
           std::vector<RecipientRecord> kept;
           for (RecipientRecord& r : op.recipients) {
@@ -264,21 +292,9 @@ void SpoolWriter::AddToBatch(std::vector<Op>& ops, Spool::Batch& batch, Tally& t
         ++tally.messages;
         tally.queued_delta += static_cast<int64_t>(op.recipients.size());
         break;
-      case Op::Kind::kDone: {
-        const MessageId id = op.meta.id;
-        if (!remaining_.contains(id) && !tally.counted.contains(id)) {
-          absl::StatusOr<uint32_t> count = spool_->CountRecipients(id);
-          if (!count.ok()) {
-            LOG(ERROR) << "cannot count the recipients of " << FormatQueueId(id) << ": "
-                       << count.status();
-          }
-          tally.counted[id] = count.ok() ? *count : UINT32_MAX;
-        }
-        batch.DeleteRecipient(id, op.index, op.due);
-        ++tally.done_counts[id];
-        --tally.queued_delta;
+      case Op::Kind::kDone:
+        AddRemoval(RecipientRef{op.meta.id, op.index, op.due}, batch, tally);
         break;
-      }
       case Op::Kind::kReschedule:
         batch.UpdateRecipient(op.meta.id, op.recipients.front(), op.due);
         break;
@@ -339,17 +355,14 @@ void SpoolWriter::AfterCommit(std::vector<Op>& ops, const Tally& tally, bool ok)
   for (Op& op : ops) {
     switch (op.kind) {
       case Op::Kind::kInsert:
+        // Not written: the engine still holds them and tries the insert again.
+        for (const RecipientRef& ref : op.completes) AfterRemoval(ref, ok, /*let_go=*/false);
         if (!ok || op.filtered_out) break;
         remaining_[op.meta.id] = static_cast<uint32_t>(op.recipients.size());
         loader_.AddResident(op.meta.id, op.recipients);
         break;
       case Op::Kind::kDone:
-        if (ok) {
-          loader_.RemoveResident(op.meta.id, op.index);
-        } else {
-          // Still in the spool: let the loader find it again (a duplicate, never a loss).
-          loader_.LetGo(op.meta.id, op.index, op.due);
-        }
+        AfterRemoval(RecipientRef{op.meta.id, op.index, op.due}, ok, /*let_go=*/true);
         break;
       case Op::Kind::kReschedule: {
         // Kept: the engine holds it (even if the write failed; the spool then still has the

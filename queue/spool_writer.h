@@ -56,6 +56,13 @@ struct SpoolWriterStats {
   absl::Duration max_commit_time;
 };
 
+// A queued recipient's place in the spool: its record and its due-time index entry.
+struct RecipientRef {
+  MessageId id = 0;
+  uint32_t index = 0;
+  absl::Time due;
+};
+
 // Thread: Insert, RecipientDone, Reschedule, StartLoader, Flush, Stop and the accessors may be
 // called from any thread; the writes, the completions, the commit observer and the loader run
 // on the writer's own thread.
@@ -81,9 +88,12 @@ class SpoolWriter {
   // recipients are in memory (the engine delivers them from the injection). With `keep`, only
   // the recipients it keeps are stored, their indexes renumbered in order (and the message's
   // count with them); when it keeps none, nothing is written and `done` gets
-  // kFailedPrecondition.
+  // kFailedPrecondition. `completes`: recipients of other messages that the new one finishes
+  // (a delivery notice for them), removed in the same atomic write, as RecipientDone would;
+  // when the write fails they stay queued and in the engine's hands (it tries again).
   void Insert(MessageMeta meta, std::shared_ptr<const std::string> body,
-              std::vector<RecipientRecord> recipients, Done done, RecipientFilter keep = nullptr);
+              std::vector<RecipientRecord> recipients, Done done, RecipientFilter keep = nullptr,
+              std::vector<RecipientRef> completes = {});
 
   // A recipient reached a final state (delivered, bounced, expired): remove it (its index entry
   // is at `due`), and the message with its last recipient.
@@ -127,6 +137,7 @@ class SpoolWriter {
     absl::Time due;                           // kDone: the index entry; kReschedule: old one
     bool keep = false;                        // kReschedule
     RecipientFilter filter;                   // kInsert
+    std::vector<RecipientRef> completes;      // kInsert: removed in the same write
     bool filtered_out = false;                // kInsert: `filter` kept no recipient
     Done done;
   };
@@ -151,6 +162,11 @@ class SpoolWriter {
   void AfterRound(bool wrote);
   void Commit(std::vector<Op>& ops);
   void AddToBatch(std::vector<Op>& ops, Spool::Batch& batch, Tally& tally);
+  // A recipient's removal (kDone, or one an insert completes).
+  void AddRemoval(const RecipientRef& ref, Spool::Batch& batch, Tally& tally);
+  // The loader learns of a removal: done when written; when not, still queued, and let go
+  // (the loader reads it back) or, without `let_go`, still held by the engine.
+  void AfterRemoval(const RecipientRef& ref, bool ok, bool let_go);
   absl::Status WriteBatch(Spool::Batch& batch, const Tally& tally, size_t ops);
   void AfterCommit(std::vector<Op>& ops, const Tally& tally, bool ok);
 

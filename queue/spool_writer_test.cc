@@ -130,6 +130,39 @@ TEST(SpoolWriter, MessageIsDeletedWithItsLastRecipient) {
   EXPECT_EQ(writer.resident_recipients(), 0u);
 }
 
+// A delivery notice finishes the recipients it reports in its own write: when it is durable,
+// they are gone (the reported message with its last one), and never one without the other.
+TEST(SpoolWriter, AnInsertRemovesTheRecipientsItCompletesInTheSameWrite) {
+  auto spool = Spool::Open(TempPath("writer_completes"));
+  ASSERT_TRUE(spool.ok());
+  SpoolWriter writer(spool->get());
+  ASSERT_TRUE(InsertAndWait(writer, 1, 3).ok());
+  const uint64_t commits = writer.stats().commits;
+  std::promise<absl::Status> done;
+  MessageMeta notice = Meta(2, 1);
+  notice.sender = "";
+  writer.Insert(notice, std::make_shared<const std::string>("report"), Recipients(1),
+                [&done](absl::Status s) { done.set_value(s); }, nullptr,
+                {RecipientRef{1, 0, absl::InfinitePast()}, RecipientRef{1, 2, absl::InfinitePast()}});
+  ASSERT_TRUE(done.get_future().get().ok());
+  EXPECT_EQ(writer.stats().commits, commits + 1) << "one write";
+  EXPECT_EQ(*(*spool)->ReadBody(2), "report");
+  ASSERT_EQ((*spool)->ReadRecipients(1)->size(), 1u);
+  EXPECT_EQ((*spool)->ReadRecipients(1)->front().index, 1u);
+  EXPECT_EQ(writer.queued_recipients(), 2u);  // 1 left of message 1, the notice's one
+  EXPECT_EQ(writer.resident_recipients(), 2u);
+
+  // The last recipient completed by a second notice takes message 1 with it.
+  std::promise<absl::Status> second;
+  writer.Insert(Meta(3, 1), std::make_shared<const std::string>("report 2"), Recipients(1),
+                [&second](absl::Status s) { second.set_value(s); }, nullptr,
+                {RecipientRef{1, 1, absl::InfinitePast()}});
+  ASSERT_TRUE(second.get_future().get().ok());
+  EXPECT_EQ((*spool)->ReadMeta(1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*spool)->ReadBody(1).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*(*spool)->RecipientCount(), 2u);
+}
+
 TEST(SpoolWriter, AfterARestartTheLastRecipientStillTakesTheMessage) {
   const std::string path = TempPath("writer_restart");
   {

@@ -83,13 +83,11 @@ void ParseBounceSection(const toml::table& table, ConfigParser& parser, Config& 
        {"suppress_classes", [&](const toml::node& v) { ReadSuppressClasses(v, parser, bounce); }},
        {"suppress_for",
         [&](const toml::node& v) {
-          std::optional<std::string> text = parser.ReadString(v, "[bounce] suppress_for");
-          if (!text.has_value()) return;
-          if (text->empty()) {
-            bounce.suppress_for = absl::InfiniteDuration();  // until removed
-            return;
+          // "": until removed.
+          if (auto d = parser.ReadDurationOrEmpty(v, "[bounce] suppress_for",
+                                                  absl::InfiniteDuration())) {
+            bounce.suppress_for = *d;
           }
-          if (auto d = parser.ReadDuration(v, "[bounce] suppress_for")) bounce.suppress_for = *d;
         }}},
       {"verp_domain"});
 }

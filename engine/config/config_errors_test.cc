@@ -55,6 +55,15 @@ TEST(ConfigErrors, WarmupSchedules) {
       4, "egress source \"127.0.0.2\" has warmup \"\" here but \"standard\" in [egress.a]");
 }
 
+TEST(ConfigErrors, DeliveryNotices) {
+  ExpectOneError("[delivery]\ndsn = \"yes\"\n", 2,
+                 "[delivery] dsn: expected true or false, got a string");
+  ExpectOneError("[delivery]\ndelay_dsn_after = \"soon\"\n", 2,
+                 "[delivery] delay_dsn_after: bad duration");
+  ExpectOneError("[delivery]\ndelay_dsn_after = \"0s\"\n", 2,
+                 "[delivery] delay_dsn_after: must be longer than zero");
+}
+
 TEST(ConfigErrors, BounceRules) {
   ExpectOneError("[bounce]\nrules = \"/nonexistent/rules.toml\"\n", 2,
                  "[bounce] rules: cannot read \"/nonexistent/rules.toml\": No such file");
@@ -290,7 +299,6 @@ INSTANTIATE_TEST_SUITE_P(
         UnsupportedCase{"[inject.smtp]\ntls_cert = \"c.pem\"\n", 2, "[inject.smtp] tls_cert"},
         UnsupportedCase{"[inject.smtp]\n\ntls_key = \"k.pem\"\n", 3, "[inject.smtp] tls_key"},
         UnsupportedCase{"[http]\nadmin_token = \"x\"\n", 2, "[http] admin_token"},
-        UnsupportedCase{"[delivery]\ndsn = true\n", 2, "[delivery] dsn"},
         UnsupportedCase{"[dkim.\"example.com\"]\nselector = \"s1\"\n", 1, "[dkim]"},
         UnsupportedCase{"[dkim.\"example.org\"]\nselector = \"s2\"\n", 1, "[dkim]"}));
 

@@ -46,6 +46,8 @@ TEST(ConfigDefaults, MatchTheInterface) {
   EXPECT_EQ(c.delivery.retry_initial, absl::Minutes(5));
   EXPECT_EQ(c.delivery.retry_max, absl::Hours(1));
   EXPECT_EQ(c.delivery.max_age, absl::Hours(24 * 5));
+  EXPECT_TRUE(c.delivery.dsn);
+  EXPECT_EQ(c.delivery.delay_dsn_after, absl::Hours(4));
   EXPECT_EQ(c.shaping.defaults.connection_limit, 10);
   EXPECT_EQ(c.shaping.defaults.max_deliveries_per_connection, 100);
   EXPECT_TRUE(c.routes.empty());
@@ -106,6 +108,8 @@ port = 2600
 retry_initial = "30s"
 retry_max = "1h30m"
 max_age = "2d"
+dsn = false
+delay_dsn_after = ""
 
 [shaping.default]
 connection_limit = 3
@@ -142,6 +146,8 @@ max_deliveries_per_connection = 7
   EXPECT_EQ(c->delivery.retry_initial, absl::Seconds(30));
   EXPECT_EQ(c->delivery.retry_max, absl::Minutes(90));
   EXPECT_EQ(c->delivery.max_age, absl::Hours(48));
+  EXPECT_FALSE(c->delivery.dsn);
+  EXPECT_EQ(c->delivery.delay_dsn_after, absl::ZeroDuration());
   EXPECT_EQ(c->shaping.defaults.connection_limit, 3);
   EXPECT_EQ(c->shaping.defaults.max_deliveries_per_connection, 7);
   ASSERT_EQ(c->routes.size(), 3u);

@@ -186,6 +186,22 @@ std::optional<absl::Duration> ConfigParser::ReadDuration(const toml::node& node,
   return *duration;
 }
 
+std::optional<absl::Duration> ConfigParser::ReadDurationOrEmpty(const toml::node& node,
+                                                                absl::string_view what,
+                                                                absl::Duration if_empty) {
+  if (const auto* s = node.as_string(); s != nullptr && s->get().empty()) return if_empty;
+  return ReadDuration(node, what);
+}
+
+std::optional<bool> ConfigParser::ReadBool(const toml::node& node, absl::string_view what) {
+  const auto* b = node.as_boolean();
+  if (b == nullptr) {
+    AddError(node, absl::StrCat(what, ": expected true or false, got ", TypeName(node)));
+    return std::nullopt;
+  }
+  return b->get();
+}
+
 std::optional<HostPort> ConfigParser::ReadIpAddress(const toml::node& node, absl::string_view what,
                                                     std::optional<uint16_t> default_port,
                                                     bool allow_port_zero) {

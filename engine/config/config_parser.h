@@ -116,6 +116,11 @@ class ConfigParser {
   std::optional<uint64_t> ReadSize(const toml::node& node, absl::string_view what, bool allow_zero);
   // A strictly positive duration string.
   std::optional<absl::Duration> ReadDuration(const toml::node& node, absl::string_view what);
+  // A duration string, or "" for `if_empty` (a key whose "" means "forever" or "off").
+  std::optional<absl::Duration> ReadDurationOrEmpty(const toml::node& node, absl::string_view what,
+                                                    absl::Duration if_empty);
+  // true or false.
+  std::optional<bool> ReadBool(const toml::node& node, absl::string_view what);
   // A listening or server address: a numeric IP, since nothing is resolved at startup.
   // Listen addresses may use port 0: the kernel picks a free port, which volleyd reports in its
   // ready line (tests and benchmarks run that way).

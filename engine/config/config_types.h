@@ -73,6 +73,11 @@ struct DeliveryConfig {
   absl::Duration retry_initial = absl::Minutes(5);
   absl::Duration retry_max = absl::Hours(1);
   absl::Duration max_age = absl::Hours(24 * 5);
+  // Delivery status notifications (RFC 3464) to the envelope sender: on bounce and expiry, on
+  // delay once per recipient after `delay_dsn_after` (zero: never), and "relayed" for
+  // NOTIFY=SUCCESS when the next hop does not offer DSN (engine/delivery/delivery_notices.h).
+  bool dsn = true;
+  absl::Duration delay_dsn_after = absl::Hours(4);
 };
 
 // A local address deliveries may leave from, and the name it says in EHLO.

@@ -36,8 +36,20 @@ void ParseDeliverySection(const toml::table& table, ConfigParser& parser, Config
                        delivery.max_age = *d;
                      }
                    }},
+                  {"dsn",
+                   [&](const toml::node& v) {
+                     if (auto b = parser.ReadBool(v, "[delivery] dsn")) delivery.dsn = *b;
+                   }},
+                  {"delay_dsn_after",
+                   [&](const toml::node& v) {
+                     // "": no delay notices.
+                     if (auto d = parser.ReadDurationOrEmpty(v, "[delivery] delay_dsn_after",
+                                                             absl::ZeroDuration())) {
+                       delivery.delay_dsn_after = *d;
+                     }
+                   }},
               },
-              {"dsn"});
+              {});
 }
 
 }  // namespace volley::config

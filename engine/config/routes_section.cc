@@ -55,15 +55,10 @@ bool ReadRouteKey(const toml::key& key, const toml::node& value, absl::string_vi
     return true;
   }
   if (name == "allow_auth_without_tls") {
-    const auto* flag = value.as_boolean();
-    if (flag == nullptr) {
-      parser.AddError(value, absl::StrCat(what,
-                                          " allow_auth_without_tls: expected true or "
-                                          "false, got ",
-                                          TypeName(value)));
-      return false;
-    }
-    pending.allow_auth_without_tls = flag->get();
+    std::optional<bool> flag =
+        parser.ReadBool(value, absl::StrCat(what, " allow_auth_without_tls"));
+    if (!flag.has_value()) return false;
+    pending.allow_auth_without_tls = *flag;
     return true;
   }
   parser.AddError(key, absl::StrCat("unknown key '", name, "' in ", what));

@@ -143,15 +143,10 @@ std::vector<ConfigParser::Field> LayerReader::ShapingFields() {
                       }
                     }});
   fields.push_back({"adaptive", [this](const toml::node& v) {
-                      const auto* b = v.as_boolean();
-                      if (b == nullptr) {
-                        parser_.AddError(v, absl::StrCat(prefix_, "adaptive: expected true or "
-                                                                  "false, got ",
-                                                         TypeName(v)));
-                        return;
-                      }
-                      const bool value = b->get();
-                      Set(v, "adaptive", [value](C& c) { c.adaptive = value; });
+                      const std::optional<bool> value =
+                          parser_.ReadBool(v, absl::StrCat(prefix_, "adaptive"));
+                      if (!value.has_value()) return;
+                      Set(v, "adaptive", [value = *value](C& c) { c.adaptive = value; });
                     }});
   fields.push_back(Positive("adaptive_min_connections", &C::adaptive_min_connections));
   fields.push_back({"adaptive_decrease_factor", [this](const toml::node& v) {
@@ -376,12 +371,8 @@ void ParseShapingSection(const toml::table& table, ConfigParser& parser, Config&
     if (name == "automation") {
       ParseAutomationRules(value, parser, &config.shaping.automation);
     } else if (name == "default_automation") {
-      if (const auto* b = value.as_boolean()) {
-        config.shaping.default_automation = b->get();
-      } else {
-        parser.AddError(value, absl::StrCat("[shaping] default_automation: expected true or false, "
-                                            "got ",
-                                            TypeName(value)));
+      if (std::optional<bool> b = parser.ReadBool(value, "[shaping] default_automation")) {
+        config.shaping.default_automation = *b;
       }
     } else if (name == "provider") {
       ForEachNamed(value, "[shaping.provider]", parse, ParseProvider);

@@ -37,6 +37,7 @@ RecipientPtr MakeRecipient(std::shared_ptr<const MessageInfo> message,
   r->last_response = std::move(record.last_response);
   r->dsn_notify = std::move(record.dsn_notify);
   r->dsn_orcpt = std::move(record.dsn_orcpt);
+  r->delay_notified = record.delay_notified;
   return r;
 }
 

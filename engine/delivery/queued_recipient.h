@@ -42,6 +42,7 @@ struct QueuedRecipient {
   std::string last_response;
   std::string dsn_notify;
   std::string dsn_orcpt;
+  bool delay_notified = false;  // a delay DSN went to the sender (never a second one)
 };
 
 using RecipientPtr = std::unique_ptr<QueuedRecipient>;
@@ -55,6 +56,7 @@ struct AttemptInfo {
   std::string tls_cipher;
   std::string egress_pool;
   std::string egress_source;
+  bool peer_offers_dsn = false;  // the server offered DSN (RFC 3461): NOTIFY went on to it
 };
 
 // The in-memory view of a spooled message, shared by its recipients.

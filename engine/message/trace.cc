@@ -5,15 +5,19 @@
 
 namespace volley::message {
 
+std::string Rfc5322Date(absl::Time time) {
+  return absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", time, absl::UTCTimeZone());
+}
+
 std::string ReceivedHeader(const TraceInfo& trace) {
   std::string header =
-      absl::StrCat("Received: from ", trace.helo.empty() ? "unknown" : trace.helo, " ([",
-                   trace.peer_ip, "])\r\n\tby ", trace.hostname, " (Volley) with ",
-                   trace.esmtp ? "ESMTP" : "SMTP", " id ", trace.queue_id);
+      trace.peer_ip.empty()
+          ? absl::StrCat("Received: by ", trace.hostname, " (Volley) id ", trace.queue_id)
+          : absl::StrCat("Received: from ", trace.helo.empty() ? "unknown" : trace.helo, " ([",
+                         trace.peer_ip, "])\r\n\tby ", trace.hostname, " (Volley) with ",
+                         trace.esmtp ? "ESMTP" : "SMTP", " id ", trace.queue_id);
   if (!trace.recipient.empty()) absl::StrAppend(&header, "\r\n\tfor <", trace.recipient, ">");
-  absl::StrAppend(&header, ";\r\n\t",
-                  absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", trace.time, absl::UTCTimeZone()),
-                  "\r\n");
+  absl::StrAppend(&header, ";\r\n\t", Rfc5322Date(trace.time), "\r\n");
   return header;
 }
 

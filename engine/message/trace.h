@@ -20,7 +20,11 @@ struct TraceInfo {
   absl::Time time;
 };
 
-// The Received header line(s), folded, ending in CRLF.
+// A date-time as RFC 5322 3.3 writes it, in UTC: "Fri, 04 Dec 2026 04:05:35 +0000".
+std::string Rfc5322Date(absl::Time time);
+
+// The Received header line(s), folded, ending in CRLF. Without a peer (a message Volley made
+// itself, such as a delivery notice) only the "by" clause.
 std::string ReceivedHeader(const TraceInfo& trace);
 
 struct PreparedMessage {

@@ -30,6 +30,16 @@ TEST(Trace, ReceivedHeaderIsFoldedAndDated) {
   EXPECT_FALSE(absl::StrContains(ReceivedHeader(t), "for <"));
 }
 
+TEST(Trace, AMessageVolleyMadeHasOnlyTheByClause) {
+  TraceInfo t = Trace();
+  t.peer_ip.clear();
+  t.helo.clear();
+  t.recipient = "s@b.example";
+  EXPECT_EQ(ReceivedHeader(t),
+            "Received: by volley.test (Volley) id 00000000000000aa\r\n\tfor <s@b.example>;\r\n\t"
+            "Tue, 14 Nov 2023 22:13:20 +0000\r\n");
+}
+
 TEST(Trace, AddsMessageIdOnlyWhenMissing) {
   PreparedMessage with = PrepareMessage("Message-ID: <mine@x>\r\n\r\nhi\r\n", Trace());
   EXPECT_EQ(with.message_id, "<mine@x>");
