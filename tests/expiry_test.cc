@@ -36,6 +36,8 @@ void WriteConfig(const std::string& dir, const std::string& delivery, uint16_t s
   config << test_support::LoopbackConfig(absl::StrCat(dir, "/spool"),
                                          absl::StrCat(dir, "/delivery.jsonl"))
          << "[delivery]\n"
+         // The sender's domain is not routed: the expiry notices are dsn_test's.
+         << "dsn = false\n"
          << delivery << "[shaping.default]\nconnection_limit = 1\n"
          << "[routes]\n\"expiry.test\" = { host = \"127.0.0.1:" << sink_port << "\" }\n";
 }

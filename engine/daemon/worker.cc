@@ -60,6 +60,24 @@ absl::Status Worker::Build() {
       shard_, context, shared_.router, *std::move(resolver), delivery::SmtpConnectionFactory());
   shared_.router->Attach(static_cast<size_t>(index), delivery_.get());
   injector_ = std::make_unique<inject::Injector>(shard_, context, shared_.router, shared_.ids);
+  // This shard's delivery notices are messages like any other, from the null sender.
+  delivery_->SetNoticeStore(
+      [injector = injector_.get()](delivery::NoticeMessage notice,
+                                   absl::AnyInvocable<void(absl::Status)> done) {
+        inject::InjectRequest request;
+        request.listener = "dsn";
+        request.sender = "";
+        request.recipients.push_back(inject::InjectRecipient{std::move(notice.to), "NEVER", ""});
+        request.content = std::move(notice.content);
+        request.smtputf8 = notice.smtputf8;
+        request.tags.tenant = std::move(notice.tenant);
+        request.completes = std::move(notice.completes);
+        request.check_suppression = false;
+        injector->Inject(std::move(request),
+                         [done = std::move(done)](absl::StatusOr<std::string> queue_id) mutable {
+                           done(queue_id.status());
+                         });
+      });
   smtp_injection_ = std::make_unique<inject::SmtpInjection>(
       injector_.get(), inject::ControlHeaderPolicyFrom(context.config->inject_smtp));
   return absl::OkStatus();

@@ -34,6 +34,8 @@ struct EngineContext {
   // Recipients whose retry is due within this stay in memory; later ones are let go and read
   // back from the spool by the writer's loader (LoaderOptions::horizon).
   absl::Duration memory_horizon = absl::Minutes(1);
+  // How long a message's delivery notices wait for its other recipients (delivery_notices.h).
+  absl::Duration notice_window = absl::Seconds(2);
   // Stores a response rule's suspension (the engine's SuspensionStore, off the loops); null in
   // unit tests. Thread-safe.
   std::function<void(adaptive::Suspension)> suspend;

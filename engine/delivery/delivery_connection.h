@@ -93,6 +93,8 @@ class DeliveryConnection {
   virtual const std::string& tls_version() const = 0;
   virtual const std::string& tls_cipher() const = 0;
   virtual const ConnectionOptions& options() const = 0;
+  // The server offers DSN (RFC 3461): NOTIFY and ORCPT go on to it, and it reports.
+  virtual bool offers_dsn() const { return false; }
 };
 
 // Makes a connection that starts connecting at once to the first usable of `targets` (not

@@ -37,10 +37,22 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
           .suppress_for = context.config->bounce.suppress_for,
           .memory_horizon = context.memory_horizon,
           .keep = [this](RecipientPtr r) { scheduler_.Add(std::move(r)); },
+          .notices = {.enabled = context.config->delivery.dsn,
+                      .delay_after = context.config->delivery.delay_dsn_after},
+          .notify = [this](NoticeItem item) { Notify(std::move(item)); },
       }),
       hosts_(*context.clock),
       bodies_(context.spool, context.io_pool,
               [shard](Task task) { return shard->Post(std::move(task)); }),
+      notices_(DeliveryNotices::Options{
+          .loop = shard->loop(),
+          .spool = context.spool,
+          .io_pool = context.io_pool,
+          .post = [shard](Task task) { return shard->Post(std::move(task)); },
+          .hostname = context.config->server.hostname,
+          .max_age = context.config->delivery.max_age,
+          .window = context.notice_window,
+      }),
       shared_limits_(shard->loop(), shard->index(), static_cast<int>(router->size()), context.clock,
                      [router](int index, absl::AnyInvocable<void(shaping::SharedLimits&) &&> task) {
                        router->Post(index, [task = std::move(task)](DeliveryShard& owner) mutable {
@@ -78,6 +90,7 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
     Dispatch(*router_, std::move(recipients));
   };
   services_.on_site_idle = [this] { MaybeFinishShutdown(); };
+  notices_.set_on_settled([this] { MaybeFinishShutdown(); });
   bodies_.set_after_load([this] { MaybeFinishShutdown(); });
   sweep_timer_.StartRepeating(kSweepInterval);
   // The sweep alone must not keep the loop alive.
@@ -254,12 +267,27 @@ void DeliveryShard::Shutdown(absl::Duration grace, absl::AnyInvocable<void()> do
   for (auto& [domain, queue] : domains_) queue->BeginShutdown();
   for (auto& [key, site] : sites_) site->BeginShutdown();
   outbox_.clear();
+  notices_.FlushNow();
   grace_timer_.Start(std::max(absl::Milliseconds(1), grace));
   MaybeFinishShutdown();
 }
 
+void DeliveryShard::Notify(NoticeItem item) {
+  const size_t owner = item.message->id % router_->size();
+  if (owner == static_cast<size_t>(index())) {
+    notices_.Add(std::move(item));
+    return;
+  }
+  // (A failed post: the owner has stopped; the recipient is still in the spool.)
+  router_->Post(owner, [item = std::move(item)](DeliveryShard& shard) mutable {
+    shard.notices_.Add(std::move(item));
+  });
+}
+
 void DeliveryShard::MaybeFinishShutdown() {
-  if (!shutting_down_ || !shutdown_done_ || bodies_.in_flight() > 0) return;
+  if (!shutting_down_ || !shutdown_done_ || bodies_.in_flight() > 0 || notices_.pending() > 0) {
+    return;
+  }
   for (const auto& [key, site] : sites_) {
     if (site->connection_count() > 0) return;
   }

@@ -19,6 +19,7 @@
 #include "engine/delivery/body_loader.h"
 #include "engine/delivery/context.h"
 #include "engine/delivery/delivery_connection.h"
+#include "engine/delivery/delivery_notices.h"
 #include "engine/delivery/domain_queue.h"
 #include "engine/delivery/host_health.h"
 #include "engine/delivery/outcome_recorder.h"
@@ -86,6 +87,10 @@ class DeliveryShard {
 
   int index() const { return shard_->index(); }
 
+  // How this shard stores the delivery notices of the messages it owns (its Injector).
+  void SetNoticeStore(StoreNotice store) { notices_.set_store(std::move(store)); }
+  const DeliveryNotices& notices() const { return notices_; }
+
   // For unit tests: the retry schedule (RunDue after moving a simulated clock), and the sweep
   // that expires ready recipients and drops idle queues.
   Scheduler& scheduler_for_test() { return scheduler_; }
@@ -105,6 +110,8 @@ class DeliveryShard {
   // million domains does not keep a million queues, and expires what waits too long.
   void SweepIdleQueues();
   void MaybeFinishShutdown();
+  // A recipient's notice goes to its message's owner shard (delivery_notices.h).
+  void Notify(NoticeItem item);
 
   Shard* const shard_;
   const EngineContext context_;
@@ -118,6 +125,7 @@ class DeliveryShard {
   HostHealth hosts_;
   TlsClientCache tls_;
   BodyLoader bodies_;
+  DeliveryNotices notices_;
   shaping::SharedLimits shared_limits_;      // outlives the sites, whose shapers lease from it
   metrics::ThrottleCounts throttled_total_;  // services_.throttled_total
   ShardServices services_;

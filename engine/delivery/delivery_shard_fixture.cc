@@ -5,6 +5,7 @@
 #include <future>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
@@ -64,6 +65,7 @@ void DeliveryShardTest::SetUp() {
   context_.io_pool = io_pool_.get();
   // Every retry stays in memory, in the shard's Scheduler.
   context_.memory_horizon = absl::Hours(48);
+  context_.notice_window = absl::Milliseconds(10);
   ASSERT_TRUE(shard_.Start().ok());
   router_ = std::make_unique<DeliveryRouter>(std::vector<Shard*>{&shard_});
   OnShard([this] {
@@ -74,6 +76,24 @@ void DeliveryShardTest::SetUp() {
     delivery_ = std::make_unique<DeliveryShard>(&shard_, context_, router_.get(),
                                                 std::move(resolver), fakes_.Factory());
     router_->Attach(0, delivery_.get());
+    // Notices are stored as the Injector stores them: with the recipients they complete.
+    delivery_->SetNoticeStore(
+        [this](NoticeMessage notice, absl::AnyInvocable<void(absl::Status)> done) {
+          queue::MessageMeta meta;
+          meta.id = ++last_notice_id_;
+          meta.created = clock_.Now();
+          meta.size = notice.content.size();
+          meta.num_recipients = 1;
+          queue::RecipientRecord to;
+          to.address = notice.to;
+          notices_.push_back(notice.content);
+          writer_->Insert(
+              meta, std::make_shared<const std::string>(std::move(notice.content)), {to},
+              [this, done = std::move(done)](absl::Status status) mutable {
+                shard_.Post([done = std::move(done), status]() mutable { done(status); });
+              },
+              nullptr, std::move(notice.completes));
+        });
   });
 }
 
@@ -152,6 +172,17 @@ std::vector<queue::RecipientRecord> DeliveryShardTest::Spooled(queue::MessageId 
   absl::StatusOr<std::vector<queue::RecipientRecord>> records = spool_->ReadRecipients(id);
   EXPECT_TRUE(records.ok()) << records.status();
   return records.ok() ? *records : std::vector<queue::RecipientRecord>{};
+}
+
+std::string DeliveryShardTest::NoticeFor(queue::MessageId id) {
+  std::string found;
+  WaitFor([&] {
+    for (const std::string& notice : notices_) {
+      if (absl::StrContains(notice, queue::FormatQueueId(id))) found = notice;
+    }
+    return !found.empty();
+  });
+  return found;
 }
 
 void DeliveryShardTest::RunDue() {

@@ -81,6 +81,9 @@ class DeliveryShardTest : public ::testing::Test {
   void RunDue();
   // The shard's ready recipients (a suspension's held ones among them), as a scrape counts.
   int64_t Ready();
+  // The delivery notice reporting message `id`, once stored (with the recipients it completes
+  // removed from the spool); "" after ten seconds without one.
+  std::string NoticeFor(queue::MessageId id);
 
   std::string dir_;
   SimulatedClock clock_;
@@ -97,6 +100,9 @@ class DeliveryShardTest : public ::testing::Test {
   FakeConnections fakes_;                  // loop thread
   std::unique_ptr<DeliveryShard> delivery_;
   queue::MessageId last_id_ = 1000;
+  // The notices the shard stored (loop thread), as ids 1,000,000 and up.
+  std::vector<std::string> notices_;
+  queue::MessageId last_notice_id_ = 1000000;
 };
 
 }  // namespace volley::delivery

@@ -192,6 +192,11 @@ TEST_F(DeliveryShardTest, ExpiryWhileScheduled) {
   EXPECT_TRUE(seen[1].expired);
   EXPECT_EQ(seen[1].classification, bounce::BounceClass::kMessageExpired);
   EXPECT_EQ(fakes_.made(), 1);  // no second attempt
+  // The sender hears of it (RFC 3464): failed, delivery time expired, the server's last word.
+  const std::string notice = NoticeFor(id);
+  EXPECT_TRUE(absl::StrContains(notice, "Action: failed\r\nStatus: 4.4.7\r\n")) << notice;
+  EXPECT_TRUE(absl::StrContains(notice, "Diagnostic-Code: smtp; 451 later")) << notice;
+  EXPECT_TRUE(absl::StrContains(notice, "To: <sender@origin.test>")) << notice;
   EXPECT_TRUE(Spooled(id).empty());
 }
 
@@ -210,6 +215,7 @@ TEST_F(DeliveryShardTest, ExpiryWhileReady) {
   EXPECT_EQ(seen[0].text, "message expired before it could be delivered");
   EXPECT_EQ(seen[0].attempts, 0u);  // never offered
   EXPECT_EQ(seen[1].type, EventType::kBounce);
+  EXPECT_TRUE(absl::StrContains(NoticeFor(waiting), "Status: 4.4.7"));
   EXPECT_TRUE(Spooled(waiting).empty());
   // The transaction in flight is not touched by the sweep.
   OnShard([&] { EXPECT_TRUE(c->transaction().has_value()); });
@@ -231,6 +237,9 @@ TEST_F(DeliveryShardTest, ExpiryInFlight) {
   EXPECT_EQ(seen[1].type, EventType::kBounce);
   EXPECT_TRUE(absl::StrContains(seen[1].text, "expired after 1 attempts; last error: 451"))
       << seen[1].text;
+  const std::string notice = NoticeFor(id);
+  EXPECT_TRUE(absl::StrContains(notice, "Status: 4.4.7")) << notice;
+  EXPECT_TRUE(absl::StrContains(notice, "Diagnostic-Code: smtp; 451 4.3.0 busy")) << notice;
   EXPECT_TRUE(Spooled(id).empty());
 }
 
@@ -251,6 +260,10 @@ TEST_F(DeliveryShardTest, ANonexistentDomainBouncesWithoutAConnection) {
   EXPECT_EQ(seen[0].enhanced, "5.1.2");
   EXPECT_EQ(seen[0].classification, bounce::BounceClass::kBadDomain);
   EXPECT_EQ(fakes_.made(), 0);
+  // No server answered: no Remote-MTA, no Diagnostic-Code, the local verdict in words.
+  const std::string notice = NoticeFor(id);
+  EXPECT_TRUE(absl::StrContains(notice, "Action: failed\r\nStatus: 5.1.2\r\n")) << notice;
+  EXPECT_FALSE(absl::StrContains(notice, "Remote-MTA")) << notice;
   EXPECT_TRUE(Spooled(id).empty());
 }
 

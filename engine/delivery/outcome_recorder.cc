@@ -46,6 +46,38 @@ void OutcomeRecorder::Done(const QueuedRecipient& r) {
   options_.writer->RecipientDone(r.message->id, r.index, r.due);
 }
 
+bounce::DsnRecipient OutcomeRecorder::NoticeRecipient(const QueuedRecipient& r,
+                                                      bounce::DsnAction action,
+                                                      const smtp::Reply& reply, bool remote,
+                                                      const AttemptInfo& attempt) const {
+  bounce::DsnRecipient notice;
+  notice.address = r.address;
+  notice.orcpt = r.dsn_orcpt;
+  notice.action = action;
+  std::optional<std::string> enhanced;
+  if (reply.enhanced.has_value()) enhanced = reply.enhanced->ToString();
+  notice.status = DsnStatusOf(reply.code, enhanced);
+  if (remote && attempt.peer_name.has_value()) notice.remote_mta = *attempt.peer_name;
+  if (remote) notice.diagnostic = reply.Summary();
+  notice.explanation = reply.Summary();
+  notice.last_attempt = options_.clock->Now();
+  return notice;
+}
+
+void OutcomeRecorder::Finish(const QueuedRecipient& r, bounce::DsnAction action,
+                             absl::FunctionRef<bounce::DsnRecipient()> notice) {
+  if (!options_.notify || !NoticeWanted(options_.notices, r, action)) {
+    Done(r);
+    return;
+  }
+  NoticeItem item;
+  item.message = r.message;
+  item.body = r.body;
+  item.recipient = notice();
+  item.completes = queue::RecipientRef{r.message->id, r.index, r.due};
+  options_.notify(std::move(item));
+}
+
 void OutcomeRecorder::Record(RecipientPtr recipient, const smtp::RecipientOutcome& outcome,
                              const AttemptInfo& attempt) {
   DCHECK(thread_.InLoopThread());
@@ -56,7 +88,13 @@ void OutcomeRecorder::Record(RecipientPtr recipient, const smtp::RecipientOutcom
   if (reply.code / 100 == 2) {
     ++recipient->attempts;
     Emit(events::EventType::kDelivery, *recipient, reply, remote, command, attempt, std::nullopt);
-    Done(*recipient);
+    if (attempt.peer_offers_dsn) {
+      Done(*recipient);  // NOTIFY went on with the recipient: the next hop reports
+    } else {
+      Finish(*recipient, bounce::DsnAction::kRelayed, [&] {
+        return NoticeRecipient(*recipient, bounce::DsnAction::kRelayed, reply, remote, attempt);
+      });
+    }
     return;
   }
   const bounce::BounceClass classification = Classify(reply);
@@ -64,7 +102,9 @@ void OutcomeRecorder::Record(RecipientPtr recipient, const smtp::RecipientOutcom
     ++recipient->attempts;
     Emit(events::EventType::kBounce, *recipient, reply, remote, command, attempt, classification);
     MaybeSuppress(*recipient, reply, classification);
-    Done(*recipient);
+    Finish(*recipient, bounce::DsnAction::kFailed, [&] {
+      return NoticeRecipient(*recipient, bounce::DsnAction::kFailed, reply, remote, attempt);
+    });
     return;
   }
   Defer(std::move(recipient), reply, std::move(command), attempt, classification, remote);
@@ -77,7 +117,10 @@ void OutcomeRecorder::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
   Emit(events::EventType::kBounce, *recipient, reply, /*remote_reply=*/false, std::nullopt, attempt,
        classification);
   MaybeSuppress(*recipient, reply, classification);
-  Done(*recipient);
+  Finish(*recipient, bounce::DsnAction::kFailed, [&] {
+    return NoticeRecipient(*recipient, bounce::DsnAction::kFailed, reply, /*remote=*/false,
+                           attempt);
+  });
 }
 
 void OutcomeRecorder::MaybeSuppress(const QueuedRecipient& recipient, const smtp::Reply& reply,
@@ -112,6 +155,7 @@ void OutcomeRecorder::Defer(RecipientPtr recipient, const smtp::Reply& reply,
   }
   Emit(events::EventType::kTransientFailure, *recipient, reply, remote_reply, command, attempt,
        classification);
+  MaybeNotifyDelay(*recipient, reply, remote_reply, attempt, now);
   const absl::Time old_due = recipient->due;
   recipient->due = *next;
   recipient->last_response = absl::StrCat(reply.code, " ", reply.Text());
@@ -123,11 +167,27 @@ void OutcomeRecorder::Defer(RecipientPtr recipient, const smtp::Reply& reply,
   record.last_response = recipient->last_response;
   record.dsn_notify = recipient->dsn_notify;
   record.dsn_orcpt = recipient->dsn_orcpt;
+  record.delay_notified = recipient->delay_notified;
   // A retry due soon stays in memory; a later one lives only in the spool until the writer's
   // loader reads it back, so memory does not grow with the number of waiting recipients.
   const bool keep = *next - now <= options_.memory_horizon;
   options_.writer->Reschedule(recipient->message->id, std::move(record), old_due, keep);
   if (keep) options_.keep(std::move(recipient));
+}
+
+void OutcomeRecorder::MaybeNotifyDelay(QueuedRecipient& recipient, const smtp::Reply& reply,
+                                       bool remote, const AttemptInfo& attempt, absl::Time now) {
+  if (recipient.delay_notified || !options_.notify ||
+      now - recipient.message->created < options_.notices.delay_after ||
+      !NoticeWanted(options_.notices, recipient, bounce::DsnAction::kDelayed)) {
+    return;
+  }
+  recipient.delay_notified = true;  // written with the retry: one delay notice per recipient
+  NoticeItem item;
+  item.message = recipient.message;
+  item.body = recipient.body;
+  item.recipient = NoticeRecipient(recipient, bounce::DsnAction::kDelayed, reply, remote, attempt);
+  options_.notify(std::move(item));
 }
 
 bool OutcomeRecorder::ExpireIfDue(RecipientPtr& recipient) {
@@ -151,7 +211,17 @@ void OutcomeRecorder::Expire(RecipientPtr recipient, const smtp::Reply& reply,
                            absl::StrCat(reply.code, " ", reply.Text()));
   Emit(events::EventType::kBounce, *recipient, expired, /*remote_reply=*/false, command, attempt,
        bounce::BounceClass::kMessageExpired, /*expired=*/true);
-  Done(*recipient);
+  Finish(*recipient, bounce::DsnAction::kFailed, [&] {
+    bounce::DsnRecipient notice =
+        NoticeRecipient(*recipient, bounce::DsnAction::kFailed, reply, remote_reply, attempt);
+    notice.status = "4.4.7";  // RFC 3463: delivery time expired
+    // The last error a server gave, from this attempt or an earlier one ("421 text").
+    if (!remote_reply && !recipient->last_response.empty()) {
+      notice.diagnostic = recipient->last_response;
+    }
+    notice.explanation = expired.Summary();
+    return notice;
+  });
 }
 
 }  // namespace volley::delivery

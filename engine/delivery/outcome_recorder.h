@@ -9,12 +9,14 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
 #include "engine/base/clock.h"
 #include "engine/base/thread_checker.h"
 #include "engine/bounce/bounce_class.h"
 #include "engine/bounce/bounce_rules.h"
 #include "engine/bounce/suppression_list.h"
+#include "engine/delivery/delivery_notices.h"
 #include "engine/delivery/queued_recipient.h"
 #include "engine/delivery/retry_policy.h"
 #include "engine/events/event.h"
@@ -47,6 +49,11 @@ class OutcomeRecorder {
     absl::Duration memory_horizon = absl::Minutes(1);
     // Takes a recipient whose retry stays in memory (the shard's Scheduler).
     absl::AnyInvocable<void(RecipientPtr)> keep;
+    // Delivery notices to the sender (delivery_notices.h): when one is wanted, `notify` gets it
+    // and, for a failure or a relay, the recipient's removal from the spool, which then goes
+    // with the notice (null: no notices).
+    NoticePolicy notices;
+    std::function<void(NoticeItem)> notify;
   };
 
   explicit OutcomeRecorder(Options options) : options_(std::move(options)) {
@@ -85,6 +92,18 @@ class OutcomeRecorder {
             bool remote_reply, const std::optional<std::string>& command,
             const AttemptInfo& attempt, std::optional<bounce::BounceClass> classification,
             bool expired = false);
+  // The recipient is finished: removed from the spool, or, when its sender wants a notice of
+  // `action`, handed with `notice()` to the notice that removes it.
+  void Finish(const QueuedRecipient& r, bounce::DsnAction action,
+              absl::FunctionRef<bounce::DsnRecipient()> notice);
+  // A delay notice, once per recipient, when its message has waited [delivery]
+  // delay_dsn_after and the sender wants one.
+  void MaybeNotifyDelay(QueuedRecipient& recipient, const smtp::Reply& reply, bool remote,
+                        const AttemptInfo& attempt, absl::Time now);
+  // The recipient's part of a notice.
+  bounce::DsnRecipient NoticeRecipient(const QueuedRecipient& r, bounce::DsnAction action,
+                                       const smtp::Reply& reply, bool remote,
+                                       const AttemptInfo& attempt) const;
   void Done(const QueuedRecipient& r);
 
   Options options_;

@@ -340,6 +340,7 @@ AttemptInfo SiteQueue::AttemptOf(const DeliveryConnection* connection) const {
   attempt.tls_cipher = connection->tls_cipher();
   attempt.egress_pool = connection->options().egress_pool;
   attempt.egress_source = connection->options().egress_source;
+  attempt.peer_offers_dsn = connection->offers_dsn();
   return attempt;
 }
 

@@ -42,6 +42,7 @@ class SmtpConnection final : public DeliveryConnection {
   const std::string& tls_version() const override { return tls_version_; }
   const std::string& tls_cipher() const override { return tls_cipher_; }
   const ConnectionOptions& options() const override { return options_; }
+  bool offers_dsn() const override { return session_ && session_->capabilities().dsn; }
 
  private:
   SmtpConnection(uv_loop_t* loop, ConnectionOwner* owner, std::vector<ConnectTarget> targets,

@@ -26,6 +26,8 @@ struct Injector::Stored {
   std::string peer_address;
   std::string helo;
   Done done;
+  std::vector<queue::RecipientRef> completes;
+  bool check_suppression = true;
 };
 
 Injector::Injector(Shard* shard, const delivery::EngineContext& context,
@@ -108,7 +110,9 @@ void Injector::Inject(InjectRequest request, Done done) {
                 std::move(request.listener),
                 std::move(request.peer_address),
                 std::move(request.helo),
-                std::move(done)};
+                std::move(done),
+                std::move(request.completes),
+                request.check_suppression};
   ++pending_;
   Store(std::move(stored));
 }
@@ -135,11 +139,13 @@ void Injector::Store(Stored stored) {
   queue::MessageMeta meta = stored.meta;
   std::vector<queue::RecipientRecord> records = stored.records;
   std::shared_ptr<const std::string> body = stored.body;
+  std::vector<queue::RecipientRef> completes = std::move(stored.completes);
   // The suppression lookups read the spool: the writer makes them on its thread, just before
   // the write, so they cost no trip of their own (and no wait on this loop).
   queue::SpoolWriter::RecipientFilter keep;
   std::shared_ptr<Lookups> found;
-  if (bounce::SuppressionList* list = context_.suppressions; list != nullptr) {
+  if (bounce::SuppressionList* list = context_.suppressions;
+      list != nullptr && stored.check_suppression) {
     found = std::make_shared<Lookups>(records.size());
     keep = [list, found](const queue::MessageMeta& m, const queue::RecipientRecord& r) {
       absl::StatusOr<std::optional<bounce::SuppressionEntry>> entry =
@@ -168,7 +174,7 @@ void Injector::Store(Stored stored) {
               OnStored(std::move(stored), std::move(status));
             });
       },
-      std::move(keep));
+      std::move(keep), std::move(completes));
 }
 
 void Injector::EmitFor(const Stored& stored, events::EventType type, absl::string_view recipient,

@@ -46,6 +46,11 @@ struct InjectRequest {
   // Tenant, campaign and priority, as the adapter found them (SMTP: the X-Volley-* headers, or
   // the listener's defaults).
   message::MessageTags tags;
+  // A message Volley makes itself (a delivery notice): the recipients of other messages it
+  // finishes, removed in the same write (SpoolWriter::Insert), and whether the suppression list
+  // applies to its recipients (a notice goes to a sender, whom the list does not name).
+  std::vector<queue::RecipientRef> completes;
+  bool check_suppression = true;
 };
 
 // One per shard. All calls and callbacks on the shard's loop thread.

@@ -169,6 +169,31 @@ TEST_F(InjectorTest, AnInjectedMessageIsDurableBeforeItsQueueIdComesBack) {
   EXPECT_EQ(sink_.receptions[0], absl::StrCat("a@example.test 250 OK <", *queue_id, ">"));
 }
 
+// A delivery notice: injected like any message, and the recipients it reports leave the spool
+// in the same write.
+TEST_F(InjectorTest, ANoticeRemovesTheRecipientsItCompletes) {
+  absl::StatusOr<std::string> original = Inject(Request());
+  ASSERT_TRUE(original.ok()) << original.status();
+  const queue::MessageId id = *queue::ParseQueueId(*original);
+  InjectRequest notice;
+  notice.listener = "dsn";
+  notice.recipients = {{"from@origin.test", "NEVER", ""}};
+  notice.content = "Subject: Undelivered Mail Returned to Sender\r\n\r\nreport\r\n";
+  notice.completes = {queue::RecipientRef{id, 1, absl::InfinitePast()}};
+  notice.check_suppression = false;
+  absl::StatusOr<std::string> stored = Inject(std::move(notice));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  const std::vector<queue::RecipientRecord> left = *spool_->ReadRecipients(id);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].address, "a@example.test");
+  const queue::MessageMeta meta = *spool_->ReadMeta(*queue::ParseQueueId(*stored));
+  EXPECT_EQ(meta.sender, "");
+  // Volley made it: its Received header has no "from" clause.
+  EXPECT_TRUE(absl::StartsWith(*spool_->ReadBody(meta.id), "Received: by volley.test (Volley)"));
+  std::lock_guard<std::mutex> lock(sink_.mutex_);
+  EXPECT_EQ(sink_.messages, (std::vector<std::string>{"smtp:2", "dsn:1"}));
+}
+
 TEST_F(InjectorTest, ControlHeadersSetTheTagsAndAreNotStored) {
   const smtp::MessageResponse got = SmtpMessage(
       "X-Volley-Tenant: acme\r\nSubject: hi\r\nx-volley-campaign: spring\r\n"

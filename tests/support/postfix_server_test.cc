@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/shell.h"
 #include "tls/testdata/testdata_paths.h"
 
 namespace volley::test_support {
@@ -42,9 +43,6 @@ using ::testing::HasSubstr;
 using ::testing::Key;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-// Debian's interpreter, not whatever `python3` is first on PATH: smtplib is all we need.
-constexpr char kPython[] = "/usr/bin/python3";
 
 // Sends over SMTP with smtplib. Modes: "tls" (STARTTLS, then one message), "plain" (one message
 // without TLS), "mail-without-tls" (prints the reply to MAIL FROM and quits).
@@ -74,17 +72,6 @@ s.quit()
 std::string TestTmpDir() {
   const char* dir = getenv("TEST_TMPDIR");
   return dir != nullptr ? dir : "/tmp";
-}
-
-// Runs a shell command; its exit status and combined output.
-std::pair<int, std::string> RunShell(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) return {-1, "popen failed"};
-  std::string output;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) output.append(buf, n);
-  const int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
 
 class PostfixServerTest : public ::testing::Test {
