@@ -16,6 +16,10 @@ absl::string_view EventTypeName(EventType type) {
       return "Expiration";
     case EventType::kSuppressed:
       return "Suppressed";
+    case EventType::kOob:
+      return "OOB";
+    case EventType::kFeedback:
+      return "Feedback";
   }
   return "Unknown";
 }

@@ -23,6 +23,22 @@ enum class EventType {
   kExpiration,
   // A recipient left out at injection: the suppression list has it (engine/bounce).
   kSuppressed,
+  // Reports that came back later (engine/inject/bounce_intake.h): an asynchronous DSN (or mail
+  // to the bounce domain that could not be read as one), and an ARF complaint.
+  kOob,
+  kFeedback,
+};
+
+// What an OOB or Feedback record says of the report it came from.
+struct ReportDetail {
+  absl::string_view kind;       // "dsn", "feedback" or "unparsed"
+  absl::string_view reason;     // unparsed: why
+  absl::string_view mapped_by;  // "verp", "envid", "message-id", "received"; "" for none
+  bool forged = false;          // a VERP address whose signature did not match
+  absl::string_view reporting_mta;
+  absl::string_view feedback_type;  // Feedback: abuse, fraud, ...
+  absl::string_view user_agent;
+  absl::string_view source_ip;
 };
 
 // "Reception", "Delivery", ... (the log record's "type").
@@ -54,6 +70,8 @@ struct RecipientEvent {
   std::optional<bounce::BounceClass> classification;  // Bounce, TransientFailure, Expiration
   // The Bounce that ends an expired recipient, right after its Expiration.
   bool expired = false;
+  // OOB and Feedback: the report (null otherwise).
+  const ReportDetail* report = nullptr;
   absl::string_view message_id;
   absl::string_view tenant;    // "" = none (null in the log record)
   absl::string_view campaign;  // "" = none

@@ -61,6 +61,22 @@ void AppendLogRecord(const RecipientEvent& e, std::string* out) {
   } else {
     w.Null("bounce_classification");
   }
+  if (e.report != nullptr) {
+    const ReportDetail& r = *e.report;
+    w.BeginObject("report").String("kind", r.kind);
+    w.StringOrNull("reason", r.reason);
+    w.StringOrNull("mapped_by", r.mapped_by);
+    w.Bool("forged", r.forged);
+    w.StringOrNull("reporting_mta", r.reporting_mta);
+    w.EndObject();
+    if (e.type == EventType::kFeedback) {
+      // KumoMTA's name for the complaint's fields.
+      w.BeginObject("feedback_report").String("feedback_type", r.feedback_type);
+      w.StringOrNull("user_agent", r.user_agent);
+      w.StringOrNull("source_ip", r.source_ip);
+      w.EndObject();
+    }
+  }
   w.String("message_id", e.message_id);
   w.StringOrNull("tenant", e.tenant);
   w.StringOrNull("campaign", e.campaign);

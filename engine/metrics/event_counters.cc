@@ -27,6 +27,9 @@ void EventCounters::OnEvent(const events::RecipientEvent& event) {
     case events::EventType::kSuppressed:
       metrics_->deliveries(Outcome::kSuppressed).Add(shard_);
       return;
+    case events::EventType::kOob:
+    case events::EventType::kFeedback:
+      return;  // reports about deliveries already counted
   }
 }
 
