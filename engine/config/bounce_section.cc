@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "engine/bounce/bounce_class.h"
@@ -88,8 +89,29 @@ void ParseBounceSection(const toml::table& table, ConfigParser& parser, Config& 
                                                   absl::InfiniteDuration())) {
             bounce.suppress_for = *d;
           }
+        }},
+       {"verp_domain",
+        [&](const toml::node& v) {
+          std::optional<std::string> s = parser.ReadString(v, "[bounce] verp_domain");
+          if (!s.has_value()) return;
+          if (!s->empty() && !IsDomainName(*s)) {
+            parser.AddError(
+                v, absl::StrCat("[bounce] verp_domain: \"", *s, "\" is not a valid host name"));
+            return;
+          }
+          bounce.verp_domain = absl::AsciiStrToLower(*s);
+        }},
+       {"verp_secret",
+        [&](const toml::node& v) {
+          std::optional<std::string> s = parser.ReadString(v, "[bounce] verp_secret");
+          if (!s.has_value()) return;
+          if (!s->empty() && s->size() < 16) {
+            parser.AddError(v, "[bounce] verp_secret: at least 16 characters");
+            return;
+          }
+          bounce.verp_secret = *std::move(s);
         }}},
-      {"verp_domain"});
+      {});
 }
 
 }  // namespace volley::config

@@ -67,8 +67,10 @@ TEST(ConfigErrors, DeliveryNotices) {
 TEST(ConfigErrors, BounceRules) {
   ExpectOneError("[bounce]\nrules = \"/nonexistent/rules.toml\"\n", 2,
                  "[bounce] rules: cannot read \"/nonexistent/rules.toml\": No such file");
-  ExpectOneError("[bounce]\nverp_domain = \"b.example\"\n", 2,
-                 "[bounce] verp_domain: not supported yet");
+  ExpectOneError("[bounce]\nverp_domain = \"not a host\"\n", 2,
+                 "[bounce] verp_domain: \"not a host\" is not a valid host name");
+  ExpectOneError("[bounce]\nverp_secret = \"short\"\n", 2,
+                 "[bounce] verp_secret: at least 16 characters");
   ExpectOneError("[bounce]\nsuppress_classes = [\"InvalidRecipient\", \"Gone\"]\n", 2,
                  "[bounce] suppress_classes: \"Gone\" is not one of the 29 bounce classes");
   ExpectOneError("[bounce]\nsuppress_classes = \"InvalidRecipient\"\n", 2,

@@ -134,6 +134,11 @@ struct BounceConfig {
                                                        bounce::BounceClass::kBadDomain,
                                                        bounce::BounceClass::kInactiveMailbox};
   absl::Duration suppress_for = absl::InfiniteDuration();
+  // VERP (engine/bounce/verp.h): return paths at this domain, and mail to it taken in as
+  // reports; "" for off. The signing key: `verp_secret`, or ("") one Volley makes and keeps in
+  // its spool.
+  std::string verp_domain;
+  std::string verp_secret;
 };
 
 struct Config {

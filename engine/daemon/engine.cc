@@ -11,6 +11,7 @@
 #include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/logging.h"
 #include "engine/bounce/suppression_list.h"
+#include "engine/bounce/verp.h"
 #include "engine/config/reload.h"
 #include "engine/daemon/worker.h"
 #include "engine/delivery/context.h"
@@ -25,6 +26,20 @@
 
 namespace volley {
 namespace {
+
+// The VERP signing key: [bounce] verp_secret, or one made on first use and kept in the spool,
+// so that return paths signed before a restart still verify after it.
+absl::StatusOr<std::string> VerpKey(const config::BounceConfig& bounce, queue::Spool& spool) {
+  if (!bounce.verp_secret.empty()) return bounce.verp_secret;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> state = spool.ReadState("verp");
+  if (!state.ok()) return state.status();
+  for (const auto& [name, value] : *state) {
+    if (name == "key") return value;
+  }
+  std::string key = bounce::NewVerpKey();
+  if (absl::Status put = spool.PutState("verp", "key", key, /*sync=*/true); !put.ok()) return put;
+  return key;
+}
 
 // What the engine holds in memory: recipients due within the horizon, at most the budget
 // (queue/due_loader.h). The rest of the queue lives only in the spool.
@@ -49,6 +64,7 @@ class Engine::Impl {
   std::unique_ptr<adaptive::SuspensionStore> suspensions;
   std::unique_ptr<adaptive::WarmupLedger> warmup;
   std::unique_ptr<bounce::SuppressionList> suppressions;
+  std::unique_ptr<bounce::VerpCodec> verp;
   delivery::EngineContext context;
   std::vector<std::unique_ptr<Shard>> shards;
   std::unique_ptr<delivery::DeliveryRouter> router;
@@ -107,6 +123,12 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   if (absl::Status loaded = warmup->Load(); !loaded.ok()) return loaded;
   warmup->StartFlushing();
   suppressions = std::make_unique<bounce::SuppressionList>(spool.get(), &Clock::Real());
+  if (!config.bounce.verp_domain.empty()) {
+    absl::StatusOr<std::string> key = VerpKey(config.bounce, *spool);
+    if (!key.ok()) return key.status();
+    verp = std::make_unique<bounce::VerpCodec>(config.bounce.verp_domain, *std::move(key));
+    context.verp = verp.get();
+  }
   context.config = &config;
   context.spool = spool.get();
   context.writer = writer.get();

@@ -78,8 +78,9 @@ absl::Status Worker::Build() {
                            done(queue_id.status());
                          });
       });
+  intake_ = std::make_unique<inject::BounceIntake>(shard_, context);
   smtp_injection_ = std::make_unique<inject::SmtpInjection>(
-      injector_.get(), inject::ControlHeaderPolicyFrom(context.config->inject_smtp));
+      injector_.get(), inject::ControlHeaderPolicyFrom(context.config->inject_smtp), intake_.get());
   return absl::OkStatus();
 }
 
@@ -177,6 +178,7 @@ void Worker::Teardown() {
   listeners_.clear();
   http_.reset();
   smtp_injection_.reset();
+  intake_.reset();
   injector_.reset();
   shared_.router->Detach(static_cast<size_t>(shard_->index()));
   delivery_.reset();

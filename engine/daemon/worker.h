@@ -85,6 +85,7 @@ class Worker {
   std::unique_ptr<metrics::EventCounters> counters_;
   std::unique_ptr<delivery::DeliveryShard> delivery_;
   std::unique_ptr<inject::Injector> injector_;
+  std::unique_ptr<inject::BounceIntake> intake_;
   std::unique_ptr<inject::SmtpInjection> smtp_injection_;
   std::vector<std::unique_ptr<inject::SmtpListener>> listeners_;
   std::unique_ptr<http::HttpServer> http_;

@@ -9,6 +9,7 @@
 #include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/clock.h"
 #include "engine/bounce/suppression_list.h"
+#include "engine/bounce/verp.h"
 #include "engine/config/config.h"
 #include "engine/events/event.h"
 #include "engine/metrics/engine_metrics.h"
@@ -46,6 +47,9 @@ struct EngineContext {
   // Adds a hard bounce's entry to the list, off the loops (null: bounces suppress nothing, in
   // unit tests). Thread-safe.
   std::function<void(bounce::SuppressionEntry)> suppress;
+  // [bounce] verp_domain's codec: return paths per recipient, and mail to that domain taken in
+  // as reports (null: VERP off).
+  const bounce::VerpCodec* verp = nullptr;
 
   // True while injection answers 452 4.3.1: the spool's disk is below [server] spool_min_free,
   // or a spool write failed and the writer's probes have not yet seen one succeed.

@@ -81,6 +81,7 @@ DeliveryShard::DeliveryShard(Shard* shard, const EngineContext& context,
   services_.rules = std::make_shared<const adaptive::ResponseRules>(context.config->shaping);
   services_.suspend = context.suspend;
   services_.warmup = context.warmup;
+  services_.verp = context.verp;
   services_.connect = std::move(connect);
   services_.send_to_site = [this](std::shared_ptr<const SiteRoute> site,
                                   std::vector<RecipientPtr> recipients) {

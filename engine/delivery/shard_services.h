@@ -15,6 +15,7 @@
 #include "engine/adaptive/suspension.h"
 #include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/clock.h"
+#include "engine/bounce/verp.h"
 #include "engine/config/config.h"
 #include "engine/delivery/body_loader.h"
 #include "engine/delivery/delivery_connection.h"
@@ -55,6 +56,8 @@ struct ShardServices {
   // The IP warm-up ledger whose caps hold back warming sources (null: none do, in unit tests
   // that do not warm up). Thread-safe.
   adaptive::WarmupLedger* warmup = nullptr;
+  // [bounce] verp_domain's codec for return paths (null: VERP off).
+  const bounce::VerpCodec* verp = nullptr;
   // Messages delayed by each limit at this shard's sites since start (site queues come and go).
   metrics::ThrottleCounts* throttled_total = nullptr;
   ConnectionFactory connect;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/base/logging.h"
 #include "engine/delivery/host_health.h"
+#include "engine/delivery/outgoing_transaction.h"
 #include "engine/smtp/local_replies.h"
 
 namespace volley::delivery {
@@ -429,20 +430,10 @@ SiteSnapshot SiteQueue::Snapshot() const {
 
 void SiteQueue::StartTransaction(DeliveryConnection* connection) {
   held_by_.clear();
-  std::vector<RecipientPtr> batch = ready_.TakeTransaction(
-      shaper_.max_recipients_per_batch(connection->options().egress_source_index));
-  const MessageInfo& message = *batch.front()->message;
-  smtp::Transaction transaction;
-  transaction.mail_from = message.sender;
-  transaction.content = batch.front()->body;
-  transaction.eight_bit = message.eight_bit;
-  transaction.smtputf8 = message.smtputf8;
-  transaction.dsn_ret = message.dsn_ret;
-  transaction.dsn_envid = message.dsn_envid;
-  for (const RecipientPtr& r : batch) {
-    transaction.recipients.push_back(
-        smtp::TransactionRecipient{r->address, r->dsn_notify, r->dsn_orcpt});
-  }
+  std::vector<RecipientPtr> batch = ready_.TakeTransaction(RecipientsPerTransaction(
+      shaper_.max_recipients_per_batch(connection->options().egress_source_index),
+      services_->verp));
+  smtp::Transaction transaction = OutgoingTransaction(batch, services_->verp);
   started_[connection] = services_->clock->Now();
   pool_.Start(connection, std::move(batch), std::move(transaction));
 }

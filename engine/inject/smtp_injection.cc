@@ -53,6 +53,12 @@ std::optional<smtp::Reply> SmtpInjection::CheckMailFrom(const smtp::Envelope&) {
 std::optional<smtp::Reply> SmtpInjection::CheckRecipient(const smtp::Envelope& envelope,
                                                          absl::string_view recipient) {
   DCHECK(thread_.InLoopThread());
+  const bool report = ForIntake(recipient);
+  if (!envelope.recipients.empty() && ForIntake(envelope.recipients.front()) != report) {
+    return smtp::MakeReply(452, "4.5.3",
+                           "mail to the bounce domain goes in a transaction of its own");
+  }
+  if (report) return std::nullopt;  // reports come from anywhere
   absl::Status status = injector_->CheckRecipient(envelope.peer_address, recipient);
   if (status.ok()) return std::nullopt;
   return SmtpReplyFor(status);
@@ -72,6 +78,12 @@ message::ControlHeaderPolicy ControlHeaderPolicyFrom(const config::SmtpInjectCon
 void SmtpInjection::OnMessage(smtp::Envelope envelope, std::string content,
                               absl::AnyInvocable<void(smtp::MessageResponse)> done) {
   DCHECK(thread_.InLoopThread());
+  if (!envelope.recipients.empty() && ForIntake(envelope.recipients.front())) {
+    std::vector<std::string> recipients = std::move(envelope.recipients);
+    intake_->Take(std::move(recipients), std::move(content),
+                  [done = std::move(done)](smtp::Reply reply) mutable { done(std::move(reply)); });
+    return;
+  }
   InjectRequest request = RequestFromEnvelope(std::move(envelope), std::move(content));
   absl::StatusOr<message::MessageTags> tags =
       message::ExtractControlHeaders(control_headers_, &request.content);

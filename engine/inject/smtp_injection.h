@@ -9,6 +9,7 @@
 
 #include "engine/base/thread_checker.h"
 #include "engine/config/config.h"
+#include "engine/inject/bounce_intake.h"
 #include "engine/inject/injector.h"
 #include "engine/message/control_headers.h"
 #include "engine/smtp/server_session.h"
@@ -24,8 +25,12 @@ namespace volley::inject {
 // the session goes on.
 class SmtpInjection final : public smtp::ServerSessionHandler {
  public:
-  SmtpInjection(Injector* injector, message::ControlHeaderPolicy control_headers)
-      : injector_(injector), control_headers_(std::move(control_headers)) {}
+  // `intake` (may be null: VERP off) takes the mail to the bounce domain: from any client, in
+  // transactions of its own (a recipient of the other kind gets 452 4.5.3, to be sent again in
+  // the next transaction), never stored or relayed.
+  SmtpInjection(Injector* injector, message::ControlHeaderPolicy control_headers,
+                BounceIntake* intake = nullptr)
+      : injector_(injector), control_headers_(std::move(control_headers)), intake_(intake) {}
 
   std::optional<smtp::Reply> CheckMailFrom(const smtp::Envelope& envelope) override;
   std::optional<smtp::Reply> CheckRecipient(const smtp::Envelope& envelope,
@@ -34,8 +39,13 @@ class SmtpInjection final : public smtp::ServerSessionHandler {
                  absl::AnyInvocable<void(smtp::MessageResponse)> done) override;
 
  private:
+  bool ForIntake(absl::string_view recipient) const {
+    return intake_ != nullptr && intake_->Takes(recipient);
+  }
+
   Injector* const injector_;
   const message::ControlHeaderPolicy control_headers_;
+  BounceIntake* const intake_;
   ThreadChecker thread_;
 };
 
