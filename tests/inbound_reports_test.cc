@@ -3,8 +3,6 @@
 // asynchronous DSN, an ARF complaint, a forged VERP address and unreadable mail. Each is
 // answered 250, logged (OOB, Feedback) against the original queue id, never relayed, and the
 // genuine ones put their recipient on the suppression list.
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -13,6 +11,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "engine/bounce/testdata/inbound_sample.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/delivery_log.h"
@@ -26,15 +25,6 @@ namespace {
 using nlohmann::json;
 
 constexpr char kBounceDomain[] = "bounces.volley.test";
-
-std::string Sample(const std::string& name) {
-  std::ifstream in(
-      absl::StrCat(std::getenv("TEST_SRCDIR"), "/volley/engine/bounce/testdata/inbound/", name),
-      std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class InboundReportsTest : public ::testing::Test {
  protected:
@@ -126,7 +116,7 @@ TEST_F(InboundReportsTest, AnAsynchronousBounceIsTiedToItsMessageAndSuppresses) 
 
   // Later, the receiving site bounces it to that return path (Gmail's form).
   const std::string dsn = absl::StrReplaceAll(
-      Sample("gmail_nouser.eml"),
+      bounce::InboundSample("gmail_nouser.eml"),
       {{"b-00000000000004d2-someone=gmail.com-000000000000@bounces.example.net", verp},
        {"someone@gmail.com", "gone@dsn.test"}});
   const std::string answer = Send("", {verp}, dsn);
@@ -153,7 +143,7 @@ TEST_F(InboundReportsTest, AComplaintSuppressesItsRecipientAndAForgedBounceSuppr
 
   // The mailbox provider's feedback loop sends an ARF report to its registered address.
   const std::string complaint = absl::StrReplaceAll(
-      Sample("yahoo_fbl.eml"),
+      bounce::InboundSample("yahoo_fbl.eml"),
       {{"b-0000000000002a2a-reader=yahoo.com-000000000000@bounces.example.net", verp},
        {"reader@yahoo.com", "reader@dsn.test"}});
   EXPECT_TRUE(absl::StartsWith(
@@ -176,7 +166,7 @@ TEST_F(InboundReportsTest, AComplaintSuppressesItsRecipientAndAForgedBounceSuppr
   const std::string forged_verp =
       absl::StrCat("b-", queue_id, "-other=dsn.test-000000000000@", kBounceDomain);
   const std::string forged = absl::StrReplaceAll(
-      Sample("gmail_nouser.eml"),
+      bounce::InboundSample("gmail_nouser.eml"),
       {{"b-00000000000004d2-someone=gmail.com-000000000000@bounces.example.net", forged_verp},
        {"someone@gmail.com", "other@dsn.test"}});
   EXPECT_TRUE(absl::StartsWith(Send("", {forged_verp}, forged), "250"));

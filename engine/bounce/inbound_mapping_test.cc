@@ -1,31 +1,21 @@
 #include "engine/bounce/inbound_mapping.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "engine/bounce/testdata/inbound_sample.h"
 #include "gtest/gtest.h"
 
 namespace volley::bounce {
 namespace {
-
-std::string Sample(const std::string& name) {
-  std::ifstream in(absl::StrCat(std::getenv("TEST_SRCDIR"),
-                                "/volley/engine/bounce/testdata/inbound/", name),
-                   std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return absl::StrReplaceAll(text.str(), {{"\n", "\r\n"}});
-}
 
 const VerpCodec kCodec("bounces.example.net", "key");
 
 TEST(InboundMapping, AVerpAddressNamesTheMessageAndTheRecipient) {
   const std::string verp = kCodec.Encode("00000000000004d2", "someone@gmail.com");
   const std::string text = absl::StrReplaceAll(
-      Sample("gmail_nouser.eml"),
+      InboundSampleCrlf("gmail_nouser.eml"),
       {{"b-00000000000004d2-someone=gmail.com-000000000000@bounces.example.net", verp}});
   const std::vector<InboundOutcome> out = MapInbound(ParseInboundReport(text), {verp}, &kCodec);
   ASSERT_EQ(out.size(), 1u);
@@ -43,7 +33,7 @@ TEST(InboundMapping, AForgedVerpAddressIsMarkedAndNothingElseIsTrusted) {
   // The sample's signature is zeros: not one Volley made.
   const std::string verp = "b-00000000000004d2-someone=gmail.com-000000000000@bounces.example.net";
   const std::vector<InboundOutcome> out =
-      MapInbound(ParseInboundReport(Sample("gmail_nouser.eml")), {verp}, &kCodec);
+      MapInbound(ParseInboundReport(InboundSampleCrlf("gmail_nouser.eml")), {verp}, &kCodec);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].forged);
   EXPECT_EQ(out[0].queue_id, "");
@@ -52,8 +42,8 @@ TEST(InboundMapping, AForgedVerpAddressIsMarkedAndNothingElseIsTrusted) {
 
 TEST(InboundMapping, WithoutVerpTheReturnedMessageIdOrReceivedHeaderFindsIt) {
   // Exchange's NDR came to the sender's own address: its returned Message-ID is Volley's.
-  std::vector<InboundOutcome> out =
-      MapInbound(ParseInboundReport(Sample("exchange_ndr.eml")), {"news@example.org"}, &kCodec);
+  std::vector<InboundOutcome> out = MapInbound(
+      ParseInboundReport(InboundSampleCrlf("exchange_ndr.eml")), {"news@example.org"}, &kCodec);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].queue_id, "00000000000010e1");
   EXPECT_EQ(out[0].mapped_by, "message-id");
@@ -62,7 +52,7 @@ TEST(InboundMapping, WithoutVerpTheReturnedMessageIdOrReceivedHeaderFindsIt) {
   EXPECT_EQ(out[0].enhanced, "5.1.10");
   // Only Volley's Received header left to go by.
   const std::string received_only = absl::StrReplaceAll(
-      Sample("exchange_ndr.eml"),
+      InboundSampleCrlf("exchange_ndr.eml"),
       {{"Message-ID: <00000000000010e1@mta1.example.net>", "Message-ID: <x@y>"}});
   out = MapInbound(ParseInboundReport(received_only), {}, nullptr);
   ASSERT_EQ(out.size(), 1u);
@@ -73,7 +63,7 @@ TEST(InboundMapping, WithoutVerpTheReturnedMessageIdOrReceivedHeaderFindsIt) {
 TEST(InboundMapping, AComplaintMapsThroughTheVerpReturnPathItQuotes) {
   const std::string verp = kCodec.Encode("0000000000002a2a", "reader@yahoo.com");
   const std::string text = absl::StrReplaceAll(
-      Sample("yahoo_fbl.eml"),
+      InboundSampleCrlf("yahoo_fbl.eml"),
       {{"b-0000000000002a2a-reader=yahoo.com-000000000000@bounces.example.net", verp}});
   const std::vector<InboundOutcome> out =
       MapInbound(ParseInboundReport(text), {"fbl@bounces.example.net"}, &kCodec);
@@ -87,7 +77,7 @@ TEST(InboundMapping, AComplaintMapsThroughTheVerpReturnPathItQuotes) {
 
 TEST(InboundMapping, DelayedRecipientsAreReportedAndDeliveredOnesAreNot) {
   const std::vector<InboundOutcome> out =
-      MapInbound(ParseInboundReport(Sample("rfc3464_multi.eml")), {}, nullptr);
+      MapInbound(ParseInboundReport(InboundSampleCrlf("rfc3464_multi.eml")), {}, nullptr);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_TRUE(out[0].permanent);
   EXPECT_FALSE(out[1].permanent);  // delayed
@@ -98,7 +88,7 @@ TEST(InboundMapping, DelayedRecipientsAreReportedAndDeliveredOnesAreNot) {
 TEST(InboundMapping, UnparsedMailIsOneOobRecordMarkedSo) {
   const std::string verp = kCodec.Encode("00000000000004d2", "someone@example.org");
   const std::vector<InboundOutcome> out =
-      MapInbound(ParseInboundReport(Sample("qmail_plain.eml")), {verp}, &kCodec);
+      MapInbound(ParseInboundReport(InboundSampleCrlf("qmail_plain.eml")), {verp}, &kCodec);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_FALSE(out[0].permanent);
   EXPECT_EQ(out[0].recipient, "someone@example.org");

@@ -1,32 +1,19 @@
 #include "engine/bounce/inbound_report.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "engine/bounce/testdata/inbound_sample.h"
 #include "gtest/gtest.h"
 
 namespace volley::bounce {
 namespace {
 
-std::string Sample(const std::string& name) {
-  std::ifstream in(
-      absl::StrCat(std::getenv("TEST_SRCDIR"), "/volley/engine/bounce/testdata/inbound/", name),
-      std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_FALSE(text.str().empty()) << name;
-  return text.str();
-}
-
 // The samples are stored with LF; mail arrives with CRLF. Both must read the same.
-std::string Crlf(const std::string& text) { return absl::StrReplaceAll(text, {{"\n", "\r\n"}}); }
-
 TEST(InboundReport, Rfc3464FailedDelivery) {
   for (const std::string& text :
-       {Sample("rfc3464_failed.eml"), Crlf(Sample("rfc3464_failed.eml"))}) {
+       {InboundSample("rfc3464_failed.eml"), InboundSampleCrlf("rfc3464_failed.eml")}) {
     const InboundReport r = ParseInboundReport(text);
     ASSERT_EQ(r.kind, InboundReport::Kind::kDsn) << r.unparsed_reason;
     EXPECT_EQ(r.reporting_mta, "cs.utk.edu");
@@ -40,7 +27,7 @@ TEST(InboundReport, Rfc3464FailedDelivery) {
 }
 
 TEST(InboundReport, Rfc3464SeveralRecipientsWithCommentsAndFolding) {
-  const InboundReport r = ParseInboundReport(Sample("rfc3464_multi.eml"));
+  const InboundReport r = ParseInboundReport(InboundSample("rfc3464_multi.eml"));
   ASSERT_EQ(r.kind, InboundReport::Kind::kDsn) << r.unparsed_reason;
   ASSERT_EQ(r.recipients.size(), 3u);
   EXPECT_EQ(r.recipients[0].status, "5.0.0");  // "(permanent failure)" dropped
@@ -52,7 +39,7 @@ TEST(InboundReport, Rfc3464SeveralRecipientsWithCommentsAndFolding) {
 }
 
 TEST(InboundReport, GmailNoSuchUserWithTheReturnedHeaders) {
-  const InboundReport r = ParseInboundReport(Crlf(Sample("gmail_nouser.eml")));
+  const InboundReport r = ParseInboundReport(InboundSampleCrlf("gmail_nouser.eml"));
   ASSERT_EQ(r.kind, InboundReport::Kind::kDsn) << r.unparsed_reason;
   ASSERT_EQ(r.recipients.size(), 1u);
   EXPECT_EQ(r.recipients[0].address, "someone@gmail.com");
@@ -63,14 +50,14 @@ TEST(InboundReport, GmailNoSuchUserWithTheReturnedHeaders) {
 }
 
 TEST(InboundReport, ExchangeNdrWithTheWholeOriginal) {
-  const InboundReport r = ParseInboundReport(Crlf(Sample("exchange_ndr.eml")));
+  const InboundReport r = ParseInboundReport(InboundSampleCrlf("exchange_ndr.eml"));
   ASSERT_EQ(r.kind, InboundReport::Kind::kDsn) << r.unparsed_reason;
   EXPECT_EQ(r.recipients[0].status, "5.1.10");
   EXPECT_EQ(r.original_message_id, "<00000000000010e1@mta1.example.net>");
 }
 
 TEST(InboundReport, Rfc5965AbuseReport) {
-  const InboundReport r = ParseInboundReport(Crlf(Sample("rfc5965_abuse.eml")));
+  const InboundReport r = ParseInboundReport(InboundSampleCrlf("rfc5965_abuse.eml"));
   ASSERT_EQ(r.kind, InboundReport::Kind::kFeedback) << r.unparsed_reason;
   EXPECT_EQ(r.feedback_type, "abuse");
   EXPECT_EQ(r.user_agent, "SomeGenerator/1.0");
@@ -82,7 +69,7 @@ TEST(InboundReport, Rfc5965AbuseReport) {
 }
 
 TEST(InboundReport, YahooComplaintFeedbackLoop) {
-  const InboundReport r = ParseInboundReport(Crlf(Sample("yahoo_fbl.eml")));
+  const InboundReport r = ParseInboundReport(InboundSampleCrlf("yahoo_fbl.eml"));
   ASSERT_EQ(r.kind, InboundReport::Kind::kFeedback) << r.unparsed_reason;
   EXPECT_EQ(r.original_rcpt_to, std::vector<std::string>{"reader@yahoo.com"});
   EXPECT_EQ(r.original_message_id, "<0000000000002a2a@mta1.example.net>");
@@ -91,10 +78,10 @@ TEST(InboundReport, YahooComplaintFeedbackLoop) {
 }
 
 TEST(InboundReport, WhatIsNotAReportIsUnparsedWithItsReason) {
-  InboundReport r = ParseInboundReport(Sample("qmail_plain.eml"));
+  InboundReport r = ParseInboundReport(InboundSample("qmail_plain.eml"));
   EXPECT_EQ(r.kind, InboundReport::Kind::kUnparsed);
   EXPECT_EQ(r.unparsed_reason, "not a delivery report or a feedback report");
-  r = ParseInboundReport(Crlf(Sample("report_without_status.eml")));
+  r = ParseInboundReport(InboundSampleCrlf("report_without_status.eml"));
   EXPECT_EQ(r.kind, InboundReport::Kind::kUnparsed);
   EXPECT_EQ(r.unparsed_reason, "a multipart/report without a delivery-status or feedback part");
   EXPECT_EQ(r.original_message_id, "<abc@example.org>");
@@ -105,7 +92,7 @@ TEST(InboundReport, HostileInputNeverCrashes) {
   EXPECT_EQ(ParseInboundReport("").kind, InboundReport::Kind::kUnparsed);
   EXPECT_EQ(ParseInboundReport(std::string("\0\0\0\xff\xfe", 5)).kind,
             InboundReport::Kind::kUnparsed);
-  std::string with_nul = Crlf(Sample("rfc3464_failed.eml"));
+  std::string with_nul = InboundSampleCrlf("rfc3464_failed.eml");
   with_nul.insert(with_nul.find("Action:"), std::string("X-Junk: a\0b\r\n", 13));
   EXPECT_EQ(ParseInboundReport(with_nul).kind, InboundReport::Kind::kDsn);
   const std::string unclosed =
@@ -121,7 +108,7 @@ TEST(InboundReport, HostileInputNeverCrashes) {
   }
   EXPECT_EQ(ParseInboundReport(nested).kind, InboundReport::Kind::kUnparsed);
   // A 10 MB attachment in a complaint: read, the attachment ignored.
-  std::string big = Crlf(Sample("rfc5965_abuse.eml"));
+  std::string big = InboundSampleCrlf("rfc5965_abuse.eml");
   const std::string attachment = absl::StrCat(
       "--part1_13d.2e68ed54_boundary\r\nContent-Type: application/octet-stream\r\n"
       "Content-Transfer-Encoding: base64\r\n\r\n",
