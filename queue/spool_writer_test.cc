@@ -141,9 +141,10 @@ TEST(SpoolWriter, AnInsertRemovesTheRecipientsItCompletesInTheSameWrite) {
   std::promise<absl::Status> done;
   MessageMeta notice = Meta(2, 1);
   notice.sender = "";
-  writer.Insert(notice, std::make_shared<const std::string>("report"), Recipients(1),
-                [&done](absl::Status s) { done.set_value(s); }, nullptr,
-                {RecipientRef{1, 0, absl::InfinitePast()}, RecipientRef{1, 2, absl::InfinitePast()}});
+  writer.Insert(
+      notice, std::make_shared<const std::string>("report"), Recipients(1),
+      [&done](absl::Status s) { done.set_value(s); }, nullptr,
+      {RecipientRef{1, 0, absl::InfinitePast()}, RecipientRef{1, 2, absl::InfinitePast()}});
   ASSERT_TRUE(done.get_future().get().ok());
   EXPECT_EQ(writer.stats().commits, commits + 1) << "one write";
   EXPECT_EQ(*(*spool)->ReadBody(2), "report");

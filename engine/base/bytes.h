@@ -2,6 +2,9 @@
 #ifndef VOLLEY_ENGINE_BASE_BYTES_H_
 #define VOLLEY_ENGINE_BASE_BYTES_H_
 
+#include <optional>
+#include <string>
+
 #include "absl/strings/string_view.h"
 
 namespace volley {
@@ -10,6 +13,10 @@ namespace volley {
 // SMTPUTF8 (RFC 6531), or a UTF-8 name that must be written as A-labels. Checks eight octets
 // at a time, since it runs over whole message bodies at injection.
 bool HasEightBit(absl::string_view bytes);
+
+// Undoes "+XX" escapes (two hex digits, either case): RFC 3461's xtext, and the recipient in a
+// VERP address. nullopt when a '+' is not followed by two hex digits.
+std::optional<std::string> DecodeHexEscapes(absl::string_view text);
 
 }  // namespace volley
 

@@ -20,5 +20,14 @@ TEST(HasEightBit, FindsAHighOctetAnywhere) {
   EXPECT_FALSE(HasEightBit(std::string(1001, '\x7f')));
 }
 
+TEST(DecodeHexEscapes, UndoesPlusHexAndRefusesAMalformedOne) {
+  EXPECT_EQ(DecodeHexEscapes("a+2Bb+3dc"), "a+b=c");
+  EXPECT_EQ(DecodeHexEscapes("plain"), "plain");
+  EXPECT_EQ(DecodeHexEscapes("+C3+B6"), "\xC3\xB6");
+  EXPECT_EQ(DecodeHexEscapes("bad+zz"), std::nullopt);
+  EXPECT_EQ(DecodeHexEscapes("end+4"), std::nullopt);
+  EXPECT_EQ(DecodeHexEscapes("+"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace volley

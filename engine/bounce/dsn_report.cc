@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "engine/base/bytes.h"
@@ -122,12 +121,14 @@ std::string StatusPart(const DsnReport& report) {
     AppendField(&part, "Final-Recipient", TypedAddress(r.address));
     if (const size_t semi = r.orcpt.find(';'); semi != std::string::npos) {
       // addr-type ";" xtext, decoded (RFC 3461 4.2).
-      AppendField(&part, "Original-Recipient",
-                  absl::StrCat(r.orcpt.substr(0, semi), "; ", DecodeXtext(r.orcpt.substr(semi + 1))));
+      AppendField(
+          &part, "Original-Recipient",
+          absl::StrCat(r.orcpt.substr(0, semi), "; ", DecodeXtext(r.orcpt.substr(semi + 1))));
     }
     AppendField(&part, "Action", DsnActionName(r.action));
     AppendField(&part, "Status", r.status);
-    if (!r.remote_mta.empty()) AppendField(&part, "Remote-MTA", absl::StrCat("dns; ", r.remote_mta));
+    if (!r.remote_mta.empty())
+      AppendField(&part, "Remote-MTA", absl::StrCat("dns; ", r.remote_mta));
     if (!r.diagnostic.empty()) {
       AppendField(&part, "Diagnostic-Code", absl::StrCat("smtp; ", r.diagnostic));
     }
@@ -181,21 +182,7 @@ absl::string_view DsnActionName(DsnAction action) {
 }
 
 std::string DecodeXtext(absl::string_view xtext) {
-  std::string out;
-  out.reserve(xtext.size());
-  for (size_t i = 0; i < xtext.size(); ++i) {
-    int value = 0;
-    if (xtext[i] == '+' && i + 2 < xtext.size() &&
-        absl::ascii_isxdigit(static_cast<unsigned char>(xtext[i + 1])) &&
-        absl::ascii_isxdigit(static_cast<unsigned char>(xtext[i + 2])) &&
-        absl::SimpleHexAtoi(xtext.substr(i + 1, 2), &value)) {
-      out.push_back(static_cast<char>(value));
-      i += 2;
-      continue;
-    }
-    out.push_back(xtext[i]);
-  }
-  return out;
+  return DecodeHexEscapes(xtext).value_or(std::string(xtext));
 }
 
 std::string BuildDsn(const DsnReport& report) {
@@ -220,9 +207,8 @@ std::string BuildDsn(const DsnReport& report) {
                   HumanPart(report, gravest), "\r\n");
 
   absl::StrAppend(&out, "--", boundary, "\r\n", "Content-Description: Delivery report\r\n",
-                  "Content-Type: message/",
-                  global ? "global-delivery-status" : "delivery-status", "\r\n\r\n",
-                  StatusPart(report), "\r\n");
+                  "Content-Type: message/", global ? "global-delivery-status" : "delivery-status",
+                  "\r\n\r\n", StatusPart(report), "\r\n");
 
   absl::StrAppend(&out, "--", boundary, "\r\n");
   if (report.return_full) {

@@ -52,7 +52,7 @@ struct DsnReport {
 // RFC 6533's utf-8 type, in a message/global-delivery-status part.
 std::string BuildDsn(const DsnReport& report);
 
-// RFC 3461 4: xtext ("a+2Bb") decoded ("a+b"); a malformed "+XX" stays as written.
+// RFC 3461 4: xtext ("a+2Bb") decoded ("a+b"); with a malformed "+XX", the value as written.
 std::string DecodeXtext(absl::string_view xtext);
 
 }  // namespace volley::bounce

@@ -7,24 +7,24 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "queue/encoding.h"
 
 namespace volley::bounce {
 namespace {
 
-bool IsQueueId(absl::string_view text) {
-  if (text.size() != 16) return false;
-  for (char c : text) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
+// A Volley queue id, as a server may have written it (any case): lower-cased, or nullopt.
+std::optional<std::string> QueueIdOf(absl::string_view text) {
+  std::string lower = absl::AsciiStrToLower(text);
+  if (!queue::ParseQueueId(lower).has_value()) return std::nullopt;
+  return lower;
 }
 
 // "<0123456789abcdef@host>" -> the queue id.
 std::optional<std::string> QueueIdOfMessageId(absl::string_view message_id) {
   absl::ConsumePrefix(&message_id, "<");
   const size_t at = message_id.find('@');
-  if (at == absl::string_view::npos || !IsQueueId(message_id.substr(0, at))) return std::nullopt;
-  return absl::AsciiStrToLower(message_id.substr(0, at));
+  if (at == absl::string_view::npos) return std::nullopt;
+  return QueueIdOf(message_id.substr(0, at));
 }
 
 // Volley's Received header: "by HOST (Volley) ... id QUEUEID".
@@ -35,8 +35,7 @@ std::optional<std::string> QueueIdOfReceived(const InboundReport& report) {
     }
     const size_t id = value.find(" id ");
     if (id == std::string::npos) continue;
-    const absl::string_view rest = absl::string_view(value).substr(id + 4, 16);
-    if (IsQueueId(rest)) return absl::AsciiStrToLower(rest);
+    if (auto queue_id = QueueIdOf(absl::string_view(value).substr(id + 4, 16))) return queue_id;
   }
   return std::nullopt;
 }
@@ -72,8 +71,8 @@ Origin FindOrigin(const InboundReport& report, const std::vector<std::string>& e
     }
     if (origin.forged) return origin;  // trust nothing else a forged report says
   }
-  if (IsQueueId(report.original_envelope_id)) {
-    origin.queue_id = absl::AsciiStrToLower(report.original_envelope_id);
+  if (auto envid = QueueIdOf(report.original_envelope_id)) {
+    origin.queue_id = *envid;
     origin.mapped_by = "envid";
   } else if (auto id = QueueIdOfMessageId(report.original_message_id)) {
     origin.queue_id = *id;

@@ -34,6 +34,17 @@ using Fields = std::vector<std::pair<std::string, std::string>>;
 
 // The groups of fields of a delivery-status or feedback-report part: header-like blocks
 // separated by empty lines (RFC 3464 2.1, RFC 5965 3.1).
+// The fields `reader` gives until its section ends, unfolded and trimmed.
+Fields ReadFields(message::HeaderReader& reader) {
+  Fields fields;
+  message::HeaderField field;
+  while (reader.Next(&field)) {
+    fields.emplace_back(std::string(field.name),
+                        std::string(absl::StripAsciiWhitespace(message::UnfoldedValue(field))));
+  }
+  return fields;
+}
+
 std::vector<Fields> FieldGroups(absl::string_view text) {
   std::vector<Fields> groups;
   while (!text.empty()) {
@@ -42,12 +53,7 @@ std::vector<Fields> FieldGroups(absl::string_view text) {
     }
     if (text.empty()) break;
     message::HeaderReader reader(text);
-    message::HeaderField field;
-    Fields group;
-    while (reader.Next(&field)) {
-      group.emplace_back(std::string(field.name),
-                         std::string(absl::StripAsciiWhitespace(message::UnfoldedValue(field))));
-    }
+    Fields group = ReadFields(reader);
     if (group.empty()) {
       // A line that is not a field: skip it.
       const message::Line line = message::LineAt(text, 0);
@@ -125,12 +131,7 @@ void TakeHeaders(GMimeObject* object, InboundReport* report) {
 
 void TakeHeaderText(absl::string_view text, InboundReport* report) {
   message::HeaderReader reader(text);
-  message::HeaderField field;
-  while (reader.Next(&field)) {
-    report->original_headers.emplace_back(
-        std::string(field.name),
-        std::string(absl::StripAsciiWhitespace(message::UnfoldedValue(field))));
-  }
+  report->original_headers = ReadFields(reader);
 }
 
 void ReadDeliveryStatus(absl::string_view text, InboundReport* report) {

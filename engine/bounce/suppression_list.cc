@@ -1,5 +1,6 @@
 #include "engine/bounce/suppression_list.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -9,6 +10,22 @@
 #include "nlohmann/json.hpp"
 
 namespace volley::bounce {
+
+std::optional<SuppressionEntry> HardBounceSuppression(const std::vector<BounceClass>& classes,
+                                                      BounceClass classification,
+                                                      std::string recipient, std::string reason,
+                                                      std::string source, absl::Time now,
+                                                      absl::Duration lifetime) {
+  if (std::find(classes.begin(), classes.end(), classification) == classes.end()) {
+    return std::nullopt;
+  }
+  SuppressionEntry entry;
+  entry.recipient = std::move(recipient);
+  entry.reason = std::move(reason);
+  entry.source = std::move(source);
+  entry.SetLifetime(now, lifetime);
+  return entry;
+}
 namespace {
 
 // recipient NUL tenant: one recipient's entries sit together, the every-tenant one first.

@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/base/clock.h"
+#include "engine/bounce/bounce_class.h"
 #include "queue/spool.h"
 
 namespace volley::bounce {
@@ -25,7 +26,22 @@ struct SuppressionEntry {
   std::string source;  // "admin", "bounce", "feedback", ...
   absl::Time created;
   absl::Time expires = absl::InfiniteFuture();
+
+  // Created `now`, lasting `lifetime` (infinite: until removed).
+  void SetLifetime(absl::Time now, absl::Duration lifetime) {
+    created = now;
+    expires = lifetime == absl::InfiniteDuration() ? absl::InfiniteFuture() : now + lifetime;
+  }
 };
+
+// The entry a hard bounce of `classification` adds, when it is one of `classes` ([bounce]
+// suppress_classes): for every tenant (the address is gone for all of them), lasting
+// `lifetime`. A bounce in the delivery transaction and one that comes back later share it.
+std::optional<SuppressionEntry> HardBounceSuppression(const std::vector<BounceClass>& classes,
+                                                      BounceClass classification,
+                                                      std::string recipient, std::string reason,
+                                                      std::string source, absl::Time now,
+                                                      absl::Duration lifetime);
 
 // {"recipient", "tenant" | null, "reason", "source", "created", "expires" | null}.
 std::string SuppressionEntryJson(const SuppressionEntry& entry);

@@ -118,5 +118,26 @@ TEST_F(SuppressionListTest, ANonAddressIsRefused) {
   }
 }
 
+TEST(HardBounceSuppression, OnlyTheConfiguredClassesForEveryTenantForTheirLifetime) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  const std::vector<BounceClass> classes = {BounceClass::kInvalidRecipient};
+  EXPECT_FALSE(HardBounceSuppression(classes, BounceClass::kQuotaIssues, "a@x.test", "552",
+                                     "bounce", now, absl::InfiniteDuration())
+                   .has_value());
+  std::optional<SuppressionEntry> forever =
+      HardBounceSuppression(classes, BounceClass::kInvalidRecipient, "a@x.test", "550 5.1.1", "oob",
+                            now, absl::InfiniteDuration());
+  ASSERT_TRUE(forever.has_value());
+  EXPECT_EQ(forever->tenant, "");
+  EXPECT_EQ(forever->source, "oob");
+  EXPECT_EQ(forever->created, now);
+  EXPECT_EQ(forever->expires, absl::InfiniteFuture());
+  std::optional<SuppressionEntry> month =
+      HardBounceSuppression(classes, BounceClass::kInvalidRecipient, "a@x.test", "550", "bounce",
+                            now, absl::Hours(24 * 30));
+  ASSERT_TRUE(month.has_value());
+  EXPECT_EQ(month->expires, now + absl::Hours(24 * 30));
+}
+
 }  // namespace
 }  // namespace volley::bounce

@@ -3,14 +3,16 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "engine/base/bytes.h"
+#include "queue/encoding.h"
 
 namespace volley::bounce {
 namespace {
@@ -37,28 +39,9 @@ void AppendEncoded(std::string* out, absl::string_view text) {
   }
 }
 
-// Undoes AppendEncoded; nullopt for a malformed "+XX".
-std::optional<std::string> Decoded(absl::string_view text) {
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '+') {
-      out.push_back(text[i]);
-      continue;
-    }
-    int octet = 0;
-    if (i + 2 >= text.size()) return std::nullopt;
-    if (!absl::SimpleHexAtoi(text.substr(i + 1, 2), &octet)) return std::nullopt;
-    out.push_back(static_cast<char>(octet));
-    i += 2;
-  }
-  return out;
-}
-
 bool IsHex(absl::string_view text) {
-  for (char c : text) {
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return absl::ascii_isxdigit(static_cast<unsigned char>(c)); });
 }
 
 }  // namespace
@@ -109,17 +92,17 @@ absl::StatusOr<VerpAddress> VerpCodec::Decode(absl::string_view address) const {
   const absl::string_view signature = local.substr(local.size() - kSignatureLength);
   const absl::string_view encoded =
       local.substr(kPrefix.size() + kQueueIdLength + 1, local.size() - minimum);
-  if (!IsHex(queue_id) || !IsHex(signature)) {
+  if (!queue::ParseQueueId(absl::AsciiStrToLower(queue_id)).has_value() || !IsHex(signature)) {
     return absl::NotFoundError("not a VERP address");
   }
   std::string recipient;
   const size_t equals = encoded.rfind('=');
   std::optional<std::string> local_part =
-      Decoded(equals == absl::string_view::npos ? encoded : encoded.substr(0, equals));
+      DecodeHexEscapes(equals == absl::string_view::npos ? encoded : encoded.substr(0, equals));
   if (!local_part.has_value()) return absl::NotFoundError("not a VERP address");
   recipient = *std::move(local_part);
   if (equals != absl::string_view::npos) {
-    std::optional<std::string> domain = Decoded(encoded.substr(equals + 1));
+    std::optional<std::string> domain = DecodeHexEscapes(encoded.substr(equals + 1));
     if (!domain.has_value()) return absl::NotFoundError("not a VERP address");
     absl::StrAppend(&recipient, "@", *domain);
   }

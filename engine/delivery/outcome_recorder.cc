@@ -70,11 +70,16 @@ void OutcomeRecorder::Finish(const QueuedRecipient& r, bounce::DsnAction action,
     Done(r);
     return;
   }
+  SendNotice(r, notice(), /*completes=*/true);
+}
+
+void OutcomeRecorder::SendNotice(const QueuedRecipient& r, bounce::DsnRecipient notice,
+                                 bool completes) {
   NoticeItem item;
   item.message = r.message;
   item.body = r.body;
-  item.recipient = notice();
-  item.completes = queue::RecipientRef{r.message->id, r.index, r.due};
+  item.recipient = std::move(notice);
+  if (completes) item.completes = queue::RecipientRef{r.message->id, r.index, r.due};
   options_.notify(std::move(item));
 }
 
@@ -125,20 +130,11 @@ void OutcomeRecorder::Bounce(RecipientPtr recipient, const smtp::Reply& reply,
 
 void OutcomeRecorder::MaybeSuppress(const QueuedRecipient& recipient, const smtp::Reply& reply,
                                     bounce::BounceClass classification) {
-  const std::vector<bounce::BounceClass>& classes = options_.suppress_classes;
-  if (!options_.suppress ||
-      std::find(classes.begin(), classes.end(), classification) == classes.end()) {
-    return;
-  }
-  bounce::SuppressionEntry entry;
-  entry.recipient = recipient.address;
-  entry.reason = reply.Summary();
-  entry.source = "bounce";
-  entry.created = options_.clock->Now();
-  if (options_.suppress_for != absl::InfiniteDuration()) {
-    entry.expires = entry.created + options_.suppress_for;
-  }
-  options_.suppress(std::move(entry));
+  if (!options_.suppress) return;
+  std::optional<bounce::SuppressionEntry> entry = bounce::HardBounceSuppression(
+      options_.suppress_classes, classification, recipient.address, reply.Summary(), "bounce",
+      options_.clock->Now(), options_.suppress_for);
+  if (entry.has_value()) options_.suppress(*std::move(entry));
 }
 
 void OutcomeRecorder::Defer(RecipientPtr recipient, const smtp::Reply& reply,
@@ -183,11 +179,10 @@ void OutcomeRecorder::MaybeNotifyDelay(QueuedRecipient& recipient, const smtp::R
     return;
   }
   recipient.delay_notified = true;  // written with the retry: one delay notice per recipient
-  NoticeItem item;
-  item.message = recipient.message;
-  item.body = recipient.body;
-  item.recipient = NoticeRecipient(recipient, bounce::DsnAction::kDelayed, reply, remote, attempt);
-  options_.notify(std::move(item));
+  // The recipient stays queued: the notice removes nothing.
+  SendNotice(recipient,
+             NoticeRecipient(recipient, bounce::DsnAction::kDelayed, reply, remote, attempt),
+             /*completes=*/false);
 }
 
 bool OutcomeRecorder::ExpireIfDue(RecipientPtr& recipient) {

@@ -96,6 +96,9 @@ class OutcomeRecorder {
   // `action`, handed with `notice()` to the notice that removes it.
   void Finish(const QueuedRecipient& r, bounce::DsnAction action,
               absl::FunctionRef<bounce::DsnRecipient()> notice);
+  // Hands the recipient's notice to `notify`, with its spool entry when the notice `completes`
+  // it (a failure, a relay).
+  void SendNotice(const QueuedRecipient& r, bounce::DsnRecipient notice, bool completes);
   // A delay notice, once per recipient, when its message has waited [delivery]
   // delay_dsn_after and the sender wants one.
   void MaybeNotifyDelay(QueuedRecipient& recipient, const smtp::Reply& reply, bool remote,

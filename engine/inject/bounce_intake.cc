@@ -47,29 +47,24 @@ BounceIntake::Result BounceIntake::Process(const delivery::EngineContext& contex
     // anyone can send mail to the bounce domain.
     if (context.suppressions != nullptr && !out.forged && !out.queue_id.empty() &&
         !out.recipient.empty()) {
-      bounce::SuppressionEntry entry;
-      entry.recipient = out.recipient;
-      entry.created = result.now;
-      bool add = false;
+      std::optional<bounce::SuppressionEntry> entry;
       if (out.feedback) {
         // A complaint is about the sender that mailed: that tenant's list (every tenant's
         // when the message has left the spool and its tenant is no longer known).
-        entry.tenant = meta.has_value() ? meta->tenant : "";
-        entry.reason = out.text;
-        entry.source = "complaint";
-        add = true;
-      } else if (out.permanent &&
-                 std::find(config.suppress_classes.begin(), config.suppress_classes.end(), klass) !=
-                     config.suppress_classes.end()) {
-        entry.reason = absl::StrCat(out.code, " ", out.enhanced, " ", out.text);
-        entry.source = "oob";
-        add = true;
+        entry.emplace();
+        entry->recipient = out.recipient;
+        entry->tenant = meta.has_value() ? meta->tenant : "";
+        entry->reason = out.text;
+        entry->source = "complaint";
+        entry->SetLifetime(result.now, config.suppress_for);
+      } else if (out.permanent) {
+        entry =
+            bounce::HardBounceSuppression(config.suppress_classes, klass, out.recipient,
+                                          absl::StrCat(out.code, " ", out.enhanced, " ", out.text),
+                                          "oob", result.now, config.suppress_for);
       }
-      if (add) {
-        if (config.suppress_for != absl::InfiniteDuration()) {
-          entry.expires = entry.created + config.suppress_for;
-        }
-        if (absl::Status s = context.suppressions->Add(std::move(entry)); !s.ok()) {
+      if (entry.has_value()) {
+        if (absl::Status s = context.suppressions->Add(*std::move(entry)); !s.ok()) {
           LOG_EVERY_N_SEC(ERROR, 60) << "an inbound report's suppression was not stored: " << s;
         }
       }

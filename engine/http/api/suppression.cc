@@ -52,7 +52,7 @@ absl::StatusOr<bounce::SuppressionEntry> ParseAdd(absl::string_view body, absl::
   if (e.reason.empty())
     return FieldError("reason", "required (it goes into the Suppressed records)");
   e.source = "admin";
-  e.created = now;
+  absl::Duration lifetime = absl::InfiniteDuration();
   if (!duration.empty()) {
     absl::StatusOr<absl::Duration> d = config::ParseDurationValue(duration);
     if (!d.ok() || *d <= absl::ZeroDuration()) {
@@ -60,8 +60,9 @@ absl::StatusOr<bounce::SuppressionEntry> ParseAdd(absl::string_view body, absl::
           "duration",
           absl::StrCat("\"", duration, "\" is not a duration such as \"30d\" or \"12h\""));
     }
-    e.expires = now + *d;
+    lifetime = *d;
   }
+  e.SetLifetime(now, lifetime);
   return e;
 }
 
