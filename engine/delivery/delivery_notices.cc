@@ -55,51 +55,58 @@ void DeliveryNotices::Add(NoticeItem item) {
   if (fresh) {
     group.message = item.message;
     group.ready_at = flushing_ ? absl::Now() : absl::Now() + options_.window;
+    Schedule(group.ready_at, item.message->id);
   }
   if (group.body == nullptr) group.body = std::move(item.body);
   // A recipient is reported once: a failure that comes while its delay notice waits replaces
-  // that notice.
-  auto same = std::find_if(
-      group.recipients.begin(), group.recipients.end(), [&](const bounce::DsnRecipient& r) {
-        return r.address == item.recipient.address && r.action == bounce::DsnAction::kDelayed;
-      });
-  if (same != group.recipients.end()) group.recipients.erase(same);
+  // that notice (looked for only when the group has one: a mass bounce adds no scan).
+  if (item.recipient.action == bounce::DsnAction::kDelayed) {
+    group.has_delayed = true;
+  } else if (group.has_delayed) {
+    auto same = std::find_if(
+        group.recipients.begin(), group.recipients.end(), [&](const bounce::DsnRecipient& r) {
+          return r.address == item.recipient.address && r.action == bounce::DsnAction::kDelayed;
+        });
+    if (same != group.recipients.end()) group.recipients.erase(same);
+  }
   group.recipients.push_back(std::move(item.recipient));
   if (item.completes.has_value()) group.completes.push_back(*item.completes);
-  Arm();
 }
 
 void DeliveryNotices::FlushNow() {
   DCHECK(thread_.InLoopThread());
   flushing_ = true;
-  for (auto& [id, group] : groups_) group.ready_at = absl::Now();
+  const absl::Time now = absl::Now();
+  due_.clear();
+  for (auto& [id, group] : groups_) {
+    group.ready_at = now;
+    due_.emplace(now, id);
+  }
   OnTimer();
 }
 
-void DeliveryNotices::Arm() {
-  if (groups_.empty()) {
-    timer_.Stop();
-    return;
-  }
-  absl::Time first = absl::InfiniteFuture();
-  for (const auto& [id, group] : groups_) first = std::min(first, group.ready_at);
-  timer_.Start(first - absl::Now());
+void DeliveryNotices::Schedule(absl::Time ready_at, queue::MessageId id) {
+  auto it = due_.emplace(ready_at, id);
+  if (it == due_.begin()) timer_.Start(ready_at - absl::Now());  // the earliest now
 }
 
 void DeliveryNotices::OnTimer() {
   DCHECK(thread_.InLoopThread());
   const absl::Time now = absl::Now();
   std::vector<Group> ready;
-  for (auto it = groups_.begin(); it != groups_.end();) {
-    if (it->second.ready_at <= now) {
-      ready.push_back(std::move(it->second));
-      groups_.erase(it++);
-    } else {
-      ++it;
-    }
+  while (!due_.empty() && due_.begin()->first <= now) {
+    auto it = groups_.find(due_.begin()->second);
+    due_.erase(due_.begin());
+    if (it == groups_.end()) continue;
+    ready.push_back(std::move(it->second));
+    groups_.erase(it);
+  }
+  if (due_.empty()) {
+    timer_.Stop();
+  } else {
+    timer_.Start(due_.begin()->first - now);
   }
   for (Group& group : ready) Build(std::move(group));
-  Arm();
 }
 
 void DeliveryNotices::Build(Group group) {
@@ -169,9 +176,12 @@ void DeliveryNotices::Store(Group group, std::string content) {
                << "cannot store the delivery notice for " << group.message->queue_id << " ("
                << status << "); trying again in " << options_.retry;
            const queue::MessageId id = group.message->id;
-           group.ready_at = absl::Now() + options_.retry;
+           const absl::Time ready_at = absl::Now() + options_.retry;
+           group.ready_at = ready_at;
            auto [it, fresh] = groups_.try_emplace(id, std::move(group));
-           if (!fresh) {
+           if (fresh) {
+             Schedule(ready_at, id);
+           } else {
              // More of the message failed meanwhile: one notice for all of them.
              Group& merged = it->second;
              merged.recipients.insert(merged.recipients.end(), group.recipients.begin(),
@@ -179,7 +189,6 @@ void DeliveryNotices::Store(Group group, std::string content) {
              merged.completes.insert(merged.completes.end(), group.completes.begin(),
                                      group.completes.end());
            }
-           Arm();
          });
 }
 

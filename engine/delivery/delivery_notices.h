@@ -15,6 +15,7 @@
 #define VOLLEY_ENGINE_DELIVERY_DELIVERY_NOTICES_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,10 +113,12 @@ class DeliveryNotices {
     std::shared_ptr<const std::string> body;
     std::vector<bounce::DsnRecipient> recipients;
     std::vector<queue::RecipientRef> completes;
+    bool has_delayed = false;  // a delay notice is among `recipients`
     absl::Time ready_at;
   };
 
-  void Arm();
+  // A group becomes ready at `ready_at`; the timer is set for the earliest.
+  void Schedule(absl::Time ready_at, queue::MessageId id);
   void OnTimer();
   // Off the loop: the original's body when it was not at hand, then the report.
   void Build(Group group);
@@ -126,6 +129,9 @@ class DeliveryNotices {
   std::function<void()> on_settled_;
   bool flushing_ = false;
   absl::flat_hash_map<queue::MessageId, Group> groups_;
+  // When each group is ready, earliest first (a mass bounce holds many groups at once: no
+  // scan of them all per notice).
+  std::multimap<absl::Time, queue::MessageId> due_;
   size_t building_ = 0;
   Timer timer_;
   ThreadChecker thread_;

@@ -215,5 +215,19 @@ TEST_F(DeliveryNoticesTest, TheOriginalIsReadFromTheSpoolWhenNotInMemory) {
   EXPECT_TRUE(stored_[0].completes.empty()) << "a delay notice removes nothing";
 }
 
+// A failure that comes while the same recipient's delay notice still waits replaces it: the
+// recipient is reported once, as failed.
+TEST_F(DeliveryNoticesTest, AFailureReplacesTheWaitingDelayNoticeOfItsRecipient) {
+  auto body = std::make_shared<const std::string>("Subject: hi\r\n\r\nbody\r\n");
+  const auto message = Message(41);
+  Add(message, "a@dest.test", DsnAction::kDelayed, body, 0);
+  Add(message, "a@dest.test", DsnAction::kFailed, body, 0);
+  ASSERT_TRUE(WaitForStored(1));
+  std::lock_guard<std::mutex> lock(mutex_);
+  EXPECT_FALSE(absl::StrContains(stored_[0].content, "Action: delayed")) << stored_[0].content;
+  EXPECT_TRUE(absl::StrContains(stored_[0].content, "Action: failed"));
+  EXPECT_EQ(stored_[0].completes.size(), 1u);
+}
+
 }  // namespace
 }  // namespace volley::delivery
