@@ -185,6 +185,16 @@ TEST_F(InboundReportsTest, UnreadableMailIsLoggedUnparsedAndNeverRelayed) {
       WaitForRecord("OOB", [&](const json& r) { return r["report"]["kind"] == "unparsed"; });
   ASSERT_FALSE(oob.is_null());
   EXPECT_FALSE(oob["report"]["reason"].get<std::string>().empty());
+  // A report whose Status contradicts its Diagnostic-Code (a 4.x.x status on a 550 reply).
+  const std::string contradictory = absl::StrReplaceAll(
+      bounce::InboundSample("gmail_nouser.eml"),
+      {{"Status: 5.1.1", "Status: 4.4.1"}, {"someone@gmail.com", "odd@dsn.test"}});
+  EXPECT_TRUE(absl::StartsWith(Send("", {to}, contradictory), "250"));
+  const json odd =
+      WaitForRecord("OOB", [&](const json& r) { return r["recipient"] == "odd@dsn.test"; });
+  ASSERT_FALSE(odd.is_null());
+  EXPECT_EQ(odd["response"]["code"], 550);
+  EXPECT_TRUE(odd["response"]["enhanced_code"].is_null());
   // Mixing the bounce domain with mail to relay in one transaction is refused, to be retried.
   auto c = test_support::RawSmtpClient::Connect("127.0.0.1", world_.volleyd().smtp_port());
   ASSERT_NE(c, nullptr);

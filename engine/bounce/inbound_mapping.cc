@@ -74,7 +74,7 @@ Origin FindOrigin(const InboundReport& report, const std::vector<std::string>& e
   if (auto envid = QueueIdOf(report.original_envelope_id)) {
     origin.queue_id = *envid;
     origin.mapped_by = "envid";
-  } else if (auto id = QueueIdOfMessageId(report.original_message_id)) {
+  } else if (auto id = QueueIdOfMessageId(report.OriginalHeader("Message-ID"))) {
     origin.queue_id = *id;
     origin.mapped_by = "message-id";
   } else if (auto received = QueueIdOfReceived(report)) {

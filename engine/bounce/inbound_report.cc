@@ -244,7 +244,6 @@ InboundReport ParseInboundReport(absl::string_view message) {
   }
   Found found;
   Walk(g_mime_message_get_mime_part(parsed.get()), 0, &report, &found);
-  report.original_message_id = report.OriginalHeader("Message-ID");
   if (found.feedback_report && !report.feedback_type.empty()) {
     report.kind = InboundReport::Kind::kFeedback;
   } else if (found.delivery_status && !report.recipients.empty()) {

@@ -43,7 +43,6 @@ struct InboundReport {
 
   // Both: the returned original (message/rfc822 or text/rfc822-headers), when there is one.
   std::vector<std::pair<std::string, std::string>> original_headers;  // in order, decoded
-  std::string original_message_id;  // its Message-ID, "" when none
 
   // The first value of a returned header, case-insensitive; "" when absent.
   std::string OriginalHeader(absl::string_view name) const;

@@ -45,7 +45,7 @@ TEST(InboundReport, GmailNoSuchUserWithTheReturnedHeaders) {
   EXPECT_EQ(r.recipients[0].address, "someone@gmail.com");
   EXPECT_EQ(r.recipients[0].status, "5.1.1");
   EXPECT_EQ(r.recipients[0].diagnostic.substr(0, 9), "550-5.1.1");
-  EXPECT_EQ(r.original_message_id, "<00000000000004d2@mta1.example.net>");
+  EXPECT_EQ(r.OriginalHeader("Message-ID"), "<00000000000004d2@mta1.example.net>");
   EXPECT_EQ(r.OriginalHeader("subject"), "Our December issue");
 }
 
@@ -53,7 +53,7 @@ TEST(InboundReport, ExchangeNdrWithTheWholeOriginal) {
   const InboundReport r = ParseInboundReport(InboundSampleCrlf("exchange_ndr.eml"));
   ASSERT_EQ(r.kind, InboundReport::Kind::kDsn) << r.unparsed_reason;
   EXPECT_EQ(r.recipients[0].status, "5.1.10");
-  EXPECT_EQ(r.original_message_id, "<00000000000010e1@mta1.example.net>");
+  EXPECT_EQ(r.OriginalHeader("Message-ID"), "<00000000000010e1@mta1.example.net>");
 }
 
 TEST(InboundReport, Rfc5965AbuseReport) {
@@ -72,7 +72,7 @@ TEST(InboundReport, YahooComplaintFeedbackLoop) {
   const InboundReport r = ParseInboundReport(InboundSampleCrlf("yahoo_fbl.eml"));
   ASSERT_EQ(r.kind, InboundReport::Kind::kFeedback) << r.unparsed_reason;
   EXPECT_EQ(r.original_rcpt_to, std::vector<std::string>{"reader@yahoo.com"});
-  EXPECT_EQ(r.original_message_id, "<0000000000002a2a@mta1.example.net>");
+  EXPECT_EQ(r.OriginalHeader("Message-ID"), "<0000000000002a2a@mta1.example.net>");
   EXPECT_EQ(r.OriginalHeader("Return-Path"),
             "<b-0000000000002a2a-reader=yahoo.com-000000000000@bounces.example.net>");
 }
@@ -84,7 +84,7 @@ TEST(InboundReport, WhatIsNotAReportIsUnparsedWithItsReason) {
   r = ParseInboundReport(InboundSampleCrlf("report_without_status.eml"));
   EXPECT_EQ(r.kind, InboundReport::Kind::kUnparsed);
   EXPECT_EQ(r.unparsed_reason, "a multipart/report without a delivery-status or feedback part");
-  EXPECT_EQ(r.original_message_id, "<abc@example.org>");
+  EXPECT_EQ(r.OriginalHeader("Message-ID"), "<abc@example.org>");
 }
 
 TEST(InboundReport, HostileInputNeverCrashes) {

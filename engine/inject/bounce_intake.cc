@@ -14,6 +14,18 @@
 
 namespace volley::inject {
 
+namespace {
+
+// The record's reply. A report's Status may contradict its Diagnostic-Code ("550 ..." with
+// 4.4.1): then the code alone, since a reply's enhanced code must have the code's class.
+smtp::Reply ReplyOf(const bounce::InboundOutcome& out) {
+  const std::optional<smtp::EnhancedCode> enhanced = smtp::ParseEnhancedCode(out.enhanced);
+  const bool fits = enhanced.has_value() && enhanced->klass == out.code / 100;
+  return smtp::MakeReply(out.code, fits ? out.enhanced : "", out.text);
+}
+
+}  // namespace
+
 struct BounceIntake::Result {
   bounce::InboundReport report;
   std::vector<bounce::InboundOutcome> outcomes;
@@ -40,8 +52,7 @@ BounceIntake::Result BounceIntake::Process(const delivery::EngineContext& contex
       if (read.ok()) meta = *std::move(read);
     }
     const bounce::BounceClass klass =
-        out.feedback ? bounce::BounceClass::kSpamRelated
-                     : rules.Classify(smtp::MakeReply(out.code, out.enhanced, out.text));
+        out.feedback ? bounce::BounceClass::kSpamRelated : rules.Classify(ReplyOf(out));
     result.classes.push_back(klass);
     // A report that is not about one of Volley's messages, or forged, suppresses nothing:
     // anyone can send mail to the bounce domain.
@@ -103,7 +114,7 @@ void BounceIntake::Emit(const Result& result) {
     detail.feedback_type = report.feedback_type;
     detail.user_agent = report.user_agent;
     detail.source_ip = report.source_ip;
-    const smtp::Reply reply = smtp::MakeReply(out.code, out.enhanced, out.text);
+    const smtp::Reply reply = ReplyOf(out);
     const std::string domain = absl::AsciiStrToLower(smtp::DomainOf(out.recipient));
     events::RecipientEvent event;
     event.type = out.feedback ? events::EventType::kFeedback : events::EventType::kOob;
@@ -114,8 +125,9 @@ void BounceIntake::Emit(const Result& result) {
     event.remote_reply = false;
     event.classification = result.classes[i];
     event.report = &detail;
+    const std::string returned_message_id = report.OriginalHeader("Message-ID");
     event.message_id = meta.has_value() ? absl::string_view(meta->message_id)
-                                        : absl::string_view(report.original_message_id);
+                                        : absl::string_view(returned_message_id);
     if (meta.has_value()) {
       event.sender = meta->sender;
       event.tenant = meta->tenant;
