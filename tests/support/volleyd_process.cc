@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "engine/http/http_client.h"
 
 namespace volley::test_support {
 namespace {
@@ -321,49 +322,12 @@ absl::StatusOr<HttpResult> HttpGet(const std::string& host, uint16_t port, const
 absl::StatusOr<HttpResult> HttpCall(const std::string& host, uint16_t port,
                                     const std::string& method, const std::string& path,
                                     const std::string& body, absl::Duration timeout) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(absl::ToInt64Seconds(timeout));
-  tv.tv_usec = 0;
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return absl::UnavailableError(
-        absl::StrCat("connect ", host, ":", port, ": ", std::strerror(err)));
-  }
-  std::string request =
-      absl::StrCat(method, " ", path, " HTTP/1.1\r\nHost: ", host, "\r\nConnection: close\r\n");
-  if (!body.empty()) {
-    absl::StrAppend(&request, "Content-Type: application/json\r\nContent-Length: ", body.size(),
-                    "\r\n");
-  }
-  absl::StrAppend(&request, "\r\n", body);
-  if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    ::close(fd);
-    return absl::UnavailableError("short write");
-  }
-  std::string response;
-  char buf[16384];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    response.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  HttpResult result;
-  const size_t header_end = response.find("\r\n\r\n");
-  if (!absl::StartsWith(response, "HTTP/1.1 ") || header_end == std::string::npos ||
-      !absl::SimpleAtoi(response.substr(9, 3), &result.status)) {
-    return absl::DataLossError(absl::StrCat("bad HTTP response: ", response.substr(0, 200)));
-  }
-  result.body = response.substr(header_end + 4);
-  return result;
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+  absl::StatusOr<http::HttpClientResponse> answer =
+      http::HttpRequest(method, http::HttpUrl{host, port, path}, headers, body, timeout);
+  if (!answer.ok()) return answer.status();
+  return HttpResult{answer->status, std::move(answer->body)};
 }
 
 double MetricValue(const std::string& metrics, const std::string& series) {
