@@ -195,6 +195,7 @@ absl::StatusOr<std::unique_ptr<Spool>> Spool::Open(const std::string& path,
   spool->recipients_cf_ = spool->handles_[3];
   spool->schedule_cf_ = spool->handles_[4];
   spool->suppression_cf_ = spool->handles_[5];
+  spool->webhooks_cf_ = spool->handles_[6];
   absl::Status schema = spool->CheckSchema();
   if (!schema.ok()) return schema;
   return spool;

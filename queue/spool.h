@@ -12,6 +12,8 @@
 //               entry per queued recipient, so that the engine can read what comes due next
 //               without holding the whole queue in memory
 //   suppression the suppression list's entries (engine/bounce/suppression_list.h), by key
+//   webhooks    NAME NUL BE64(seq) -> a log record (JSON): each webhook's events not yet
+//               accepted by its endpoint, in order (engine/webhook/webhook_queue.h)
 //
 // Message and body keys are written once and removed with SingleDelete, so a message that is
 // delivered before its memtable is flushed leaves nothing behind on disk. Recipient records
@@ -50,8 +52,8 @@ namespace volley::queue {
 inline constexpr int kSchemaVersion = 1;
 // The column families a spool has, in the order Spool::Open opens them ("default" first). Tests
 // that open a spool with RocksDB directly must name them all.
-inline constexpr const char* kSpoolColumnFamilies[] = {"default",    "messages", "bodies",
-                                                       "recipients", "schedule", "suppression"};
+inline constexpr const char* kSpoolColumnFamilies[] = {
+    "default", "messages", "bodies", "recipients", "schedule", "suppression", "webhooks"};
 
 // A queued recipient read back from the index, with what delivering it needs (not the body).
 struct DueRecipient {
@@ -168,6 +170,15 @@ class Spool {
   absl::StatusOr<std::optional<std::string>> GetSuppression(absl::string_view key) const;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanSuppressions(
       absl::string_view prefix, absl::string_view after, size_t limit) const;
+  // The webhooks column family (spool_state.cc): records added and removed in one write, not
+  // synced (a crash of the process keeps them in the WAL; a power loss may lose the latest),
+  // scanned in key order like the suppressions, and the last key under a prefix (nullopt: none).
+  absl::Status WriteWebhookRecords(const std::vector<std::pair<std::string, std::string>>& put,
+                                   const std::vector<std::string>& remove);
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanWebhookRecords(
+      absl::string_view prefix, absl::string_view after, size_t limit) const;
+  absl::StatusOr<std::optional<std::string>> LastWebhookKey(absl::string_view prefix) const;
+
   // Compacts the suppression column family whole (after a bulk load, so that it reads as a
   // long-lived list does, without the load's compactions still to come). Blocks until done.
   absl::Status CompactSuppressions();
@@ -185,6 +196,10 @@ class Spool {
   Spool() = default;
   // A RocksDB integer property summed over the column families.
   uint64_t SumIntProperty(const std::string& property) const;
+  // Up to `limit` entries of `cf` under `prefix` after `after` (ScanSuppressions' rules).
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
+      rocksdb::ColumnFamilyHandle* cf, absl::string_view prefix, absl::string_view after,
+      size_t limit) const;
   absl::Status CheckSchema();
 
   std::string path_;
@@ -195,6 +210,7 @@ class Spool {
   rocksdb::ColumnFamilyHandle* recipients_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* schedule_cf_ = nullptr;
   rocksdb::ColumnFamilyHandle* suppression_cf_ = nullptr;
+  rocksdb::ColumnFamilyHandle* webhooks_cf_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 };
 

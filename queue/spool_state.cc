@@ -9,6 +9,7 @@
 #include "queue/rocks_status.h"
 #include "queue/spool.h"
 #include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
 
 namespace volley::queue {
 namespace {
@@ -79,8 +80,40 @@ absl::StatusOr<std::optional<std::string>> Spool::GetSuppression(absl::string_vi
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Spool::ScanSuppressions(
     absl::string_view prefix, absl::string_view after, size_t limit) const {
+  return Scan(suppression_cf_, prefix, after, limit);
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Spool::ScanWebhookRecords(
+    absl::string_view prefix, absl::string_view after, size_t limit) const {
+  return Scan(webhooks_cf_, prefix, after, limit);
+}
+
+absl::Status Spool::WriteWebhookRecords(const std::vector<std::pair<std::string, std::string>>& put,
+                                        const std::vector<std::string>& remove) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : put) batch.Put(webhooks_cf_, key, value);
+  for (const std::string& key : remove) batch.Delete(webhooks_cf_, key);
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok()) return FromRocks(s, "spool write failed for", path_);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> Spool::LastWebhookKey(absl::string_view prefix) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), webhooks_cf_));
+  // The first key past every key under the prefix, then one back.
+  std::string end(prefix);
+  end.append(8, '\xff');  // keys are the prefix and a BE64 sequence number
+  it->SeekForPrev(end);
+  if (!it->status().ok()) return FromRocks(it->status(), "spool read failed for", path_);
+  if (!it->Valid() || !it->key().starts_with(AsSlice(prefix))) return std::optional<std::string>();
+  return std::optional<std::string>(it->key().ToString());
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Spool::Scan(
+    rocksdb::ColumnFamilyHandle* cf, absl::string_view prefix, absl::string_view after,
+    size_t limit) const {
   std::vector<std::pair<std::string, std::string>> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), suppression_cf_));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf));
   it->Seek(AsSlice(after.empty() || after < prefix ? prefix : after));
   for (; it->Valid() && out.size() < limit && it->key().starts_with(AsSlice(prefix)); it->Next()) {
     if (!after.empty() && it->key() == AsSlice(after)) continue;

@@ -196,7 +196,7 @@ TEST(Spool, SecondOpenIsRefusedNamingThePath) {
   EXPECT_NE(second.status().message().find(path), absl::string_view::npos) << second.status();
 }
 
-TEST(Spool, ASpoolFromBeforeTheSuppressionListGainsIt) {
+TEST(Spool, ASpoolFromBeforeTheSuppressionListGainsItAndTheWebhookQueues) {
   const std::string path = TempPath("spool_old_families");
   {
     // The column families of a spool written before the suppression list existed.
@@ -228,6 +228,41 @@ TEST(Spool, ASpoolFromBeforeTheSuppressionListGainsIt) {
   EXPECT_TRUE((*spool)->ScanSuppressions("b@", "", 10)->empty());
   ASSERT_TRUE((*spool)->DeleteSuppression("a@example.com", /*sync=*/true).ok());
   EXPECT_FALSE((*spool)->GetSuppression("a@example.com")->has_value());
+  EXPECT_TRUE((*spool)->WriteWebhookRecords({{"k", "v"}}, {}).ok());
+}
+
+// The webhook queues: records in key order under their webhook's prefix, the last key found
+// for the next sequence number, and removal together with new records in one write.
+TEST(Spool, WebhookRecordsAreQueuedInOrderPerPrefix) {
+  auto spool = Spool::Open(TempPath("spool_webhooks"));
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  auto key = [](const std::string& name, uint64_t seq) {
+    std::string k = name + std::string(1, '\0');
+    PutFixed64BE(&k, seq);
+    return k;
+  };
+  const std::string a(std::string("a") + '\0'), b(std::string("b") + '\0');
+  EXPECT_FALSE((*spool)->LastWebhookKey(a)->has_value());
+  ASSERT_TRUE((*spool)
+                  ->WriteWebhookRecords({{key("a", 2), "r2"},
+                                         {key("a", 1), "r1"},
+                                         {key("b", 7), "other"},
+                                         {key("a", 256), "r256"}},
+                                        {})
+                  .ok());
+  EXPECT_EQ(**(*spool)->LastWebhookKey(a), key("a", 256));
+  EXPECT_EQ(**(*spool)->LastWebhookKey(b), key("b", 7));
+  auto first = (*spool)->ScanWebhookRecords(a, "", 2);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->size(), 2u);
+  EXPECT_EQ((*first)[0].second, "r1");
+  EXPECT_EQ((*first)[1].second, "r2");
+  ASSERT_TRUE(
+      (*spool)->WriteWebhookRecords({{key("a", 257), "r257"}}, {key("a", 1), key("a", 2)}).ok());
+  auto rest = (*spool)->ScanWebhookRecords(a, "", 10);
+  ASSERT_EQ(rest->size(), 2u);
+  EXPECT_EQ((*rest)[0].second, "r256");
+  EXPECT_EQ((*rest)[1].second, "r257");
 }
 
 TEST(Spool, NewerSchemaIsRefused) {

@@ -27,6 +27,7 @@
 #include "engine/config/server_section.h"
 #include "engine/config/shaping_section.h"
 #include "engine/config/warmup_section.h"
+#include "engine/config/webhook_section.h"
 
 namespace volley::config {
 namespace {
@@ -53,6 +54,15 @@ void ParseRoot(const toml::table& root, ConfigParser& parser, Config& config) {
     const std::string what = absl::StrCat("[", QuoteKey(key.str()), "]");
     if (name == "dkim") {
       parser.AddError(key, absl::StrCat(what, ": ", kNotSupported));
+      continue;
+    }
+    if (name == "webhook") {
+      ParseWebhooks(value, parser, config);
+      if (const toml::array* array = value.as_array()) {
+        std::ostringstream text;
+        text << *array;
+        config.tables[name] = text.str();  // read at start only: a reload names it
+      }
       continue;
     }
     const Section* section = nullptr;

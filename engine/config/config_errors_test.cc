@@ -55,6 +55,20 @@ TEST(ConfigErrors, WarmupSchedules) {
       4, "egress source \"127.0.0.2\" has warmup \"\" here but \"standard\" in [egress.a]");
 }
 
+TEST(ConfigErrors, Webhooks) {
+  ExpectOneError("[[webhook]]\nevents = [\"Bounce\"]\n", 1, "[[webhook]]: url is required");
+  ExpectOneError("[[webhook]]\nurl = \"https://h.test/e\"\n", 2,
+                 "[[webhook]] url \"https://h.test/e\": https is not supported yet");
+  ExpectOneError("[[webhook]]\nurl = \"http://h.test/e\"\nevents = [\"Bounced\"]\n", 3,
+                 "[[webhook]] events: \"Bounced\" is not a record type");
+  ExpectOneError("[[webhook]]\nurl = \"http://h.test/e\"\nbatch_size = 0\n", 3,
+                 "[[webhook]] batch_size");
+  ExpectOneError("[[webhook]]\nurl = \"http://h.test/e\"\ncolour = 1\n", 3, "unknown key 'colour'");
+  ExpectOneError("[[webhook]]\nurl = \"http://h.test/e\"\n[[webhook]]\nurl = \"http://h.test/e\"\n",
+                 3, "a second webhook named \"http://h.test/e\"");
+  ExpectOneError("webhook = 1\n", 1, "[[webhook]]: expected an array of tables");
+}
+
 TEST(ConfigErrors, DeliveryNotices) {
   ExpectOneError("[delivery]\ndsn = \"yes\"\n", 2,
                  "[delivery] dsn: expected true or false, got a string");

@@ -272,5 +272,32 @@ TEST(LoadConfigFile, DirectoryIsAnError) {
   EXPECT_THAT(std::string(c.status().message()), HasSubstr("cannot read config file"));
 }
 
+TEST(ConfigParse, Webhooks) {
+  absl::StatusOr<Config> c = ParseConfig(R"toml(
+[[webhook]]
+url = "http://127.0.0.1:9000/events"
+events = ["Bounce", "Feedback"]
+batch_size = 50
+max_batch_delay = "250ms"
+hmac_secret = "s3cret"
+
+[[webhook]]
+name = "audit"
+url = "http://[::1]:9001/all"
+)toml",
+                                         kOrigin);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->webhooks.size(), 2u);
+  EXPECT_EQ(c->webhooks[0].name, "http://127.0.0.1:9000/events");
+  EXPECT_EQ(c->webhooks[0].events, (std::vector<std::string>{"Bounce", "Feedback"}));
+  EXPECT_EQ(c->webhooks[0].batch_size, 50);
+  EXPECT_EQ(c->webhooks[0].max_batch_delay, absl::Milliseconds(250));
+  EXPECT_EQ(c->webhooks[0].hmac_secret, "s3cret");
+  EXPECT_EQ(c->webhooks[1].name, "audit");
+  EXPECT_EQ(c->webhooks[1].batch_size, 100);
+  EXPECT_EQ(c->webhooks[1].timeout, absl::Seconds(10));
+  EXPECT_EQ(c->webhooks[1].events.size(), 7u);
+}
+
 }  // namespace
 }  // namespace volley::config

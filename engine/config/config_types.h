@@ -141,6 +141,19 @@ struct BounceConfig {
   std::string verp_secret;
 };
 
+// [[webhook]]: delivery events POSTed to a platform (engine/webhook/webhook_sender.h).
+struct WebhookConfig {
+  std::string name;  // `name`, else the url: the key of its queue in the spool
+  std::string url;   // http:// only
+  // The record types sent ("Delivery", "Bounce", ...).
+  std::vector<std::string> events = {
+      "Delivery", "TransientFailure", "Bounce", "Expiration", "Suppressed", "OOB", "Feedback"};
+  int batch_size = 100;
+  absl::Duration max_batch_delay = absl::Seconds(1);
+  std::string hmac_secret;  // "" for unsigned requests
+  absl::Duration timeout = absl::Seconds(10);
+};
+
 struct Config {
   ServerConfig server;
   SmtpInjectConfig inject_smtp;
@@ -148,6 +161,7 @@ struct Config {
   DnsConfig dns;
   DeliveryConfig delivery;
   BounceConfig bounce;
+  std::vector<WebhookConfig> webhooks;
   // [shaping]: the default and the tables that override it (shaping_rules.h).
   ShapingRules shaping;
   // Pool name -> pool. Always has "default" (one source: any address).

@@ -7,8 +7,9 @@ namespace volley::config {
 namespace {
 
 // Every top-level table the parser knows, in the order operators read them in the docs.
-constexpr absl::string_view kAllTables[] = {"server",  "inject", "http",   "dns",    "delivery",
-                                            "shaping", "routes", "egress", "warmup", "bounce"};
+constexpr absl::string_view kAllTables[] = {"server",   "inject",  "http",   "dns",
+                                            "delivery", "shaping", "routes", "egress",
+                                            "warmup",   "bounce",  "webhook"};
 
 bool Reloadable(absl::string_view table) {
   return std::find(std::begin(kReloadableTables), std::end(kReloadableTables), table) !=

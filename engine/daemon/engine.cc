@@ -20,6 +20,7 @@
 #include "engine/metrics/engine_metrics.h"
 #include "engine/runtime/shard.h"
 #include "engine/runtime/worker_pool.h"
+#include "engine/webhook/webhook_queue.h"
 #include "queue/disk_space.h"
 #include "queue/message_id.h"
 #include "queue/spool_writer.h"
@@ -65,6 +66,7 @@ class Engine::Impl {
   std::unique_ptr<adaptive::WarmupLedger> warmup;
   std::unique_ptr<bounce::SuppressionList> suppressions;
   std::unique_ptr<bounce::VerpCodec> verp;
+  std::unique_ptr<webhook::WebhookQueue> webhooks;  // null without [[webhook]]
   delivery::EngineContext context;
   std::vector<std::unique_ptr<Shard>> shards;
   std::unique_ptr<delivery::DeliveryRouter> router;
@@ -123,6 +125,12 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   if (absl::Status loaded = warmup->Load(); !loaded.ok()) return loaded;
   warmup->StartFlushing();
   suppressions = std::make_unique<bounce::SuppressionList>(spool.get(), &Clock::Real());
+  if (!config.webhooks.empty()) {
+    absl::StatusOr<std::unique_ptr<webhook::WebhookQueue>> started =
+        webhook::WebhookQueue::Start(config.webhooks, spool.get(), metrics.get());
+    if (!started.ok()) return started.status();
+    webhooks = *std::move(started);
+  }
   if (!config.bounce.verp_domain.empty()) {
     absl::StatusOr<std::string> key = VerpKey(config.bounce, *spool);
     if (!key.ok()) return key.status();
@@ -168,6 +176,7 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   daemon::WorkerShared shared;
   shared.context = context;
   shared.log = log.get();
+  shared.webhooks = webhooks.get();
   shared.router = router.get();
   shared.ids = ids.get();
   shared.shards = threads;
@@ -365,6 +374,7 @@ void Engine::Stop(absl::Duration grace) {
   impl_->io_pool.reset();
   impl_->suspensions.reset();  // its expiry thread posts to the shards and writes the spool
   impl_->warmup.reset();       // writes the warm-up counts as they are at the stop
+  impl_->webhooks.reset();     // queues the last events; each sender ends after its request
   if (impl_->writer != nullptr) impl_->writer->Stop();
   if (impl_->log != nullptr) impl_->log->Flush();
 }

@@ -51,6 +51,7 @@ absl::Status Worker::Build() {
   counters_ = std::make_unique<metrics::EventCounters>(shared_.context.metrics, index);
   events_.Subscribe(shared_.log);
   events_.Subscribe(counters_.get());
+  if (shared_.webhooks != nullptr) events_.Subscribe(shared_.webhooks);
   delivery::EngineContext context = shared_.context;
   context.events = &events_;
   absl::StatusOr<std::unique_ptr<dns::MxResolver>> resolver = dns::MxResolver::Create(

@@ -34,7 +34,8 @@ namespace volley::daemon {
 struct WorkerShared {
   // Process-wide services; its `events` is set per worker.
   delivery::EngineContext context;
-  events::EventSink* log = nullptr;  // the delivery log
+  events::EventSink* log = nullptr;       // the delivery log
+  events::EventSink* webhooks = nullptr;  // the webhook queues (null: none configured)
   delivery::DeliveryRouter* router = nullptr;
   queue::MessageIdGenerator* ids = nullptr;
   int shards = 1;

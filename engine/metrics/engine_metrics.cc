@@ -121,6 +121,20 @@ EngineMetrics::EngineMetrics(int shards, int site_metrics_limit)
       "volley_suspensions", "Active suspensions (of domains, sites, sources, tenants, campaigns).");
 }
 
+EngineMetrics::WebhookSeries EngineMetrics::AddWebhook(absl::string_view name) {
+  const Labels labels = {{"webhook", std::string(name)}};
+  WebhookSeries series;
+  series.backlog = &registry_.AddGauge(
+      "volley_webhook_backlog", "Events waiting in a webhook's queue for its endpoint.", labels);
+  series.sent = &registry_.AddCounter("volley_webhook_events_sent_total",
+                                      "Events a webhook's endpoint accepted (2xx).", labels);
+  series.failures = &registry_.AddCounter(
+      "volley_webhook_failures_total",
+      "Webhook requests that failed (no connection, a timeout, or an answer other than 2xx).",
+      labels);
+  return series;
+}
+
 void EngineMetrics::CountSpoolCommit(absl::Duration elapsed, int messages, bool ok) {
   spool_commit_->Observe(absl::ToDoubleSeconds(elapsed));
   const int slot = any_thread_slot();

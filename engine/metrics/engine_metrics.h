@@ -68,6 +68,15 @@ class EngineMetrics {
   // by it (such a commit is synced), `ok` whether RocksDB took it.
   void CountSpoolCommit(absl::Duration elapsed, int messages, bool ok);
 
+  // One webhook's series, labelled with its name: the events waiting in its queue, the events
+  // its endpoint accepted, and the requests that failed. Call before serving scrapes.
+  struct WebhookSeries {
+    Gauge* backlog = nullptr;
+    Counter* sent = nullptr;
+    Counter* failures = nullptr;
+  };
+  WebhookSeries AddWebhook(absl::string_view name);
+
   // The whole exposition: the gauges from `totals` (queue sizes, connections, spool), then
   // every series, then the DNS statistics.
   std::string Render(const ScrapeTotals& totals);

@@ -49,6 +49,16 @@ absl::Status RelayWorld::Restart() {
     }
     volleyd_.reset();
   }
+  return StartVolleyd();
+}
+
+absl::Status RelayWorld::KillAndRestart() {
+  if (volleyd_ != nullptr) volleyd_->Kill();
+  volleyd_.reset();
+  return StartVolleyd();
+}
+
+absl::Status RelayWorld::StartVolleyd() {
   absl::StatusOr<std::unique_ptr<VolleydProcess>> volleyd =
       VolleydProcess::Start(config_path_, absl::StrCat(dir_, "/volleyd.log"));
   if (!volleyd.ok()) return volleyd.status();

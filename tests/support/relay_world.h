@@ -42,6 +42,8 @@ class RelayWorld {
   absl::Status Start(RelayOptions options);
   // volleyd stops (SIGTERM, a clean exit) and starts again on the same spool and config.
   absl::Status Restart();
+  // volleyd is killed (SIGKILL: a crash) and started again on the same spool and config.
+  absl::Status KillAndRestart();
 
   SmtpSink& sink() { return *sink_; }
   VolleydProcess& volleyd() { return *volleyd_; }
@@ -60,6 +62,8 @@ class RelayWorld {
                                  const std::string& body = "");
 
  private:
+  absl::Status StartVolleyd();
+
   RelayOptions options_;
   std::string dir_, log_path_, config_path_;
   std::unique_ptr<SmtpSink> sink_;
