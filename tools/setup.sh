@@ -13,8 +13,8 @@ PACKAGES=(
   unbound swaks openssl python3 python3-aiosmtpd dnsutils
   # Tests: a real receiving MTA (tests/support/postfix_server runs private instances).
   postfix
-  # Tooling.
-  clang-format
+  # Tooling: formatting, and fuzzing with clang's libFuzzer (tools/fuzz/run.sh).
+  clang-format clang libclang-rt-14-dev pkg-config
 )
 
 missing=()
