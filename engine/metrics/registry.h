@@ -38,10 +38,12 @@ class Counter {
   std::unique_ptr<Slot[]> slots_;
 };
 
-// A value set by one owner (at scrape time, or as the thing it measures changes). Thread-safe.
+// A value set by one owner (at scrape time, or as the thing it measures changes), or moved by
+// several (Add: a count that grows and shrinks, such as a queue's length). Thread-safe.
 class Gauge {
  public:
   void Set(int64_t value) { value_.store(value, std::memory_order_relaxed); }
+  void Add(int64_t delta) { value_.fetch_add(delta, std::memory_order_relaxed); }
   int64_t Value() const { return value_.load(std::memory_order_relaxed); }
 
  private:

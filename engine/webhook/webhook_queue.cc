@@ -124,8 +124,7 @@ void WebhookQueue::Run() {
     }
     absl::Status written = spool_->WriteWebhookRecords(put, {});
     while (!written.ok()) {
-      LOG_EVERY_N_SEC(ERROR, 10) << "webhook queue write failed (" << written
-                                 << "); trying again";
+      LOG_EVERY_N_SEC(ERROR, 10) << "webhook queue write failed (" << written << "); trying again";
       absl::SleepFor(kWriteRetry);
       written = spool_->WriteWebhookRecords(put, {});
     }

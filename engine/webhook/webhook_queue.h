@@ -63,7 +63,7 @@ class WebhookQueue final : public events::EventSink {
   std::condition_variable wake_;
   std::condition_variable written_;
   std::vector<Pending> pending_;
-  uint64_t handed_ = 0;   // events handed over (under mutex_)
+  uint64_t handed_ = 0;         // events handed over (under mutex_)
   uint64_t written_count_ = 0;  // of which in the spool (under mutex_)
   bool stopping_ = false;
   std::thread thread_;

@@ -50,15 +50,12 @@ WebhookSender::WebhookSender(config::WebhookConfig config, http::HttpUrl url, qu
 
 WebhookSender::~WebhookSender() { Stop(); }
 
-void WebhookSender::Start() { thread_ = std::thread([this] { Run(); }); }
-
-void WebhookSender::set_backlog(int64_t n) {
-  backlog_.store(n, std::memory_order_relaxed);
-  series_.backlog->Set(n);
+void WebhookSender::Start() {
+  thread_ = std::thread([this] { Run(); });
 }
 
 void WebhookSender::Notify(int64_t n) {
-  series_.backlog->Set(backlog_.fetch_add(n, std::memory_order_relaxed) + n);
+  series_.backlog->Add(n);
   std::lock_guard<std::mutex> lock(mutex_);
   wake_.notify_one();
 }
@@ -84,12 +81,19 @@ void WebhookSender::Run() {
                      [this] { return stopping_ || backlog() >= config_.batch_size; });
       if (stopping_) return;
     }
-    if (SendBatch()) {
+    const Sent sent = SendBatch();
+    if (sent == Sent::kAccepted) {
       backoff = kFirstBackoff;
       continue;
     }
-    series_.failures->Add(0);
     std::unique_lock<std::mutex> lock(mutex_);
+    if (sent == Sent::kNothing) {
+      // Counted but not yet readable (cannot happen while the writer counts only what it
+      // wrote): look again in a while rather than spin.
+      if (wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) return;
+      continue;
+    }
+    series_.failures->Add(0);
     if (wake_.wait_for(lock, absl::ToChronoMilliseconds(backoff), [this] { return stopping_; })) {
       return;
     }
@@ -97,17 +101,14 @@ void WebhookSender::Run() {
   }
 }
 
-bool WebhookSender::SendBatch() {
+WebhookSender::Sent WebhookSender::SendBatch() {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> records =
       spool_->ScanWebhookRecords(prefix_, "", static_cast<size_t>(config_.batch_size));
   if (!records.ok()) {
     LOG_EVERY_N_SEC(ERROR, 30) << "webhook " << config_.name << ": " << records.status();
-    return false;
+    return Sent::kFailed;
   }
-  if (records->empty()) {
-    set_backlog(0);  // (the count was off: nothing is queued)
-    return true;
-  }
+  if (records->empty()) return Sent::kNothing;
   std::string body = "[";
   for (size_t i = 0; i < records->size(); ++i) {
     if (i > 0) body.push_back(',');
@@ -133,7 +134,7 @@ bool WebhookSender::SendBatch() {
                                  << (answer.ok() ? absl::StrCat("HTTP ", answer->status)
                                                  : answer.status().ToString())
                                  << "; trying again";
-    return false;
+    return Sent::kFailed;
   }
   std::vector<std::string> sent;
   sent.reserve(records->size());
@@ -141,12 +142,11 @@ bool WebhookSender::SendBatch() {
   if (absl::Status removed = spool_->WriteWebhookRecords({}, sent); !removed.ok()) {
     // They go again: the endpoint sees the batch twice, which its batch id tells.
     LOG_EVERY_N_SEC(ERROR, 30) << "webhook " << config_.name << ": " << removed;
-    return false;
+    return Sent::kFailed;
   }
-  const int64_t n = static_cast<int64_t>(sent.size());
-  series_.backlog->Set(backlog_.fetch_sub(n, std::memory_order_relaxed) - n);
-  series_.sent->Add(0, static_cast<uint64_t>(n));
-  return true;
+  series_.backlog->Add(-static_cast<int64_t>(sent.size()));
+  series_.sent->Add(0, sent.size());
+  return Sent::kAccepted;
 }
 
 }  // namespace volley::webhook

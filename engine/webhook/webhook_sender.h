@@ -11,7 +11,6 @@
 #ifndef VOLLEY_ENGINE_WEBHOOK_WEBHOOK_SENDER_H_
 #define VOLLEY_ENGINE_WEBHOOK_WEBHOOK_SENDER_H_
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -38,8 +37,8 @@ std::string SignBody(absl::string_view secret, absl::string_view body);
 // Thread: Notify, Stop and the accessors from any thread; the sending on its own thread.
 class WebhookSender {
  public:
-  // `spool` and `metrics` outlive the sender; `backlog` is the count of queued records (the
-  // queue adds, the sender subtracts what it removes).
+  // `spool` and the series outlive the sender; the backlog gauge is the count of queued
+  // records itself (the queue adds, the sender subtracts what it removes).
   WebhookSender(config::WebhookConfig config, http::HttpUrl url, queue::Spool* spool,
                 metrics::EngineMetrics::WebhookSeries series);
   ~WebhookSender();  // Stop()s
@@ -51,20 +50,21 @@ class WebhookSender {
   void Stop();
 
   const config::WebhookConfig& config() const { return config_; }
-  int64_t backlog() const { return backlog_.load(std::memory_order_relaxed); }
-  void set_backlog(int64_t n);
+  int64_t backlog() const { return series_.backlog->Value(); }
+  // At start, before Start(): the records already queued.
+  void set_backlog(int64_t n) { series_.backlog->Set(n); }
 
  private:
   void Run();
-  // One batch: true when the endpoint took it (or there was nothing to send).
-  bool SendBatch();
+  enum class Sent { kAccepted, kFailed, kNothing };
+  // One batch: accepted by the endpoint and removed, failed, or nothing was queued.
+  Sent SendBatch();
 
   const config::WebhookConfig config_;
   const http::HttpUrl url_;
   queue::Spool* const spool_;
   const metrics::EngineMetrics::WebhookSeries series_;
   const std::string prefix_;
-  std::atomic<int64_t> backlog_{0};
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -11,8 +11,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const volley::bounce::VerpCodec* codec =
       new volley::bounce::VerpCodec("bounces.example.net", "fuzz key");
   const std::string input(reinterpret_cast<const char*>(data), size);
-  codec->Decode(input);
-  codec->Decode(input + "@bounces.example.net");
+  // Whatever decodes names a message (16 hex digits) and a recipient.
+  for (const std::string& address : {input, input + "@bounces.example.net"}) {
+    absl::StatusOr<volley::bounce::VerpAddress> any = codec->Decode(address);
+    if (any.ok() && (any->queue_id.size() != 16 || any->recipient.empty())) std::abort();
+  }
   if (input.empty()) return 0;  // a recipient is never empty
   const std::string encoded = codec->Encode("0123456789abcdef", input);
   absl::StatusOr<volley::bounce::VerpAddress> back = codec->Decode(encoded);
