@@ -20,6 +20,13 @@
 namespace volley::bench {
 namespace {
 
+bool HasNonAscii(absl::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return true;
+  }
+  return false;
+}
+
 constexpr size_t kMaxReplyLine = 4096;  // lenient: RFC 5321 says 512
 constexpr int kMaxConsecutiveFailures = 3;
 
@@ -295,7 +302,10 @@ class Injector {
     c->index = index;
     c->content = std::move(message.content);
     c->commands.clear();
-    c->commands.push_back(absl::StrCat("MAIL FROM:<", message.mail_from, ">\r\n"));
+    bool smtputf8 = message.smtputf8 || HasNonAscii(message.mail_from);
+    for (const std::string& r : message.recipients) smtputf8 = smtputf8 || HasNonAscii(r);
+    c->commands.push_back(absl::StrCat("MAIL FROM:<", message.mail_from, ">",
+                                       smtputf8 ? " SMTPUTF8" : "", "\r\n"));
     for (const std::string& recipient : message.recipients) {
       c->commands.push_back(absl::StrCat("RCPT TO:<", recipient, ">\r\n"));
     }

@@ -28,6 +28,8 @@ struct InjectMessage {
   std::string mail_from;
   std::vector<std::string> recipients;
   std::string content;  // unstuffed; line endings are normalised to CRLF when sent
+  // MAIL ... SMTPUTF8 (RFC 6531). Also sent, as a client must, when an address is not ASCII.
+  bool smtputf8 = false;
 };
 
 struct InjectResult {

@@ -147,10 +147,11 @@ absl::StatusOr<std::unique_ptr<SmtpSink>> SmtpSink::Start(const SinkOptions& opt
   if (!options.auth_users.empty()) {
     // A copy of its own, read-only, shared by every loop.
     auto users = std::make_shared<const std::map<std::string, std::string>>(options.auth_users);
-    session.authenticate = [users](absl::string_view user, absl::string_view password) {
-      auto it = users->find(std::string(user));
-      return it != users->end() && it->second == password;
-    };
+    session.authenticate =
+        smtp::CheckAtOnce([users](absl::string_view user, absl::string_view password) {
+          auto it = users->find(std::string(user));
+          return it != users->end() && it->second == password;
+        });
   }
   session.auth_requires_tls = options.auth_requires_tls;
   session.auth_required = options.auth_required;

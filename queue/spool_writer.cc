@@ -62,7 +62,11 @@ void SpoolWriter::Insert(MessageMeta meta, std::shared_ptr<const std::string> bo
   op.recipients = std::move(recipients);
   op.filter = std::move(keep);
   op.completes = std::move(completes);
-  op.done = std::move(done);
+  pending_inserts_.fetch_add(1, std::memory_order_relaxed);
+  op.done = [this, done = std::move(done)](absl::Status status) mutable {
+    pending_inserts_.fetch_sub(1, std::memory_order_relaxed);
+    std::move(done)(std::move(status));
+  };
   Enqueue(std::move(op));
 }
 

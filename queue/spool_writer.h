@@ -119,6 +119,9 @@ class SpoolWriter {
   SpoolWriterStats stats() const;
   // Recipients in the spool (all states).
   uint64_t queued_recipients() const { return queued_.load(std::memory_order_relaxed); }
+  // Inserts handed over whose `done` has not run yet (the writer's backlog of new messages,
+  // which injection backpressure watches).
+  int64_t pending_inserts() const { return pending_inserts_.load(std::memory_order_relaxed); }
   // Recipients the engine holds in memory (the loader's count).
   uint64_t resident_recipients() const { return loader_.resident_count(); }
   // False after a failed commit until one succeeds again. While false, the writer tries a small
@@ -175,6 +178,7 @@ class SpoolWriter {
 
   std::mutex mutex_;
   std::condition_variable wake_;
+  std::atomic<int64_t> pending_inserts_{0};
   std::vector<Op> queue_;
   bool stopping_ = false;
   // StartLoader's arguments, until the writer thread starts the loader with them.

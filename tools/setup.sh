@@ -8,9 +8,11 @@ PACKAGES=(
   bazel-bootstrap bazel-platforms g++
   libuv1-dev android-libboringssl-dev libc-ares-dev libabsl-dev librocksdb-dev
   libbenchmark-dev libgtest-dev libgmock-dev libtomlplusplus-dev libidn2-dev
-  nlohmann-json3-dev libhttp-parser-dev libre2-dev libgmime-3.0-dev
+  nlohmann-json3-dev libhttp-parser-dev libre2-dev libgmime-3.0-dev libcrypt-dev
   # Tests: a real DNS server, SMTP tools, certificates.
   unbound swaks openssl python3 python3-aiosmtpd dnsutils
+  # Tests: mkpasswd (in Debian's whois package) writes the AUTH users file's crypt(3) hashes.
+  whois
   # Tests: a real receiving MTA (tests/support/postfix_server runs private instances).
   postfix
   # Tooling: formatting, and fuzzing with clang's libFuzzer (tools/fuzz/run.sh).

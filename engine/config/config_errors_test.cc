@@ -277,7 +277,7 @@ retry_initial = "5 minutes"
 [inject.smtp]
 max_message_size = "12XB"
 relay_networks = ["10.0.0.0/33"]
-auth_file = "users.txt"
+require_tls = "yes"
 
 [http]
 listen = "127.0.0.1"
@@ -291,7 +291,8 @@ listen = "127.0.0.1"
   EXPECT_THAT(errors[3], StartsWith("t.toml:7: [delivery] retry_initial: bad duration"));
   EXPECT_THAT(errors[4], StartsWith("t.toml:10: [inject.smtp] max_message_size: bad size"));
   EXPECT_THAT(errors[5], StartsWith("t.toml:11: [inject.smtp] relay_networks: bad CIDR"));
-  EXPECT_EQ(errors[6], "t.toml:12: [inject.smtp] auth_file: not supported yet by this version");
+  EXPECT_EQ(errors[6],
+            "t.toml:12: [inject.smtp] require_tls: expected true or false, got a string");
   EXPECT_THAT(errors[7], StartsWith("t.toml:15: [http] listen: bad address \"127.0.0.1\""));
 }
 
@@ -310,13 +311,9 @@ TEST_P(NotSupportedYet, IsRejectedWithItsLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     Keys, NotSupportedYet,
-    ::testing::Values(
-        UnsupportedCase{"[inject.smtp]\nauth_file = \"users.txt\"\n", 2, "[inject.smtp] auth_file"},
-        UnsupportedCase{"[inject.smtp]\ntls_cert = \"c.pem\"\n", 2, "[inject.smtp] tls_cert"},
-        UnsupportedCase{"[inject.smtp]\n\ntls_key = \"k.pem\"\n", 3, "[inject.smtp] tls_key"},
-        UnsupportedCase{"[http]\nadmin_token = \"x\"\n", 2, "[http] admin_token"},
-        UnsupportedCase{"[dkim.\"example.com\"]\nselector = \"s1\"\n", 1, "[dkim]"},
-        UnsupportedCase{"[dkim.\"example.org\"]\nselector = \"s2\"\n", 1, "[dkim]"}));
+    ::testing::Values(UnsupportedCase{"[http]\nadmin_token = \"x\"\n", 2, "[http] admin_token"},
+                      UnsupportedCase{"[dkim.\"example.com\"]\nselector = \"s1\"\n", 1, "[dkim]"},
+                      UnsupportedCase{"[dkim.\"example.org\"]\nselector = \"s2\"\n", 1, "[dkim]"}));
 
 }  // namespace
 }  // namespace volley::config

@@ -62,7 +62,8 @@ struct CrossSectionState {
   uint32_t retry_max_line = 0;
   uint32_t http_listen_line = 0;
   uint32_t max_ttl_line = 0;
-  std::vector<uint32_t> smtp_listen_lines;                   // one per [inject.smtp] listen address
+  // Every SMTP listener's listen addresses, with the line of each.
+  std::vector<std::pair<HostPort, uint32_t>> smtp_listen;
   std::vector<std::pair<std::string, uint32_t>> pool_lines;  // egress_pool values and lines
   // Egress source names of [shaping.source."NAME"] and [shaping."domain".source."NAME"].
   std::vector<std::pair<std::string, uint32_t>> source_lines;

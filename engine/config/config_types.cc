@@ -13,6 +13,7 @@ Config Config::Defaults() {
     CHECK(cidr.ok()) << cidr.status().ToString();
     config.inject_smtp.relay_networks.push_back(*cidr);
   }
+  config.smtp_listeners = {config.inject_smtp};
   config.egress_pools["default"] =
       EgressPool{"default", {EgressSource{"default", "0.0.0.0", "", ""}}};
   config.warmup_schedules["standard"] = WarmupSchedule::Standard();

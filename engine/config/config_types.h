@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "engine/bounce/bounce_rules.h"
+#include "engine/config/rate.h"
 #include "engine/config/shaping_rules.h"
 #include "engine/config/values.h"
 #include "engine/message/message_tags.h"
@@ -31,12 +32,58 @@ struct ServerConfig {
   uint64_t spool_min_free = 1ull << 30;
 };
 
-struct SmtpInjectConfig {
+// What an SMTP listener does with the mail it takes (docs/configuration.md, [inject.smtp]).
+enum class SmtpListenerRole {
+  kInject,  // submission: messages are stored and delivered
+  kBounce,  // only mail to [bounce] verp_domain: asynchronous DSNs and complaints
+};
+
+enum class SmtpListenerTls {
+  kNone,
+  kStartTls,  // STARTTLS offered (RFC 3207)
+  kImplicit,  // TLS from the first byte (port 465, RFC 8314)
+};
+
+enum class SmtpListenerAuth {
+  kNone,      // AUTH not offered; relay by relay_networks
+  kOptional,  // AUTH offered; relay by AUTH or by relay_networks
+  kRequired,  // MAIL before AUTH gets 530 5.7.0, whatever the client's address
+};
+
+// One SMTP listener: the [inject.smtp] table's keys are the defaults of every
+// [[inject.smtp.listener]] table, which may set each again.
+struct SmtpListenerConfig {
+  // Names the listener in metrics and records ("smtp" for the [inject.smtp] table's own, else
+  // `name` or "smtp-<first address>").
+  std::string name = "smtp";
   std::vector<HostPort> listen = {{"127.0.0.1", 2525}};
+  SmtpListenerRole role = SmtpListenerRole::kInject;
+  // Resolved by the parser: when not written, "starttls" if tls_cert is set, else "none".
+  SmtpListenerTls tls = SmtpListenerTls::kNone;
+  bool require_tls = false;  // with starttls: MAIL and AUTH before STARTTLS get 530 5.7.0
+  // Resolved by the parser: when not written, "optional" if auth_file is set, else "none".
+  SmtpListenerAuth auth = SmtpListenerAuth::kNone;
+  bool allow_auth_without_tls = false;  // AUTH is offered only under TLS unless this is set
+  std::string auth_file;                // user:crypt-hash lines (inject/auth_file.h)
+  std::string tls_cert;                 // PEM chain; both or neither, reloaded on SIGHUP
+  std::string tls_key;
   std::vector<Cidr> relay_networks;  // default: 127.0.0.0/8 and ::1/128 (set by the parser)
   uint64_t max_message_size = 25ull * 1024 * 1024;
   int max_recipients = 1000;
   int max_connections = 1000;
+  // Per client IP (0 or "": no limit): connections at once, and new connections per period
+  // (421 4.7.0). Clients in relay_networks are exempt, as Postfix exempts $mynetworks
+  // (smtpd_client_event_limit_exceptions): they are the platform's own servers.
+  int max_connections_per_ip = 50;
+  std::optional<Rate> max_connection_rate_per_ip;
+  // Messages per period of one authenticated user (451 4.7.1 at MAIL); nullopt: no limit.
+  std::optional<Rate> max_message_rate_per_user;
+  // Slow clients: each command line must arrive within command_timeout of the server waiting
+  // for it; a DATA or BDAT transfer may last command_timeout plus one second per min_data_rate
+  // bytes received; a session ends (421 4.4.2 at its next command) after session_timeout.
+  absl::Duration command_timeout = absl::Minutes(5);  // RFC 5321 4.5.3.2.7
+  uint64_t min_data_rate = 1024;                      // bytes per second
+  absl::Duration session_timeout = absl::Hours(1);
   // The header fields that set a message's tenant, campaign and priority (removed from the
   // message before it is stored), and the values of a message without them.
   std::string tenant_header = "X-Volley-Tenant";
@@ -45,6 +92,18 @@ struct SmtpInjectConfig {
   std::string default_tenant;    // "" = none
   std::string default_campaign;  // "" = none
   uint8_t default_priority = message::kPriorityNormal;
+};
+
+// [inject]: limits shared by every injection listener.
+struct InjectConfig {
+  // Message content held in memory by sessions (received, not yet stored) across the process;
+  // beyond it new transactions get 452 4.3.1.
+  uint64_t max_memory = 1ull << 30;
+  // Backpressure: messages handed to the spool writer and not yet synced, and recipients
+  // queued for delivery. From 80% of either bound the replies to the end of data are held (up
+  // to a second); at the bound new transactions get 421 4.3.2.
+  int64_t max_spool_backlog = 20000;
+  int64_t max_queued_recipients = 50000000;
 };
 
 struct HttpConfig {
@@ -156,7 +215,12 @@ struct WebhookConfig {
 
 struct Config {
   ServerConfig server;
-  SmtpInjectConfig inject_smtp;
+  InjectConfig inject;
+  // [inject.smtp] as written: the defaults of every listener, and the one listener when there
+  // are no [[inject.smtp.listener]] tables.
+  SmtpListenerConfig inject_smtp;
+  // The listeners volleyd opens (resolved by the parser; Defaults(): {inject_smtp}).
+  std::vector<SmtpListenerConfig> smtp_listeners;
   HttpConfig http;
   DnsConfig dns;
   DeliveryConfig delivery;

@@ -94,14 +94,18 @@ void CheckRetries(ConfigParser& parser, const Config& config) {
 }
 
 void CheckListenClash(ConfigParser& parser, const Config& config) {
-  const auto& smtp_listen = config.inject_smtp.listen;
-  const auto clash = std::find(smtp_listen.begin(), smtp_listen.end(), config.http.listen);
   // Port 0 means "any free port": two of those never clash.
-  if (clash != smtp_listen.end() && config.http.listen.port != 0) {
-    const CrossSectionState& cross_section = parser.cross_section();
-    const size_t index = static_cast<size_t>(clash - smtp_listen.begin());
-    const uint32_t smtp_line =
-        index < cross_section.smtp_listen_lines.size() ? cross_section.smtp_listen_lines[index] : 0;
+  if (config.http.listen.port == 0) return;
+  const CrossSectionState& cross_section = parser.cross_section();
+  for (const SmtpListenerConfig& listener : config.smtp_listeners) {
+    if (std::find(listener.listen.begin(), listener.listen.end(), config.http.listen) ==
+        listener.listen.end()) {
+      continue;
+    }
+    uint32_t smtp_line = 0;
+    for (const auto& [address, line] : cross_section.smtp_listen) {
+      if (address == config.http.listen) smtp_line = line;
+    }
     parser.AddError(
         cross_section.http_listen_line != 0 ? cross_section.http_listen_line : smtp_line,
         absl::StrCat("[http] listen: ", config.http.listen.ToString(),

@@ -7,7 +7,8 @@
 
 namespace volley::config {
 
-// Reads [inject] (that is, [inject.smtp]) into config.inject_smtp, and remembers the line of each
+// Reads [inject] into config.inject, and [inject.smtp] with its [[inject.smtp.listener]] tables
+// into config.inject_smtp and config.smtp_listeners, remembering the line of each
 // listen address for the check against [http] listen.
 void ParseInjectSection(const toml::table& table, ConfigParser& parser, Config& config);
 

@@ -10,6 +10,7 @@
 #include "engine/adaptive/suspension_store.h"
 #include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/logging.h"
+#include "engine/base/memory_budget.h"
 #include "engine/bounce/suppression_list.h"
 #include "engine/bounce/verp.h"
 #include "engine/config/reload.h"
@@ -17,6 +18,7 @@
 #include "engine/delivery/context.h"
 #include "engine/delivery/delivery_shard.h"
 #include "engine/events/delivery_log.h"
+#include "engine/inject/listener_shared.h"
 #include "engine/metrics/engine_metrics.h"
 #include "engine/runtime/shard.h"
 #include "engine/runtime/worker_pool.h"
@@ -67,6 +69,11 @@ class Engine::Impl {
   std::unique_ptr<bounce::SuppressionList> suppressions;
   std::unique_ptr<bounce::VerpCodec> verp;
   std::unique_ptr<webhook::WebhookQueue> webhooks;  // null without [[webhook]]
+  // SMTP AUTH credentials are hashed here, off the loops.
+  std::unique_ptr<WorkerPool> auth_pool;
+  std::unique_ptr<MemoryBudget> inject_memory;
+  // One per [inject.smtp] listener (config.smtp_listeners).
+  std::vector<std::unique_ptr<inject::ListenerShared>> smtp_listeners;
   delivery::EngineContext context;
   std::vector<std::unique_ptr<Shard>> shards;
   std::unique_ptr<delivery::DeliveryRouter> router;
@@ -173,8 +180,18 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   suspensions->set_publish([this](std::shared_ptr<const adaptive::SuspensionSet> set) {
     PublishSuspensions(std::move(set));
   });
+  auth_pool = std::make_unique<WorkerPool>(2);
+  inject_memory = std::make_unique<MemoryBudget>(config.inject.max_memory);
+  for (const config::SmtpListenerConfig& listener : config.smtp_listeners) {
+    absl::StatusOr<std::unique_ptr<inject::ListenerShared>> made =
+        inject::ListenerShared::Create(listener, auth_pool.get());
+    if (!made.ok()) return made.status();
+    smtp_listeners.push_back(*std::move(made));
+  }
   daemon::WorkerShared shared;
   shared.context = context;
+  for (auto& listener : smtp_listeners) shared.smtp_listeners.push_back(listener.get());
+  shared.inject_memory = inject_memory.get();
   shared.log = log.get();
   shared.webhooks = webhooks.get();
   shared.router = router.get();
@@ -244,7 +261,9 @@ absl::Status Engine::Impl::Recover() {
 
 absl::Status Engine::Impl::OpenListeners() {
   std::vector<uint16_t> ports;
-  for (const config::HostPort& listen : config.inject_smtp.listen) ports.push_back(listen.port);
+  for (const config::SmtpListenerConfig& listener : config.smtp_listeners) {
+    for (const config::HostPort& listen : listener.listen) ports.push_back(listen.port);
+  }
   // The first shard binds the configured ports (0: the kernel picks one); the others share
   // the ports it got.
   for (auto& worker : workers) {
@@ -302,6 +321,7 @@ void Engine::Impl::Scrape(absl::AnyInvocable<void(std::string)> reply) {
   totals->spool_refusing = context.SpoolRefusesInjection();
   totals->suspended_domains = suspensions->SuspendedDomains();
   totals->suspensions = static_cast<int64_t>(suspensions->List().size());
+  metrics->inject_memory_bytes().Set(static_cast<int64_t>(inject_memory->used()));
   OnEveryShard([totals](daemon::Worker& w) { w.Collect(totals.get()); },
                [this, totals, reply = std::move(reply)]() mutable {
                  std::move(reply)(metrics->Render(*totals));
@@ -380,6 +400,18 @@ void Engine::Stop(absl::Duration grace) {
 }
 
 Engine::ReloadReport Engine::Reload(config::Config loaded) {
+  // The listeners' certificates and users files are read again whatever the file says: a
+  // renewed certificate is the usual reason for a SIGHUP. (A changed [inject] table itself
+  // needs a restart.)
+  for (auto& listener : impl_->smtp_listeners) {
+    if (absl::Status reloaded = listener->Reload(); !reloaded.ok()) {
+      LOG(ERROR) << "SIGHUP: " << reloaded.message();
+    } else if (listener->config().tls != config::SmtpListenerTls::kNone ||
+               listener->checker() != nullptr) {
+      LOG(INFO) << "SIGHUP: listener " << listener->config().name
+                << ": certificate and users reloaded";
+    }
+  }
   config::ReloadPlan plan = config::PlanReload(*impl_->live, std::move(loaded));
   ReloadReport report{std::move(plan.applied), std::move(plan.need_restart)};
   if (report.applied.empty() || impl_->stopped) return report;
@@ -395,10 +427,13 @@ void Engine::ReopenLog() { impl_->log->Reopen(); }
 
 std::vector<std::string> Engine::smtp_addresses() const {
   std::vector<std::string> out;
-  for (size_t i = 0; i < impl_->smtp_ports.size(); ++i) {
-    config::HostPort hp = impl_->config.inject_smtp.listen[i];
-    hp.port = impl_->smtp_ports[i];
-    out.push_back(hp.ToString());
+  size_t i = 0;
+  for (const config::SmtpListenerConfig& listener : impl_->config.smtp_listeners) {
+    for (config::HostPort hp : listener.listen) {
+      if (i < impl_->smtp_ports.size()) hp.port = impl_->smtp_ports[i];
+      ++i;
+      out.push_back(hp.ToString());
+    }
   }
   return out;
 }

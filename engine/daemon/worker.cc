@@ -1,6 +1,9 @@
 #include "engine/daemon/worker.h"
 
 #include <algorithm>
+#include <functional>
+#include <memory>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +11,8 @@
 #include "engine/base/logging.h"
 #include "engine/delivery/smtp_connection.h"
 #include "engine/http/api/liveness.h"
+#include "engine/inject/credential_checker.h"
+#include "engine/smtp/local_replies.h"
 
 namespace volley::daemon {
 
@@ -80,34 +85,113 @@ absl::Status Worker::Build() {
                          });
       });
   intake_ = std::make_unique<inject::BounceIntake>(shard_, context);
-  smtp_injection_ = std::make_unique<inject::SmtpInjection>(
-      injector_.get(), inject::ControlHeaderPolicyFrom(context.config->inject_smtp), intake_.get());
+  auth_delays_ = std::make_shared<DeferredCalls>(shard_->loop());
+  for (inject::ListenerShared* listener : shared_.smtp_listeners) {
+    inject::SmtpInjectionOptions options =
+        inject::SmtpInjectionOptionsFrom(listener->config(), context.config->inject);
+    options.limits = listener->limits();
+    options.on_refusal = CountRefusal();
+    smtp_injections_.push_back(std::make_unique<inject::SmtpInjection>(
+        injector_.get(), std::move(options), intake_.get(), shard_->loop()));
+  }
   return absl::OkStatus();
+}
+
+std::function<void(absl::string_view)> Worker::CountRefusal() {
+  return [metrics = shared_.context.metrics, shard = shard_->index()](absl::string_view reason) {
+    metrics->CountInjectionRefusal(shard, reason);
+  };
+}
+
+smtp::Authenticator Worker::Authenticator(inject::CredentialChecker* checker) {
+  if (checker == nullptr) return nullptr;
+  std::weak_ptr<DeferredCalls> delays = auth_delays_;
+  metrics::EngineMetrics* metrics = shared_.context.metrics;
+  Shard* shard = shard_;
+  return [checker, delays, metrics, shard](smtp::AuthAttempt attempt,
+                                           absl::AnyInvocable<void(bool)> done) {
+    // Hashing runs on the auth pool; the answer comes back to this shard, after the delay a
+    // guessing client has earned.
+    checker->Check(
+        std::move(attempt.peer_address), std::move(attempt.user), std::move(attempt.password),
+        [delays, metrics, shard,
+         done = std::move(done)](inject::CredentialChecker::Verdict verdict) mutable {
+          metrics->auth_attempts(verdict.ok).Add(shard->index());
+          shard->Post([delays, verdict, done = std::move(done)]() mutable {
+            std::shared_ptr<DeferredCalls> calls = delays.lock();
+            if (calls == nullptr) return;  // the worker is going
+            calls->RunAfter(verdict.delay,
+                            [done = std::move(done), ok = verdict.ok]() mutable { done(ok); });
+          });
+        });
+  };
+}
+
+inject::SmtpListenerOptions Worker::ListenerOptions(size_t index) {
+  const config::Config& config = *shared_.context.config;
+  inject::ListenerShared* shared = shared_.smtp_listeners[index];
+  const config::SmtpListenerConfig& listener = shared->config();
+  inject::SmtpListenerOptions options;
+  options.reuse_port = true;
+  options.max_connections = std::max(1, listener.max_connections / shared_.shards);
+  options.command_timeout = listener.command_timeout;
+  options.min_data_rate = listener.min_data_rate;
+  options.session_timeout = listener.session_timeout;
+  options.on_refusal = CountRefusal();
+  options.admit = [shared, hostname = config.server.hostname, refused = CountRefusal()](
+                      const std::string& peer) -> std::optional<smtp::Reply> {
+    switch (shared->limits()->Arrive(peer, absl::Now())) {
+      case inject::ClientLimits::Verdict::kAdmitted:
+        return std::nullopt;
+      case inject::ClientLimits::Verdict::kTooManyConnections:
+        refused("connections_per_ip");
+        return smtp::MakeLocalReply(smtp::LocalReply::kIpConnectionLimit, hostname, peer);
+      case inject::ClientLimits::Verdict::kConnectionRate:
+        refused("connection_rate_per_ip");
+        return smtp::MakeLocalReply(smtp::LocalReply::kIpConnectionRate, hostname, peer);
+    }
+    return std::nullopt;
+  };
+  options.on_leave = [shared](const std::string& peer) { shared->limits()->Leave(peer); };
+  if (listener.tls != config::SmtpListenerTls::kNone) {
+    options.tls_context = [shared] { return shared->tls(); };
+    options.implicit_tls = listener.tls == config::SmtpListenerTls::kImplicit;
+  }
+  smtp::ServerSessionOptions& session = options.session;
+  session.hostname = config.server.hostname;
+  session.max_message_size = listener.max_message_size;
+  session.max_recipients = listener.max_recipients;
+  session.authenticate = Authenticator(shared->checker());
+  session.auth_requires_tls = !listener.allow_auth_without_tls;
+  session.auth_required = listener.auth == config::SmtpListenerAuth::kRequired;
+  session.tls_required = listener.require_tls;
+  session.memory = shared_.inject_memory;
+  session.strict_addresses = true;
+  session.on_refusal = CountRefusal();
+  return options;
 }
 
 absl::StatusOr<std::vector<uint16_t>> Worker::OpenSmtp(const std::vector<uint16_t>& ports) {
   std::vector<uint16_t> bound;
   absl::Status status = shard_->Call([&]() -> absl::Status {
-    const config::Config& config = *shared_.context.config;
-    const config::SmtpInjectConfig& inject = config.inject_smtp;
-    for (size_t i = 0; i < inject.listen.size(); ++i) {
-      inject::SmtpListenerOptions options;
-      options.address = inject.listen[i].host;
-      options.port = ports[i];
-      options.reuse_port = true;
-      options.max_connections = std::max(1, inject.max_connections / shared_.shards);
-      options.session.hostname = config.server.hostname;
-      options.session.max_message_size = inject.max_message_size;
-      options.session.max_recipients = inject.max_recipients;
-      absl::StatusOr<std::unique_ptr<inject::SmtpListener>> listener =
-          inject::SmtpListener::Create(shard_->loop(), options, smtp_injection_.get());
-      if (!listener.ok()) {
-        return absl::Status(listener.status().code(),
-                            absl::StrCat("[inject.smtp] listen ", inject.listen[i].ToString(), ": ",
-                                         listener.status().message()));
+    size_t next_port = 0;
+    for (size_t i = 0; i < shared_.smtp_listeners.size(); ++i) {
+      const config::SmtpListenerConfig& config = shared_.smtp_listeners[i]->config();
+      for (const config::HostPort& address : config.listen) {
+        inject::SmtpListenerOptions options = ListenerOptions(i);
+        options.address = address.host;
+        options.port = next_port < ports.size() ? ports[next_port] : address.port;
+        ++next_port;
+        absl::StatusOr<std::unique_ptr<inject::SmtpListener>> listener =
+            inject::SmtpListener::Create(shard_->loop(), options, smtp_injections_[i].get());
+        if (!listener.ok()) {
+          return absl::Status(listener.status().code(),
+                              absl::StrCat("[inject.smtp] listener ", config.name, " listen ",
+                                           address.ToString(), ": ", listener.status().message()));
+        }
+        bound.push_back((*listener)->port());
+        listeners_.push_back(*std::move(listener));
       }
-      bound.push_back((*listener)->port());
-      listeners_.push_back(*std::move(listener));
     }
     return absl::OkStatus();
   });
@@ -178,7 +262,8 @@ void Worker::StopOnLoop(absl::Duration grace) {
 void Worker::Teardown() {
   listeners_.clear();
   http_.reset();
-  smtp_injection_.reset();
+  smtp_injections_.clear();
+  auth_delays_.reset();
   intake_.reset();
   injector_.reset();
   shared_.router->Detach(static_cast<size_t>(shard_->index()));

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "dns/mx_resolver.h"
+#include "engine/base/memory_budget.h"
 #include "engine/config/config.h"
 #include "engine/delivery/context.h"
 #include "engine/delivery/delivery_shard.h"
@@ -21,10 +22,12 @@
 #include "engine/http/api/suspend.h"
 #include "engine/http/http_server.h"
 #include "engine/inject/injector.h"
+#include "engine/inject/listener_shared.h"
 #include "engine/inject/smtp_injection.h"
 #include "engine/inject/smtp_listener.h"
 #include "engine/metrics/engine_metrics.h"
 #include "engine/metrics/event_counters.h"
+#include "engine/runtime/deferred_calls.h"
 #include "engine/runtime/shard.h"
 #include "queue/message_id.h"
 
@@ -39,6 +42,9 @@ struct WorkerShared {
   delivery::DeliveryRouter* router = nullptr;
   queue::MessageIdGenerator* ids = nullptr;
   int shards = 1;
+  // One per [inject.smtp] listener, in config order (config.smtp_listeners).
+  std::vector<inject::ListenerShared*> smtp_listeners;
+  MemoryBudget* inject_memory = nullptr;  // [inject] max_memory
 };
 
 // The public methods are called by the Engine's thread; each runs its work on the shard's
@@ -54,7 +60,7 @@ class Worker {
   // Starts the shard's thread and builds the worker's parts on it.
   absl::Status Start();
   // The SMTP listeners on the configured addresses. `ports` are the ports to bind, one per
-  // address (0: the kernel chooses); the ports bound are returned.
+  // address of every listener in order (0: the kernel chooses); the ports bound are returned.
   absl::StatusOr<std::vector<uint16_t>> OpenSmtp(const std::vector<uint16_t>& ports);
   // The HTTP server (shard 0); returns the port bound.
   absl::StatusOr<uint16_t> OpenHttp(http::api::Scrape scrape, http::api::ExplainSite explain,
@@ -75,6 +81,12 @@ class Worker {
 
  private:
   absl::Status Build();
+  // The options of the listener at `index` of smtp_listeners, for one of its addresses.
+  inject::SmtpListenerOptions ListenerOptions(size_t index);
+  // Counts a refusal in volley_injection_refusals_total (on this shard's slot).
+  std::function<void(absl::string_view)> CountRefusal();
+  // AUTH for a listener's sessions through `checker` (null: no AUTH).
+  smtp::Authenticator Authenticator(inject::CredentialChecker* checker);
   void StopOnLoop(absl::Duration grace);
   void Teardown();
 
@@ -87,7 +99,10 @@ class Worker {
   std::unique_ptr<delivery::DeliveryShard> delivery_;
   std::unique_ptr<inject::Injector> injector_;
   std::unique_ptr<inject::BounceIntake> intake_;
-  std::unique_ptr<inject::SmtpInjection> smtp_injection_;
+  // One per [inject.smtp] listener; its SmtpListeners (one per address) are in listeners_.
+  std::vector<std::unique_ptr<inject::SmtpInjection>> smtp_injections_;
+  // AUTH refusals wait here for the delay the credential checker asks for.
+  std::shared_ptr<DeferredCalls> auth_delays_;
   std::vector<std::unique_ptr<inject::SmtpListener>> listeners_;
   std::unique_ptr<http::HttpServer> http_;
   int closing_ = 0;  // parts still closing during the stop

@@ -67,6 +67,8 @@ struct RecipientEvent {
   absl::string_view egress_source;
   absl::string_view tls_version;  // "" without TLS
   absl::string_view tls_cipher;
+  // Reception: the injecting client's AUTH identity ("" for none; null in the record).
+  absl::string_view auth_user;
   std::optional<bounce::BounceClass> classification;  // Bounce, TransientFailure, Expiration
   // The Bounce that ends an expired recipient, right after its Expiration.
   bool expired = false;

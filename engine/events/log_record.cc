@@ -56,6 +56,7 @@ void AppendLogRecord(const RecipientEvent& e, std::string* out) {
   } else {
     w.String("tls_cipher", e.tls_cipher);
   }
+  if (e.type == EventType::kReception) w.StringOrNull("auth_user", e.auth_user);
   if (e.classification) {
     w.String("bounce_classification", bounce::BounceClassName(*e.classification));
   } else {

@@ -25,6 +25,9 @@ struct Injector::Stored {
   std::string listener;
   std::string peer_address;
   std::string helo;
+  std::string auth_user;
+  std::string tls_version;
+  std::string tls_cipher;
   Done done;
   std::vector<queue::RecipientRef> completes;
   bool check_suppression = true;
@@ -44,17 +47,10 @@ absl::Status Injector::CheckSender() const {
   return absl::OkStatus();
 }
 
-absl::Status Injector::CheckRecipient(absl::string_view peer_address,
+absl::Status Injector::CheckRecipient(bool may_relay, absl::string_view peer_address,
                                       absl::string_view recipient) const {
   DCHECK(thread_.InLoopThread());
-  bool relay = false;
-  for (const config::Cidr& network : context_.config->inject_smtp.relay_networks) {
-    if (network.Contains(peer_address)) {
-      relay = true;
-      break;
-    }
-  }
-  if (!relay) return absl::PermissionDeniedError(peer_address);
+  if (!may_relay) return absl::PermissionDeniedError(peer_address);
   if (smtp::DomainOf(recipient).empty()) {
     return absl::InvalidArgumentError("recipient address must include a domain");
   }
@@ -78,6 +74,9 @@ void Injector::Inject(InjectRequest request, Done done) {
   trace.hostname = context_.config->server.hostname;
   trace.queue_id = queue_id;
   trace.esmtp = request.esmtp;
+  trace.auth_user = request.auth_user;
+  trace.tls_version = request.tls_version;
+  trace.tls_cipher = request.tls_cipher;
   if (request.recipients.size() == 1) trace.recipient = request.recipients[0].address;
   trace.time = now;
   message::PreparedMessage prepared = message::PrepareMessage(request.content, trace);
@@ -110,6 +109,9 @@ void Injector::Inject(InjectRequest request, Done done) {
                 std::move(request.listener),
                 std::move(request.peer_address),
                 std::move(request.helo),
+                std::move(request.auth_user),
+                std::move(request.tls_version),
+                std::move(request.tls_cipher),
                 std::move(done),
                 std::move(request.completes),
                 request.check_suppression};
@@ -191,6 +193,9 @@ void Injector::EmitFor(const Stored& stored, events::EventType type, absl::strin
   event.reply = &reply;
   event.peer_address = stored.peer_address;
   event.peer_name = stored.helo;
+  event.auth_user = stored.auth_user;
+  event.tls_version = stored.tls_version;
+  event.tls_cipher = stored.tls_cipher;
   event.message_id = meta.message_id;
   event.tenant = meta.tenant;
   event.campaign = meta.campaign;

@@ -43,6 +43,9 @@ struct InjectRequest {
   std::string peer_address;
   std::string helo;
   bool esmtp = true;
+  std::string auth_user;    // the client's AUTH identity, "" for none
+  std::string tls_version;  // the injection's TLS ("TLSv1.3"), "" without
+  std::string tls_cipher;
   // Tenant, campaign and priority, as the adapter found them (SMTP: the X-Volley-* headers, or
   // the listener's defaults).
   message::MessageTags tags;
@@ -72,8 +75,10 @@ class Injector {
   // May a client hand over a message now? (Refusing at MAIL saves it sending a body we would
   // not keep.)
   absl::Status CheckSender() const;
-  // May the client at `peer_address` send to `recipient`?
-  absl::Status CheckRecipient(absl::string_view peer_address, absl::string_view recipient) const;
+  // May the client at `peer_address` send to `recipient`? `may_relay` is the adapter's
+  // decision (SMTP: authenticated, or from the listener's relay_networks).
+  absl::Status CheckRecipient(bool may_relay, absl::string_view peer_address,
+                              absl::string_view recipient) const;
 
   // Stores the message with all its recipients, synced. `done` runs once, on this loop: with
   // the queue id once the message is durable (its Reception events are out and its recipients
@@ -82,6 +87,12 @@ class Injector {
 
   // Messages handed to the spool writer and not yet answered.
   int pending() const { return pending_; }
+  // For backpressure: the spool writer's backlog of new messages (all shards'), and the
+  // recipients in the spool.
+  int64_t spool_backlog() const { return context_.writer->pending_inserts(); }
+  uint64_t queued_recipients() const { return context_.writer->queued_recipients(); }
+  // [server] hostname, for replies.
+  const std::string& hostname() const { return context_.config->server.hostname; }
 
  private:
   struct Stored;

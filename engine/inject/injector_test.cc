@@ -61,15 +61,15 @@ class InjectorTest : public ::testing::Test {
     // No shard has a DeliveryShard attached: the hand-off to delivery is dropped, which is
     // all these tests need (the recipients stay in the spool).
     router_ = std::make_unique<delivery::DeliveryRouter>(std::vector<Shard*>{&shard_});
-    ASSERT_TRUE(shard_
-                    .Call([this] {
-                      injector_ =
-                          std::make_unique<Injector>(&shard_, context_, router_.get(), &ids_);
-                      smtp_ = std::make_unique<SmtpInjection>(
-                          injector_.get(), ControlHeaderPolicyFrom(config_.inject_smtp));
-                      return absl::OkStatus();
-                    })
-                    .ok());
+    ASSERT_TRUE(
+        shard_
+            .Call([this] {
+              injector_ = std::make_unique<Injector>(&shard_, context_, router_.get(), &ids_);
+              smtp_ = std::make_unique<SmtpInjection>(
+                  injector_.get(), SmtpInjectionOptionsFrom(config_.inject_smtp, config_.inject));
+              return absl::OkStatus();
+            })
+            .ok());
   }
 
   void TearDown() override {
@@ -273,9 +273,9 @@ TEST_F(InjectorTest, RelayRightsAndRecipientsWithoutADomain) {
   absl::Status outsider, postmaster, fine;
   ASSERT_TRUE(shard_
                   .Call([&] {
-                    outsider = injector_->CheckRecipient("192.0.2.9", "a@example.test");
-                    postmaster = injector_->CheckRecipient("127.0.0.1", "postmaster");
-                    fine = injector_->CheckRecipient("::1", "a@example.test");
+                    outsider = injector_->CheckRecipient(false, "192.0.2.9", "a@example.test");
+                    postmaster = injector_->CheckRecipient(true, "127.0.0.1", "postmaster");
+                    fine = injector_->CheckRecipient(true, "::1", "a@example.test");
                     return absl::OkStatus();
                   })
                   .ok());

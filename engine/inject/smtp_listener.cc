@@ -1,5 +1,7 @@
 #include "engine/inject/smtp_listener.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <list>
 #include <memory>
 #include <string>
@@ -33,7 +35,7 @@ class SmtpListener::Impl {
   }
 
   absl::Status Listen() {
-    if (options_.implicit_tls && options_.session.tls == nullptr) {
+    if (options_.implicit_tls && !HasTls()) {
       return absl::InvalidArgumentError("SMTP listener: implicit_tls needs session.tls");
     }
     if (options_.session.tls != nullptr &&
@@ -78,24 +80,39 @@ class SmtpListener::Impl {
   struct Connection {
     std::unique_ptr<net::Stream> stream;
     std::unique_ptr<smtp::ServerSession> session;
-    std::unique_ptr<Timer> idle_timer;
-    uint64_t last_activity = 0;  // uv_now() of the last input the session could take
-    bool tls_pending = false;    // implicit TLS: the greeting waits for the handshake
+    std::string peer;
+    bool admitted = false;  // by options_.admit: on_leave is due when it ends
+    // The deadlines (see SmtpListenerOptions): what the session waited for when last looked
+    // at, since when (uv_now()), and its progress then.
+    std::unique_ptr<Timer> deadline_timer;
+    smtp::ServerSession::Waiting waiting = smtp::ServerSession::Waiting::kNothing;
+    uint64_t waiting_since = 0;
+    uint64_t lines_then = 0;
+    uint64_t bytes_then = 0;
+    uint64_t started = 0;
+    bool session_timed_out = false;
+    bool tls_pending = false;  // implicit TLS: the greeting waits for the handshake
     bool ended = false;
     std::list<Connection*>::iterator position;
   };
+
+  bool HasTls() const { return options_.tls_context != nullptr || options_.session.tls != nullptr; }
 
   void Accept(std::unique_ptr<net::TcpStream> tcp) {
     if (closing_) return;  // dropped: the listener is going
     std::unique_ptr<net::Stream> stream = std::move(tcp);
     if (options_.wrap_stream) stream = options_.wrap_stream(loop_, std::move(stream));
+    std::optional<smtp::Reply> refusal;
     if (open_connections() >= options_.max_connections) {
+      refusal =
+          smtp::MakeLocalReply(smtp::LocalReply::kTooManyConnections, options_.session.hostname);
+      if (options_.on_refusal) options_.on_refusal("connections");
+    }
+    std::string peer = stream->peer_address();
+    if (!refusal.has_value() && options_.admit) refusal = options_.admit(peer);
+    if (refusal.has_value()) {
       // (A client expecting TLS could not read the 421: it just sees the connection close.)
-      if (!options_.implicit_tls) {
-        stream->Write(
-            smtp::MakeLocalReply(smtp::LocalReply::kTooManyConnections, options_.session.hostname)
-                .ToWire());
-      }
+      if (!options_.implicit_tls) stream->Write(refusal->ToWire());
       // Counted while it is told, as the sessions are: the client sees it accepted.
       Count(+1);
       Count(-1);
@@ -105,6 +122,8 @@ class SmtpListener::Impl {
     auto* c = new Connection;
     c->position = connections_.insert(connections_.end(), c);
     c->stream = std::move(stream);
+    c->peer = std::move(peer);
+    c->admitted = options_.admit != nullptr;
     Count(+1);
     StartSession(c);
   }
@@ -113,31 +132,32 @@ class SmtpListener::Impl {
     smtp::ServerSession::Transport transport;
     transport.write = [this, c](std::string bytes) { Write(c, std::move(bytes)); };
     transport.close = [this, c] { End(c, /*graceful=*/true); };
-    if (options_.session.tls != nullptr && !options_.implicit_tls) {
+    if (HasTls() && !options_.implicit_tls) {
       transport.start_tls = [this, c] { StartTls(c); };
     }
-    const std::string peer = c->stream->peer_address();
     const std::string local = c->stream->local_address();
     c->session = std::make_unique<smtp::ServerSession>(options_.session, handler_,
-                                                       std::move(transport), peer, local);
+                                                       std::move(transport), c->peer, local);
     c->session->set_resume_reading([this, c] { Resume(c); });
-    c->last_activity = uv_now(loop_);
+    c->started = uv_now(loop_);
     SetStreamCallbacks(c);
     if (absl::Status reading = c->stream->StartReading(); !reading.ok()) {
       LOG_EVERY_N_SEC(WARNING, 5) << "SMTP listener: " << reading;
       End(c, /*graceful=*/false);
       return;
     }
-    if (options_.idle_timeout > absl::ZeroDuration()) {
-      c->idle_timer = std::make_unique<Timer>(loop_, [this, c] { OnIdleTimer(c); });
-      c->idle_timer->Start(options_.idle_timeout);
+    if (options_.command_timeout > absl::ZeroDuration() ||
+        options_.session_timeout > absl::ZeroDuration()) {
+      c->deadline_timer = std::make_unique<Timer>(loop_, [this, c] { OnDeadline(c); });
     }
     if (options_.implicit_tls) {
       c->tls_pending = true;
       StartTls(c);  // the greeting waits for the handshake
+      if (!c->ended) Track(c);
       return;
     }
     c->session->Start();
+    if (!c->ended) Track(c);
   }
 
   void SetStreamCallbacks(Connection* c) {
@@ -154,17 +174,18 @@ class SmtpListener::Impl {
   }
 
   void OnData(Connection* c, absl::string_view bytes) {
-    c->last_activity = uv_now(loop_);
     // If these bytes hold a STARTTLS, the session switches the connection to TLS while it takes
     // them (StartTls) and drops whatever follows the command.
     c->session->Feed(bytes);
+    if (c->ended) return;
     if (!c->session->closed() && !c->session->wants_input()) c->stream->StopReading();
+    Track(c);
   }
 
   void Write(Connection* c, std::string bytes) { c->stream->Write(std::move(bytes)); }
 
   void Resume(Connection* c) {
-    c->last_activity = uv_now(loop_);
+    Track(c);
     if (absl::Status reading = c->stream->StartReading(); !reading.ok()) {
       c->session->OnDisconnect();
       End(c, /*graceful=*/false);
@@ -175,8 +196,8 @@ class SmtpListener::Impl {
   // STARTTLS was written (so that reply goes out in the clear, before any TLS record), or at
   // accept time with implicit TLS.
   void StartTls(Connection* c) {
-    absl::StatusOr<std::unique_ptr<net::TlsStream>> tls =
-        net::TlsStream::Server(std::move(c->stream), options_.session.tls);
+    absl::StatusOr<std::unique_ptr<net::TlsStream>> tls = net::TlsStream::Server(
+        std::move(c->stream), options_.tls_context ? options_.tls_context() : options_.session.tls);
     if (!tls.ok()) {
       LOG_EVERY_N_SEC(ERROR, 5) << "SMTP listener " << options_.address << ":" << port()
                                 << ": cannot start TLS: " << tls.status();
@@ -196,20 +217,85 @@ class SmtpListener::Impl {
     SetStreamCallbacks(c);
   }
 
-  void OnIdleTimer(Connection* c) {
+  // Notes what the session waits for now, restarting the clock when that changed or the
+  // client made progress (a line read, a new message), and arms the deadline timer when it is
+  // not set. Cheap: called after every read.
+  void Track(Connection* c) {
+    if (c->deadline_timer == nullptr) return;
     const uint64_t now = uv_now(loop_);
-    // While the handler holds a message the wait is ours, not the client's.
-    if (!c->session->wants_input()) c->last_activity = now;
-    const uint64_t idle_ms = ToLoopMillis(options_.idle_timeout);
-    const uint64_t idle = now - c->last_activity;
-    if (idle < idle_ms) {
-      c->idle_timer->Start(absl::Milliseconds(static_cast<int64_t>(idle_ms - idle)));
+    const smtp::ServerSession::Waiting waiting = c->session->waiting();
+    const uint64_t lines = c->session->lines_read();
+    const uint64_t bytes = c->session->content_bytes();
+    using Waiting = smtp::ServerSession::Waiting;
+    const bool progress = waiting != c->waiting ||
+                          (waiting == Waiting::kCommand && lines != c->lines_then) ||
+                          (waiting == Waiting::kContent && bytes < c->bytes_then);
+    if (progress) {
+      c->waiting = waiting;
+      c->waiting_since = now;
+      c->lines_then = lines;
+      c->bytes_then = bytes;
+    }
+    if (!c->deadline_timer->active()) ArmDeadline(c, now);
+  }
+
+  // The earliest deadline in loop milliseconds (UINT64_MAX: none).
+  uint64_t NextDeadline(const Connection* c) const {
+    uint64_t deadline = UINT64_MAX;
+    if (options_.session_timeout > absl::ZeroDuration() && !c->session_timed_out) {
+      deadline = c->started + ToLoopMillis(options_.session_timeout);
+    }
+    if (options_.command_timeout <= absl::ZeroDuration()) return deadline;
+    uint64_t wait = ToLoopMillis(options_.command_timeout);
+    using Waiting = smtp::ServerSession::Waiting;
+    if (c->waiting == Waiting::kNothing) return deadline;
+    if (c->waiting == Waiting::kContent && options_.min_data_rate > 0) {
+      const uint64_t received = c->session->content_bytes() - c->bytes_then;
+      wait += received * 1000 / options_.min_data_rate;
+    }
+    return std::min(deadline, c->waiting_since + wait);
+  }
+
+  void ArmDeadline(Connection* c, uint64_t now) {
+    uint64_t deadline = NextDeadline(c);
+    if (deadline == UINT64_MAX) {
+      // Waiting on the handler: look again later (Track re-arms sooner on any change).
+      if (options_.command_timeout <= absl::ZeroDuration()) return;
+      deadline = now + ToLoopMillis(options_.command_timeout);
+    }
+    c->deadline_timer->Start(
+        absl::Milliseconds(static_cast<int64_t>(deadline > now ? deadline - now : 0)));
+  }
+
+  void OnDeadline(Connection* c) {
+    Track(c);
+    const uint64_t now = uv_now(loop_);
+    if (options_.session_timeout > absl::ZeroDuration() && !c->session_timed_out &&
+        now >= c->started + ToLoopMillis(options_.session_timeout)) {
+      // Not in the middle of a message: the session ends at its next command.
+      c->session_timed_out = true;
+      Refused("session_timeout");
+      c->session->Shutdown(
+          smtp::MakeLocalReply(smtp::LocalReply::kSessionTimeout, options_.session.hostname));
+      if (c->ended) return;
+    }
+    const uint64_t deadline = NextDeadline(c);
+    if (now < deadline || c->waiting == smtp::ServerSession::Waiting::kNothing) {
+      ArmDeadline(c, now);
       return;
     }
+    const bool content = c->waiting == smtp::ServerSession::Waiting::kContent;
+    Refused(content ? "data_rate" : "command_timeout");
     c->session->OnDisconnect();
-    c->stream->Write(
-        smtp::MakeLocalReply(smtp::LocalReply::kIdleTimeout, options_.session.hostname).ToWire());
+    c->stream->Write(smtp::MakeLocalReply(
+                         content ? smtp::LocalReply::kDataTooSlow : smtp::LocalReply::kIdleTimeout,
+                         options_.session.hostname)
+                         .ToWire());
     End(c, /*graceful=*/true);
+  }
+
+  void Refused(absl::string_view reason) {
+    if (options_.on_refusal) options_.on_refusal(reason);
   }
 
   // The session is over: the stream says goodbye politely (what is written goes out, then FIN
@@ -218,7 +304,8 @@ class SmtpListener::Impl {
     if (c->ended) return;
     c->ended = true;
     Count(-1);
-    c->idle_timer.reset();
+    c->deadline_timer.reset();
+    if (c->admitted && options_.on_leave) options_.on_leave(c->peer);
     if (c->stream != nullptr) {
       if (graceful) {
         c->stream->Shutdown(options_.linger);

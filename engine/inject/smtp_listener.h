@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -28,7 +29,27 @@ struct SmtpListenerOptions {
   // Sessions at once; beyond: 421 4.3.2 and close. A connection that has had its last reply and
   // lingers (see `linger`) no longer counts: the client is done with it.
   int max_connections = 1000;
-  absl::Duration idle_timeout = absl::Minutes(5);  // RFC 5321 4.5.3.2.7; zero: none
+  // Deadlines, so that a slow client cannot hold a connection (each answered 421 4.4.2, then
+  // closed): a command line must arrive within command_timeout of the session waiting for it
+  // (RFC 5321 4.5.3.2.7; zero: none); DATA or a BDAT chunk may take command_timeout plus one
+  // second per min_data_rate octets received (0: no rate); a session is asked to end (at its
+  // next command) after session_timeout (zero: never). Time the handler or a credential check
+  // takes is not the client's.
+  absl::Duration command_timeout = absl::Minutes(5);
+  uint64_t min_data_rate = 0;
+  absl::Duration session_timeout = absl::ZeroDuration();
+  // Per-client admission (ClientLimits): a reply refuses the new connection (sent in the clear
+  // unless implicit_tls, then closed); nullopt admits it, and on_leave is called with the
+  // client's address when it ends. Optional; on the loop thread.
+  std::function<std::optional<smtp::Reply>(const std::string& peer)> admit;
+  std::function<void(const std::string& peer)> on_leave;
+  // The server context for each new handshake, when set (instead of session.tls, which is then
+  // ignored): certificates reloaded on SIGHUP serve the connections that come after. Called on
+  // the loop thread.
+  std::function<std::shared_ptr<tls::TlsContext>()> tls_context;
+  // Each refusal the listener makes itself, by reason: "connections" (max_connections),
+  // "command_timeout", "data_rate", "session_timeout". Optional; on the loop thread.
+  std::function<void(absl::string_view reason)> on_refusal;
   // After its last reply a session sends FIN and reads (discarding) for this long before closing:
   // closing with unread input makes the kernel send RST, which can destroy the reply (a 421 or
   // 221) before the client has read it.
@@ -40,8 +61,8 @@ struct SmtpListenerOptions {
   // a rate limiter; the test sink's fault injection). Optional; on the loop thread.
   std::function<std::unique_ptr<net::Stream>(uv_loop_t* loop, std::unique_ptr<net::Stream>)>
       wrap_stream;
-  // TLS from the first byte (port 465 style, RFC 8314) with session.tls, which must then be
-  // set. Otherwise a set session.tls offers STARTTLS.
+  // TLS from the first byte (port 465 style, RFC 8314) with session.tls (or tls_context), which
+  // must then be set. Otherwise a set session.tls (or tls_context) offers STARTTLS.
   bool implicit_tls = false;
   smtp::ServerSessionOptions session;
 };

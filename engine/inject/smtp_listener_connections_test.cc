@@ -1,5 +1,6 @@
 // SmtpListener over real sockets on loopback: closing with clients connected, the grace
-// period, the idle timeout, the connection limit, and the connection counts it reports.
+// period, the connection limit, and the connection counts it reports (the deadlines and the
+// admission hook: smtp_listener_deadlines_test).
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -68,25 +69,6 @@ TEST(SmtpListenerTest, GraceExpiryClosesHard) {
   CloseListener(loop, listener, absl::Milliseconds(200));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
   EXPECT_TRUE(client->ReadsEof());
-  loop.StopAndJoin();
-}
-
-TEST(SmtpListenerTest, IdleTimeout) {
-  LoopThread loop;
-  RecordingHandler handler;
-  SmtpListenerOptions options;
-  options.idle_timeout = absl::Milliseconds(200);
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
-  ASSERT_NE(listener, nullptr);
-  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
-  ASSERT_NE(client, nullptr);
-  const absl::Time start = absl::Now();
-  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
-  EXPECT_THAT(client->ReadFinal(), StartsWith("421 4.4.2 "));
-  EXPECT_GE(absl::Now() - start, absl::Milliseconds(150));
-  EXPECT_TRUE(client->ReadsEof());
-  client.reset();
-  CloseListener(loop, listener);
   loop.StopAndJoin();
 }
 

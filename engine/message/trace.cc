@@ -9,13 +9,38 @@ std::string Rfc5322Date(absl::Time time) {
   return absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", time, absl::UTCTimeZone());
 }
 
+namespace {
+
+// RFC 3848's registered "with" protocol types.
+std::string WithProtocol(const TraceInfo& trace) {
+  if (!trace.esmtp) return "SMTP";
+  std::string protocol = "ESMTP";
+  if (!trace.tls_version.empty()) protocol += "S";
+  if (!trace.auth_user.empty()) protocol += "A";
+  return protocol;
+}
+
+}  // namespace
+
 std::string ReceivedHeader(const TraceInfo& trace) {
-  std::string header =
-      trace.peer_ip.empty()
-          ? absl::StrCat("Received: by ", trace.hostname, " (Volley) id ", trace.queue_id)
-          : absl::StrCat("Received: from ", trace.helo.empty() ? "unknown" : trace.helo, " ([",
-                         trace.peer_ip, "])\r\n\tby ", trace.hostname, " (Volley) with ",
-                         trace.esmtp ? "ESMTP" : "SMTP", " id ", trace.queue_id);
+  if (trace.peer_ip.empty()) {
+    std::string header =
+        absl::StrCat("Received: by ", trace.hostname, " (Volley) id ", trace.queue_id);
+    if (!trace.recipient.empty()) absl::StrAppend(&header, "\r\n\tfor <", trace.recipient, ">");
+    absl::StrAppend(&header, ";\r\n\t", Rfc5322Date(trace.time), "\r\n");
+    return header;
+  }
+  std::string header = absl::StrCat("Received: from ", trace.helo.empty() ? "unknown" : trace.helo,
+                                    " ([", trace.peer_ip, "])");
+  if (!trace.tls_version.empty()) {
+    absl::StrAppend(&header, "\r\n\t(using ", trace.tls_version, " with cipher ", trace.tls_cipher,
+                    ")");
+  }
+  if (!trace.auth_user.empty()) {
+    absl::StrAppend(&header, "\r\n\t(Authenticated sender: ", trace.auth_user, ")");
+  }
+  absl::StrAppend(&header, "\r\n\tby ", trace.hostname, " (Volley) with ", WithProtocol(trace),
+                  " id ", trace.queue_id);
   if (!trace.recipient.empty()) absl::StrAppend(&header, "\r\n\tfor <", trace.recipient, ">");
   absl::StrAppend(&header, ";\r\n\t", Rfc5322Date(trace.time), "\r\n");
   return header;

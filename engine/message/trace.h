@@ -16,6 +16,11 @@ struct TraceInfo {
   std::string hostname;  // ours
   std::string queue_id;
   bool esmtp = true;
+  // The client's TLS (protocol version and cipher, "" without TLS) and its AUTH identity ("" for
+  // none): the "with" protocol becomes ESMTPS, ESMTPA or ESMTPSA (RFC 3848, RFC 4954 7).
+  std::string tls_version;
+  std::string tls_cipher;
+  std::string auth_user;
   std::string recipient;  // "for <...>" only when the message has exactly one recipient
   absl::Time time;
 };

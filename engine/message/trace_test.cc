@@ -30,6 +30,22 @@ TEST(Trace, ReceivedHeaderIsFoldedAndDated) {
   EXPECT_FALSE(absl::StrContains(ReceivedHeader(t), "for <"));
 }
 
+TEST(Trace, TlsAndAuthAreNamedAndSetTheProtocol) {
+  TraceInfo t = Trace();
+  t.tls_version = "TLSv1.3";
+  t.tls_cipher = "TLS_AES_128_GCM_SHA256";
+  EXPECT_EQ(ReceivedHeader(t),
+            "Received: from client.example ([127.0.0.1])\r\n\t(using TLSv1.3 with cipher "
+            "TLS_AES_128_GCM_SHA256)\r\n\tby volley.test (Volley) with ESMTPS id "
+            "00000000000000aa;\r\n\tTue, 14 Nov 2023 22:13:20 +0000\r\n");
+  t.auth_user = "platform";
+  EXPECT_TRUE(absl::StrContains(ReceivedHeader(t), "\t(Authenticated sender: platform)\r\n"));
+  EXPECT_TRUE(absl::StrContains(ReceivedHeader(t), "with ESMTPSA id"));
+  t.tls_version.clear();
+  EXPECT_TRUE(absl::StrContains(ReceivedHeader(t), "with ESMTPA id"));
+  EXPECT_FALSE(absl::StrContains(ReceivedHeader(t), "using"));
+}
+
 TEST(Trace, AMessageVolleyMadeHasOnlyTheByClause) {
   TraceInfo t = Trace();
   t.peer_ip.clear();

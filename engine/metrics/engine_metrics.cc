@@ -115,10 +115,30 @@ EngineMetrics::EngineMetrics(int shards, int site_metrics_limit)
   spool_refusing_ = &r.AddGauge("volley_spool_refusing_injection",
                                 "1 while injection answers 452 4.3.1: the spool's disk is below "
                                 "spool_min_free or its writes fail.");
+  for (absl::string_view reason : kInjectionRefusalReasons) {
+    injection_refusals_.push_back(&r.AddCounter(
+        "volley_injection_refusals_total",
+        "Injection refused (or, backpressure_held, slowed down) to protect the engine, by reason.",
+        {{"reason", std::string(reason)}}));
+  }
+  for (size_t i = 0; i < 2; ++i) {
+    auth_attempts_[i] =
+        &r.AddCounter("volley_auth_attempts_total", "SMTP AUTH credentials checked, by result.",
+                      {{"result", i == 0 ? "success" : "failure"}});
+  }
+  inject_memory_bytes_ = &r.AddGauge(
+      "volley_inject_memory_bytes",
+      "Message content held in memory by injection sessions (at most [inject] max_memory).");
   suspended_domains_ =
       &r.AddGauge("volley_suspended_domains", "Recipient domains that an active suspension names.");
   suspensions_ = &r.AddGauge(
       "volley_suspensions", "Active suspensions (of domains, sites, sources, tenants, campaigns).");
+}
+
+void EngineMetrics::CountInjectionRefusal(int shard, absl::string_view reason) {
+  size_t i = 0;
+  while (i + 1 < injection_refusals_.size() && kInjectionRefusalReasons[i] != reason) ++i;
+  injection_refusals_[i]->Add(shard);
 }
 
 EngineMetrics::WebhookSeries EngineMetrics::AddWebhook(absl::string_view name) {

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "dns/resolver.h"
 #include "engine/base/histogram.h"
@@ -46,6 +47,26 @@ struct ScrapeTotals {
   SiteScrape sites;
 };
 
+// The reasons of volley_injection_refusals_total, as the listeners, sessions and the SMTP
+// injection report them ("other" last).
+inline constexpr absl::string_view kInjectionRefusalReasons[] = {"connections",
+                                                                 "connections_per_ip",
+                                                                 "connection_rate_per_ip",
+                                                                 "command_timeout",
+                                                                 "data_rate",
+                                                                 "session_timeout",
+                                                                 "tls_required",
+                                                                 "auth_required",
+                                                                 "auth_failed",
+                                                                 "too_many_errors",
+                                                                 "memory",
+                                                                 "backpressure",
+                                                                 "backpressure_held",
+                                                                 "message_rate_per_user",
+                                                                 "relay_denied",
+                                                                 "bad_address",
+                                                                 "other"};
+
 // Series updates are thread-safe (see Registry); Render runs on the scraping thread.
 class EngineMetrics {
  public:
@@ -63,6 +84,13 @@ class EngineMetrics {
   Counter& smtp_replies(int klass) { return *smtp_replies_[static_cast<size_t>(klass - 2)]; }
   Counter& tls_handshakes(bool ok) { return *tls_handshakes_[ok ? 0 : 1]; }
   Histogram& delivery_latency() { return *delivery_latency_; }
+  // volley_injection_refusals_total{reason}: what the submission listeners refused to protect
+  // the engine (kInjectionRefusalReasons; any other reason counts as "other").
+  void CountInjectionRefusal(int shard, absl::string_view reason);
+  // volley_auth_attempts_total{result}: AUTH exchanges checked, "success" or "failure".
+  Counter& auth_attempts(bool ok) { return *auth_attempts_[ok ? 0 : 1]; }
+  // volley_inject_memory_bytes: message content the sessions hold ([inject] max_memory).
+  Gauge& inject_memory_bytes() { return *inject_memory_bytes_; }
   Histogram& spool_commit() { return *spool_commit_; }
   // After every spool commit (on the writer thread): `messages` new messages were made durable
   // by it (such a commit is synced), `ok` whether RocksDB took it.
@@ -100,6 +128,9 @@ class EngineMetrics {
   Gauge* spool_free_bytes_;
   Gauge* spool_refusing_;
   Gauge* suspended_domains_;
+  std::vector<Counter*> injection_refusals_;  // parallel to kInjectionRefusalReasons
+  std::array<Counter*, 2> auth_attempts_;
+  Gauge* inject_memory_bytes_;
   Gauge* suspensions_;
 };
 

@@ -366,6 +366,20 @@ ParsedCommand ParsePathCommand(Command command, absl::string_view rest) {
 
 }  // namespace
 
+bool AllowedBeforeStartTls(Verb verb) {
+  switch (verb) {
+    case Verb::kEhlo:
+    case Verb::kHelo:
+    case Verb::kStartTls:
+    case Verb::kNoop:
+    case Verb::kRset:
+    case Verb::kQuit:
+      return true;
+    default:
+      return false;
+  }
+}
+
 ParsedCommand ParseCommand(absl::string_view line) {
   // Blanks around the line are ignored, as Postfix's tokenizer does: some clients send
   // "QUIT " or separate words with several spaces.

@@ -58,6 +58,10 @@ using ParsedCommand = std::variant<Command, Reply>;
 
 ParsedCommand ParseCommand(absl::string_view line);
 
+// What a server that requires TLS answers before STARTTLS: EHLO, HELO, STARTTLS, NOOP, RSET
+// and QUIT (RFC 3207 4; the others get 530 5.7.0).
+bool AllowedBeforeStartTls(Verb verb);
+
 // Syntax check for a mailbox "local@domain" per RFC 5321 4.1.2 (dot-atom or quoted-string local
 // part; a domain of LDH labels, or an address literal in brackets: [IPv4] or [IPv6:...], other
 // tags refused). UTF-8 is allowed in both parts (RFC 6531) and must be well-formed. Local part

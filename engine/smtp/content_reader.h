@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "engine/base/memory_budget.h"
 #include "engine/smtp/dot_stuffing.h"
 
 namespace volley::smtp {
@@ -40,15 +41,21 @@ class ContentReader {
     kChunk,      // a chunk other than the last was added to the message
     kTooBig,     // the DATA body went over the limit: it was read to its end and not kept
     kDiscarded,  // a chunk started with `discard` was read and thrown away
+    kRefused,    // the memory budget could not take the content: read to its end, not kept
   };
 
-  explicit ContentReader(uint64_t max_message_size);
+  // With a `budget`, every byte the content holds (its capacity, and what StartMessage
+  // reserves) is charged to it first; when the budget is spent the message is refused: what
+  // it held is freed at once, the rest is read and thrown away, and it ends kRefused.
+  explicit ContentReader(uint64_t max_message_size, MemoryBudget* budget = nullptr);
   ContentReader(const ContentReader&) = delete;
   ContentReader& operator=(const ContentReader&) = delete;
 
   // A new message: drops any content held and reserves room for `size_hint` octets (from
-  // SIZE=), capped so that a client cannot make us allocate much just by announcing it.
-  void StartMessage(uint64_t size_hint);
+  // SIZE=), capped so that a client cannot make us allocate much just by announcing it. With a
+  // budget the whole hint (up to the size limit) is charged; false, and nothing charged, when
+  // the budget cannot take it.
+  bool StartMessage(uint64_t size_hint);
 
   // After the 354: the DATA body follows.
   void StartData();
@@ -78,12 +85,21 @@ class ContentReader {
 
   // The message (DATA unstuffed with CRLF line ends and without the final ".", or the chunks
   // joined); the reader holds none after.
-  std::string TakeContent();
-  // Drops the content held (a message refused or abandoned).
+  // The charge for it moves to *charge (when not null; else it is released).
+  std::string TakeContent(MemoryCharge* charge = nullptr);
+  // Drops the content held (a message refused or abandoned), and its charge.
   void Clear();
+
+  // Bytes charged to the budget for the content now.
+  uint64_t charged() const { return charge_.bytes(); }
 
  private:
   enum class Mode { kIdle, kData, kChunk };
+
+  // Makes room for `extra` more octets of content, charged first; false when the message is
+  // (or now becomes) refused for want of budget.
+  bool Reserve(size_t extra);
+  bool Refuse();
 
   const uint64_t max_message_size_;
   DotUnstuffer unstuffer_;
@@ -94,6 +110,9 @@ class ContentReader {
   uint64_t chunk_remaining_ = 0;
   bool chunk_last_ = false;
   bool chunk_discard_ = false;
+  MemoryCharge charge_;
+  bool refused_ = false;  // the budget refused this message's content
+  std::string scratch_;   // DATA unstuffed after a refusal, dropped as it is made
 };
 
 }  // namespace volley::smtp

@@ -9,6 +9,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "engine/smtp/reply.h"
@@ -71,6 +73,25 @@ Capabilities ParseEhloReply(const Reply& reply) {
     }
   }
   return caps;
+}
+
+Reply MakeEhloReply(const std::string& hostname, const Capabilities& offered) {
+  Reply reply;
+  reply.code = 250;
+  reply.lines.push_back(hostname);
+  if (offered.pipelining) reply.lines.push_back("PIPELINING");
+  if (offered.size) reply.lines.push_back(absl::StrCat("SIZE ", offered.max_size));
+  if (offered.eightbitmime) reply.lines.push_back("8BITMIME");
+  if (offered.smtputf8) reply.lines.push_back("SMTPUTF8");
+  if (offered.dsn) reply.lines.push_back("DSN");
+  if (offered.chunking) reply.lines.push_back("CHUNKING");
+  if (offered.binarymime) reply.lines.push_back("BINARYMIME");
+  if (offered.starttls) reply.lines.push_back("STARTTLS");
+  if (!offered.auth_mechanisms.empty()) {
+    reply.lines.push_back(absl::StrCat("AUTH ", absl::StrJoin(offered.auth_mechanisms, " ")));
+  }
+  if (offered.enhanced_status_codes) reply.lines.push_back("ENHANCEDSTATUSCODES");
+  return reply;
 }
 
 }  // namespace volley::smtp

@@ -1,4 +1,5 @@
-// The server's EHLO reply as the delivery client sees it.
+// The EHLO reply (RFC 5321 4.1.1.1): as the delivery client reads a server's, and as the server
+// session writes its own.
 #ifndef VOLLEY_ENGINE_SMTP_EHLO_H_
 #define VOLLEY_ENGINE_SMTP_EHLO_H_
 
@@ -27,6 +28,10 @@ struct Capabilities {
 // Reads the keywords from lines 2..n of a 250 reply to EHLO (line 1 is the greeting).
 // Keywords are case-insensitive; unknown ones are ignored.
 Capabilities ParseEhloReply(const Reply& reply);
+
+// The 250 reply offering `offered` (max_size with SIZE; the AUTH mechanisms when any), which
+// ParseEhloReply reads back as it was.
+Reply MakeEhloReply(const std::string& hostname, const Capabilities& offered);
 
 }  // namespace volley::smtp
 

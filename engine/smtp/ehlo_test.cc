@@ -1,6 +1,7 @@
 #include "engine/smtp/ehlo.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "engine/smtp/reply.h"
@@ -121,6 +122,35 @@ TEST(ParseEhloReplyTest, NotA250MeansNoCapabilities) {
   const Capabilities caps =
       ParseEhloReply(ParseLines({"502-5.5.1 EHLO not supported", "502 5.5.1 PIPELINING"}));
   EXPECT_FALSE(caps.pipelining);
+}
+
+TEST(MakeEhloReplyTest, ParsesBackToWhatItOffers) {
+  Capabilities offered;
+  offered.pipelining = true;
+  offered.size = true;
+  offered.max_size = 26214400;
+  offered.eightbitmime = true;
+  offered.smtputf8 = true;
+  offered.dsn = true;
+  offered.chunking = true;
+  offered.starttls = true;
+  offered.enhanced_status_codes = true;
+  offered.auth_mechanisms = {"PLAIN", "LOGIN"};
+  const Reply reply = MakeEhloReply("mx.example", offered);
+  EXPECT_EQ(reply.code, 250);
+  EXPECT_EQ(reply.lines.front(), "mx.example");
+  const Capabilities parsed = ParseEhloReply(reply);
+  EXPECT_TRUE(parsed.pipelining);
+  EXPECT_TRUE(parsed.size);
+  EXPECT_EQ(parsed.max_size, 26214400u);
+  EXPECT_TRUE(parsed.eightbitmime && parsed.smtputf8 && parsed.dsn && parsed.chunking);
+  EXPECT_TRUE(parsed.starttls && parsed.enhanced_status_codes);
+  EXPECT_FALSE(parsed.binarymime);
+  EXPECT_EQ(parsed.auth_mechanisms, (std::vector<std::string>{"PLAIN", "LOGIN"}));
+
+  const Capabilities none = ParseEhloReply(MakeEhloReply("mx.example", Capabilities{}));
+  EXPECT_FALSE(none.pipelining || none.size || none.starttls);
+  EXPECT_TRUE(none.auth_mechanisms.empty());
 }
 
 }  // namespace

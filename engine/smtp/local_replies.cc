@@ -98,6 +98,21 @@ constexpr LocalReplySpec kTable[] = {
     {L::kCannotDowngrade, 554, "5.6.3",
      "the server does not offer 8BITMIME and the message cannot be converted to 7 bit: $0", 1},
     {L::kTooBigForServer, 552, "5.3.4", "message size $0 exceeds the server's limit of $1", 2},
+    {L::kDataTooSlow, 421, "4.4.2", "$0 Error: data arriving too slowly, closing", 1},
+    {L::kSessionTimeout, 421, "4.4.2", "$0 Error: session time limit reached, reconnect", 1},
+    {L::kIpConnectionLimit, 421, "4.7.0", "$0 Error: too many connections from $1", 2},
+    {L::kIpConnectionRate, 421, "4.7.0", "$0 Error: too many new connections from $1, slow down",
+     2},
+    {L::kBackpressure, 421, "4.3.2", "$0 Service busy: the queue is full, try again later", 1},
+    {L::kMemoryFull, 452, "4.3.1", "Error: too much mail in transit, try again later", 0},
+    {L::kUserRateLimit, 451, "4.7.1", "Error: message rate limit reached for $0, try again later",
+     1},
+    {L::kStartTlsFirst, 530, "5.7.0", "Must issue a STARTTLS command first", 0},
+    {L::kNonAsciiAddress, 553, "5.6.7",
+     "Error: a non-ASCII address needs MAIL FROM with SMTPUTF8 (RFC 6531)", 0},
+    {L::kInvisibleInAddress, 553, "5.1.3", "Error: address contains an invisible character ($0)",
+     1},
+    {L::kMalformedDomain, 501, "5.1.2", "Error: malformed domain: $0", 1},
 };
 
 }  // namespace

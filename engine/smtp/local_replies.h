@@ -103,6 +103,18 @@ enum class LocalReply {
   kNeedsSmtputf8,        // 553 5.6.7
   kCannotDowngrade,      // 554 5.6.3 ($0 why)
   kTooBigForServer,      // 552 5.3.4 ($0 size, $1 the server's limit)
+  // Submission limits (the injection listener's protection).
+  kDataTooSlow,         // 421 4.4.2 ($0 hostname)
+  kSessionTimeout,      // 421 4.4.2 ($0 hostname)
+  kIpConnectionLimit,   // 421 4.7.0 ($0 hostname, $1 client address)
+  kIpConnectionRate,    // 421 4.7.0 ($0 hostname, $1 client address)
+  kBackpressure,        // 421 4.3.2 ($0 hostname)
+  kMemoryFull,          // 452 4.3.1
+  kUserRateLimit,       // 451 4.7.1 ($0 user)
+  kStartTlsFirst,       // 530 5.7.0
+  kNonAsciiAddress,     // 553 5.6.7
+  kInvisibleInAddress,  // 553 5.1.3 ($0 the code point, "U+200B")
+  kMalformedDomain,     // 501 5.1.2 ($0 what is wrong)
 };
 
 struct LocalReplySpec {

@@ -12,7 +12,7 @@ namespace {
 
 TEST(LocalReplies, TheTableIsInOrderAndEveryEntryIsAWellFormedReply) {
   absl::Span<const LocalReplySpec> table = LocalReplies();
-  ASSERT_EQ(table.size(), static_cast<size_t>(LocalReply::kTooBigForServer) + 1);
+  ASSERT_EQ(table.size(), static_cast<size_t>(LocalReply::kMalformedDomain) + 1);
   for (size_t i = 0; i < table.size(); ++i) {
     const LocalReplySpec& spec = table[i];
     EXPECT_EQ(static_cast<size_t>(spec.id), i) << spec.text;

@@ -4,6 +4,7 @@
 #include <utility>
 #include <variant>
 
+#include "engine/smtp/address_check.h"
 #include "engine/smtp/local_replies.h"
 
 namespace volley::smtp {
@@ -17,17 +18,24 @@ Step Answer(LocalReply id) { return Answer(MakeLocalReply(id)); }
 Step Bad(Reply reply) { return Step{Kind::kBadCommand, std::move(reply)}; }
 Step Bad(LocalReply id) { return Bad(MakeLocalReply(id)); }
 Step Only(Kind kind) { return Step{kind, Reply{}}; }
+Step Refusal(LocalReply id, absl::string_view why) {
+  return Step{Kind::kReply, MakeLocalReply(id), why};
+}
+
+// What a MAIL must find free in the memory budget: what it announced, or enough for a typical
+// message, so that a busy budget turns clients away before they send a body.
+constexpr uint64_t kMinimumFreeAtMail = 64 * 1024;
 
 }  // namespace
 
 MailTransaction::MailTransaction(const Limits& limits, Envelope* envelope)
-    : limits_(limits), envelope_(envelope), content_(limits.max_message_size) {}
+    : limits_(limits), envelope_(envelope), content_(limits.max_message_size, limits.memory) {}
 
 Step MailTransaction::Mail(Command command, bool needs_auth, CheckSender check_sender) {
   if (mail_given_) return Bad(LocalReply::kNestedMail);
   if (needs_auth) {
     mail_refused_ = true;
-    return Answer(LocalReply::kAuthRequired);
+    return Refusal(LocalReply::kAuthRequired, "auth_required");
   }
   if (std::optional<Reply> refusal = CheckParameterList(command.params, envelope_->esmtp)) {
     return Bad(*std::move(refusal));
@@ -41,6 +49,17 @@ Step MailTransaction::Mail(Command command, bool needs_auth, CheckSender check_s
   if (effects.size_hint > limits_.max_message_size) {
     mail_refused_ = true;
     return Answer(LocalReply::kMessageTooBig);
+  }
+  if (limits_.memory != nullptr &&
+      !limits_.memory->Fits(std::max(effects.size_hint, kMinimumFreeAtMail))) {
+    mail_refused_ = true;
+    return Refusal(LocalReply::kMemoryFull, "memory");
+  }
+  if (limits_.strict_addresses) {
+    if (std::optional<Reply> refusal = CheckEnvelopeAddress(command.address, effects.smtputf8)) {
+      mail_refused_ = true;
+      return Step{Kind::kReply, *std::move(refusal), "bad_address"};
+    }
   }
   size_hint_ = effects.size_hint;
   envelope_->smtputf8_requested = effects.smtputf8;
@@ -64,6 +83,12 @@ Step MailTransaction::Rcpt(Command command, CheckRecipient check_recipient) {
   if (static_cast<int>(envelope_->recipients.size()) >= limits_.max_recipients) {
     return Answer(LocalReply::kTooManyRecipients);
   }
+  if (limits_.strict_addresses) {
+    if (std::optional<Reply> refusal =
+            CheckEnvelopeAddress(command.address, envelope_->smtputf8_requested)) {
+      return Step{Kind::kReply, *std::move(refusal), "bad_address"};
+    }
+  }
   if (std::optional<Reply> rejection = check_recipient(*envelope_, command.address)) {
     return Answer(*std::move(rejection));
   }
@@ -82,7 +107,7 @@ Step MailTransaction::Data() {
     if (rcpt_attempts_ > 0) return Answer(LocalReply::kNoValidRecipients);
     return Bad(LocalReply::kNeedRcpt);
   }
-  content_.StartMessage(size_hint_);
+  if (!content_.StartMessage(size_hint_)) return OutOfMemory();
   content_.StartData();
   return Step{Kind::kGoAhead, MakeLocalReply(LocalReply::kDataGoAhead)};
 }
@@ -100,7 +125,9 @@ Step MailTransaction::Bdat(absl::string_view argument) {
     chunk_refusal_ = MakeLocalReply(LocalReply::kMessageTooBig);
   } else if (!envelope_->bdat) {
     envelope_->bdat = true;
-    content_.StartMessage(std::max(size_hint_, bdat->size));
+    if (!content_.StartMessage(std::max(size_hint_, bdat->size))) {
+      chunk_refusal_ = MakeLocalReply(LocalReply::kMemoryFull);
+    }
   }
   content_.StartChunk(bdat->size, bdat->last, /*discard=*/chunk_refusal_.has_value());
   if (content_.finished()) return FinishContent();
@@ -116,8 +143,8 @@ Step MailTransaction::Feed(absl::string_view* input, ContinueData continue_data)
   return FinishContent();
 }
 
-std::string MailTransaction::TakeMessage() {
-  std::string content = content_.TakeContent();
+std::string MailTransaction::TakeMessage(MemoryCharge* charge) {
+  std::string content = content_.TakeContent(charge);
   Reset();
   return content;
 }
@@ -152,6 +179,8 @@ Step MailTransaction::FinishContent() {
       return Answer(LocalReply::kMessageTooBig);
     case ContentReader::End::kDiscarded:
       return RefuseChunk();
+    case ContentReader::End::kRefused:
+      return OutOfMemory();
   }
   return Only(Kind::kMore);  // not reached: every End is handled above
 }
@@ -160,13 +189,23 @@ Step MailTransaction::FinishContent() {
 Step MailTransaction::RefuseChunk() {
   Reply refusal = std::move(*chunk_refusal_);
   chunk_refusal_.reset();
-  if (refusal.code == 552) {
+  if (refusal.code == 552 || refusal.code == 452) {
     // The message cannot be taken whole: the transaction is over (RFC 3030 2).
     Abandon();
-    return Answer(std::move(refusal));
+    mail_refused_ = true;
+    const absl::string_view why = refusal.code == 452 ? "memory" : "";
+    return Step{Kind::kReply, std::move(refusal), why};
   }
   if (!mail_given_) return NeedMail(std::move(refusal));
   return Bad(std::move(refusal));
+}
+
+// The memory budget cannot hold the content: the transaction is over, and what a pipelining
+// client sends for it next is the consequence, not its error.
+Step MailTransaction::OutOfMemory() {
+  Abandon();
+  mail_refused_ = true;
+  return Refusal(LocalReply::kMemoryFull, "memory");
 }
 
 // RCPT, DATA or BDAT without a transaction. After a MAIL we refused (452 while the spool is

@@ -34,6 +34,11 @@ class MailTransaction {
     uint64_t max_message_size = 0;  // SIZE= above it: 552 at MAIL; more content: 552 at the end
     int max_recipients = 0;         // RCPTs beyond it get 452 4.5.3
     OfferedExtensions offered;      // the extensions whose MAIL and RCPT parameters are taken
+    // Content is charged to it (ContentReader); when it cannot take max(SIZE=, 64 KiB) a MAIL
+    // gets 452 4.3.1, and content beyond it refuses the message with 452 4.3.1. Optional.
+    MemoryBudget* memory = nullptr;
+    // Addresses are checked beyond their syntax (address_check.h) at MAIL and RCPT.
+    bool strict_addresses = false;
   };
 
   // What the session does after a command or some content.
@@ -50,6 +55,9 @@ class MailTransaction {
     };
     Kind kind;
     Reply reply;  // for the kinds that send one
+    // A refusal of the server's protection, for its metrics: "auth_required", "memory",
+    // "bad_address"; "" for the others.
+    absl::string_view refusal;
   };
 
   // The handler's say (ServerSessionHandler's CheckMailFrom, CheckRecipient, ContinueData).
@@ -85,8 +93,12 @@ class MailTransaction {
   // the message, with the octets received so far.
   Step Feed(absl::string_view* input, ContinueData continue_data);
 
-  // After kMessage: the content; the transaction is over.
-  std::string TakeMessage();
+  // After kMessage: the content; the transaction is over. The content's memory charge moves to
+  // *charge (when not null), to be released once the message is stored.
+  std::string TakeMessage(MemoryCharge* charge = nullptr);
+
+  // Octets of content held now, and bytes charged for them.
+  uint64_t content_bytes() const { return content_.wire_bytes(); }
 
   // Ends the transaction (RSET, EHLO/HELO, MAIL, TLS starting over), with any content an
   // unfinished BDAT transaction received.
@@ -101,6 +113,7 @@ class MailTransaction {
  private:
   Step FinishContent();
   Step RefuseChunk();
+  Step OutOfMemory();
   Step NeedMail(Reply reply) const;
 
   const Limits limits_;

@@ -58,6 +58,15 @@ SaslStep SaslServer::Start(absl::string_view mechanism,
   return SaslChallenge{std::string(plain ? "" : kLoginUserChallenge)};
 }
 
+SaslStep SaslServer::StartCommand(absl::string_view argument) {
+  std::vector<absl::string_view> words =
+      absl::StrSplit(argument, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+  if (words.empty() || words.size() > 2) return Fail(MakeLocalReply(LocalReply::kAuthSyntax));
+  std::optional<absl::string_view> initial_response;
+  if (words.size() == 2) initial_response = words[1];
+  return Start(words[0], initial_response);
+}
+
 SaslStep SaslServer::Respond(absl::string_view line) {
   DCHECK(awaiting_response()) << "a SASL response without a challenge";
   if (line == "*") return Fail(MakeLocalReply(LocalReply::kAuthAborted));
@@ -71,7 +80,7 @@ SaslStep SaslServer::Respond(absl::string_view line) {
       step_ = Step::kLoginPassword;
       return SaslChallenge{std::string(kLoginPasswordChallenge)};
     case Step::kLoginPassword:
-      return Check(std::move(login_user_), decoded);
+      return Credentials(std::move(login_user_), decoded);
     case Step::kIdle:
       break;
   }
@@ -99,15 +108,13 @@ SaslStep SaslServer::RespondPlain(absl::string_view decoded) {
   if (!parts[0].empty() && parts[0] != parts[1]) {
     return Fail(MakeLocalReply(LocalReply::kAuthInvalid));
   }
-  return Check(std::string(parts[1]), parts[2]);
+  return Credentials(std::string(parts[1]), parts[2]);
 }
 
-SaslStep SaslServer::Check(std::string user, absl::string_view password) {
+SaslStep SaslServer::Credentials(std::string user, absl::string_view password) {
   Reset();
-  if (user.empty() || !(*authenticate_)(user, password)) {
-    return SaslFailure{MakeLocalReply(LocalReply::kAuthInvalid)};
-  }
-  return SaslSuccess{std::move(user)};
+  if (user.empty()) return SaslFailure{MakeLocalReply(LocalReply::kAuthInvalid)};
+  return SaslCredentials{std::move(user), std::string(password)};
 }
 
 }  // namespace volley::smtp

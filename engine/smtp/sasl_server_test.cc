@@ -25,8 +25,8 @@ std::string Describe(const SaslStep& step) {
   if (const auto* challenge = std::get_if<SaslChallenge>(&step)) {
     return absl::StrCat("challenge ", challenge->base64);
   }
-  if (const auto* success = std::get_if<SaslSuccess>(&step)) {
-    return absl::StrCat("success ", success->user);
+  if (const auto* credentials = std::get_if<SaslCredentials>(&step)) {
+    return absl::StrCat("credentials ", credentials->user);
   }
   return absl::StrCat("failure ", std::get<SaslFailure>(step).reply.ToWire());
 }
@@ -42,14 +42,19 @@ std::string Plain(absl::string_view authzid, absl::string_view user, absl::strin
 
 class SaslServerTest : public ::testing::Test {
  protected:
-  // Records every credential check; only alice/secret is good.
-  SaslServer::Authenticate authenticate_ = [this](absl::string_view user,
-                                                  absl::string_view password) {
-    checks_.emplace_back(std::string(user), std::string(password));
-    return user == "alice" && password == "secret";
-  };
+  // As the session does with the credentials a step yields: records every check, and only
+  // alice/secret is good.
+  std::string Describe(const SaslStep& step) {
+    const auto* credentials = std::get_if<SaslCredentials>(&step);
+    if (credentials == nullptr) return volley::smtp::Describe(step);
+    checks_.emplace_back(credentials->user, credentials->password);
+    if (credentials->user == "alice" && credentials->password == "secret") {
+      return absl::StrCat("success ", credentials->user);
+    }
+    return Failure(LocalReply::kAuthInvalid);
+  }
   std::vector<std::pair<std::string, std::string>> checks_;
-  SaslServer sasl_{&authenticate_};
+  SaslServer sasl_;
 };
 
 TEST(SaslChallenge, WireFormKeepsTheSpaceOfAnEmptyChallenge) {

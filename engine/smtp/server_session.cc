@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "engine/smtp/ehlo.h"
 #include "engine/smtp/local_replies.h"
 #include "engine/smtp/mail_transaction.h"
 #include "engine/smtp/sasl_server.h"
@@ -27,6 +27,8 @@ MailTransaction::Limits LimitsOf(const ServerSessionOptions& options) {
   limits.offered.eightbitmime = options.eightbitmime;
   limits.offered.smtputf8 = options.smtputf8;
   limits.offered.dsn = options.dsn;
+  limits.memory = options.memory;
+  limits.strict_addresses = options.strict_addresses;
   return limits;
 }
 
@@ -41,7 +43,6 @@ class ServerSession::Impl {
         handler_(handler),
         transport_(std::move(transport)),
         reader_(options.max_line_length),
-        sasl_(&options_.authenticate),
         transaction_(LimitsOf(options), &envelope_) {
     envelope_.session_id = next_session_id.fetch_add(1, std::memory_order_relaxed) + 1;
     envelope_.peer_address = std::move(peer_address);
@@ -88,7 +89,7 @@ class ServerSession::Impl {
 
   void Feed(absl::string_view bytes) {
     if (closed_ || state_ == State::kTlsHandshake) return;
-    if (state_ == State::kWaitingHandler) {
+    if (Holding()) {
       // The driver may have read more before it saw wants_input() turn false.
       pending_.append(bytes.data(), bytes.size());
       return;
@@ -103,16 +104,23 @@ class ServerSession::Impl {
     transaction_.Abandon();
   }
 
-  void Shutdown() {
+  void Shutdown(std::optional<Reply> reply) {
     if (closed_ || shutdown_) return;
     shutdown_ = true;
+    if (reply.has_value()) shutdown_reply_ = *std::move(reply);
     if (!processing_) {
       MaybeShutdownIdle();
       Flush();
     }
   }
 
-  bool wants_input() const { return !closed_ && state_ != State::kWaitingHandler; }
+  bool wants_input() const { return !closed_ && !Holding(); }
+  Waiting waiting() const {
+    if (closed_ || Holding()) return Waiting::kNothing;
+    return state_ == State::kContent ? Waiting::kContent : Waiting::kCommand;
+  }
+  uint64_t lines_read() const { return lines_read_; }
+  uint64_t content_bytes() const { return transaction_.content_bytes(); }
   void set_resume_reading(absl::AnyInvocable<void()> resume) { resume_ = std::move(resume); }
   bool closed() const { return closed_; }
   uint64_t session_id() const { return envelope_.session_id; }
@@ -124,14 +132,17 @@ class ServerSession::Impl {
     kContent,         // reading the DATA body or a BDAT chunk (transaction_ knows which)
     kTlsHandshake,    // after the 220 to STARTTLS, until OnTlsEstablished: input is discarded
     kWaitingHandler,  // the handler holds a message; input is buffered in pending_
+    kVerifying,       // the AUTH credentials are being checked; input is buffered likewise
   };
+
+  bool Holding() const { return state_ == State::kWaitingHandler || state_ == State::kVerifying; }
 
   // Runs the protocol over `input` until it is used up, the handler holds a message (the rest
   // goes to pending_), or the session closes. Replies are collected and written once at the end.
   void Process(absl::string_view input) {
     processing_ = true;
     while (!closed_) {
-      if (state_ == State::kWaitingHandler) {
+      if (Holding()) {
         pending_.append(input.data(), input.size());
         break;
       }
@@ -160,6 +171,7 @@ class ServerSession::Impl {
           BadCommand(MakeLocalReply(LocalReply::kLineTooLong));
           break;
         case LineReader::Status::kLine:
+          ++lines_read_;
           handler_->OnCommandLine(envelope_, line);
           if (state_ == State::kAuth) {
             OnSaslStep(sasl_.Respond(line));
@@ -176,7 +188,7 @@ class ServerSession::Impl {
 
   void HandleLine(absl::string_view line) {
     if (shutdown_) {
-      CloseWith(MakeLocalReply(LocalReply::kShuttingDown, options_.hostname));
+      CloseWith(ShutdownReply());
       return;
     }
     ParsedCommand parsed = ParseCommand(line);
@@ -195,6 +207,11 @@ class ServerSession::Impl {
       return;
     }
     Command& command = std::get<Command>(parsed);
+    if (options_.tls_required && !envelope_.tls && !AllowedBeforeStartTls(command.verb)) {
+      Refused("tls_required");
+      BadCommand(MakeLocalReply(LocalReply::kStartTlsFirst));
+      return;
+    }
     switch (command.verb) {
       case Verb::kEhlo:
         OnHelo(std::move(command), /*esmtp=*/true);
@@ -254,19 +271,17 @@ class ServerSession::Impl {
       Append(MakeLocalReply(LocalReply::kHeloOk, options_.hostname));
       return;
     }
-    Reply reply;
-    reply.code = 250;
-    reply.lines.push_back(options_.hostname);
-    if (options_.pipelining) reply.lines.push_back("PIPELINING");
-    reply.lines.push_back(absl::StrCat("SIZE ", options_.max_message_size));
-    if (options_.eightbitmime) reply.lines.push_back("8BITMIME");
-    if (options_.smtputf8) reply.lines.push_back("SMTPUTF8");
-    if (options_.dsn) reply.lines.push_back("DSN");
-    if (options_.chunking) reply.lines.push_back("CHUNKING");
-    if (StartTlsOffered()) reply.lines.push_back("STARTTLS");
-    if (AuthOffered() && !authenticated_) reply.lines.push_back("AUTH PLAIN LOGIN");
-    reply.lines.push_back("ENHANCEDSTATUSCODES");
-    Append(reply);
+    Capabilities offered{.pipelining = options_.pipelining,
+                         .size = true,
+                         .max_size = options_.max_message_size,
+                         .eightbitmime = options_.eightbitmime,
+                         .smtputf8 = options_.smtputf8,
+                         .starttls = StartTlsOffered(),
+                         .chunking = options_.chunking,
+                         .dsn = options_.dsn,
+                         .enhanced_status_codes = true};
+    if (AuthOffered() && !authenticated_) offered.auth_mechanisms = {"PLAIN", "LOGIN"};
+    Append(MakeEhloReply(options_.hostname, offered));
   }
 
   void OnMail(Command command) {
@@ -299,6 +314,7 @@ class ServerSession::Impl {
   // kCommand already.
   void OnTransactionStep(MailTransaction::Step step) {
     using Kind = MailTransaction::Step::Kind;
+    if (!step.refusal.empty()) Refused(step.refusal);
     switch (step.kind) {
       case Kind::kReply:
         state_ = State::kCommand;
@@ -339,15 +355,19 @@ class ServerSession::Impl {
   // The message is complete: hand it to the handler and wait for its reply.
   void HandOver() {
     Envelope envelope = envelope_;
-    std::string content = transaction_.TakeMessage();
+    // The content's memory stays charged until the handler answers (the message is stored).
+    MemoryCharge charge;
+    std::string content = transaction_.TakeMessage(&charge);
     state_ = State::kWaitingHandler;
     const uint64_t sequence = ++message_sequence_;
     std::weak_ptr<bool> alive = alive_;
-    handler_->OnMessage(std::move(envelope), std::move(content),
-                        [this, alive, sequence](MessageResponse response) {
-                          if (alive.expired()) return;
-                          OnHandlerDone(sequence, std::move(response));
-                        });
+    handler_->OnMessage(
+        std::move(envelope), std::move(content),
+        [this, alive, sequence, charge = std::move(charge)](MessageResponse response) mutable {
+          charge.Release();
+          if (alive.expired()) return;
+          OnHandlerDone(sequence, std::move(response));
+        });
   }
 
   void OnHandlerDone(uint64_t sequence, MessageResponse response) {
@@ -365,8 +385,13 @@ class ServerSession::Impl {
       return;
     }
     Append(reply);
-    if (processing_) return;  // Called from within OnMessage: Process() carries on.
-    // Pipelined input that arrived behind the message, answered now that its reply is out.
+    ResumeAfterWait();
+  }
+
+  // The handler or the credential check answered: the input that arrived behind it is taken
+  // now that the answer is out.
+  void ResumeAfterWait() {
+    if (processing_) return;  // Called from within the call that waited: Process() carries on.
     std::string input = std::move(pending_);
     pending_.clear();
     Process(input);
@@ -415,18 +440,10 @@ class ServerSession::Impl {
       BadCommand(MakeLocalReply(LocalReply::kAuthInTransaction));
       return;
     }
-    std::vector<absl::string_view> words =
-        absl::StrSplit(argument, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (words.empty() || words.size() > 2) {
-      BadCommand(MakeLocalReply(LocalReply::kAuthSyntax));
-      return;
-    }
-    std::optional<absl::string_view> initial_response;
-    if (words.size() == 2) initial_response = words[1];
-    OnSaslStep(sasl_.Start(words[0], initial_response));
+    OnSaslStep(sasl_.StartCommand(argument));
   }
 
-  // Sends what the SASL exchange asks for, and takes the identity it proved.
+  // Sends what the SASL exchange asks for, and has the credentials it yields checked.
   void OnSaslStep(SaslStep step) {
     if (const SaslChallenge* challenge = std::get_if<SaslChallenge>(&step)) {
       state_ = State::kAuth;
@@ -438,10 +455,30 @@ class ServerSession::Impl {
       BadCommand(std::move(failure->reply));
       return;
     }
-    authenticated_ = true;
-    envelope_.auth_user = std::move(std::get<SaslSuccess>(step).user);
-    errors_since_ok_ = 0;
-    Append(MakeLocalReply(LocalReply::kAuthOk));
+    SaslCredentials& credentials = std::get<SaslCredentials>(step);
+    state_ = State::kVerifying;
+    const uint64_t sequence = ++message_sequence_;
+    std::weak_ptr<bool> alive = alive_;
+    std::string user = credentials.user;
+    options_.authenticate(
+        AuthAttempt{envelope_.peer_address, std::move(credentials.user),
+                    std::move(credentials.password)},
+        [this, alive, sequence, user = std::move(user)](bool ok) mutable {
+          if (alive.expired()) return;
+          if (closed_ || state_ != State::kVerifying || sequence != message_sequence_) return;
+          state_ = State::kCommand;
+          if (ok) {
+            authenticated_ = true;
+            envelope_.auth_user = std::move(user);
+            errors_since_ok_ = 0;
+            Append(MakeLocalReply(LocalReply::kAuthOk));
+          } else {
+            Refused("auth_failed");
+            BadCommand(MakeLocalReply(LocalReply::kAuthInvalid));
+          }
+          if (!processing_) Flush();
+          ResumeAfterWait();
+        });
   }
 
   // A syntax or sequence error, an unknown verb or an over-long line. After too many without a
@@ -449,6 +486,7 @@ class ServerSession::Impl {
   void BadCommand(Reply reply) {
     Append(reply);
     if (++errors_since_ok_ >= options_.max_errors) {
+      Refused("too_many_errors");
       CloseWith(MakeLocalReply(LocalReply::kTooManyErrors, options_.hostname));
     }
   }
@@ -456,11 +494,19 @@ class ServerSession::Impl {
   // Answers 421 at once when shutting down and nothing is under way.
   void MaybeShutdownIdle() {
     if (shutdown_ && !closed_ && state_ == State::kCommand && reader_.buffered() == 0) {
-      CloseWith(MakeLocalReply(LocalReply::kShuttingDown, options_.hostname));
+      CloseWith(ShutdownReply());
     }
   }
 
+  Reply ShutdownReply() const {
+    if (shutdown_reply_.has_value()) return *shutdown_reply_;
+    return MakeLocalReply(LocalReply::kShuttingDown, options_.hostname);
+  }
+
   void Append(const Reply& reply) { output_.append(reply.ToWire()); }
+  void Refused(absl::string_view reason) const {
+    if (options_.on_refusal) options_.on_refusal(reason);
+  }
 
   void Flush() {
     if (output_.empty()) return;
@@ -505,7 +551,10 @@ class ServerSession::Impl {
   bool helo_seen_ = false;
   bool authenticated_ = false;
   int errors_since_ok_ = 0;
-  uint64_t message_sequence_ = 0;  // matches `done` to the message it answers
+  uint64_t lines_read_ = 0;
+  // Matches a `done` (the handler's, the credential check's) to the wait it answers.
+  uint64_t message_sequence_ = 0;
+  std::optional<Reply> shutdown_reply_;  // what Shutdown() answers, when not the default
 
   std::string pending_;  // input received while the handler holds a message
   std::string output_;   // replies not yet written
@@ -529,7 +578,10 @@ void ServerSession::OnTlsEstablished(std::string version, std::string cipher) {
 }
 void ServerSession::Feed(absl::string_view bytes) { impl_->Feed(bytes); }
 void ServerSession::OnDisconnect() { impl_->OnDisconnect(); }
-void ServerSession::Shutdown() { impl_->Shutdown(); }
+void ServerSession::Shutdown(std::optional<Reply> reply) { impl_->Shutdown(std::move(reply)); }
+ServerSession::Waiting ServerSession::waiting() const { return impl_->waiting(); }
+uint64_t ServerSession::lines_read() const { return impl_->lines_read(); }
+uint64_t ServerSession::content_bytes() const { return impl_->content_bytes(); }
 bool ServerSession::wants_input() const { return impl_->wants_input(); }
 void ServerSession::set_resume_reading(absl::AnyInvocable<void()> resume) {
   impl_->set_resume_reading(std::move(resume));

@@ -14,6 +14,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/strings/string_view.h"
+#include "engine/base/memory_budget.h"
 #include "engine/smtp/command_parser.h"
 #include "engine/smtp/dot_stuffing.h"
 #include "engine/smtp/envelope.h"
@@ -89,6 +90,25 @@ class ServerSessionHandler {
                          absl::AnyInvocable<void(MessageResponse)> done) = 0;
 };
 
+// An AUTH exchange's outcome, to be checked (ServerSessionOptions::authenticate).
+struct AuthAttempt {
+  std::string peer_address;
+  std::string user;
+  std::string password;
+};
+
+// Checks credentials and calls `done` with whether they are good: now, or later on the
+// session's thread (the check may run elsewhere: hashing is slow). `done` after the session is
+// gone does nothing.
+using Authenticator = std::function<void(AuthAttempt, absl::AnyInvocable<void(bool ok)>)>;
+
+// An Authenticator that answers at once with `check(user, password)` (test sinks, tests).
+inline Authenticator CheckAtOnce(std::function<bool(absl::string_view, absl::string_view)> check) {
+  return [check = std::move(check)](AuthAttempt attempt, absl::AnyInvocable<void(bool)> done) {
+    done(check(attempt.user, attempt.password));
+  };
+}
+
 struct ServerSessionOptions {
   std::string hostname = "volley.localdomain";      // in the greeting and EHLO reply
   uint64_t max_message_size = 25ull * 1024 * 1024;  // SIZE n; larger messages get 552 5.3.4
@@ -107,11 +127,22 @@ struct ServerSessionOptions {
   // (RFC 5321 3.1); a 2xx is a greeting with other text.
   std::optional<Reply> greeting;
   // AUTH PLAIN and LOGIN (RFC 4954, 4616): offered when set (after TLS only when
-  // auth_requires_tls; before it AUTH gets 538 5.7.11). Returns whether the credentials are
-  // good. Called on the session's thread.
-  std::function<bool(absl::string_view user, absl::string_view password)> authenticate;
+  // auth_requires_tls; before it AUTH gets 538 5.7.11). Input that arrives while the check
+  // runs waits, as while the handler holds a message.
+  Authenticator authenticate;
   bool auth_requires_tls = true;
   bool auth_required = false;  // MAIL before a successful AUTH gets 530 5.7.0
+  // Before TLS every command but EHLO, HELO, STARTTLS, NOOP, RSET and QUIT gets 530 5.7.0
+  // (RFC 3207 4), counted as a bad command.
+  bool tls_required = false;
+  // Message content in memory is charged to it (MailTransaction::Limits::memory), from the
+  // first octet until the handler answers. Optional; shared across threads.
+  MemoryBudget* memory = nullptr;
+  // Addresses are checked beyond their syntax (address_check.h).
+  bool strict_addresses = false;
+  // Each refusal that protects the server, by reason: "tls_required", "auth_required",
+  // "auth_failed", "memory", "bad_address", "too_many_errors". Optional; on the session's thread.
+  std::function<void(absl::string_view reason)> on_refusal;
   // A server context: SmtpListener offers STARTTLS (RFC 3207) with it, by giving the session a
   // Transport::start_tls, or with ListenerOptions::implicit_tls speaks TLS from the first byte.
   // The session itself only needs the transport hook.
@@ -187,9 +218,20 @@ class ServerSession {
   // the handler is not affected).
   void OnDisconnect();
 
-  // Orderly shutdown: the session answers 421 4.3.2 to the next command (or at once when idle
-  // between commands) and closes. A message already with the handler gets its reply first.
-  void Shutdown();
+  // Orderly shutdown: the session answers `reply` (421 4.3.2 "shutting down" by default) to
+  // the next command (or at once when idle between commands) and closes. A message already
+  // with the handler gets its reply first.
+  void Shutdown(std::optional<Reply> reply = std::nullopt);
+
+  // What the session waits for from the client, for the driver's deadlines: a command line
+  // (also during a TLS handshake and an AUTH exchange), content (DATA or a BDAT chunk), or
+  // nothing (the handler or the credential check has the next move, or it is closed).
+  enum class Waiting { kCommand, kContent, kNothing };
+  Waiting waiting() const;
+  // Lines the session has read so far (progress within kCommand), and octets of the current
+  // message's content (progress within kContent).
+  uint64_t lines_read() const;
+  uint64_t content_bytes() const;
 
   // While the handler holds a message, the session buffers pipelined input instead of parsing
   // it. The driver stops reading the socket while this is false (backpressure); when the

@@ -29,9 +29,9 @@ std::string Plain(absl::string_view user, absl::string_view password) {
 class AuthTest : public SessionTest {
  protected:
   void SetUp() override {
-    options_.authenticate = [](absl::string_view user, absl::string_view password) {
+    options_.authenticate = CheckAtOnce([](absl::string_view user, absl::string_view password) {
       return user == "alice" && password == "secret";
-    };
+    });
     options_.auth_requires_tls = false;
     Create();
   }
@@ -138,7 +138,7 @@ TEST_F(SessionTest, StartTlsNotOfferedWithoutTransportHook) {
 
 TEST_F(SessionTest, StartTlsDiscardsPlaintextAfterItAndStartsOver) {
   with_start_tls_ = true;
-  options_.authenticate = [](absl::string_view, absl::string_view) { return true; };
+  options_.authenticate = CheckAtOnce([](absl::string_view, absl::string_view) { return true; });
   Create();
   std::vector<std::string> ehlo = Send("EHLO c\r\n");
   EXPECT_THAT(ehlo, testing::Contains("250-STARTTLS"));
@@ -187,7 +187,7 @@ TEST_F(SessionTest, StartTlsDiscardsPlaintextAfterItAndStartsOver) {
 
 TEST_F(SessionTest, StartTlsForgetsAnEarlierAuth) {
   with_start_tls_ = true;
-  options_.authenticate = [](absl::string_view, absl::string_view) { return true; };
+  options_.authenticate = CheckAtOnce([](absl::string_view, absl::string_view) { return true; });
   options_.auth_requires_tls = false;
   Create();
   Ehlo();
