@@ -10,7 +10,7 @@ PACKAGES=(
   libbenchmark-dev libgtest-dev libgmock-dev libtomlplusplus-dev libidn2-dev
   nlohmann-json3-dev libhttp-parser-dev libre2-dev libgmime-3.0-dev libcrypt-dev
   # Tests: a real DNS server, SMTP tools, certificates.
-  unbound swaks openssl python3 python3-aiosmtpd dnsutils
+  unbound swaks libnet-ssleay-perl openssl python3 python3-aiosmtpd dnsutils
   # Tests: mkpasswd (in Debian's whois package) writes the AUTH users file's crypt(3) hashes.
   whois
   # Tests: a real receiving MTA (tests/support/postfix_server runs private instances).

@@ -195,6 +195,12 @@ absl::StatusOr<std::unique_ptr<VolleydProcess>> VolleydProcess::Start(
       absl::string_view line(output.data() + at, output.find('\n', at) - at);
       for (absl::string_view field : absl::StrSplit(line, ' ')) {
         if (absl::ConsumePrefix(&field, "smtp=")) {
+          for (absl::string_view address : absl::StrSplit(field, ',', absl::SkipEmpty())) {
+            std::string host;
+            uint16_t port = 0;
+            ParseHostPort(address, &host, &port);
+            process->smtp_ports_.push_back(port);
+          }
           absl::string_view first = field.substr(0, field.find(','));
           ParseHostPort(first, &process->smtp_host_, &process->smtp_port_);
         } else if (absl::ConsumePrefix(&field, "http=")) {

@@ -45,6 +45,8 @@ class VolleydProcess {
   // From the ready line.
   const std::string& smtp_host() const { return smtp_host_; }
   uint16_t smtp_port() const { return smtp_port_; }
+  // Every SMTP listen address's port, in config order (listeners, then their addresses).
+  const std::vector<uint16_t>& smtp_ports() const { return smtp_ports_; }
   uint16_t http_port() const { return http_port_; }
 
   // SIGKILL, then reap.
@@ -63,6 +65,7 @@ class VolleydProcess {
   std::string log_path_;
   std::string smtp_host_;
   uint16_t smtp_port_ = 0;
+  std::vector<uint16_t> smtp_ports_;
   uint16_t http_port_ = 0;
 };
 
