@@ -51,7 +51,9 @@ void ParseInjectSmtp(const toml::table& table, ConfigParser& parser, Config& con
         continue;
       }
       if (draft.config.name.empty()) {
+        // The first address names it; two on port 0 ("any free port") get their number too.
         draft.config.name = absl::StrCat("smtp-", draft.config.listen.front().ToString());
+        if (draft.config.listen.front().port == 0) absl::StrAppend(&draft.config.name, "-", number);
       }
       drafts.push_back(std::move(draft));
     }
