@@ -33,15 +33,19 @@ class InboundReportsTest : public ::testing::Test {
     options.name = "inbound_reports";
     options.domains = {"dsn.test", "sender.test"};
     options.sink.record = true;
+    // A second listener with the bounce role: reports only.
     options.config =
-        absl::StrCat("[bounce]\nverp_domain = \"", kBounceDomain, "\"\n[delivery]\ndsn = false\n");
+        absl::StrCat("[bounce]\nverp_domain = \"", kBounceDomain, "\"\n[delivery]\ndsn = false\n",
+                     "[[inject.smtp.listener]]\nname = \"bounces\"\nlisten = \"127.0.0.1:0\"\n"
+                     "role = \"bounce\"\n");
     ASSERT_TRUE(world_.Start(std::move(options)).ok());
   }
 
   // One SMTP transaction; the reply to its data (or the first refusal).
   std::string Send(const std::string& sender, const std::vector<std::string>& recipients,
-                   const std::string& content) {
-    auto c = test_support::RawSmtpClient::Connect("127.0.0.1", world_.volleyd().smtp_port());
+                   const std::string& content, size_t listener = 0) {
+    auto c = test_support::RawSmtpClient::Connect("127.0.0.1",
+                                                  world_.volleyd().smtp_ports().at(listener));
     if (c == nullptr) return "no connection";
     c->ReadFinal();
     c->Ehlo();
@@ -210,6 +214,20 @@ TEST_F(InboundReportsTest, UnreadableMailIsLoggedUnparsedAndNeverRelayed) {
   for (const bench::ReceivedMessage& m : seen_) {
     for (const std::string& r : m.recipients) EXPECT_FALSE(absl::StrContains(r, kBounceDomain));
   }
+}
+
+TEST_F(InboundReportsTest, ABounceRoleListenerTakesReportsAndNothingElse) {
+  // An unreadable report on the bounce listener is taken (and logged), as on any listener.
+  EXPECT_TRUE(absl::StartsWith(
+      Send("", {absl::StrCat("postmaster@", kBounceDomain)}, "Subject: ?\r\n\r\nnot a report\r\n",
+           /*listener=*/1),
+      "250"));
+  EXPECT_FALSE(WaitForRecord("OOB", [&](const json& r) {
+                 return r["report"]["kind"] == "unparsed";
+               }).is_null());
+  // Mail to relay is refused there, even from a relay network.
+  EXPECT_EQ(Send("s@sender.test", {"relay@dsn.test"}, "\r\nx\r\n", /*listener=*/1),
+            "550 5.7.1 this server takes only mail to the bounce domain");
 }
 
 }  // namespace

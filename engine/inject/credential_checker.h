@@ -1,7 +1,8 @@
 // AUTH verification for a listener: the crypt(3) check on a WorkerPool, so that hashing (slow
 // by design: yescrypt takes tens of milliseconds) never blocks an event loop, and a brake on
 // guessing: every failure from one client address makes that address's next refusal wait
-// longer.
+// longer. Credentials that passed are remembered for a while (as Dovecot's auth cache does):
+// a platform that opens a connection per batch pays the hash once an hour, not per connection.
 #ifndef VOLLEY_ENGINE_INJECT_CREDENTIAL_CHECKER_H_
 #define VOLLEY_ENGINE_INJECT_CREDENTIAL_CHECKER_H_
 
@@ -33,7 +34,8 @@ class CredentialChecker {
   CredentialChecker(WorkerPool* pool, std::shared_ptr<const UserTable> users,
                     std::function<absl::Time()> now = absl::Now);
 
-  // A reloaded users file: checks that start from now on use it.
+  // A reloaded users file: checks that start from now on use it, and the remembered
+  // credentials are forgotten (a password may have changed).
   void Replace(std::shared_ptr<const UserTable> users);
 
   void Check(std::string peer_address, std::string user, std::string password,
@@ -43,21 +45,34 @@ class CredentialChecker {
   static absl::Duration FailureDelay(int failures);
   // An address's failures are forgotten this long after its last one, or at a success.
   static constexpr absl::Duration kForgetAfter = absl::Minutes(15);
+  // Good credentials are remembered this long, for at most kRememberedUsers users, as a keyed
+  // hash (HMAC-SHA-256 under a key made at start), never the password itself.
+  static constexpr absl::Duration kRememberFor = absl::Hours(1);
+  static constexpr size_t kRememberedUsers = 10000;
 
  private:
   struct Failures {
     int count = 0;
     absl::Time last;
   };
+  struct Remembered {
+    std::string digest;
+    absl::Time until;
+  };
   // Counts the outcome for `peer` and says how long to hold its answer.
   absl::Duration Record(const std::string& peer, bool ok);
+  std::string Digest(absl::string_view user, absl::string_view password) const;
+  // Whether these credentials passed within kRememberFor (and the table is the same).
+  bool RememberedLocked(const std::string& user, const std::string& digest, absl::Time now);
 
   WorkerPool* const pool_;
   const std::function<absl::Time()> now_;
   std::mutex mutex_;
-  std::shared_ptr<const UserTable> users_;               // guarded by mutex_
-  absl::flat_hash_map<std::string, Failures> failures_;  // guarded by mutex_
-  uint64_t checks_ = 0;                                  // guarded by mutex_
+  std::shared_ptr<const UserTable> users_;                   // guarded by mutex_
+  absl::flat_hash_map<std::string, Failures> failures_;      // guarded by mutex_
+  uint64_t checks_ = 0;                                      // guarded by mutex_
+  absl::flat_hash_map<std::string, Remembered> remembered_;  // guarded by mutex_
+  std::string key_;  // the HMAC key of the remembered digests
 };
 
 }  // namespace volley::inject

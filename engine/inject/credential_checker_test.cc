@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -66,6 +67,31 @@ TEST_F(CredentialCheckerTest, FailuresAreForgottenAfterQuarterOfAnHour) {
   EXPECT_EQ(Check(checker, "10.0.0.1", "app", "wrong").delay, absl::Milliseconds(500));
   now_ += CredentialChecker::kForgetAfter;
   EXPECT_EQ(Check(checker, "10.0.0.1", "app", "wrong").delay, absl::Milliseconds(250));
+}
+
+// Where `done` ran for a check: a remembered good password is answered at once, on the caller's
+// thread; everything else is hashed on the pool.
+TEST_F(CredentialCheckerTest, GoodCredentialsAreRememberedForAnHourBadOnesNever) {
+  CredentialChecker checker(&pool_, Users("app", "secret"), [this] { return now_; });
+  auto where = [&](const std::string& password, bool* ok) {
+    std::promise<std::thread::id> thread;
+    checker.Check("10.0.0.1", "app", password, [&](CredentialChecker::Verdict v) {
+      *ok = v.ok;
+      thread.set_value(std::this_thread::get_id());
+    });
+    return thread.get_future().get();
+  };
+  const std::thread::id self = std::this_thread::get_id();
+  bool ok = false;
+  EXPECT_NE(where("secret", &ok), self);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(where("secret", &ok), self);
+  EXPECT_TRUE(ok);
+  EXPECT_NE(where("wrong", &ok), self);
+  EXPECT_FALSE(ok);
+  now_ += CredentialChecker::kRememberFor;
+  EXPECT_NE(where("secret", &ok), self);
+  EXPECT_TRUE(ok);
 }
 
 TEST_F(CredentialCheckerTest, AReplacedTableAppliesToLaterChecks) {

@@ -275,6 +275,56 @@ TEST_F(MailTransactionTest, DataOverTheLimitGets552AfterItsEnd) {
   EXPECT_THAT(envelope_.recipients, IsEmpty());
 }
 
+TEST_F(MailTransactionTest, TheMemoryBudgetRefusesAtMailAtDataAndMidContent) {
+  MemoryBudget budget(100 * 1024);
+  limits_.memory = &budget;
+  Create(1000 * 1000, 100);
+  // MAIL needs room for what it announces, or 64 KiB.
+  EXPECT_EQ(Mail("s@x.org", {{"SIZE", "200000"}}), Said("reply", LocalReply::kMemoryFull));
+  EXPECT_FALSE(tx().active());
+  // Pipelined RCPT and DATA behind it are not the client's errors.
+  EXPECT_EQ(Rcpt("a@x.org"), Said("reply", LocalReply::kNeedMail));
+  // A message that grows beyond the budget: refused at its end, and nothing is held after.
+  EXPECT_EQ(Mail("s@x.org"), Said("mail-accepted", LocalReply::kSenderOk));
+  Rcpt("a@x.org");
+  tx().Data();
+  const std::string line(998, 'x');
+  std::string body;
+  for (int i = 0; i < 150; ++i) body += line + "\r\n";
+  EXPECT_EQ(Feed(body), "more");
+  EXPECT_EQ(budget.used(), 0u);  // refused: what it held went back at once
+  std::string rest;
+  EXPECT_EQ(Feed(".\r\nNOOP\r\n", &rest), Said("reply", LocalReply::kMemoryFull));
+  EXPECT_EQ(rest, "NOOP\r\n");
+  EXPECT_FALSE(tx().active());
+  // A message that fits is charged while it is held, and the charge follows it out.
+  Mail("s@x.org", {{"SIZE", "5000"}});
+  Rcpt("a@x.org");
+  tx().Data();
+  EXPECT_GE(budget.used(), 5000u);
+  EXPECT_EQ(Feed("Subject: small\r\n\r\nhi\r\n.\r\n"), "message");
+  MemoryCharge charge;
+  EXPECT_EQ(tx().TakeMessage(&charge), "Subject: small\r\n\r\nhi\r\n");
+  EXPECT_GE(charge.bytes(), 5000u);
+  EXPECT_EQ(budget.used(), charge.bytes());
+  charge.Release();
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+TEST_F(MailTransactionTest, StrictAddressesAreCheckedAtMailAndRcpt) {
+  limits_.strict_addresses = true;
+  Create(1000, 100);
+  EXPECT_EQ(Mail("s@localhost").substr(0, 15), "reply 501 5.1.2");
+  EXPECT_EQ(Mail("s@x.org"), Said("mail-accepted", LocalReply::kSenderOk));
+  EXPECT_EQ(Rcpt("\xC3\xA4@x.org").substr(0, 15), "reply 553 5.6.7");  // without SMTPUTF8
+  tx().Reset();
+  EXPECT_EQ(Mail("s@x.org", {{"SMTPUTF8", ""}}), Said("mail-accepted", LocalReply::kSenderOk));
+  EXPECT_EQ(Rcpt("a\xE2\x80\x8B@x.org").substr(0, 15), "reply 553 5.1.3");
+  EXPECT_EQ(Rcpt("\xC3\xA4@x.org"), Said("reply", LocalReply::kRecipientOk));
+  EXPECT_EQ(Rcpt("a@x.org"), Said("reply", LocalReply::kRecipientOk));
+  EXPECT_THAT(envelope_.recipients, ElementsAre("\xC3\xA4@x.org", "a@x.org"));
+}
+
 TEST_F(MailTransactionTest, BdatChunks) {
   Mail("s@x.org");
   Rcpt("a@x.org");

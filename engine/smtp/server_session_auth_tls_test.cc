@@ -248,5 +248,79 @@ TEST_F(SessionTest, ShutdownDuringTlsHandshakeAnswersAfterIt) {
   EXPECT_TRUE(closed_);
 }
 
+// The credential check answers later (it runs on a pool): pipelined commands behind the AUTH
+// wait for its answer, and the session reads no input meanwhile.
+TEST_F(SessionTest, AuthAnsweredLaterHoldsThePipelinedCommandsBehindIt) {
+  std::vector<AuthAttempt> attempts;
+  absl::AnyInvocable<void(bool)> pending;
+  options_.authenticate = [&](AuthAttempt attempt, absl::AnyInvocable<void(bool)> done) {
+    attempts.push_back(std::move(attempt));
+    pending = std::move(done);
+  };
+  options_.auth_requires_tls = false;
+  Create();
+  Ehlo();
+  EXPECT_THAT(Send("AUTH PLAIN " + Plain("alice", "secret") + "\r\nMAIL FROM:<s@x.org>\r\n"),
+              IsEmpty());
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].user, "alice");
+  EXPECT_EQ(attempts[0].password, "secret");
+  EXPECT_EQ(attempts[0].peer_address, "192.0.2.7");
+  EXPECT_FALSE(session_->wants_input());
+  EXPECT_EQ(session_->waiting(), ServerSession::Waiting::kNothing);
+  EXPECT_THAT(Send("RCPT TO:<a@x.org>\r\n"), IsEmpty());  // buffered, not answered
+  const int resumes = resumes_;
+  pending(true);
+  EXPECT_THAT(Finals(Take()), ElementsAre("235 2.7.0 Authentication successful",
+                                          StartsWith("250 2.1.0"), StartsWith("250 2.1.5")));
+  EXPECT_TRUE(session_->wants_input());
+  EXPECT_EQ(resumes_, resumes + 1);
+  EXPECT_THAT(Send("DATA\r\nx\r\n.\r\n"), ElementsAre(StartsWith("354"), StartsWith("250")));
+  ASSERT_EQ(handler_.messages.size(), 1u);
+  EXPECT_EQ(handler_.messages[0].envelope.auth_user, "alice");
+}
+
+TEST_F(SessionTest, AFailedCheckAnsweredLaterIs535AndAnAnswerAfterTheSessionIsHarmless) {
+  absl::AnyInvocable<void(bool)> pending;
+  options_.authenticate = [&](AuthAttempt, absl::AnyInvocable<void(bool)> done) {
+    pending = std::move(done);
+  };
+  options_.auth_requires_tls = false;
+  std::vector<std::string> refusals;
+  options_.on_refusal = [&](absl::string_view reason) { refusals.emplace_back(reason); };
+  Create();
+  Ehlo();
+  EXPECT_THAT(Send("AUTH PLAIN " + Plain("alice", "nope") + "\r\n"), IsEmpty());
+  pending(false);
+  EXPECT_THAT(Take(), ElementsAre(StartsWith("535 5.7.8 ")));
+  EXPECT_THAT(refusals, ElementsAre("auth_failed"));
+  // Another attempt, and the session ends before its answer.
+  EXPECT_THAT(Send("AUTH PLAIN " + Plain("alice", "secret") + "\r\n"), IsEmpty());
+  session_.reset();
+  pending(true);  // nothing to answer: must not crash
+}
+
+TEST_F(SessionTest, TlsRequiredRefusesEverythingButTheGreetingCommandsBeforeStartTls) {
+  with_start_tls_ = true;
+  options_.tls_required = true;
+  options_.authenticate = CheckAtOnce([](absl::string_view, absl::string_view) { return true; });
+  std::vector<std::string> refusals;
+  options_.on_refusal = [&](absl::string_view reason) { refusals.emplace_back(reason); };
+  Create();
+  Ehlo();
+  EXPECT_THAT(Send("NOOP\r\nRSET\r\n"), ElementsAre("250 2.0.0 Ok", "250 2.0.0 Ok"));
+  for (const char* command : {"MAIL FROM:<s@x.org>", "RCPT TO:<a@x.org>", "DATA", "VRFY a",
+                              "AUTH PLAIN AGFsaWNlAHNlY3JldA=="}) {
+    EXPECT_THAT(Send(absl::StrCat(command, "\r\n")),
+                ElementsAre("530 5.7.0 Must issue a STARTTLS command first"))
+        << command;
+  }
+  EXPECT_EQ(refusals.size(), 5u);
+  EXPECT_THAT(Send("STARTTLS\r\n"), ElementsAre(StartsWith("220 ")));
+  session_->OnTlsEstablished("TLSv1.3", "TLS_AES_128_GCM_SHA256");
+  Ehlo();
+  EXPECT_THAT(Send("MAIL FROM:<s@x.org>\r\n"), ElementsAre(StartsWith("250 ")));
+}
+
 }  // namespace
 }  // namespace volley::smtp
