@@ -7,10 +7,12 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "engine/base/net_address.h"
 #include "engine/net/tcp_stream.h"
+#include "engine/net/tls_stream.h"
 #include "engine/runtime/timer.h"
 #include "engine/smtp/dot_stuffing.h"
 #include "engine/smtp/ehlo.h"
@@ -85,7 +87,18 @@ class Injector {
   }
 
  private:
-  enum class State { kConnecting, kGreeting, kEhlo, kTransaction, kBody, kRset, kQuit };
+  enum class State {
+    kConnecting,
+    kGreeting,
+    kEhlo,
+    kStartTls,
+    kHandshake,
+    kAuth,
+    kTransaction,
+    kBody,
+    kRset,
+    kQuit
+  };
 
   // One SMTP session over one TCP stream, and the message in flight on it. Its slot owns it. A
   // closed connection lives on until the reaper frees it on a later loop turn, so that the code
@@ -94,7 +107,9 @@ class Injector {
   // Thread: the injector's loop.
   struct Connection {
     int slot = 0;
-    std::unique_ptr<net::TcpStream> stream;  // null when the connect failed at once
+    std::unique_ptr<net::Stream> stream;  // null when the connect failed at once
+    bool tls = false;                     // STARTTLS done
+    bool authenticated = false;
     State state = State::kConnecting;
     bool closing = false;
     bool failed = false;
@@ -136,12 +151,57 @@ class Injector {
       return;
     }
     c->stream = *std::move(stream);
+    SetCallbacks(c);
+  }
+
+  void SetCallbacks(Connection* c) {
     // The callbacks never run once the stream is closed, and the connection outlives its
     // stream, so `c` is valid whenever they do.
     c->stream->SetCallbacks({
         .on_data = [this, c](absl::string_view bytes) { OnData(c, bytes); },
         .on_end = [this, c](const absl::Status& status) { OnEnd(c, status); },
     });
+  }
+
+  // After the 220 to STARTTLS: the handshake, then EHLO again (RFC 3207 4.2).
+  void StartTls(Connection* c) {
+    c->state = State::kHandshake;
+    c->reader.Clear();
+    absl::StatusOr<std::unique_ptr<net::TlsStream>> tls = net::TlsStream::Client(
+        std::move(c->stream), options_.starttls, tls::ClientSessionOptions{});
+    if (!tls.ok()) {
+      Fail(c, absl::StrCat("STARTTLS: ", tls.status().message()));
+      return;
+    }
+    net::TlsStream* raw = tls->get();
+    raw->set_on_established([this, c] {
+      Progress();
+      c->tls = true;
+      ++result_.tls_handshakes;
+      c->state = State::kEhlo;
+      Write(c, "EHLO injector.localdomain\r\n");
+    });
+    c->stream = *std::move(tls);
+    SetCallbacks(c);
+  }
+
+  // After EHLO: STARTTLS and AUTH when asked for and not done yet, then the messages.
+  void AfterEhlo(Connection* c) {
+    if (options_.starttls != nullptr && !c->tls) {
+      c->state = State::kStartTls;
+      Write(c, "STARTTLS\r\n");
+      return;
+    }
+    if (!options_.auth_user.empty() && !c->authenticated) {
+      c->state = State::kAuth;
+      Write(c, absl::StrCat("AUTH PLAIN ",
+                            absl::Base64Escape(
+                                absl::StrCat(absl::string_view("\0", 1), options_.auth_user,
+                                             absl::string_view("\0", 1), options_.auth_password)),
+                            "\r\n"));
+      return;
+    }
+    NextMessage(c);
   }
 
   void OnConnected(Connection* c, const absl::Status& status) {
@@ -208,9 +268,27 @@ class Injector {
         }
         const smtp::Capabilities capabilities = smtp::ParseEhloReply(reply);
         c->pipelined = options_.pipelining && capabilities.pipelining;
-        NextMessage(c);
+        AfterEhlo(c);
         return;
       }
+      case State::kStartTls:
+        if (reply.code != 220) {
+          Fail(c, absl::StrCat("STARTTLS: ", reply.code, " ", reply.Text()));
+          return;
+        }
+        StartTls(c);
+        return;
+      case State::kHandshake:
+        Fail(c, "protocol error: a reply during the TLS handshake");
+        return;
+      case State::kAuth:
+        if (reply.code != 235) {
+          Fail(c, absl::StrCat("AUTH: ", reply.code, " ", reply.Text()));
+          return;
+        }
+        c->authenticated = true;
+        AfterEhlo(c);
+        return;
       case State::kTransaction:
         OnTransactionReply(c, std::move(reply));
         return;
@@ -304,8 +382,8 @@ class Injector {
     c->commands.clear();
     bool smtputf8 = message.smtputf8 || HasNonAscii(message.mail_from);
     for (const std::string& r : message.recipients) smtputf8 = smtputf8 || HasNonAscii(r);
-    c->commands.push_back(absl::StrCat("MAIL FROM:<", message.mail_from, ">",
-                                       smtputf8 ? " SMTPUTF8" : "", "\r\n"));
+    c->commands.push_back(
+        absl::StrCat("MAIL FROM:<", message.mail_from, ">", smtputf8 ? " SMTPUTF8" : "", "\r\n"));
     for (const std::string& recipient : message.recipients) {
       c->commands.push_back(absl::StrCat("RCPT TO:<", recipient, ">\r\n"));
     }

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "engine/smtp/reply.h"
+#include "tls/tls_context.h"
 
 namespace volley::bench {
 
@@ -22,6 +24,12 @@ struct InjectorOptions {
   int messages_per_connection = 0;  // then QUIT and reconnect; 0: unlimited
   // The whole call fails when nothing happens (no reply, no connection) for this long.
   absl::Duration timeout = absl::Seconds(60);
+  // Submission: STARTTLS with this client context (the session is not resumed: every
+  // connection pays a full handshake, as a platform's fresh connections do) and then, when
+  // auth_user is set, AUTH PLAIN, before the first message of each connection.
+  std::shared_ptr<tls::TlsContext> starttls;
+  std::string auth_user;
+  std::string auth_password;
 };
 
 struct InjectMessage {
@@ -42,9 +50,10 @@ struct InjectResult {
   std::vector<std::vector<smtp::Reply>> recipient_replies;
   std::vector<absl::Time> acked_at;  // when replies[i] arrived
   absl::Time started, finished;
-  uint64_t accepted = 0;  // replies with a 2xx code
-  uint64_t rejected = 0;  // replies with a 4xx or 5xx code
-  uint64_t failed = 0;    // connection failures (code 0)
+  uint64_t accepted = 0;        // replies with a 2xx code
+  uint64_t rejected = 0;        // replies with a 4xx or 5xx code
+  uint64_t failed = 0;          // connection failures (code 0)
+  uint64_t tls_handshakes = 0;  // STARTTLS handshakes completed
 };
 
 // Sends each of `count` messages once over up to `options.connections` parallel sessions: EHLO

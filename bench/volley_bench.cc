@@ -11,7 +11,8 @@
 // "drained": whether volleyd held no recipient before it stopped, which makes "duplicated"
 // final (see RunE2e)}.
 //
-// spool and scale: see bench/spool_mode.cc and bench/scale_mode.cc.
+// spool, scale and submission: see bench/spool_mode.cc, bench/scale_mode.cc and
+// bench/submission_mode.cc.
 // Every loop is bounded: by N, and by a deadline that ends the run when progress stops.
 #include <stdlib.h>
 #include <unistd.h>
@@ -64,6 +65,10 @@ const char kUsage[] =
     "  N messages queued for an unreachable site: volleyd's memory per queued message, then\n"
     "  kill -9 and the time until the restarted volleyd reports them all and delivers again\n"
     "  (N default 1000000)\n"
+    "       volley-bench submission --messages=N [--size=BYTES] [--connections=C]\n"
+    "                               [--per-connection=M] [--rounds=R] [--keep]\n"
+    "  SMTP injection over STARTTLS with AUTH next to plain SMTP injection, R alternating\n"
+    "  rounds of N each (default 20000, 3), M messages per connection (default 100)\n"
     "Runs go in /tmp/volley-bench-XXXXXX ($VOLLEY_BENCH_DIR instead of /tmp).\n";
 
 namespace {
@@ -468,6 +473,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "spool") return volley::bench::RunSpoolMode(argc, argv);
   if (mode == "scale") return volley::bench::RunScaleMode(argc, argv);
+  if (mode == "submission") return volley::bench::RunSubmissionMode(argc, argv);
   std::fprintf(stderr, "volley-bench: unknown mode '%s'\n%s", mode.c_str(), volley::bench::kUsage);
   return 1;
 }
