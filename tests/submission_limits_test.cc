@@ -38,10 +38,14 @@ using ::testing::StartsWith;
 
 // Under a sanitizer everything is several times slower: the flood is scaled down, budget and
 // all, keeping the ratios.
+// A sanitizer's allocator keeps freed memory back (ASan's quarantine alone is 256 MiB), so RSS
+// says nothing about the budget there: only the replies and the log are checked.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr int kFloodMib = 2;
+constexpr bool kRssMeaningful = false;
 #else
 constexpr int kFloodMib = 20;
+constexpr bool kRssMeaningful = true;
 #endif
 
 class LimitsTest : public ::testing::Test {
@@ -207,7 +211,7 @@ TEST_F(LimitsTest, AFloodOfLargeMessagesStaysWithinTheMemoryBudget) {
   const int64_t peak = ProcStatus("VmHWM");
   std::cout << "flood: " << accepted << " accepted, " << refused << " refused; RSS " << rss_before
             << " -> peak " << peak << " bytes (budget " << budget << ")\n";
-  EXPECT_LT(peak - rss_before, 8 * budget);
+  if (kRssMeaningful) EXPECT_LT(peak - rss_before, 8 * budget);
 }
 
 TEST_F(LimitsTest, PerIpConnectionLimitsAnswer421AndExemptTheRelayNetworks) {

@@ -56,7 +56,7 @@ std::string Plain(absl::string_view user, absl::string_view password) {
 class SubmissionTest : public ::testing::Test {
  protected:
   // The listeners, in config order.
-  enum Listener { kSubmission = 0, kSmtps = 1, kOptional = 2 };
+  enum Listener { kSubmission = 0, kSmtps = 1, kOptional = 2, kLimited = 3 };
 
   static void SetUpTestSuite() {
     dir_ = new std::string(test_support::FreshTestDir("submission"));
@@ -88,12 +88,14 @@ class SubmissionTest : public ::testing::Test {
         << "tls = \"implicit\"\nauth = \"required\"\n"
         << "[[inject.smtp.listener]]\nname = \"optional\"\nlisten = \"127.0.0.1:0\"\n"
         << "allow_auth_without_tls = true\n"
+        << "[[inject.smtp.listener]]\nname = \"limited\"\nlisten = \"127.0.0.1:0\"\n"
+        << "allow_auth_without_tls = true\nmax_message_rate_per_user = \"2/m\"\n"
         << "[http]\nlisten = \"127.0.0.1:0\"\n[dns]\nservers = [\"127.0.0.1:9\"]\n"
         << test_support::RoutesToSinks({{"example.test", sink_->port()}});
     auto process = VolleydProcess::Start(config_path, absl::StrCat(*dir_, "/volleyd.log"));
     ASSERT_TRUE(process.ok()) << process.status();
     volleyd_ = process->release();
-    ASSERT_EQ(volleyd_->smtp_ports().size(), 3u);
+    ASSERT_EQ(volleyd_->smtp_ports().size(), 4u);
   }
 
   static void TearDownTestSuite() {
@@ -331,6 +333,32 @@ TEST_F(SubmissionTest, AddressesThatWouldGoWrongAreRefusedWithAClearText) {
             "553 5.1.3 Error: address contains an invisible character (U+200B)");
   EXPECT_THAT(c->Command("RCPT TO:<j\xC3\xB6rg@example.test>"), StartsWith("250 "));
   EXPECT_GE(Metric("volley_injection_refusals_total{reason=\"bad_address\"}"), before + 3);
+}
+
+TEST_F(SubmissionTest, AUsersMessageRateIsLimitedPerUser) {
+  std::unique_ptr<RawSmtpClient> c = Connect(kLimited, "127.0.0.2");
+  ASSERT_NE(c, nullptr);
+  EXPECT_THAT(c->ReadFinal(), StartsWith("220 "));
+  c->Ehlo();
+  EXPECT_THAT(c->Command(absl::StrCat("AUTH PLAIN ", Plain("alice", kAlicePassword))),
+              StartsWith("235 "));
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_THAT(c->Command("MAIL FROM:<app@client.test>"), StartsWith("250 ")) << i;
+    EXPECT_THAT(c->Command(absl::StrCat("RCPT TO:<rate", i, "@example.test>")), StartsWith("250 "));
+    EXPECT_THAT(c->Command("DATA"), StartsWith("354"));
+    EXPECT_THAT(c->Command("Subject: rate\r\n\r\nhi\r\n."), StartsWith("250 2.0.0 OK <"));
+  }
+  EXPECT_EQ(c->Command("MAIL FROM:<app@client.test>"),
+            "451 4.7.1 Error: message rate limit reached for alice, try again later");
+  // Another user has an allowance of their own.
+  std::unique_ptr<RawSmtpClient> other = Connect(kLimited, "127.0.0.2");
+  ASSERT_NE(other, nullptr);
+  EXPECT_THAT(other->ReadFinal(), StartsWith("220 "));
+  other->Ehlo();
+  EXPECT_THAT(other->Command(absl::StrCat("AUTH PLAIN ", Plain("bob", kBobPassword))),
+              StartsWith("235 "));
+  EXPECT_THAT(other->Command("MAIL FROM:<app@client.test>"), StartsWith("250 "));
+  EXPECT_EQ(Metric("volley_injection_refusals_total{reason=\"message_rate_per_user\"}"), 1);
 }
 
 // Last: it changes the listeners' certificate and users.

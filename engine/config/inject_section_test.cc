@@ -134,10 +134,13 @@ TEST(InjectSectionTest, ContradictionsAreReportedWithTheTableLine) {
   ExpectOneError("[inject.smtp]\nrequire_tls = true\n", 1, "require_tls needs tls = \"starttls\"");
   ExpectOneError("[inject.smtp]\nauth = \"required\"\n", 1,
                  "auth = \"required\" needs an auth_file");
+  ExpectOneError("[inject.smtp]\nauth_file = \"u\"\n", 1,
+                 "AUTH is offered only under TLS, and this listener has none");
   ExpectOneError(
-      "[inject.smtp]\nauth_file = \"u\"\n\n[[inject.smtp.listener]]\nlisten = \"127.0.0.1:1\"\n"
-      "role = \"bounce\"\nauth = \"required\"\n",
-      4, "[[inject.smtp.listener]] 1: role = \"bounce\" takes reports");
+      "[inject.smtp]\nauth_file = \"u\"\nallow_auth_without_tls = true\n\n"
+      "[[inject.smtp.listener]]\nlisten = \"127.0.0.1:1\"\nrole = \"bounce\"\nauth = "
+      "\"required\"\n",
+      5, "[[inject.smtp.listener]] 1: role = \"bounce\" takes reports");
   ExpectOneError("[[inject.smtp.listener]]\nname = \"x\"\n", 1,
                  "[[inject.smtp.listener]] 1: listen is required");
   ExpectOneError("[inject.smtp]\ntls = \"sometimes\"\n", 2,

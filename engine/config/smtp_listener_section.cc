@@ -360,6 +360,11 @@ void ResolveListener(ConfigParser& parser, ListenerDraft& draft) {
   }
   if (c.auth != SmtpListenerAuth::kNone && c.auth_file.empty()) {
     blame(absl::StrCat("auth = \"", SmtpListenerAuthName(c.auth), "\" needs an auth_file"));
+  } else if (c.auth != SmtpListenerAuth::kNone && c.tls == SmtpListenerTls::kNone &&
+             !c.allow_auth_without_tls) {
+    blame(
+        "AUTH is offered only under TLS, and this listener has none: set tls_cert and tls_key "
+        "(or tls), or allow_auth_without_tls = true");
   }
   if (c.role == SmtpListenerRole::kBounce && c.auth == SmtpListenerAuth::kRequired) {
     blame(

@@ -392,6 +392,9 @@ void Engine::Stop(absl::Duration grace) {
   impl_->stopped = true;
   impl_->StopWorkers(grace);
   impl_->io_pool.reset();
+  // Checks still queued run now, while the listeners' checkers they use and the shards they
+  // answer to (stopped: the answers are dropped) still exist.
+  impl_->auth_pool.reset();
   impl_->suspensions.reset();  // its expiry thread posts to the shards and writes the spool
   impl_->warmup.reset();       // writes the warm-up counts as they are at the stop
   impl_->webhooks.reset();     // queues the last events; each sender ends after its request

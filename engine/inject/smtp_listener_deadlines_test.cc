@@ -24,6 +24,7 @@ using test_support::RawSmtpClient;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::StartsWith;
 
 // The reasons the listener reported, from its loop thread.
@@ -64,139 +65,112 @@ class Trickle {
   std::thread thread_;
 };
 
-TEST(SmtpListenerDeadlinesTest, ATricklingCommandLineIsCutOffDespiteConstantActivity) {
-  LoopThread loop;
-  RecordingHandler handler;
-  Refusals refusals;
+// A listener on its own loop, with the refusals it reports, and one client that has read the
+// greeting.
+class DeadlinesTest : public ::testing::Test {
+ protected:
+  ~DeadlinesTest() override {
+    client_.reset();
+    if (listener_ != nullptr) CloseListener(loop_, listener_);
+    loop_.StopAndJoin();
+  }
+
+  void Open(SmtpListenerOptions options) {
+    options.on_refusal = refusals_.Callback();
+    listener_ = CreateListener(loop_, options, &handler_);
+    ASSERT_NE(listener_, nullptr);
+    client_ = RawSmtpClient::Connect("127.0.0.1", listener_->port());
+    ASSERT_NE(client_, nullptr);
+    EXPECT_THAT(client_->ReadFinal(), StartsWith("220 "));
+  }
+
+  // EHLO, MAIL, RCPT and DATA: the client may send the content.
+  void StartData() {
+    client_->Ehlo();
+    EXPECT_THAT(client_->Command("MAIL FROM:<a@example.com>"), StartsWith("250 "));
+    EXPECT_THAT(client_->Command("RCPT TO:<b@example.net>"), StartsWith("250 "));
+    EXPECT_THAT(client_->Command("DATA"), StartsWith("354 "));
+  }
+
+  LoopThread loop_;
+  RecordingHandler handler_;
+  Refusals refusals_;
+  std::unique_ptr<SmtpListener> listener_;
+  std::unique_ptr<RawSmtpClient> client_;
+};
+
+TEST_F(DeadlinesTest, ATricklingCommandLineIsCutOffDespiteConstantActivity) {
   SmtpListenerOptions options;
   options.command_timeout = absl::Milliseconds(400);
-  options.on_refusal = refusals.Callback();
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
-  ASSERT_NE(listener, nullptr);
-  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  Open(options);
   const absl::Time start = absl::Now();
   {
     // A byte every 50 ms: the line would take 10 s to complete.
-    Trickle trickle(client.get(), "EHLO " + std::string(195, 'x'), absl::Milliseconds(50));
-    EXPECT_THAT(client->ReadFinal(), StartsWith("421 4.4.2 "));
+    Trickle trickle(client_.get(), "EHLO " + std::string(195, 'x'), absl::Milliseconds(50));
+    EXPECT_THAT(client_->ReadFinal(), StartsWith("421 4.4.2 "));
   }
   const absl::Duration took = absl::Now() - start;
   EXPECT_GE(took, absl::Milliseconds(350));
   EXPECT_LT(took, absl::Seconds(5));
-  EXPECT_TRUE(client->ReadsEof());
-  EXPECT_THAT(refusals.Get(), ElementsAre("command_timeout"));
-  client.reset();
-  CloseListener(loop, listener);
-  loop.StopAndJoin();
+  EXPECT_TRUE(client_->ReadsEof());
+  EXPECT_THAT(refusals_.Get(), ElementsAre("command_timeout"));
 }
 
-TEST(SmtpListenerDeadlinesTest, CommandsInTimeKeepTheSessionAlive) {
-  LoopThread loop;
-  RecordingHandler handler;
+TEST_F(DeadlinesTest, CommandsInTimeKeepTheSessionAlive) {
   SmtpListenerOptions options;
   options.command_timeout = absl::Milliseconds(300);
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
-  ASSERT_NE(listener, nullptr);
-  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
+  Open(options);
   // Each command comes well within the deadline; together they take far longer than it.
   for (int i = 0; i < 8; ++i) {
     absl::SleepFor(absl::Milliseconds(100));
-    EXPECT_EQ(client->Command("NOOP"), "250 2.0.0 Ok") << i;
+    EXPECT_EQ(client_->Command("NOOP"), "250 2.0.0 Ok") << i;
   }
-  client.reset();
-  CloseListener(loop, listener);
-  loop.StopAndJoin();
 }
 
-TEST(SmtpListenerDeadlinesTest, DataBelowTheMinimumRateIsCutOffAndNothingIsKept) {
-  LoopThread loop;
-  RecordingHandler handler;
-  Refusals refusals;
+TEST_F(DeadlinesTest, DataBelowTheMinimumRateIsCutOffAndNothingIsKept) {
   SmtpListenerOptions options;
   options.command_timeout = absl::Milliseconds(400);
   options.min_data_rate = 1000;  // octets per second
-  options.on_refusal = refusals.Callback();
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
-  ASSERT_NE(listener, nullptr);
-  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
-  client->Ehlo();
-  EXPECT_THAT(client->Command("MAIL FROM:<a@example.com>"), StartsWith("250 "));
-  EXPECT_THAT(client->Command("RCPT TO:<b@example.net>"), StartsWith("250 "));
-  EXPECT_THAT(client->Command("DATA"), StartsWith("354 "));
+  Open(options);
+  StartData();
   {
     // 20 octets a second, never idle for more than 50 ms.
-    Trickle trickle(client.get(), std::string(400, 'y'), absl::Milliseconds(50));
-    EXPECT_THAT(client->ReadFinal(), AllOf(StartsWith("421 4.4.2 "), HasSubstr("too slowly")));
+    Trickle trickle(client_.get(), std::string(400, 'y'), absl::Milliseconds(50));
+    EXPECT_THAT(client_->ReadFinal(), AllOf(StartsWith("421 4.4.2 "), HasSubstr("too slowly")));
   }
-  EXPECT_TRUE(client->ReadsEof());
-  EXPECT_THAT(refusals.Get(), ElementsAre("data_rate"));
-  {
-    std::lock_guard<std::mutex> lock(handler.mutex);
-    EXPECT_TRUE(handler.envelopes.empty());
-  }
-  client.reset();
-  CloseListener(loop, listener);
-  loop.StopAndJoin();
+  EXPECT_TRUE(client_->ReadsEof());
+  EXPECT_THAT(refusals_.Get(), ElementsAre("data_rate"));
+  std::lock_guard<std::mutex> lock(handler_.mutex);
+  EXPECT_TRUE(handler_.envelopes.empty());
 }
 
-TEST(SmtpListenerDeadlinesTest, DataAtAGoodRateMayTakeLongerThanTheCommandTimeout) {
-  LoopThread loop;
-  RecordingHandler handler;
+TEST_F(DeadlinesTest, DataAtAGoodRateMayTakeLongerThanTheCommandTimeout) {
   SmtpListenerOptions options;
   options.command_timeout = absl::Milliseconds(300);
   options.min_data_rate = 1000;
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
-  ASSERT_NE(listener, nullptr);
-  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
-  client->Ehlo();
-  EXPECT_THAT(client->Command("MAIL FROM:<a@example.com>"), StartsWith("250 "));
-  EXPECT_THAT(client->Command("RCPT TO:<b@example.net>"), StartsWith("250 "));
-  EXPECT_THAT(client->Command("DATA"), StartsWith("354 "));
+  Open(options);
+  StartData();
   // 1,000 octets every 200 ms (5,000 a second) for 1.2 s: four times the command timeout.
   const std::string line = std::string(998, 'z') + "\r\n";
   for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(client->Send(line));
+    ASSERT_TRUE(client_->Send(line));
     absl::SleepFor(absl::Milliseconds(200));
   }
-  EXPECT_EQ(client->Command("."), "250 2.0.0 Ok: queued as M1");
-  client.reset();
-  CloseListener(loop, listener);
-  loop.StopAndJoin();
+  EXPECT_EQ(client_->Command("."), "250 2.0.0 Ok: queued as M1");
+  EXPECT_THAT(refusals_.Get(), IsEmpty());
 }
 
-TEST(SmtpListenerDeadlinesTest, TheSessionDeadlineEndsTheSessionAtItsNextCommand) {
-  LoopThread loop;
-  RecordingHandler handler;
-  Refusals refusals;
+TEST_F(DeadlinesTest, TheSessionDeadlineEndsTheSessionAtItsNextCommand) {
   SmtpListenerOptions options;
   options.session_timeout = absl::Milliseconds(300);
-  options.on_refusal = refusals.Callback();
-  std::unique_ptr<SmtpListener> listener = CreateListener(loop, options, &handler);
-  ASSERT_NE(listener, nullptr);
-  auto client = RawSmtpClient::Connect("127.0.0.1", listener->port());
-  ASSERT_NE(client, nullptr);
-  EXPECT_THAT(client->ReadFinal(), StartsWith("220 "));
-  client->Ehlo();
-  EXPECT_THAT(client->Command("MAIL FROM:<a@example.com>"), StartsWith("250 "));
-  EXPECT_THAT(client->Command("RCPT TO:<b@example.net>"), StartsWith("250 "));
-  EXPECT_THAT(client->Command("DATA"), StartsWith("354 "));
+  Open(options);
+  StartData();
   // The deadline passes mid-message: the message is finished first.
   absl::SleepFor(absl::Milliseconds(400));
-  EXPECT_EQ(client->Command("hello\r\n."), "250 2.0.0 Ok: queued as M1");
-  EXPECT_THAT(client->Command("NOOP"), AllOf(StartsWith("421 4.4.2 "), HasSubstr("session")));
-  EXPECT_TRUE(client->ReadsEof());
-  EXPECT_THAT(refusals.Get(), ElementsAre("session_timeout"));
-  client.reset();
-  CloseListener(loop, listener);
-  loop.StopAndJoin();
+  EXPECT_EQ(client_->Command("hello\r\n."), "250 2.0.0 Ok: queued as M1");
+  EXPECT_THAT(client_->Command("NOOP"), AllOf(StartsWith("421 4.4.2 "), HasSubstr("session")));
+  EXPECT_TRUE(client_->ReadsEof());
+  EXPECT_THAT(refusals_.Get(), ElementsAre("session_timeout"));
 }
 
 TEST(SmtpListenerDeadlinesTest, AdmissionRefusesWithItsReplyAndCountsLeaves) {
