@@ -110,7 +110,13 @@ class SmtpSink::FaultHandler : public smtp::ServerSessionHandler {
     const size_t size = content.size();
     ReceivedMessage message = bench::ToReceived(std::move(envelope));
     if (sink_->options_.record) message.content = std::move(content);
-    const uint64_t id = sink_->server_->Count(message, size);
+    bench::SmtpSink* server = sink_->running_.load(std::memory_order_acquire);
+    if (server == nullptr) {
+      // Not possible in practice (Start returns before a test sends), but then: try later.
+      done(smtp::MakeReply(451, "4.3.0", "sink starting"));
+      return;
+    }
+    const uint64_t id = server->Count(message, size);
     done(smtp::MakeReply(250, "2.0.0", absl::StrCat("Ok: queued as S", id)));
   }
 
@@ -159,6 +165,7 @@ absl::StatusOr<std::unique_ptr<SmtpSink>> SmtpSink::Start(const SinkOptions& opt
   absl::StatusOr<std::unique_ptr<bench::SmtpSink>> started = bench::SmtpSink::Start(server);
   if (!started.ok()) return started.status();
   sink->server_ = *std::move(started);
+  sink->running_.store(sink->server_.get(), std::memory_order_release);
   return sink;
 }
 

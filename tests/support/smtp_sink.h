@@ -138,6 +138,9 @@ class SmtpSink {
   std::shared_ptr<std::atomic<uint64_t>> refused_ = std::make_shared<std::atomic<uint64_t>>(0);
   std::unique_ptr<FaultHandler> handler_;
   std::unique_ptr<bench::SmtpSink> server_;
+  // The same server for the handler on the server's threads, which start before server_ is set:
+  // published with release, read with acquire.
+  std::atomic<bench::SmtpSink*> running_{nullptr};
   std::mutex mutex_;  // guards recorded_
   std::vector<ReceivedMessage> recorded_;
   mutable std::mutex stats_mutex_;  // guards connection_stats_, seen_ and mails_
