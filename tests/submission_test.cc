@@ -199,6 +199,9 @@ TEST_F(SubmissionTest, SwaksStartTlsAndAuthPlainWithAYescryptUser) {
   EXPECT_EQ(reception.raw.value("auth_user", ""), "alice");
   EXPECT_EQ(reception.tls_version, "TLSv1.3");
   EXPECT_FALSE(reception.tls_cipher.empty());
+  // Counted by the listener's name.
+  EXPECT_GE(Metric("volley_messages_received_total{listener=\"submission\"}"), 1);
+  EXPECT_EQ(Metric("volley_messages_received_total{listener=\"smtps\"}"), 0);
 }
 
 TEST_F(SubmissionTest, SwaksAuthLoginWithASha512CryptUser) {

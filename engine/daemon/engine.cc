@@ -118,6 +118,9 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
   metrics = std::make_unique<metrics::EngineMetrics>(threads, config.http.site_metrics_limit);
   metrics::EngineMetrics* m = metrics.get();
+  for (const config::SmtpListenerConfig& listener : config.smtp_listeners) {
+    m->AddListener(listener.name);
+  }
   writer = std::make_unique<queue::SpoolWriter>(spool.get(),
                                                 [m](absl::Duration elapsed, int messages, bool ok) {
                                                   m->CountSpoolCommit(elapsed, messages, ok);

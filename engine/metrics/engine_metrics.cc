@@ -58,9 +58,8 @@ void ScrapeTotals::AddDns(const dns::ResolverStats& stats) {
 EngineMetrics::EngineMetrics(int shards, int site_metrics_limit)
     : registry_(shards), site_metrics_limit_(site_metrics_limit) {
   Registry& r = registry_;
-  messages_received_smtp_ =
-      &r.AddCounter("volley_messages_received_total",
-                    "Messages accepted and made durable, by listener.", {{"listener", "smtp"}});
+  AddListener("smtp");
+  AddListener("dsn");
   static constexpr absl::string_view kOutcomes[] = {"delivered", "transient_failure", "bounced",
                                                     "expired", "suppressed"};
   for (size_t i = 0; i < deliveries_.size(); ++i) {
@@ -133,6 +132,19 @@ EngineMetrics::EngineMetrics(int shards, int site_metrics_limit)
       &r.AddGauge("volley_suspended_domains", "Recipient domains that an active suspension names.");
   suspensions_ = &r.AddGauge(
       "volley_suspensions", "Active suspensions (of domains, sites, sources, tenants, campaigns).");
+}
+
+void EngineMetrics::AddListener(absl::string_view name) {
+  if (messages_received_.contains(name)) return;
+  messages_received_[name] = &registry_.AddCounter(
+      "volley_messages_received_total", "Messages accepted and made durable, by listener.",
+      {{"listener", std::string(name)}});
+}
+
+Counter& EngineMetrics::messages_received(absl::string_view listener) {
+  auto it = messages_received_.find(listener);
+  if (it == messages_received_.end()) it = messages_received_.find("smtp");
+  return *it->second;
 }
 
 void EngineMetrics::CountInjectionRefusal(int shard, absl::string_view reason) {

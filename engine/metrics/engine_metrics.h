@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "dns/resolver.h"
 #include "engine/base/histogram.h"
 #include "engine/metrics/registry.h"
@@ -77,7 +78,11 @@ class EngineMetrics {
 
   int any_thread_slot() const { return registry_.any_thread_slot(); }
 
-  Counter& messages_received_smtp() { return *messages_received_smtp_; }
+  // volley_messages_received_total{listener}: "smtp" (the [inject.smtp] listener's name),
+  // "dsn" (Volley's own delivery notices) and every name given to AddListener, which must be
+  // called before scrapes are served; a name it does not know counts as "smtp".
+  void AddListener(absl::string_view name);
+  Counter& messages_received(absl::string_view listener);
   Counter& deliveries(Outcome outcome) { return *deliveries_[static_cast<size_t>(outcome)]; }
   Counter& connections_opened(bool ok) { return *connections_opened_[ok ? 0 : 1]; }
   // By the reply code's first digit, 2 to 5.
@@ -112,7 +117,7 @@ class EngineMetrics {
  private:
   Registry registry_;
   const int site_metrics_limit_;
-  Counter* messages_received_smtp_;
+  absl::flat_hash_map<std::string, Counter*> messages_received_;
   std::array<Counter*, static_cast<size_t>(Outcome::kCount)> deliveries_;
   std::array<Gauge*, static_cast<size_t>(QueueState::kCount)> queue_size_;
   std::array<Gauge*, static_cast<size_t>(Direction::kCount)> connections_open_;

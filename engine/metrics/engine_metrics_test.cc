@@ -67,6 +67,22 @@ TEST(EngineMetrics, EventsBecomeCountersSummedOverShards) {
   EXPECT_TRUE(absl::StrContains(text, "# TYPE volley_dns_lookups_total counter\n"));
 }
 
+TEST(EngineMetricsTest, MessagesAreCountedByTheirListener) {
+  EngineMetrics metrics(/*shards=*/1);
+  metrics.AddListener("submission");
+  EventCounters counters(&metrics, 0);
+  counters.OnMessageReceived({"submission", 1});
+  counters.OnMessageReceived({"submission", 3});
+  counters.OnMessageReceived({"dsn", 1});
+  counters.OnMessageReceived({"not-a-listener", 1});  // counted as smtp
+  const std::string text = metrics.Render(ScrapeTotals());
+  EXPECT_TRUE(
+      absl::StrContains(text, "volley_messages_received_total{listener=\"submission\"} 2\n"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(text, "volley_messages_received_total{listener=\"dsn\"} 1\n"));
+  EXPECT_TRUE(absl::StrContains(text, "volley_messages_received_total{listener=\"smtp\"} 1\n"));
+}
+
 TEST(EngineMetrics, ScheduledIsWhatTheSpoolHoldsBeyondReadyAndInFlight) {
   EngineMetrics metrics(1);
   ScrapeTotals totals;

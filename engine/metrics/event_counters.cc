@@ -34,8 +34,7 @@ void EventCounters::OnEvent(const events::RecipientEvent& event) {
 }
 
 void EventCounters::OnMessageReceived(const events::MessageReceived& message) {
-  (void)message;  // one listener kind so far
-  metrics_->messages_received_smtp().Add(shard_);
+  metrics_->messages_received(message.listener).Add(shard_);
 }
 
 }  // namespace volley::metrics
