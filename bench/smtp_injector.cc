@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "engine/base/bytes.h"
 #include "engine/base/net_address.h"
 #include "engine/net/tcp_stream.h"
 #include "engine/net/tls_stream.h"
@@ -21,13 +22,6 @@
 
 namespace volley::bench {
 namespace {
-
-bool HasNonAscii(absl::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) return true;
-  }
-  return false;
-}
 
 constexpr size_t kMaxReplyLine = 4096;  // lenient: RFC 5321 says 512
 constexpr int kMaxConsecutiveFailures = 3;
@@ -380,8 +374,8 @@ class Injector {
     c->index = index;
     c->content = std::move(message.content);
     c->commands.clear();
-    bool smtputf8 = message.smtputf8 || HasNonAscii(message.mail_from);
-    for (const std::string& r : message.recipients) smtputf8 = smtputf8 || HasNonAscii(r);
+    bool smtputf8 = message.smtputf8 || HasEightBit(message.mail_from);
+    for (const std::string& r : message.recipients) smtputf8 = smtputf8 || HasEightBit(r);
     c->commands.push_back(
         absl::StrCat("MAIL FROM:<", message.mail_from, ">", smtputf8 ? " SMTPUTF8" : "", "\r\n"));
     for (const std::string& recipient : message.recipients) {

@@ -23,24 +23,22 @@ std::string WithProtocol(const TraceInfo& trace) {
 }  // namespace
 
 std::string ReceivedHeader(const TraceInfo& trace) {
+  std::string header;
   if (trace.peer_ip.empty()) {
-    std::string header =
-        absl::StrCat("Received: by ", trace.hostname, " (Volley) id ", trace.queue_id);
-    if (!trace.recipient.empty()) absl::StrAppend(&header, "\r\n\tfor <", trace.recipient, ">");
-    absl::StrAppend(&header, ";\r\n\t", Rfc5322Date(trace.time), "\r\n");
-    return header;
+    header = absl::StrCat("Received: by ", trace.hostname, " (Volley) id ", trace.queue_id);
+  } else {
+    header = absl::StrCat("Received: from ", trace.helo.empty() ? "unknown" : trace.helo, " ([",
+                          trace.peer_ip, "])");
+    if (!trace.tls_version.empty()) {
+      absl::StrAppend(&header, "\r\n\t(using ", trace.tls_version, " with cipher ",
+                      trace.tls_cipher, ")");
+    }
+    if (!trace.auth_user.empty()) {
+      absl::StrAppend(&header, "\r\n\t(Authenticated sender: ", trace.auth_user, ")");
+    }
+    absl::StrAppend(&header, "\r\n\tby ", trace.hostname, " (Volley) with ", WithProtocol(trace),
+                    " id ", trace.queue_id);
   }
-  std::string header = absl::StrCat("Received: from ", trace.helo.empty() ? "unknown" : trace.helo,
-                                    " ([", trace.peer_ip, "])");
-  if (!trace.tls_version.empty()) {
-    absl::StrAppend(&header, "\r\n\t(using ", trace.tls_version, " with cipher ", trace.tls_cipher,
-                    ")");
-  }
-  if (!trace.auth_user.empty()) {
-    absl::StrAppend(&header, "\r\n\t(Authenticated sender: ", trace.auth_user, ")");
-  }
-  absl::StrAppend(&header, "\r\n\tby ", trace.hostname, " (Volley) with ", WithProtocol(trace),
-                  " id ", trace.queue_id);
   if (!trace.recipient.empty()) absl::StrAppend(&header, "\r\n\tfor <", trace.recipient, ">");
   absl::StrAppend(&header, ";\r\n\t", Rfc5322Date(trace.time), "\r\n");
   return header;

@@ -7,6 +7,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "engine/base/bytes.h"
 #include "engine/smtp/local_replies.h"
 
 namespace volley::smtp {
@@ -34,13 +35,6 @@ uint32_t NextCodePoint(absl::string_view s, size_t* i) {
   return cp;
 }
 
-bool HasNonAscii(absl::string_view s) {
-  for (char c : s) {
-    if (static_cast<unsigned char>(c) >= 0x80) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 bool IsInvisibleCodePoint(uint32_t cp) {
@@ -66,7 +60,7 @@ bool IsInvisibleCodePoint(uint32_t cp) {
 
 std::optional<Reply> CheckEnvelopeAddress(absl::string_view address, bool smtputf8) {
   if (address.empty()) return std::nullopt;  // the null reverse-path
-  const bool non_ascii = HasNonAscii(address);
+  const bool non_ascii = HasEightBit(address);
   if (non_ascii && !smtputf8) return MakeLocalReply(LocalReply::kNonAsciiAddress);
   for (size_t i = 0; i < address.size();) {
     const uint32_t cp = NextCodePoint(address, &i);
@@ -90,7 +84,7 @@ std::optional<Reply> CheckEnvelopeAddress(absl::string_view address, bool smtput
     return MakeLocalReply(LocalReply::kMalformedDomain,
                           "the top-level label is numeric (an IP address belongs in brackets)");
   }
-  if (HasNonAscii(domain)) {
+  if (HasEightBit(domain)) {
     const std::string input(domain);
     char* converted = nullptr;
     const int rc =

@@ -29,7 +29,9 @@ TEST(AddressCheckTest, RefusesInvisibleCharactersNamingThem) {
     const char* named;
   } cases[] = {
       {"user\xE2\x80\x8B@example.com", "U+200B"},  // zero-width space
-      {"us\xE2\x80\x8D" "er@example.com", "U+200D"},  // zero-width joiner
+      {"us\xE2\x80\x8D"
+       "er@example.com",
+       "U+200D"},                                  // zero-width joiner
       {"user@exa\xC2\xADmple.com", "U+00AD"},      // soft hyphen
       {"\xEF\xBB\xBFuser@example.com", "U+FEFF"},  // BOM
       {"user@example.com\xE2\x80\xAE", "U+202E"},  // right-to-left override
