@@ -10,9 +10,11 @@ namespace {
 
 // The format byte each value starts with; a record that grows gets a new one, and the decoder
 // keeps reading the older ones. Message records: 1 up to the DSN ENVID; 2 adds the tenant, the
-// campaign and the priority (format 1 records read as none, none, kDefaultPriority).
+// campaign and the priority (format 1 records read as none, none, kDefaultPriority); 3 adds the
+// metadata after the priority (formats 1 and 2 read as "").
 constexpr uint8_t kMetaFormatV1 = 1;
-constexpr uint8_t kMetaFormat = 2;
+constexpr uint8_t kMetaFormatV2 = 2;
+constexpr uint8_t kMetaFormat = 3;
 constexpr uint8_t kRecipientFormat = 1;
 // RecipientRecord flags.
 constexpr uint64_t kRecipientDelayNotified = 1;
@@ -163,13 +165,14 @@ std::string EncodeMeta(const MessageMeta& meta) {
   PutLengthPrefixed(&out, meta.tenant);
   PutLengthPrefixed(&out, meta.campaign);
   PutVarint64(&out, meta.priority);
+  PutLengthPrefixed(&out, meta.metadata);
   return out;
 }
 
 bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta) {
   if (value.empty()) return false;
   const uint8_t format = static_cast<uint8_t>(value[0]);
-  if (format != kMetaFormatV1 && format != kMetaFormat) return false;
+  if (format != kMetaFormatV1 && format != kMetaFormatV2 && format != kMetaFormat) return false;
   value.remove_prefix(1);
   uint64_t created, size, count, flags;
   if (!GetVarint64(&value, &created) || !GetLengthPrefixed(&value, &meta->sender) ||
@@ -189,6 +192,11 @@ bool DecodeMeta(MessageId id, absl::string_view value, MessageMeta* meta) {
       return false;
     }
     meta->priority = static_cast<uint8_t>(priority);
+  }
+  if (format == kMetaFormat) {
+    if (!GetLengthPrefixed(&value, &meta->metadata)) return false;
+  } else {
+    meta->metadata.clear();
   }
   meta->eight_bit = (flags & 1) != 0;
   meta->smtputf8 = (flags & 2) != 0;

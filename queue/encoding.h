@@ -52,6 +52,9 @@ struct MessageMeta {
   std::string tenant;      // who the message is sent for, "" for none
   std::string campaign;    // "" for none
   uint8_t priority = kDefaultPriority;
+  // Opaque to the engine: copied into every log record's "meta" (KumoMTA's per-message meta;
+  // HTTP injection's "metadata"). The injector stores what its adapter gave it.
+  std::string metadata;  // a JSON object as compact text, "" for none
 
   friend bool operator==(const MessageMeta&, const MessageMeta&) = default;
 };

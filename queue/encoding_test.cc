@@ -87,14 +87,17 @@ TEST(Encoding, RecordsRoundTrip) {
   meta.tenant = "acme";
   meta.campaign = "spring-2026";
   meta.priority = 8;
+  meta.metadata = R"({"user_id":"u-1","n":[1,2],"s":"\u00e9\"q\""})";
   MessageMeta decoded;
   ASSERT_TRUE(DecodeMeta(7, EncodeMeta(meta), &decoded));
   EXPECT_EQ(decoded, meta);
-  EXPECT_EQ(EncodeMeta(meta)[0], '\x02') << "the message record's current format byte";
-  // None, none and the lowest priority survive too (0 is not "unset").
+  EXPECT_EQ(EncodeMeta(meta)[0], '\x03') << "the message record's current format byte";
+  // None, none, the lowest priority (0 is not "unset") and no metadata survive too.
   meta.tenant.clear();
   meta.campaign.clear();
   meta.priority = 0;
+  meta.metadata.clear();
+  decoded.metadata = "stale";
   ASSERT_TRUE(DecodeMeta(7, EncodeMeta(meta), &decoded));
   EXPECT_EQ(decoded, meta);
 
@@ -165,26 +168,64 @@ TEST(Encoding, FormatOneMessageRecordsStillDecodeWithoutTags) {
   EXPECT_EQ(kDefaultPriority, 5);
 }
 
+// A message record as volleyd wrote it before the metadata existed (format byte 2): format 1's
+// fields, then the tenant, the campaign and the priority.
+std::string FormatTwoMeta() {
+  std::string out = FormatOneMeta();
+  out[0] = '\x02';
+  PutLengthPrefixed(&out, "acme");
+  PutLengthPrefixed(&out, "spring-2026");
+  PutVarint64(&out, 8);  // priority
+  return out;
+}
+
+TEST(Encoding, FormatTwoMessageRecordsStillDecodeWithoutMetadata) {
+  MessageMeta decoded;
+  decoded.metadata = R"({"stale":true})";
+  ASSERT_TRUE(DecodeMeta(4, FormatTwoMeta(), &decoded));
+  EXPECT_EQ(decoded.id, 4u);
+  EXPECT_EQ(decoded.sender, "old@example.com");
+  EXPECT_EQ(decoded.message_id, "<old@example.com>");
+  EXPECT_EQ(decoded.dsn_envid, "env-1");
+  EXPECT_EQ(decoded.tenant, "acme");
+  EXPECT_EQ(decoded.campaign, "spring-2026");
+  EXPECT_EQ(decoded.priority, 8);
+  EXPECT_EQ(decoded.metadata, "");
+  // Re-encoded, it is a format 3 record that reads back the same.
+  MessageMeta again;
+  ASSERT_TRUE(DecodeMeta(4, EncodeMeta(decoded), &again));
+  EXPECT_EQ(again, decoded);
+}
+
 TEST(Encoding, TruncatedOrUnknownMessageRecordsAreRejected) {
   MessageMeta meta;
   meta.tenant = "acme";
   meta.campaign = "c";
   meta.priority = 7;
+  meta.metadata = R"({"k":"v"})";
   const std::string current = EncodeMeta(meta);
   MessageMeta decoded;
   // Format 2 without its tags (a format 1 body under the new byte) is corrupt, not "no tags".
   std::string v1_body_v2_byte = FormatOneMeta();
   v1_body_v2_byte[0] = '\x02';
   EXPECT_FALSE(DecodeMeta(1, v1_body_v2_byte, &decoded));
+  // Likewise format 3 without its metadata is corrupt, not "no metadata".
+  std::string v2_body_v3_byte = FormatTwoMeta();
+  v2_body_v3_byte[0] = '\x03';
+  EXPECT_FALSE(DecodeMeta(1, v2_body_v3_byte, &decoded));
   for (size_t cut = 1; cut < current.size(); ++cut) {
     EXPECT_FALSE(DecodeMeta(1, current.substr(0, current.size() - cut), &decoded)) << cut;
   }
   std::string future = current;
-  future[0] = '\x03';
+  future[0] = '\x04';
   EXPECT_FALSE(DecodeMeta(1, future, &decoded));
   // A priority that does not fit its byte.
-  std::string wide = current.substr(0, current.size() - 1);
+  std::string wide = FormatTwoMeta();
+  wide.pop_back();
   PutVarint64(&wide, 300);
+  EXPECT_FALSE(DecodeMeta(1, wide, &decoded));
+  wide[0] = '\x03';
+  PutLengthPrefixed(&wide, "");
   EXPECT_FALSE(DecodeMeta(1, wide, &decoded));
 }
 

@@ -295,6 +295,7 @@ TEST(Spool, TagsAreStoredAndRecordsWithoutThemStillRead) {
   tagged.tenant = "acme";
   tagged.campaign = "spring-2026";
   tagged.priority = 8;
+  tagged.metadata = R"({"user_id":"u-1"})";
   // Message 2 is first stored with tags, then rewritten as an old record without them: what
   // reads back must come from the old record.
   const MessageMeta old = Meta(2, 1);
@@ -302,6 +303,7 @@ TEST(Spool, TagsAreStoredAndRecordsWithoutThemStillRead) {
   overwritten.tenant = "gone";
   overwritten.campaign = "gone";
   overwritten.priority = 1;
+  overwritten.metadata = R"({"gone":true})";
   {
     auto spool = Spool::Open(path);
     ASSERT_TRUE(spool.ok()) << spool.status();
@@ -313,10 +315,10 @@ TEST(Spool, TagsAreStoredAndRecordsWithoutThemStillRead) {
   {
     // Rewrite message 2 as a volleyd from before the tags wrote it: format byte 1, the record
     // ending after the DSN ENVID. Today's encoding of a message without tags is that plus ""
-    // (0x00), "" (0x00) and priority 5 (0x05).
+    // (0x00), "" (0x00), priority 5 (0x05) and no metadata "" (0x00).
     std::string v1 = EncodeMeta(old);
-    ASSERT_EQ(v1.substr(v1.size() - 3), std::string("\0\0\x05", 3));
-    v1.resize(v1.size() - 3);
+    ASSERT_EQ(v1.substr(v1.size() - 4), std::string("\0\0\x05\0", 4));
+    v1.resize(v1.size() - 4);
     v1[0] = '\x01';
     rocksdb::Options options;
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;

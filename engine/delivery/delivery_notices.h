@@ -73,7 +73,10 @@ struct NoticeMessage {
   std::string to;
   std::string content;
   bool smtputf8 = false;
-  std::string tenant;  // the original's
+  // The original's tenant (whose suppressions and accounting the notice belongs to), but not its
+  // metadata: that describes the platform's message to its recipient, and a notice's records
+  // carrying it would read as that message's events. The notice is logged with none ("meta": {}).
+  std::string tenant;
   std::vector<queue::RecipientRef> completes;
 };
 // Stores a notice (the shard's Injector); `done` runs on the loop with the outcome.

@@ -15,7 +15,7 @@ void RecordingSink::OnEvent(const events::RecipientEvent& e) {
   std::lock_guard<std::mutex> lock(mutex_);
   seen_.push_back(Seen{e.type, std::string(e.recipient), e.reply->code,
                        e.reply->enhanced ? e.reply->enhanced->ToString() : "", e.reply->Text(),
-                       e.num_attempts, e.classification, e.expired});
+                       e.num_attempts, e.classification, e.expired, std::string(e.metadata)});
 }
 size_t RecordingSink::Count() {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -128,13 +128,14 @@ bool DeliveryShardTest::HasTransaction(FakeConnection* c) {
 }
 
 queue::MessageId DeliveryShardTest::Inject(std::vector<std::string> recipients, std::string tenant,
-                                           std::string campaign) {
+                                           std::string campaign, std::string metadata) {
   queue::MessageMeta meta;
   meta.id = ++last_id_;
   meta.sender = "sender@origin.test";
   meta.created = clock_.Now();
   meta.tenant = std::move(tenant);
   meta.campaign = std::move(campaign);
+  meta.metadata = std::move(metadata);
   const std::string content = "Subject: test\r\n\r\nbody\r\n";
   meta.size = content.size();
   meta.num_recipients = static_cast<uint32_t>(recipients.size());

@@ -30,6 +30,7 @@ struct Seen {
   uint32_t attempts = 0;
   std::optional<bounce::BounceClass> classification;
   bool expired = false;
+  std::string metadata;
 };
 
 class RecordingSink final : public events::EventSink {
@@ -71,9 +72,9 @@ class DeliveryShardTest : public ::testing::Test {
   // Waits until `c` carries a transaction (its message's body may still be being read).
   bool HasTransaction(FakeConnection* c);
   // Stores a message for `recipients` in the spool and hands its recipients to the shard.
-  // `tenant` and `campaign` tag it.
+  // `tenant` and `campaign` tag it; `metadata` is its JSON metadata.
   queue::MessageId Inject(std::vector<std::string> recipients, std::string tenant = "",
-                          std::string campaign = "");
+                          std::string campaign = "", std::string metadata = "");
   // The connection the shard opened `n`-th (0-based), once it exists.
   FakeConnection* Connection(int n);
   // The recipient's record in the spool, once the writer has written what it was given.

@@ -21,7 +21,7 @@ namespace volley::delivery {
 namespace {
 
 TEST_F(DeliveryShardTest, ADeliveryEndsTheRecipientInTheSpool) {
-  const queue::MessageId id = Inject({"a@example.test"});
+  const queue::MessageId id = Inject({"a@example.test"}, "", "", R"({"user_id":"u-1"})");
   FakeConnection* c = Connection(0);
   ASSERT_NE(c, nullptr);
   // The MX hosts in preference order.
@@ -38,6 +38,8 @@ TEST_F(DeliveryShardTest, ADeliveryEndsTheRecipientInTheSpool) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].type, EventType::kDelivery);
   EXPECT_EQ(seen[0].attempts, 1u);
+  // The message's metadata reaches its Delivery event (the log record's "meta").
+  EXPECT_EQ(seen[0].metadata, R"({"user_id":"u-1"})");
   EXPECT_TRUE(Spooled(id).empty());
 }
 

@@ -37,6 +37,7 @@ void OutcomeRecorder::Emit(events::EventType type, const QueuedRecipient& r,
   event.tenant = message.tenant;
   event.campaign = message.campaign;
   event.priority = message.priority;
+  event.metadata = message.metadata;
   event.timestamp = options_.clock->Now();
   event.created = message.created;
   options_.events->OnEvent(event);

@@ -21,6 +21,7 @@ std::shared_ptr<const MessageInfo> MakeMessageInfo(const queue::MessageMeta& met
   info->tenant = meta.tenant;
   info->campaign = meta.campaign;
   info->priority = meta.priority;
+  info->metadata = meta.metadata;
   return info;
 }
 

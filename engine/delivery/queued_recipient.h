@@ -28,6 +28,7 @@ struct MessageInfo {
   std::string tenant;                          // "" = none
   std::string campaign;                        // "" = none
   uint8_t priority = queue::kDefaultPriority;  // 0 to 9, higher goes first
+  std::string metadata;                        // a JSON object as compact text, "" = none
 };
 
 struct QueuedRecipient {

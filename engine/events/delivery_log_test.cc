@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/events/log_record.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "queue/test_temp_path.h"
 
 namespace volley::events {
@@ -70,7 +71,46 @@ TEST(LogRecord, MatchesTheDocumentedShape) {
             "\"tls_protocol_version\":null,\"tls_cipher\":null,\"bounce_classification\":null,"
             "\"message_id\":\"<abc@example.com>\",\"tenant\":\"acme\",\"campaign\":\"spring-"
             "2026\",\"priority\":8,\"timestamp\":1700000000,\"event_time\":"
-            "\"2023-11-14T22:13:20.123456Z\",\"created\":1699999999}\n");
+            "\"2023-11-14T22:13:20.123456Z\",\"created\":1699999999,\"meta\":{}}\n");
+}
+
+// The metadata is already JSON: it goes in as an object, not as a string, and nothing in it is
+// escaped again.
+TEST(LogRecord, MetaIsTheMessagesMetadataObjectAsItIs) {
+  RecipientEvent r = Sample();
+  const std::string metadata = R"({"user_id":"u-17","list":[1,2],"note":"a \"b\" \u00e9"})";
+  r.metadata = metadata;
+  std::string line;
+  AppendLogRecord(r, &line);
+  ASSERT_FALSE(line.empty());
+  EXPECT_EQ(line.back(), '\n');
+  const std::string expected_tail = absl::StrCat(",\"meta\":", metadata, "}\n");
+  ASSERT_GE(line.size(), expected_tail.size());
+  EXPECT_EQ(line.substr(line.size() - expected_tail.size()), expected_tail) << line;
+  const nlohmann::json record = nlohmann::json::parse(line);
+  ASSERT_TRUE(record.contains("meta"));
+  ASSERT_TRUE(record["meta"].is_object()) << line;
+  EXPECT_EQ(record["meta"].size(), 3u);
+  EXPECT_EQ(record["meta"]["user_id"], "u-17");
+  EXPECT_EQ(record["meta"]["list"], nlohmann::json::array({1, 2}));
+  EXPECT_EQ(record["meta"]["note"], "a \"b\" \xc3\xa9");
+  // The rest of the record is unchanged by it.
+  EXPECT_EQ(record["campaign"], "spring-2026");
+  EXPECT_EQ(record["created"], 1699999999);
+}
+
+TEST(LogRecord, MetaIsAnEmptyObjectWithoutMetadata) {
+  for (EventType type : {EventType::kReception, EventType::kDelivery, EventType::kBounce,
+                         EventType::kSuppressed, EventType::kOob}) {
+    RecipientEvent r = Sample();
+    r.type = type;
+    std::string line;
+    AppendLogRecord(r, &line);
+    const nlohmann::json record = nlohmann::json::parse(line);
+    ASSERT_TRUE(record.contains("meta")) << line;
+    EXPECT_TRUE(record["meta"].is_object()) << line;
+    EXPECT_TRUE(record["meta"].empty()) << line;
+  }
 }
 
 TEST(LogRecord, SuspendedRecordNamesWhatItHoldsAndHowItEnded) {

@@ -78,6 +78,9 @@ struct RecipientEvent {
   absl::string_view tenant;    // "" = none (null in the log record)
   absl::string_view campaign;  // "" = none
   uint8_t priority = message::kPriorityNormal;
+  // The message's metadata, compact JSON text written into the record as it is (the log record's
+  // "meta"; "{}" when empty).
+  absl::string_view metadata;  // a JSON object, "" = none
   absl::Time timestamp = absl::UnixEpoch();
   absl::Time created = absl::UnixEpoch();
 };

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/base/json.h"
+#include "engine/base/logging.h"
 
 namespace volley::events {
 namespace {
@@ -85,6 +86,12 @@ void AppendLogRecord(const RecipientEvent& e, std::string* out) {
       .Int("timestamp", absl::ToUnixSeconds(e.timestamp))
       .String("event_time", Rfc3339(e.timestamp))
       .Int("created", absl::ToUnixSeconds(e.created));
+  // Last, as it can be long: the fixed fields keep their place at the front of the line. It is
+  // already compact JSON (the injector's adapter made it), so it goes in as it is; KumoMTA writes
+  // an object even when there is none.
+  DCHECK(e.metadata.empty() || (e.metadata.front() == '{' && e.metadata.back() == '}'))
+      << e.metadata;
+  w.Raw("meta", e.metadata.empty() ? absl::string_view("{}") : e.metadata);
   w.Finish();
   out->push_back('\n');
 }

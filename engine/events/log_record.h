@@ -9,7 +9,8 @@
 
 namespace volley::events {
 
-// Appends the event as one JSON object followed by '\n'. Pure; any thread.
+// Appends the event as one JSON object followed by '\n'. Pure; any thread. The event's metadata
+// goes in unchecked as "meta" ("{}" for none): it must be a valid JSON object.
 void AppendLogRecord(const RecipientEvent& event, std::string* out);
 // A "Suspended" record: {"type": "Suspended", "id": <the suspension's id>, "state": "begin" |
 // "extended" | "end", "ended_by": "lifted" | "expired" | null, "queue" (the domain), "site",

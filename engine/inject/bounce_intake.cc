@@ -133,6 +133,7 @@ void BounceIntake::Emit(const Result& result) {
       event.tenant = meta->tenant;
       event.campaign = meta->campaign;
       event.priority = meta->priority;
+      event.metadata = meta->metadata;
       event.created = meta->created;
     }
     event.timestamp = result.now;

@@ -141,13 +141,15 @@ class WebhookQueueTest : public ::testing::Test {
     return c;
   }
 
-  void Emit(events::EventSink& sink, events::EventType type, const std::string& recipient) {
+  void Emit(events::EventSink& sink, events::EventType type, const std::string& recipient,
+            const std::string& metadata = "") {
     const smtp::Reply reply = smtp::MakeReply(250, "2.0.0", "ok");
     events::RecipientEvent e;
     e.type = type;
     e.queue_id = "00000000000000aa";
     e.recipient = recipient;
     e.reply = &reply;
+    e.metadata = metadata;
     sink.OnEvent(e);
   }
 
@@ -163,7 +165,7 @@ TEST_F(WebhookQueueTest, EventsGoInOrderSignedInBatchesAndAFailureIsRetried) {
   for (int i = 0; i < 5; ++i) {
     Emit(**queue, events::EventType::kReception, absl::StrCat("r", i, "@x.test"));  // not chosen
     Emit(**queue, i % 2 ? events::EventType::kBounce : events::EventType::kDelivery,
-         absl::StrCat("r", i, "@x.test"));
+         absl::StrCat("r", i, "@x.test"), absl::StrCat("{\"n\":", i, "}"));
   }
   const std::vector<Endpoint::Request> requests = endpoint.WaitForAccepted(2);
   ASSERT_GE(requests.size(), 3u) << "a refused batch, then two accepted";
@@ -188,6 +190,10 @@ TEST_F(WebhookQueueTest, EventsGoInOrderSignedInBatchesAndAFailureIsRetried) {
     at = next;
   }
   EXPECT_FALSE(absl::StrContains(all, "\"type\":\"Reception\""));
+  // Each event carries its message's metadata, as the delivery log's record does.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(absl::StrContains(all, absl::StrCat("\"meta\":{\"n\":", i, "}}"))) << i << all;
+  }
   EXPECT_EQ(BacklogSettled(**queue), 0);
 }
 
