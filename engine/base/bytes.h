@@ -14,6 +14,10 @@ namespace volley {
 // at a time, since it runs over whole message bodies at injection.
 bool HasEightBit(absl::string_view bytes);
 
+// Well-formed UTF-8, as RFC 3629 defines it: no overlong forms, surrogates or code points past
+// U+10FFFF. ASCII is skipped eight octets at a time.
+bool IsValidUtf8(absl::string_view s);
+
 // Undoes "+XX" escapes (two hex digits, either case): RFC 3461's xtext, and the recipient in a
 // VERP address. nullopt when a '+' is not followed by two hex digits.
 std::optional<std::string> DecodeHexEscapes(absl::string_view text);

@@ -29,5 +29,17 @@ TEST(DecodeHexEscapes, UndoesPlusHexAndRefusesAMalformedOne) {
   EXPECT_EQ(DecodeHexEscapes("+"), std::nullopt);
 }
 
+TEST(IsValidUtf8, AcceptsWellFormedOnly) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ASCII text, longer than eight octets"));
+  EXPECT_TRUE(IsValidUtf8("\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF"));
+  EXPECT_FALSE(IsValidUtf8("\xC3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xF4\x90\x80\x80"));  // past U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // stray continuation
+  EXPECT_FALSE(IsValidUtf8("eight ASCII octets then \xFF"));
+}
+
 }  // namespace
 }  // namespace volley

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "engine/message/qp_test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -21,47 +22,6 @@ using ::testing::HasSubstr;
 // Joins lines with CRLF, ending with one.
 std::string Crlf(const std::vector<std::string>& lines) {
   return absl::StrCat(absl::StrJoin(lines, "\r\n"), "\r\n");
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;  // RFC 2045 6.7 requires upper case, and so do we
-}
-
-// A strict quoted-printable decoder: fails the test on anything an encoder must not produce.
-std::string DecodeQp(absl::string_view encoded) {
-  std::string out;
-  const std::vector<absl::string_view> lines = absl::StrSplit(encoded, "\r\n");
-  for (size_t n = 0; n < lines.size(); ++n) {
-    absl::string_view line = lines[n];
-    EXPECT_LE(line.size(), 76u) << "line " << n << ": " << line;
-    if (!line.empty()) {
-      EXPECT_NE(line.back(), ' ') << "trailing space on line " << n;
-      EXPECT_NE(line.back(), '\t') << "trailing tab on line " << n;
-    }
-    bool soft_break = false;
-    for (size_t i = 0; i < line.size(); ++i) {
-      const unsigned char c = static_cast<unsigned char>(line[i]);
-      EXPECT_TRUE((c >= 33 && c <= 126) || c == ' ' || c == '\t') << "raw octet " << int{c};
-      if (c != '=') {
-        out.push_back(static_cast<char>(c));
-        continue;
-      }
-      if (i + 1 == line.size()) {
-        soft_break = true;
-        break;
-      }
-      if (i + 2 >= line.size() || HexValue(line[i + 1]) < 0 || HexValue(line[i + 2]) < 0) {
-        ADD_FAILURE() << "bad escape on line " << n << ": " << line;
-        break;
-      }
-      out.push_back(static_cast<char>(HexValue(line[i + 1]) * 16 + HexValue(line[i + 2])));
-      i += 2;
-    }
-    if (!soft_break && n + 1 < lines.size()) out.append("\r\n");
-  }
-  return out;
 }
 
 // Every octet 7 bit, every line at most 998 octets (RFC 5322 2.1.1).

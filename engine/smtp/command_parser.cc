@@ -69,45 +69,6 @@ std::optional<Verb> LookupVerb(absl::string_view word) {
 
 bool IsAsciiAlnum(unsigned char c) { return absl::ascii_isalnum(c); }
 
-// Well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as RFC 6531
-// requires of internationalized addresses.
-bool IsValidUtf8(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = s[i];
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t extra;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      extra = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      extra = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      extra = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (s.size() - i <= extra) return false;
-    for (size_t k = 1; k <= extra; ++k) {
-      const unsigned char cc = s[i + k];
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += extra + 1;
-  }
-  return true;
-}
-
 // RFC 5322 atext, plus any non-ASCII octet (RFC 6531 UTF8-non-ascii; checked as UTF-8 later).
 bool IsAtext(unsigned char c) {
   if (IsAsciiAlnum(c) || c >= 0x80) return true;
