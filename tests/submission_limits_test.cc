@@ -211,7 +211,9 @@ TEST_F(LimitsTest, AFloodOfLargeMessagesStaysWithinTheMemoryBudget) {
   const int64_t peak = ProcStatus("VmHWM");
   std::cout << "flood: " << accepted << " accepted, " << refused << " refused; RSS " << rss_before
             << " -> peak " << peak << " bytes (budget " << budget << ")\n";
-  if (kRssMeaningful) EXPECT_LT(peak - rss_before, 8 * budget);
+  if (kRssMeaningful) {
+    EXPECT_LT(peak - rss_before, 8 * budget);
+  }
 }
 
 TEST_F(LimitsTest, PerIpConnectionLimitsAnswer421AndExemptTheRelayNetworks) {

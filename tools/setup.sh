@@ -9,8 +9,12 @@ PACKAGES=(
   libuv1-dev android-libboringssl-dev libc-ares-dev libabsl-dev librocksdb-dev
   libbenchmark-dev libgtest-dev libgmock-dev libtomlplusplus-dev libidn2-dev
   nlohmann-json3-dev libhttp-parser-dev libre2-dev libgmime-3.0-dev libcrypt-dev
+  # The HTTP injection API's templates (kainjow mustache), and simdjson for bench/json_bench.
+  libsimdjson-dev libkainjow-mustache-dev
   # Tests: a real DNS server, SMTP tools, certificates.
   unbound swaks libnet-ssleay-perl openssl python3 python3-aiosmtpd dnsutils
+  # Tests: curl is the HTTP injection tests' client (as the platforms' own tests use it).
+  curl
   # Tests: mkpasswd (in Debian's whois package) writes the AUTH users file's crypt(3) hashes.
   whois
   # Tests: a real receiving MTA (tests/support/postfix_server runs private instances).

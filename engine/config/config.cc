@@ -27,6 +27,7 @@
 #include "engine/config/server_section.h"
 #include "engine/config/shaping_section.h"
 #include "engine/config/warmup_section.h"
+#include "engine/config/unsubscribe_section.h"
 #include "engine/config/webhook_section.h"
 
 namespace volley::config {
@@ -45,6 +46,7 @@ constexpr Section kSections[] = {
     {"delivery", ParseDeliverySection}, {"shaping", ParseShapingSection},
     {"routes", ParseRoutesSection},     {"egress", ParseEgressSection},
     {"warmup", ParseWarmupSection},     {"bounce", ParseBounceSection},
+    {"unsubscribe", ParseUnsubscribeSection},
 };
 
 // Hands each top-level table to its section, in the document's (key) order.

@@ -296,7 +296,7 @@ url = "http://[::1]:9001/all"
   EXPECT_EQ(c->webhooks[1].name, "audit");
   EXPECT_EQ(c->webhooks[1].batch_size, 100);
   EXPECT_EQ(c->webhooks[1].timeout, absl::Seconds(10));
-  EXPECT_EQ(c->webhooks[1].events.size(), 7u);
+  EXPECT_EQ(c->webhooks[1].events.size(), 8u);  // every type but Reception
 }
 
 }  // namespace

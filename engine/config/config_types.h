@@ -111,6 +111,34 @@ struct HttpConfig {
   // The volley_site_* series (and those by tenant and campaign) cover this many of the busiest
   // sites (tenant x campaign pairs); the rest are summed as site="other" (tenant="other").
   int site_metrics_limit = 100;
+  // POST /api/inject/v1 (engine/inject/http_injection.h): "" lets any client that reaches the
+  // listener inject; set, a request needs "Authorization: Bearer <inject_token>".
+  std::string inject_token;
+  // A request body beyond this is answered 413 before it is read.
+  uint64_t max_request_size = 64ull << 20;
+  // One injection request: its recipients, and the size of each message it builds.
+  int inject_max_recipients = 100000;
+  uint64_t inject_max_message_size = 25ull << 20;
+};
+
+// [unsubscribe]: RFC 8058 one-click unsubscribe (engine/inject/unsubscribe_header.h). Bulk
+// messages (with a campaign, or of bulk priority or lower) of a tenant it is on for get
+// List-Unsubscribe and List-Unsubscribe-Post; POST <path>/TOKEN on the HTTP listener suppresses
+// the recipient for the tenant.
+struct UnsubscribeConfig {
+  std::string url;   // "https://mta.example.net/u"; "" = off
+  std::string path;  // the url's path, where the HTTP listener answers ("/u")
+  // The token's HMAC key: `secret`, or ("") one Volley makes and keeps in its spool.
+  std::string secret;
+  absl::Duration expire_after = absl::Hours(24 * 90);  // how long a link works
+  bool enabled = true;  // for tenants without [unsubscribe.tenant."NAME"]
+  absl::flat_hash_map<std::string, bool> tenants;
+
+  bool on() const { return !url.empty(); }
+  bool EnabledFor(absl::string_view tenant) const {
+    auto it = tenants.find(tenant);
+    return on() && (it == tenants.end() ? enabled : it->second);
+  }
 };
 
 enum class IpLookupStrategy { kIpv4ThenIpv6, kIpv6ThenIpv4, kIpv4Only, kIpv6Only };
@@ -205,8 +233,9 @@ struct WebhookConfig {
   std::string name;  // `name`, else the url: the key of its queue in the spool
   std::string url;   // http:// only
   // The record types sent ("Delivery", "Bounce", ...).
-  std::vector<std::string> events = {
-      "Delivery", "TransientFailure", "Bounce", "Expiration", "Suppressed", "OOB", "Feedback"};
+  std::vector<std::string> events = {"Delivery",   "TransientFailure", "Bounce",
+                                     "Expiration", "Suppressed",       "OOB",
+                                     "Feedback",   "Unsubscribe"};
   int batch_size = 100;
   absl::Duration max_batch_delay = absl::Seconds(1);
   std::string hmac_secret;  // "" for unsigned requests
@@ -226,6 +255,7 @@ struct Config {
   DeliveryConfig delivery;
   BounceConfig bounce;
   std::vector<WebhookConfig> webhooks;
+  UnsubscribeConfig unsubscribe;
   // [shaping]: the default and the tables that override it (shaping_rules.h).
   ShapingRules shaping;
   // Pool name -> pool. Always has "default" (one source: any address).

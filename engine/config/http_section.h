@@ -1,4 +1,5 @@
-// [http]: the HTTP API's listen address.
+// [http]: the HTTP API: its listen address, metric cardinality, and the injection API's token
+// and limits.
 #ifndef VOLLEY_ENGINE_CONFIG_HTTP_SECTION_H_
 #define VOLLEY_ENGINE_CONFIG_HTTP_SECTION_H_
 

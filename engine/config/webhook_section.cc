@@ -13,7 +13,7 @@ namespace {
 // The recipient record types Volley writes (events/event.h), which a webhook may ask for.
 constexpr absl::string_view kRecordTypes[] = {"Reception", "Delivery",   "TransientFailure",
                                               "Bounce",    "Expiration", "Suppressed",
-                                              "OOB",       "Feedback"};
+                                              "OOB",       "Feedback",   "Unsubscribe"};
 
 void ReadEvents(const toml::node& value, ConfigParser& parser, WebhookConfig& hook) {
   const toml::array* array = value.as_array();
@@ -31,7 +31,7 @@ void ReadEvents(const toml::node& value, ConfigParser& parser, WebhookConfig& ho
                       absl::StrCat("[[webhook]] events: \"", *name,
                                    "\" is not a record type this version writes (Reception, "
                                    "Delivery, TransientFailure, Bounce, Expiration, Suppressed, "
-                                   "OOB, Feedback)"));
+                                   "OOB, Feedback, Unsubscribe)"));
       return;
     }
     events.push_back(*std::move(name));

@@ -11,7 +11,9 @@
 #include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/logging.h"
 #include "engine/base/memory_budget.h"
+#include "engine/bounce/list_unsubscribe.h"
 #include "engine/bounce/suppression_list.h"
+#include "engine/bounce/unsubscribe_token.h"
 #include "engine/bounce/verp.h"
 #include "engine/config/reload.h"
 #include "engine/daemon/worker.h"
@@ -30,17 +32,22 @@
 namespace volley {
 namespace {
 
-// The VERP signing key: [bounce] verp_secret, or one made on first use and kept in the spool,
-// so that return paths signed before a restart still verify after it.
-absl::StatusOr<std::string> VerpKey(const config::BounceConfig& bounce, queue::Spool& spool) {
-  if (!bounce.verp_secret.empty()) return bounce.verp_secret;
-  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> state = spool.ReadState("verp");
+// A signing key: the configured one, or one made on first use and kept in the spool's state
+// `name`, so that what was signed before a restart (VERP return paths, unsubscribe links) still
+// verifies after it.
+absl::StatusOr<std::string> SigningKey(const std::string& configured, absl::string_view name,
+                                       std::string (*make)(), queue::Spool& spool) {
+  if (!configured.empty()) return configured;
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> state =
+      spool.ReadState(std::string(name));
   if (!state.ok()) return state.status();
-  for (const auto& [name, value] : *state) {
-    if (name == "key") return value;
+  for (const auto& [key_name, value] : *state) {
+    if (key_name == "key") return value;
   }
-  std::string key = bounce::NewVerpKey();
-  if (absl::Status put = spool.PutState("verp", "key", key, /*sync=*/true); !put.ok()) return put;
+  std::string key = make();
+  if (absl::Status put = spool.PutState(std::string(name), "key", key, /*sync=*/true); !put.ok()) {
+    return put;
+  }
   return key;
 }
 
@@ -68,6 +75,11 @@ class Engine::Impl {
   std::unique_ptr<adaptive::WarmupLedger> warmup;
   std::unique_ptr<bounce::SuppressionList> suppressions;
   std::unique_ptr<bounce::VerpCodec> verp;
+  // [unsubscribe]: the links' key, and the header fields made with it (null: off).
+  std::shared_ptr<const bounce::UnsubscribeTokens> unsubscribe_tokens;
+  std::unique_ptr<bounce::ListUnsubscribe> unsubscribe;
+  // The HTTP injection API parses requests and builds their messages here, off the loops.
+  std::unique_ptr<WorkerPool> http_inject_pool;
   std::unique_ptr<webhook::WebhookQueue> webhooks;  // null without [[webhook]]
   // SMTP AUTH credentials are hashed here, off the loops.
   std::unique_ptr<WorkerPool> auth_pool;
@@ -94,6 +106,8 @@ class Engine::Impl {
   // I/O pool, answers on shard 0.
   http::api::SuspendBackend SuspendApi();
   http::api::SuppressionBackend SuppressionApi();
+  // The one-click unsubscribe routes (no tokens: [unsubscribe] is off).
+  http::api::UnsubscribeBackend UnsubscribeApi();
   // Runs the work on the I/O pool and hands its answer to shard 0 (the HTTP server's loop).
   http::RunBlocking RunBlockingOnIoPool();
   // Runs `each` with every worker on its shard's thread, one at a time, then `done` on shard 0.
@@ -142,10 +156,24 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
     webhooks = *std::move(started);
   }
   if (!config.bounce.verp_domain.empty()) {
-    absl::StatusOr<std::string> key = VerpKey(config.bounce, *spool);
+    absl::StatusOr<std::string> key =
+        SigningKey(config.bounce.verp_secret, "verp", &bounce::NewVerpKey, *spool);
     if (!key.ok()) return key.status();
     verp = std::make_unique<bounce::VerpCodec>(config.bounce.verp_domain, *std::move(key));
     context.verp = verp.get();
+  }
+  if (config.unsubscribe.on()) {
+    absl::StatusOr<std::string> key =
+        SigningKey(config.unsubscribe.secret, "unsubscribe", &bounce::NewUnsubscribeKey, *spool);
+    if (!key.ok()) return key.status();
+    unsubscribe_tokens = std::make_shared<const bounce::UnsubscribeTokens>(*std::move(key));
+    bounce::ListUnsubscribeOptions options;
+    options.url = config.unsubscribe.url;
+    options.expire_after = config.unsubscribe.expire_after;
+    options.enabled = config.unsubscribe.enabled;
+    options.tenants = config.unsubscribe.tenants;
+    unsubscribe = std::make_unique<bounce::ListUnsubscribe>(std::move(options), unsubscribe_tokens);
+    context.unsubscribe = unsubscribe.get();
   }
   context.config = &config;
   context.spool = spool.get();
@@ -184,6 +212,7 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
     PublishSuspensions(std::move(set));
   });
   auth_pool = std::make_unique<WorkerPool>(2);
+  http_inject_pool = std::make_unique<WorkerPool>(threads);
   inject_memory = std::make_unique<MemoryBudget>(config.inject.max_memory);
   for (const config::SmtpListenerConfig& listener : config.smtp_listeners) {
     absl::StatusOr<std::unique_ptr<inject::ListenerShared>> made =
@@ -195,6 +224,7 @@ absl::Status Engine::Impl::Assemble(const config::Config& config_in,
   shared.context = context;
   for (auto& listener : smtp_listeners) shared.smtp_listeners.push_back(listener.get());
   shared.inject_memory = inject_memory.get();
+  shared.http_inject_pool = http_inject_pool.get();
   shared.log = log.get();
   shared.webhooks = webhooks.get();
   shared.router = router.get();
@@ -225,6 +255,16 @@ void Engine::Impl::PublishSuspensions(std::shared_ptr<const adaptive::Suspension
 http::api::SuspendBackend Engine::Impl::SuspendApi() {
   http::api::SuspendBackend backend;
   backend.store = suspensions.get();
+  backend.clock = &Clock::Real();
+  backend.run_blocking = RunBlockingOnIoPool();
+  return backend;
+}
+
+http::api::UnsubscribeBackend Engine::Impl::UnsubscribeApi() {
+  http::api::UnsubscribeBackend backend;
+  backend.path = config.unsubscribe.path;
+  backend.tokens = unsubscribe_tokens.get();
+  backend.list = suppressions.get();
   backend.clock = &Clock::Real();
   backend.run_blocking = RunBlockingOnIoPool();
   return backend;
@@ -280,7 +320,7 @@ absl::Status Engine::Impl::OpenListeners() {
       [this](std::string site, absl::AnyInvocable<void(std::vector<std::string>)> reply) {
         Explain(std::move(site), std::move(reply));
       },
-      SuspendApi(), SuppressionApi());
+      SuspendApi(), SuppressionApi(), UnsubscribeApi());
   if (!http.ok()) return http.status();
   http_port = *http;
   return absl::OkStatus();
@@ -394,6 +434,7 @@ void Engine::Stop(absl::Duration grace) {
   if (impl_->stopped) return;
   impl_->stopped = true;
   impl_->StopWorkers(grace);
+  impl_->http_inject_pool.reset();  // its last tasks find their shard stopped
   impl_->io_pool.reset();
   // Checks still queued run now, while the listeners' checkers they use and the shards they
   // answer to (stopped: the answers are dropped) still exist.

@@ -12,7 +12,9 @@
 #include "engine/delivery/smtp_connection.h"
 #include "engine/http/api/liveness.h"
 #include "engine/inject/credential_checker.h"
+#include "engine/smtp/command_parser.h"
 #include "engine/smtp/local_replies.h"
+#include "engine/smtp/reply.h"
 
 namespace volley::daemon {
 
@@ -201,13 +203,16 @@ absl::StatusOr<std::vector<uint16_t>> Worker::OpenSmtp(const std::vector<uint16_
 
 absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape, http::api::ExplainSite explain,
                                           http::api::SuspendBackend suspend,
-                                          http::api::SuppressionBackend suppression) {
+                                          http::api::SuppressionBackend suppression,
+                                          http::api::UnsubscribeBackend unsubscribe) {
   uint16_t port = 0;
   absl::Status status = shard_->Call([&]() -> absl::Status {
-    const config::HostPort& listen = shared_.context.config->http.listen;
+    const config::Config& config = *shared_.context.config;
+    const config::HostPort& listen = config.http.listen;
     http::HttpServerOptions options;
     options.address = listen.host;
     options.port = listen.port;
+    options.max_body_bytes = config.http.max_request_size;
     absl::StatusOr<std::unique_ptr<http::HttpServer>> server =
         http::HttpServer::Create(shard_->loop(), options);
     if (!server.ok()) {
@@ -220,6 +225,22 @@ absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape, http::api::E
     http::api::RegisterExplain(&http_->router(), std::move(explain));
     http::api::RegisterSuspend(&http_->router(), std::move(suspend));
     http::api::RegisterSuppression(&http_->router(), std::move(suppression));
+    if (shared_.http_inject_pool != nullptr) {
+      inject::HttpInjectionOptions inject;
+      inject.token = config.http.inject_token;
+      inject.limits.max_recipients = static_cast<size_t>(config.http.inject_max_recipients);
+      inject.build.hostname = config.server.hostname;
+      inject.build.max_message_size = config.http.inject_max_message_size;
+      http_injection_ = std::make_unique<inject::HttpInjection>(
+          shard_, injector_.get(), shared_.http_inject_pool, std::move(inject));
+      http_injection_->Register(&http_->router());
+    }
+    if (unsubscribe.tokens != nullptr) {
+      unsubscribe.record = [this](const bounce::UnsubscribeClaim& claim, absl::string_view peer) {
+        RecordUnsubscribe(claim, peer);
+      };
+      http::api::RegisterUnsubscribe(&http_->router(), std::move(unsubscribe));
+    }
     port = http_->port();
     return absl::OkStatus();
   });
@@ -259,9 +280,27 @@ void Worker::StopOnLoop(absl::Duration grace) {
   delivery_->Shutdown(grace, one_done);
 }
 
+void Worker::RecordUnsubscribe(const bounce::UnsubscribeClaim& claim, absl::string_view peer) {
+  DCHECK(shard_->InLoopThread());
+  const smtp::Reply reply = smtp::MakeReply(200, "2.0.0", "unsubscribed (RFC 8058 one-click)");
+  const std::string domain = smtp::DomainOf(claim.recipient);
+  events::RecipientEvent event;
+  event.type = events::EventType::kUnsubscribe;
+  event.recipient = claim.recipient;
+  event.domain = domain;
+  event.reply = &reply;
+  event.peer_address = peer;
+  event.tenant = claim.tenant;
+  event.campaign = claim.campaign;
+  event.timestamp = shared_.context.clock->Now();
+  event.created = event.timestamp;
+  events_.OnEvent(event);
+}
+
 void Worker::Teardown() {
   listeners_.clear();
   http_.reset();
+  http_injection_.reset();
   smtp_injections_.clear();
   auth_delays_.reset();
   intake_.reset();

@@ -20,7 +20,9 @@
 #include "engine/http/api/metrics.h"
 #include "engine/http/api/suppression.h"
 #include "engine/http/api/suspend.h"
+#include "engine/http/api/unsubscribe.h"
 #include "engine/http/http_server.h"
+#include "engine/inject/http_injection.h"
 #include "engine/inject/injector.h"
 #include "engine/inject/listener_shared.h"
 #include "engine/inject/smtp_injection.h"
@@ -44,7 +46,8 @@ struct WorkerShared {
   int shards = 1;
   // One per [inject.smtp] listener, in config order (config.smtp_listeners).
   std::vector<inject::ListenerShared*> smtp_listeners;
-  MemoryBudget* inject_memory = nullptr;  // [inject] max_memory
+  MemoryBudget* inject_memory = nullptr;   // [inject] max_memory
+  WorkerPool* http_inject_pool = nullptr;  // where HTTP injection requests are built
 };
 
 // The public methods are called by the Engine's thread; each runs its work on the shard's
@@ -65,7 +68,8 @@ class Worker {
   // The HTTP server (shard 0); returns the port bound.
   absl::StatusOr<uint16_t> OpenHttp(http::api::Scrape scrape, http::api::ExplainSite explain,
                                     http::api::SuspendBackend suspend,
-                                    http::api::SuppressionBackend suppression);
+                                    http::api::SuppressionBackend suppression,
+                                    http::api::UnsubscribeBackend unsubscribe);
   // On the shard's loop thread: this shard's part of a /metrics scrape, and of an explain
   // read-out (its queues of `site`).
   void Collect(metrics::ScrapeTotals* totals) const;
@@ -89,6 +93,8 @@ class Worker {
   smtp::Authenticator Authenticator(inject::CredentialChecker* checker);
   void StopOnLoop(absl::Duration grace);
   void Teardown();
+  // An Unsubscribe record for a followed one-click link (on this loop).
+  void RecordUnsubscribe(const bounce::UnsubscribeClaim& claim, absl::string_view peer);
 
   Shard* const shard_;
   WorkerShared shared_;
@@ -105,7 +111,8 @@ class Worker {
   std::shared_ptr<DeferredCalls> auth_delays_;
   std::vector<std::unique_ptr<inject::SmtpListener>> listeners_;
   std::unique_ptr<http::HttpServer> http_;
-  int closing_ = 0;  // parts still closing during the stop
+  std::unique_ptr<inject::HttpInjection> http_injection_;  // with http_
+  int closing_ = 0;                                        // parts still closing during the stop
 };
 
 // The resolver settings of [dns].

@@ -8,6 +8,7 @@
 #include "engine/adaptive/suspension.h"
 #include "engine/adaptive/warmup_ledger.h"
 #include "engine/base/clock.h"
+#include "engine/bounce/list_unsubscribe.h"
 #include "engine/bounce/suppression_list.h"
 #include "engine/bounce/verp.h"
 #include "engine/config/config.h"
@@ -50,6 +51,8 @@ struct EngineContext {
   // [bounce] verp_domain's codec: return paths per recipient, and mail to that domain taken in
   // as reports (null: VERP off).
   const bounce::VerpCodec* verp = nullptr;
+  // [unsubscribe]: the List-Unsubscribe fields the injector adds to bulk mail (null: off).
+  const bounce::ListUnsubscribe* unsubscribe = nullptr;
 
   // True while injection answers 452 4.3.1: the spool's disk is below [server] spool_min_free,
   // or a spool write failed and the writer's probes have not yet seen one succeed.

@@ -20,6 +20,8 @@ absl::string_view EventTypeName(EventType type) {
       return "OOB";
     case EventType::kFeedback:
       return "Feedback";
+    case EventType::kUnsubscribe:
+      return "Unsubscribe";
   }
   return "Unknown";
 }

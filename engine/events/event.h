@@ -27,6 +27,9 @@ enum class EventType {
   // to the bounce domain that could not be read as one), and an ARF complaint.
   kOob,
   kFeedback,
+  // A recipient unsubscribed with an RFC 8058 one-click link (engine/http/api/unsubscribe.h):
+  // no message, the recipient, tenant and campaign the link was made for.
+  kUnsubscribe,
 };
 
 // What an OOB or Feedback record says of the report it came from.

@@ -22,6 +22,8 @@ struct HttpRequest {
   // Header names lower-cased. A header sent more than once has its values joined by ", ".
   absl::flat_hash_map<std::string, std::string> headers;
   std::string body;
+  // The client's address ("127.0.0.1"), for trace fields and logs.
+  std::string peer_address;
 
   // The header's value or "".
   absl::string_view Header(absl::string_view lower_name) const;

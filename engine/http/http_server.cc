@@ -190,6 +190,7 @@ void HttpServer::Connection::Dispatch(HttpRequestParser::Result result) {
   keep_alive_ = result.keep_alive;
   http10_ = result.http10;
   head_ = result.request.method == "HEAD";
+  result.request.peer_address = stream_->peer_address();
   server_->router_.Dispatch(result.request, Respond(Reply(this)));
   // Backpressure: a client pipelining requests to a slow handler waits in its socket buffer,
   // not in our memory.

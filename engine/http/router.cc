@@ -1,7 +1,10 @@
 #include "engine/http/router.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace volley::http {
@@ -10,14 +13,35 @@ void Router::Add(absl::string_view method, absl::string_view path, Handler handl
   routes_[path][std::string(method)] = std::make_shared<Handler>(std::move(handler));
 }
 
+void Router::AddPrefix(absl::string_view method, absl::string_view prefix, Handler handler) {
+  const std::string key = absl::StrCat(prefix, "/");
+  auto it = std::find_if(prefixes_.begin(), prefixes_.end(),
+                         [&](const auto& entry) { return entry.first == key; });
+  if (it == prefixes_.end()) {
+    // Longest first, so that the first match is the most specific one.
+    it = std::find_if(prefixes_.begin(), prefixes_.end(),
+                      [&](const auto& entry) { return entry.first.size() < key.size(); });
+    it = prefixes_.insert(it, {key, Methods()});
+  }
+  it->second[std::string(method)] = std::make_shared<Handler>(std::move(handler));
+}
+
+const Router::Methods* Router::Find(absl::string_view path) const {
+  if (auto it = routes_.find(path); it != routes_.end()) return &it->second;
+  for (const auto& [prefix, methods] : prefixes_) {
+    if (path.size() > prefix.size() && absl::StartsWith(path, prefix)) return &methods;
+  }
+  return nullptr;
+}
+
 void Router::Dispatch(const HttpRequest& request, Respond respond) {
-  auto path_it = routes_.find(request.path);
-  if (path_it == routes_.end()) {
+  const Methods* methods = Find(request.path);
+  if (methods == nullptr) {
     std::move(respond)(HttpResponse::Text(404, "not found\n"));
     return;
   }
-  auto method_it = path_it->second.find(request.method);
-  if (method_it == path_it->second.end()) {
+  auto method_it = methods->find(request.method);
+  if (method_it == methods->end()) {
     HttpResponse response = HttpResponse::Text(405, "method not allowed\n");
     response.headers.emplace_back("Allow", absl::StrJoin(MethodsFor(request.path), ", "));
     std::move(respond)(std::move(response));
@@ -30,9 +54,9 @@ void Router::Dispatch(const HttpRequest& request, Respond respond) {
 
 std::vector<std::string> Router::MethodsFor(absl::string_view path) const {
   std::vector<std::string> methods;
-  auto it = routes_.find(path);
-  if (it == routes_.end()) return methods;
-  for (const auto& [method, handler] : it->second) methods.push_back(method);
+  const Methods* found = Find(path);
+  if (found == nullptr) return methods;
+  for (const auto& [method, handler] : *found) methods.push_back(method);
   return methods;
 }
 

@@ -24,6 +24,9 @@ class Router {
  public:
   // Adds a route, replacing any handler for the same method and path.
   void Add(absl::string_view method, absl::string_view path, Handler handler);
+  // Routes every path below `prefix` ("/u" routes "/u/TOKEN", not "/u" nor "/ux") that no
+  // exact route has; the longest prefix wins. The handler sees the whole path.
+  void AddPrefix(absl::string_view method, absl::string_view prefix, Handler handler);
 
   // Hands the request to its handler, or answers 404 or 405 through `respond`.
   void Dispatch(const HttpRequest& request, Respond respond);
@@ -36,6 +39,11 @@ class Router {
   // are a sorted map, which is the order of the Allow header.
   using Methods = std::map<std::string, std::shared_ptr<Handler>>;
   absl::flat_hash_map<std::string, Methods> routes_;
+  // Prefix (with its trailing '/') -> methods, longest first.
+  std::vector<std::pair<std::string, Methods>> prefixes_;
+
+  // The methods of the route `path` takes: exact, else by prefix (null: none).
+  const Methods* Find(absl::string_view path) const;
 };
 
 }  // namespace volley::http

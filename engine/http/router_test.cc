@@ -77,6 +77,22 @@ TEST(RouterTest, AnotherMethodGets405WithASortedAllow) {
   EXPECT_TRUE(router.MethodsFor("/y").empty());
 }
 
+TEST(RouterTest, PrefixRoutesTakeThePathsBelowThemWhenNoExactRouteDoes) {
+  Router router;
+  router.AddPrefix("POST", "/u", Says("unsubscribe"));
+  router.AddPrefix("POST", "/u/x", Says("longer"));
+  router.Add("POST", "/u/exact", Says("exact"));
+  EXPECT_EQ(Answer(router, Request("POST", "/u/TOKEN"))->body, "unsubscribe");
+  EXPECT_EQ(Answer(router, Request("POST", "/u/x/TOKEN"))->body, "longer");
+  EXPECT_EQ(Answer(router, Request("POST", "/u/exact"))->body, "exact");
+  EXPECT_EQ(Answer(router, Request("POST", "/u"))->status, 404);
+  EXPECT_EQ(Answer(router, Request("POST", "/u/"))->status, 404);
+  EXPECT_EQ(Answer(router, Request("POST", "/ux"))->status, 404);
+  std::optional<HttpResponse> get = Answer(router, Request("GET", "/u/TOKEN"));
+  EXPECT_EQ(get->status, 405);
+  EXPECT_EQ(AllowOf(*get), "POST");
+}
+
 TEST(RouterTest, AddReplacesTheHandler) {
   Router router;
   router.Add("GET", "/a", Says("old"));

@@ -74,11 +74,20 @@ void Injector::Inject(InjectRequest request, Done done) {
   trace.hostname = context_.config->server.hostname;
   trace.queue_id = queue_id;
   trace.esmtp = request.esmtp;
+  trace.protocol = request.protocol;
   trace.auth_user = request.auth_user;
   trace.tls_version = request.tls_version;
   trace.tls_cipher = request.tls_cipher;
   if (request.recipients.size() == 1) trace.recipient = request.recipients[0].address;
   trace.time = now;
+  // One-click unsubscribe links name one recipient; Volley's own notices never get one.
+  if (const bounce::ListUnsubscribe* unsubscribe = context_.unsubscribe;
+      unsubscribe != nullptr && request.check_suppression && request.recipients.size() == 1) {
+    std::string fields =
+        unsubscribe->HeadersFor(request.tags, request.recipients[0].address,
+                                request.recipients.size(), request.content, context_.clock->Now());
+    if (!fields.empty()) request.content.insert(0, fields);
+  }
   message::PreparedMessage prepared = message::PrepareMessage(request.content, trace);
   request.content = std::string();  // the prepared copy is the one kept
   meta.sender = std::move(request.sender);
@@ -93,6 +102,7 @@ void Injector::Inject(InjectRequest request, Done done) {
   meta.tenant = std::move(request.tags.tenant);
   meta.campaign = std::move(request.tags.campaign);
   meta.priority = request.tags.priority;
+  meta.metadata = std::move(request.metadata);
   std::vector<queue::RecipientRecord> records;
   records.reserve(request.recipients.size());
   for (size_t i = 0; i < request.recipients.size(); ++i) {
@@ -200,6 +210,7 @@ void Injector::EmitFor(const Stored& stored, events::EventType type, absl::strin
   event.tenant = meta.tenant;
   event.campaign = meta.campaign;
   event.priority = meta.priority;
+  event.metadata = meta.metadata;
   event.timestamp = meta.created;
   event.created = meta.created;
   context_.events->OnEvent(event);

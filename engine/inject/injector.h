@@ -43,12 +43,19 @@ struct InjectRequest {
   std::string peer_address;
   std::string helo;
   bool esmtp = true;
+  // The Received header's "with" type when not SMTP's ("HTTP" for the injection API).
+  std::string protocol;
   std::string auth_user;    // the client's AUTH identity, "" for none
   std::string tls_version;  // the injection's TLS ("TLSv1.3"), "" without
   std::string tls_cipher;
   // Tenant, campaign and priority, as the adapter found them (SMTP: the X-Volley-* headers, or
   // the listener's defaults).
   message::MessageTags tags;
+  // The message's metadata, a JSON object as compact text ("" for none): stored with it and
+  // written as it is into every log record and webhook event of its recipients ("meta"). The
+  // engine never parses it, so the adapter must give valid JSON (HTTP: the request's "metadata"
+  // object as nlohmann's dump() writes it).
+  std::string metadata;
   // A message Volley makes itself (a delivery notice): the recipients of other messages it
   // finishes, removed in the same write (SpoolWriter::Insert), and whether the suppression list
   // applies to its recipients (a notice goes to a sender, whom the list does not name).

@@ -11,9 +11,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/events/log_record.h"
 #include "engine/inject/smtp_injection.h"
 #include "engine/inject/smtp_status.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace volley::inject {
 namespace {
@@ -24,6 +26,7 @@ class RecordingSink final : public events::EventSink {
     std::lock_guard<std::mutex> lock(mutex_);
     receptions.push_back(absl::StrCat(e.recipient, " ", e.reply->code, " ", e.reply->Text()));
     tags.push_back(absl::StrCat(e.tenant, "|", e.campaign, "|", e.priority));
+    events::AppendLogRecord(e, &records.emplace_back());
   }
   void OnMessageReceived(const events::MessageReceived& m) override {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -31,7 +34,8 @@ class RecordingSink final : public events::EventSink {
   }
   std::mutex mutex_;
   std::vector<std::string> receptions;
-  std::vector<std::string> tags;  // "tenant|campaign|priority" per Reception
+  std::vector<std::string> tags;     // "tenant|campaign|priority" per Reception
+  std::vector<std::string> records;  // each event's log record
   std::vector<std::string> messages;
 };
 
@@ -192,6 +196,38 @@ TEST_F(InjectorTest, ANoticeRemovesTheRecipientsItCompletes) {
   EXPECT_TRUE(absl::StartsWith(*spool_->ReadBody(meta.id), "Received: by volley.test (Volley)"));
   std::lock_guard<std::mutex> lock(sink_.mutex_);
   EXPECT_EQ(sink_.messages, (std::vector<std::string>{"smtp:2", "dsn:1"}));
+}
+
+// The adapter's metadata is stored with the message and written into its Reception records;
+// a message without it (a delivery notice, here) gets an empty object.
+TEST_F(InjectorTest, TheMetadataIsStoredAndInEveryReceptionRecord) {
+  InjectRequest request = Request();
+  request.metadata = R"({"user_id":"u-1","tags":["a","b"]})";
+  absl::StatusOr<std::string> queue_id = Inject(std::move(request));
+  ASSERT_TRUE(queue_id.ok()) << queue_id.status();
+  InjectRequest notice;
+  notice.listener = "dsn";
+  notice.recipients = {{"from@origin.test", "NEVER", ""}};
+  notice.content = "Subject: Undelivered Mail Returned to Sender\r\n\r\nreport\r\n";
+  notice.check_suppression = false;
+  ASSERT_TRUE(Inject(std::move(notice)).ok());
+  const std::vector<queue::MessageMeta> spooled = Spooled();
+  ASSERT_EQ(spooled.size(), 2u);
+  EXPECT_EQ(spooled[0].metadata, R"({"user_id":"u-1","tags":["a","b"]})");
+  EXPECT_EQ(spooled[1].metadata, "");
+  std::lock_guard<std::mutex> lock(sink_.mutex_);
+  ASSERT_EQ(sink_.records.size(), 3u);
+  for (int i = 0; i < 2; ++i) {
+    const nlohmann::json record = nlohmann::json::parse(sink_.records[i]);
+    EXPECT_EQ(record["type"], "Reception");
+    EXPECT_EQ(record["id"], *queue_id);
+    ASSERT_TRUE(record["meta"].is_object()) << sink_.records[i];
+    EXPECT_EQ(record["meta"],
+              nlohmann::json({{"user_id", "u-1"}, {"tags", nlohmann::json::array({"a", "b"})}}));
+  }
+  const nlohmann::json dsn = nlohmann::json::parse(sink_.records[2]);
+  EXPECT_EQ(dsn["recipient"], "from@origin.test");
+  EXPECT_EQ(dsn["meta"], nlohmann::json::object()) << sink_.records[2];
 }
 
 TEST_F(InjectorTest, ControlHeadersSetTheTagsAndAreNotStored) {

@@ -13,6 +13,7 @@ namespace {
 
 // RFC 3848's registered "with" protocol types.
 std::string WithProtocol(const TraceInfo& trace) {
+  if (!trace.protocol.empty()) return trace.protocol;
   if (!trace.esmtp) return "SMTP";
   std::string protocol = "ESMTP";
   if (!trace.tls_version.empty()) protocol += "S";

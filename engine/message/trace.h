@@ -16,6 +16,8 @@ struct TraceInfo {
   std::string hostname;  // ours
   std::string queue_id;
   bool esmtp = true;
+  // A "with" type of its own ("HTTP"): replaces SMTP's, which esmtp, TLS and AUTH make.
+  std::string protocol;
   // The client's TLS (protocol version and cipher, "" without TLS) and its AUTH identity ("" for
   // none): the "with" protocol becomes ESMTPS, ESMTPA or ESMTPSA (RFC 3848, RFC 4954 7).
   std::string tls_version;

@@ -60,6 +60,7 @@ EngineMetrics::EngineMetrics(int shards, int site_metrics_limit)
   Registry& r = registry_;
   AddListener("smtp");
   AddListener("dsn");
+  AddListener("http");  // POST /api/inject/v1
   static constexpr absl::string_view kOutcomes[] = {"delivered", "transient_failure", "bounced",
                                                     "expired", "suppressed"};
   for (size_t i = 0; i < deliveries_.size(); ++i) {

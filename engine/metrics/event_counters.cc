@@ -29,6 +29,7 @@ void EventCounters::OnEvent(const events::RecipientEvent& event) {
       return;
     case events::EventType::kOob:
     case events::EventType::kFeedback:
+    case events::EventType::kUnsubscribe:
       return;  // reports about deliveries already counted
   }
 }

@@ -26,7 +26,8 @@ absl::Status RelayWorld::Start(RelayOptions options) {
   config_path_ = absl::StrCat(dir_, "/volley.toml");
   std::vector<std::pair<std::string, uint16_t>> routes;
   for (const std::string& domain : options_.domains) routes.emplace_back(domain, sink_->port());
-  std::ofstream(config_path_) << LoopbackConfig(absl::StrCat(dir_, "/spool"), log_path_)
+  std::ofstream(config_path_) << LoopbackConfig(absl::StrCat(dir_, "/spool"), log_path_, 2, "",
+                                                options_.http)
                               << RoutesToSinks(routes)
                               << "[shaping.default]\nmax_message_rate = \"\"\n"
                                  "max_connection_rate = \"\"\n"

@@ -28,6 +28,8 @@ struct RelayOptions {
   std::string shaping_default;
   // The rest of the config: more tables, [[shaping.automation]] rules.
   std::string config;
+  // Lines of [http] after its listen address ("inject_token = \"...\"\n").
+  std::string http;
 };
 
 // Thread-safe counts; the rest on the test's thread.

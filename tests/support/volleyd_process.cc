@@ -122,12 +122,12 @@ std::string RoutesToSinks(const std::vector<std::pair<std::string, uint16_t>>& r
 }
 
 std::string LoopbackConfig(const std::string& spool, const std::string& log, int threads,
-                           absl::string_view server_extra) {
+                           absl::string_view server_extra, absl::string_view http_extra) {
   return absl::StrCat("[server]\nthreads = ", threads, "\nspool = \"", spool, "\"\nlog = \"", log,
                       "\"\n", server_extra,
                       "[inject.smtp]\nlisten = [\"127.0.0.1:0\"]\n"
-                      "[http]\nlisten = \"127.0.0.1:0\"\n"
-                      "[dns]\nservers = [\"127.0.0.1:9\"]\n");
+                      "[http]\nlisten = \"127.0.0.1:0\"\n",
+                      http_extra, "[dns]\nservers = [\"127.0.0.1:9\"]\n");
 }
 
 std::string ReadFileOrEmpty(const std::string& path) {

@@ -98,10 +98,11 @@ std::string RoutesToSinks(const std::vector<std::pair<std::string, uint16_t>>& r
 
 // The tables an integration test's config starts with: [server] with `threads`, `spool`, `log`
 // and any `server_extra` lines ("key = value\n"), the SMTP and HTTP listeners on 127.0.0.1
-// port 0, and [dns] at an address nobody answers (127.0.0.1:9), so that only [routes] deliver.
-// The test appends its [delivery], [shaping] and [routes] tables.
+// port 0 ([http] with any `http_extra` lines), and [dns] at an address nobody answers
+// (127.0.0.1:9), so that only [routes] deliver. The test appends its [delivery], [shaping] and
+// [routes] tables.
 std::string LoopbackConfig(const std::string& spool, const std::string& log, int threads = 2,
-                           absl::string_view server_extra = "");
+                           absl::string_view server_extra = "", absl::string_view http_extra = "");
 std::string ReadFileOrEmpty(const std::string& path);
 // Prints the first sanitizer report in volleyd's `output` (AddressSanitizer, LeakSanitizer,
 // ThreadSanitizer, UBSan) and aborts the process: a test whose volleyd had one fails, even when
