@@ -11,8 +11,8 @@
 // "drained": whether volleyd held no recipient before it stopped, which makes "duplicated"
 // final (see RunE2e)}.
 //
-// spool, scale and submission: see bench/spool_mode.cc, bench/scale_mode.cc and
-// bench/submission_mode.cc.
+// spool, scale, submission and http: see bench/spool_mode.cc, bench/scale_mode.cc,
+// bench/submission_mode.cc and bench/http_mode.cc.
 // Every loop is bounded: by N, and by a deadline that ends the run when progress stops.
 #include <stdlib.h>
 #include <unistd.h>
@@ -69,6 +69,12 @@ const char kUsage[] =
     "                               [--per-connection=M] [--rounds=R] [--keep]\n"
     "  SMTP injection over STARTTLS with AUTH next to plain SMTP injection, R alternating\n"
     "  rounds of N each (default 20000, 3), M messages per connection (default 100)\n"
+    "       volley-bench http --messages=N [--size=BYTES] [--connections=C] [--batch=B]\n"
+    "                         [--batch-connections=K] [--per-connection=M] [--rounds=R] [--keep]\n"
+    "  POST /api/inject/v1 with 1 recipient per request over C keep-alive connections (default\n"
+    "  16) and with B per request over K (default 1000, 4), next to SMTP injection over C\n"
+    "  connections of M messages (default 0: one for the round); R alternating rounds of N\n"
+    "  messages per kind (default 20000, 3)\n"
     "Runs go in /tmp/volley-bench-XXXXXX ($VOLLEY_BENCH_DIR instead of /tmp).\n";
 
 namespace {
@@ -474,6 +480,7 @@ int main(int argc, char** argv) {
   if (mode == "spool") return volley::bench::RunSpoolMode(argc, argv);
   if (mode == "scale") return volley::bench::RunScaleMode(argc, argv);
   if (mode == "submission") return volley::bench::RunSubmissionMode(argc, argv);
+  if (mode == "http") return volley::bench::RunHttpMode(argc, argv);
   std::fprintf(stderr, "volley-bench: unknown mode '%s'\n%s", mode.c_str(), volley::bench::kUsage);
   return 1;
 }

@@ -9,6 +9,7 @@ extern const char kUsage[];
 int RunSpoolMode(int argc, char** argv);
 int RunScaleMode(int argc, char** argv);
 int RunSubmissionMode(int argc, char** argv);
+int RunHttpMode(int argc, char** argv);
 
 }  // namespace volley::bench
 
