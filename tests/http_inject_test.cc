@@ -330,5 +330,38 @@ TEST_F(HttpInjectTest, EveryBadRequestGetsItsStatusAndStoresNothing) {
       << metrics->body;
 }
 
+TEST(HttpInjectMemoryTest, ARequestBeyondTheInjectionMemoryBudgetIs503AndStoresNothing) {
+  test_support::RelayWorld world;
+  test_support::RelayOptions options;
+  options.name = "http_inject_memory";
+  options.domains = {"mem.test"};
+  options.config = "[inject]\nmax_memory = \"2MiB\"\n";
+  ASSERT_TRUE(world.Start(std::move(options)).ok());
+  auto request = [](size_t body_size) {
+    return json({{"envelope_sender", "s@volley.test"},
+                 {"recipients", {{{"email", "m@mem.test"}}}},
+                 {"content",
+                  {{"from", {{"email", "s@volley.test"}}},
+                   {"text_body", std::string(body_size, 'a')}}}})
+        .dump();
+  };
+  // 600 KB of body: with its parse and its message, more than the 2 MiB budget.
+  auto big =
+      test_support::Curl(world.volleyd().http_port(), "POST", "/api/inject/v1", request(600 << 10));
+  ASSERT_TRUE(big.ok()) << big.status();
+  EXPECT_EQ(big->status, 503) << big->body;
+  EXPECT_TRUE(absl::StrContains(big->body, "max_memory")) << big->body;
+  // A small one fits, and is the only message that arrives.
+  auto small =
+      test_support::Curl(world.volleyd().http_port(), "POST", "/api/inject/v1", request(100));
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_EQ(small->status, 200) << small->body;
+  ASSERT_TRUE(world.sink().WaitForMessages(1, absl::Seconds(30)));
+  auto log = test_support::WaitForFinalRecords(world.log_path(), {"m@mem.test"}, absl::Seconds(30));
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ(test_support::TypesFor(*log, "m@mem.test"),
+            (std::vector<std::string>{"Reception", "Delivery"}));
+}
+
 }  // namespace
 }  // namespace volley

@@ -34,7 +34,10 @@ std::string ListUnsubscribe::HeadersFor(const message::MessageTags& tags,
   if (recipients != 1 || !IsBulk(tags)) return "";
   auto tenant = options_.tenants.find(tags.tenant);
   if (!(tenant == options_.tenants.end() ? options_.enabled : tenant->second)) return "";
-  if (!message::FindHeader(content, "List-Unsubscribe").empty()) return "";
+  if (!message::FindHeader(content, "List-Unsubscribe").empty() ||
+      !message::FindHeader(content, "List-Unsubscribe-Post").empty()) {
+    return "";
+  }
   // One line: a token is at most a few hundred characters ([unsubscribe] url is short), well
   // within RFC 5322's 998.
   return absl::StrCat("List-Unsubscribe: <", Link(tags, recipient, now),

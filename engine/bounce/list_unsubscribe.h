@@ -34,7 +34,8 @@ class ListUnsubscribe {
 
   // The two header fields to put in front of `content` (each ending CRLF), or "" when it gets
   // none: not bulk, the tenant has it off, several recipients (the link is one recipient's),
-  // or the message has a List-Unsubscribe of its own (the platform's links stay as they are).
+  // or the message has a List-Unsubscribe or List-Unsubscribe-Post of its own (the platform's
+  // links stay as they are).
   std::string HeadersFor(const message::MessageTags& tags, absl::string_view recipient,
                          size_t recipients, absl::string_view content, absl::Time now) const;
 

@@ -121,7 +121,7 @@ struct HttpConfig {
   uint64_t inject_max_message_size = 25ull << 20;
 };
 
-// [unsubscribe]: RFC 8058 one-click unsubscribe (engine/inject/unsubscribe_header.h). Bulk
+// [unsubscribe]: RFC 8058 one-click unsubscribe (engine/bounce/list_unsubscribe.h). Bulk
 // messages (with a campaign, or of bulk priority or lower) of a tenant it is on for get
 // List-Unsubscribe and List-Unsubscribe-Post; POST <path>/TOKEN on the HTTP listener suppresses
 // the recipient for the tenant.

@@ -66,6 +66,11 @@ void ParseUnsubscribeSection(const toml::table& table, ConfigParser& parser, Con
         [&](const toml::node& v) {
           std::optional<std::string> url = parser.ReadString(v, "[unsubscribe] url");
           if (!url.has_value() || url->empty()) return;
+          // The link is the url and a token of a few hundred characters on one header line.
+          if (url->size() > 256) {
+            parser.AddError(v, "[unsubscribe] url: at most 256 characters");
+            return;
+          }
           absl::StatusOr<std::string> path = UnsubscribePath(*url);
           if (!path.ok()) {
             parser.AddError(v, absl::StrCat("[unsubscribe] url: ", path.status().message()));

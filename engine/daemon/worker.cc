@@ -231,6 +231,7 @@ absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape, http::api::E
       inject.limits.max_recipients = static_cast<size_t>(config.http.inject_max_recipients);
       inject.build.hostname = config.server.hostname;
       inject.build.max_message_size = config.http.inject_max_message_size;
+      inject.memory = shared_.inject_memory;
       http_injection_ = std::make_unique<inject::HttpInjection>(
           shard_, injector_.get(), shared_.http_inject_pool, std::move(inject));
       http_injection_->Register(&http_->router());

@@ -4,6 +4,7 @@
 #include <kainjow/mustache.hpp>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "engine/base/json_request.h"
@@ -38,6 +39,22 @@ Data FromJson(const nlohmann::json& value) {
   }
 }
 
+// Whether every tag of `text` is a plain {{ name }} (or a {{! comment }}): no sections, which
+// repeat or drop lines, no {{{ }}} or {{& }}, which the escape handler never sees, no partials
+// and no delimiter changes.
+bool OnlyPlainTags(absl::string_view text) {
+  for (size_t at = text.find("{{"); at != absl::string_view::npos; at = text.find("{{", at + 2)) {
+    size_t i = at + 2;
+    while (i < text.size() && text[i] == ' ') ++i;
+    if (i == text.size()) return false;
+    const char c = text[i];
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '!') {
+      return false;
+    }
+  }
+  return true;
+}
+
 size_t LineBreaks(absl::string_view text) {
   return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
 }
@@ -65,6 +82,12 @@ absl::StatusOr<std::unique_ptr<ContentTemplate>> ContentTemplate::Compile(std::s
   // Without a tag there is nothing to expand: the text is used as it is, at no cost per
   // recipient.
   t->has_tags_ = dialect == TemplateDialect::kMustache && absl::StrContains(text, "{{");
+  if (t->has_tags_ && escape == Escape::kHeaderSection && !OnlyPlainTags(text)) {
+    return FieldError(field,
+                      "the header section may hold only {{ name }} placeholders (no sections, "
+                      "{{{ }}}, {{& }}, partials or delimiter changes), so that no value can add "
+                      "a header field");
+  }
   t->text_ = std::move(text);
   if (t->has_tags_) {
     t->MakeEngine();
@@ -112,10 +135,12 @@ absl::StatusOr<std::string> ContentTemplate::Render(const Substitutions& base,
   bool broken = line_break_seen_;
   if (escape_ == Escape::kNoLineBreaks) {
     broken = broken || out.find_first_of("\r\n") != std::string::npos;
-  } else if (escape_ == Escape::kHeaderSection && !absl::StrContains(text_, "{{#") &&
-             !absl::StrContains(text_, "{{^")) {
-    // Without sections every line of the result is a line of the template.
-    broken = broken || LineBreaks(out) != LineBreaks(text_);
+  } else if (escape_ == Escape::kHeaderSection) {
+    // With plain tags only, every line of the result is a line of the template; the escape
+    // handler has seen every value, and this catches what a value could do beyond it.
+    broken =
+        broken || LineBreaks(out) != LineBreaks(text_) ||
+        std::count(out.begin(), out.end(), '\r') != std::count(text_.begin(), text_.end(), '\r');
   }
   if (broken) {
     return FieldError(field_,

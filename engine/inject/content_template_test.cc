@@ -71,12 +71,32 @@ TEST(ContentTemplateTest, RawHeaderSectionRefusesValuesThatAddALine) {
   Substitutions base(nlohmann::json::object());
   Substitutions evil(nlohmann::json::parse(R"({"name": "x\nBcc: victim@example.com"})"));
   Substitutions fine(nlohmann::json::parse(R"({"name": "Ann"})"));
-  for (const char* text : {"To: {{ name }} <a@b.c>\nSubject: s\n", "To: {{{ name }}}\n"}) {
+  for (const char* text : {"To: {{ name }} <a@b.c>\nSubject: s\n", "To: {{name}}\n"}) {
     auto t = Compile(text, Escape::kHeaderSection);
     ASSERT_NE(t, nullptr);
     EXPECT_FALSE(t->Render(base, evil).ok()) << text;
     EXPECT_TRUE(t->Render(base, fine).ok()) << text;
   }
+}
+
+TEST(ContentTemplateTest, RawHeaderSectionTakesOnlyPlainPlaceholders) {
+  for (const char* text :
+       {"Subject: {{{ v }}}\n", "Subject: {{& v }}\n", "{{#list}}X-A: {{ v }}\n{{/list}}",
+        "{{^none}}X-A: a\n{{/none}}", "Subject: {{> part }}\n", "{{=<% %>=}}Subject: <% v %>\n"}) {
+    absl::StatusOr<std::unique_ptr<ContentTemplate>> t = ContentTemplate::Compile(
+        text, TemplateDialect::kMustache, Escape::kHeaderSection, "content");
+    EXPECT_FALSE(t.ok()) << text;
+    if (!t.ok()) {
+      EXPECT_EQ(FieldOf(t.status()), "content");
+    }
+  }
+  // Comments and plain names are fine; a bare CR from a value is refused like an LF.
+  auto t = Compile("{{! note }}Subject: {{ v }} {{a.b}}\n", Escape::kHeaderSection);
+  ASSERT_NE(t, nullptr);
+  Substitutions base(nlohmann::json::object());
+  EXPECT_TRUE(t->Render(base, Substitutions(nlohmann::json::parse(R"({"v": "ok"})"))).ok());
+  EXPECT_FALSE(
+      t->Render(base, Substitutions(nlohmann::json::parse(R"({"v": "x\rBcc: e@x.y"})"))).ok());
 }
 
 TEST(ContentTemplateTest, StaticDialectAndTaglessTextAreKeptAsTheyAre) {

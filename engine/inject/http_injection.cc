@@ -25,6 +25,8 @@ struct HttpInjection::Job {
   size_t next = 0;        // the first recipient not handed to the pool yet
   bool building = false;  // a pool task has the builder
   size_t in_flight = 0;   // built and not yet answered by the Injector
+  size_t in_flight_bytes = 0;
+  MemoryCharge charge;  // what the request may hold at most, charged to [inject] max_memory
   // The answer.
   size_t success_count = 0;
   std::vector<std::string> failed_recipients;
@@ -40,6 +42,31 @@ struct HttpInjection::Chunk {
   size_t first = 0;
   std::vector<absl::StatusOr<BuiltMessage>> messages;
 };
+
+namespace {
+
+// What a request of `body` octets for `recipients` holds at most: the body and nlohmann's tree
+// of it (a few times the text), and the window of built messages, each about as large as the
+// body (the content and its attachments are in it) but never all of them at once.
+uint64_t MemoryEstimate(size_t body, size_t recipients, size_t window_bytes) {
+  const uint64_t per_message = 2 * static_cast<uint64_t>(body);
+  return 4 * static_cast<uint64_t>(body) +
+         std::min<uint64_t>(recipients * per_message,
+                            std::max<uint64_t>(window_bytes, per_message));
+}
+
+// The recipients of a request as its body counts them: "email" keys. Only for the memory
+// estimate, before the parse; a string holding the word counts too, which errs high.
+size_t RoughRecipientCount(absl::string_view body) {
+  size_t n = 0;
+  for (size_t at = body.find("\"email\""); at != absl::string_view::npos;
+       at = body.find("\"email\"", at + 7)) {
+    ++n;
+  }
+  return std::max<size_t>(n, 1);
+}
+
+}  // namespace
 
 namespace {
 
@@ -99,6 +126,15 @@ void HttpInjection::Handle(const http::HttpRequest& request, http::Respond respo
     return;
   }
   auto job = std::make_shared<Job>();
+  job->charge = MemoryCharge(options_.memory);
+  if (!job->charge.GrowTo(MemoryEstimate(request.body.size(), RoughRecipientCount(request.body),
+                                         options_.window_bytes))) {
+    http::HttpResponse response = http::api::JsonError(
+        503, "not accepting messages now: injection is using its memory ([inject] max_memory)");
+    response.headers.emplace_back("Retry-After", "5");
+    std::move(respond)(std::move(response));
+    return;
+  }
   job->respond = std::move(respond);
   job->peer_address = request.peer_address;
   // The parse and the templates' compilation are CPU work in proportion to the body: off the
@@ -119,7 +155,9 @@ void HttpInjection::Handle(const http::HttpRequest& request, http::Respond respo
         unbuildable = true;
       }
     }
-    shard->Post([this, alive, job, status = std::move(status), unbuildable]() mutable {
+    // The job goes with the post, so that it ends on the loop, never on this thread.
+    shard->Post([this, alive, job = std::move(job), status = std::move(status),
+                 unbuildable]() mutable {
       if (!alive.alive()) return;
       if (!status.ok()) {
         job->answered = true;
@@ -139,30 +177,34 @@ void HttpInjection::Start(std::shared_ptr<Job> job) {
 }
 
 void HttpInjection::MaybeBuild(const std::shared_ptr<Job>& job) {
+  DCHECK(thread_.InLoopThread());
   const size_t total = job->builder->recipients();
-  if (job->building || job->next >= total || job->in_flight + options_.chunk > options_.window) {
+  if (job->building || job->next >= total || job->in_flight + options_.chunk > options_.window ||
+      job->in_flight_bytes >= options_.window_bytes) {
     return;
   }
-  Chunk chunk;
-  chunk.first = job->next;
-  const size_t end = std::min(total, job->next + options_.chunk);
-  job->next = end;
   job->building = true;
-  pool_->Run([this, alive = liveness_.weak(), shard = shard_, job, chunk = std::move(chunk),
-              end]() mutable {
+  pool_->Run([this, alive = liveness_.weak(), shard = shard_, job, first = job->next, total,
+              chunk = options_.chunk, chunk_bytes = options_.chunk_bytes]() mutable {
     const absl::Time now = absl::Now();
-    chunk.messages.reserve(end - chunk.first);
-    for (size_t i = chunk.first; i < end; ++i)
-      chunk.messages.push_back(job->builder->Build(i, now));
-    shard->Post([this, alive, job, chunk = std::move(chunk)]() mutable {
-      if (alive.alive()) OnBuilt(job, std::move(chunk));
+    Chunk built;
+    built.first = first;
+    size_t bytes = 0;
+    for (size_t i = first; i < total && built.messages.size() < chunk && bytes < chunk_bytes; ++i) {
+      built.messages.push_back(job->builder->Build(i, now));
+      if (built.messages.back().ok()) bytes += built.messages.back()->content.size();
+    }
+    shard->Post([this, alive, job = std::move(job), built = std::move(built)]() mutable {
+      if (alive.alive()) OnBuilt(job, std::move(built));
     });
   });
 }
 
 void HttpInjection::OnBuilt(const std::shared_ptr<Job>& job, Chunk chunk) {
   DCHECK(thread_.InLoopThread());
-  job->building = false;
+  job->next = chunk.first + chunk.messages.size();
+  // `building` stays set until every message of the chunk is handed over: an injection answered
+  // at once (a refusal) must not let the request be answered while some are still to go.
   for (size_t k = 0; k < chunk.messages.size(); ++k) {
     const size_t index = chunk.first + k;
     const std::string& recipient = job->builder->recipient(index);
@@ -193,19 +235,24 @@ void HttpInjection::OnBuilt(const std::shared_ptr<Job>& job, Chunk chunk) {
     request.peer_address = job->peer_address;
     request.tags = std::move(built->tags);
     request.metadata = std::move(built->metadata);
+    const size_t size = request.content.size();
     ++job->in_flight;
-    injector_->Inject(std::move(request), [this, alive = liveness_.weak(), job,
-                                           index](absl::StatusOr<std::string> queue_id) {
-      if (alive.alive()) OnInjected(job, index, queue_id);
+    job->in_flight_bytes += size;
+    injector_->Inject(std::move(request), [this, alive = liveness_.weak(), job, index,
+                                           size](absl::StatusOr<std::string> queue_id) {
+      if (alive.alive()) OnInjected(job, index, size, queue_id);
     });
   }
+  job->building = false;
   MaybeBuild(job);
   MaybeFinish(job);
 }
 
-void HttpInjection::OnInjected(const std::shared_ptr<Job>& job, size_t index,
+void HttpInjection::OnInjected(const std::shared_ptr<Job>& job, size_t index, size_t size,
                                const absl::StatusOr<std::string>& queue_id) {
+  DCHECK(thread_.InLoopThread());
   --job->in_flight;
+  job->in_flight_bytes -= size;
   if (queue_id.ok()) {
     ++job->success_count;
   } else {
@@ -222,6 +269,7 @@ void HttpInjection::OnInjected(const std::shared_ptr<Job>& job, size_t index,
 }
 
 void HttpInjection::MaybeFinish(const std::shared_ptr<Job>& job) {
+  DCHECK(thread_.InLoopThread());
   if (job->building || job->in_flight > 0 || job->next < job->builder->recipients() ||
       job->answered) {
     return;

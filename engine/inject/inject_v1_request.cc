@@ -1,5 +1,6 @@
 #include "engine/inject/inject_v1_request.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/escaping.h"
@@ -255,10 +256,39 @@ absl::Status Options(const Json& j, InjectV1Request* request) {
   return absl::OkStatus();
 }
 
+// The deepest nesting of arrays and objects in `body` (JSON text, strings skipped). nlohmann
+// parses any depth without recursion, but copies, dumps and the template data (FromJson) recurse:
+// a request nested a hundred thousand deep must be refused before them, not crash a thread.
+size_t NestingDepth(absl::string_view body) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 }  // namespace
 
 absl::StatusOr<InjectV1Request> ParseInjectV1Request(absl::string_view body,
                                                      const InjectV1Limits& limits) {
+  if (NestingDepth(body) > limits.max_depth) {
+    return FieldError("", absl::StrCat("the body nests arrays and objects deeper than ",
+                                       limits.max_depth, " levels"));
+  }
   absl::StatusOr<Json> parsed = ParseJsonObject(body);
   if (!parsed.ok()) return parsed.status();
   const Json& j = *parsed;

@@ -70,7 +70,11 @@ struct InjectV1Request {
 
 struct InjectV1Limits {
   size_t max_recipients = 100000;
-  size_t max_metadata_bytes = 4096;  // one recipient's metadata, as compact JSON
+  // One recipient's metadata, as compact JSON. It travels in memory with every message due soon
+  // (delivery::MessageInfo), so it is kept small.
+  size_t max_metadata_bytes = 2048;
+  // Arrays and objects nested at most this deep (substitutions, metadata).
+  size_t max_depth = 32;
 };
 
 // Parses and checks a request body. Errors (FieldOf names the field, e.g.

@@ -171,6 +171,22 @@ TEST(InjectV1RequestTest, TooManyRecipientsIsOutOfRange) {
   EXPECT_NE(r.status().message().find("at most 3"), std::string::npos) << r.status();
 }
 
+TEST(InjectV1RequestTest, DeepNestingIsRefusedBeforeItIsParsed) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(RefusedField(R"({"envelope_sender": "s@example.net", "recipients": [{"email": "a@b.c",
+      "substitutions": {"x": )" +
+                         deep + R"(}}], "content": "Subject: x\n\nb"})"),
+            "");
+  // Brackets inside strings do not count; 24 levels in all are fine.
+  const std::string fine = std::string(20, '[') + std::string(20, ']');
+  absl::StatusOr<InjectV1Request> r = Parse(
+      R"({"envelope_sender": "s@example.net", "recipients": [{"email": "a@b.c",
+          "substitutions": {"x": )" +
+      fine + R"(, "s": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"["}}],
+          "content": "Subject: x\n\nb"})");
+  EXPECT_TRUE(r.ok()) << r.status();
+}
+
 TEST(InjectV1RequestTest, OversizedMetadataIsRefused) {
   const std::string big(5000, 'x');
   EXPECT_EQ(

@@ -60,6 +60,8 @@ struct InjectRequest {
   // finishes, removed in the same write (SpoolWriter::Insert), and whether the suppression list
   // applies to its recipients (a notice goes to a sender, whom the list does not name).
   std::vector<queue::RecipientRef> completes;
+  // False for Volley's own messages: no suppression list, and no List-Unsubscribe either (a
+  // notice is not bulk mail, and its recipient is a sender).
   bool check_suppression = true;
 };
 

@@ -5,12 +5,14 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "engine/bounce/list_unsubscribe.h"
 #include "engine/events/log_record.h"
 #include "engine/inject/smtp_injection.h"
 #include "engine/inject/smtp_status.h"
@@ -344,6 +346,59 @@ TEST(RequestFromEnvelope, BdatContentGetsCrlfAndTheDsnParametersAreKept) {
   // DATA content is canonical already and stays as it is.
   envelope.bdat = false;
   EXPECT_EQ(RequestFromEnvelope(envelope, "a\nb").content, "a\nb");
+}
+
+TEST_F(InjectorTest, OnlyBulkMailOfOneRecipientGetsOneClickFieldsAndNoticesNever) {
+  bounce::ListUnsubscribeOptions options;
+  options.url = "https://mta.example.net/u";
+  bounce::ListUnsubscribe unsubscribe(
+      options, std::make_shared<bounce::UnsubscribeTokens>(std::string(32, 'k')));
+  context_.unsubscribe = &unsubscribe;
+  std::unique_ptr<Injector> with_links;
+  ASSERT_TRUE(shard_
+                  .Call([&] {
+                    with_links =
+                        std::make_unique<Injector>(&shard_, context_, router_.get(), &ids_);
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  // Injects with the link-making injector; the stored body has the fields or not.
+  auto stored_has_link = [&](InjectRequest request) {
+    std::promise<absl::StatusOr<std::string>> answer;
+    shard_.Post([&] {
+      with_links->Inject(std::move(request), [&answer](absl::StatusOr<std::string> id) {
+        answer.set_value(std::move(id));
+      });
+    });
+    absl::StatusOr<std::string> id = answer.get_future().get();
+    EXPECT_TRUE(id.ok()) << id.status();
+    writer_->Flush();
+    std::optional<queue::MessageId> parsed = queue::ParseQueueId(id.value_or(""));
+    absl::StatusOr<std::string> body = spool_->ReadBody(parsed.value_or(0));
+    EXPECT_TRUE(body.ok()) << body.status();
+    const bool link = absl::StrContains(body.value_or(""), "List-Unsubscribe: <https://mta.");
+    EXPECT_EQ(link, absl::StrContains(body.value_or(""), "List-Unsubscribe-Post: "));
+    return link;
+  };
+  InjectRequest bulk = Request();
+  bulk.recipients.resize(1);
+  bulk.tags.campaign = "winter";
+  EXPECT_TRUE(stored_has_link(bulk));
+  InjectRequest two = Request();
+  two.tags.campaign = "winter";
+  EXPECT_FALSE(stored_has_link(two)) << "a link names one recipient";
+  InjectRequest transactional = Request();
+  transactional.recipients.resize(1);
+  EXPECT_FALSE(stored_has_link(transactional)) << "no campaign, normal priority";
+  InjectRequest notice = bulk;
+  notice.check_suppression = false;
+  EXPECT_FALSE(stored_has_link(notice)) << "Volley's own message";
+  ASSERT_TRUE(shard_
+                  .Call([&] {
+                    with_links.reset();
+                    return absl::OkStatus();
+                  })
+                  .ok());
 }
 
 }  // namespace

@@ -27,10 +27,8 @@ absl::string_view TransferEncodingName(TransferEncoding e);
 // Quoted-printable (RFC 2045 6.7) of text: its line breaks (CRLF, bare LF, bare CR) become CRLF
 // hard breaks, the rest is mime_downgrade's EncodeQuotedPrintable (lines <= 76 characters, '='
 // and white space before a line end encoded, no =XX split by a soft break).
-//
-// Not named EncodeQuotedPrintable as the brief had it: mime_downgrade.h already declares
-// volley::message::EncodeQuotedPrintable(absl::string_view) for binary-faithful bodies (a bare
-// LF stays data, =0A), and a second definition of the same function would not link.
+// mime_downgrade's own encoder keeps a bare LF as data (=0A), as a body being converted must;
+// text from an API means lines, whatever their ends.
 std::string EncodeQuotedPrintableText(absl::string_view text);
 
 // Base64 in lines of 76 characters, each ending CRLF ("" for no data).
