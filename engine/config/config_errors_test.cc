@@ -311,8 +311,7 @@ TEST_P(NotSupportedYet, IsRejectedWithItsLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     Keys, NotSupportedYet,
-    ::testing::Values(UnsupportedCase{"[http]\nadmin_token = \"x\"\n", 2, "[http] admin_token"},
-                      UnsupportedCase{"[dkim.\"example.com\"]\nselector = \"s1\"\n", 1, "[dkim]"},
+    ::testing::Values(UnsupportedCase{"[dkim.\"example.com\"]\nselector = \"s1\"\n", 1, "[dkim]"},
                       UnsupportedCase{"[dkim.\"example.org\"]\nselector = \"s2\"\n", 1, "[dkim]"}));
 
 }  // namespace

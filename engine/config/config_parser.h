@@ -61,6 +61,7 @@ struct CrossSectionState {
   uint32_t retry_initial_line = 0;
   uint32_t retry_max_line = 0;
   uint32_t http_listen_line = 0;
+  uint32_t http_admin_token_line = 0;
   uint32_t max_ttl_line = 0;
   // Every SMTP listener's listen addresses, with the line of each.
   std::vector<std::pair<HostPort, uint32_t>> smtp_listen;

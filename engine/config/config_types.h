@@ -114,6 +114,9 @@ struct HttpConfig {
   // POST /api/inject/v1 (engine/inject/http_injection.h): "" lets any client that reaches the
   // listener inject; set, a request needs "Authorization: Bearer <inject_token>".
   std::string inject_token;
+  // /api/admin/* (and the injection API) need "Authorization: Bearer <admin_token>" when set.
+  // A listen address off loopback needs it set (checked across sections).
+  std::string admin_token;
   // A request body beyond this is answered 413 before it is read.
   uint64_t max_request_size = 64ull << 20;
   // One injection request: its recipients, and the size of each message it builds.

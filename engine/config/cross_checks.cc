@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
@@ -113,9 +114,21 @@ void CheckListenClash(ConfigParser& parser, const Config& config) {
   }
 }
 
+// The admin API can purge the queue and lift suspensions: off loopback it must not be open.
+void CheckAdminExposure(ConfigParser& parser, const Config& config) {
+  const std::string& host = config.http.listen.host;
+  const bool loopback = absl::StartsWith(host, "127.") || host == "::1" || host == "[::1]";
+  if (loopback || !config.http.admin_token.empty()) return;
+  parser.AddError(parser.cross_section().http_listen_line,
+                  absl::StrCat("[http] listen: ", config.http.listen.ToString(),
+                               " is not a loopback address, and the admin API would be open to "
+                               "anyone who reaches it: set [http] admin_token"));
+}
+
 }  // namespace
 
 void CheckAcrossSections(ConfigParser& parser, Config& config) {
+  CheckAdminExposure(parser, config);
   ResolveRoutes(parser, config);
   CheckTtls(parser, config);
   CheckPools(parser, config);

@@ -4,7 +4,30 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace volley::config {
+namespace {
+
+// A bearer token: a header value, so visible ASCII only, and long enough not to be guessed.
+std::optional<std::string> ReadToken(ConfigParser& parser, const toml::node& v,
+                                     absl::string_view what) {
+  std::optional<std::string> token = parser.ReadString(v, what);
+  if (!token.has_value()) return std::nullopt;
+  for (char c : *token) {
+    if (c <= ' ' || c > '~') {
+      parser.AddError(v, absl::StrCat(what, ": printable ASCII without spaces only"));
+      return std::nullopt;
+    }
+  }
+  if (!token->empty() && token->size() < 16) {
+    parser.AddError(v, absl::StrCat(what, ": at least 16 characters"));
+    return std::nullopt;
+  }
+  return token;
+}
+
+}  // namespace
 
 void ParseHttpSection(const toml::table& table, ConfigParser& parser, Config& config) {
   HttpConfig& http = config.http;
@@ -27,21 +50,16 @@ void ParseHttpSection(const toml::table& table, ConfigParser& parser, Config& co
            }},
           {"inject_token",
            [&](const toml::node& v) {
-             std::optional<std::string> token = parser.ReadString(v, "[http] inject_token");
-             if (!token.has_value()) return;
-             // A bearer token is a header value: visible ASCII only, and long enough not to
-             // be guessed.
-             for (char c : *token) {
-               if (c <= ' ' || c > '~') {
-                 parser.AddError(v, "[http] inject_token: printable ASCII without spaces only");
-                 return;
-               }
+             if (auto token = ReadToken(parser, v, "[http] inject_token")) {
+               http.inject_token = *std::move(token);
              }
-             if (!token->empty() && token->size() < 16) {
-               parser.AddError(v, "[http] inject_token: at least 16 characters");
-               return;
+           }},
+          {"admin_token",
+           [&](const toml::node& v) {
+             if (auto token = ReadToken(parser, v, "[http] admin_token")) {
+               http.admin_token = *std::move(token);
+               parser.cross_section().http_admin_token_line = v.source().begin.line;
              }
-             http.inject_token = *std::move(token);
            }},
           {"max_request_size",
            [&](const toml::node& v) {
@@ -62,7 +80,7 @@ void ParseHttpSection(const toml::table& table, ConfigParser& parser, Config& co
              }
            }},
       },
-      {"admin_token"});
+      {});
 }
 
 }  // namespace volley::config

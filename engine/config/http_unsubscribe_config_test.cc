@@ -42,6 +42,25 @@ TEST(ConfigHttp, BadInjectionKeysAreErrorsWithTheirLine) {
   EXPECT_TRUE(absl::StrContains(ErrorOf("[http]\nmax_request_size = \"lots\"\n"), "t.toml:2:"));
 }
 
+TEST(ConfigHttp, AnAdminApiOffLoopbackNeedsAToken) {
+  EXPECT_TRUE(absl::StrContains(ErrorOf("[http]\nlisten = \"0.0.0.0:8025\"\n"),
+                                "t.toml:2: [http] listen: 0.0.0.0:8025 is not a loopback address"));
+  EXPECT_TRUE(
+      absl::StrContains(ErrorOf("[http]\nlisten = \"[::]:8025\"\n"), "set [http] admin_token"));
+  for (const char* ok :
+       {"[http]\nlisten = \"0.0.0.0:8025\"\nadmin_token = \"0123456789abcdef\"\n",
+        "[http]\nlisten = \"127.0.0.2:8025\"\n", "[http]\nlisten = \"[::1]:8025\"\n"}) {
+    absl::StatusOr<Config> config = ParseConfig(ok, "t.toml");
+    EXPECT_TRUE(config.ok()) << ok << config.status();
+  }
+  absl::StatusOr<Config> config =
+      ParseConfig("[http]\nadmin_token = \"0123456789abcdef\"\n", "t.toml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->http.admin_token, "0123456789abcdef");
+  EXPECT_TRUE(absl::StrContains(ErrorOf("[http]\nadmin_token = \"short\"\n"),
+                                "t.toml:2: [http] admin_token: at least 16 characters"));
+}
+
 TEST(ConfigUnsubscribe, OffByDefaultAndReadWhole) {
   EXPECT_FALSE(Config::Defaults().unsubscribe.on());
   EXPECT_FALSE(Config::Defaults().unsubscribe.EnabledFor("any"));

@@ -11,6 +11,7 @@
 #include "engine/base/logging.h"
 #include "engine/delivery/smtp_connection.h"
 #include "engine/http/api/liveness.h"
+#include "engine/http/bearer_auth.h"
 #include "engine/inject/credential_checker.h"
 #include "engine/smtp/command_parser.h"
 #include "engine/smtp/local_replies.h"
@@ -220,6 +221,11 @@ absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape, http::api::E
                                                                ": ", server.status().message()));
     }
     http_ = *std::move(server);
+    if (const std::string& token = config.http.admin_token; !token.empty()) {
+      http_->router().Guard("/api/admin/", [token](const http::HttpRequest& request) {
+        return http::CheckBearer(request, {token}, "admin_token");
+      });
+    }
     http::api::RegisterMetrics(&http_->router(), std::move(scrape));
     http::api::RegisterLiveness(&http_->router());
     http::api::RegisterExplain(&http_->router(), std::move(explain));
@@ -228,6 +234,7 @@ absl::StatusOr<uint16_t> Worker::OpenHttp(http::api::Scrape scrape, http::api::E
     if (shared_.http_inject_pool != nullptr) {
       inject::HttpInjectionOptions inject;
       inject.token = config.http.inject_token;
+      inject.admin_token = config.http.admin_token;
       inject.limits.max_recipients = static_cast<size_t>(config.http.inject_max_recipients);
       inject.build.hostname = config.server.hostname;
       inject.build.max_message_size = config.http.inject_max_message_size;

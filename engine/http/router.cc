@@ -34,7 +34,18 @@ const Router::Methods* Router::Find(absl::string_view path) const {
   return nullptr;
 }
 
+void Router::Guard(absl::string_view prefix, Check check) {
+  guards_.emplace_back(std::string(prefix), std::move(check));
+}
+
 void Router::Dispatch(const HttpRequest& request, Respond respond) {
+  for (const auto& [prefix, check] : guards_) {
+    if (!absl::StartsWith(request.path, prefix)) continue;
+    if (std::optional<HttpResponse> refused = check(request)) {
+      std::move(respond)(*std::move(refused));
+      return;
+    }
+  }
   const Methods* methods = Find(request.path);
   if (methods == nullptr) {
     std::move(respond)(HttpResponse::Text(404, "not found\n"));

@@ -2,8 +2,10 @@
 #ifndef VOLLEY_ENGINE_HTTP_ROUTER_H_
 #define VOLLEY_ENGINE_HTTP_ROUTER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,12 @@ class Router {
   // exact route has; the longest prefix wins. The handler sees the whole path.
   void AddPrefix(absl::string_view method, absl::string_view prefix, Handler handler);
 
+  // A check every request whose path starts with `prefix` passes before it is routed (so that
+  // an unknown path below it says nothing without the check either): nullopt lets it through,
+  // an answer refuses it. The API's bearer tokens guard "/api/admin/" this way.
+  using Check = std::function<std::optional<HttpResponse>(const HttpRequest&)>;
+  void Guard(absl::string_view prefix, Check check);
+
   // Hands the request to its handler, or answers 404 or 405 through `respond`.
   void Dispatch(const HttpRequest& request, Respond respond);
 
@@ -39,6 +47,7 @@ class Router {
   // are a sorted map, which is the order of the Allow header.
   using Methods = std::map<std::string, std::shared_ptr<Handler>>;
   absl::flat_hash_map<std::string, Methods> routes_;
+  std::vector<std::pair<std::string, Check>> guards_;
   // Prefix (with its trailing '/') -> methods, longest first.
   std::vector<std::pair<std::string, Methods>> prefixes_;
 

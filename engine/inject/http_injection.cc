@@ -1,7 +1,5 @@
 #include "engine/inject/http_injection.h"
 
-#include <openssl/mem.h>
-
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <variant>
@@ -13,6 +11,7 @@
 #include "engine/base/json_request.h"
 #include "engine/base/logging.h"
 #include "engine/http/api/json_error.h"
+#include "engine/http/bearer_auth.h"
 
 namespace volley::inject {
 
@@ -70,18 +69,6 @@ size_t RoughRecipientCount(absl::string_view body) {
 
 namespace {
 
-// The token in "Authorization: Bearer <token>", or "" when there is none.
-absl::string_view BearerToken(absl::string_view authorization) {
-  absl::string_view rest = absl::StripAsciiWhitespace(authorization);
-  if (rest.size() < 7 || !absl::EqualsIgnoreCase(rest.substr(0, 7), "Bearer ")) return "";
-  return absl::StripAsciiWhitespace(rest.substr(7));
-}
-
-// A constant-time comparison: how much of a token matched must not show in the answer's time.
-bool SameToken(absl::string_view a, absl::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
 http::HttpResponse ParseRefusal(const absl::Status& status) {
   if (absl::IsOutOfRange(status)) return http::api::JsonError(413, status.message(), "recipients");
   return http::api::JsonError(400, status.message(), FieldOf(status));
@@ -104,17 +91,10 @@ void HttpInjection::Register(http::Router* router) {
 
 void HttpInjection::Handle(const http::HttpRequest& request, http::Respond respond) {
   DCHECK(thread_.InLoopThread());
-  if (!options_.token.empty()) {
-    const absl::string_view token = BearerToken(request.Header("authorization"));
-    if (token.empty()) {
-      http::HttpResponse response =
-          http::api::JsonError(401, "this API needs \"Authorization: Bearer <inject_token>\"");
-      response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"volley\"");
-      std::move(respond)(std::move(response));
-      return;
-    }
-    if (!SameToken(token, options_.token)) {
-      std::move(respond)(http::api::JsonError(403, "the bearer token is not the inject_token"));
+  if (!options_.token.empty() || !options_.admin_token.empty()) {
+    if (std::optional<http::HttpResponse> refused =
+            http::CheckBearer(request, {options_.token, options_.admin_token}, "inject_token")) {
+      std::move(respond)(*std::move(refused));
       return;
     }
   }

@@ -14,7 +14,8 @@
 //       recipient that failed (an unusable address, a substituted value that breaks a header,
 //       the suppression list) is listed with its error
 //   400 {"error", "field"}  the body is not JSON, or a field is missing, mistyped or unknown
-//   401 / 403               [http] inject_token is set and the request has no or another token
+//   401 / 403               [http] inject_token (or admin_token) is set and the request has no
+//                           or another token
 //   413                     beyond [http] max_request_size (the server) or inject_max_recipients
 //   422 {"error", "field"}  the content cannot be built (a template that does not parse, no
 //                           From), or, with the 200 body, when no recipient's message could be
@@ -42,7 +43,9 @@ namespace volley::inject {
 inline constexpr absl::string_view kInjectV1Path = "/api/inject/v1";
 
 struct HttpInjectionOptions {
-  std::string token;  // [http] inject_token; "" = none required
+  // [http] inject_token and admin_token: a request needs one of them when either is set.
+  std::string token;
+  std::string admin_token;
   InjectV1Limits limits;
   BuildOptions build;
   // A pool task builds up to `chunk` messages or `chunk_bytes` of them (at least one); a new
