@@ -57,6 +57,8 @@ absl::Status Worker::Start() {
 absl::Status Worker::Build() {
   const int index = shard_->index();
   counters_ = std::make_unique<metrics::EventCounters>(shared_.context.metrics, index);
+  loop_lag_ = std::make_unique<metrics::LoopLagProbe>(shard_->loop(),
+                                                      &shared_.context.metrics->loop_lag(index));
   events_.Subscribe(shared_.log);
   events_.Subscribe(counters_.get());
   if (shared_.webhooks != nullptr) events_.Subscribe(shared_.webhooks);
@@ -316,6 +318,7 @@ void Worker::Teardown() {
   shared_.router->Detach(static_cast<size_t>(shard_->index()));
   delivery_.reset();
   counters_.reset();
+  loop_lag_.reset();
   shard_->CloseMailbox();
 }
 

@@ -29,6 +29,7 @@
 #include "engine/inject/smtp_listener.h"
 #include "engine/metrics/engine_metrics.h"
 #include "engine/metrics/event_counters.h"
+#include "engine/metrics/loop_lag.h"
 #include "engine/runtime/deferred_calls.h"
 #include "engine/runtime/shard.h"
 #include "queue/message_id.h"
@@ -102,6 +103,7 @@ class Worker {
   // Loop thread only, from Build until Teardown.
   events::EventBus events_;
   std::unique_ptr<metrics::EventCounters> counters_;
+  std::unique_ptr<metrics::LoopLagProbe> loop_lag_;  // volley_loop_lag_seconds{shard}
   std::unique_ptr<delivery::DeliveryShard> delivery_;
   std::unique_ptr<inject::Injector> injector_;
   std::unique_ptr<inject::BounceIntake> intake_;

@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "engine/base/logging.h"
+#include "engine/base/version.h"
+#include "engine/metrics/process_metrics.h"
 
 namespace volley::metrics {
 namespace {
@@ -133,6 +136,7 @@ EngineMetrics::EngineMetrics(int shards, int site_metrics_limit)
       &r.AddGauge("volley_suspended_domains", "Recipient domains that an active suspension names.");
   suspensions_ = &r.AddGauge(
       "volley_suspensions", "Active suspensions (of domains, sites, sources, tenants, campaigns).");
+  for (int i = 0; i < shards; ++i) loop_lags_.push_back(std::make_unique<LoopLag>());
 }
 
 void EngineMetrics::AddListener(absl::string_view name) {
@@ -205,6 +209,16 @@ std::string EngineMetrics::Render(const ScrapeTotals& totals) {
   registry_.Render(&out);
   AppendDns(totals, &out);
   AppendSiteSeries(totals.sites, site_metrics_limit_, &out);
+  std::vector<LoopLag*> lags;
+  for (const auto& lag : loop_lags_) lags.push_back(lag.get());
+  AppendLoopLagSeries(lags, &out);
+  // Without procfs the process series are left out (as client libraries do), not made up.
+  if (absl::StatusOr<ProcessStats> process = ReadProcessStats(); process.ok()) {
+    AppendProcessSeries(*process, &out);
+  } else {
+    LOG_EVERY_N_SEC(WARNING, 60) << "/metrics: no process series: " << process.status();
+  }
+  AppendBuildInfo(kVolleyVersion, &out);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "dns/resolver.h"
 #include "engine/base/histogram.h"
+#include "engine/metrics/loop_lag.h"
 #include "engine/metrics/registry.h"
 #include "engine/metrics/site_metrics.h"
 
@@ -110,8 +111,12 @@ class EngineMetrics {
   };
   WebhookSeries AddWebhook(absl::string_view name);
 
+  // Where shard `shard`'s LoopLagProbe records (volley_loop_lag_seconds{shard}).
+  LoopLag& loop_lag(int shard) { return *loop_lags_[static_cast<size_t>(shard)]; }
+
   // The whole exposition: the gauges from `totals` (queue sizes, connections, spool), then
-  // every series, then the DNS statistics.
+  // every series, the DNS statistics, the sites, the loop lags, the process series
+  // (process_metrics.h) and volley_build_info.
   std::string Render(const ScrapeTotals& totals);
 
  private:
@@ -137,6 +142,7 @@ class EngineMetrics {
   std::array<Counter*, 2> auth_attempts_;
   Gauge* inject_memory_bytes_;
   Gauge* suspensions_;
+  std::vector<std::unique_ptr<LoopLag>> loop_lags_;  // by shard
 };
 
 }  // namespace volley::metrics
