@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bench/smtp_injector.h"
+#include "engine/base/version.h"
 #include "gtest/gtest.h"
 #include "queue/spool.h"
 #include "rocksdb/db.h"
@@ -84,6 +85,19 @@ TEST(VolleydCli, UnknownFlagExitsOne) {
   ASSERT_TRUE(result.ok());
   EXPECT_EQ(result->exit_code, 1);
   EXPECT_TRUE(absl::StrContains(result->output, "--frobnicate")) << result->output;
+}
+
+TEST(VolleydCli, VersionPrintsOnlyTheVersionWithoutReadingTheConfig) {
+  // A config that does not exist: --version must not open it (nor any spool).
+  auto result = RunVolleyd({"--version", "--config=/nonexistent/volley.toml"});
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 0) << result->output;
+  EXPECT_EQ(result->output, absl::StrCat("volleyd ", kVolleyVersion, "\n"));
+  // An unknown flag beside it still fails as any unknown flag does.
+  auto typo = RunVolleyd({"--version", "--frobnicate"});
+  ASSERT_TRUE(typo.ok()) << typo.status();
+  EXPECT_EQ(typo->exit_code, 1) << typo->output;
+  EXPECT_TRUE(absl::StrContains(typo->output, "unknown flag '--frobnicate'")) << typo->output;
 }
 
 TEST(VolleydCli, SecondVolleydOrSpoolCheckOnTheSameSpoolExitsTwo) {

@@ -19,6 +19,11 @@ PACKAGES=(
   whois
   # Tests: a real receiving MTA (tests/support/postfix_server runs private instances).
   postfix
+  # Tests: logrotate checks tools/logrotate.conf (tests/service_files_test.cc, dry run only).
+  logrotate
+  # Tests: promtool (in Debian's prometheus package) checks the /metrics exposition
+  # (tests/metrics_promtool_test.cc); the server it also installs is not needed.
+  prometheus
   # Tooling: formatting, and fuzzing with clang's libFuzzer (tools/fuzz/run.sh).
   clang-format clang libclang-rt-14-dev pkg-config
 )
@@ -52,4 +57,9 @@ fi
 # do not need it.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet unbound 2>/dev/null; then
   $SUDO systemctl stop unbound || true
+fi
+# The Debian prometheus package enables and starts a server on :9090; the tests need only its
+# promtool. A server that was installed before this run is left alone.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now prometheus 2>/dev/null || true
 fi

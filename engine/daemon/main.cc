@@ -1,7 +1,7 @@
 // volleyd: the Volley daemon. See README.md for flags, exit codes and signals.
 //
-// Exit codes: 0 clean stop, 1 bad config or flags, 2 spool cannot be opened (or, with
-// --spool-check, is damaged).
+// Exit codes: 0 clean stop (or --version, --help), 1 bad config or flags, 2 spool cannot be
+// opened (or, with --spool-check, is damaged).
 #include <signal.h>
 
 #include <cstdio>
@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/logging.h"
+#include "engine/base/version.h"
 #include "engine/config/config.h"
 #include "engine/config/reload.h"
 #include "engine/daemon/engine.h"
@@ -23,17 +24,19 @@
 namespace {
 
 constexpr char kUsage[] =
-    "usage: volleyd [--config=FILE] [--check-config | --spool-check]\n"
+    "usage: volleyd [--config=FILE] [--check-config | --spool-check] | --version\n"
     "  --config=FILE    run with FILE (TOML); without it, on the embedded defaults\n"
     "  --check-config   validate the config, print every error with its line, exit 0 or 1\n"
     "  --spool-check    verify the config's spool (volleyd must not be running on it), repair\n"
     "                   what a crash left behind, report its counts; exit 0, or 2 when it\n"
-    "                   cannot be opened or is damaged\n";
+    "                   cannot be opened or is damaged\n"
+    "  --version        print \"volleyd VERSION\" and exit 0, reading no config\n";
 
 struct Flags {
   std::string config_path;
   bool check_config = false;
   bool spool_check = false;
+  bool version = false;
 };
 
 bool ParseFlags(int argc, char** argv, Flags* flags) {
@@ -47,6 +50,8 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       flags->check_config = true;
     } else if (arg == "--spool-check") {
       flags->spool_check = true;
+    } else if (arg == "--version") {
+      flags->version = true;
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
@@ -93,6 +98,12 @@ void Reload(const std::string& config_path, volley::Engine& engine) {
 int main(int argc, char** argv) {
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) return 1;
+  // After the whole command line parsed, so that a typo beside it still fails; before the
+  // config, so that packaging scripts can ask any binary its version on any machine.
+  if (flags.version) {
+    std::printf("volleyd %s\n", volley::kVolleyVersion);
+    return 0;
+  }
 
   absl::StatusOr<volley::config::Config> config =
       flags.config_path.empty() ? volley::config::Config::Defaults()
